@@ -1,0 +1,55 @@
+import path from "node:path";
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const url = (protocols: string[]) =>
+  z.string().refine((v) => {
+    try {
+      return protocols.includes(new URL(v).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+
+/** Every variable is optional: unset means the embedded default (design: Configuration). */
+const Env = z.object({
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  DATABASE_URL: url(["postgres:", "postgresql:"]).optional(),
+  REDIS_URL: url(["redis:", "rediss:"]).optional(),
+  STATEHOUSE_DATA_DIR: z.string().min(1).default("./.statehouse"),
+  STATEHOUSE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
+  STATEHOUSE_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, "letters, digits, ':', '_' or '-', at most 32").default("sh:"),
+  STATEHOUSE_STORE_TIMEOUT_MS: positiveInt.default(2000),
+  STATEHOUSE_BREAKER_FAILURES: positiveInt.default(5),
+  STATEHOUSE_BREAKER_OPEN_MS: positiveInt.default(5000),
+  ARCHIVE_S3_BUCKET: z.string().min(3).optional(),
+  LLM_BASE_URL: url(["http:", "https:"]).optional(),
+  LLM_MODEL: z.string().min(1).optional(),
+  LLM_API_KEY: z.string().min(1).optional(),
+  PROMETHEUS_URL: url(["http:", "https:"]).optional(),
+  METRICS_TOKEN: z.string().min(1).optional(),
+});
+
+export type Config = z.infer<typeof Env> & { dataDir: string };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Reads configuration from the environment. Empty strings count as unset (a common shell accident).
+ * Throws ConfigError naming each bad variable and why — never echoing its value, which may be a secret.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = Env.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  return { ...parsed.data, dataDir: path.resolve(parsed.data.STATEHOUSE_DATA_DIR) };
+}

@@ -1,0 +1,156 @@
+import { StateError } from "./errors";
+import { validateNamespaceName } from "./store";
+import type { Durability } from "./tiered";
+
+/** The four kinds of state agents keep (design: State model), plus general-purpose key/value. */
+export type NamespaceKind = "session" | "process" | "model" | "system" | "general";
+
+/** A list field kept as a rolling window: the newest items by count and total bytes. */
+export interface WindowPolicy {
+  field: string;
+  maxItems: number;
+  maxBytes?: number;
+  /** Field that keeps a compact summary of the items that fell out of the window. */
+  summaryField?: string;
+}
+
+/** Upgrades a value stored at schema version `from` to `from + 1`. */
+export type Upgrader = (value: unknown) => unknown;
+
+export interface NamespacePolicy {
+  readonly name: string;
+  readonly kind: NamespaceKind;
+  readonly description: string;
+  /** durable: warm is the source of truth, hot a cache. ephemeral: hot tier only. */
+  readonly durability: Durability;
+  /** Sliding expiry refreshed on every access. */
+  readonly idleTtlSeconds?: number;
+  /** Default absolute expiry of a write that names none. */
+  readonly ttlSeconds?: number;
+  /** How long a copy promoted from warm stays in the hot tier. */
+  readonly hotTtlSeconds?: number;
+  /** Over `warn` a write succeeds with a warning; over `fail` it is refused (413) and nothing changes. */
+  readonly maxBytes: { readonly warn: number; readonly fail: number };
+  readonly windows: readonly WindowPolicy[];
+  readonly schemaVersion: number;
+  /** upgraders[n] turns a version-n value into version n+1; applied on read. */
+  readonly upgraders: Readonly<Record<number, Upgrader>>;
+  readonly consistency: "eventual" | "strong";
+  /** Writes must carry If-Match or If-None-Match (428 otherwise). */
+  readonly requirePrecondition: boolean;
+  /** When warm is down: reject durable writes (503) or buffer them in hot and answer 202. */
+  readonly whenWarmDown: "reject" | "buffer";
+}
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+type PolicyInput = Pick<NamespacePolicy, "name" | "kind" | "description" | "durability"> & Partial<NamespacePolicy>;
+
+/** Fills in the defaults every namespace shares. */
+export function definePolicy(input: PolicyInput): NamespacePolicy {
+  validateNamespaceName(input.name);
+  const policy: NamespacePolicy = {
+    maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
+    windows: [],
+    schemaVersion: 1,
+    upgraders: {},
+    consistency: "eventual",
+    requirePrecondition: false,
+    whenWarmDown: "reject",
+    ...input,
+  };
+  if (policy.maxBytes.warn > policy.maxBytes.fail) throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
+  for (let v = 1; v < policy.schemaVersion; v++) {
+    if (!policy.upgraders[v]) throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
+  }
+  return Object.freeze(policy);
+}
+
+/** The built-in namespaces of the design's table. */
+export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
+  definePolicy({
+    name: "sessions", kind: "session", durability: "durable",
+    description: "Conversation memory: recent turns, a summary of older ones, entities and intent",
+    idleTtlSeconds: 30 * 60, hotTtlSeconds: 30 * 60,
+    maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
+    windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary" }],
+    whenWarmDown: "buffer",
+  }),
+  definePolicy({
+    name: "workflows", kind: "process", durability: "durable",
+    description: "Multi-step workflow runs and their checkpoints",
+    maxBytes: { warn: 1 * MiB, fail: 4 * MiB }, requirePrecondition: true, consistency: "strong",
+  }),
+  definePolicy({
+    name: "jobs", kind: "process", durability: "durable",
+    description: "Long-running jobs' progress",
+    maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
+  }),
+  definePolicy({
+    name: "embeddings", kind: "model", durability: "durable",
+    description: "Cached vectors; served hot-first",
+    ttlSeconds: 30 * 24 * 3600, hotTtlSeconds: 24 * 3600,
+    maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
+  }),
+  definePolicy({
+    name: "features", kind: "model", durability: "durable",
+    description: "User and entity profiles for models",
+    hotTtlSeconds: 24 * 3600,
+  }),
+  definePolicy({
+    name: "kv", kind: "general", durability: "durable",
+    description: "General-purpose durable key/value state",
+  }),
+  definePolicy({
+    name: "ratelimits", kind: "system", durability: "ephemeral",
+    description: "Rate limiter buckets (hot tier only)",
+    ttlSeconds: 60, maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
+  }),
+  definePolicy({
+    name: "quotas", kind: "system", durability: "ephemeral",
+    description: "Usage quotas (hot tier only)",
+    ttlSeconds: 24 * 3600, maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
+  }),
+  definePolicy({
+    name: "breakers", kind: "system", durability: "ephemeral",
+    description: "Shared circuit-breaker state (hot tier only)",
+    ttlSeconds: 300, maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
+  }),
+];
+
+/** The declared namespaces. Built once in the container; state outside them is refused. */
+export class NamespaceRegistry {
+  private readonly policies = new Map<string, NamespacePolicy>();
+
+  constructor(policies: readonly NamespacePolicy[] = BUILT_IN_NAMESPACES) {
+    for (const p of policies) this.register(p);
+  }
+
+  register(policy: NamespacePolicy): void {
+    if (this.policies.has(policy.name)) throw new Error(`namespace ${policy.name} is declared twice`);
+    this.policies.set(policy.name, policy);
+  }
+
+  /** The policy, or `unknown_namespace`. */
+  getOrThrow(name: string): NamespacePolicy {
+    const p = this.policies.get(name);
+    if (!p) throw new StateError("unknown_namespace", `no namespace named ${JSON.stringify(String(name).slice(0, 64))}`, { namespace: String(name).slice(0, 64) });
+    return p;
+  }
+
+  has(name: string): boolean {
+    return this.policies.has(name);
+  }
+
+  list(): NamespacePolicy[] {
+    return [...this.policies.values()];
+  }
+
+  durabilityOf = (name: string): Durability => this.getOrThrow(name).durability;
+
+  hotTtlMsOf = (name: string): number | undefined => {
+    const s = this.policies.get(name)?.hotTtlSeconds;
+    return s === undefined ? undefined : s * 1000;
+  };
+}

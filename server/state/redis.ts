@@ -1,0 +1,295 @@
+import { Cluster, Redis } from "ioredis";
+import { VersionConflictError } from "./errors";
+import {
+  type Capability,
+  type DeleteResult,
+  type ListEntry,
+  type ListOptions,
+  type ListPage,
+  type StateRecord,
+  type StateRef,
+  type StateStore,
+  type Tombstone,
+  type WriteOptions,
+  decodeCursor,
+  encodeCursor,
+  encodeValue,
+  expiryFrom,
+  isTombstone,
+  listLimit,
+  unsupported,
+  validateNamespaceName,
+  validateRef,
+  validateWriteOptions,
+} from "./store";
+
+export type RedisClient = Redis | Cluster;
+
+/*
+ * Layout. A record is one hash: v version, d deleted (0/1), j value JSON, s schemaVersion,
+ * c createdAt ms, u updatedAt ms, e expiresAt ms ('' = none), z size bytes.
+ * Its key is hash-tagged with the whole (tenant, namespace, key) so that on Redis Cluster records
+ * spread across slots while every script touches exactly one slot. Keys are URI-encoded so a key
+ * containing '{' or '}' cannot move the tag. A per-namespace sorted set indexes keys for list();
+ * it lives in its own slot and is maintained by a separate command, only when a key is created or
+ * deleted, and pruned lazily of keys that expired.
+ * Expired and deleted keys stay for `tombstoneRetentionMs` so a re-created key continues its versions.
+ */
+
+const PUT = `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'c')
+local ver = tonumber(cur[1]) or 0
+local now = tonumber(ARGV[3])
+local live = cur[1] and cur[2] ~= '1' and (cur[3] == '' or not cur[3] or tonumber(cur[3]) > now)
+if ARGV[1] == 'create' and live then return {0, ver} end
+if ARGV[1] == 'ver' and ((not live) or ver ~= tonumber(ARGV[2])) then
+  if live then return {0, ver} else return {0, -1} end
+end
+local created = now
+if live then created = tonumber(cur[4]) end
+local nv = ver + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'j', ARGV[4], 's', ARGV[5], 'c', created, 'u', now, 'e', ARGV[6], 'z', ARGV[7])
+if ARGV[6] ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[6]) + tonumber(ARGV[8])) else redis.call('PERSIST', KEYS[1]) end
+local was = 0
+if live then was = 1 end
+return {1, nv, created, was}
+`;
+
+const DELETE = `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'e')
+local ver = tonumber(cur[1]) or 0
+local now = tonumber(ARGV[2])
+local live = cur[1] and cur[2] ~= '1' and (cur[3] == '' or not cur[3] or tonumber(cur[3]) > now)
+if ARGV[1] ~= '' and ((not live) or ver ~= tonumber(ARGV[1])) then
+  if live then return {0, ver} else return {0, -1} end
+end
+if not live then return {2, -1} end
+local nv = ver + 1
+redis.call('HSET', KEYS[1], 'v', nv, 'd', '1', 'j', 'null', 'u', now, 'e', '', 'z', 0)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
+return {1, nv}
+`;
+
+// ARGV: version, deleted, json, schemaVersion, createdAt, updatedAt, expiresAt, size, retentionMs, cacheTtlMs
+const SET_IF_NEWER = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
+if cur and cur >= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'j', ARGV[3], 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8])
+local ttl = tonumber(ARGV[10])
+if ARGV[2] == '1' then ttl = tonumber(ARGV[9])
+elseif ARGV[7] ~= '' then
+  local untilExpiry = tonumber(ARGV[7]) - tonumber(ARGV[6]) + tonumber(ARGV[9])
+  if ttl == 0 or untilExpiry < ttl then ttl = untilExpiry end
+end
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', KEYS[1]) end
+return 1
+`;
+
+interface ScriptedClient {
+  statehousePut(key: string, ...args: (string | number)[]): Promise<[number, number, number?, number?]>;
+  statehouseDelete(key: string, ...args: (string | number)[]): Promise<[number, number]>;
+  statehouseSetIfNewer(key: string, ...args: (string | number)[]): Promise<number>;
+}
+
+export interface RedisStoreOptions {
+  /** Prepended to every key, so several deployments (or test runs) can share one Redis. */
+  keyPrefix?: string;
+  tombstoneRetentionMs?: number;
+  /** How long a copy promoted from another tier stays in Redis without being written again; 0 = until its own expiry. */
+  cacheTtlMs?: number;
+  /** Closing the store closes the client (true when the store created it). */
+  ownsClient?: boolean;
+}
+
+/** The hot tier on Redis (standalone or Cluster) through ioredis. */
+export class RedisStore implements StateStore {
+  readonly name = "redis";
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(["ttl", "list", "cache"]);
+  private readonly prefix: string;
+  private readonly retentionMs: number;
+  private readonly cacheTtlMs: number;
+  private readonly scripts: ScriptedClient;
+
+  constructor(
+    readonly client: RedisClient,
+    private readonly options: RedisStoreOptions = {},
+  ) {
+    this.prefix = options.keyPrefix ?? "sh:";
+    this.retentionMs = options.tombstoneRetentionMs ?? 10 * 60_000;
+    this.cacheTtlMs = options.cacheTtlMs ?? 60 * 60_000;
+    for (const [name, lua] of [["statehousePut", PUT], ["statehouseDelete", DELETE], ["statehouseSetIfNewer", SET_IF_NEWER]] as const) {
+      if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
+    }
+    this.scripts = client as unknown as ScriptedClient;
+  }
+
+  /**
+   * Connects to `url` (a Redis URL; for Redis Cluster, any node's URL) and waits until it answers.
+   * A node that reports cluster mode is reconnected through ioredis' Cluster client.
+   */
+  static async fromUrl(url: string, options: Omit<RedisStoreOptions, "ownsClient"> & { connectTimeoutMs?: number } = {}): Promise<RedisStore> {
+    const common = { connectTimeout: options.connectTimeoutMs ?? 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true };
+    let clusterMode = false;
+    const probe = new Redis(url, { ...common, retryStrategy: () => null });
+    probe.on("error", () => {});
+    try {
+      await probe.connect();
+      clusterMode = /cluster_enabled:1/.test(await probe.info("cluster"));
+    } catch {
+      // Down at start-up: begin as a standalone client that keeps reconnecting; calls fail (and trip the
+      // circuit breaker) until Redis answers, and the process serves from the other tiers meanwhile.
+    } finally {
+      probe.disconnect();
+    }
+    if (clusterMode) {
+      const { hostname, port, password, username } = new URL(url);
+      const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
+        enableOfflineQueue: false,
+        redisOptions: { connectTimeout: common.connectTimeout, maxRetriesPerRequest: 1, password: password || undefined, username: username || undefined },
+      });
+      cluster.on("error", () => {});
+      await new Promise<void>((resolve, reject) => {
+        cluster.once("ready", resolve);
+        cluster.once("node error", reject);
+      });
+      return new RedisStore(cluster, { ...options, ownsClient: true });
+    }
+    const client = new Redis(url, { ...common, retryStrategy: (n) => Math.min(n * 200, 2000) });
+    client.on("error", () => {}); // failures surface on the calls themselves, through the guard
+    await client.connect().catch(() => {});
+    return new RedisStore(client, { ...options, ownsClient: true });
+  }
+
+  recordKey(ref: StateRef): string {
+    return `${this.prefix}r:{${ref.tenant}/${ref.namespace}/${encodeURIComponent(ref.key)}}`;
+  }
+
+  private indexKey(tenant: string, namespace: string): string {
+    return `${this.prefix}i:{${tenant}/${namespace}}`;
+  }
+
+  async get(ref: StateRef): Promise<StateRecord | undefined> {
+    validateRef(ref);
+    const h = await this.client.hgetall(this.recordKey(ref));
+    return this.decode(ref, h);
+  }
+
+  async put(ref: StateRef, value: unknown, options: WriteOptions = {}): Promise<StateRecord> {
+    validateRef(ref);
+    validateWriteOptions(options);
+    const { json, sizeBytes } = encodeValue(value);
+    const now = Date.now();
+    const expiresAt = expiryFrom(now, options.ttlSeconds);
+    const mode = options.createOnly ? "create" : options.ifVersion !== undefined ? "ver" : "any";
+    const [ok, version, created, wasLive] = await this.scripts.statehousePut(
+      this.recordKey(ref), mode, options.ifVersion ?? 0, now, json, options.schemaVersion ?? 1,
+      expiresAt?.getTime() ?? "", sizeBytes, this.retentionMs,
+    );
+    if (ok === 0) throw new VersionConflictError(ref, options.createOnly ? "absent" : options.ifVersion!, version < 0 ? null : version);
+    if (!wasLive) await this.client.zadd(this.indexKey(ref.tenant, ref.namespace), 0, ref.key);
+    return {
+      namespace: ref.namespace, key: ref.key, value: JSON.parse(json), version,
+      schemaVersion: options.schemaVersion ?? 1, createdAt: new Date(Number(created)), updatedAt: new Date(now),
+      expiresAt, sizeBytes,
+    };
+  }
+
+  async delete(ref: StateRef, options: Pick<WriteOptions, "ifVersion"> = {}): Promise<DeleteResult> {
+    validateRef(ref);
+    validateWriteOptions(options);
+    const [ok, version] = await this.scripts.statehouseDelete(this.recordKey(ref), options.ifVersion ?? "", Date.now(), this.retentionMs);
+    if (ok === 0) throw new VersionConflictError(ref, options.ifVersion!, version < 0 ? null : version);
+    if (ok === 2) return { deleted: false, version: null };
+    await this.client.zrem(this.indexKey(ref.tenant, ref.namespace), ref.key);
+    return { deleted: true, version };
+  }
+
+  async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {
+    validateNamespaceName(namespace);
+    const limit = listLimit(options);
+    const prefix = options.prefix ?? "";
+    let after = decodeCursor(options.cursor);
+    const index = this.indexKey(tenant, namespace);
+    const items: ListEntry[] = [];
+    // Pages are filled from the index and checked against the records; dead index entries are pruned.
+    for (;;) {
+      const start = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
+      const keys = await this.client.zrangebylex(index, start, "+", "LIMIT", 0, limit + 1);
+      const candidates = keys.filter((k) => k.startsWith(prefix));
+      const now = Date.now();
+      const dead: string[] = [];
+      const rows = await Promise.all(candidates.map((k) => this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e", "u", "z")));
+      candidates.forEach((key, i) => {
+        const [v, d, e, u, z] = rows[i]!;
+        const live = v !== null && d !== "1" && (!e || Number(e) > now);
+        if (!live) {
+          dead.push(key);
+          return;
+        }
+        if (items.length <= limit) {
+          items.push({ key, version: Number(v), updatedAt: new Date(Number(u)), expiresAt: e ? new Date(Number(e)) : null, sizeBytes: Number(z) });
+        }
+      });
+      if (dead.length) await this.client.zrem(index, ...dead);
+      const exhausted = keys.length <= limit || candidates.length < keys.length;
+      if (items.length > limit) {
+        const page = items.slice(0, limit);
+        return { items: page, nextCursor: encodeCursor(page[page.length - 1]!.key) };
+      }
+      if (exhausted) return { items };
+      after = keys[keys.length - 1];
+    }
+  }
+
+  async history(): Promise<never> {
+    unsupported(this.name, "history");
+  }
+
+  async getVersion(): Promise<never> {
+    unsupported(this.name, "history");
+  }
+
+  async transact(): Promise<never> {
+    unsupported(this.name, "transactions");
+  }
+
+  async setIfNewer(tenant: string, record: StateRecord | Tombstone, cacheTtlMs = this.cacheTtlMs): Promise<boolean> {
+    const key = this.recordKey({ tenant, namespace: record.namespace, key: record.key });
+    const written = isTombstone(record)
+      ? await this.scripts.statehouseSetIfNewer(key, record.version, 1, "null", 1, Date.now(), Date.now(), "", 0, this.retentionMs, 0)
+      : await this.scripts.statehouseSetIfNewer(
+          key, record.version, 0, JSON.stringify(record.value), record.schemaVersion, record.createdAt.getTime(),
+          record.updatedAt.getTime(), record.expiresAt?.getTime() ?? "", record.sizeBytes, this.retentionMs, cacheTtlMs,
+        );
+    return written === 1;
+  }
+
+  async importRecord(): Promise<never> {
+    unsupported(this.name, "import");
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async close(): Promise<void> {
+    if (this.options.ownsClient) this.client.disconnect();
+  }
+
+  private decode(ref: StateRef, h: Record<string, string>): StateRecord | undefined {
+    if (!h.v || h.d === "1") return undefined;
+    const expiresAt = h.e ? Number(h.e) : null;
+    if (expiresAt !== null && expiresAt <= Date.now()) return undefined;
+    return {
+      namespace: ref.namespace,
+      key: ref.key,
+      value: JSON.parse(h.j!),
+      version: Number(h.v),
+      schemaVersion: Number(h.s),
+      createdAt: new Date(Number(h.c)),
+      updatedAt: new Date(Number(h.u)),
+      expiresAt: expiresAt === null ? null : new Date(expiresAt),
+      sizeBytes: Number(h.z),
+    };
+  }
+}

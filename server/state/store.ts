@@ -1,0 +1,315 @@
+import { InvalidError, StateError } from "./errors";
+
+/**
+ * The one store contract. Every tier (memory, Redis, PostgreSQL/PGlite, archive) implements it, and so
+ * do the wrappers (guarded, instrumented) and the tiered composition. test/conformance/state-store.ts
+ * is the executable form of this file: a store keeps the contract when it passes that suite.
+ */
+
+/** Where a record lives. Tenants never see each other's records: the tenant is part of every address. */
+export interface StateRef {
+  readonly tenant: string;
+  readonly namespace: string;
+  readonly key: string;
+}
+
+export type TierName = "hot" | "warm" | "cold";
+
+export interface StateRecord {
+  readonly namespace: string;
+  readonly key: string;
+  readonly value: unknown;
+  /** Starts at 1, +1 on every change (puts and deletes), never reused for a key while any tier remembers it. */
+  readonly version: number;
+  readonly schemaVersion: number;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly expiresAt: Date | null;
+  /** UTF-8 length of the value's JSON text. */
+  readonly sizeBytes: number;
+  /** Which tier answered, set by reads of the tiered store. */
+  readonly tier?: TierName;
+}
+
+export interface ReadOptions {
+  /** "strong" reads skip caches and ask the source of truth. */
+  readonly consistency?: "eventual" | "strong";
+}
+
+export interface WriteOptions {
+  /** Write only if the live record is at exactly this version (compare-and-set). */
+  readonly ifVersion?: number;
+  /** Write only if no live record exists (expired and deleted records count as absent). */
+  readonly createOnly?: boolean;
+  /** Absolute time-to-live from this write; absent = no expiry. Must be > 0. */
+  readonly ttlSeconds?: number;
+  readonly schemaVersion?: number;
+  /** Who made the change, kept in history. */
+  readonly actor?: string;
+}
+
+export interface DeleteResult {
+  /** False when there was no live record (and no version was required). */
+  readonly deleted: boolean;
+  /** The tombstone's version when deleted. */
+  readonly version: number | null;
+}
+
+export interface ListOptions {
+  readonly prefix?: string;
+  /** 1..1000, default 100. */
+  readonly limit?: number;
+  /** Opaque, from a previous page's `nextCursor`. */
+  readonly cursor?: string;
+}
+
+export interface ListEntry {
+  readonly key: string;
+  readonly version: number;
+  readonly updatedAt: Date;
+  readonly expiresAt: Date | null;
+  readonly sizeBytes: number;
+}
+
+export interface ListPage {
+  readonly items: ListEntry[];
+  /** Present when more keys may follow. */
+  readonly nextCursor?: string;
+}
+
+export interface HistoryEntry {
+  readonly version: number;
+  readonly operation: "put" | "delete";
+  readonly actor: string | null;
+  /** The value as of this version; null for a delete. */
+  readonly value: unknown;
+  readonly schemaVersion: number;
+  readonly sizeBytes: number;
+  readonly at: Date;
+}
+
+export interface HistoryOptions {
+  readonly limit?: number;
+  /** Only versions strictly below this one. */
+  readonly before?: number;
+}
+
+/** One operation of an all-or-nothing transaction. */
+export type TransactionOp =
+  | { readonly op: "put"; readonly ref: StateRef; readonly value: unknown; readonly options?: WriteOptions }
+  | { readonly op: "delete"; readonly ref: StateRef; readonly options?: Pick<WriteOptions, "ifVersion" | "actor"> };
+
+export type TransactionResult =
+  | { readonly op: "put"; readonly record: StateRecord }
+  | { readonly op: "delete"; readonly result: DeleteResult };
+
+/**
+ * What a store can do beyond get/put/delete. Declared, never guessed: a caller checks the set, and the
+ * conformance suite checks that an undeclared ability answers `unsupported`.
+ * - ttl: honours ttlSeconds; expired records are never returned.
+ * - list: list(tenant, namespace, options) pages through live keys.
+ * - history: history() and getVersion() return past versions.
+ * - transactions: transact() applies several operations all or nothing.
+ * - cache: setIfNewer() stores a copy made elsewhere unless a newer version is already there.
+ * - import: importRecord() restores a record (and its history) at its original version.
+ */
+export type Capability = "ttl" | "list" | "history" | "transactions" | "cache" | "import";
+
+export interface StateStore {
+  /** The backend's name, e.g. "redis", "postgres", "filesystem", "tiered". */
+  readonly name: string;
+  readonly capabilities: ReadonlySet<Capability>;
+
+  /** The live record, or undefined when absent, deleted or expired. */
+  get(ref: StateRef, options?: ReadOptions): Promise<StateRecord | undefined>;
+
+  /**
+   * Creates or replaces the value, +1 on the version. Throws `version_conflict` (with the current
+   * version) when `ifVersion`/`createOnly` do not hold; `invalid` for a bad ref, value or TTL. Nothing
+   * is written when it throws.
+   */
+  put(ref: StateRef, value: unknown, options?: WriteOptions): Promise<StateRecord>;
+
+  /** Deletes the live record, leaving a tombstone that keeps its version. `version_conflict` if `ifVersion` does not hold. */
+  delete(ref: StateRef, options?: Pick<WriteOptions, "ifVersion" | "actor">): Promise<DeleteResult>;
+
+  /** Live keys of a namespace in a stable order, each exactly once across pages. Capability "list". */
+  list(tenant: string, namespace: string, options?: ListOptions): Promise<ListPage>;
+
+  /** Versions of a key, newest first. Capability "history". */
+  history(ref: StateRef, options?: HistoryOptions): Promise<HistoryEntry[]>;
+
+  /** One past version, or undefined. Capability "history". */
+  getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined>;
+
+  /** All operations or none; throws the first operation's error. Capability "transactions". */
+  transact(ops: readonly TransactionOp[]): Promise<TransactionResult[]>;
+
+  /**
+   * Stores `record` (made by another tier) unless this store holds the same or a newer version of the
+   * key, live or deleted (a Tombstone records a deletion). The copy is dropped after `cacheTtlMs` (or the
+   * store's default) unless written again. Returns whether it wrote. Capability "cache".
+   */
+  setIfNewer(tenant: string, record: StateRecord | Tombstone, cacheTtlMs?: number): Promise<boolean>;
+
+  /** Restores a record with its version and history unless this store has the same or a newer version. Capability "import". */
+  importRecord(tenant: string, record: StateRecord, history?: readonly HistoryEntry[]): Promise<boolean>;
+
+  /** Total live keys and bytes per namespace, for gauges. */
+  stats?(): Promise<NamespaceStats[]>;
+
+  /** A cheap round trip that proves the backend answers. */
+  ping(): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export interface Tombstone {
+  readonly namespace: string;
+  readonly key: string;
+  readonly version: number;
+  readonly deleted: true;
+}
+
+export interface NamespaceStats {
+  readonly namespace: string;
+  readonly keys: number;
+  readonly bytes: number;
+}
+
+export function isTombstone(r: StateRecord | Tombstone): r is Tombstone {
+  return (r as Tombstone).deleted === true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation shared by every store, so they reject exactly the same inputs.
+
+export const LIMITS = {
+  /** UTF-8 bytes of a key. */
+  maxKeyBytes: 512,
+  /** A hard ceiling below every policy's own limit; policies set the real ones. */
+  maxValueBytes: 8 * 1024 * 1024,
+  maxTtlSeconds: 10 * 365 * 24 * 3600,
+  maxListLimit: 1000,
+  defaultListLimit: 100,
+} as const;
+
+const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+// Control characters break logs, headers and some stores' key syntax.
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** Throws `invalid` unless the ref is well formed. */
+export function validateRef(ref: StateRef): void {
+  if (typeof ref?.tenant !== "string" || !NAME.test(ref.tenant)) {
+    throw new InvalidError("tenant must match [a-z0-9][a-z0-9_-]{0,63}", { field: "tenant" });
+  }
+  validateNamespaceName(ref.namespace);
+  validateKey(ref.key);
+}
+
+export function validateNamespaceName(namespace: string): void {
+  if (typeof namespace !== "string" || !NAME.test(namespace)) {
+    throw new InvalidError("namespace must match [a-z0-9][a-z0-9_-]{0,63}", { field: "namespace" });
+  }
+}
+
+export function validateKey(key: string): void {
+  if (typeof key !== "string" || key.length === 0) throw new InvalidError("key must not be empty", { field: "key" });
+  if (Buffer.byteLength(key, "utf8") > LIMITS.maxKeyBytes) {
+    throw new InvalidError(`key must be at most ${LIMITS.maxKeyBytes} bytes of UTF-8`, { field: "key" });
+  }
+  if (CONTROL.test(key)) throw new InvalidError("key must not contain control characters", { field: "key" });
+  if (!key.isWellFormed()) throw new InvalidError("key must be well-formed unicode", { field: "key" });
+}
+
+/**
+ * Serializes a value as stored: throws `invalid` unless it is plain JSON (no undefined, functions,
+ * NaN/Infinity, BigInt, cycles) and `too_large` over the hard ceiling. Returns the JSON text and its size.
+ */
+export function encodeValue(value: unknown): { json: string; sizeBytes: number } {
+  assertJson(value, 0);
+  const json = JSON.stringify(value);
+  const sizeBytes = Buffer.byteLength(json, "utf8");
+  if (sizeBytes > LIMITS.maxValueBytes) {
+    throw new StateError("too_large", `value is ${sizeBytes} bytes, over the ${LIMITS.maxValueBytes} byte ceiling`, {
+      sizeBytes,
+      limitBytes: LIMITS.maxValueBytes,
+    });
+  }
+  return { json, sizeBytes };
+}
+
+const MAX_DEPTH = 512;
+
+function assertJson(value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) throw new InvalidError(`value nests deeper than ${MAX_DEPTH} levels`);
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return;
+    case "number":
+      if (!Number.isFinite(value)) throw new InvalidError("value contains a non-finite number");
+      return;
+    case "object":
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        for (const item of value) assertJson(item, depth + 1);
+        return;
+      }
+      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
+        throw new InvalidError("value must be plain JSON (objects, arrays, strings, numbers, booleans, null)");
+      }
+      for (const item of Object.values(value as Record<string, unknown>)) assertJson(item, depth + 1);
+      return;
+    default:
+      throw new InvalidError(`value must be JSON, found ${typeof value}`);
+  }
+}
+
+export function validateWriteOptions(options: WriteOptions | undefined): void {
+  if (!options) return;
+  const { ifVersion, ttlSeconds, createOnly, schemaVersion } = options;
+  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1)) {
+    throw new InvalidError("ifVersion must be a positive integer", { field: "ifVersion" });
+  }
+  if (createOnly && ifVersion !== undefined) {
+    throw new InvalidError("createOnly and ifVersion cannot be combined", { field: "ifVersion" });
+  }
+  if (ttlSeconds !== undefined && (typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > LIMITS.maxTtlSeconds)) {
+    throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
+  }
+  if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1)) {
+    throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
+  }
+}
+
+export function listLimit(options: ListOptions | undefined): number {
+  const limit = options?.limit ?? LIMITS.defaultListLimit;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
+    throw new InvalidError(`limit must be an integer in [1, ${LIMITS.maxListLimit}]`, { field: "limit" });
+  }
+  return limit;
+}
+
+/** Cursors are the last key of the previous page, base64url so they survive query strings. */
+export function encodeCursor(lastKey: string): string {
+  return Buffer.from(lastKey, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string | undefined): string | undefined {
+  if (cursor === undefined || cursor === "") return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidError("cursor is not one this server issued", { field: "cursor" });
+  return Buffer.from(cursor, "base64url").toString("utf8");
+}
+
+export function expiryFrom(now: number, ttlSeconds: number | undefined): Date | null {
+  return ttlSeconds === undefined ? null : new Date(now + Math.round(ttlSeconds * 1000));
+}
+
+export function unsupported(store: string, what: string): never {
+  throw new StateError("unsupported", `${store} does not support ${what}`);
+}
+
+export function refKey(ref: StateRef): string {
+  return `${ref.tenant}\u0000${ref.namespace}\u0000${ref.key}`;
+}

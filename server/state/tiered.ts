@@ -1,0 +1,235 @@
+import { InvalidError, isStateError, StateError } from "./errors";
+import {
+  type Capability,
+  type DeleteResult,
+  type HistoryEntry,
+  type HistoryOptions,
+  type ListOptions,
+  type ListPage,
+  type ReadOptions,
+  type StateRecord,
+  type StateRef,
+  type StateStore,
+  type Tombstone,
+  type TransactionOp,
+  type TransactionResult,
+  type WriteOptions,
+  refKey,
+  unsupported,
+  validateRef,
+} from "./store";
+
+export type Durability = "durable" | "ephemeral";
+
+export interface TieredStoreOptions {
+  /** Redis or the in-process hot tier: a cache for durable namespaces, the only copy for ephemeral ones. */
+  hot: StateStore;
+  /** PostgreSQL or PGlite: the source of truth for durable namespaces. */
+  warm: StateStore;
+  /** The archive; reads of archived keys restore them. */
+  cold?: StateStore;
+  /** Where a namespace's state lives; throws `unknown_namespace` for undeclared ones. */
+  durabilityOf(namespace: string): Durability;
+  /** How long a promoted copy stays hot, per namespace (ms); undefined = the hot tier's default. */
+  hotTtlMsOf?(namespace: string): number | undefined;
+  /** Told when a hot copy could not be updated after a durable write (the key is kept out of hot until repaired). */
+  onHotWriteFailed?(ref: StateRef, err: unknown): void;
+}
+
+/**
+ * The composition of the tiers, itself a StateStore (and so held to the same conformance suite).
+ * Durable namespaces: reads go hot → warm → cold, promoting what they find (never over a newer hot
+ * copy); writes are one warm round trip (record + history + outbox) and then one hot command that sets
+ * the copy only if it is newer. Ephemeral namespaces live in the hot tier alone, compare-and-set there.
+ */
+export class TieredStore implements StateStore {
+  readonly name = "tiered";
+  readonly capabilities: ReadonlySet<Capability>;
+  /**
+   * Keys whose hot copy may be stale because a hot write failed after warm accepted the change. Reads
+   * skip hot for them; they are repaired (the newest version set in hot) before being served from hot.
+   */
+  private readonly staleInHot = new Map<string, { tenant: string; record: StateRecord | Tombstone }>();
+  private readonly repairTimer: NodeJS.Timeout;
+
+  constructor(private readonly tiers: TieredStoreOptions) {
+    const warmCaps = tiers.warm.capabilities;
+    this.capabilities = new Set<Capability>((["ttl", "list", "history", "transactions"] as const).filter((c) => warmCaps.has(c)));
+    this.repairTimer = setInterval(() => void this.repairHot(), 1000);
+    this.repairTimer.unref();
+  }
+
+  get hot(): StateStore {
+    return this.tiers.hot;
+  }
+  get warm(): StateStore {
+    return this.tiers.warm;
+  }
+  get cold(): StateStore | undefined {
+    return this.tiers.cold;
+  }
+
+  async get(ref: StateRef, options: ReadOptions = {}): Promise<StateRecord | undefined> {
+    validateRef(ref);
+    const { hot, warm, cold } = this.tiers;
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return tagged(await hot.get(ref), "hot");
+
+    if (options.consistency !== "strong" && !this.staleInHot.has(refKey(ref))) {
+      try {
+        const hit = await hot.get(ref);
+        if (hit) return tagged(hit, "hot");
+      } catch (err) {
+        if (!isUnavailable(err)) throw err; // hot down: fall through to warm
+      }
+    }
+    const record = await warm.get(ref);
+    if (record) {
+      this.promote(ref, record);
+      return tagged(record, "warm");
+    }
+    if (!cold) return undefined;
+    const archived = await cold.get(ref);
+    if (!archived) return undefined;
+    const history = cold.capabilities.has("history") ? await cold.history(ref, { limit: 1000 }) : [];
+    if (!(await warm.importRecord(ref.tenant, archived, history))) {
+      // warm already holds the same or a newer version (restored or changed meanwhile): that one wins
+      const current = await warm.get(ref);
+      return current && tagged(current, "warm");
+    }
+    this.promote(ref, archived);
+    return tagged(archived, "cold");
+  }
+
+  async put(ref: StateRef, value: unknown, options: WriteOptions = {}): Promise<StateRecord> {
+    validateRef(ref);
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return tagged(await this.tiers.hot.put(ref, value, options), "hot");
+    const record = await this.tiers.warm.put(ref, value, options);
+    await this.setHot(ref, record);
+    return tagged(record, "warm");
+  }
+
+  async delete(ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "actor"> = {}): Promise<DeleteResult> {
+    validateRef(ref);
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return this.tiers.hot.delete(ref, options);
+    const result = await this.tiers.warm.delete(ref, options);
+    if (result.deleted) await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
+    return result;
+  }
+
+  async list(tenant: string, namespace: string, options?: ListOptions): Promise<ListPage> {
+    return this.ownerOf(namespace).list(tenant, namespace, options);
+  }
+
+  async history(ref: StateRef, options?: HistoryOptions): Promise<HistoryEntry[]> {
+    validateRef(ref);
+    const owner = this.ownerOf(ref.namespace);
+    if (!owner.capabilities.has("history")) unsupported(owner.name, "history");
+    const entries = await owner.history(ref, options);
+    const { cold } = this.tiers;
+    if (entries.length === 0 && cold?.capabilities.has("history")) return cold.history(ref, options);
+    return entries;
+  }
+
+  async getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined> {
+    validateRef(ref);
+    const owner = this.ownerOf(ref.namespace);
+    if (!owner.capabilities.has("history")) unsupported(owner.name, "history");
+    const entry = await owner.getVersion(ref, version);
+    const { cold } = this.tiers;
+    return entry ?? (cold?.capabilities.has("history") ? cold.getVersion(ref, version) : undefined);
+  }
+
+  /** All operations must be in namespaces of one durability: the tier that owns them runs them atomically. */
+  async transact(ops: readonly TransactionOp[]): Promise<TransactionResult[]> {
+    if (ops.length === 0) return [];
+    const kinds = new Set(ops.map((op) => this.tiers.durabilityOf(op.ref.namespace)));
+    if (kinds.size > 1) throw new InvalidError("a transaction cannot mix durable and ephemeral namespaces");
+    const owner = kinds.has("ephemeral") ? this.tiers.hot : this.tiers.warm;
+    if (!owner.capabilities.has("transactions")) unsupported(owner.name, "transactions");
+    const results = await owner.transact(ops);
+    if (owner === this.tiers.warm) {
+      await Promise.all(
+        results.map((r, i) => {
+          const ref = ops[i]!.ref;
+          if (r.op === "put") return this.setHot(ref, r.record);
+          return r.result.deleted ? this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: r.result.version!, deleted: true }) : undefined;
+        }),
+      );
+    }
+    return results;
+  }
+
+  async setIfNewer(): Promise<never> {
+    unsupported(this.name, "cache");
+  }
+
+  async importRecord(): Promise<never> {
+    unsupported(this.name, "import");
+  }
+
+  async ping(): Promise<void> {
+    await Promise.all([this.tiers.hot.ping(), this.tiers.warm.ping(), this.tiers.cold?.ping()]);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.repairTimer);
+    await Promise.allSettled([this.tiers.hot.close(), this.tiers.warm.close(), this.tiers.cold?.close()]);
+  }
+
+  /** Keys currently kept out of the hot tier until their hot copy is repaired. */
+  get pendingHotRepairs(): number {
+    return this.staleInHot.size;
+  }
+
+  private ownerOf(namespace: string): StateStore {
+    return this.tiers.durabilityOf(namespace) === "ephemeral" ? this.tiers.hot : this.tiers.warm;
+  }
+
+  /** Read-path promotion: not awaited, the reader already has its answer; a failure only costs a future miss. */
+  private promote(ref: StateRef, record: StateRecord): void {
+    this.tiers.hot.setIfNewer(ref.tenant, record, this.tiers.hotTtlMsOf?.(ref.namespace)).catch(() => {});
+  }
+
+  /** Write-path: the hot copy must not stay older than warm. If hot fails, the key is marked for repair. */
+  private async setHot(ref: StateRef, record: StateRecord | Tombstone): Promise<void> {
+    const id = refKey(ref);
+    try {
+      await this.tiers.hot.setIfNewer(ref.tenant, record, this.tiers.hotTtlMsOf?.(ref.namespace));
+      this.staleInHot.delete(id);
+    } catch (err) {
+      const pending = this.staleInHot.get(id);
+      if (!pending || pending.record.version < record.version) this.staleInHot.set(id, { tenant: ref.tenant, record });
+      this.tiers.onHotWriteFailed?.(ref, err);
+    }
+  }
+
+  private repairing = false;
+
+  /** Writes the newest known version of each stale key into hot; keys leave the set only when that worked. */
+  private async repairHot(): Promise<void> {
+    if (this.repairing || this.staleInHot.size === 0) return;
+    this.repairing = true;
+    try {
+      for (const [id, { tenant, record }] of [...this.staleInHot]) {
+        try {
+          await this.tiers.hot.setIfNewer(tenant, record, this.tiers.hotTtlMsOf?.(record.namespace));
+          if (this.staleInHot.get(id)?.record === record) this.staleInHot.delete(id);
+        } catch {
+          return; // hot still down: try again on the next tick
+        }
+      }
+    } finally {
+      this.repairing = false;
+    }
+  }
+}
+
+function tagged(record: StateRecord, tier: "hot" | "warm" | "cold"): StateRecord;
+function tagged(record: StateRecord | undefined, tier: "hot" | "warm" | "cold"): StateRecord | undefined;
+function tagged(record: StateRecord | undefined, tier: "hot" | "warm" | "cold"): StateRecord | undefined {
+  return record && { ...record, tier };
+}
+
+function isUnavailable(err: unknown): boolean {
+  return isStateError(err) && (err as StateError).code === "unavailable";
+}
