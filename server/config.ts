@@ -45,7 +45,7 @@ export class ConfigError extends Error {
  * Reads configuration from the environment. Empty strings count as unset (a common shell accident).
  * Throws ConfigError naming each bad variable and why — never echoing its value, which may be a secret.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = Env.safeParse(present);
   if (!parsed.success) {

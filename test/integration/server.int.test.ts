@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { loadConfig } from "../../server/config";
+import { buildServices } from "../../server/container";
+import { createTestDatabase, createTestRedis } from "../helpers/services";
+import { startServer } from "../helpers/server";
+
+describe("the Statehouse process", () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+
+  it("starts with no configuration on the embedded defaults and reports them in /api/ready", { timeout: 120_000 }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "sh-embedded-"));
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+    const server = await startServer({ STATEHOUSE_DATA_DIR: dataDir });
+    cleanups.push(() => server.stop());
+
+    const health = await fetch(`${server.url}/api/health`);
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: "ok" });
+
+    const ready = await fetch(`${server.url}/api/ready`);
+    assert.equal(ready.status, 200);
+    assert.equal(ready.headers.get("cache-control"), "no-store");
+    const body = await ready.json();
+    assert.equal(body.ready, true);
+    assert.deepEqual(
+      body.stores.map((s: { tier: string; backend: string; status: string; circuit: string }) => [s.tier, s.backend, s.status, s.circuit]),
+      [["hot", "memory", "up", "closed"], ["warm", "pglite", "up", "closed"], ["cold", "filesystem", "up", "closed"]],
+    );
+
+    const page = await fetch(`${server.url}/`);
+    assert.equal(page.status, 200, "pages are served by Next.js in the same process");
+    assert.match(await page.text(), /Statehouse/);
+    await server.stop();
+  });
+
+  it("names redis and postgres when REDIS_URL and DATABASE_URL are set, and says 503 when PostgreSQL is unreachable", { timeout: 120_000 }, async () => {
+    const db = await createTestDatabase();
+    const redis = createTestRedis();
+    cleanups.push(() => db.drop(), () => redis.cleanup());
+    const server = await startServer({ DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32) });
+    cleanups.push(() => server.stop());
+    const body = await (await fetch(`${server.url}/api/ready`)).json();
+    assert.deepEqual(body.stores.map((s: { backend: string }) => s.backend), ["redis", "postgres", "filesystem"]);
+    assert.equal(body.status, "ready");
+    assert.doesNotMatch(JSON.stringify(body), /postgres(ql)?:\/\/|redis:\/\//, "no connection strings in the body");
+    await server.stop();
+  });
+
+  it("refuses bad configuration with a message that names the variable", { timeout: 60_000 }, async () => {
+    await assert.rejects(startServer({ PORT: "not-a-port" }, { timeoutMs: 20_000 }), (err: Error) => /PORT/.test(err.message) && /exited with 2/.test(err.message));
+  });
+
+  for (const mode of ["embedded", "services"] as const) {
+    it(`keeps state across a restart (${mode})`, { timeout: 120_000 }, async () => {
+      const dataDir = await mkdtemp(path.join(tmpdir(), "sh-restart-"));
+      const env: Record<string, string> = { STATEHOUSE_DATA_DIR: dataDir };
+      if (mode === "services") {
+        const db = await createTestDatabase();
+        const redis = createTestRedis();
+        cleanups.push(() => db.drop(), () => redis.cleanup());
+        Object.assign(env, { DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32) });
+      }
+      cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
+      const ref = { tenant: "default", namespace: "kv", key: "survives" };
+      const first = await buildServices(loadConfig(env));
+      const written = await first.state.put(ref, { remembered: true });
+      await first.state.put(ref, { remembered: "twice" }, { ifVersion: written.version });
+      await first.close();
+      const second = await buildServices(loadConfig(env));
+      try {
+        const got = await second.state.get(ref, { consistency: "strong" });
+        assert.deepEqual(got?.value, { remembered: "twice" });
+        assert.equal(got?.version, 2);
+        assert.equal((await second.state.history(ref)).length, 2);
+      } finally {
+        await second.close();
+      }
+    });
+  }
+});
