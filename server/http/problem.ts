@@ -1,0 +1,122 @@
+import type { StateErrorCode } from "../state/errors";
+import { isStateError } from "../state/errors";
+
+/** Codes the HTTP layer raises itself, beyond the engine's. */
+export type HttpErrorCode =
+  | StateErrorCode
+  | "malformed"
+  | "unauthorized"
+  | "forbidden"
+  | "idempotency_conflict"
+  | "idempotency_in_progress"
+  | "unsupported_media_type"
+  | "method_not_allowed"
+  | "rate_limited"
+  | "body_too_large"
+  | "internal";
+
+/** The one table from error codes to HTTP statuses. Nothing else in the code base picks a status for an error. */
+export const STATUS = {
+  malformed: 400,
+  invalid: 422,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  unknown_namespace: 404,
+  method_not_allowed: 405,
+  idempotency_conflict: 409,
+  idempotency_in_progress: 409,
+  version_conflict: 412,
+  too_large: 413,
+  body_too_large: 413,
+  unsupported_media_type: 415,
+  unsupported: 422,
+  precondition_required: 428,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+} as const satisfies Record<HttpErrorCode, number>;
+
+const TITLES: Record<HttpErrorCode, string> = {
+  malformed: "Malformed request",
+  invalid: "Invalid value",
+  unauthorized: "Missing or invalid API key",
+  forbidden: "Not allowed",
+  not_found: "Not found",
+  unknown_namespace: "Unknown namespace",
+  method_not_allowed: "Method not allowed",
+  idempotency_conflict: "Idempotency key reused with a different request",
+  idempotency_in_progress: "A request with this idempotency key is still in progress",
+  version_conflict: "Version mismatch",
+  too_large: "Over the size limit",
+  body_too_large: "Request body too large",
+  unsupported_media_type: "Unsupported content type",
+  unsupported: "Not supported here",
+  precondition_required: "Precondition required",
+  rate_limited: "Too many requests",
+  internal: "Internal error",
+  unavailable: "Service unavailable",
+};
+
+/** An error raised by the HTTP layer, carrying a stable code and safe details. */
+export class HttpError extends Error {
+  constructor(
+    readonly code: HttpErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = "HttpError";
+  }
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: HttpErrorCode;
+  detail: string;
+  instance?: string;
+  traceId?: string;
+  [extension: string]: unknown;
+}
+
+/**
+ * Turns any thrown value into an RFC 9457 problem+json response. Known errors keep their message and
+ * details (written to be safe to show); anything else becomes a generic 500 with no detail.
+ */
+export function problemResponse(err: unknown, context: { instance?: string; traceId?: string } = {}): Response {
+  let code: HttpErrorCode = "internal";
+  let detail = "The server could not complete the request.";
+  let details: Record<string, unknown> = {};
+  const headers: Record<string, string> = { "content-type": "application/problem+json", "cache-control": "no-store" };
+  if (err instanceof HttpError || (isStateError(err) && err.code in STATUS)) {
+    const known = err as HttpError;
+    code = known.code;
+    detail = known.message;
+    details = known.details ?? {};
+    Object.assign(headers, known.headers ?? {});
+  }
+  const status = STATUS[code];
+  if ((status === 503 || status === 429) && !headers["retry-after"]) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(Number(details.retryAfterSeconds ?? 1))));
+  }
+  const { store: _store, ...safeDetails } = details; // which backend failed is an operator's concern, logged not shown
+  const body: Problem = {
+    type: `https://statehouse.dev/problems/${code.replace(/_/g, "-")}`,
+    title: TITLES[code],
+    status,
+    code,
+    detail,
+    ...safeDetails,
+    ...(context.instance ? { instance: context.instance } : {}),
+    ...(context.traceId ? { traceId: context.traceId } : {}),
+  };
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+export function statusOf(err: unknown): number {
+  if (err instanceof HttpError || (isStateError(err) && err.code in STATUS)) return STATUS[(err as HttpError).code];
+  return 500;
+}
