@@ -1,15 +1,22 @@
+import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { AgentService } from "./agents/sessions";
+import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
+import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
+import { IdempotencyService } from "./http/idempotency";
+import { logger } from "./logger";
+import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
 import { FilesystemArchive } from "./state/archive";
-import type { CircuitState } from "./state/circuit-breaker";
+import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
 import { guarded, type GuardedStore } from "./state/guarded";
 import { MemoryStore } from "./state/memory";
 import { NamespaceRegistry } from "./state/namespaces";
 import { PostgresStore } from "./state/postgres";
 import { RedisStore } from "./state/redis";
+import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { TieredStore } from "./state/tiered";
-import { logger } from "./logger";
 
 export type TierRole = "hot" | "warm" | "cold";
 
@@ -27,12 +34,27 @@ export interface ReadyReport {
   stores: StoreStatus[];
 }
 
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  retryAfterMs: number;
+}
+
 /** Everything the process runs on, built once (design: one composition file, no scattered singletons). */
 export interface Services {
   readonly config: Config;
   readonly namespaces: NamespaceRegistry;
-  readonly state: TieredStore;
+  /** The tiered store: every tier composed. Product code goes through `state` instead. */
+  readonly store: TieredStore;
+  readonly state: StateService;
+  readonly agents: AgentService;
+  readonly keys: ApiKeyService;
+  readonly idempotency: IdempotencyService;
   readonly tiers: Readonly<Record<TierRole, GuardedStore>>;
+  readonly log: typeof logger;
+  /** Takes one token from the key's bucket. Fails open (allows) when the hot tier cannot answer. */
+  rateLimit(keyId: string): Promise<RateLimitDecision>;
   readiness(): Promise<ReadyReport>;
   close(): Promise<void>;
 }
@@ -48,31 +70,65 @@ export async function buildServices(config: Config): Promise<Services> {
 
   const namespaces = new NamespaceRegistry();
   const warm = await PostgresStore.open(config.DATABASE_URL ? { url: config.DATABASE_URL } : { pgliteDir: path.join(config.dataDir, "pglite") });
-  const hot: StateStore = config.REDIS_URL ? await RedisStore.fromUrl(config.REDIS_URL, { keyPrefix: config.STATEHOUSE_KEY_PREFIX }) : new MemoryStore();
+  const redis = config.REDIS_URL ? await RedisStore.fromUrl(config.REDIS_URL, { keyPrefix: config.STATEHOUSE_KEY_PREFIX }) : undefined;
+  const hot: StateStore = redis ?? new MemoryStore();
   const cold = new FilesystemArchive(path.join(config.dataDir, "archive"));
 
   const tiers = { hot: guard(hot), warm: guard(warm), cold: guard(cold) };
-  const state = new TieredStore({
+  const store = new TieredStore({
     ...tiers,
     durabilityOf: namespaces.durabilityOf,
     hotTtlMsOf: namespaces.hotTtlMsOf,
     onHotWriteFailed: (ref) => logger.warn("hot copy not updated after a durable write; key kept out of hot until repaired", { namespace: ref.namespace }),
   });
+  const state = new StateService(store, namespaces);
+  const model: AgentModel = config.LLM_BASE_URL
+    ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
+    : new OfflineModel();
+  const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
+  if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
+
+  const limiter: RateLimiter = redis
+    ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
+    : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
+  // Its own breaker, so a dead Redis costs nothing per request: rate limiting then fails open.
+  const limiterGuard = new CircuitBreaker({ failureThreshold: config.STATEHOUSE_BREAKER_FAILURES, openMs: config.STATEHOUSE_BREAKER_OPEN_MS });
 
   return {
     config,
     namespaces,
+    store,
     state,
+    agents: new AgentService(state, model),
+    keys,
+    idempotency: new IdempotencyService(store),
     tiers,
+    log: logger,
+    async rateLimit(keyId) {
+      const limit = limiter.ratePerSecond;
+      if (!limiterGuard.tryAcquire()) return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };
+      try {
+        let timer: NodeJS.Timeout | undefined;
+        const d = await Promise.race([
+          limiter.take(keyId),
+          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("rate limiter timed out")), config.STATEHOUSE_STORE_TIMEOUT_MS))),
+        ]).finally(() => clearTimeout(timer));
+        limiterGuard.success();
+        return { ...d, limit };
+      } catch {
+        limiterGuard.failure();
+        return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };
+      }
+    },
     async readiness() {
       const stores = await Promise.all(
-        (Object.entries(tiers) as [TierRole, GuardedStore][]).map(async ([tier, store]): Promise<StoreStatus> => {
+        (Object.entries(tiers) as [TierRole, GuardedStore][]).map(async ([tier, s]): Promise<StoreStatus> => {
           const started = performance.now();
           try {
-            await store.ping();
-            return { tier, backend: store.name, status: "up", circuit: store.breaker.state, latencyMs: round(performance.now() - started) };
+            await s.ping();
+            return { tier, backend: s.name, status: "up", circuit: s.breaker.state, latencyMs: round(performance.now() - started) };
           } catch {
-            return { tier, backend: store.name, status: "down", circuit: store.breaker.state };
+            return { tier, backend: s.name, status: "down", circuit: s.breaker.state };
           }
         }),
       );
@@ -82,9 +138,23 @@ export async function buildServices(config: Config): Promise<Services> {
       return { ready: warmUp, status: !warmUp ? "unavailable" : allUp ? "ready" : "degraded", stores };
     },
     async close() {
-      await state.close();
+      await store.close();
     },
   };
+}
+
+/**
+ * First start without STATEHOUSE_ADMIN_TOKEN: create an admin key for tenant `default`. The key is
+ * written to <data dir>/admin-key (mode 0600) and shown on the terminal once; it never goes to the logs.
+ */
+async function bootstrapAdminKey(keys: ApiKeyService, config: Config): Promise<void> {
+  const created = await keys.create({ tenant: "default", scopes: ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"], name: "bootstrap admin" });
+  await mkdir(config.dataDir, { recursive: true });
+  const file = path.join(config.dataDir, "admin-key");
+  await writeFile(file, `${created.key}\n`, { mode: 0o600 });
+  await chmod(file, 0o600);
+  if (process.stdout.isTTY) process.stdout.write(`\n  Admin API key (shown once, also saved to ${file}):\n  ${created.key}\n\n`);
+  logger.info("created the bootstrap admin key", { keyId: created.id, savedTo: file });
 }
 
 function round(ms: number): number {

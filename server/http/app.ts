@@ -1,22 +1,86 @@
-import { Hono } from "hono";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
 import type { Services } from "../container";
+import { HttpError, problemResponse } from "./problem";
+import { defineRoute, newTraceId, type ServedRoute } from "./route";
+import { registerAdminRoutes } from "./routes/admin";
+import { registerAgentRoutes } from "./routes/agents";
+import type { RouteKit } from "./routes/kit";
+import { registerStateRoutes } from "./routes/state";
+
+export const OPENAPI_PATH = "/api/v1/openapi.json";
+
+export interface Api {
+  /** The fetch handler: Request in, Response out. Mounted by server/main.ts and app/api/[...path]/route.ts. */
+  fetch: (request: Request) => Response | Promise<Response>;
+  /** The routes the router serves (method, OpenAPI path), for the document-vs-router test. */
+  routes: readonly ServedRoute[];
+  openapi(): Record<string, unknown>;
+}
 
 /**
- * The HTTP API as Web-standard fetch handlers. The process's own server answers it directly
- * (server/main.ts); app/api/[...path]/route.ts mounts the same handlers under Next.js.
+ * The HTTP API, defined once as Web-standard fetch handlers. Every /api/v1 route is declared with
+ * defineRoute (auth, rate limit, zod parsing, problem+json errors) and documented from the same schemas.
  */
-export function createApi(services: Services): Hono {
-  const api = new Hono();
+export function createApi(services: Services): Api {
+  const app = new OpenAPIHono();
+  const served: ServedRoute[] = [];
+
+  app.use("*", async (c, next) => {
+    c.set("traceId" as never, newTraceId() as never);
+    await next();
+  });
+  app.use(
+    "/api/v1/*",
+    bodyLimit({
+      maxSize: services.config.STATEHOUSE_MAX_BODY_BYTES,
+      onError: () => problemResponse(new HttpError("body_too_large", `request bodies are limited to ${services.config.STATEHOUSE_MAX_BODY_BYTES} bytes`, { limitBytes: services.config.STATEHOUSE_MAX_BODY_BYTES })),
+    }),
+  );
 
   // GET /api/health – liveness: the process answers; no store is consulted.
-  api.get("/api/health", (c) => c.json({ status: "ok" }));
+  app.get("/api/health", (c) => c.json({ status: "ok" }));
+  served.push({ method: "GET", path: "/api/health", pattern: /^\/api\/health$/ });
 
   // GET /api/ready – each store's backend, status and circuit; 503 when the source of truth is down.
-  api.get("/api/ready", async (c) => {
+  app.get("/api/ready", async (c) => {
     const report = await services.readiness();
-    c.header("Cache-Control", "no-store");
+    c.header("cache-control", "no-store");
     return c.json(report, report.ready ? 200 : 503);
   });
+  served.push({ method: "GET", path: "/api/ready", pattern: /^\/api\/ready$/ });
 
-  return api;
+  const kit: RouteKit = { define: (spec, handler) => defineRoute(app, served, services, spec, handler) };
+  registerStateRoutes(kit);
+  registerAgentRoutes(kit);
+  registerAdminRoutes(kit);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "An API key: shk_<id>_<secret>" });
+  const document = () =>
+    app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: { title: "Statehouse API", version: "1.0.0", description: "Versioned, tiered, observable state for AI agents." },
+      servers: [{ url: "/" }],
+    });
+  let cached: Record<string, unknown> | undefined;
+  const openapi = () => (cached ??= document() as unknown as Record<string, unknown>);
+
+  // GET /api/v1/openapi.json – this API's OpenAPI 3.1 document, generated from the route schemas
+  app.get(OPENAPI_PATH, (c) => c.json(openapi()));
+  served.push({ method: "GET", path: OPENAPI_PATH, pattern: new RegExp(`^${OPENAPI_PATH.replace(/\./g, "\\.")}$`) });
+
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = served.filter((r) => r.pattern.test(path)).map((r) => r.method);
+    if (allowed.length) {
+      return problemResponse(new HttpError("method_not_allowed", `${c.req.method} is not allowed here`, { allowed }, { allow: [...new Set(allowed)].join(", ") }));
+    }
+    return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
+  });
+  app.onError((err, c) => {
+    services.log.error("unhandled error in request", { error: err.name, path: new URL(c.req.url).pathname });
+    return problemResponse(err, { traceId: c.get("traceId" as never) as string });
+  });
+
+  return { fetch: (request) => app.fetch(request), routes: served, openapi };
 }

@@ -40,6 +40,8 @@ export interface NamespacePolicy {
   readonly requirePrecondition: boolean;
   /** When warm is down: reject durable writes (503) or buffer them in hot and answer 202. */
   readonly whenWarmDown: "reject" | "buffer";
+  /** Used by Statehouse itself (e.g. idempotency records); not reachable through the state API. */
+  readonly internal?: boolean;
 }
 
 const KiB = 1024;
@@ -111,6 +113,11 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
     name: "quotas", kind: "system", durability: "ephemeral",
     description: "Usage quotas (hot tier only)",
     ttlSeconds: 24 * 3600, maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
+  }),
+  definePolicy({
+    name: "idempotency", kind: "system", durability: "ephemeral", internal: true,
+    description: "Answers remembered for Idempotency-Key replays (24 h)",
+    ttlSeconds: 24 * 3600, maxBytes: { warn: 1 * MiB, fail: 8 * MiB },
   }),
   definePolicy({
     name: "breakers", kind: "system", durability: "ephemeral",

@@ -70,15 +70,15 @@ describe("the Statehouse process", () => {
       cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
       const ref = { tenant: "default", namespace: "kv", key: "survives" };
       const first = await buildServices(loadConfig(env));
-      const written = await first.state.put(ref, { remembered: true });
-      await first.state.put(ref, { remembered: "twice" }, { ifVersion: written.version });
+      const written = await first.store.put(ref, { remembered: true });
+      await first.store.put(ref, { remembered: "twice" }, { ifVersion: written.version });
       await first.close();
       const second = await buildServices(loadConfig(env));
       try {
-        const got = await second.state.get(ref, { consistency: "strong" });
+        const got = await second.store.get(ref, { consistency: "strong" });
         assert.deepEqual(got?.value, { remembered: "twice" });
         assert.equal(got?.version, 2);
-        assert.equal((await second.state.history(ref)).length, 2);
+        assert.equal((await second.store.history(ref)).length, 2);
       } finally {
         await second.close();
       }

@@ -1,0 +1,78 @@
+import nlp from "compromise";
+
+/** What the assistant remembers about a user, merged turn after turn. */
+export interface Entities {
+  name?: string;
+  email?: string;
+  phone?: string;
+  people?: string[];
+  dates?: string[];
+  amounts?: string[];
+  urls?: string[];
+}
+
+export type Intent = "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
+
+const DATE = /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
+const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+const NAME_INTRO = /\b(?:my name is|i am|i'm|call me)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
+
+/** Entities found in one message, by the offline NLP library (compromise) plus a few patterns. */
+export function extractEntities(text: string): Entities {
+  const doc = nlp(text);
+  const found: Entities = {};
+  const emails = text.match(EMAIL) ?? [];
+  if (emails.length) found.email = emails[emails.length - 1];
+  const phones = doc.phoneNumbers().out("array") as string[];
+  if (phones.length) found.phone = phones[phones.length - 1];
+  const intro = NAME_INTRO.exec(text);
+  const people = (doc.people().out("array") as string[]).map((p) => p.replace(/[.,!?]+$/, ""));
+  if (intro) found.name = intro[1];
+  if (people.length) found.people = [...new Set(people)];
+  const amounts = doc.money().out("array") as string[];
+  if (amounts.length) found.amounts = amounts.map((a) => a.replace(/[.,!?]+$/, ""));
+  const dates = [...text.matchAll(DATE)].map((m) => m[1]!.replace(/^on /i, ""));
+  if (dates.length) found.dates = [...new Set(dates)];
+  const urls = doc.urls().out("array") as string[];
+  if (urls.length) found.urls = urls;
+  return found;
+}
+
+/** Later facts win for single-valued entities; lists accumulate (bounded). */
+export function mergeEntities(known: Entities, found: Entities): Entities {
+  const merged: Entities = { ...known };
+  for (const k of ["name", "email", "phone"] as const) if (found[k]) merged[k] = found[k];
+  for (const k of ["people", "dates", "amounts", "urls"] as const) {
+    if (found[k]?.length) merged[k] = [...new Set([...(known[k] ?? []), ...found[k]!])].slice(-20);
+  }
+  return merged;
+}
+
+export function detectIntent(text: string): Intent {
+  const t = text.trim().toLowerCase();
+  if (/^(hi|hello|hey|good (morning|afternoon|evening))\b/.test(t)) return "greeting";
+  if (/\b(bye|goodbye|see you|that's all)\b/.test(t)) return "farewell";
+  if (/\b(thanks|thank you)\b/.test(t)) return "thanks";
+  if (/\b(what|which|who)('s| is| are| was)? (my|me)\b|\bdo you (remember|know) my\b|\bwhat did i (say|tell)/.test(t)) return "recall";
+  if (t.endsWith("?") || /^(what|why|how|when|where|who|which|can|could|is|are|do|does)\b/.test(t)) return "question";
+  if (/^(please|can you|could you|i need|i want|book|schedule|send|find|remind)\b/.test(t)) return "request";
+  return "inform";
+}
+
+/** Which remembered fact a recall question asks for, if any. */
+export function recallTarget(text: string): keyof Entities | undefined {
+  const t = text.toLowerCase();
+  if (/\bemail\b/.test(t)) return "email";
+  if (/\bname\b/.test(t)) return "name";
+  if (/\b(phone|number)\b/.test(t)) return "phone";
+  if (/\b(date|when|day)\b/.test(t)) return "dates";
+  if (/\b(amount|money|budget|price|cost)\b/.test(t)) return "amounts";
+  if (/\b(link|url|site)\b/.test(t)) return "urls";
+  return undefined;
+}
+
+/** An extractive summary line for a turn that leaves the window: its first sentence, bounded. */
+export function summarizeTurn(turn: number, user: string): string {
+  const first = user.split(/(?<=[.!?])\s/)[0]!.trim();
+  return `#${turn}: ${first.length > 160 ? `${first.slice(0, 157)}...` : first}`;
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import { isConflict, isStateError, NotFoundError } from "../state/errors";
+import type { StateService } from "../state/service";
+import type { StateRef } from "../state/store";
+import type { AgentContext, AgentModel } from "./model";
+import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
+
+export const AGENTS = ["assistant"] as const;
+const NAMESPACE = "sessions";
+const MAX_SUMMARY_CHARS = 4000;
+const APPEND_RETRIES = 100;
+
+export interface Turn {
+  turn: number;
+  user: string;
+  reply: string;
+  intent: Intent;
+  at: string;
+}
+
+/** A conversation's memory, as stored in the `sessions` namespace. */
+export interface SessionState {
+  agent: string;
+  startedAt: string;
+  /** The newest turns, at most the namespace's window. */
+  turns: Turn[];
+  /** Every turn ever taken: summarizedTurns + turns.length. */
+  turnCount: number;
+  /** One extractive line per turn that left the window. */
+  summary: string;
+  summarizedTurns: number;
+  entities: Entities;
+  intent: Intent | null;
+}
+
+export interface TurnResult {
+  reply: string;
+  turn: number | null;
+  version: number | null;
+  intent: Intent;
+  entities: Entities;
+  /** True when memory could not be read or written: the reply was made without (or not saved to) state. */
+  degraded: boolean;
+}
+
+export interface PreparedTurn {
+  context: AgentContext;
+  /** Saves the turn with its reply (compare-and-set, retried so concurrent messages all land). */
+  commit(reply: string): Promise<TurnResult>;
+}
+
+/**
+ * Agent sessions: memory in versioned state. Each turn is one compare-and-set update of the session's
+ * record; concurrent messages retry on the newer version, so all land with consecutive turn numbers.
+ */
+export class AgentService {
+  constructor(
+    private readonly state: StateService,
+    readonly model: AgentModel,
+  ) {}
+
+  async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
+    this.agentOrThrow(tenant, agent);
+    const sessionId = randomUUID();
+    const initial: SessionState = { agent, startedAt: new Date().toISOString(), turns: [], turnCount: 0, summary: "", summarizedTurns: 0, entities: {}, intent: null };
+    const { record } = await this.state.put(this.ref(tenant, sessionId), initial, { createOnly: true, ttlSeconds: this.idleTtl(), actor: agent });
+    return { sessionId, version: record.version, createdAt: record.createdAt };
+  }
+
+  async getSession(tenant: string, agent: string, sessionId: string) {
+    this.agentOrThrow(tenant, agent);
+    const record = await this.state.getOrThrow(this.ref(tenant, sessionId));
+    const session = record.value as SessionState;
+    if (session.agent !== agent) throw new NotFoundError(this.ref(tenant, sessionId));
+    const window = this.window();
+    return {
+      sessionId,
+      version: record.version,
+      updatedAt: record.updatedAt,
+      expiresAt: record.expiresAt,
+      sizeBytes: record.sizeBytes,
+      ...session,
+      budget: {
+        turns: { used: session.turns.length, max: window.maxItems },
+        bytes: { used: Buffer.byteLength(JSON.stringify(session.turns)), max: window.maxBytes ?? null },
+        sizeBytes: { used: record.sizeBytes, max: this.state.policy(NAMESPACE).maxBytes.fail },
+      },
+    };
+  }
+
+  async endSession(tenant: string, agent: string, sessionId: string): Promise<void> {
+    await this.getSession(tenant, agent, sessionId);
+    await this.state.delete(this.ref(tenant, sessionId), { actor: agent });
+  }
+
+  /** Reads memory and builds the model's context; unreachable stores give a stateless, degraded context. */
+  async prepareTurn(tenant: string, agent: string, sessionId: string, message: string): Promise<PreparedTurn> {
+    this.agentOrThrow(tenant, agent);
+    const ref = this.ref(tenant, sessionId);
+    const intent = detectIntent(message);
+    const found = extractEntities(message);
+    let session: SessionState | undefined;
+    try {
+      const record = await this.state.getOrThrow(ref);
+      session = record.value as SessionState;
+      if (session.agent !== agent) throw new NotFoundError(ref);
+    } catch (err) {
+      if (!isUnavailable(err)) throw err;
+    }
+    const entities = mergeEntities(session?.entities ?? {}, found);
+    const context: AgentContext = {
+      message,
+      intent,
+      entities,
+      summary: session?.summary ?? "",
+      recentTurns: (session?.turns ?? []).slice(-5).map((t) => ({ user: t.user, reply: t.reply })),
+      degraded: session === undefined,
+    };
+    if (!session) {
+      return { context, commit: async (reply) => ({ reply, turn: null, version: null, intent, entities, degraded: true }) };
+    }
+    return { context, commit: (reply) => this.appendTurn(ref, agent, message, reply, intent, found) };
+  }
+
+  async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
+    const turn = await this.prepareTurn(tenant, agent, sessionId, message);
+    return turn.commit(await this.model.reply(turn.context));
+  }
+
+  private async appendTurn(ref: StateRef, agent: string, user: string, reply: string, intent: Intent, found: Entities): Promise<TurnResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const current = await this.state.getOrThrow(ref, { consistency: "strong" });
+        const session = current.value as SessionState;
+        const next = this.withTurn(session, { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() }, found);
+        const { record } = await this.state.put(ref, next, { ifVersion: current.version, ttlSeconds: this.idleTtl(), actor: agent });
+        return { reply, turn: next.turnCount, version: record.version, intent, entities: next.entities, degraded: false };
+      } catch (err) {
+        if (isConflict(err) && attempt < APPEND_RETRIES) continue;
+        if (isUnavailable(err)) return { reply, turn: null, version: null, intent, entities: found, degraded: true };
+        throw err;
+      }
+    }
+  }
+
+  /** Appends a turn and keeps the window: turns that fall out become summary lines. */
+  private withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
+    const window = this.window();
+    const turns = [...session.turns, turn];
+    const summaryLines = session.summary ? session.summary.split("\n") : [];
+    let summarized = session.summarizedTurns;
+    const bytes = () => Buffer.byteLength(JSON.stringify(turns));
+    while (turns.length > 1 && (turns.length > window.maxItems || (window.maxBytes !== undefined && bytes() > window.maxBytes))) {
+      const old = turns.shift()!;
+      summaryLines.push(summarizeTurn(old.turn, old.user));
+      summarized++;
+    }
+    let summary = summaryLines.join("\n");
+    while (summary.length > MAX_SUMMARY_CHARS && summary.includes("\n")) summary = summary.slice(summary.indexOf("\n") + 1);
+    return { ...session, turns, turnCount: turn.turn, summary, summarizedTurns: summarized, entities: mergeEntities(session.entities, found), intent: turn.intent };
+  }
+
+  private window() {
+    return this.state.policy(NAMESPACE).windows.find((w) => w.field === "turns") ?? { field: "turns", maxItems: 10 };
+  }
+
+  private idleTtl(): number | undefined {
+    return this.state.policy(NAMESPACE).idleTtlSeconds;
+  }
+
+  private ref(tenant: string, sessionId: string): StateRef {
+    return { tenant, namespace: NAMESPACE, key: sessionId };
+  }
+
+  private agentOrThrow(tenant: string, agent: string): void {
+    if (!(AGENTS as readonly string[]).includes(agent)) throw new NotFoundError({ tenant, namespace: "agents", key: agent });
+  }
+}
+
+function isUnavailable(err: unknown): boolean {
+  return isStateError(err) && err.code === "unavailable";
+}

@@ -1,0 +1,98 @@
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { LRUCache } from "lru-cache";
+import type { PrismaClient } from "../db/generated/client";
+import { InvalidError } from "../state/errors";
+
+export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */
+export interface Principal {
+  readonly keyId: string;
+  readonly tenant: string;
+  readonly scopes: ReadonlySet<Scope>;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  tenant: string;
+  name: string | null;
+  scopes: Scope[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const TENANT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+// shk_<id>_<secret>: the id finds the row, the secret is checked against its hash.
+const KEY_FORMAT = /^shk_([a-f0-9]{16})_([A-Za-z0-9_-]{43})$/;
+
+const sha256 = (s: string) => createHash("sha256").update(s).digest();
+
+/**
+ * API keys in the warm tier, stored hashed. Authentication results are cached for a few seconds so a
+ * request costs no SQL; revoking through this service drops the cache entry at once.
+ */
+export class ApiKeyService {
+  private readonly cache = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
+  private readonly adminTokenHash: Buffer | undefined;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    adminToken?: string,
+  ) {
+    this.adminTokenHash = adminToken ? sha256(adminToken) : undefined;
+  }
+
+  /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
+  async create(input: { tenant: string; scopes: readonly string[]; name?: string }): Promise<ApiKeyInfo & { key: string }> {
+    if (!TENANT.test(input.tenant)) throw new InvalidError("tenant must match [a-z0-9][a-z0-9_-]{0,63}", { field: "tenant" });
+    const scopes = [...new Set(input.scopes)];
+    const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
+    if (scopes.length === 0 || unknown.length) throw new InvalidError(`scopes must be a non-empty list of ${SCOPES.join(", ")}`, { field: "scopes" });
+    const id = randomBytes(8).toString("hex");
+    const secret = randomBytes(32).toString("base64url");
+    const row = await this.prisma.apiKey.create({
+      data: { id, tenant: input.tenant, name: input.name ?? null, secretHash: sha256(secret).toString("hex"), scopes },
+    });
+    return { ...toInfo(row), key: `shk_${id}_${secret}` };
+  }
+
+  async list(tenant?: string): Promise<ApiKeyInfo[]> {
+    const rows = await this.prisma.apiKey.findMany({ where: tenant ? { tenant } : {}, orderBy: { createdAt: "asc" } });
+    return rows.map(toInfo);
+  }
+
+  /** Revokes a key; false if no such key. Takes effect at once in this process, within 5 s in others. */
+  async revoke(id: string): Promise<boolean> {
+    if (!/^[a-f0-9]{16}$/.test(id)) return false;
+    const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
+    if (count > 0) return true;
+    return (await this.prisma.apiKey.count({ where: { id } })) > 0;
+  }
+
+  /** The principal for a bearer token, or undefined for an unknown, malformed or revoked key. */
+  async authenticate(token: string): Promise<Principal | undefined> {
+    if (this.adminTokenHash && token.length >= 16 && timingSafeEqual(sha256(token), this.adminTokenHash)) {
+      return { keyId: "admin-token", tenant: "default", scopes: new Set(SCOPES) };
+    }
+    const m = KEY_FORMAT.exec(token);
+    if (!m) return undefined;
+    const cached = this.cache.get(token);
+    if (cached !== undefined) return cached || undefined;
+    const row = await this.prisma.apiKey.findUnique({ where: { id: m[1]! } });
+    const ok = row && !row.revokedAt && timingSafeEqual(sha256(m[2]!), Buffer.from(row.secretHash, "hex"));
+    const principal: Principal | false = ok ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
+    this.cache.set(token, principal);
+    return principal || undefined;
+  }
+
+  /** Whether an unrevoked key with every scope exists for tenant `default` (the bootstrap admin). */
+  async hasAdminKey(): Promise<boolean> {
+    return (await this.prisma.apiKey.count({ where: { tenant: "default", revokedAt: null, scopes: { has: "admin" } } })) > 0;
+  }
+}
+
+function toInfo(row: { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: Date; revokedAt: Date | null }): ApiKeyInfo {
+  return { id: row.id, tenant: row.tenant, name: row.name, scopes: row.scopes as Scope[], createdAt: row.createdAt, revokedAt: row.revokedAt };
+}

@@ -1,0 +1,157 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { z } from "zod";
+import type { Principal, Scope } from "../auth/api-keys";
+import type { ApiServices } from "./services";
+import { HttpError, problemResponse, statusOf } from "./problem";
+
+type Method = "get" | "put" | "post" | "patch" | "delete";
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined> {
+  method: Method;
+  /** OpenAPI form, e.g. /api/v1/state/{ns}/{key}. */
+  path: string;
+  summary: string;
+  tags: string[];
+  /** The scope the caller's key must carry; null = no authentication. */
+  scope: Scope | null;
+  params?: P;
+  query?: Q;
+  /** Request body: its schema and the content types it may arrive as (the first is documented as primary). */
+  body?: { schema: B; contentTypes: string[]; description?: string };
+  /** Request headers worth documenting (If-Match, Idempotency-Key, ...). */
+  headers?: AnyObject;
+  responses: RouteConfig["responses"];
+  /** Replays the first answer for a repeated Idempotency-Key (mutating routes). */
+  idempotent?: boolean;
+}
+
+export interface Handled<P, Q, B> {
+  c: Context;
+  services: ApiServices;
+  principal: Principal;
+  params: P;
+  query: Q;
+  body: B;
+  /** The body's content type (without parameters), when there is a body. */
+  contentType: string | undefined;
+}
+
+type Infer<T> = T extends z.ZodType ? z.infer<T> : undefined;
+
+/** Routes as served, for 405 answers and the test that checks the OpenAPI document against the router. */
+export interface ServedRoute {
+  method: string;
+  path: string;
+  pattern: RegExp;
+}
+
+/**
+ * Defines one API route: documents it in the OpenAPI registry from the same zod schemas that validate
+ * it, and mounts a handler that authenticates, rate-limits, parses and maps errors to problem+json.
+ * Handlers receive parsed input and return a Response; they never see raw headers for auth or bodies.
+ */
+export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(
+  app: OpenAPIHono,
+  served: ServedRoute[],
+  services: ApiServices,
+  spec: RouteSpec<P, Q, B>,
+  handler: (h: Handled<Infer<P>, Infer<Q>, Infer<B>>) => Promise<Response>,
+): void {
+  app.openAPIRegistry.registerPath({
+    method: spec.method,
+    path: spec.path,
+    summary: spec.summary,
+    tags: spec.tags,
+    security: spec.scope ? [{ bearerAuth: [] }] : [],
+    request: {
+      ...(spec.params ? { params: spec.params } : {}),
+      ...(spec.query ? { query: spec.query } : {}),
+      ...(spec.headers ? { headers: spec.headers } : {}),
+      ...(spec.body
+        ? { body: { required: true, description: spec.body.description, content: Object.fromEntries(spec.body.contentTypes.map((ct) => [ct, { schema: spec.body!.schema as z.ZodType }])) } }
+        : {}),
+    },
+    responses: spec.responses,
+  });
+  const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
+  served.push({ method: spec.method.toUpperCase(), path: spec.path, pattern: new RegExp(`^${spec.path.replace(/\{\w+\}/g, "[^/]+")}$`) });
+
+  app.on(spec.method.toUpperCase(), honoPath, async (c) => {
+    const traceId = c.get("traceId" as never) as string | undefined;
+    try {
+      const principal = spec.scope ? await authenticate(c, services, spec.scope) : anonymous;
+      const params = spec.params ? parse(spec.params, c.req.param(), "path parameter") : undefined;
+      const query = spec.query ? parse(spec.query, c.req.query(), "query parameter") : undefined;
+      let body: unknown;
+      let rawBody = "";
+      let contentType: string | undefined;
+      if (spec.body) {
+        contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+        if (!spec.body.contentTypes.includes(contentType)) {
+          throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, { accepted: spec.body.contentTypes });
+        }
+        rawBody = await c.req.text();
+        if (rawBody.trim() === "") throw new HttpError("malformed", "the request body is empty");
+        let json: unknown;
+        try {
+          json = JSON.parse(rawBody);
+        } catch {
+          throw new HttpError("malformed", "the request body is not valid JSON");
+        }
+        body = parse(spec.body.schema as z.ZodType, json, "body");
+      }
+      const run = () =>
+        handler({ c, services, principal, params: params as Infer<P>, query: query as Infer<Q>, body: body as Infer<B>, contentType });
+      const idempotencyKey = c.req.header("idempotency-key");
+      if (spec.idempotent && idempotencyKey !== undefined) {
+        return await services.idempotency.run(principal, idempotencyKey, fingerprint(c, rawBody), run);
+      }
+      return await run();
+    } catch (err) {
+      if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route: spec.path, method: spec.method, traceId, error: errorName(err) });
+      return problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+    }
+  });
+}
+
+const anonymous: Principal = { keyId: "anonymous", tenant: "default", scopes: new Set() };
+
+async function authenticate(c: Context, services: ApiServices, scope: Scope): Promise<Principal> {
+  const header = c.req.header("authorization") ?? "";
+  const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
+  if (!m) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
+  const principal = await services.keys.authenticate(m[1]!);
+  if (!principal) throw new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' });
+  if (!principal.scopes.has(scope)) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
+  const decision = await services.rateLimit(principal.keyId);
+  c.header("ratelimit-limit", String(decision.limit));
+  c.header("ratelimit-remaining", String(decision.remaining));
+  if (!decision.allowed) {
+    const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
+    throw new HttpError("rate_limited", `rate limit of ${decision.limit} requests per second exceeded`, { retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
+  }
+  return principal;
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown, where: string): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issues = result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message }));
+  const first = issues[0];
+  throw new HttpError(where === "body" ? "malformed" : "malformed", `invalid ${where}${first ? ` ${first.path ? `'${first.path}'` : ""}: ${first.message}` : ""}`, { issues });
+}
+
+function fingerprint(c: Context, rawBody: string): string {
+  return createHash("sha256").update(`${c.req.method} ${new URL(c.req.url).pathname}\n${rawBody}`).digest("hex");
+}
+
+function errorName(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : String(err);
+}
+
+export function newTraceId(): string {
+  return randomBytes(16).toString("hex");
+}

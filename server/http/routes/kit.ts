@@ -1,0 +1,52 @@
+import { z } from "@hono/zod-openapi";
+import type { RouteConfig } from "@hono/zod-openapi";
+import type { z as zod } from "zod";
+import type { Handled, RouteSpec } from "../route";
+
+type AnyObject = zod.ZodObject<zod.ZodRawShape>;
+type Infer<T> = T extends zod.ZodType ? zod.infer<T> : undefined;
+
+/** What route modules receive: `define` bound to the app, its route table and the services. */
+export interface RouteKit {
+  define<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends zod.ZodType | undefined>(
+    spec: RouteSpec<P, Q, B>,
+    handler: (h: Handled<Infer<P>, Infer<Q>, Infer<B>>) => Promise<Response>,
+  ): void;
+}
+
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string().openapi({ description: "Stable machine-readable error code" }),
+    detail: z.string(),
+    instance: z.string().optional(),
+    traceId: z.string().optional(),
+    currentVersion: z.number().int().nullable().optional().openapi({ description: "On 412: the record's current version (null when absent)" }),
+  })
+  .passthrough()
+  .openapi("Problem");
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: "Malformed request",
+  401: "No or invalid API key",
+  403: "The key lacks the scope",
+  404: "Not found (also for other tenants' records)",
+  405: "Method not allowed",
+  409: "Idempotency-Key reused with a different request, or still in progress",
+  412: "Version mismatch (If-Match / If-None-Match)",
+  413: "Over the namespace's size limit or the body limit",
+  415: "Unsupported content type",
+  422: "Invalid value",
+  428: "The namespace requires If-Match or If-None-Match",
+  429: "Rate limited; see Retry-After",
+  503: "A store is unavailable; see Retry-After",
+};
+
+/** The documented problem+json answers of a route. */
+export function problems(...statuses: number[]): RouteConfig["responses"] {
+  return Object.fromEntries(
+    statuses.map((s) => [s, { description: DESCRIPTIONS[s] ?? "Error", content: { "application/problem+json": { schema: Problem } } }]),
+  );
+}

@@ -1,0 +1,315 @@
+import { z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { StateError } from "../../state/errors";
+import type { Precondition } from "../../state/service";
+import type { StateRecord } from "../../state/store";
+import { HttpError } from "../problem";
+import type { RouteKit } from "./kit";
+import { problems } from "./kit";
+
+const NsKey = z.object({
+  ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
+  key: z.string().openapi({ param: { name: "key", in: "path" }, example: "user-42" }),
+});
+const Ns = z.object({ ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }) });
+
+const RecordBody = z
+  .object({
+    namespace: z.string(),
+    key: z.string(),
+    version: z.number().int(),
+    value: z.unknown(),
+    schemaVersion: z.number().int(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    expiresAt: z.string().nullable(),
+    sizeBytes: z.number().int(),
+  })
+  .openapi("StateRecord");
+
+const PutBody = z
+  .object({
+    value: z.unknown().refine((v) => v !== undefined, "value is required").openapi({ description: "Any JSON value" }),
+    ttlSeconds: z.number().optional().openapi({ description: "Absolute time to live from this write; > 0" }),
+  })
+  .openapi("PutStateRequest");
+
+const JsonPatchOp = z.object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() }).openapi("JsonPatchOperation");
+
+const ListQuery = z.object({
+  prefix: z.string().max(512).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  cursor: z.string().max(2048).optional(),
+});
+
+const HistoryQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  before: z.coerce.number().int().min(1).optional(),
+});
+
+const ReadQuery = z.object({ consistency: z.enum(["eventual", "strong"]).optional() });
+
+const WriteHeaders = z.object({
+  "if-match": z.string().optional().openapi({ description: 'Compare-and-set: "<version>" from a previous ETag' }),
+  "if-none-match": z.string().optional().openapi({ description: "* = create only" }),
+  "idempotency-key": z.string().optional().openapi({ description: "Replays the first answer for the same request" }),
+});
+
+const TransactionBody = z
+  .object({
+    operations: z
+      .array(
+        z.object({
+          op: z.enum(["put", "delete"]),
+          namespace: z.string(),
+          key: z.string(),
+          value: z.unknown().optional(),
+          ifMatch: z.union([z.string(), z.number().int()]).optional().openapi({ description: 'Expected version, "<v>" or <v>' }),
+          ttlSeconds: z.number().optional(),
+        }),
+      )
+      .min(1)
+      .max(100),
+  })
+  .openapi("TransactionRequest");
+
+export function recordJson(r: StateRecord) {
+  return {
+    namespace: r.namespace,
+    key: r.key,
+    version: r.version,
+    value: r.value,
+    schemaVersion: r.schemaVersion,
+    createdAt: r.createdAt.toISOString(),
+    updatedAt: r.updatedAt.toISOString(),
+    expiresAt: r.expiresAt?.toISOString() ?? null,
+    sizeBytes: r.sizeBytes,
+  };
+}
+
+export const etag = (version: number) => `"${version}"`;
+
+/** Reads If-Match / If-None-Match. Returns the precondition; a non-numeric ETag can never match. */
+function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyVersion?: boolean } {
+  const ifMatch = c.req.header("if-match")?.trim();
+  const ifNoneMatch = c.req.header("if-none-match")?.trim();
+  if (ifMatch !== undefined && ifNoneMatch !== undefined) throw new HttpError("malformed", "send If-Match or If-None-Match, not both");
+  if (ifNoneMatch !== undefined) {
+    if (ifNoneMatch !== "*") throw new HttpError("malformed", 'on writes, If-None-Match supports only "*" (create only)');
+    return { createOnly: true };
+  }
+  if (ifMatch === undefined) return {};
+  if (ifMatch === "*") return { anyVersion: true };
+  const m = /^"(\d{1,15})"$/.exec(ifMatch);
+  if (!m) return /^(W\/)?"[^"]*"$/.test(ifMatch) ? { unmatchable: true } : malformedEtag();
+  return { ifVersion: Number(m[1]) };
+}
+
+function malformedEtag(): never {
+  throw new HttpError("malformed", 'If-Match must be an ETag such as "3", or *');
+}
+
+export function registerStateRoutes({ define }: RouteKit): void {
+  // GET /api/v1/namespaces – the declared namespaces and their policies
+  define(
+    {
+      method: "get", path: "/api/v1/namespaces", summary: "Namespaces and their policies", tags: ["state"], scope: "state:read",
+      responses: { 200: { description: "Namespaces", content: { "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
+    },
+    async ({ c, services }) =>
+      c.json({
+        namespaces: services.namespaces
+          .list()
+          .filter((p) => !p.internal)
+          .map(({ upgraders: _u, internal: _i, ...p }) => p),
+      }),
+  );
+
+  // GET /api/v1/state/{ns}/{key} – read one record
+  define(
+    {
+      method: "get", path: "/api/v1/state/{ns}/{key}", summary: "Read a record", tags: ["state"], scope: "state:read", params: NsKey, query: ReadQuery,
+      responses: {
+        200: { description: "The record; ETag is its version, Statehouse-Tier the tier that answered", content: { "application/json": { schema: RecordBody } } },
+        304: { description: "If-None-Match matched the current version" },
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params, query }) => {
+      const record = await services.state.getOrThrow({ tenant: principal.tenant, namespace: params.ns, key: params.key }, { consistency: query.consistency });
+      c.header("etag", etag(record.version));
+      c.header("statehouse-tier", record.tier ?? "warm");
+      c.header("cache-control", "no-store");
+      if (c.req.header("if-none-match")?.split(",").map((s) => s.trim()).includes(etag(record.version))) return c.body(null, 304);
+      return c.json(recordJson(record));
+    },
+  );
+
+  // PUT /api/v1/state/{ns}/{key} – create or replace a record
+  define(
+    {
+      method: "put", path: "/api/v1/state/{ns}/{key}", summary: "Create or replace a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      body: { schema: PutBody, contentTypes: ["application/json"] },
+      responses: {
+        200: { description: "Updated", content: { "application/json": { schema: RecordBody } } },
+        201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
+        ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params, body }) => {
+      const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
+      const pre = await resolvePrecondition(c, services, ref);
+      const outcome = await services.state.put(ref, body.value, { ...pre, ttlSeconds: body.ttlSeconds, actor: principal.keyId });
+      c.header("etag", etag(outcome.record.version));
+      if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`);
+      if (outcome.created) c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
+      return c.json(recordJson(outcome.record), outcome.created ? 201 : 200);
+    },
+  );
+
+  // PATCH /api/v1/state/{ns}/{key} – merge patch (RFC 7396) or JSON Patch (RFC 6902), atomically
+  define(
+    {
+      method: "patch", path: "/api/v1/state/{ns}/{key}", summary: "Patch a record atomically", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      body: { schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]), contentTypes: ["application/merge-patch+json", "application/json-patch+json"] },
+      responses: { 200: { description: "Patched", content: { "application/json": { schema: RecordBody } } }, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503) },
+    },
+    async ({ c, services, principal, params, body, contentType }) => {
+      const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
+      const pre = await resolvePrecondition(c, services, ref);
+      if (pre.createOnly) throw new HttpError("malformed", "If-None-Match: * does not apply to PATCH (the record must exist)");
+      const format = contentType === "application/json-patch+json" ? "json-patch" : "merge";
+      const outcome = await services.state.patch(ref, format, body, { ifVersion: pre.ifVersion, actor: principal.keyId });
+      c.header("etag", etag(outcome.record.version));
+      if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`);
+      return c.json(recordJson(outcome.record));
+    },
+  );
+
+  // DELETE /api/v1/state/{ns}/{key} – delete a record
+  define(
+    {
+      method: "delete", path: "/api/v1/state/{ns}/{key}", summary: "Delete a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 409, 412, 428, 429, 503) },
+    },
+    async ({ c, services, principal, params }) => {
+      const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
+      const pre = await resolvePrecondition(c, services, ref);
+      if (pre.createOnly) throw new HttpError("malformed", "If-None-Match does not apply to DELETE");
+      const result = await services.state.delete(ref, { ifVersion: pre.ifVersion, actor: principal.keyId });
+      if (!result.deleted) throw new StateError("not_found", `no record ${params.ns}/${params.key}`);
+      return c.body(null, 204);
+    },
+  );
+
+  // GET /api/v1/state/{ns} – list keys by prefix, paginated
+  define(
+    {
+      method: "get", path: "/api/v1/state/{ns}", summary: "List keys", tags: ["state"], scope: "state:read", params: Ns, query: ListQuery,
+      responses: {
+        200: {
+          description: "A page of keys; pass nextCursor as cursor for the next",
+          content: { "application/json": { schema: z.object({ namespace: z.string(), items: z.array(z.object({ key: z.string(), version: z.number(), updatedAt: z.string(), expiresAt: z.string().nullable(), sizeBytes: z.number() })), nextCursor: z.string().optional() }).openapi("KeyPage") } },
+        },
+        ...problems(400, 401, 403, 404, 422, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params, query }) => {
+      const page = await services.state.list(principal.tenant, params.ns, { prefix: query.prefix, limit: query.limit, cursor: query.cursor });
+      return c.json({
+        namespace: params.ns,
+        items: page.items.map((i) => ({ key: i.key, version: i.version, updatedAt: i.updatedAt.toISOString(), expiresAt: i.expiresAt?.toISOString() ?? null, sizeBytes: i.sizeBytes })),
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
+    },
+  );
+
+  // GET /api/v1/state/{ns}/{key}/history – versions with who, when, how, and a JSON Patch from the previous one
+  define(
+    {
+      method: "get", path: "/api/v1/state/{ns}/{key}/history", summary: "Version history", tags: ["state"], scope: "state:read", params: NsKey, query: HistoryQuery,
+      responses: {
+        200: {
+          description: "Versions, newest first",
+          content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), versions: z.array(z.object({ version: z.number(), at: z.string(), actor: z.string().nullable(), operation: z.enum(["put", "delete"]), patch: z.array(JsonPatchOp), schemaVersion: z.number(), sizeBytes: z.number() })) }).openapi("History") } },
+        },
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params, query }) => {
+      const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
+      const versions = await services.state.history(ref, { limit: query.limit, before: query.before });
+      if (versions.length === 0 && query.before === undefined) throw new StateError("not_found", `no record ${params.ns}/${params.key}`);
+      return c.json({
+        namespace: params.ns,
+        key: params.key,
+        versions: versions.map((v) => ({ version: v.version, at: v.at.toISOString(), actor: v.actor, operation: v.operation, patch: v.patch, schemaVersion: v.schemaVersion, sizeBytes: v.sizeBytes })),
+      });
+    },
+  );
+
+  // GET /api/v1/state/{ns}/{key}/versions/{v} – the value as it was at version v
+  define(
+    {
+      method: "get", path: "/api/v1/state/{ns}/{key}/versions/{v}", summary: "A past version", tags: ["state"], scope: "state:read",
+      params: NsKey.extend({ v: z.coerce.number().int().min(1).openapi({ param: { name: "v", in: "path" }, example: 1 }) }),
+      responses: {
+        200: { description: "The value at that version", content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), version: z.number(), value: z.unknown(), operation: z.enum(["put", "delete"]), at: z.string(), actor: z.string().nullable(), schemaVersion: z.number(), sizeBytes: z.number() }).openapi("Version") } } },
+        ...problems(400, 401, 403, 404, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params }) => {
+      const entry = await services.state.versionOrThrow({ tenant: principal.tenant, namespace: params.ns, key: params.key }, params.v);
+      c.header("etag", etag(entry.version));
+      return c.json({ namespace: params.ns, key: params.key, version: entry.version, value: entry.value, operation: entry.operation, at: entry.at.toISOString(), actor: entry.actor, schemaVersion: entry.schemaVersion, sizeBytes: entry.sizeBytes });
+    },
+  );
+
+  // POST /api/v1/transactions – several puts and deletes, all or nothing
+  define(
+    {
+      method: "post", path: "/api/v1/transactions", summary: "All-or-nothing writes across keys", tags: ["state"], scope: "state:write", idempotent: true,
+      headers: WriteHeaders.pick({ "idempotency-key": true }),
+      body: { schema: TransactionBody, contentTypes: ["application/json"] },
+      responses: {
+        200: { description: "Every operation applied", content: { "application/json": { schema: z.object({ results: z.array(z.object({ op: z.enum(["put", "delete"]), namespace: z.string(), key: z.string(), version: z.number().nullable() })) }).openapi("TransactionResult") } } },
+        ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503),
+      },
+    },
+    async ({ c, services, principal, body }) => {
+      const ops = body.operations.map((op, i) => {
+        const ifVersion = parseIfMatch(op.ifMatch, i);
+        if (op.op === "put") {
+          if (op.value === undefined) throw new HttpError("malformed", `operations[${i}]: a put needs a value`);
+          return { op: "put" as const, namespace: op.namespace, key: op.key, value: op.value, ifVersion, ttlSeconds: op.ttlSeconds };
+        }
+        return { op: "delete" as const, namespace: op.namespace, key: op.key, ifVersion };
+      });
+      const results = await services.state.transact(principal.tenant, ops, principal.keyId);
+      return c.json({
+        results: results.map((r, i) => ({ op: r.op, namespace: ops[i]!.namespace, key: ops[i]!.key, version: r.op === "put" ? r.record.version : r.result.version })),
+      });
+    },
+  );
+}
+
+function parseIfMatch(v: string | number | undefined, index: number): number | undefined {
+  if (v === undefined) return undefined;
+  const n = typeof v === "number" ? v : /^"?(\d{1,15})"?$/.exec(v)?.[1];
+  if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1) throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
+  return Number(n);
+}
+
+/** Turns If-Match: * and unmatchable ETags into concrete answers: * needs an existing record, a foreign ETag never matches. */
+async function resolvePrecondition(c: Context, services: RouteKitServices, ref: { tenant: string; namespace: string; key: string }): Promise<Precondition> {
+  const pre = preconditions(c);
+  if (!pre.unmatchable && !pre.anyVersion) return pre;
+  const current = await services.state.store.get(ref, { consistency: "strong" });
+  if (pre.anyVersion && current) return { ifVersion: current.version };
+  services.state.policy(ref.namespace);
+  throw new StateError("version_conflict", pre.anyVersion ? "If-Match: * needs an existing record" : "the ETag does not match the current version", {
+    currentVersion: current?.version ?? null,
+  });
+}
+
+type RouteKitServices = Parameters<Parameters<RouteKit["define"]>[1]>[0]["services"];
