@@ -84,3 +84,17 @@ export function createApi(services: Services): Api {
 
   return { fetch: (request) => app.fetch(request), routes: served, openapi };
 }
+
+/**
+ * The OpenAPI document without a running process (for generating the typed client). The routes are
+ * registered against services that refuse to be used: building the document never serves a request.
+ */
+export function buildOpenApiDocument(config: Services["config"]): Record<string, unknown> {
+  const unusable = new Proxy({ config } as Services, {
+    get(target, prop) {
+      if (prop === "config") return target.config;
+      throw new Error(`services.${String(prop)} is not available while generating the OpenAPI document`);
+    },
+  });
+  return createApi(unusable).openapi();
+}
