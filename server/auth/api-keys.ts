@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../db/generated/client";
-import { InvalidError } from "../state/errors";
+import { InvalidError, UnavailableError } from "../state/errors";
 
 export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -34,6 +34,8 @@ const sha256 = (s: string) => createHash("sha256").update(s).digest();
  */
 export class ApiKeyService {
   private readonly cache = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
+  /** Keys verified in the last 10 minutes, used only while the warm tier cannot answer (stale-if-error). */
+  private readonly lastKnownGood = new LRUCache<string, Principal>({ max: 10_000, ttl: 10 * 60_000 });
   private readonly adminTokenHash: Buffer | undefined;
 
   constructor(
@@ -67,6 +69,7 @@ export class ApiKeyService {
     if (!/^[a-f0-9]{16}$/.test(id)) return false;
     const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
     for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
+    for (const [token, p] of this.lastKnownGood.entries()) if (p.keyId === id) this.lastKnownGood.delete(token);
     if (count > 0) return true;
     return (await this.prisma.apiKey.count({ where: { id } })) > 0;
   }
@@ -80,10 +83,21 @@ export class ApiKeyService {
     if (!m) return undefined;
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached || undefined;
-    const row = await this.prisma.apiKey.findUnique({ where: { id: m[1]! } });
-    const ok = row && !row.revokedAt && timingSafeEqual(sha256(m[2]!), Buffer.from(row.secretHash, "hex"));
-    const principal: Principal | false = ok ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
+    let row;
+    try {
+      row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: m[1]! } }), 2000);
+    } catch {
+      const known = this.lastKnownGood.get(token);
+      if (known) return known;
+      throw new UnavailableError("warm", "API keys cannot be checked right now");
+    }
+    const principal: Principal | false =
+      row && !row.revokedAt && timingSafeEqual(sha256(m[2]!), Buffer.from(row.secretHash, "hex"))
+        ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) }
+        : false;
     this.cache.set(token, principal);
+    if (principal) this.lastKnownGood.set(token, principal);
+    else this.lastKnownGood.delete(token);
     return principal || undefined;
   }
 
@@ -95,4 +109,9 @@ export class ApiKeyService {
 
 function toInfo(row: { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: Date; revokedAt: Date | null }): ApiKeyInfo {
   return { id: row.id, tenant: row.tenant, name: row.name, scopes: row.scopes as Scope[], createdAt: row.createdAt, revokedAt: row.revokedAt };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timed out")), ms)))]).finally(() => clearTimeout(timer));
 }
