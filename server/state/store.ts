@@ -283,7 +283,16 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   }
 }
 
+/** Throws `invalid` unless the prefix could begin a valid key (it reaches SQL and Redis as text). */
+export function validatePrefix(prefix: string | undefined): void {
+  if (prefix === undefined || prefix === "") return;
+  if (typeof prefix !== "string" || Buffer.byteLength(prefix, "utf8") > LIMITS.maxKeyBytes || CONTROL.test(prefix) || !prefix.isWellFormed()) {
+    throw new InvalidError("prefix must be at most 512 bytes of well-formed unicode without control characters", { field: "prefix" });
+  }
+}
+
 export function listLimit(options: ListOptions | undefined): number {
+  validatePrefix(options?.prefix);
   const limit = options?.limit ?? LIMITS.defaultListLimit;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > LIMITS.maxListLimit) {
     throw new InvalidError(`limit must be an integer in [1, ${LIMITS.maxListLimit}]`, { field: "limit" });
@@ -298,8 +307,12 @@ export function encodeCursor(lastKey: string): string {
 
 export function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined || cursor === "") return undefined;
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw new InvalidError("cursor is not one this server issued", { field: "cursor" });
-  return Buffer.from(cursor, "base64url").toString("utf8");
+  const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
+  // A cursor is a key we issued: anything that does not round-trip to a valid key was not.
+  if (key === "" || Buffer.from(key, "utf8").toString("base64url") !== cursor || CONTROL.test(key) || Buffer.byteLength(key) > LIMITS.maxKeyBytes) {
+    throw new InvalidError("cursor is not one this server issued", { field: "cursor" });
+  }
+  return key;
 }
 
 export function expiryFrom(now: number, ttlSeconds: number | undefined): Date | null {
