@@ -17,6 +17,9 @@ import { RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { TieredStore } from "./state/tiered";
+import { StateGauges } from "./telemetry/gauges";
+import { instrumented } from "./telemetry/instrumented";
+import { startTelemetry, type Telemetry } from "./telemetry/start";
 
 export type TierRole = "hot" | "warm" | "cold";
 
@@ -45,8 +48,9 @@ export interface RateLimitDecision {
 export interface Services {
   readonly config: Config;
   readonly namespaces: NamespaceRegistry;
-  /** The tiered store: every tier composed. Product code goes through `state` instead. */
-  readonly store: TieredStore;
+  /** The tiered store (instrumented): every tier composed. Product code goes through `state` instead. */
+  readonly store: StateStore;
+  readonly telemetry: Telemetry;
   readonly state: StateService;
   readonly agents: AgentService;
   readonly keys: ApiKeyService;
@@ -68,20 +72,43 @@ export async function buildServices(config: Config): Promise<Services> {
   });
   const guard = (store: StateStore) => guarded(store, { timeoutMs: config.STATEHOUSE_STORE_TIMEOUT_MS, breaker: breakerOptions(store.name) });
 
+  const telemetry = startTelemetry();
   const namespaces = new NamespaceRegistry();
+  // Undeclared names (bad input) collapse to one attribute value, so they cannot blow up cardinality.
+  const namespaceLabel = (ns: string) => (namespaces.has(ns) ? ns : "other");
+  const measure = <S extends StateStore>(s: S, tier: "hot" | "warm" | "cold" | "tiered") =>
+    instrumented(s, { tier, instruments: telemetry.instruments, tracer: telemetry.tracer, namespaceLabel });
+  const lifecycle = (event: string, namespace: string) => telemetry.instruments.lifecycleEvents.add(1, { event, namespace: namespaceLabel(namespace) });
   const warm = await PostgresStore.open(config.DATABASE_URL ? { url: config.DATABASE_URL } : { pgliteDir: path.join(config.dataDir, "pglite") });
   const redis = config.REDIS_URL ? await RedisStore.fromUrl(config.REDIS_URL, { keyPrefix: config.STATEHOUSE_KEY_PREFIX }) : undefined;
   const hot: StateStore = redis ?? new MemoryStore();
   const cold = new FilesystemArchive(path.join(config.dataDir, "archive"));
 
   const tiers = { hot: guard(hot), warm: guard(warm), cold: guard(cold) };
-  const store = new TieredStore({
-    ...tiers,
+  const tiered = new TieredStore({
+    hot: measure(tiers.hot, "hot"),
+    warm: measure(tiers.warm, "warm"),
+    cold: measure(tiers.cold, "cold"),
     durabilityOf: namespaces.durabilityOf,
     hotTtlMsOf: namespaces.hotTtlMsOf,
-    onHotWriteFailed: (ref) => logger.warn("hot copy not updated after a durable write; key kept out of hot until repaired", { namespace: ref.namespace }),
+    onHotWriteFailed: (ref) => {
+      lifecycle("hot_write_failed", ref.namespace);
+      logger.warn("hot copy not updated after a durable write; key kept out of hot until repaired", { namespace: ref.namespace });
+    },
   });
-  const state = new StateService(store, namespaces);
+  const store = measure(tiered, "tiered");
+  const state = new StateService(store, namespaces, lifecycle);
+  const gauges = new StateGauges(telemetry.meter, {
+    namespaces,
+    stores: (Object.entries(tiers) as [TierRole, GuardedStore][]).map(([tier, s]) => ({
+      tier,
+      backend: s.name,
+      circuit: () => s.breaker.state,
+      ping: () => s.ping(),
+      stats: s.inner.stats ? () => s.stats!() : undefined,
+    })),
+    outbox: () => warm.outboxStats(),
+  }).start();
   const model: AgentModel = config.LLM_BASE_URL
     ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
     : new OfflineModel();
@@ -99,8 +126,9 @@ export async function buildServices(config: Config): Promise<Services> {
     namespaces,
     store,
     state,
-    agents: new AgentService(state, model),
+    agents: new AgentService(state, model, telemetry.instruments),
     keys,
+    telemetry,
     idempotency: new IdempotencyService(store),
     tiers,
     log: logger,
@@ -138,7 +166,8 @@ export async function buildServices(config: Config): Promise<Services> {
       return { ready: warmUp, status: !warmUp ? "unavailable" : allUp ? "ready" : "degraded", stores };
     },
     async close() {
-      await store.close();
+      gauges.stop();
+      await tiered.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "./config";
 import { buildServices } from "./container";
 import { createApi } from "./http/app";
 import { logger } from "./logger";
+import { startTelemetry } from "./telemetry/start";
 
 /**
  * The Statehouse process: one node:http server that answers the API (/api/*, /metrics) from fetch
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  startTelemetry(); // first: every instrument created later records into its providers
   const services = await buildServices(config);
   const api = getRequestListener(createApi(services).fetch);
 

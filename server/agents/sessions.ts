@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { isConflict, isStateError, NotFoundError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRef } from "../state/store";
+import type { Instruments } from "../telemetry/instruments";
 import type { AgentContext, AgentModel } from "./model";
 import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
 
@@ -57,6 +58,7 @@ export class AgentService {
   constructor(
     private readonly state: StateService,
     readonly model: AgentModel,
+    private readonly instruments?: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
   ) {}
 
   async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
@@ -97,6 +99,7 @@ export class AgentService {
   async prepareTurn(tenant: string, agent: string, sessionId: string, message: string): Promise<PreparedTurn> {
     this.agentOrThrow(tenant, agent);
     const ref = this.ref(tenant, sessionId);
+    const started = performance.now();
     const intent = detectIntent(message);
     const found = extractEntities(message);
     let session: SessionState | undefined;
@@ -116,10 +119,14 @@ export class AgentService {
       recentTurns: (session?.turns ?? []).slice(-5).map((t) => ({ user: t.user, reply: t.reply })),
       degraded: session === undefined,
     };
+    const measured = async (result: TurnResult) => {
+      this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, { agent, degraded: String(result.degraded) });
+      return result;
+    };
     if (!session) {
-      return { context, commit: async (reply) => ({ reply, turn: null, version: null, intent, entities, degraded: true }) };
+      return { context, commit: async (reply) => measured({ reply, turn: null, version: null, intent, entities, degraded: true }) };
     }
-    return { context, commit: (reply) => this.appendTurn(ref, agent, message, reply, intent, found) };
+    return { context, commit: async (reply) => measured(await this.appendTurn(ref, agent, message, reply, intent, found)) };
   }
 
   async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
@@ -152,6 +159,7 @@ export class AgentService {
     const bytes = () => Buffer.byteLength(JSON.stringify(turns));
     while (turns.length > 1 && (turns.length > window.maxItems || (window.maxBytes !== undefined && bytes() > window.maxBytes))) {
       const old = turns.shift()!;
+      this.instruments?.lifecycleEvents.add(1, { event: "window_summarized", namespace: NAMESPACE });
       summaryLines.push(summarizeTurn(old.turn, old.user));
       summarized++;
     }

@@ -2,9 +2,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Services } from "../container";
 import { HttpError, problemResponse } from "./problem";
-import { defineRoute, newTraceId, type ServedRoute } from "./route";
+import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
+import { trace } from "@opentelemetry/api";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes } from "./routes/admin";
 import { registerAgentRoutes } from "./routes/agents";
+import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
 import { registerStateRoutes } from "./routes/state";
 
@@ -26,10 +30,6 @@ export function createApi(services: Services): Api {
   const app = new OpenAPIHono();
   const served: ServedRoute[] = [];
 
-  app.use("*", async (c, next) => {
-    c.set("traceId" as never, newTraceId() as never);
-    await next();
-  });
   app.use(
     "/api/v1/*",
     bodyLimit({
@@ -50,10 +50,27 @@ export function createApi(services: Services): Api {
   });
   served.push({ method: "GET", path: "/api/ready", pattern: /^\/api\/ready$/ });
 
+  // GET /metrics – Prometheus text exposition from the app's own port (bearer METRICS_TOKEN when set)
+  const serializer = new PrometheusSerializer();
+  const metricsToken = services.config.METRICS_TOKEN ? createHash("sha256").update(services.config.METRICS_TOKEN).digest() : undefined;
+  app.get("/metrics", async (c) => {
+    if (metricsToken) {
+      const given = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!timingSafeEqual(createHash("sha256").update(given).digest(), metricsToken)) {
+        return problemResponse(new HttpError("unauthorized", "/metrics needs 'Authorization: Bearer <METRICS_TOKEN>'", {}, { "www-authenticate": 'Bearer realm="metrics"' }));
+      }
+    }
+    const exporter = services.telemetry.prometheus;
+    const text = exporter ? serializer.serialize((await exporter.collect()).resourceMetrics) : "";
+    return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+  });
+  served.push({ method: "GET", path: "/metrics", pattern: /^\/metrics$/ });
+
   const kit: RouteKit = { define: (spec, handler) => defineRoute(app, served, services, spec, handler) };
   registerStateRoutes(kit);
   registerAgentRoutes(kit);
   registerAdminRoutes(kit);
+  registerTelemetryRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "An API key: shk_<id>_<secret>" });
   const document = () =>
@@ -78,8 +95,9 @@ export function createApi(services: Services): Api {
     return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
   });
   app.onError((err, c) => {
-    services.log.error("unhandled error in request", { error: err.name, path: new URL(c.req.url).pathname });
-    return problemResponse(err, { traceId: c.get("traceId" as never) as string });
+    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    services.log.error("unhandled error in request", { error: err.name, path: new URL(c.req.url).pathname, traceId });
+    return problemResponse(err, { traceId });
   });
 
   return { fetch: (request) => app.fetch(request), routes: served, openapi };

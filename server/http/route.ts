@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
+import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
@@ -79,42 +80,61 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
   const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
   served.push({ method: spec.method.toUpperCase(), path: spec.path, pattern: new RegExp(`^${spec.path.replace(/\{\w+\}/g, "[^/]+")}$`) });
 
-  app.on(spec.method.toUpperCase(), honoPath, async (c) => {
-    const traceId = c.get("traceId" as never) as string | undefined;
-    try {
-      const principal = spec.scope ? await authenticate(c, services, spec.scope) : anonymous;
-      const params = spec.params ? parse(spec.params, c.req.param(), "path parameter") : undefined;
-      const query = spec.query ? parse(spec.query, c.req.query(), "query parameter") : undefined;
-      let body: unknown;
-      let rawBody = "";
-      let contentType: string | undefined;
-      if (spec.body) {
-        contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
-        if (!spec.body.contentTypes.includes(contentType)) {
-          throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, { accepted: spec.body.contentTypes });
-        }
-        rawBody = await c.req.text();
-        if (rawBody.trim() === "") throw new HttpError("malformed", "the request body is empty");
-        let json: unknown;
-        try {
-          json = JSON.parse(rawBody);
-        } catch {
-          throw new HttpError("malformed", "the request body is not valid JSON");
-        }
-        body = parse(spec.body.schema as z.ZodType, json, "body");
+  const route = spec.path;
+  const method = spec.method.toUpperCase();
+  app.on(method, honoPath, (c) =>
+    services.telemetry.tracer.startActiveSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { "http.route": route, "http.request.method": method } }, async (span) => {
+      const started = performance.now();
+      const traceId = span.spanContext().traceId;
+      let response: Response;
+      try {
+        response = await handle(c, services, spec, handler);
+      } catch (err) {
+        if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route, method, traceId, error: errorName(err) });
+        response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
       }
-      const run = () =>
-        handler({ c, services, principal, params: params as Infer<P>, query: query as Infer<Q>, body: body as Infer<B>, contentType });
-      const idempotencyKey = c.req.header("idempotency-key");
-      if (spec.idempotent && idempotencyKey !== undefined) {
-        return await services.idempotency.run(principal, idempotencyKey, fingerprint(c, rawBody), run);
-      }
-      return await run();
-    } catch (err) {
-      if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route: spec.path, method: spec.method, traceId, error: errorName(err) });
-      return problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+      span.setAttribute("http.response.status_code", response.status);
+      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+      services.telemetry.instruments.httpServerDuration.record((performance.now() - started) / 1000, { route, method, status: String(response.status) });
+      return response;
+    }),
+  );
+}
+
+async function handle<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(
+  c: Context,
+  services: ApiServices,
+  spec: RouteSpec<P, Q, B>,
+  handler: (h: Handled<Infer<P>, Infer<Q>, Infer<B>>) => Promise<Response>,
+): Promise<Response> {
+  const principal = spec.scope ? await authenticate(c, services, spec.scope) : anonymous;
+  const params = spec.params ? parse(spec.params, c.req.param(), "path parameter") : undefined;
+  const query = spec.query ? parse(spec.query, c.req.query(), "query parameter") : undefined;
+  let body: unknown;
+  let rawBody = "";
+  let contentType: string | undefined;
+  if (spec.body) {
+    contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+    if (!spec.body.contentTypes.includes(contentType)) {
+      throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, { accepted: spec.body.contentTypes });
     }
-  });
+    rawBody = await c.req.text();
+    if (rawBody.trim() === "") throw new HttpError("malformed", "the request body is empty");
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody);
+    } catch {
+      throw new HttpError("malformed", "the request body is not valid JSON");
+    }
+    body = parse(spec.body.schema as z.ZodType, json, "body");
+  }
+  const run = () => handler({ c, services, principal, params: params as Infer<P>, query: query as Infer<Q>, body: body as Infer<B>, contentType });
+  const idempotencyKey = c.req.header("idempotency-key");
+  if (spec.idempotent && idempotencyKey !== undefined) {
+    return services.idempotency.run(principal, idempotencyKey, fingerprint(c, rawBody), run);
+  }
+  return run();
 }
 
 const anonymous: Principal = { keyId: "anonymous", tenant: "default", scopes: new Set() };
@@ -152,6 +172,3 @@ function errorName(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : String(err);
 }
 
-export function newTraceId(): string {
-  return randomBytes(16).toString("hex");
-}

@@ -40,6 +40,8 @@ export interface NamespacePolicy {
   readonly requirePrecondition: boolean;
   /** When warm is down: reject durable writes (503) or buffer them in hot and answer 202. */
   readonly whenWarmDown: "reject" | "buffer";
+  /** Total bytes the namespace may grow to (all tenants); alerts project growth against it. */
+  readonly storageQuotaBytes?: number;
   /** Used by Statehouse itself (e.g. idempotency records); not reachable through the state API. */
   readonly internal?: boolean;
 }
@@ -54,6 +56,7 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
   validateNamespaceName(input.name);
   const policy: NamespacePolicy = {
     maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
+    storageQuotaBytes: 10 * 1024 * MiB,
     windows: [],
     schemaVersion: 1,
     upgraders: {},

@@ -230,6 +230,15 @@ export class PostgresStore implements StateStore {
     return rows.map((r) => ({ namespace: r.namespace, keys: Number(r.keys), bytes: Number(r.bytes) }));
   }
 
+  /** Unpublished outbox events and the age of the oldest (seconds). */
+  async outboxStats(): Promise<{ pending: number; lagSeconds: number }> {
+    const rows = await this.prisma.$queryRawUnsafe<{ pending: number; lag: number }[]>(
+      `SELECT count(*)::int AS pending, coalesce(extract(epoch FROM (now() - min(created_at))), 0)::float8 AS lag
+       FROM outbox_events WHERE published_at IS NULL`,
+    );
+    return { pending: Number(rows[0]?.pending ?? 0), lagSeconds: Math.max(0, Number(rows[0]?.lag ?? 0)) };
+  }
+
   async ping(): Promise<void> {
     await this.prisma.$queryRawUnsafe("SELECT 1");
   }

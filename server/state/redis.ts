@@ -6,6 +6,7 @@ import {
   type ListEntry,
   type ListOptions,
   type ListPage,
+  type NamespaceStats,
   type StateRecord,
   type StateRef,
   type StateStore,
@@ -266,6 +267,36 @@ export class RedisStore implements StateStore {
 
   async importRecord(): Promise<never> {
     unsupported(this.name, "import");
+  }
+
+  /**
+   * Live keys and bytes per namespace, counted with SCAN (cheap per call, but proportional to the
+   * data: gauges call it every 15 s and stop after `maxKeys`). Cluster: each master is scanned.
+   */
+  async stats(maxKeys = 200_000): Promise<NamespaceStats[]> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const byNamespace = new Map<string, { keys: number; bytes: number }>();
+    const now = Date.now();
+    let seen = 0;
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", `${this.prefix}r:*`, "COUNT", 1000);
+        cursor = next;
+        seen += keys.length;
+        const rows = await Promise.all(keys.map((k) => node.hmget(k, "d", "e", "z")));
+        keys.forEach((k, i) => {
+          const [d, e, z] = rows[i]!;
+          if (d === "1" || d === null || (e && Number(e) <= now)) return;
+          const namespace = k.slice(k.indexOf("{") + 1).split("/")[1] ?? "";
+          const s = byNamespace.get(namespace) ?? { keys: 0, bytes: 0 };
+          s.keys++;
+          s.bytes += Number(z ?? 0);
+          byNamespace.set(namespace, s);
+        });
+      } while (cursor !== "0" && seen < maxKeys);
+    }
+    return [...byNamespace].map(([namespace, s]) => ({ namespace, ...s }));
   }
 
   async ping(): Promise<void> {

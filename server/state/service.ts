@@ -9,10 +9,11 @@ import {
   type ReadOptions,
   type StateRecord,
   type StateRef,
+  type StateStore,
   type TransactionResult,
   encodeValue,
 } from "./store";
-import type { TieredStore } from "./tiered";
+
 
 export type PatchFormat = "merge" | "json-patch";
 
@@ -53,8 +54,10 @@ const PATCH_RETRIES = 20;
  */
 export class StateService {
   constructor(
-    readonly store: TieredStore,
+    readonly store: StateStore,
     readonly namespaces: NamespaceRegistry,
+    /** Told of lifecycle actions (size warnings, rejections), for the lifecycle events counter. */
+    private readonly onLifecycle: (event: string, namespace: string) => void = () => {},
   ) {}
 
   policy(namespace: string): NamespacePolicy {
@@ -167,9 +170,12 @@ export class StateService {
     const { sizeBytes } = encodeValue(value);
     const { warn, fail } = policy.maxBytes;
     if (sizeBytes > fail) {
+      this.onLifecycle("size_rejected", policy.name);
       throw new StateError("too_large", `value is ${sizeBytes} bytes; namespace ${policy.name} allows at most ${fail}`, { sizeBytes, limitBytes: fail });
     }
-    return sizeBytes > warn ? { sizeBytes, warnBytes: warn, failBytes: fail } : undefined;
+    if (sizeBytes <= warn) return undefined;
+    this.onLifecycle("size_warning", policy.name);
+    return { sizeBytes, warnBytes: warn, failBytes: fail };
   }
 }
 

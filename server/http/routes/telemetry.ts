@@ -1,0 +1,21 @@
+import { z } from "@hono/zod-openapi";
+import { adminMetrics, WINDOWS, type WindowName } from "../../telemetry/admin-metrics";
+import { problems, type RouteKit } from "./kit";
+
+export function registerTelemetryRoutes({ define }: RouteKit): void {
+  // GET /api/v1/admin/metrics – the dashboard's numbers for a window, from the in-process time series
+  define(
+    {
+      method: "get", path: "/api/v1/admin/metrics", summary: "Operational metrics for a window", tags: ["admin"], scope: "admin",
+      query: z.object({ window: z.enum(Object.keys(WINDOWS) as [WindowName, ...WindowName[]]).optional().openapi({ description: "15m, 1h (default) or 6h" }) }),
+      responses: {
+        200: { description: "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AdminMetrics") } } },
+        ...problems(400, 401, 403, 429),
+      },
+    },
+    async ({ c, services, query }) => {
+      c.header("cache-control", "no-store");
+      return c.json(adminMetrics(services.telemetry.timeSeries, query.window ?? "1h"));
+    },
+  );
+}
