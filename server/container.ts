@@ -108,7 +108,7 @@ export async function buildServices(config: Config): Promise<Services> {
       stats: s.inner.stats ? () => s.stats!() : undefined,
     })),
     outbox: () => warm.outboxStats(),
-  }).start();
+  }).start(config.STATEHOUSE_STATS_INTERVAL_MS);
   const model: AgentModel = config.LLM_BASE_URL
     ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
     : new OfflineModel();

@@ -1,0 +1,137 @@
+// grafana/ as SREs will load it: rule files checked and unit-tested by promtool, generated files in
+// sync, and every dashboard query and alert expression sent to a real Prometheus that scrapes a real
+// Statehouse under mixed traffic — all must parse, and every panel query must return data.
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { allQueries, DASHBOARDS, generatedGrafanaFiles, prometheusRules } from "../../grafana/generate";
+import { type ApiFixture, startApi } from "../helpers/api";
+import { freePort } from "../helpers/redis-server";
+
+const ROOT = path.resolve(import.meta.dirname, "../..");
+
+describe("grafana/ files", () => {
+  it("promtool checks the rules and runs their unit tests (every alert once firing, once quiet)", () => {
+    const check = execFileSync("promtool", ["check", "rules", "grafana/prometheus/statehouse-rules.yml"], { cwd: ROOT, encoding: "utf8" });
+    assert.match(check, /SUCCESS: 15 rules found/);
+    const out = execFileSync("promtool", ["test", "rules", "grafana/prometheus/statehouse-rules.test.yml"], { cwd: ROOT, encoding: "utf8" });
+    assert.match(out, /SUCCESS/);
+    const tests = readFileSyncText("grafana/prometheus/statehouse-rules.test.yml");
+    const alerts = prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.alert!);
+    for (const alert of alerts) {
+      const cases = [...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, "g"))].map((m) => m[1]!.trim());
+      assert.ok(cases.includes("[]"), `${alert} has a test where it stays quiet`);
+      assert.ok(cases.includes(""), `${alert} has a test where it fires`);
+    }
+    execFileSync("promtool", ["check", "config", "grafana/prometheus/prometheus.yml"], { cwd: ROOT });
+  });
+
+  it("every alert has severity, summary, description and a runbook_url that exists in the runbook", async () => {
+    const runbook = await readFile(path.join(ROOT, "grafana/runbook.md"), "utf8");
+    const anchors = new Set([...runbook.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
+    for (const rule of prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+      assert.match(rule.labels?.severity ?? "", /^(warning|critical)$/, rule.alert);
+      assert.ok(rule.annotations?.summary && rule.annotations.description, rule.alert);
+      const anchor = /^grafana\/runbook\.md#(.+)$/.exec(rule.annotations?.runbook_url ?? "")?.[1];
+      assert.ok(anchor && anchors.has(anchor), `${rule.alert}: runbook anchor ${anchor}`);
+    }
+  });
+
+  it("dashboards use the classic model with fixed uids and a datasource variable; generated files are committed as generated", async () => {
+    for (const [file, content] of Object.entries(generatedGrafanaFiles())) {
+      assert.equal(await readFile(path.join(ROOT, file), "utf8"), content, `${file} is stale: run npm run grafana:generate`);
+    }
+    for (const d of Object.values(DASHBOARDS)) {
+      assert.match(d.uid, /^statehouse-/);
+      assert.equal((d.templating.list[0] as { type: string }).type, "datasource");
+      for (const p of d.panels) {
+        assert.equal(p.datasource.uid, "${datasource}");
+        assert.ok(p.fieldConfig.defaults.unit, `${p.title} has a unit`);
+      }
+    }
+  });
+});
+
+function readFileSyncText(rel: string): string {
+  return execFileSync("cat", [rel], { cwd: ROOT, encoding: "utf8" });
+}
+
+describe("every dashboard query against a real Prometheus scraping Statehouse", () => {
+  let api: ApiFixture;
+  let prom: ChildProcess;
+  let promUrl: string;
+  let dir: string;
+
+  before(async () => {
+    api = await startApi({ STATEHOUSE_STATS_INTERVAL_MS: "1000" });
+    dir = await mkdtemp(path.join(tmpdir(), "sh-prom-"));
+    const port = await freePort();
+    promUrl = `http://127.0.0.1:${port}`;
+    await writeFile(
+      path.join(dir, "prometheus.yml"),
+      [
+        "global:", "  scrape_interval: 1s", "  evaluation_interval: 1s",
+        "rule_files:", `  - ${path.join(ROOT, "grafana/prometheus/statehouse-rules.yml")}`,
+        "scrape_configs:", "  - job_name: statehouse", "    static_configs:", `      - targets: ["127.0.0.1:${api.server.port}"]`,
+      ].join("\n"),
+    );
+    prom = spawn("prometheus", [`--config.file=${path.join(dir, "prometheus.yml")}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${path.join(dir, "data")}`], { stdio: "ignore" });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false)) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  after(async () => {
+    prom?.kill("SIGTERM");
+    await api.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function query(expr: string): Promise<{ status: string; error?: string; data?: { result: unknown[] } }> {
+    const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    return (await res.json()) as { status: string; error?: string; data?: { result: unknown[] } };
+  }
+
+  it("all parse, and every panel query returns data after mixed traffic", { timeout: 180_000 }, async () => {
+    const { key } = await api.clientFor("acme");
+    const statuses: Record<string, number> = {};
+    const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key }).then((r) => { statuses[`${init.method ?? "GET"} ${r.status}`] = (statuses[`${init.method ?? "GET"} ${r.status}`] ?? 0) + 1; return r.body?.cancel(); });
+    const json = (method: string, value: unknown, headers: Record<string, string> = {}) => ({ method, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(value) });
+    // Traffic over several scrapes: hits, misses, conflicts, errors, lifecycle events, agent turns.
+    const session = (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as { sessionId: string };
+    for (let round = 0; round < 8; round++) {
+      for (let i = 0; i < 10; i++) {
+        await call(`/api/v1/state/kv/k${i}`, json("PUT", { value: { round, i, pad: "x".repeat(200 * i) } }));
+        await call(`/api/v1/state/kv/k${i}`);
+        await call(`/api/v1/state/kv/missing-${round}-${i}`);
+        await call(`/api/v1/state/kv/k${i}`, json("PUT", { value: { stale: true } }, { "if-match": '"1"' }));
+      }
+      await call("/api/v1/state/kv/k1?consistency=strong");
+      await call("/api/v1/state/ratelimits/big", json("PUT", { value: "r".repeat(2000) }));
+      await call("/api/v1/state/kv/huge", json("PUT", { value: "h".repeat(1_100_000) }));
+      await call("/api/v1/state/sessions/not-json", { method: "PUT", headers: { "content-type": "text/plain" }, body: "x" });
+      await call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, json("POST", { content: `my email is r${round}@example.com` }));
+      await call("/api/v1/transactions", json("POST", { operations: [{ op: "put", namespace: "kv", key: "tx", value: round }] }));
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    // Let Prometheus scrape the last of it and evaluate the rules.
+    await new Promise((r) => setTimeout(r, 3000));
+
+    for (const expected of ["PUT 200", "PUT 201", "PUT 412", "GET 200", "GET 404", "PUT 415", "POST 200"]) assert.ok(statuses[expected], `traffic included ${expected}: ${JSON.stringify(statuses)}`);
+    const { panels, rules } = allQueries();
+    const failures: string[] = [];
+    for (const q of [...panels, ...rules]) {
+      const res = await query(q.expr);
+      if (res.status !== "success") failures.push(`${q.source}: does not parse: ${res.error}`);
+    }
+    for (const q of panels) {
+      const res = await query(q.expr);
+      if (res.status === "success" && res.data!.result.length === 0) failures.push(`${q.source}: no data for ${q.expr}`);
+    }
+    assert.deepEqual(failures, []);
+    assert.ok(panels.length >= 25, `${panels.length} panel queries`);
+  });
+});

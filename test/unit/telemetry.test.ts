@@ -1,0 +1,188 @@
+// Instruments read back through an in-memory metric reader: each state operation, hit, miss, conflict
+// and size is recorded once, with the right attributes and nothing identifying.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, PeriodicExportingMetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import { MemoryStore } from "../../server/state/memory";
+import { TieredStore } from "../../server/state/tiered";
+import { adminMetrics } from "../../server/telemetry/admin-metrics";
+import { createInstruments, DURATION_BUCKETS } from "../../server/telemetry/instruments";
+import { instrumented } from "../../server/telemetry/instrumented";
+import { TimeSeriesStore } from "../../server/telemetry/time-series";
+
+class TestReader extends MetricReader {
+  constructor() {
+    super({ aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE });
+  }
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
+type Row = { attributes: Record<string, string>; value: number; sum?: number };
+
+function rows(rm: ResourceMetrics, name: string): Row[] {
+  const metric = rm.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+  if (!metric) return [];
+  return metric.dataPoints.map((dp) => {
+    const attributes = dp.attributes as Record<string, string>;
+    if (metric.dataPointType === DataPointType.HISTOGRAM) {
+      const h = dp.value as { count: number; sum?: number };
+      return { attributes, value: h.count, sum: h.sum };
+    }
+    return { attributes, value: dp.value as number };
+  });
+}
+
+const ALLOWED_ATTRIBUTES = new Set(["operation", "tier", "namespace", "outcome", "result"]);
+
+function setup() {
+  const reader = new TestReader();
+  const provider = new MeterProvider({ readers: [reader] });
+  const instruments = createInstruments(provider.getMeter("test"));
+  const namespaceLabel = (ns: string) => (ns === "kv" ? ns : "other");
+  const hot = new MemoryStore();
+  const warm = new MemoryStore();
+  const tiered = new TieredStore({
+    hot: instrumented(hot, { tier: "hot", instruments, namespaceLabel }),
+    warm: instrumented(warm, { tier: "warm", instruments, namespaceLabel }),
+    durabilityOf: () => "durable",
+  });
+  const store = instrumented(tiered, { tier: "tiered", instruments, namespaceLabel });
+  return { reader, store, hot, close: () => tiered.close() };
+}
+
+describe("telemetry by wrapping stores", () => {
+  const ref = { tenant: "acme-secret-tenant", namespace: "kv", key: "user-secret-key" };
+
+  it("records a write once per level, its size once, and the hot copy as a promote", async () => {
+    const { reader, store, close } = setup();
+    const rec = await store.put(ref, { hello: "world" });
+    const { resourceMetrics } = await reader.collect();
+    const durations = rows(resourceMetrics, "statehouse.state.operation.duration");
+    const byKey = (r: Row) => `${r.attributes.tier}/${r.attributes.operation}/${r.attributes.outcome}`;
+    assert.deepEqual(durations.map(byKey).sort(), ["hot/promote/ok", "tiered/put/ok", "warm/put/ok"]);
+    assert.ok(durations.every((d) => d.value === 1 && d.attributes.namespace === "kv"));
+    const sizes = rows(resourceMetrics, "statehouse.state.size");
+    assert.equal(sizes.length, 1);
+    assert.equal(sizes[0]!.value, 1);
+    assert.equal(sizes[0]!.sum, rec.sizeBytes);
+    assert.deepEqual(rows(resourceMetrics, "statehouse.cache.requests"), []);
+    await close();
+  });
+
+  it("counts a hot hit, and a miss in every tier it passed through", async () => {
+    const { reader, store, close } = setup();
+    await store.put(ref, 1);
+    await store.get(ref);
+    await store.get({ ...ref, key: "absent" });
+    const { resourceMetrics } = await reader.collect();
+    const cache = rows(resourceMetrics, "statehouse.cache.requests").map((r) => `${r.attributes.tier}/${r.attributes.result}=${r.value}`).sort();
+    assert.deepEqual(cache, ["hot/hit=1", "hot/miss=1", "warm/miss=1"]);
+    const tieredGets = rows(resourceMetrics, "statehouse.state.operation.duration").filter((r) => r.attributes.tier === "tiered" && r.attributes.operation === "get");
+    assert.deepEqual(tieredGets.map((r) => `${r.attributes.outcome}=${r.value}`).sort(), ["miss=1", "ok=1"]);
+    await close();
+  });
+
+  it("counts a conflict exactly once, with namespace and operation", async () => {
+    const { reader, store, close } = setup();
+    await store.put(ref, 1);
+    await assert.rejects(store.put(ref, 2, { ifVersion: 7 }), { code: "version_conflict" });
+    await assert.rejects(store.delete(ref, { ifVersion: 7 }), { code: "version_conflict" });
+    const { resourceMetrics } = await reader.collect();
+    const conflicts = rows(resourceMetrics, "statehouse.state.conflicts").map((r) => `${r.attributes.namespace}/${r.attributes.operation}=${r.value}`).sort();
+    assert.deepEqual(conflicts, ["kv/delete=1", "kv/put=1"]);
+    const outcomes = rows(resourceMetrics, "statehouse.state.operation.duration").filter((r) => r.attributes.outcome === "conflict").map((r) => `${r.attributes.tier}/${r.attributes.operation}`).sort();
+    assert.deepEqual(outcomes, ["tiered/delete", "tiered/put", "warm/delete", "warm/put"]);
+    await close();
+  });
+
+  it("never puts a tenant, key or value in an attribute, and collapses undeclared namespaces", async () => {
+    const { reader, store, close } = setup();
+    await store.put(ref, "x");
+    await store.get(ref);
+    await store.put({ ...ref, namespace: "made-up-by-a-caller" }, 1);
+    const { resourceMetrics } = await reader.collect();
+    const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).flatMap((m) => m.dataPoints.map((d) => d.attributes as Record<string, string>));
+    for (const attrs of all) {
+      for (const [k, v] of Object.entries(attrs)) {
+        assert.ok(ALLOWED_ATTRIBUTES.has(k), `unexpected attribute ${k}`);
+        assert.doesNotMatch(String(v), /secret/);
+      }
+    }
+    assert.ok(all.some((a) => a.namespace === "other"));
+    assert.ok(!all.some((a) => a.namespace === "made-up-by-a-caller"));
+    await close();
+  });
+
+  it("a failing telemetry pipeline never fails the operation", async () => {
+    const hot = new MemoryStore();
+    const broken = { record: () => { throw new Error("boom"); }, add: () => { throw new Error("boom"); } };
+    const instruments = { operationDuration: broken, cacheRequests: broken, conflicts: broken, size: broken, lifecycleEvents: broken, agentTurnDuration: broken, httpServerDuration: broken } as never;
+    const store = instrumented(hot, { tier: "hot", instruments, namespaceLabel: (n) => n });
+    const rec = await store.put(ref, 1);
+    assert.equal(rec.version, 1);
+    assert.equal((await store.get(ref))?.value, 1);
+    await hot.close();
+  });
+});
+
+describe("admin metrics from the in-process time series", () => {
+  /** Prometheus' histogram_quantile, written out again here from raw samples and the bucket bounds. */
+  function expectedQuantile(q: number, samples: number[]): number {
+    const bounds = [...DURATION_BUCKETS, Number.POSITIVE_INFINITY];
+    const counts = bounds.map((b, i) => samples.filter((s) => s <= b && (i === 0 || s > bounds[i - 1]!)).length);
+    const rank = q * samples.length;
+    let cumulative = 0;
+    for (let i = 0; i < bounds.length; i++) {
+      if (cumulative + counts[i]! >= rank && counts[i]! > 0) {
+        const lower = i === 0 ? 0 : bounds[i - 1]!;
+        if (!Number.isFinite(bounds[i]!)) return lower;
+        return lower + ((bounds[i]! - lower) * (rank - cumulative)) / counts[i]!;
+      }
+      cumulative += counts[i]!;
+    }
+    return Number.NaN;
+  }
+
+  it("percentiles agree with a direct computation over the same recorded samples", async () => {
+    const series = new TimeSeriesStore();
+    const reader = new PeriodicExportingMetricReader({ exporter: series, exportIntervalMillis: 3_600_000 });
+    const provider = new MeterProvider({ readers: [reader] });
+    const instruments = createInstruments(provider.getMeter("test"));
+    // Deterministic, skewed samples: mostly sub-millisecond (hot) with a slow tail.
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const samples = { hot: [] as number[], warm: [] as number[] };
+    for (let i = 0; i < 5000; i++) {
+      const hot = rand() < 0.97 ? 0.00005 + rand() * 0.0008 : 0.002 + rand() * 0.05;
+      const warm = 0.0008 + rand() * rand() * 0.2;
+      samples.hot.push(hot);
+      samples.warm.push(warm);
+      instruments.operationDuration.record(hot, { operation: "get", tier: "hot", namespace: "kv", outcome: i % 2 ? "ok" : "miss" });
+      instruments.operationDuration.record(warm, { operation: "get", tier: "warm", namespace: i % 3 ? "kv" : "sessions", outcome: "ok" });
+    }
+    instruments.conflicts.add(30, { namespace: "kv", operation: "put" });
+    instruments.cacheRequests.add(75, { tier: "hot", namespace: "kv", result: "hit" });
+    instruments.cacheRequests.add(25, { tier: "hot", namespace: "kv", result: "miss" });
+    await reader.forceFlush();
+
+    const m = adminMetrics(series, "15m");
+    for (const tier of ["hot", "warm"] as const) {
+      const row = m.latency.find((l) => l.tier === tier && l.operation === "get")!;
+      assert.equal(row.count, 5000);
+      for (const [q, reported] of [[0.5, row.p50], [0.95, row.p95], [0.99, row.p99]] as const) {
+        const expected = expectedQuantile(q, samples[tier]);
+        assert.ok(Math.abs(reported! - expected) < 1e-6, `${tier} p${q * 100}: reported ${reported}, expected ${expected}`);
+        // And the exact sample quantile lies in the same bucket as the estimate.
+        const sorted = [...samples[tier]].sort((a, b) => a - b);
+        const exact = sorted[Math.ceil(q * sorted.length) - 1]!;
+        const bucket = (v: number) => DURATION_BUCKETS.findIndex((b) => v <= b);
+        assert.ok(Math.abs(bucket(exact) - bucket(reported!)) <= 1, `${tier} p${q * 100}: exact ${exact} vs ${reported}`);
+      }
+    }
+    assert.deepEqual(m.hitRatio, [{ tier: "hot", hits: 75, misses: 25, ratio: 0.75 }]);
+    assert.equal(m.conflicts.total, 30);
+    assert.equal(m.conflicts.perMinute, 2);
+    await provider.shutdown();
+  });
+});
