@@ -76,8 +76,10 @@ export async function buildServices(config: Config): Promise<Services> {
   const namespaces = new NamespaceRegistry();
   // Undeclared names (bad input) collapse to one attribute value, so they cannot blow up cardinality.
   const namespaceLabel = (ns: string) => (namespaces.has(ns) ? ns : "other");
+  // Spans per state operation only when they go somewhere: unexported, they would cost a tenth of
+  // hot-read throughput for nothing (requests still get a span, whose trace id logs and errors show).
   const measure = <S extends StateStore>(s: S, tier: "hot" | "warm" | "cold" | "tiered") =>
-    instrumented(s, { tier, instruments: telemetry.instruments, tracer: telemetry.tracer, namespaceLabel });
+    instrumented(s, { tier, instruments: telemetry.instruments, tracer: telemetry.tracesExported ? telemetry.tracer : undefined, namespaceLabel });
   const lifecycle = (event: string, namespace: string) => telemetry.instruments.lifecycleEvents.add(1, { event, namespace: namespaceLabel(namespace) });
   const warm = await PostgresStore.open(config.DATABASE_URL ? { url: config.DATABASE_URL } : { pgliteDir: path.join(config.dataDir, "pglite") });
   const redis = config.REDIS_URL ? await RedisStore.fromUrl(config.REDIS_URL, { keyPrefix: config.STATEHOUSE_KEY_PREFIX }) : undefined;

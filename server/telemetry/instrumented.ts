@@ -1,6 +1,7 @@
 import { type Span, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { isStateError } from "../state/errors";
 import type { StateRecord, StateStore, TransactionOp } from "../state/store";
+import { attributeKey } from "./fast-metrics";
 import type { Instruments } from "./instruments";
 
 export type TierLabel = "hot" | "warm" | "cold" | "tiered";
@@ -29,6 +30,16 @@ const OPERATIONS = {
 export function instrumented<S extends StateStore>(store: S, options: InstrumentOptions): S {
   const { tier, instruments: m, tracer } = options;
   const tiered = tier === "tiered";
+  // Attribute sets are few (operation × namespace × outcome): build each object and its key once.
+  const attributeCache = new Map<string, { attributes: Record<string, string>; key: string }>();
+  const attrs = (base: string, make: () => Record<string, string>) => {
+    let a = attributeCache.get(base);
+    if (!a) {
+      const attributes = make();
+      attributeCache.set(base, (a = { attributes, key: attributeKey(attributes) }));
+    }
+    return a;
+  };
   const wrapper = Object.create(store) as S;
   const methods = wrapper as unknown as Record<string, unknown>;
 
@@ -43,8 +54,13 @@ export function instrumented<S extends StateStore>(store: S, options: Instrument
           (result) => {
             const outcome: Outcome = method === "get" && result === undefined ? "miss" : "ok";
             safely(() => {
-              m.operationDuration.record((performance.now() - started) / 1000, { operation, tier, namespace, outcome });
-              if (method === "get" && !tiered) m.cacheRequests.add(1, { tier, namespace, result: result === undefined ? "miss" : "hit" });
+              const d = attrs(`d\u0000${operation}\u0000${namespace}\u0000${outcome}`, () => ({ operation, tier, namespace, outcome }));
+              m.operationDuration.record((performance.now() - started) / 1000, d.attributes, d.key);
+              if (method === "get" && !tiered) {
+                const result_ = result === undefined ? "miss" : "hit";
+                const c = attrs(`c\u0000${namespace}\u0000${result_}`, () => ({ tier, namespace, result: result_ }));
+                m.cacheRequests.add(1, c.attributes, c.key);
+              }
               if (tiered && (method === "put" || method === "transact")) recordSizes(m, method, args, result, options);
               if (span && method === "get") span.setAttribute("statehouse.hit", result !== undefined);
             });

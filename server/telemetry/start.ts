@@ -4,10 +4,11 @@ import { metrics, type Meter, type Tracer, trace } from "@opentelemetry/api";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
-import { MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
+import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { AlwaysOffSampler, BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
-import { createInstruments, type Instruments } from "./instruments";
+import { FastMetrics } from "./fast-metrics";
+import { createFastInstruments, createInstruments, type Instruments } from "./instruments";
 import { TimeSeriesStore } from "./time-series";
 
 export interface Telemetry {
@@ -57,8 +58,14 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     "service.name": env.OTEL_SERVICE_NAME ?? "statehouse",
     "service.version": packageVersion(),
   });
-  const prometheus = new PrometheusExporter({ preventServerStart: true });
-  const seriesReader = new PeriodicExportingMetricReader({ exporter: timeSeries, exportIntervalMillis: TIME_SERIES_RESOLUTION_MS });
+  // Hot-path instruments record into FastMetrics; each reader pulls them through its own producer.
+  const fast = new FastMetrics({ name: "statehouse", version: packageVersion() });
+  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)] });
+  const seriesReader = new PeriodicExportingMetricReader({
+    exporter: timeSeries,
+    exportIntervalMillis: TIME_SERIES_RESOLUTION_MS,
+    metricProducers: [fast.producer(AggregationTemporality.DELTA)],
+  });
   const meterProvider = new MeterProvider({ resource, readers: [prometheus, seriesReader] });
   metrics.setGlobalMeterProvider(meterProvider);
 
@@ -76,7 +83,7 @@ export function startTelemetry(env: Record<string, string | undefined> = process
     enabled: true,
     meter,
     tracer: tracerProvider.getTracer("statehouse", packageVersion()),
-    instruments: createInstruments(meter),
+    instruments: createFastInstruments(fast),
     prometheus,
     timeSeries,
     tracesExported,

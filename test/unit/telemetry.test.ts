@@ -186,3 +186,41 @@ describe("admin metrics from the in-process time series", () => {
     await provider.shutdown();
   });
 });
+
+describe("fast instruments", () => {
+  it("report exactly what the OpenTelemetry SDK reports for the same recordings, cumulative and delta", async () => {
+    const { FastMetrics } = await import("../../server/telemetry/fast-metrics");
+    const { createFastInstruments } = await import("../../server/telemetry/instruments");
+    const sdkReader = new TestReader();
+    const sdk = createInstruments(new MeterProvider({ readers: [sdkReader] }).getMeter("sdk"));
+    const fast = new FastMetrics({ name: "fast" });
+    const quick = createFastInstruments(fast);
+    const cumulative = fast.producer(AggregationTemporality.CUMULATIVE);
+    const delta = fast.producer(AggregationTemporality.DELTA);
+    const record = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const v = (i % 37) * 0.00137 + (i % 5) * 0.3;
+        const attrs = { operation: i % 3 ? "get" : "put", tier: "hot", namespace: "kv", outcome: i % 7 ? "ok" : "miss" };
+        sdk.operationDuration.record(v, attrs);
+        quick.operationDuration.record(v, attrs);
+        sdk.cacheRequests.add(1, { tier: "hot", namespace: "kv", result: i % 4 ? "hit" : "miss" });
+        quick.cacheRequests.add(1, { tier: "hot", namespace: "kv", result: i % 4 ? "hit" : "miss" });
+      }
+    };
+    const normalize = (rm: ResourceMetrics) =>
+      rm.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.dataPoints.length).map((m) => ({
+        name: m.descriptor.name,
+        points: m.dataPoints.map((d) => ({ attributes: d.attributes, value: typeof d.value === "number" ? d.value : { counts: (d.value as { buckets: { counts: number[] } }).buckets.counts, count: (d.value as { count: number }).count, sum: Number((d.value as { sum: number }).sum.toFixed(9)) } })).sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes))),
+      })).sort((a, b) => a.name.localeCompare(b.name));
+    record(500);
+    const fromSdk = normalize((await sdkReader.collect()).resourceMetrics);
+    assert.deepEqual(normalize((await cumulative.collect()).resourceMetrics), fromSdk);
+    assert.deepEqual(normalize((await delta.collect()).resourceMetrics), fromSdk, "the first delta is everything so far");
+    record(200);
+    const second = normalize((await delta.collect()).resourceMetrics);
+    const total = (name: string) => second.find((m) => m.name === name)!.points.reduce((n, p) => n + (typeof p.value === "number" ? p.value : p.value.count), 0);
+    assert.equal(total("statehouse.state.operation.duration"), 200, "the second delta holds only the new recordings");
+    assert.equal(total("statehouse.cache.requests"), 200);
+    assert.deepEqual(normalize((await delta.collect()).resourceMetrics), [], "nothing new, nothing reported");
+  });
+});
