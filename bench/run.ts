@@ -67,7 +67,7 @@ async function compare(scenario: string, concurrency: number, variants: Variant[
       const a = acc.get(v.name)!;
       a.ops += r.ops;
       a.ms += SLICE_MS;
-      a.latencies.push(...r.latencies);
+      for (const l of r.latencies) a.latencies.push(l);
     }
   }
   return variants.map((v) => {

@@ -134,4 +134,72 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     assert.deepEqual(failures, []);
     assert.ok(panels.length >= 25, `${panels.length} panel queries`);
   });
+
+  it("the README lists every metric name /metrics exports", async () => {
+    const text = await (await api.call("/metrics")).text();
+    const names = [...new Set([...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].map((m) => m[1]!))];
+    assert.ok(names.length >= 14, names.join(", "));
+    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
+    const missing = names.filter((n) => !readme.includes(`\`${n}\``));
+    assert.deepEqual(missing, [], "README.md names every exported metric");
+    assert.doesNotMatch(text, /acme|tenant=|key="/, "no tenant or key in any series");
+  });
+});
+
+describe("/metrics protection", () => {
+  it("requires the bearer METRICS_TOKEN when it is set", async () => {
+    const api = await startApi({ METRICS_TOKEN: "scrape-secret-123" });
+    try {
+      const denied = await api.call("/metrics");
+      assert.equal(denied.status, 401);
+      assert.equal(denied.headers.get("content-type"), "application/problem+json");
+      assert.equal((await api.call("/metrics", { headers: { authorization: "Bearer wrong" } })).status, 401);
+      const ok = await api.call("/metrics", { headers: { authorization: "Bearer scrape-secret-123" } });
+      assert.equal(ok.status, 200);
+      assert.match(ok.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      assert.match(await ok.text(), /statehouse_store_up/);
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("traces over OTLP", () => {
+  it("exports a request span with a child span per state operation and per tier, sharing the trace id problem bodies show", async () => {
+    const { createServer } = await import("node:http");
+    const received: { resourceSpans: { scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[] }[] }[] = [];
+    const collector = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      if (req.url === "/v1/traces") received.push(JSON.parse(body));
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
+    const port = (collector.address() as { port: number }).port;
+    const api = await startApi({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "100" });
+    try {
+      const { key } = await api.clientFor("acme");
+      await api.call("/api/v1/state/kv/traced", { method: "PUT", key, headers: { "content-type": "application/json" }, body: '{"value":1}' });
+      const miss = await api.call("/api/v1/state/kv/absent", { key });
+      const problem = (await miss.json()) as { traceId: string };
+      assert.match(problem.traceId, /^[0-9a-f]{32}$/);
+      const spans = async () => received.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
+      for (let i = 0; i < 50 && !(await spans()).some((s) => s.traceId === problem.traceId && s.name === "statehouse.warm.get"); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const trace = (await spans()).filter((s) => s.traceId === problem.traceId);
+      const byName = new Map(trace.map((s) => [s.name, s]));
+      const root = byName.get("GET /api/v1/state/{ns}/{key}");
+      const op = byName.get("statehouse.state.get");
+      assert.ok(root && op, `spans: ${[...byName.keys()].join(", ")}`);
+      assert.equal(op.parentSpanId, root.spanId, "the state operation is a child of the request");
+      for (const tier of ["statehouse.hot.get", "statehouse.warm.get"]) {
+        assert.equal(byName.get(tier)?.parentSpanId, op.spanId, `${tier} is a child of the state operation`);
+      }
+    } finally {
+      await api.close();
+      collector.close();
+    }
+  });
 });
