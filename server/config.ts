@@ -28,6 +28,7 @@ const Env = z.object({
   STATEHOUSE_RATE_LIMIT_BURST: positiveInt.default(2000),
   STATEHOUSE_MAX_BODY_BYTES: positiveInt.default(5 * 1024 * 1024),
   STATEHOUSE_STATS_INTERVAL_MS: positiveInt.default(15_000),
+  STATEHOUSE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   ARCHIVE_S3_BUCKET: z.string().min(3).optional(),
   LLM_BASE_URL: url(["http:", "https:"]).optional(),
   LLM_MODEL: z.string().min(1).optional(),

@@ -2,6 +2,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
+import { AdminSessions } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
@@ -9,6 +10,7 @@ import { logger } from "./logger";
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
 import { FilesystemArchive } from "./state/archive";
 import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
+import { UnavailableError } from "./state/errors";
 import { guarded, type GuardedStore } from "./state/guarded";
 import { MemoryStore } from "./state/memory";
 import { NamespaceRegistry } from "./state/namespaces";
@@ -57,6 +59,11 @@ export interface Services {
   readonly idempotency: IdempotencyService;
   readonly tiers: Readonly<Record<TierRole, GuardedStore>>;
   readonly log: typeof logger;
+  readonly sessions: AdminSessions;
+  /** Tenants that have state or keys. */
+  tenants(): Promise<string[]>;
+  /** Unpublished outbox events and the oldest one's age. */
+  outbox(): Promise<{ pending: number; lagSeconds: number }>;
   /** Takes one token from the key's bucket. Fails open (allows) when the hot tier cannot answer. */
   rateLimit(keyId: string): Promise<RateLimitDecision>;
   readiness(): Promise<ReadyReport>;
@@ -100,6 +107,17 @@ export async function buildServices(config: Config): Promise<Services> {
   });
   const store = measure(tiered, "tiered");
   const state = new StateService(store, namespaces, lifecycle);
+  /** Direct warm queries (not StateStore calls) get the same timeout, and a clear `unavailable`. */
+  const guardedCall = async <T>(fn: () => Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([fn(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), config.STATEHOUSE_STORE_TIMEOUT_MS)))]);
+    } catch {
+      throw new UnavailableError(warm.name, `${warm.name} did not answer`);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
     stores: (Object.entries(tiers) as [TierRole, GuardedStore][]).map(([tier, s]) => ({
@@ -134,6 +152,9 @@ export async function buildServices(config: Config): Promise<Services> {
     idempotency: new IdempotencyService(store),
     tiers,
     log: logger,
+    sessions: new AdminSessions(config.STATEHOUSE_SESSION_SECRET),
+    tenants: () => guardedCall(() => warm.tenants()),
+    outbox: () => guardedCall(() => warm.outboxStats()),
     async rateLimit(keyId) {
       const limit = limiter.ratePerSecond;
       if (!limiterGuard.tryAcquire()) return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };

@@ -4,6 +4,7 @@ import next from "next";
 import { ConfigError, loadConfig } from "./config";
 import { buildServices } from "./container";
 import { createApi } from "./http/app";
+import { provideServices } from "./runtime";
 import { logger } from "./logger";
 import { startTelemetry } from "./telemetry/start";
 
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
 
   startTelemetry(); // first: every instrument created later records into its providers
   const services = await buildServices(config);
+  provideServices(services); // the dashboard's pages, rendered by Next in this process, use the same services
   const api = getRequestListener(createApi(services).fetch);
 
   const dev = process.argv.includes("--dev");

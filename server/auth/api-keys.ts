@@ -36,6 +36,7 @@ export class ApiKeyService {
   private readonly cache = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
   /** Keys verified in the last 10 minutes, used only while the warm tier cannot answer (stale-if-error). */
   private readonly lastKnownGood = new LRUCache<string, Principal>({ max: 10_000, ttl: 10 * 60_000 });
+  private readonly byId = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
   private readonly adminTokenHash: Buffer | undefined;
 
   constructor(
@@ -70,6 +71,7 @@ export class ApiKeyService {
     const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
     for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
     for (const [token, p] of this.lastKnownGood.entries()) if (p.keyId === id) this.lastKnownGood.delete(token);
+    this.byId.delete(id);
     if (count > 0) return true;
     return (await this.prisma.apiKey.count({ where: { id } })) > 0;
   }
@@ -98,6 +100,23 @@ export class ApiKeyService {
     this.cache.set(token, principal);
     if (principal) this.lastKnownGood.set(token, principal);
     else this.lastKnownGood.delete(token);
+    return principal || undefined;
+  }
+
+  /** The principal of an unrevoked key by id (dashboard sessions hold ids, never keys); cached 5 s. */
+  async principalById(keyId: string): Promise<Principal | undefined> {
+    if (keyId === "admin-token") return this.adminTokenHash ? { keyId, tenant: "default", scopes: new Set(SCOPES) } : undefined;
+    if (!/^[a-f0-9]{16}$/.test(keyId)) return undefined;
+    const cached = this.byId.get(keyId);
+    if (cached !== undefined) return cached || undefined;
+    let row;
+    try {
+      row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: keyId } }), 2000);
+    } catch {
+      throw new UnavailableError("warm", "API keys cannot be checked right now");
+    }
+    const principal: Principal | false = row && !row.revokedAt ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
+    this.byId.set(keyId, principal);
     return principal || undefined;
   }
 

@@ -1,12 +1,13 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Services } from "../container";
+import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { defineRoute, type ServedRoute } from "./route";
-import { registerAdminRoutes } from "./routes/admin";
+import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes } from "./routes/agents";
 import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
@@ -66,10 +67,44 @@ export function createApi(services: Services): Api {
   });
   served.push({ method: "GET", path: "/metrics", pattern: /^\/metrics$/ });
 
+  // The dashboard's login: an admin key in, a signed httpOnly SameSite=Strict session cookie out.
+  const secure = (url: string, proto?: string) => proto === "https" || url.startsWith("https:");
+  // POST /api/admin/session – log in with an admin key
+  app.post("/api/admin/session", async (c) => {
+    try {
+      const body = (await c.req.json().catch(() => ({}))) as { key?: unknown };
+      const principal = typeof body.key === "string" && body.key.length <= 512 ? await services.keys.authenticate(body.key.trim()) : undefined;
+      if (!principal) throw new HttpError("unauthorized", "that key is not valid");
+      if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
+      const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
+      c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
+      c.header("cache-control", "no-store");
+      return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
+    } catch (err) {
+      return problemResponse(err);
+    }
+  });
+  // GET /api/admin/session – the current session (and its CSRF token for mutations)
+  app.get("/api/admin/session", (c) => {
+    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+    if (!session) return problemResponse(new HttpError("unauthorized", "not logged in"));
+    c.header("cache-control", "no-store");
+    return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
+  });
+  // DELETE /api/admin/session – log out (CSRF-checked)
+  app.delete("/api/admin/session", (c) => {
+    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+    if (session && c.req.header("x-csrf-token") !== session.csrf) return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
+    c.header("set-cookie", services.sessions.clearCookie(secure(c.req.url, c.req.header("x-forwarded-proto"))));
+    return c.body(null, 204);
+  });
+  for (const method of ["GET", "POST", "DELETE"]) served.push({ method, path: "/api/admin/session", pattern: /^\/api\/admin\/session$/ });
+
   const kit: RouteKit = { define: (spec, handler) => defineRoute(app, served, services, spec, handler) };
   registerStateRoutes(kit);
   registerAgentRoutes(kit);
   registerAdminRoutes(kit);
+  registerAdminStateRoutes(kit);
   registerTelemetryRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "An API key: shk_<id>_<secret>" });

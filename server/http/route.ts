@@ -1,4 +1,5 @@
-import { createHash } from "node:crypto";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Context } from "hono";
@@ -139,13 +140,34 @@ async function handle<P extends AnyObject | undefined, Q extends AnyObject | und
 
 const anonymous: Principal = { keyId: "anonymous", tenant: "default", scopes: new Set() };
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * The caller: an API key (`Authorization: Bearer`), or else a dashboard session cookie, whose unsafe
+ * requests must also carry its CSRF token. Then the scope check and the rate limit.
+ */
 async function authenticate(c: Context, services: ApiServices, scope: Scope): Promise<Principal> {
-  const header = c.req.header("authorization") ?? "";
-  const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
-  if (!m) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
-  const principal = await services.keys.authenticate(m[1]!);
-  if (!principal) throw new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' });
-  if (!principal.scopes.has(scope)) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
+  const header = c.req.header("authorization");
+  let principal: Principal | undefined;
+  if (header === undefined) {
+    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+    if (session) {
+      const csrf = c.req.header("x-csrf-token") ?? "";
+      if (!SAFE_METHODS.has(c.req.method) && !(csrf.length === session.csrf.length && timingSafeEqual(Buffer.from(csrf), Buffer.from(session.csrf)))) {
+        throw new HttpError("forbidden", "this dashboard request needs the session's X-CSRF-Token header");
+      }
+      principal = await services.keys.principalById(session.keyId);
+      if (!principal) throw new HttpError("unauthorized", "the dashboard session's key was revoked; log in again");
+    }
+  }
+  if (!principal) {
+    const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(header ?? "");
+    if (!m) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
+    principal = await services.keys.authenticate(m[1]!);
+    if (!principal) throw new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' });
+  }
+  // admin implies every other scope (still within the key's own tenant for tenant-scoped routes).
+  if (!principal.scopes.has(scope) && !principal.scopes.has("admin")) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
   const decision = await services.rateLimit(principal.keyId);
   c.header("ratelimit-limit", String(decision.limit));
   c.header("ratelimit-remaining", String(decision.remaining));

@@ -230,6 +230,15 @@ export class PostgresStore implements StateStore {
     return rows.map((r) => ({ namespace: r.namespace, keys: Number(r.keys), bytes: Number(r.bytes) }));
   }
 
+  /** Tenants that have state or keys (for the dashboard's state browser). */
+  async tenants(limit = 1000): Promise<string[]> {
+    const rows = await this.prisma.$queryRawUnsafe<{ tenant: string }[]>(
+      `SELECT tenant FROM (SELECT DISTINCT tenant FROM state_records UNION SELECT DISTINCT tenant FROM api_keys) t ORDER BY tenant LIMIT $1`,
+      limit,
+    );
+    return rows.map((r) => r.tenant);
+  }
+
   /** Unpublished outbox events and the age of the oldest (seconds). */
   async outboxStats(): Promise<{ pending: number; lagSeconds: number }> {
     const rows = await this.prisma.$queryRawUnsafe<{ pending: number; lag: number }[]>(

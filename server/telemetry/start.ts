@@ -44,7 +44,9 @@ export function startTelemetry(env: Record<string, string | undefined> = process
   const existing = holder[KEY];
   if (existing) return existing;
 
-  const timeSeries = new TimeSeriesStore(6 * 3600_000, TIME_SERIES_RESOLUTION_MS);
+  // The resolution can be shortened for tests (STATEHOUSE_TIMESERIES_RESOLUTION_MS); 10 s otherwise.
+  const resolutionMs = Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS) > 0 ? Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS) : TIME_SERIES_RESOLUTION_MS;
+  const timeSeries = new TimeSeriesStore(6 * 3600_000, resolutionMs);
   if (env.STATEHOUSE_TELEMETRY === "off") {
     const meter = metrics.getMeterProvider().getMeter("statehouse-disabled");
     const telemetry: Telemetry = {
@@ -63,7 +65,8 @@ export function startTelemetry(env: Record<string, string | undefined> = process
   const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)] });
   const seriesReader = new PeriodicExportingMetricReader({
     exporter: timeSeries,
-    exportIntervalMillis: TIME_SERIES_RESOLUTION_MS,
+    exportIntervalMillis: resolutionMs,
+    exportTimeoutMillis: Math.min(resolutionMs, 30_000),
     metricProducers: [fast.producer(AggregationTemporality.DELTA)],
   });
   const meterProvider = new MeterProvider({ resource, readers: [prometheus, seriesReader] });

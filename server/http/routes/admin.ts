@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../../auth/api-keys";
+import { evaluateAlerts, prometheusAlerts } from "../../telemetry/alerts";
 import { HttpError } from "../problem";
 import { problems, type RouteKit } from "./kit";
 
@@ -45,6 +46,95 @@ export function registerAdminRoutes({ define }: RouteKit): void {
     async ({ c, services, params }) => {
       if (!(await services.keys.revoke(params.id))) throw new HttpError("not_found", "no such key");
       return c.body(null, 204);
+    },
+  );
+}
+
+const TenantNs = z.object({
+  tenant: z.string().max(64).openapi({ param: { name: "tenant", in: "path" } }),
+  ns: z.string().max(64).openapi({ param: { name: "ns", in: "path" } }),
+});
+const TenantNsKey = TenantNs.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) });
+
+/** What operators browse in the dashboard: any tenant's state, read-only, with history and values. */
+export function registerAdminStateRoutes({ define }: RouteKit): void {
+  // GET /api/v1/admin/tenants – tenants that have state or keys
+  define(
+    {
+      method: "get", path: "/api/v1/admin/tenants", summary: "Tenants with state or keys", tags: ["admin"], scope: "admin",
+      responses: { 200: { description: "Tenants", content: { "application/json": { schema: z.object({ tenants: z.array(z.string()) }) } } }, ...problems(401, 403, 429, 503) },
+    },
+    async ({ c, services }) => c.json({ tenants: await services.tenants() }),
+  );
+
+  // GET /api/v1/admin/state/{tenant}/{ns} – any tenant's keys
+  define(
+    {
+      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}", summary: "List a tenant's keys", tags: ["admin"], scope: "admin", params: TenantNs,
+      query: z.object({ prefix: z.string().max(512).optional(), limit: z.coerce.number().int().min(1).max(1000).optional(), cursor: z.string().max(2048).optional() }),
+      responses: { 200: { description: "A page of keys", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(400, 401, 403, 404, 422, 429, 503) },
+    },
+    async ({ c, services, params, query }) => {
+      const page = await services.state.list(params.tenant, params.ns, query);
+      return c.json({ tenant: params.tenant, namespace: params.ns, items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    },
+  );
+
+  // GET /api/v1/admin/state/{tenant}/{ns}/{key} – one record with its tier, TTL and size against the namespace's limits
+  define(
+    {
+      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}", summary: "Inspect a record", tags: ["admin"], scope: "admin", params: TenantNsKey,
+      responses: { 200: { description: "The record", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
+    },
+    async ({ c, services, params }) => {
+      const r = await services.state.getOrThrow({ tenant: params.tenant, namespace: params.ns, key: params.key });
+      const policy = services.state.policy(params.ns);
+      return c.json({
+        tenant: params.tenant, namespace: r.namespace, key: r.key, version: r.version, value: r.value, schemaVersion: r.schemaVersion, tier: r.tier ?? null,
+        createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(), expiresAt: r.expiresAt?.toISOString() ?? null,
+        ttlSeconds: r.expiresAt ? Math.max(0, Math.round((r.expiresAt.getTime() - Date.now()) / 1000)) : null,
+        sizeBytes: r.sizeBytes, limits: policy.maxBytes,
+      });
+    },
+  );
+
+  // GET /api/v1/admin/state/{tenant}/{ns}/{key}/history – versions with their values and diffs (time travel)
+  define(
+    {
+      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}/history", summary: "A record's versions with values", tags: ["admin"], scope: "admin", params: TenantNsKey,
+      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).optional() }),
+      responses: { 200: { description: "Versions, newest first", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
+    },
+    async ({ c, services, params, query }) => {
+      const versions = await services.state.history({ tenant: params.tenant, namespace: params.ns, key: params.key }, { limit: query.limit ?? 50, before: query.before });
+      return c.json({ versions: versions.map((v) => ({ version: v.version, at: v.at.toISOString(), actor: v.actor, operation: v.operation, value: v.value, patch: v.patch, sizeBytes: v.sizeBytes })) });
+    },
+  );
+
+  // GET /api/v1/admin/alerts – what would page: the rules evaluated in-process, or Prometheus' alerts
+  define(
+    {
+      method: "get", path: "/api/v1/admin/alerts", summary: "Alert states", tags: ["admin"], scope: "admin",
+      responses: { 200: { description: "Each alert with its state", content: { "application/json": { schema: z.object({ source: z.string(), alerts: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
+    },
+    async ({ c, services }) => {
+      if (services.config.PROMETHEUS_URL) {
+        try {
+          return c.json({ source: "prometheus", alerts: await prometheusAlerts(services.config.PROMETHEUS_URL) });
+        } catch {
+          // Prometheus unreachable: fall back to the in-process evaluation below, and say so.
+        }
+      }
+      const ready = await services.readiness();
+      const outbox = await services.outbox().catch(() => null);
+      const alerts = evaluateAlerts({
+        series: services.telemetry.timeSeries,
+        circuits: ready.stores.map((s) => ({ store: s.backend, tier: s.tier, state: s.circuit })),
+        stores: ready.stores.map((s) => ({ store: s.backend, tier: s.tier, up: s.status === "up" })),
+        outboxLagSeconds: outbox?.lagSeconds ?? null,
+        quotas: new Map(services.namespaces.list().filter((p) => p.storageQuotaBytes).map((p) => [p.name, p.storageQuotaBytes!])),
+      });
+      return c.json({ source: "in-process", alerts });
     },
   );
 }

@@ -1,0 +1,5 @@
+import { Alerts } from "../../components/alerts";
+
+export default function Page() {
+  return <Alerts />;
+}

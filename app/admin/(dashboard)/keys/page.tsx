@@ -1,0 +1,5 @@
+import { Keys } from "../../components/keys";
+
+export default function Page() {
+  return <Keys />;
+}

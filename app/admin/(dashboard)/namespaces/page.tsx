@@ -1,0 +1,5 @@
+import { Namespaces } from "../../components/namespaces";
+
+export default function Page() {
+  return <Namespaces />;
+}

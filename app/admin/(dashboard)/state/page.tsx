@@ -1,0 +1,5 @@
+import { StateBrowser } from "../../components/state-browser";
+
+export default function Page() {
+  return <StateBrowser />;
+}

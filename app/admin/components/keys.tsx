@@ -1,0 +1,89 @@
+"use client";
+
+import { useCallback, useEffect, useState } from "react";
+import { api } from "./api";
+
+type Key = { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: string; revokedAt: string | null };
+const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"];
+
+export function Keys() {
+  const [keys, setKeys] = useState<Key[]>();
+  const [created, setCreated] = useState<{ id: string; key: string }>();
+  const [error, setError] = useState<string>();
+  const load = useCallback(() => api<{ keys: Key[] }>("/api/v1/admin/keys").then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
+  useEffect(() => void load(), [load]);
+  return (
+    <>
+      <h1>API keys</h1>
+      <section className="card">
+        <h2>Create a key</h2>
+        <form
+          className="row"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            const form = new FormData(e.currentTarget);
+            setError(undefined);
+            try {
+              const k = await api<{ id: string; key: string }>("/api/v1/admin/keys", {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify({ tenant: form.get("tenant"), name: form.get("name") || undefined, scopes: form.getAll("scopes") }),
+              });
+              setCreated(k);
+              await load();
+            } catch (err) {
+              setError((err as Error).message);
+            }
+          }}
+        >
+          <label>Tenant<input name="tenant" required defaultValue="default" /></label>
+          <label>Name<input name="name" placeholder="optional" /></label>
+          <fieldset>
+            <legend>Scopes</legend>
+            {SCOPES.map((s) => (
+              <label key={s} style={{ flexDirection: "row", alignItems: "center" }}>
+                <input type="checkbox" name="scopes" value={s} defaultChecked={s.startsWith("state")} /> {s}
+              </label>
+            ))}
+          </fieldset>
+          <button type="submit">Create key</button>
+        </form>
+        {created && (
+          <div role="status" data-testid="created-key">
+            <p>New key (shown only now — copy it):</p>
+            <pre tabIndex={0}>{created.key}</pre>
+          </div>
+        )}
+        {error && <p role="alert" className="bad">{error}</p>}
+      </section>
+      <section className="card">
+        <h2>Keys</h2>
+        {!keys ? <p className="muted" role="status">Loading keys…</p> : (
+          <table data-testid="keys">
+            <thead><tr><th scope="col">Id</th><th scope="col">Tenant</th><th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col"><span className="muted">Action</span></th></tr></thead>
+            <tbody>
+              {keys.map((k) => (
+                <tr key={k.id} data-testid={`key-${k.id}`}>
+                  <td><code>{k.id}</code></td><td>{k.tenant}</td><td>{k.name ?? "–"}</td><td>{k.scopes.join(", ")}</td><td>{new Date(k.createdAt).toLocaleString()}</td>
+                  <td className={k.revokedAt ? "bad" : "ok"}>{k.revokedAt ? "revoked" : "active"}</td>
+                  <td>
+                    {!k.revokedAt && (
+                      <button type="button" className="secondary" aria-label={`Revoke key ${k.id}`} onClick={async () => {
+                        try {
+                          await api(`/api/v1/admin/keys/${k.id}`, { method: "DELETE" });
+                          await load();
+                        } catch (err) {
+                          setError((err as Error).message);
+                        }
+                      }}>Revoke</button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,135 @@
+"use client";
+
+import { useEffect, useState } from "react";
+import { api, formatBytes } from "./api";
+
+type Item = { key: string; version: number; sizeBytes: number };
+type RecordView = { namespace: string; key: string; version: number; value: unknown; tier: string | null; ttlSeconds: number | null; expiresAt: string | null; sizeBytes: number; limits: { warn: number; fail: number }; updatedAt: string };
+type Version = { version: number; at: string; actor: string | null; operation: string; value: unknown; patch: { op: string; path: string; value?: unknown; from?: string }[] };
+
+const enc = encodeURIComponent;
+
+export function StateBrowser() {
+  const [tenants, setTenants] = useState<string[]>([]);
+  const [namespaces, setNamespaces] = useState<string[]>([]);
+  const [tenant, setTenant] = useState("");
+  const [namespace, setNamespace] = useState("sessions");
+  const [prefix, setPrefix] = useState("");
+  const [items, setItems] = useState<Item[]>();
+  const [record, setRecord] = useState<RecordView>();
+  const [versions, setVersions] = useState<Version[]>([]);
+  const [selected, setSelected] = useState<number>();
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    Promise.all([api<{ tenants: string[] }>("/api/v1/admin/tenants"), api<{ namespaces: { name: string }[] }>("/api/v1/namespaces")])
+      .then(([t, n]) => {
+        setTenants(t.tenants);
+        setTenant((cur) => cur || t.tenants[0] || "default");
+        setNamespaces(n.namespaces.map((x) => x.name));
+      })
+      .catch((e: Error) => setError(e.message));
+  }, []);
+
+  const search = async () => {
+    setError(undefined);
+    setRecord(undefined);
+    try {
+      const page = await api<{ items: Item[] }>(`/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}?limit=200${prefix ? `&prefix=${enc(prefix)}` : ""}`);
+      setItems(page.items);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  const open = async (key: string) => {
+    setError(undefined);
+    try {
+      const base = `/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}/${enc(key)}`;
+      const [r, h] = await Promise.all([api<RecordView>(base), api<{ versions: Version[] }>(`${base}/history?limit=100`)]);
+      setRecord(r);
+      setVersions(h.versions);
+      setSelected(r.version);
+    } catch (e) {
+      setError((e as Error).message);
+    }
+  };
+
+  const shown = versions.find((v) => v.version === selected);
+  return (
+    <>
+      <h1>State browser</h1>
+      <section className="card">
+        <form className="row" onSubmit={(e) => (e.preventDefault(), void search())}>
+          <label>
+            Tenant
+            <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
+              {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => <option key={t} value={t}>{t}</option>)}
+            </select>
+          </label>
+          <label>
+            Namespace
+            <select value={namespace} onChange={(e) => setNamespace(e.target.value)}>
+              {namespaces.map((n) => <option key={n} value={n}>{n}</option>)}
+            </select>
+          </label>
+          <label>
+            Key prefix
+            <input value={prefix} onChange={(e) => setPrefix(e.target.value)} placeholder="any" />
+          </label>
+          <button type="submit">Search</button>
+        </form>
+      </section>
+      {error && <p role="alert" className="bad">{error}</p>}
+      <div className="split">
+        <section className="card" aria-label="Keys">
+          <h2>Keys</h2>
+          {!items ? <p className="muted">Pick a tenant and namespace, then search.</p> : items.length === 0 ? <p className="muted">No keys match.</p> : (
+            <ul className="keys" data-testid="key-list">
+              {items.map((i) => (
+                <li key={i.key}><button type="button" onClick={() => void open(i.key)}>{i.key} <span className="muted">v{i.version} · {formatBytes(i.sizeBytes)}</span></button></li>
+              ))}
+            </ul>
+          )}
+        </section>
+        <section className="card" aria-label="Record">
+          {!record ? <p className="muted">Select a key to see its value and history.</p> : (
+            <>
+              <h2>{record.namespace} / {record.key}</h2>
+              <p data-testid="record-meta">
+                Version <strong>{record.version}</strong> · served by the <strong>{record.tier ?? "–"}</strong> tier ·
+                TTL {record.ttlSeconds === null ? "none" : `${record.ttlSeconds} s`} · size {formatBytes(record.sizeBytes)} of {formatBytes(record.limits.fail)} allowed
+                (warning at {formatBytes(record.limits.warn)})
+              </p>
+              <h2>History</h2>
+              <div className="timeline" role="group" aria-label="Versions">
+                {versions.map((v) => (
+                  <button key={v.version} type="button" aria-pressed={v.version === selected} onClick={() => setSelected(v.version)} data-testid={`version-${v.version}`}>
+                    v{v.version}
+                  </button>
+                ))}
+              </div>
+              {shown && (
+                <div data-testid="version-view">
+                  <p className="muted">
+                    Version {shown.version}: {shown.operation} at {new Date(shown.at).toLocaleString()}{shown.actor ? ` by ${shown.actor}` : ""}
+                  </p>
+                  <h2>Value at version {shown.version}</h2>
+                  <pre data-testid="version-value" tabIndex={0} aria-label={`Value at version ${shown.version}`}>{JSON.stringify(shown.value, null, 2)}</pre>
+                  <h2>Changes from version {shown.version - 1}</h2>
+                  {shown.patch.length === 0 ? <p className="muted">No changes.</p> : (
+                    <ul data-testid="version-diff">
+                      {shown.patch.map((p, i) => (
+                        <li key={i}><code>{p.op} {p.path || "/"}</code>{"value" in p ? <> → <code>{JSON.stringify(p.value).slice(0, 200)}</code></> : null}</li>
+                      ))}
+                    </ul>
+                  )}
+                </div>
+              )}
+            </>
+          )}
+        </section>
+      </div>
+    </>
+  );
+}

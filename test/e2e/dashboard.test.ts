@@ -1,0 +1,191 @@
+// The admin dashboard in a real browser (Debian's Chromium through playwright-core) against a started
+// server on the real PostgreSQL and Redis: login, charts drawn from live traffic, the numbers agreeing
+// with /api/v1/admin/metrics, time travel through a session's history, keys, logout, refusals, axe.
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { type ApiFixture, startApi } from "../helpers/api";
+
+const require = createRequire(import.meta.url);
+const SCREENSHOTS = path.resolve(import.meta.dirname, "../../test-results/screenshots");
+const PAGES = ["/admin", "/admin/namespaces", "/admin/state", "/admin/alerts", "/admin/keys"];
+
+describe("admin dashboard in Chromium", () => {
+  let api: ApiFixture;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+  let key: string;
+  let sessionId: string;
+
+  before(async () => {
+    api = await startApi({ STATEHOUSE_TIMESERIES_RESOLUTION_MS: "1000", STATEHOUSE_STATS_INTERVAL_MS: "1000" });
+    ({ key } = await api.clientFor("acme"));
+    profile = await mkdtemp(path.join(tmpdir(), "sh-chromium-"));
+    await mkdir(SCREENSHOTS, { recursive: true });
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      viewport: { width: 1360, height: 1000 },
+      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  });
+  after(async () => {
+    await context?.close();
+    await api?.close();
+    await rm(profile, { recursive: true, force: true });
+  });
+
+  async function axe(name: string): Promise<void> {
+    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
+    const result = (await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<unknown> } }).axe.run())) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+    const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    assert.deepEqual(serious.map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`), [], `${name}: no serious or critical axe violations`);
+  }
+
+  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+
+  it("refuses every admin page and admin API without a session", async () => {
+    for (const p of PAGES) {
+      await page.goto(`${api.url}${p}`);
+      assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} sends an anonymous visitor to the login page`);
+    }
+    for (const p of ["/api/v1/admin/metrics", "/api/v1/admin/keys", "/api/v1/admin/tenants", "/api/v1/admin/alerts", "/api/v1/admin/state/acme/kv", "/api/admin/session"]) {
+      assert.equal((await fetch(`${api.url}${p}`)).status, 401, p);
+    }
+    const forged = await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" } });
+    assert.equal(forged.status, 401, "a forged session cookie is refused");
+    await axe("login");
+    await shot("login");
+  });
+
+  it("logs in with an admin key (httpOnly, SameSite=Strict cookie)", async () => {
+    await page.goto(`${api.url}/admin/login`);
+    await page.getByLabel("Admin API key").fill("not-a-key");
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.locator("p[role=alert]").waitFor(); // (Next.js adds its own role=alert route announcer)
+    await page.getByLabel("Admin API key").fill(api.adminToken);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForURL(`${api.url}/admin`);
+    const cookie = (await context.cookies()).find((c) => c.name === "sh_admin");
+    assert.ok(cookie?.httpOnly);
+    assert.equal(cookie?.sameSite, "Strict");
+    const withoutCsrf = await page.evaluate(async () => (await fetch("/api/v1/admin/keys", { method: "POST", headers: { "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' })).status);
+    assert.equal(withoutCsrf, 403, "a mutation without the CSRF token is refused even with the cookie");
+  });
+
+  it("draws the overview's charts from live traffic, and its numbers agree with /api/v1/admin/metrics", { timeout: 120_000 }, async () => {
+    const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key }).then((r) => r.text());
+    const put = (p: string, value: unknown, headers: Record<string, string> = {}) => call(p, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ value }) });
+    sessionId = ((await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as { sessionId: string }).sessionId;
+    const messages = ["Hi, my name is Dana Scully", "my email is dana@example.com", "what is my email?"];
+    const until = Date.now() + 9000;
+    for (let round = 0; Date.now() < until; round++) {
+      for (let i = 0; i < 5; i++) {
+        await put(`/api/v1/state/kv/item-${i}`, { round, i });
+        await call(`/api/v1/state/kv/item-${i}`);
+        await call(`/api/v1/state/kv/absent-${round}-${i}`);
+      }
+      await put("/api/v1/state/kv/item-0", { stale: true }, { "if-match": '"1"' });
+      if (round < messages.length) await call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: messages[round] }) });
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    await new Promise((r) => setTimeout(r, 2500)); // the last interval reaches the time series
+
+    await page.goto(`${api.url}/admin`);
+    for (const chart of ["chart-latency", "chart-hit-ratio", "chart-ops", "chart-conflicts", "chart-stored"]) {
+      const dots = page.locator(`[data-testid="${chart}"] .recharts-line-dots circle`);
+      await dots.first().waitFor({ timeout: 20_000 });
+      assert.ok((await dots.count()) >= 2, `${chart} has data points`);
+      const d = await page.locator(`[data-testid="${chart}"] path.recharts-line-curve`).first().getAttribute("d");
+      assert.match(d ?? "", /^M[\d.,-]+[LC]/, `${chart} draws a line through its points`);
+    }
+    const shown = {
+      ops: Number(await page.getByTestId("ops-total").textContent()),
+      conflicts: Number(await page.getByTestId("conflicts-total").textContent()),
+      hotHit: await page.getByTestId("hit-ratio-hot").textContent(),
+      p99: await page.locator('[data-testid="latency-tiered-get"] td[data-p99]').getAttribute("data-p99"),
+    };
+    const fromApi = (await page.evaluate(async () => (await fetch("/api/v1/admin/metrics?window=15m")).json())) as {
+      operations: { total: number }; conflicts: { total: number }; hitRatio: { tier: string; ratio: number }[]; latency: { tier: string; operation: string; p99: number }[];
+    };
+    assert.ok(shown.ops > 50, `traffic was recorded: ${shown.ops}`);
+    assert.equal(shown.ops, fromApi.operations.total);
+    assert.ok(shown.conflicts >= 1);
+    assert.equal(shown.conflicts, fromApi.conflicts.total);
+    assert.equal(shown.hotHit, `${(fromApi.hitRatio.find((h) => h.tier === "hot")!.ratio * 100).toFixed(1)}%`);
+    assert.equal(Number(shown.p99), fromApi.latency.find((l) => l.tier === "tiered" && l.operation === "get")!.p99);
+    await axe("overview");
+    await shot("overview");
+  });
+
+  it("shows each namespace's policy and growth", async () => {
+    await page.goto(`${api.url}/admin/namespaces`);
+    await page.getByTestId("namespaces").waitFor();
+    const row = page.getByRole("row", { name: /^sessions/ });
+    assert.match((await row.textContent()) ?? "", /durable.*30 min.*turns: last 10/);
+    await axe("namespaces");
+    await shot("namespaces");
+  });
+
+  it("opens a session, steps back through its history, and sees the earlier value and the diff", async () => {
+    await page.goto(`${api.url}/admin/state`);
+    await page.getByLabel("Tenant").selectOption("acme");
+    await page.getByLabel("Namespace").selectOption("sessions");
+    await page.getByRole("button", { name: "Search" }).click();
+    await page.getByRole("button", { name: new RegExp(sessionId) }).click();
+    await page.getByTestId("record-meta").waitFor();
+    assert.match((await page.getByTestId("record-meta").textContent()) ?? "", /Version 4 · served by the (hot|warm) tier · TTL \d+ s/);
+    const current = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as { turnCount: number };
+    assert.equal(current.turnCount, 3);
+    await page.getByTestId("version-2").click();
+    const earlier = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as { turnCount: number; entities: Record<string, unknown> };
+    assert.equal(earlier.turnCount, 1, "version 2 holds the first turn only");
+    assert.equal(earlier.entities.name, "Dana Scully");
+    assert.equal(earlier.entities.email, undefined, "the email came later");
+    const diff = (await page.getByTestId("version-diff").textContent()) ?? "";
+    assert.match(diff, /turnCount/, "the diff from version 1 shows what the first turn changed");
+    await page.getByTestId("version-3").click();
+    assert.match((await page.getByTestId("version-diff").textContent()) ?? "", /email/);
+    await axe("state");
+    await shot("state");
+  });
+
+  it("lists the alert rules with their state", async () => {
+    await page.goto(`${api.url}/admin/alerts`);
+    await page.getByTestId("alerts").waitFor();
+    assert.equal(await page.locator('[data-testid="alerts"] tbody tr').count(), 11);
+    assert.match((await page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
+    await axe("alerts");
+    await shot("alerts");
+  });
+
+  it("creates a key (shown once) and revokes it", async () => {
+    await page.goto(`${api.url}/admin/keys`);
+    await page.getByLabel("Tenant").fill("e2e-tenant");
+    await page.getByLabel("Name").fill("from the browser");
+    await page.getByRole("button", { name: "Create key" }).click();
+    const created = (await page.getByTestId("created-key").locator("pre").textContent()) ?? "";
+    assert.match(created, /^shk_[a-f0-9]{16}_/);
+    assert.equal((await api.call("/api/v1/state/kv/x", { key: created })).status, 404, "the new key works");
+    const id = created.split("_")[1]!;
+    await shot("keys");
+    await page.getByRole("button", { name: `Revoke key ${id}` }).click();
+    await page.locator(`[data-testid="key-${id}"] td.bad`).waitFor();
+    assert.equal((await api.call("/api/v1/state/kv/x", { key: created })).status, 401, "the revoked key is refused");
+    await axe("keys");
+  });
+
+  it("logs out", async () => {
+    await page.goto(`${api.url}/admin`);
+    await page.getByRole("button", { name: "Log out" }).click();
+    await page.waitForURL(`${api.url}/admin/login`);
+    await page.goto(`${api.url}/admin/keys`);
+    assert.equal(new URL(page.url()).pathname, "/admin/login");
+  });
+});
