@@ -29,6 +29,15 @@ describe("grafana/ files", () => {
     execFileSync("promtool", ["check", "config", "grafana/prometheus/prometheus.yml"], { cwd: ROOT });
   });
 
+  it("the dashboard's in-process alerts are exactly the rules' alerts", async () => {
+    const { evaluateAlerts } = await import("../../server/telemetry/alerts");
+    const { TimeSeriesStore } = await import("../../server/telemetry/time-series");
+    const inProcess = evaluateAlerts({ series: new TimeSeriesStore(), circuits: [], stores: [], outboxLagSeconds: null, quotas: new Map() });
+    const rules = prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    assert.deepEqual(inProcess.map((a) => a.alert).sort(), rules.map((r) => r.alert!).sort());
+    for (const a of inProcess) assert.equal(a.severity, rules.find((r) => r.alert === a.alert)!.labels!.severity, a.alert);
+  });
+
   it("every alert has severity, summary, description and a runbook_url that exists in the runbook", async () => {
     const runbook = await readFile(path.join(ROOT, "grafana/runbook.md"), "utf8");
     const anchors = new Set([...runbook.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
