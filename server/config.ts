@@ -29,6 +29,9 @@ const Env = z.object({
   STATEHOUSE_MAX_BODY_BYTES: positiveInt.default(5 * 1024 * 1024),
   STATEHOUSE_STATS_INTERVAL_MS: positiveInt.default(15_000),
   STATEHOUSE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
+  STATEHOUSE_OUTBOX_RELAY: z.enum(["on", "off"]).default("on"),
+  STATEHOUSE_WEBHOOK_URLS: z.string().optional().refine((v) => v === undefined || v.split(",").every((u) => /^https?:\/\/\S+$/.test(u.trim())), "must be comma-separated http(s) URLs"),
+  STATEHOUSE_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   ARCHIVE_S3_BUCKET: z.string().min(3).optional(),
   LLM_BASE_URL: url(["http:", "https:"]).optional(),
   LLM_MODEL: z.string().min(1).optional(),
@@ -55,6 +58,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = Env.safeParse(present);
   if (!parsed.success) {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  if (parsed.data.STATEHOUSE_WEBHOOK_URLS && !parsed.data.STATEHOUSE_WEBHOOK_SECRET) {
+    throw new ConfigError(["STATEHOUSE_WEBHOOK_SECRET: required when STATEHOUSE_WEBHOOK_URLS is set (webhooks are signed)"]);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.STATEHOUSE_DATA_DIR) };
 }

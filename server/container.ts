@@ -7,6 +7,7 @@ import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
 import { logger } from "./logger";
+import { type EventPublisher, FileLogPublisher, OutboxRelay, RedisStreamPublisher, WebhookPublisher } from "./outbox/relay";
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
 import { FilesystemArchive } from "./state/archive";
 import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
@@ -129,6 +130,24 @@ export async function buildServices(config: Config): Promise<Services> {
     })),
     outbox: () => warm.outboxStats(),
   }).start(config.STATEHOUSE_STATS_INTERVAL_MS);
+
+  // The outbox relay: Redis Streams when Redis is configured, signed webhooks when URLs are given, and
+  // JSON lines under the data directory when neither is (so events never pile up unpublished).
+  const publishers: EventPublisher[] = [];
+  if (redis) publishers.push(new RedisStreamPublisher(redis.client, `${config.STATEHOUSE_KEY_PREFIX}events`));
+  for (const url of config.STATEHOUSE_WEBHOOK_URLS?.split(",").map((u) => u.trim()).filter(Boolean) ?? []) {
+    publishers.push(new WebhookPublisher(url, config.STATEHOUSE_WEBHOOK_SECRET!));
+  }
+  if (publishers.length === 0) publishers.push(new FileLogPublisher(path.join(config.dataDir, "events")));
+  let lastRelayError = 0;
+  const relay = new OutboxRelay(warm.prisma, publishers, {
+    onError: (err) => {
+      if (Date.now() - lastRelayError < 30_000) return;
+      lastRelayError = Date.now();
+      logger.warn("outbox relay could not publish; will retry", { error: err instanceof Error ? err.name : "error", publishers: publishers.map((p) => p.name) });
+    },
+  });
+  if (config.STATEHOUSE_OUTBOX_RELAY === "on") relay.start();
   const model: AgentModel = config.LLM_BASE_URL
     ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
     : new OfflineModel();
@@ -190,6 +209,7 @@ export async function buildServices(config: Config): Promise<Services> {
     },
     async close() {
       gauges.stop();
+      relay.stop();
       await tiered.close();
     },
   };

@@ -1,0 +1,193 @@
+import { createHmac } from "node:crypto";
+import { appendFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import type { PrismaClient } from "../db/generated/client";
+import type { RedisClient } from "../state/redis";
+
+/** What consumers receive. `id` is unique per change: deduplicate on it (delivery is at least once). */
+export interface OutboxEvent {
+  id: string;
+  tenant: string;
+  namespace: string;
+  key: string;
+  version: number;
+  operation: "put" | "delete";
+  at: string;
+  payload: Record<string, unknown>;
+}
+
+/** A destination for events. publish() resolves only when every event is accepted (or throws). */
+export interface EventPublisher {
+  readonly name: string;
+  publish(events: readonly OutboxEvent[]): Promise<void>;
+}
+
+/** Redis Streams: XADD to `<prefix>events`, one entry per event, fields `id` and `event` (JSON). */
+export class RedisStreamPublisher implements EventPublisher {
+  readonly name = "redis-stream";
+  constructor(
+    private readonly client: RedisClient,
+    readonly stream: string,
+    private readonly maxLen = 1_000_000,
+  ) {}
+
+  async publish(events: readonly OutboxEvent[]): Promise<void> {
+    // In order, each acknowledged before the next: a failure leaves a prefix published, never a gap.
+    for (const e of events) {
+      await this.client.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", "id", e.id, "event", JSON.stringify(e));
+    }
+  }
+}
+
+/**
+ * Webhooks: one POST per batch with `{events:[...]}`, signed as `Statehouse-Signature: t=<unix s>,v1=<hex
+ * HMAC-SHA256 of "<t>.<body>">` with the shared secret (verify it, and reject old timestamps).
+ */
+export class WebhookPublisher implements EventPublisher {
+  readonly name = "webhook";
+  constructor(
+    private readonly url: string,
+    private readonly secret: string,
+    private readonly timeoutMs = 5000,
+  ) {}
+
+  async publish(events: readonly OutboxEvent[]): Promise<void> {
+    const body = JSON.stringify({ events });
+    const t = Math.floor(Date.now() / 1000);
+    const signature = createHmac("sha256", this.secret).update(`${t}.${body}`).digest("hex");
+    const res = await fetch(this.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "statehouse-signature": `t=${t},v1=${signature}`, "statehouse-event-count": String(events.length) },
+      body,
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+  }
+}
+
+/** The embedded default: append JSON lines to <data dir>/events/<YYYY-MM-DD>.jsonl, for tailing. */
+export class FileLogPublisher implements EventPublisher {
+  readonly name = "file";
+  constructor(private readonly dir: string) {}
+
+  async publish(events: readonly OutboxEvent[]): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const file = path.join(this.dir, `${new Date().toISOString().slice(0, 10)}.jsonl`);
+    await appendFile(file, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+  }
+}
+
+interface Row {
+  id: bigint | number;
+  tenant: string;
+  namespace: string;
+  key: string;
+  version: number;
+  operation: "put" | "delete";
+  payload: unknown;
+  created_at: Date;
+}
+
+export interface RelayOptions {
+  batchSize?: number;
+  intervalMs?: number;
+  /** Published events older than this are deleted. */
+  retentionMs?: number;
+  onError?(err: unknown): void;
+  /** Test hook: runs after publishing a batch and before marking it (a crash there must not lose events). */
+  afterPublish?(events: readonly OutboxEvent[]): Promise<void> | void;
+}
+
+// Any fixed number; relays of every instance take the same lock, so one publishes at a time.
+const RELAY_LOCK = 7_236_118_905_144n;
+
+/**
+ * Publishes the transactional outbox: pending events in id order (so per key in version order) to every
+ * publisher, then marks them published, in one transaction holding an advisory lock — several relays
+ * (one per instance) never publish the same batch at once. A crash between publishing and marking
+ * publishes that batch again on the next run: at least once, deduplicated by event id.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private lastCleanup = 0;
+
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly publishers: readonly EventPublisher[],
+    private readonly options: RelayOptions = {},
+  ) {}
+
+  start(): this {
+    const tick = async () => {
+      try {
+        while ((await this.runOnce()) > 0) {
+          // drain the backlog before sleeping
+        }
+      } catch (err) {
+        this.options.onError?.(err);
+      }
+      this.timer = setTimeout(tick, this.options.intervalMs ?? 500);
+      this.timer.unref();
+    };
+    this.timer = setTimeout(tick, 0);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** Publishes one batch; returns how many events it published (0 when idle or another relay holds the lock). */
+  async runOnce(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    try {
+      const published = await this.prisma.$transaction(
+        async (tx) => {
+          const lock = await tx.$queryRawUnsafe<{ locked: boolean }[]>("SELECT pg_try_advisory_xact_lock($1) AS locked", RELAY_LOCK.toString());
+          if (!lock[0]?.locked) return 0;
+          const rows = await tx.$queryRawUnsafe<Row[]>(
+            `SELECT id, tenant, namespace, key, version, operation, payload::text AS payload, created_at FROM outbox_events
+             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+            this.options.batchSize ?? 500,
+          );
+          if (rows.length === 0) return 0;
+          const events = rows.map(toEvent);
+          for (const p of this.publishers) await p.publish(events);
+          await this.options.afterPublish?.(events);
+          await tx.$executeRawUnsafe(`UPDATE outbox_events SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`, rows.map((r) => String(r.id)));
+          return rows.length;
+        },
+        { timeout: 30_000, maxWait: 5_000 },
+      );
+      await this.cleanup();
+      return published;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async cleanup(): Promise<void> {
+    const retention = this.options.retentionMs ?? 7 * 86_400_000;
+    if (Date.now() - this.lastCleanup < 60_000) return;
+    this.lastCleanup = Date.now();
+    await this.prisma.$executeRawUnsafe(`DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1`, new Date(Date.now() - retention));
+  }
+}
+
+function toEvent(r: Row): OutboxEvent {
+  const payload = (typeof r.payload === "string" ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>;
+  return {
+    id: `evt_${String(r.id)}`,
+    tenant: r.tenant,
+    namespace: r.namespace,
+    key: r.key,
+    version: r.version,
+    operation: r.operation,
+    at: r.created_at.toISOString(),
+    payload,
+  };
+}
