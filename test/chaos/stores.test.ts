@@ -7,7 +7,7 @@ import { after, describe, it } from "node:test";
 import { startApi, type ApiFixture } from "../helpers/api";
 import { type LoadResult, readCounters, seedCounters, sleep, startIncrementLoad } from "../helpers/load";
 import { startOwnPostgres } from "../helpers/own-postgres";
-import { startOwnRedis } from "../helpers/redis-server";
+import { startOwnRedis, startOwnRedisCluster } from "../helpers/redis-server";
 import { startServer } from "../helpers/server";
 
 const KEYS = ["c0", "c1", "c2", "c3", "c4"];
@@ -110,6 +110,27 @@ describe("chaos: stores fail under load", () => {
     assert.equal((await fetch(`${api.url}/api/ready`)).status, 200);
     assert.ok([...result.acknowledged.values()].reduce((a, b) => a + b) > [...before].reduce((a, [, b]) => a + b, 0), "writes resumed");
     await assertExact(api, api.url, key, result);
+  });
+
+  it("a Redis Cluster master killed under load changes nothing acknowledged", { timeout: 120_000 }, async () => {
+    const cluster = await startOwnRedisCluster();
+    cleanups.push(() => cluster.stop());
+    const api = await startApi({ REDIS_URL: cluster.url, STATEHOUSE_STORE_TIMEOUT_MS: "500", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    cleanups.push(() => api.close());
+    assert.equal(((await (await fetch(`${api.url}/api/ready`)).json()) as { stores: { backend: string }[] }).stores[0]!.backend, "redis");
+    const { key } = await api.clientFor("chaos");
+    await seedCounters(api.url, key, KEYS);
+    const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8 });
+    await sleep(1500);
+    await cluster.nodes[2]!.stop();
+    await sleep(5000);
+    const result = await load.stop();
+    assert.ok([...result.acknowledged.values()].every((n) => n > 0));
+    const counters = await readCounters(api.url, key, KEYS);
+    for (const k of KEYS) {
+      assert.equal(counters.get(k)!.count, result.acknowledged.get(k), `${k}: every acknowledged increment`);
+      assert.equal(counters.get(k)!.version, counters.get(k)!.count + 1);
+    }
   });
 
   it("an app instance killed with SIGKILL mid-load while another goes on", { timeout: 120_000 }, async () => {
