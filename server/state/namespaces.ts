@@ -66,6 +66,7 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
     ...input,
   };
   if (policy.maxBytes.warn > policy.maxBytes.fail) throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
+  if (policy.whenWarmDown === "buffer") throw new Error(`namespace ${policy.name}: whenWarmDown "buffer" is not supported yet (writes are rejected with 503 while warm is down)`);
   for (let v = 1; v < policy.schemaVersion; v++) {
     if (!policy.upgraders[v]) throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
   }
