@@ -65,6 +65,8 @@ export interface Services {
   tenants(): Promise<string[]>;
   /** Unpublished outbox events and the oldest one's age. */
   outbox(): Promise<{ pending: number; lagSeconds: number }>;
+  /** The newest outbox events and where the relay publishes them. */
+  outboxRecent(limit?: number): Promise<{ publishers: string[]; events: Awaited<ReturnType<PostgresStore["recentOutboxEvents"]>> }>;
   /** Takes one token from the key's bucket. Fails open (allows) when the hot tier cannot answer. */
   rateLimit(keyId: string): Promise<RateLimitDecision>;
   readiness(): Promise<ReadyReport>;
@@ -174,6 +176,7 @@ export async function buildServices(config: Config): Promise<Services> {
     sessions: new AdminSessions(config.STATEHOUSE_SESSION_SECRET),
     tenants: () => guardedCall(() => warm.tenants()),
     outbox: () => guardedCall(() => warm.outboxStats()),
+    outboxRecent: async (limit) => ({ publishers: publishers.map((p) => p.name), events: await guardedCall(() => warm.recentOutboxEvents(limit)) }),
     async rateLimit(keyId) {
       const limit = limiter.ratePerSecond;
       if (!limiterGuard.tryAcquire()) return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };

@@ -239,6 +239,15 @@ export class PostgresStore implements StateStore {
     return rows.map((r) => r.tenant);
   }
 
+  /** The newest outbox events (published or not), for the dashboard. */
+  async recentOutboxEvents(limit = 20): Promise<{ id: string; tenant: string; namespace: string; key: string; version: number; operation: string; createdAt: Date; publishedAt: Date | null }[]> {
+    const rows = await this.prisma.$queryRawUnsafe<{ id: bigint; tenant: string; namespace: string; key: string; version: number; operation: string; created_at: Date; published_at: Date | null }[]>(
+      `SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT $1`,
+      limit,
+    );
+    return rows.map((r) => ({ id: `evt_${String(r.id)}`, tenant: r.tenant, namespace: r.namespace, key: r.key, version: r.version, operation: r.operation, createdAt: r.created_at, publishedAt: r.published_at }));
+  }
+
   /** Unpublished outbox events and the age of the oldest (seconds). */
   async outboxStats(): Promise<{ pending: number; lagSeconds: number }> {
     const rows = await this.prisma.$queryRawUnsafe<{ pending: number; lag: number }[]>(

@@ -12,7 +12,7 @@ import { type ApiFixture, startApi } from "../helpers/api";
 
 const require = createRequire(import.meta.url);
 const SCREENSHOTS = path.resolve(import.meta.dirname, "../../test-results/screenshots");
-const PAGES = ["/admin", "/admin/namespaces", "/admin/state", "/admin/alerts", "/admin/keys"];
+const PAGES = ["/admin", "/admin/namespaces", "/admin/state", "/admin/alerts", "/admin/outbox", "/admin/keys"];
 
 describe("admin dashboard in Chromium", () => {
   let api: ApiFixture;
@@ -55,9 +55,11 @@ describe("admin dashboard in Chromium", () => {
       await page.goto(`${api.url}${p}`);
       assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} sends an anonymous visitor to the login page`);
     }
-    for (const p of ["/api/v1/admin/metrics", "/api/v1/admin/keys", "/api/v1/admin/tenants", "/api/v1/admin/alerts", "/api/v1/admin/state/acme/kv", "/api/admin/session"]) {
+    for (const p of ["/api/v1/admin/metrics", "/api/v1/admin/keys", "/api/v1/admin/tenants", "/api/v1/admin/alerts", "/api/v1/admin/outbox", "/api/v1/admin/state/acme/kv", "/api/v1/admin/state/acme/kv/x", "/api/v1/admin/state/acme/kv/x/history", "/api/admin/session"]) {
       assert.equal((await fetch(`${api.url}${p}`)).status, 401, p);
     }
+    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"tenant":"x","scopes":["admin"]}' })).status, 401);
+    assert.equal((await fetch(`${api.url}/api/v1/admin/keys/ffffffffffffffff`, { method: "DELETE" })).status, 401);
     const forged = await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" } });
     assert.equal(forged.status, 401, "a forged session cookie is refused");
     await axe("login");
@@ -98,6 +100,10 @@ describe("admin dashboard in Chromium", () => {
     await new Promise((r) => setTimeout(r, 2500)); // the last interval reaches the time series
 
     await page.goto(`${api.url}/admin`);
+    await page.getByRole("button", { name: "p95" }).waitFor();
+    await page.getByRole("button", { name: "p95" }).click();
+    await page.getByRole("heading", { name: "p95 latency per tier" }).waitFor();
+    await page.getByRole("button", { name: "p99" }).click();
     for (const chart of ["chart-latency", "chart-hit-ratio", "chart-ops", "chart-conflicts", "chart-stored"]) {
       const dots = page.locator(`[data-testid="${chart}"] .recharts-line-dots circle`);
       await dots.first().waitFor({ timeout: 20_000 });
@@ -163,6 +169,15 @@ describe("admin dashboard in Chromium", () => {
     assert.match((await page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
     await axe("alerts");
     await shot("alerts");
+  });
+
+  it("shows the outbox: pending events, lag and the newest events", async () => {
+    await page.goto(`${api.url}/admin/outbox`);
+    await page.getByTestId("outbox-events").waitFor();
+    assert.ok((await page.locator('[data-testid="outbox-events"] tbody tr').count()) > 0);
+    assert.match((await page.getByTestId("outbox-pending").textContent()) ?? "", /^\d+$/);
+    await axe("outbox");
+    await shot("outbox");
   });
 
   it("creates a key (shown once) and revokes it", async () => {

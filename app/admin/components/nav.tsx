@@ -8,6 +8,7 @@ const LINKS = [
   ["/admin/namespaces", "Namespaces"],
   ["/admin/state", "State"],
   ["/admin/alerts", "Alerts"],
+  ["/admin/outbox", "Outbox"],
   ["/admin/keys", "API keys"],
 ] as const;
 

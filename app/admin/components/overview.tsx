@@ -63,6 +63,7 @@ export function Chart({ title, unit, data, keys, format, testId }: { title: stri
 
 export function Overview() {
   const [window, setWindow] = useState("15m");
+  const [percentile, setPercentile] = useState<"p50" | "p95" | "p99">("p99");
   const [metrics, setMetrics] = useState<Metrics>();
   const [ready, setReady] = useState<Ready>();
   const [error, setError] = useState<string>();
@@ -84,7 +85,7 @@ export function Overview() {
     return () => clearInterval(timer);
   }, [load]);
 
-  const latency = metrics ? pivot(metrics.latencyOverTime, (r) => `${r.tier} p99`, (r) => (r.p99 === null ? null : r.p99 * 1000)) : undefined;
+  const latency = metrics ? pivot(metrics.latencyOverTime, (r) => `${r.tier} ${percentile}`, (r) => (r[percentile] === null ? null : r[percentile]! * 1000)) : undefined;
   const hits = metrics ? pivot(metrics.hitRatioOverTime, (r) => r.tier, (r) => (r.ratio === null ? null : r.ratio * 100)) : undefined;
   const ops = metrics ? pivot(metrics.operationsOverTime.map((r) => ({ ...r, k: "operations/s" })), (r) => r.k, (r) => r.perSecond) : undefined;
   const errors = metrics ? pivot(metrics.operationsOverTime, () => "error rate %", (r) => (r.errorRate === null ? null : r.errorRate * 100)) : undefined;
@@ -139,7 +140,14 @@ export function Overview() {
             </table>
           </section>
           <div className="grid">
-            <Chart testId="chart-latency" title="p99 latency per tier" unit="ms" data={latency!.data} keys={latency!.keys} format={(v) => v.toFixed(2)} />
+            <div>
+              <Chart testId="chart-latency" title={`${percentile} latency per tier`} unit="ms" data={latency!.data} keys={latency!.keys} format={(v) => v.toFixed(2)} />
+              <div role="group" aria-label="Percentile" className="timeline">
+                {(["p50", "p95", "p99"] as const).map((p) => (
+                  <button key={p} type="button" aria-pressed={p === percentile} onClick={() => setPercentile(p)}>{p}</button>
+                ))}
+              </div>
+            </div>
             <Chart testId="chart-hit-ratio" title="Hit ratio per tier" unit="%" data={hits!.data} keys={hits!.keys} format={(v) => v.toFixed(0)} />
             <Chart testId="chart-ops" title="Operations per second" unit="ops/s" data={ops!.data} keys={ops!.keys} />
             <Chart testId="chart-errors" title="Error rate" unit="%" data={errors!.data} keys={errors!.keys} />

@@ -111,6 +111,22 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     },
   );
 
+  // GET /api/v1/admin/outbox – pending events, lag, the newest events and where they go
+  define(
+    {
+      method: "get", path: "/api/v1/admin/outbox", summary: "The outbox", tags: ["admin"], scope: "admin",
+      responses: { 200: { description: "Pending count, lag, destinations and the newest events", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 429, 503) },
+    },
+    async ({ c, services }) => {
+      const [stats, recent] = await Promise.all([services.outbox(), services.outboxRecent(20)]);
+      return c.json({
+        ...stats,
+        publishers: recent.publishers,
+        events: recent.events.map((e) => ({ ...e, createdAt: e.createdAt.toISOString(), publishedAt: e.publishedAt?.toISOString() ?? null })),
+      });
+    },
+  );
+
   // GET /api/v1/admin/alerts – what would page: the rules evaluated in-process, or Prometheus' alerts
   define(
     {

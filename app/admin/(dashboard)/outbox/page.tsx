@@ -1,0 +1,5 @@
+import { OutboxPage } from "../../components/outbox";
+
+export default function Page() {
+  return <OutboxPage />;
+}
