@@ -16,7 +16,7 @@ import { guarded, type GuardedStore } from "./state/guarded";
 import { MemoryStore } from "./state/memory";
 import { NamespaceRegistry } from "./state/namespaces";
 import { PostgresStore } from "./state/postgres";
-import { RedisStore } from "./state/redis";
+import { type RedisClient, RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { TieredStore } from "./state/tiered";
@@ -156,6 +156,27 @@ export async function buildServices(config: Config): Promise<Services> {
   const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
   if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
 
+  // Per-process caches (API keys) are invalidated across instances through Redis pub/sub.
+  let subscriber: RedisClient | undefined;
+  if (redis) {
+    const channel = `${config.STATEHOUSE_KEY_PREFIX}invalidate`;
+    const sub = (redis.client as { duplicate(): RedisClient }).duplicate();
+    subscriber = sub;
+    sub.on("error", () => {});
+    // The store's client connects lazily (so does its duplicate): connect before subscribing.
+    if ((sub as { status?: string }).status === "wait") await (sub as unknown as { connect(): Promise<void> }).connect().catch(() => {});
+    sub.on("message", (_channel: string, message: string) => {
+      try {
+        const m = JSON.parse(message) as { type?: string; id?: string };
+        if (m.type === "api_key" && typeof m.id === "string") keys.forget(m.id);
+      } catch {
+        // not ours
+      }
+    });
+    await sub.subscribe(channel).catch(() => logger.warn("could not subscribe to cache invalidations; revocations reach other instances within 5 s"));
+    keys.onRevoke = (id) => void redis.client.publish(channel, JSON.stringify({ type: "api_key", id })).catch(() => {});
+  }
+
   const limiter: RateLimiter = redis
     ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
     : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
@@ -213,6 +234,7 @@ export async function buildServices(config: Config): Promise<Services> {
     async close() {
       gauges.stop();
       relay.stop();
+      subscriber?.disconnect();
       await tiered.close();
     },
   };

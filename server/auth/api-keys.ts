@@ -36,6 +36,8 @@ export class ApiKeyService {
   private readonly cache = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
   /** Keys verified in the last 10 minutes, used only while the warm tier cannot answer (stale-if-error). */
   private readonly lastKnownGood = new LRUCache<string, Principal>({ max: 10_000, ttl: 10 * 60_000 });
+  /** Bumped by every revocation: an answer read before one is not cached (it may predate it). */
+  private revocations = 0;
   private readonly byId = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
   private readonly adminTokenHash: Buffer | undefined;
 
@@ -65,15 +67,28 @@ export class ApiKeyService {
     return rows.map(toInfo);
   }
 
-  /** Revokes a key; false if no such key. Takes effect at once in this process, within 5 s in others. */
+  /** Told when this process revokes a key, so other instances can forget it (Redis pub/sub). */
+  onRevoke: (id: string) => void = () => {};
+
+  /**
+   * Revokes a key; false if no such key. Takes effect at once in this process and, through onRevoke
+   * (Redis pub/sub when Redis is configured), in the others; at worst within 5 s (the cache's life).
+   */
   async revoke(id: string): Promise<boolean> {
     if (!/^[a-f0-9]{16}$/.test(id)) return false;
     const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    this.forget(id);
+    this.onRevoke(id);
+    if (count > 0) return true;
+    return (await this.prisma.apiKey.count({ where: { id } })) > 0;
+  }
+
+  /** Drops every cached answer about key `id` (after a revocation here or in another instance). */
+  forget(id: string): void {
+    this.revocations++;
     for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
     for (const [token, p] of this.lastKnownGood.entries()) if (p.keyId === id) this.lastKnownGood.delete(token);
     this.byId.delete(id);
-    if (count > 0) return true;
-    return (await this.prisma.apiKey.count({ where: { id } })) > 0;
   }
 
   /** The principal for a bearer token, or undefined for an unknown, malformed or revoked key. */
@@ -86,6 +101,7 @@ export class ApiKeyService {
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached || undefined;
     let row;
+    const generation = this.revocations;
     try {
       row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: m[1]! } }), 2000);
     } catch {
@@ -97,9 +113,11 @@ export class ApiKeyService {
       row && !row.revokedAt && timingSafeEqual(sha256(m[2]!), Buffer.from(row.secretHash, "hex"))
         ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) }
         : false;
-    this.cache.set(token, principal);
-    if (principal) this.lastKnownGood.set(token, principal);
-    else this.lastKnownGood.delete(token);
+    if (generation === this.revocations) {
+      this.cache.set(token, principal);
+      if (principal) this.lastKnownGood.set(token, principal);
+      else this.lastKnownGood.delete(token);
+    }
     return principal || undefined;
   }
 
@@ -109,6 +127,7 @@ export class ApiKeyService {
     if (!/^[a-f0-9]{16}$/.test(keyId)) return undefined;
     const cached = this.byId.get(keyId);
     if (cached !== undefined) return cached || undefined;
+    const generation = this.revocations;
     let row;
     try {
       row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: keyId } }), 2000);
@@ -116,7 +135,7 @@ export class ApiKeyService {
       throw new UnavailableError("warm", "API keys cannot be checked right now");
     }
     const principal: Principal | false = row && !row.revokedAt ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
-    this.byId.set(keyId, principal);
+    if (generation === this.revocations) this.byId.set(keyId, principal);
     return principal || undefined;
   }
 

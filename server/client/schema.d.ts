@@ -2305,6 +2305,11 @@ export interface components {
                 value?: unknown;
                 /** @description Expected version, "<v>" or <v> */
                 ifMatch?: string | number;
+                /**
+                 * @description * = create only (put)
+                 * @enum {string}
+                 */
+                ifNoneMatch?: "*";
                 ttlSeconds?: number;
             }[];
         };

@@ -39,6 +39,8 @@ export function createApi(services: Services): Api {
     }),
   );
 
+  app.use("/api/admin/*", bodyLimit({ maxSize: 16 * 1024, onError: () => problemResponse(new HttpError("body_too_large", "request bodies here are limited to 16 KiB")) }));
+
   // GET /api/health – liveness: the process answers; no store is consulted.
   app.get("/api/health", (c) => c.json({ status: "ok" }));
   served.push({ method: "GET", path: "/api/health", pattern: /^\/api\/health$/ });

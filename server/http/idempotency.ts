@@ -5,6 +5,7 @@ import { HttpError } from "./problem";
 
 const NAMESPACE = "idempotency";
 const TTL_SECONDS = 24 * 3600;
+const PENDING_TTL_SECONDS = 60;
 /** Response headers worth replaying; the rest (dates, rate-limit counters) describe the new request. */
 const REPLAYED_HEADERS = ["content-type", "etag", "location", "statehouse-tier", "statehouse-size-warning", "statehouse-durability"];
 
@@ -32,7 +33,8 @@ export class IdempotencyService {
     const ref = { tenant: principal.tenant, namespace: NAMESPACE, key: `${principal.keyId}:${idempotencyKey}` };
     let reservation;
     try {
-      reservation = await this.store.put(ref, { state: "pending", fingerprint } satisfies Remembered, { createOnly: true, ttlSeconds: TTL_SECONDS });
+      // Pending for at most a minute: a process that dies mid-request must not block the key for a day.
+      reservation = await this.store.put(ref, { state: "pending", fingerprint } satisfies Remembered, { createOnly: true, ttlSeconds: PENDING_TTL_SECONDS });
     } catch (err) {
       if (!isConflict(err)) throw err;
       const existing = (await this.store.get(ref))?.value as Remembered | undefined;

@@ -17,6 +17,7 @@ import {
   encodeCursor,
   encodeValue,
   expiryFrom,
+  LIMITS,
   listLimit,
   unsupported,
   validateNamespaceName,
@@ -98,6 +99,14 @@ WITH up AS (
   )
 SELECT version FROM up`;
 
+/** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value, not from the database's health. */
+export function dataExceptionAsInvalid(err: unknown): never {
+  const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } }; code?: string } })?.meta;
+  const sqlState = code?.driverAdapterError?.cause?.originalCode ?? code?.code;
+  if (typeof sqlState === "string" && sqlState.startsWith("22")) throw new InvalidError("a value is out of range or not representable", { sqlState });
+  throw err;
+}
+
 /**
  * The warm tier: PostgreSQL through the Prisma client, on a server (adapter-pg) or embedded (PGlite).
  * The source of truth for durable namespaces. Every operation is a single SQL statement.
@@ -109,7 +118,13 @@ export class PostgresStore implements StateStore {
     readonly prisma: PrismaClient,
     readonly name: "postgres" | "pglite" = "postgres",
     private readonly onClose: () => Promise<void> = () => prisma.$disconnect(),
-  ) {}
+  ) {
+    // Every state operation maps data exceptions to `invalid`, so bad input cannot trip the breaker.
+    for (const method of ["get", "put", "delete", "list", "history", "getVersion", "transact", "importRecord"] as const) {
+      const original = this[method].bind(this) as (...a: unknown[]) => Promise<unknown>;
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => original(...args).catch(dataExceptionAsInvalid);
+    }
+  }
 
   /** Opens PostgreSQL at `url`, or PGlite under `pgliteDir`, applying pending migrations first. */
   static async open(target: { url: string } | { pgliteDir: string }, options: { migrate?: boolean } = {}): Promise<PostgresStore> {
@@ -152,7 +167,7 @@ export class PostgresStore implements StateStore {
   async history(ref: StateRef, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
     validateRef(ref);
     const limit = listLimit({ limit: options.limit });
-    if (options.before !== undefined && (!Number.isSafeInteger(options.before) || options.before < 1)) {
+    if (options.before !== undefined && (!Number.isSafeInteger(options.before) || options.before < 1 || options.before > LIMITS.maxVersion + 1)) {
       throw new InvalidError("before must be a positive integer", { field: "before" });
     }
     const rows = await this.prisma.$queryRawUnsafe<HistoryRow[]>(
@@ -167,6 +182,7 @@ export class PostgresStore implements StateStore {
   async getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined> {
     validateRef(ref);
     if (!Number.isSafeInteger(version) || version < 1) throw new InvalidError("version must be a positive integer", { field: "version" });
+    if (version > LIMITS.maxVersion) return undefined;
     const rows = await this.prisma.$queryRawUnsafe<HistoryRow[]>(
       `SELECT version, operation, actor, value::text AS value, schema_version, size_bytes, created_at FROM state_history
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND version = $4`,

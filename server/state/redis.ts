@@ -201,7 +201,7 @@ export class RedisStore implements StateStore {
     const [ok, version] = await this.scripts.statehouseDelete(this.recordKey(ref), options.ifVersion ?? "", Date.now(), this.retentionMs);
     if (ok === 0) throw new VersionConflictError(ref, options.ifVersion!, version < 0 ? null : version);
     if (ok === 2) return { deleted: false, version: null };
-    await this.client.zrem(this.indexKey(ref.tenant, ref.namespace), ref.key);
+    await this.unindex(ref.tenant, ref.namespace, [ref.key]);
     return { deleted: true, version };
   }
 
@@ -231,7 +231,7 @@ export class RedisStore implements StateStore {
           items.push({ key, version: Number(v), updatedAt: new Date(Number(u)), expiresAt: e ? new Date(Number(e)) : null, sizeBytes: Number(z) });
         }
       });
-      if (dead.length) await this.client.zrem(index, ...dead);
+      if (dead.length) await this.unindex(tenant, namespace, dead);
       const exhausted = keys.length <= limit || candidates.length < keys.length;
       if (items.length > limit) {
         const page = items.slice(0, limit);
@@ -240,6 +240,22 @@ export class RedisStore implements StateStore {
       if (exhausted) return { items };
       after = keys[keys.length - 1];
     }
+  }
+
+  /**
+   * Removes keys from a namespace's index, then puts back any that are live again: the index is
+   * updated outside the record's script, so a create may have re-added a key between the two.
+   */
+  private async unindex(tenant: string, namespace: string, keys: string[]): Promise<void> {
+    const index = this.indexKey(tenant, namespace);
+    await this.client.zrem(index, ...keys);
+    const now = Date.now();
+    const rows = await Promise.all(keys.map((k) => this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e")));
+    const live = keys.filter((_, i) => {
+      const [v, d, e] = rows[i]!;
+      return v !== null && d !== "1" && (!e || Number(e) > now);
+    });
+    if (live.length) await this.client.zadd(index, ...live.flatMap((k) => [0, k]));
   }
 
   async history(): Promise<never> {

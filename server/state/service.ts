@@ -26,6 +26,8 @@ export interface Precondition {
 
 export interface PutRequest extends Precondition {
   ttlSeconds?: number;
+  /** Write without expiry even if the namespace has a default TTL (a patch of a record that has none). */
+  keepNoExpiry?: boolean;
   actor?: string;
 }
 
@@ -42,7 +44,7 @@ export interface HistoryItem extends HistoryEntry {
 }
 
 export type TransactionRequestOp =
-  | { op: "put"; namespace: string; key: string; value: unknown; ifVersion?: number; ttlSeconds?: number }
+  | { op: "put"; namespace: string; key: string; value: unknown; ifVersion?: number; createOnly?: boolean; ttlSeconds?: number }
   | { op: "delete"; namespace: string; key: string; ifVersion?: number };
 
 const PATCH_RETRIES = 20;
@@ -80,7 +82,7 @@ export class StateService {
     const record = await this.store.put(ref, value, {
       ifVersion: request.ifVersion,
       createOnly: request.createOnly,
-      ttlSeconds: request.ttlSeconds ?? policy.ttlSeconds,
+      ttlSeconds: request.ttlSeconds ?? (request.keepNoExpiry ? undefined : policy.ttlSeconds),
       schemaVersion: policy.schemaVersion,
       actor: request.actor,
     });
@@ -107,8 +109,10 @@ export class StateService {
         throw new StateError("version_conflict", `expected version ${request.ifVersion}, current is ${current.version}`, { expected: request.ifVersion, currentVersion: current.version });
       }
       const next = format === "merge" ? mergePatch(current.value, patch) : applyJsonPatch(current.value, patch as Operation[]);
+      // A patch changes the value, not the record's life: keep its expiry.
+      const keepExpiry = current.expiresAt ? Math.max(0.001, (current.expiresAt.getTime() - Date.now()) / 1000) : undefined;
       try {
-        return await this.put(ref, next, { ...request, ifVersion: current.version, ttlSeconds: request.ttlSeconds });
+        return await this.put(ref, next, { ...request, ifVersion: current.version, ttlSeconds: request.ttlSeconds ?? keepExpiry, keepNoExpiry: !current.expiresAt });
       } catch (err) {
         if (!isConflict(err) || request.ifVersion !== undefined || attempt >= PATCH_RETRIES) throw err;
       }
@@ -151,9 +155,10 @@ export class StateService {
     const prepared = ops.map((op) => {
       const policy = this.policy(op.namespace);
       const ref = { tenant, namespace: op.namespace, key: op.key };
+      this.requirePrecondition(policy, { ifVersion: op.ifVersion, createOnly: op.op === "put" && op.createOnly });
       if (op.op === "put") {
         this.checkSize(policy, op.value);
-        return { op: "put" as const, ref, value: op.value, options: { ifVersion: op.ifVersion, ttlSeconds: op.ttlSeconds ?? policy.ttlSeconds, schemaVersion: policy.schemaVersion, actor } };
+        return { op: "put" as const, ref, value: op.value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds: op.ttlSeconds ?? policy.ttlSeconds, schemaVersion: policy.schemaVersion, actor } };
       }
       return { op: "delete" as const, ref, options: { ifVersion: op.ifVersion, actor } };
     });

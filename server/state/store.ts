@@ -185,6 +185,8 @@ export function isTombstone(r: StateRecord | Tombstone): r is Tombstone {
 // Validation shared by every store, so they reject exactly the same inputs.
 
 export const LIMITS = {
+  /** Versions are 32-bit in PostgreSQL; anything above can never match a record. */
+  maxVersion: 2_147_483_647,
   /** UTF-8 bytes of a key. */
   maxKeyBytes: 512,
   /** A hard ceiling below every policy's own limit; policies set the real ones. */
@@ -269,8 +271,8 @@ function assertJson(value: unknown, depth: number): void {
 export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (!options) return;
   const { ifVersion, ttlSeconds, createOnly, schemaVersion } = options;
-  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1)) {
-    throw new InvalidError("ifVersion must be a positive integer", { field: "ifVersion" });
+  if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1 || ifVersion > LIMITS.maxVersion)) {
+    throw new InvalidError(`ifVersion must be an integer in [1, ${LIMITS.maxVersion}]`, { field: "ifVersion" });
   }
   if (createOnly && ifVersion !== undefined) {
     throw new InvalidError("createOnly and ifVersion cannot be combined", { field: "ifVersion" });
@@ -278,7 +280,7 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (ttlSeconds !== undefined && (typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > LIMITS.maxTtlSeconds)) {
     throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
   }
-  if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1)) {
+  if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)) {
     throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
   }
 }

@@ -195,7 +195,9 @@ export class TieredStore implements StateStore {
     const id = refKey(ref);
     try {
       await this.tiers.hot.setIfNewer(ref.tenant, record, this.tiers.hotTtlMsOf?.(ref.namespace));
-      this.staleInHot.delete(id);
+      // A slow success for an older version must not clear the mark of a newer one that failed.
+      const pending = this.staleInHot.get(id);
+      if (pending && pending.record.version <= record.version) this.staleInHot.delete(id);
     } catch (err) {
       const pending = this.staleInHot.get(id);
       if (!pending || pending.record.version < record.version) this.staleInHot.set(id, { tenant: ref.tenant, record });

@@ -49,7 +49,7 @@ export async function startServer(env: Record<string, string> = {}, options: { t
     process: child,
     logs,
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return; // already gone (e.g. SIGKILLed by a test)
       const exited = new Promise((r) => child.once("exit", r));
       child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 8000);

@@ -96,6 +96,45 @@ describe("state API over HTTP", () => {
     assert.equal(cur.data?.version, 3);
   });
 
+  it("versions beyond the 32-bit range are refused as input (412/400), never as a database failure", async () => {
+    await put("/api/v1/state/kv/huge-version", { value: 1 });
+    for (let i = 0; i < 8; i++) {
+      const body = await problem(await put("/api/v1/state/kv/huge-version", { value: 2 }, { "if-match": '"3000000000"' }), 412, "version_conflict");
+      assert.equal(body.currentVersion, 1);
+    }
+    await problem(await api.call("/api/v1/state/kv/huge-version/history?before=3000000000", { key }), 400, "malformed");
+    await problem(await api.call("/api/v1/state/kv/huge-version/versions/3000000000", { key }), 400, "malformed");
+    const tx = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }] }) });
+    await problem(tx, 400, "malformed");
+    const ready = (await (await api.call("/api/ready")).json()) as { stores: { tier: string; circuit: string }[] };
+    assert.equal(ready.stores.find((s) => s.tier === "warm")!.circuit, "closed", "bad input never trips the database's circuit breaker");
+  });
+
+  it("PATCH keeps the record's expiry; transactions honour required preconditions", async () => {
+    const created = (await (await put("/api/v1/state/kv/expiring", { value: { a: 1 }, ttlSeconds: 3600 })).json()) as { expiresAt: string };
+    const patched = await api.call("/api/v1/state/kv/expiring", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: '{"b":2}' });
+    const after = (await patched.json()) as { expiresAt: string };
+    assert.ok(Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000, `${after.expiresAt} vs ${created.expiresAt}`);
+    const blind = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "workflows", key: "wf-tx", value: 1 }] }) });
+    await problem(blind, 428, "precondition_required");
+    const createOnly = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "workflows", key: "wf-tx", value: 1, ifNoneMatch: "*" }] }) });
+    assert.equal(createOnly.status, 200);
+  });
+
+  it("a dashboard session's mutation with a wrong CSRF token of any bytes is 403, never 500", async () => {
+    const login = await api.call("/api/admin/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: api.adminToken }) });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    for (const token of ["wrong", "é".repeat(24), "\u00ff".repeat(24)]) {
+      const res = await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { cookie, "x-csrf-token": token, "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' });
+      await problem(res, 403, "forbidden");
+    }
+    const { csrfToken } = (await login.json()) as { csrfToken: string };
+    const ok = await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' });
+    assert.equal(ok.status, 201);
+    const big = await api.call("/api/admin/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "k".repeat(100_000) }) });
+    await problem(big, 413, "body_too_large");
+  });
+
   it("If-None-Match: * creates only", async () => {
     const first = await put("/api/v1/state/kv/once", { value: "a" }, { "if-none-match": "*" });
     assert.equal(first.status, 201);
@@ -348,6 +387,26 @@ describe("state API limits and failures", () => {
       assert.equal(((await ready.json()) as { status: string }).status, "unavailable");
       assert.equal((await api.call("/api/health")).status, 200);
     } finally {
+      await api.close();
+    }
+  });
+});
+
+describe("several instances", () => {
+  it("a key revoked through one instance is refused by another at once (Redis pub/sub), not after its 5 s cache", async () => {
+    const api = await startApi();
+    const { startServer } = await import("../helpers/server");
+    const other = await startServer(api.env);
+    try {
+      const created = await api.clientFor("acme");
+      const through = (url: string) => fetch(`${url}/api/v1/state/kv/anything`, { headers: { authorization: `Bearer ${created.key}` } });
+      assert.equal((await through(other.url)).status, 404, "the other instance knows (and caches) the key");
+      const revoked = await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: created.id } } });
+      assert.equal(revoked.response.status, 204);
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await through(other.url)).status, 401, "refused well within the cache's 5 s life");
+    } finally {
+      await other.stop();
       await api.close();
     }
   });

@@ -102,7 +102,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}/history", summary: "A record's versions with values", tags: ["admin"], scope: "admin", params: TenantNsKey,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).optional() }),
+      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).max(2_147_483_647).optional() }),
       responses: { 200: { description: "Versions, newest first", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
     },
     async ({ c, services, params, query }) => {

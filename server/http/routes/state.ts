@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { StateError } from "../../state/errors";
 import type { Precondition } from "../../state/service";
-import type { StateRecord } from "../../state/store";
+import { LIMITS, type StateRecord } from "../../state/store";
 import { HttpError } from "../problem";
 import type { RouteKit } from "./kit";
 import { problems } from "./kit";
@@ -44,7 +44,7 @@ const ListQuery = z.object({
 
 const HistoryQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).optional(),
-  before: z.coerce.number().int().min(1).optional(),
+  before: z.coerce.number().int().min(1).max(LIMITS.maxVersion).optional(),
 });
 
 const ReadQuery = z.object({ consistency: z.enum(["eventual", "strong"]).optional() });
@@ -65,6 +65,7 @@ const TransactionBody = z
           key: z.string(),
           value: z.unknown().optional(),
           ifMatch: z.union([z.string(), z.number().int()]).optional().openapi({ description: 'Expected version, "<v>" or <v>' }),
+          ifNoneMatch: z.literal("*").optional().openapi({ description: "* = create only (put)" }),
           ttlSeconds: z.number().optional(),
         }),
       )
@@ -102,7 +103,9 @@ function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyV
   if (ifMatch === "*") return { anyVersion: true };
   const m = /^"(\d{1,15})"$/.exec(ifMatch);
   if (!m) return /^(W\/)?"[^"]*"$/.test(ifMatch) ? { unmatchable: true } : malformedEtag();
-  return { ifVersion: Number(m[1]) };
+  const version = Number(m[1]);
+  // Beyond the largest version (or 0) no record can match: a 412, never a database error.
+  return version >= 1 && version <= LIMITS.maxVersion ? { ifVersion: version } : { unmatchable: true };
 }
 
 function malformedEtag(): never {
@@ -252,7 +255,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/state/{ns}/{key}/versions/{v}", summary: "A past version", tags: ["state"], scope: "state:read",
-      params: NsKey.extend({ v: z.coerce.number().int().min(1).openapi({ param: { name: "v", in: "path" }, example: 1 }) }),
+      params: NsKey.extend({ v: z.coerce.number().int().min(1).max(LIMITS.maxVersion).openapi({ param: { name: "v", in: "path" }, example: 1 }) }),
       responses: {
         200: { description: "The value at that version", content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), version: z.number(), value: z.unknown(), operation: z.enum(["put", "delete"]), at: z.string(), actor: z.string().nullable(), schemaVersion: z.number(), sizeBytes: z.number() }).openapi("Version") } } },
         ...problems(400, 401, 403, 404, 429, 503),
@@ -281,7 +284,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
         const ifVersion = parseIfMatch(op.ifMatch, i);
         if (op.op === "put") {
           if (op.value === undefined) throw new HttpError("malformed", `operations[${i}]: a put needs a value`);
-          return { op: "put" as const, namespace: op.namespace, key: op.key, value: op.value, ifVersion, ttlSeconds: op.ttlSeconds };
+          if (op.ifNoneMatch && ifVersion !== undefined) throw new HttpError("malformed", `operations[${i}]: ifMatch and ifNoneMatch cannot be combined`);
+          return { op: "put" as const, namespace: op.namespace, key: op.key, value: op.value, ifVersion, createOnly: op.ifNoneMatch === "*", ttlSeconds: op.ttlSeconds };
         }
         return { op: "delete" as const, namespace: op.namespace, key: op.key, ifVersion };
       });
@@ -296,7 +300,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
 function parseIfMatch(v: string | number | undefined, index: number): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === "number" ? v : /^"?(\d{1,15})"?$/.exec(v)?.[1];
-  if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1) throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
+  if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1 || Number(n) > LIMITS.maxVersion) throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
   return Number(n);
 }
 
