@@ -30,13 +30,30 @@ const OPERATIONS = {
 export function instrumented<S extends StateStore>(store: S, options: InstrumentOptions): S {
   const { tier, instruments: m, tracer } = options;
   const tiered = tier === "tiered";
-  // Attribute sets are few (operation × namespace × outcome): build each object and its key once.
-  const attributeCache = new Map<string, { attributes: Record<string, string>; key: string }>();
-  const attrs = (base: string, make: () => Record<string, string>) => {
-    let a = attributeCache.get(base);
+  type Attrs = { attributes: Record<string, string>; key: string };
+  // Attribute sets are few (operation × namespace × outcome): each object and its key is built once,
+  // and found again without building a string (this runs on every state operation).
+  const durationAttrs = new Map<string, Map<string, Map<string, Attrs>>>();
+  const cacheAttrs = new Map<string, Map<string, Attrs>>();
+  const durationOf = (operation: string, namespace: string, outcome: string): Attrs => {
+    let byNs = durationAttrs.get(operation);
+    if (!byNs) durationAttrs.set(operation, (byNs = new Map()));
+    let byOutcome = byNs.get(namespace);
+    if (!byOutcome) byNs.set(namespace, (byOutcome = new Map()));
+    let a = byOutcome.get(outcome);
     if (!a) {
-      const attributes = make();
-      attributeCache.set(base, (a = { attributes, key: attributeKey(attributes) }));
+      const attributes = { operation, tier, namespace, outcome };
+      byOutcome.set(outcome, (a = { attributes, key: attributeKey(attributes) }));
+    }
+    return a;
+  };
+  const cacheOf = (namespace: string, result: "hit" | "miss"): Attrs => {
+    let byResult = cacheAttrs.get(namespace);
+    if (!byResult) cacheAttrs.set(namespace, (byResult = new Map()));
+    let a = byResult.get(result);
+    if (!a) {
+      const attributes = { tier, namespace, result };
+      byResult.set(result, (a = { attributes, key: attributeKey(attributes) }));
     }
     return a;
   };
@@ -46,44 +63,64 @@ export function instrumented<S extends StateStore>(store: S, options: Instrument
   for (const [method, operation] of Object.entries(OPERATIONS) as [keyof typeof OPERATIONS, string][]) {
     const original = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
     if (typeof original !== "function") continue;
-    methods[method] = function (...args: unknown[]) {
+    const isGet = method === "get";
+    const recordsSize = tiered && (method === "put" || method === "transact");
+
+    const succeeded = (result: unknown, args: unknown[], namespace: string, started: number, span?: Span) => {
+      try {
+        const outcome = isGet && result === undefined ? "miss" : "ok";
+        const d = durationOf(operation, namespace, outcome);
+        m.operationDuration.record((performance.now() - started) / 1000, d.attributes, d.key);
+        if (isGet && !tiered) {
+          const c = cacheOf(namespace, result === undefined ? "miss" : "hit");
+          m.cacheRequests.add(1, c.attributes, c.key);
+        }
+        if (recordsSize) recordSizes(m, method, args, result, options);
+        if (span && isGet) span.setAttribute("statehouse.hit", result !== undefined);
+      } catch {
+        // Telemetry must never fail a state operation.
+      }
+      span?.end();
+      return result;
+    };
+    const failed = (err: unknown, namespace: string, started: number, span?: Span): never => {
+      try {
+        const outcome = outcomeOf(err);
+        const d = durationOf(operation, namespace, outcome);
+        m.operationDuration.record((performance.now() - started) / 1000, d.attributes, d.key);
+        if (tiered && outcome === "conflict") m.conflicts.add(1, { namespace, operation });
+        if (span) {
+          span.setAttribute("statehouse.outcome", outcome);
+          if (outcome === "error") span.setStatus({ code: SpanStatusCode.ERROR, message: isStateError(err) ? err.code : "error" });
+        }
+      } catch {
+        // as above
+      }
+      span?.end();
+      throw err;
+    };
+
+    methods[method] = function (a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
+      const args = [a, b, c, d];
       const namespace = options.namespaceLabel(namespaceOf(method, args));
-      const run = (span?: Span) => {
+      if (!tracer) {
         const started = performance.now();
-        return original.apply(store, args).then(
-          (result) => {
-            const outcome: Outcome = method === "get" && result === undefined ? "miss" : "ok";
-            safely(() => {
-              const d = attrs(`d\u0000${operation}\u0000${namespace}\u0000${outcome}`, () => ({ operation, tier, namespace, outcome }));
-              m.operationDuration.record((performance.now() - started) / 1000, d.attributes, d.key);
-              if (method === "get" && !tiered) {
-                const result_ = result === undefined ? "miss" : "hit";
-                const c = attrs(`c\u0000${namespace}\u0000${result_}`, () => ({ tier, namespace, result: result_ }));
-                m.cacheRequests.add(1, c.attributes, c.key);
-              }
-              if (tiered && (method === "put" || method === "transact")) recordSizes(m, method, args, result, options);
-              if (span && method === "get") span.setAttribute("statehouse.hit", result !== undefined);
-            });
-            span?.end();
-            return result;
-          },
-          (err: unknown) => {
-            const outcome = outcomeOf(err);
-            safely(() => {
-              m.operationDuration.record((performance.now() - started) / 1000, { operation, tier, namespace, outcome });
-              if (tiered && outcome === "conflict") m.conflicts.add(1, { namespace, operation });
-              if (span) {
-                span.setAttribute("statehouse.outcome", outcome);
-                if (outcome === "error") span.setStatus({ code: SpanStatusCode.ERROR, message: isStateError(err) ? err.code : "error" });
-              }
-            });
-            span?.end();
-            throw err;
-          },
+        return original.call(store, a, b, c, d).then(
+          (result) => succeeded(result, args, namespace, started),
+          (err: unknown) => failed(err, namespace, started),
         );
-      };
-      if (!tracer) return run();
-      return tracer.startActiveSpan(tiered ? `statehouse.state.${operation}` : `statehouse.${tier}.${operation}`, { attributes: { "statehouse.operation": operation, "statehouse.tier": tier, "statehouse.namespace": namespace } }, run);
+      }
+      return tracer.startActiveSpan(
+        tiered ? `statehouse.state.${operation}` : `statehouse.${tier}.${operation}`,
+        { attributes: { "statehouse.operation": operation, "statehouse.tier": tier, "statehouse.namespace": namespace } },
+        (span) => {
+          const started = performance.now();
+          return original.call(store, a, b, c, d).then(
+            (result) => succeeded(result, args, namespace, started, span),
+            (err: unknown) => failed(err, namespace, started, span),
+          );
+        },
+      );
     };
   }
   return wrapper;
@@ -134,11 +171,4 @@ function outcomeOf(err: unknown): Outcome {
   }
 }
 
-function safely(fn: () => void): void {
-  try {
-    fn();
-  } catch {
-    // Telemetry must never fail a state operation.
-  }
-}
 
