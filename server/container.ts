@@ -13,6 +13,7 @@ import { FilesystemArchive } from "./state/archive";
 import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
 import { UnavailableError } from "./state/errors";
 import { guarded, type GuardedStore } from "./state/guarded";
+import { MemoryJournal, RedisJournal } from "./state/journal";
 import { MemoryStore } from "./state/memory";
 import { NamespaceRegistry } from "./state/namespaces";
 import { PostgresStore } from "./state/postgres";
@@ -103,6 +104,12 @@ export async function buildServices(config: Config): Promise<Services> {
     cold: measure(tiers.cold, "cold"),
     durabilityOf: namespaces.durabilityOf,
     hotTtlMsOf: namespaces.hotTtlMsOf,
+    whenWarmDownOf: namespaces.whenWarmDownOf,
+    journal: redis ? new RedisJournal(redis.client, config.STATEHOUSE_KEY_PREFIX) : new MemoryJournal(),
+    onBufferedDropped: (entry, reason) => {
+      lifecycle("buffered_dropped", entry.namespace);
+      logger.warn("a buffered write could not be applied when the warm tier returned; dropped", { namespace: entry.namespace, reason, version: entry.version });
+    },
     onHotWriteFailed: (ref) => {
       lifecycle("hot_write_failed", ref.namespace);
       logger.warn("hot copy not updated after a durable write; key kept out of hot until repaired", { namespace: ref.namespace });

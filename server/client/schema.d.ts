@@ -203,6 +203,15 @@ export interface paths {
                         "application/json": components["schemas"]["StateRecord"];
                     };
                 };
+                /** @description Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StateRecord"];
+                    };
+                };
                 /** @description Malformed request */
                 400: {
                     headers: {
@@ -457,6 +466,15 @@ export interface paths {
             responses: {
                 /** @description Patched */
                 200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["StateRecord"];
+                    };
+                };
+                /** @description Accepted while the warm tier is down, not yet durable */
+                202: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2237,6 +2255,11 @@ export interface components {
             updatedAt: string;
             expiresAt: string | null;
             sizeBytes: number;
+            /**
+             * @description Present (false) only on a 202: buffered, not yet durable
+             * @enum {boolean}
+             */
+            durable?: false;
         };
         PutStateRequest: {
             /** @description Any JSON value */

@@ -66,7 +66,6 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
     ...input,
   };
   if (policy.maxBytes.warn > policy.maxBytes.fail) throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
-  if (policy.whenWarmDown === "buffer") throw new Error(`namespace ${policy.name}: whenWarmDown "buffer" is not supported yet (writes are rejected with 503 while warm is down)`);
   for (let v = 1; v < policy.schemaVersion; v++) {
     if (!policy.upgraders[v]) throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
   }
@@ -81,8 +80,7 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
     idleTtlSeconds: 30 * 60, hotTtlSeconds: 30 * 60,
     maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
     windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary" }],
-    // "buffer" (journal in hot, 202, replay) is declared by the policy type but not built yet: reject.
-    whenWarmDown: "reject",
+    whenWarmDown: "buffer",
   }),
   definePolicy({
     name: "workflows", kind: "process", durability: "durable",
@@ -160,6 +158,8 @@ export class NamespaceRegistry {
   }
 
   durabilityOf = (name: string): Durability => this.getOrThrow(name).durability;
+
+  whenWarmDownOf = (name: string): "reject" | "buffer" => this.getOrThrow(name).whenWarmDown;
 
   hotTtlMsOf = (name: string): number | undefined => {
     const s = this.policies.get(name)?.hotTtlSeconds;

@@ -129,7 +129,8 @@ export class RedisStore implements StateStore {
    * A node that reports cluster mode is reconnected through ioredis' Cluster client.
    */
   static async fromUrl(url: string, options: Omit<RedisStoreOptions, "ownsClient"> & { connectTimeoutMs?: number } = {}): Promise<RedisStore> {
-    const common = { connectTimeout: options.connectTimeoutMs ?? 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true };
+    // commandTimeout bounds calls made outside the guarded store too (rate limits, journal, pub/sub).
+    const common = { connectTimeout: options.connectTimeoutMs ?? 2000, commandTimeout: 5000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true };
     let clusterMode = false;
     const probe = new Redis(url, { ...common, retryStrategy: () => null });
     probe.on("error", () => {});

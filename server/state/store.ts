@@ -29,6 +29,8 @@ export interface StateRecord {
   readonly sizeBytes: number;
   /** Which tier answered, set by reads of the tiered store. */
   readonly tier?: TierName;
+  /** False for a write buffered in hot while warm was down: accepted, not yet durable. */
+  readonly durable?: false;
 }
 
 export interface ReadOptions {

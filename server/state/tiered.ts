@@ -1,4 +1,5 @@
-import { InvalidError, isStateError, StateError } from "./errors";
+import { InvalidError, isStateError, StateError, VersionConflictError } from "./errors";
+import { type JournalEntry, newJournalId, type WriteJournal } from "./journal";
 import {
   type Capability,
   type DeleteResult,
@@ -34,6 +35,12 @@ export interface TieredStoreOptions {
   hotTtlMsOf?(namespace: string): number | undefined;
   /** Told when a hot copy could not be updated after a durable write (the key is kept out of hot until repaired). */
   onHotWriteFailed?(ref: StateRef, err: unknown): void;
+  /** What a namespace wants when warm is down: reject (503) or buffer in the journal (202). */
+  whenWarmDownOf?(namespace: string): "reject" | "buffer";
+  /** Where buffered writes wait for warm; required for "buffer". */
+  journal?: WriteJournal;
+  /** Told when a buffered write could not be applied to warm (its version check failed): it is dropped. */
+  onBufferedDropped?(entry: JournalEntry, reason: string): void;
 }
 
 /**
@@ -51,11 +58,16 @@ export class TieredStore implements StateStore {
    */
   private readonly staleInHot = new Map<string, { tenant: string; record: StateRecord | Tombstone }>();
   private readonly repairTimer: NodeJS.Timeout;
+  /** True while buffered writes may be waiting: durable writes replay them first, to keep order. */
+  private journalPending = false;
 
   constructor(private readonly tiers: TieredStoreOptions) {
     const warmCaps = tiers.warm.capabilities;
     this.capabilities = new Set<Capability>((["ttl", "list", "history", "transactions"] as const).filter((c) => warmCaps.has(c)));
-    this.repairTimer = setInterval(() => void this.repairHot(), 1000);
+    this.repairTimer = setInterval(() => {
+      void this.repairHot();
+      void this.replayJournal().catch(() => {});
+    }, 1000);
     this.repairTimer.unref();
   }
 
@@ -103,7 +115,14 @@ export class TieredStore implements StateStore {
   async put(ref: StateRef, value: unknown, options: WriteOptions = {}): Promise<StateRecord> {
     validateRef(ref);
     if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return tagged(await this.tiers.hot.put(ref, value, options), "hot");
-    const record = await this.tiers.warm.put(ref, value, options);
+    if (this.journalPending) await this.replayJournal(); // buffered writes first: they came before this one
+    let record: StateRecord;
+    try {
+      record = await this.tiers.warm.put(ref, value, options);
+    } catch (err) {
+      if (!isUnavailable(err) || this.tiers.whenWarmDownOf?.(ref.namespace) !== "buffer" || !this.tiers.journal) throw err;
+      return this.buffer(ref, value, options, err);
+    }
     await this.setHot(ref, record);
     return tagged(record, "warm");
   }
@@ -111,6 +130,7 @@ export class TieredStore implements StateStore {
   async delete(ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "actor"> = {}): Promise<DeleteResult> {
     validateRef(ref);
     if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return this.tiers.hot.delete(ref, options);
+    if (this.journalPending) await this.replayJournal();
     const result = await this.tiers.warm.delete(ref, options);
     if (result.deleted) await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
     return result;
@@ -174,6 +194,77 @@ export class TieredStore implements StateStore {
   async close(): Promise<void> {
     clearInterval(this.repairTimer);
     await Promise.allSettled([this.tiers.hot.close(), this.tiers.warm.close(), this.tiers.cold?.close()]);
+  }
+
+  /**
+   * Warm is down and the namespace buffers: the write is checked against the hot copy's version,
+   * given the next version in hot (compare-and-set, so instances sharing Redis agree), and journaled
+   * to be applied to warm in order when it returns. Without a hot copy the version is unknown: 503.
+   */
+  private async buffer(ref: StateRef, value: unknown, options: WriteOptions, warmError: unknown): Promise<StateRecord> {
+    const { hot, journal } = this.tiers;
+    let current: StateRecord | undefined;
+    try {
+      current = await hot.get(ref);
+    } catch {
+      throw warmError; // both tiers down
+    }
+    if (!current) throw warmError;
+    if (options.createOnly) throw new VersionConflictError(ref, "absent", current.version);
+    if (options.ifVersion !== undefined && options.ifVersion !== current.version) throw new VersionConflictError(ref, options.ifVersion, current.version);
+    const record = await hot.put(ref, value, { ...options, createOnly: undefined, ifVersion: current.version });
+    try {
+      await journal!.append({
+        id: newJournalId(), tenant: ref.tenant, namespace: ref.namespace, key: ref.key, value: record.value,
+        expectedVersion: current.version, version: record.version, ttlSeconds: options.ttlSeconds, schemaVersion: options.schemaVersion, actor: options.actor, at: Date.now(),
+      });
+    } catch {
+      // Not journaled: the hot copy now holds a version warm will never have. Keep this process off it.
+      this.staleInHot.set(refKey(ref), { tenant: ref.tenant, record: { namespace: ref.namespace, key: ref.key, version: record.version, deleted: true } });
+      throw warmError;
+    }
+    this.journalPending = true;
+    return { ...record, tier: "hot", durable: false };
+  }
+
+  /**
+   * Applies buffered writes to warm in journal order, one replayer at a time across instances. Each is
+   * applied with its expected version; one already applied (a replayer died before removing it) is
+   * recognised by its value in history; one whose check fails is dropped and reported.
+   */
+  async replayJournal(): Promise<void> {
+    const { journal, warm } = this.tiers;
+    if (!journal) return;
+    if (!this.journalPending) {
+      this.journalPending = (await journal.length()) > 0;
+      if (!this.journalPending) return;
+    }
+    await journal.exclusive(async () => {
+      for (;;) {
+        const batch = await journal.peek(50);
+        if (batch.length === 0) {
+          this.journalPending = false;
+          return;
+        }
+        for (const e of batch) {
+          const ref = { tenant: e.tenant, namespace: e.namespace, key: e.key };
+          try {
+            const record = await warm.put(ref, e.value, {
+              ...(e.expectedVersion === 0 ? { createOnly: true } : { ifVersion: e.expectedVersion }),
+              ttlSeconds: e.ttlSeconds, schemaVersion: e.schemaVersion, actor: e.actor,
+            });
+            await this.setHot(ref, record);
+          } catch (err) {
+            if (isUnavailable(err)) return; // warm still down: the next tick tries again
+            const applied = isStateError(err) && err.code === "version_conflict" && warm.capabilities.has("history")
+              ? await warm.getVersion(ref, e.version).then((h) => h !== undefined && JSON.stringify(h.value) === JSON.stringify(e.value), () => false)
+              : false;
+            if (!applied) this.tiers.onBufferedDropped?.(e, isStateError(err) ? err.code : "error");
+          }
+          await journal.ackFirst();
+        }
+      }
+    });
   }
 
   /** Keys currently kept out of the hot tier until their hot copy is repaired. */

@@ -12,8 +12,8 @@ import { startServer } from "../helpers/server";
 
 const KEYS = ["c0", "c1", "c2", "c3", "c4"];
 
-async function assertExact(api: ApiFixture, url: string, key: string, load: LoadResult, allowAmbiguous = false): Promise<void> {
-  const counters = await readCounters(url, key, KEYS);
+async function assertExact(api: ApiFixture, url: string, key: string, load: LoadResult, allowAmbiguous = false, ns = "kv"): Promise<void> {
+  const counters = await readCounters(url, key, KEYS, ns);
   for (const k of KEYS) {
     const c = counters.get(k)!;
     const acked = load.acknowledged.get(k)!;
@@ -78,11 +78,15 @@ describe("chaos: stores fail under load", () => {
     const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8 });
     await sleep(1500);
     redis.process.kill("SIGSTOP");
-    await sleep(5000);
+    await sleep(2500);
+    assert.notEqual(await circuitOf(api.url, "hot"), "closed", "the hot circuit leaves closed while Redis is paused");
+    assert.notEqual(await metricCircuit(api.url, "hot"), 0);
+    await sleep(2500);
     redis.process.kill("SIGCONT");
     await sleep(3000);
     const result = await load.stop();
     await sleep(1500);
+    assert.equal(await circuitOf(api.url, "hot"), "closed", "closed again after Redis resumes");
     assert.ok(result.maxLatencyMs < 3000, `slowest request ${Math.round(result.maxLatencyMs)} ms (store timeout 500 ms)`);
     assert.equal(result.ambiguous, 0);
     await assertExact(api, api.url, key, result);
@@ -100,6 +104,8 @@ describe("chaos: stores fail under load", () => {
     pg.stop("immediate");
     await sleep(2500);
     assert.equal((await fetch(`${api.url}/api/ready`)).status, 503, "not ready without the source of truth");
+    assert.equal(await circuitOf(api.url, "warm"), "open", "the warm circuit opens while PostgreSQL is down");
+    assert.equal(await metricCircuit(api.url, "warm"), 2, "and /metrics says so");
     const before = structuredClone([...load.result.acknowledged]);
     await sleep(1000);
     assert.deepEqual([...load.result.acknowledged], before, "no write is acknowledged while PostgreSQL is down");
@@ -108,8 +114,29 @@ describe("chaos: stores fail under load", () => {
     await sleep(4000);
     const result = await load.stop();
     assert.equal((await fetch(`${api.url}/api/ready`)).status, 200);
+    assert.equal(await circuitOf(api.url, "warm"), "closed", "and closes once it answers");
+    assert.equal(await metricCircuit(api.url, "warm"), 0);
     assert.ok([...result.acknowledged.values()].reduce((a, b) => a + b) > [...before].reduce((a, [, b]) => a + b, 0), "writes resumed");
     await assertExact(api, api.url, key, result);
+  });
+
+  it("PostgreSQL stopped and restarted under a namespace that buffers: writes answered 202, all in warm afterwards", { timeout: 120_000 }, async () => {
+    const pg = await startOwnPostgres();
+    cleanups.push(() => pg.destroy());
+    const api = await startApi({ DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    cleanups.push(() => api.close());
+    const { key } = await api.clientFor("chaos");
+    await seedCounters(api.url, key, KEYS, "sessions");
+    const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8, namespace: "sessions" });
+    await sleep(1500);
+    pg.stop("immediate");
+    await sleep(3000);
+    assert.ok(load.result.buffered > 0, "writes were buffered (202) while PostgreSQL was down");
+    pg.start();
+    await sleep(4000);
+    const result = await load.stop();
+    await sleep(2000); // the journal replays every second
+    await assertExact(api, api.url, key, result, false, "sessions");
   });
 
   it("a Redis Cluster master killed under load changes nothing acknowledged", { timeout: 120_000 }, async () => {

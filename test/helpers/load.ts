@@ -4,7 +4,9 @@
  * (an instance killed mid-request) may or may not have applied: counted apart as ambiguous.
  */
 export interface LoadResult {
+  /** Writes answered 200, or 202 (buffered while warm was down: accepted, durable once replayed). */
   acknowledged: Map<string, number>;
+  buffered: number;
   ambiguous: number;
   statuses: Map<number, number>;
   maxLatencyMs: number;
@@ -18,7 +20,7 @@ export interface Load {
 
 export function startIncrementLoad(options: { urls: () => string[]; apiKey: string; keys: string[]; clients: number; namespace?: string }): Load {
   const ns = options.namespace ?? "kv";
-  const result: LoadResult = { acknowledged: new Map(options.keys.map((k) => [k, 0])), ambiguous: 0, statuses: new Map(), maxLatencyMs: 0, requests: 0 };
+  const result: LoadResult = { acknowledged: new Map(options.keys.map((k) => [k, 0])), buffered: 0, ambiguous: 0, statuses: new Map(), maxLatencyMs: 0, requests: 0 };
   let running = true;
   const auth = { authorization: `Bearer ${options.apiKey}` };
   const timed = async (url: string, init: RequestInit): Promise<Response> => {
@@ -58,7 +60,8 @@ export function startIncrementLoad(options: { urls: () => string[]; apiKey: stri
           continue;
         }
         await write.body?.cancel();
-        if (write.status === 200) result.acknowledged.set(key, result.acknowledged.get(key)! + 1);
+        if (write.status === 200 || write.status === 202) result.acknowledged.set(key, result.acknowledged.get(key)! + 1);
+        if (write.status === 202) result.buffered++;
         else if (write.status >= 500) await sleep(20);
       } catch {
         await sleep(20); // a read that could not connect: nothing was written

@@ -70,6 +70,27 @@ describe("outbox relay", () => {
     assert.equal((await warm.outboxStats()).pending, 0);
   });
 
+  it("a relay process killed (SIGKILL) between publishing and marking: the next relay publishes the batch again, nothing missing", async () => {
+    await redis.del(stream);
+    for (let i = 0; i < 25; i++) await warm.put({ tenant: "t", namespace: "kv", key: `killed-${i % 5}` }, { i });
+    const { spawnSync } = await import("node:child_process");
+    const path = await import("node:path");
+    const child = spawnSync(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../helpers/relay-crash.ts"), db.url, redisInfo.url, stream], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(child.signal, "SIGKILL", `the relay process was killed: ${child.stderr}`);
+    assert.equal((await readStream()).length, 25, "it had published the batch");
+    assert.equal((await warm.outboxStats()).pending, 25, "but marked nothing");
+    const survivor = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)]);
+    while ((await survivor.runOnce()) > 0);
+    const events = await readStream();
+    assert.equal(events.length, 50);
+    const unique = new Map(events.map((e) => [e.id, e]));
+    assert.equal(unique.size, 25, "every change exactly once after deduplicating by id");
+    for (let k = 0; k < 5; k++) {
+      assert.deepEqual([...unique.values()].filter((e) => e.key === `killed-${k}`).map((e) => e.version), [1, 2, 3, 4, 5]);
+    }
+    assert.equal((await warm.outboxStats()).pending, 0);
+  });
+
   it("several relays at once do not publish the same event twice", async () => {
     await redis.del(stream);
     for (let i = 0; i < 200; i++) await warm.put({ tenant: "t", namespace: "kv", key: `m${i % 10}` }, { i });

@@ -101,6 +101,42 @@ describe("tiered store behaviour", () => {
     assert.equal(next.version, 5);
   });
 
+  it("buffers writes of a namespace that asks for it while warm is down, then replays them in order", async () => {
+    const { MemoryJournal } = await import("../../server/state/journal");
+    const warmSwitch = switchable(warm);
+    const buffering = new TieredStore({
+      hot: guarded(hotInner, { timeoutMs: 200 }),
+      warm: guarded(warmSwitch, { timeoutMs: 200, breaker: { failureThreshold: 1000 } }),
+      durabilityOf: namespaces.durabilityOf,
+      whenWarmDownOf: namespaces.whenWarmDownOf,
+      journal: new MemoryJournal(),
+    });
+    {
+      const ref = { tenant: t, namespace: "sessions", key: "buffered" };
+      const kvRef = { tenant: t, namespace: "kv", key: "not-buffered" };
+      const first = await buffering.put(ref, { n: 1 });
+      await buffering.put(kvRef, 1);
+      warmSwitch.down = true;
+      await assert.rejects(buffering.put(kvRef, 2), { code: "unavailable" }, "a namespace that rejects still answers 503");
+      const b1 = await buffering.put(ref, { n: 2 }, { ifVersion: first.version });
+      assert.equal(b1.durable, false);
+      assert.equal(b1.version, first.version + 1);
+      const b2 = await buffering.put(ref, { n: 3 }, { ifVersion: b1.version });
+      assert.equal(b2.version, first.version + 2, "a compare-and-set chain works on buffered versions");
+      await assert.rejects(buffering.put(ref, { n: 99 }, { ifVersion: b1.version }), { code: "version_conflict" });
+      assert.deepEqual((await buffering.get(ref))?.value, { n: 3 }, "buffered writes are visible");
+      await assert.rejects(buffering.put({ ...ref, key: "never-seen" }, 1), { code: "unavailable" }, "without a hot copy the version is unknown: 503");
+      warmSwitch.down = false;
+      await buffering.replayJournal();
+      const durable = await warm.get(ref);
+      assert.deepEqual(durable?.value, { n: 3 });
+      assert.equal(durable?.version, b2.version, "warm has the same versions hot gave");
+      assert.deepEqual((await warm.history(ref)).slice(0, 3).map((h) => h.version), [b2.version, b1.version, first.version]);
+      const after = await buffering.put(ref, { n: 4 }, { ifVersion: b2.version });
+      assert.equal(after.durable, undefined);
+    }
+  });
+
   it("deletes in warm and hides the key in hot with a tombstone", async () => {
     const ref = { tenant: t, namespace: "kv", key: "gone" };
     await store.put(ref, 1);

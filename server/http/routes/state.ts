@@ -24,6 +24,7 @@ const RecordBody = z
     updatedAt: z.string(),
     expiresAt: z.string().nullable(),
     sizeBytes: z.number().int(),
+    durable: z.literal(false).optional().openapi({ description: "Present (false) only on a 202: buffered, not yet durable" }),
   })
   .openapi("StateRecord");
 
@@ -76,6 +77,7 @@ const TransactionBody = z
 
 export function recordJson(r: StateRecord) {
   return {
+    ...(r.durable === false ? { durable: false as const } : {}),
     namespace: r.namespace,
     key: r.key,
     version: r.version,
@@ -156,6 +158,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       responses: {
         200: { description: "Updated", content: { "application/json": { schema: RecordBody } } },
         201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
+        202: { description: "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed", content: { "application/json": { schema: RecordBody } } },
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
       },
     },
@@ -164,6 +167,11 @@ export function registerStateRoutes({ define }: RouteKit): void {
       const pre = await resolvePrecondition(c, services, ref);
       const outcome = await services.state.put(ref, body.value, { ...pre, ttlSeconds: body.ttlSeconds, actor: principal.keyId });
       c.header("etag", etag(outcome.record.version));
+      if (outcome.record.durable === false) {
+        // Accepted while the warm tier is down: visible now, durable once replayed (design: Failure behaviour).
+        c.header("statehouse-durability", "buffered");
+        return c.json(recordJson(outcome.record), 202);
+      }
       if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`);
       if (outcome.created) c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
       return c.json(recordJson(outcome.record), outcome.created ? 201 : 200);
@@ -175,7 +183,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
     {
       method: "patch", path: "/api/v1/state/{ns}/{key}", summary: "Patch a record atomically", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
       body: { schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]), contentTypes: ["application/merge-patch+json", "application/json-patch+json"] },
-      responses: { 200: { description: "Patched", content: { "application/json": { schema: RecordBody } } }, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503) },
+      responses: { 200: { description: "Patched", content: { "application/json": { schema: RecordBody } } }, 202: { description: "Accepted while the warm tier is down, not yet durable", content: { "application/json": { schema: RecordBody } } }, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503) },
     },
     async ({ c, services, principal, params, body, contentType }) => {
       const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
@@ -184,6 +192,10 @@ export function registerStateRoutes({ define }: RouteKit): void {
       const format = contentType === "application/json-patch+json" ? "json-patch" : "merge";
       const outcome = await services.state.patch(ref, format, body, { ifVersion: pre.ifVersion, actor: principal.keyId });
       c.header("etag", etag(outcome.record.version));
+      if (outcome.record.durable === false) {
+        c.header("statehouse-durability", "buffered");
+        return c.json(recordJson(outcome.record), 202);
+      }
       if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`);
       return c.json(recordJson(outcome.record));
     },
