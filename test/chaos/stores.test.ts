@@ -180,6 +180,32 @@ describe("chaos: stores fail under load", () => {
 });
 
 describe("several instances on one Redis and PostgreSQL", () => {
+  it("three instances on a 3-master Redis Cluster: exact final counts", { timeout: 120_000 }, async () => {
+    const cluster = await startOwnRedisCluster();
+    const api = await startApi({ REDIS_URL: cluster.url });
+    const others = [await startServer(api.env), await startServer(api.env)];
+    try {
+      const { key } = await api.clientFor("fleet");
+      const keys = Array.from({ length: 10 }, (_, i) => `cl${i}`);
+      await seedCounters(api.url, key, keys);
+      const urls = [api.url, ...others.map((o) => o.url)];
+      const load = startIncrementLoad({ urls: () => urls, apiKey: key, keys, clients: 30 });
+      await sleep(5000);
+      const result = await load.stop();
+      for (const url of urls) {
+        const counters = await readCounters(url, key, keys);
+        for (const k of keys) {
+          assert.equal(counters.get(k)!.count, result.acknowledged.get(k), `${k} through ${url}`);
+          assert.equal(counters.get(k)!.defaultVersion, counters.get(k)!.version, `${k}: no stale copy in the cluster`);
+        }
+      }
+    } finally {
+      await Promise.all(others.map((o) => o.stop()));
+      await api.close();
+      await cluster.stop();
+    }
+  });
+
   it("three instances, 50 clients incrementing 10 keys through all of them: exact final counts", { timeout: 120_000 }, async () => {
     const api = await startApi();
     const others = [await startServer(api.env), await startServer(api.env)];
