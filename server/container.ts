@@ -2,7 +2,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
-import { AdminSessions } from "./auth/admin-sessions";
+import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
@@ -62,6 +62,10 @@ export interface Services {
   readonly tiers: Readonly<Record<TierRole, GuardedStore>>;
   readonly log: typeof logger;
   readonly sessions: AdminSessions;
+  /** Sessions ended by logout. */
+  readonly sessionDenylist: SessionDenylist;
+  /** A verified, not logged-out dashboard session from a cookie value, or undefined. */
+  session(cookie: string | undefined): Promise<AdminSession | undefined>;
   /** Tenants that have state or keys. */
   tenants(): Promise<string[]>;
   /** Unpublished outbox events and the oldest one's age. */
@@ -184,6 +188,9 @@ export async function buildServices(config: Config): Promise<Services> {
     keys.onRevoke = (id) => void redis.client.publish(channel, JSON.stringify({ type: "api_key", id })).catch(() => {});
   }
 
+  const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
+  const sessionDenylist: SessionDenylist = redis ? new RedisSessionDenylist(redis.client as never, config.STATEHOUSE_KEY_PREFIX) : new MemorySessionDenylist();
+
   const limiter: RateLimiter = redis
     ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
     : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
@@ -201,7 +208,14 @@ export async function buildServices(config: Config): Promise<Services> {
     idempotency: new IdempotencyService(store),
     tiers,
     log: logger,
-    sessions: new AdminSessions(config.STATEHOUSE_SESSION_SECRET),
+    sessions,
+    sessionDenylist,
+    async session(cookie) {
+      const s = sessions.verify(cookie);
+      if (!s) return undefined;
+      // A denylist that cannot answer (Redis down) does not lock operators out: the signature still holds.
+      return (await sessionDenylist.isRevoked(s.sid).catch(() => false)) ? undefined : s;
+    },
     tenants: () => guardedCall(() => warm.tenants()),
     outbox: () => guardedCall(() => warm.outboxStats()),
     outboxRecent: async (limit) => ({ publishers: publishers.map((p) => p.name), events: await guardedCall(() => warm.recentOutboxEvents(limit)) }),

@@ -3,6 +3,8 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 export const SESSION_COOKIE = "sh_admin";
 
 export interface AdminSession {
+  /** Random per login: logging out revokes this id (until the session would have expired anyway). */
+  sid: string;
   keyId: string;
   tenant: string;
   /** Sent back by the dashboard in `X-CSRF-Token` on every mutation (double submit, plus SameSite=Strict). */
@@ -26,7 +28,7 @@ export class AdminSessions {
   }
 
   issue(keyId: string, tenant: string, now = Date.now()): { value: string; session: AdminSession } {
-    const session: AdminSession = { keyId, tenant, csrf: randomBytes(18).toString("base64url"), expiresAt: now + this.ttlMs };
+    const session: AdminSession = { sid: randomBytes(12).toString("base64url"), keyId, tenant, csrf: randomBytes(18).toString("base64url"), expiresAt: now + this.ttlMs };
     const payload = Buffer.from(JSON.stringify(session)).toString("base64url");
     return { value: `${payload}.${this.sign(payload)}`, session };
   }
@@ -40,7 +42,7 @@ export class AdminSessions {
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
     try {
       const session = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as AdminSession;
-      return session.expiresAt > now ? session : undefined;
+      return session.expiresAt > now && typeof session.sid === "string" ? session : undefined;
     } catch {
       return undefined;
     }
@@ -67,4 +69,34 @@ export function readCookie(header: string | undefined | null, name: string): str
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
   }
   return undefined;
+}
+
+/** Sessions ended by logout, kept until they would have expired (Redis when configured, so every instance sees it). */
+export interface SessionDenylist {
+  revoke(session: AdminSession): Promise<void>;
+  isRevoked(sid: string): Promise<boolean>;
+}
+
+export class MemorySessionDenylist implements SessionDenylist {
+  private readonly revoked = new Map<string, number>();
+  async revoke(session: AdminSession): Promise<void> {
+    this.revoked.set(session.sid, session.expiresAt);
+    for (const [sid, until] of this.revoked) if (until < Date.now()) this.revoked.delete(sid);
+  }
+  async isRevoked(sid: string): Promise<boolean> {
+    return (this.revoked.get(sid) ?? 0) > Date.now();
+  }
+}
+
+export class RedisSessionDenylist implements SessionDenylist {
+  constructor(
+    private readonly client: { set(...args: (string | number)[]): Promise<unknown>; exists(key: string): Promise<number> },
+    private readonly prefix: string,
+  ) {}
+  async revoke(session: AdminSession): Promise<void> {
+    await this.client.set(`${this.prefix}session:revoked:${session.sid}`, "1", "PXAT", session.expiresAt);
+  }
+  async isRevoked(sid: string): Promise<boolean> {
+    return (await this.client.exists(`${this.prefix}session:revoked:${sid}`)) === 1;
+  }
 }

@@ -87,16 +87,18 @@ export function createApi(services: Services): Api {
     }
   });
   // GET /api/admin/session – the current session (and its CSRF token for mutations)
-  app.get("/api/admin/session", (c) => {
-    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+  app.get("/api/admin/session", async (c) => {
+    const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (!session) return problemResponse(new HttpError("unauthorized", "not logged in"));
     c.header("cache-control", "no-store");
     return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
-  app.delete("/api/admin/session", (c) => {
-    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+  app.delete("/api/admin/session", async (c) => {
+    const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (session && c.req.header("x-csrf-token") !== session.csrf) return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
+    // Ends the session everywhere, not just in this browser: a copied cookie stops working too.
+    if (session) await services.sessionDenylist.revoke(session).catch(() => {});
     c.header("set-cookie", services.sessions.clearCookie(secure(c.req.url, c.req.header("x-forwarded-proto"))));
     return c.body(null, 204);
   });

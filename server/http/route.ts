@@ -150,7 +150,7 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
   const header = c.req.header("authorization");
   let principal: Principal | undefined;
   if (header === undefined) {
-    const session = services.sessions.verify(readCookie(c.req.header("cookie"), SESSION_COOKIE));
+    const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (session) {
       const csrf = c.req.header("x-csrf-token") ?? "";
       const digest = (v: string) => createHash("sha256").update(v).digest();

@@ -196,10 +196,13 @@ describe("admin dashboard in Chromium", () => {
     await axe("keys");
   });
 
-  it("logs out", async () => {
+  it("logs out, and the session is over everywhere (a copied cookie no longer works)", async () => {
     await page.goto(`${api.url}/admin`);
+    const copied = (await context.cookies()).find((c) => c.name === "sh_admin")!.value;
+    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status, 200);
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL(`${api.url}/admin/login`);
+    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status, 401, "the copied cookie is refused after logout");
     await page.goto(`${api.url}/admin/keys`);
     assert.equal(new URL(page.url()).pathname, "/admin/login");
   });

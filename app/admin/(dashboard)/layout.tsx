@@ -13,7 +13,7 @@ export const metadata = { title: "Statehouse admin" };
 /** Every dashboard page: only with a valid session cookie whose key is still active; else the login page. */
 export default async function DashboardLayout({ children }: { children: ReactNode }) {
   const services = await getServices();
-  const session = services.sessions.verify((await cookies()).get(SESSION_COOKIE)?.value);
+  const session = await services.session((await cookies()).get(SESSION_COOKIE)?.value);
   const principal = session && (await services.keys.principalById(session.keyId).catch(() => undefined));
   if (!session || !principal?.scopes.has("admin")) redirect("/admin/login");
   return (
