@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { InvalidError, VersionConflictError } from "./errors";
@@ -16,11 +16,11 @@ import {
   type StateStore,
   type WriteOptions,
   decodeCursor,
-  encodeCursor,
   encodeValue,
   expiryFrom,
   listLimit,
   refKey,
+  toPage,
   unsupported,
   validateNamespaceName,
   validateRef,
@@ -126,8 +126,7 @@ export class FilesystemArchive implements StateStore {
       entries.push({ key: a.key, version: a.version, updatedAt: new Date(a.updatedAt), expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt), sizeBytes: a.sizeBytes });
     }
     entries.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
-    const items = entries.slice(0, limit);
-    return entries.length > limit ? { items, nextCursor: encodeCursor(items[items.length - 1]!.key) } : { items };
+    return toPage(entries, limit);
   }
 
   async history(ref: StateRef, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
@@ -174,11 +173,6 @@ export class FilesystemArchive implements StateStore {
       });
       return true;
     });
-  }
-
-  /** Removes a key's file entirely (after it was restored to a warmer tier). */
-  async forget(ref: StateRef): Promise<void> {
-    await rm(this.file(ref), { force: true });
   }
 
   async ping(): Promise<void> {

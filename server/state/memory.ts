@@ -13,11 +13,11 @@ import {
   type TransactionResult,
   type WriteOptions,
   decodeCursor,
-  encodeCursor,
   encodeValue,
   expiryFrom,
   isTombstone,
   listLimit,
+  toPage,
   unsupported,
   validateNamespaceName,
   validateRef,
@@ -120,13 +120,15 @@ export class MemoryStore implements StateStore {
     if (!space) return { items: [] };
     const keys = [...space.keys()]
       .filter((k) => k.startsWith(prefix) && (after === undefined || k > after) && this.isLive(space.get(k)!))
-      .sort();
-    const page = keys.slice(0, limit);
-    const items = page.map((key) => {
-      const e = space.get(key)!;
-      return { key, version: e.version, updatedAt: new Date(e.updatedAt), expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt), sizeBytes: e.sizeBytes };
-    });
-    return keys.length > limit ? { items, nextCursor: encodeCursor(page[page.length - 1]!) } : { items };
+      .sort()
+      .slice(0, limit + 1);
+    return toPage(
+      keys.map((key) => {
+        const e = space.get(key)!;
+        return { key, version: e.version, updatedAt: new Date(e.updatedAt), expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt), sizeBytes: e.sizeBytes };
+      }),
+      limit,
+    );
   }
 
   async history(): Promise<never> {

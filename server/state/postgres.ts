@@ -14,11 +14,11 @@ import {
   type TransactionResult,
   type WriteOptions,
   decodeCursor,
-  encodeCursor,
   encodeValue,
   expiryFrom,
   LIMITS,
   listLimit,
+  toPage,
   unsupported,
   validateNamespaceName,
   validateRef,
@@ -160,8 +160,7 @@ export class PostgresStore implements StateStore {
        ORDER BY key LIMIT $6`,
       tenant, namespace, options.prefix ?? "", new Date(), after ?? null, limit + 1,
     );
-    const items = rows.slice(0, limit).map((r) => ({ key: r.key, version: r.version, updatedAt: r.updated_at, expiresAt: r.expires_at, sizeBytes: r.size_bytes }));
-    return rows.length > limit ? { items, nextCursor: encodeCursor(items[items.length - 1]!.key) } : { items };
+    return toPage(rows.map((r) => ({ key: r.key, version: r.version, updatedAt: r.updated_at, expiresAt: r.expires_at, sizeBytes: r.size_bytes })), limit);
   }
 
   async history(ref: StateRef, options: HistoryOptions = {}): Promise<HistoryEntry[]> {

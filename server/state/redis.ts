@@ -13,11 +13,11 @@ import {
   type Tombstone,
   type WriteOptions,
   decodeCursor,
-  encodeCursor,
   encodeValue,
   expiryFrom,
   isTombstone,
   listLimit,
+  toPage,
   unsupported,
   validateNamespaceName,
   validateRef,
@@ -234,11 +234,7 @@ export class RedisStore implements StateStore {
       });
       if (dead.length) await this.unindex(tenant, namespace, dead);
       const exhausted = keys.length <= limit || candidates.length < keys.length;
-      if (items.length > limit) {
-        const page = items.slice(0, limit);
-        return { items: page, nextCursor: encodeCursor(page[page.length - 1]!.key) };
-      }
-      if (exhausted) return { items };
+      if (items.length > limit || exhausted) return toPage(items, limit);
       after = keys[keys.length - 1];
     }
   }

@@ -304,6 +304,15 @@ export function listLimit(options: ListOptions | undefined): number {
   return limit;
 }
 
+/**
+ * A page from entries in key order, of which there may be more than `limit` (stores fetch one extra
+ * to know whether another page follows): the first `limit`, and a cursor after the last of them.
+ */
+export function toPage(entries: readonly ListEntry[], limit: number): ListPage {
+  const items = entries.slice(0, limit);
+  return entries.length > limit ? { items, nextCursor: encodeCursor(items[items.length - 1]!.key) } : { items };
+}
+
 /** Cursors are the last key of the previous page, base64url so they survive query strings. */
 export function encodeCursor(lastKey: string): string {
   return Buffer.from(lastKey, "utf8").toString("base64url");
