@@ -87,10 +87,41 @@ const overview: PanelSpec[] = [
     targets: [{ expr: `histogram_quantile(0.95, sum by (le, agent) (rate(statehouse_agent_turn_duration_bucket{${JOB}}[${RATE}])))`, legend: "{{agent}}" }],
   },
   {
+    title: "Active sessions and 1 h forecast", description: "Live sessions per agent, and where the last 30 minutes' trend puts them in an hour (predict_linear; the server's own least-squares forecast alongside)", unit: "short",
+    targets: [
+      { expr: `sum by (agent) (statehouse_sessions_active{${JOB}})`, legend: "{{agent}} active" },
+      { expr: `sum by (agent) (predict_linear(statehouse_sessions_active{${JOB}}[30m], 3600))`, legend: "{{agent}} in 1h (predict_linear)" },
+      { expr: `sum by (agent) (statehouse_sessions_forecast{${JOB}})`, legend: "{{agent}} in 1h (server forecast)" },
+    ],
+  },
+  {
     title: "Outbox", description: "Unpublished events and the age of the oldest", unit: "short",
     targets: [
       { expr: `max(statehouse_outbox_pending{${JOB}})`, legend: "pending" },
       { expr: `max(statehouse_outbox_lag{${JOB}})`, legend: "lag (s)" },
+    ],
+  },
+];
+
+// Workflow series exist only once a run has started (or a lease was lost); `or vector(0)` draws 0 until then.
+const overviewWorkflows: PanelSpec[] = [
+  {
+    title: "Workflow runs per minute by status", description: "Runs entering queued, succeeded, failed or cancelled", unit: "short",
+    targets: [{ expr: `(sum by (status) (rate(statehouse_workflow_runs_total{${JOB}}[${RATE}])) * 60) or vector(0)`, legend: "{{status}}" }],
+  },
+  {
+    title: "Workflow step p95 by type", description: "Duration of step attempts", unit: "s",
+    targets: [{ expr: `histogram_quantile(0.95, sum by (le, type) (rate(statehouse_workflow_step_duration_bucket{${JOB}}[${RATE}]))) or vector(0)`, legend: "{{type}}" }],
+  },
+  {
+    title: "Workflow step failures per minute", description: "Step attempts that threw (they are retried with backoff)", unit: "short",
+    targets: [{ expr: `(sum by (type) (rate(statehouse_workflow_step_duration_count{${JOB}, outcome="error"}[${RATE}])) * 60) or vector(0)`, legend: "{{type}}" }],
+  },
+  {
+    title: "Workflow resumes and lease losses per minute", description: "Runs resumed after their worker's lease expired; workers that found their run taken over", unit: "short",
+    targets: [
+      { expr: `(sum(rate(statehouse_workflow_resumes_total{${JOB}}[${RATE}])) * 60) or vector(0)`, legend: "resumes" },
+      { expr: `(sum(rate(statehouse_workflow_lease_losses_total{${JOB}}[${RATE}])) * 60) or vector(0)`, legend: "lease losses" },
     ],
   },
 ];
@@ -167,7 +198,7 @@ function dashboard(uid: string, title: string, panels: PanelSpec[], extraVariabl
 }
 
 export const DASHBOARDS = {
-  "grafana/dashboards/statehouse-overview.json": dashboard("statehouse-overview", "Statehouse — overview", overview),
+  "grafana/dashboards/statehouse-overview.json": dashboard("statehouse-overview", "Statehouse — overview", [...overview, ...overviewWorkflows]),
   "grafana/dashboards/statehouse-namespace.json": dashboard("statehouse-namespace", "Statehouse — namespace", namespacePanels, [
     { name: "namespace", label: "Namespace", type: "query", datasource: DS, query: { query: "label_values(statehouse_state_operation_duration_count, namespace)", refId: "namespace" }, definition: "label_values(statehouse_state_operation_duration_count, namespace)", current: { text: "sessions", value: "sessions" }, refresh: 2, hide: 0 },
   ]),

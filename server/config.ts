@@ -30,14 +30,31 @@ const Env = z.object({
   STATEHOUSE_STATS_INTERVAL_MS: positiveInt.default(15_000),
   STATEHOUSE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   STATEHOUSE_OUTBOX_RELAY: z.enum(["on", "off"]).default("on"),
+  /** How often the lifecycle sweeper runs; 0 turns it off in this instance. */
+  STATEHOUSE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
+  STATEHOUSE_TOMBSTONE_RETENTION_SECONDS: positiveInt.default(7 * 24 * 3600),
   STATEHOUSE_WEBHOOK_URLS: z.string().optional().refine((v) => v === undefined || v.split(",").every((u) => /^https?:\/\/\S+$/.test(u.trim())), "must be comma-separated http(s) URLs"),
   STATEHOUSE_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
-  ARCHIVE_S3_BUCKET: z.string().min(3).optional(),
+  STATEHOUSE_WORKFLOW_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
+  STATEHOUSE_WORKFLOW_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
+  STATEHOUSE_WORKFLOW_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
+  STATEHOUSE_WORKFLOW_SCAN_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  STATEHOUSE_WORKFLOW_EFFECTS_LOG: z.enum(["on", "off"]).default("off"),
+  ARCHIVE_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')").optional(),
+  ARCHIVE_S3_PREFIX: z.string().regex(/^[A-Za-z0-9._/-]{1,200}$/, "letters, digits, '.', '_', '-' or '/', at most 200").optional(),
+  // The standard AWS variables, read here so the S3 archive is built from one validated config.
+  AWS_REGION: z.string().min(1).optional(),
+  AWS_ENDPOINT_URL: url(["http:", "https:"]).optional(),
+  AWS_ACCESS_KEY_ID: z.string().min(1).optional(),
+  AWS_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  AWS_SESSION_TOKEN: z.string().min(1).optional(),
   LLM_BASE_URL: url(["http:", "https:"]).optional(),
   LLM_MODEL: z.string().min(1).optional(),
   LLM_API_KEY: z.string().min(1).optional(),
   PROMETHEUS_URL: url(["http:", "https:"]).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
+  STATEHOUSE_NAMESPACES: z.string().regex(/\.(ts|mts|js|mjs)$/, "must be the path of a .ts, .mts, .js or .mjs module").optional(),
+  STATEHOUSE_REGION: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32").default("local"),
 });
 
 export type Config = z.infer<typeof Env> & { dataDir: string };
@@ -61,6 +78,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.STATEHOUSE_WEBHOOK_URLS && !parsed.data.STATEHOUSE_WEBHOOK_SECRET) {
     throw new ConfigError(["STATEHOUSE_WEBHOOK_SECRET: required when STATEHOUSE_WEBHOOK_URLS is set (webhooks are signed)"]);
+  }
+  if (Boolean(parsed.data.AWS_ACCESS_KEY_ID) !== Boolean(parsed.data.AWS_SECRET_ACCESS_KEY)) {
+    throw new ConfigError(["AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: set both or neither"]);
   }
   return { ...parsed.data, dataDir: path.resolve(parsed.data.STATEHOUSE_DATA_DIR) };
 }

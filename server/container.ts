@@ -1,21 +1,25 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { AgentService } from "./agents/sessions";
+import { AGENTS, AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
 import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
 import { logger } from "./logger";
+import { LifecycleSweeper } from "./lifecycle/sweeper";
+import { ExtractiveSummarizer, ModelSummarizer } from "./lifecycle/windows";
 import { type EventPublisher, FileLogPublisher, OutboxRelay, RedisStreamPublisher, WebhookPublisher } from "./outbox/relay";
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
-import { FilesystemArchive } from "./state/archive";
+import { ArchiveStore } from "./state/archive";
+import { s3ArchiveOptions } from "./state/blob-s3";
 import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
 import { UnavailableError } from "./state/errors";
 import { guarded, type GuardedStore } from "./state/guarded";
 import { MemoryJournal, RedisJournal } from "./state/journal";
 import { MemoryStore } from "./state/memory";
-import { NamespaceRegistry } from "./state/namespaces";
+import { namespaceRegistryFor } from "./lifecycle/declared-namespaces";
+import type { NamespaceRegistry } from "./state/namespaces";
 import { PostgresStore } from "./state/postgres";
 import { type RedisClient, RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
@@ -24,6 +28,10 @@ import { TieredStore } from "./state/tiered";
 import { StateGauges } from "./telemetry/gauges";
 import { instrumented } from "./telemetry/instrumented";
 import { startTelemetry, type Telemetry } from "./telemetry/start";
+import { MemoryOperationCounter, RedisOperationCounter, TenantPolicyService } from "./policies/tenant-policies";
+import { CapacityMonitor, countActiveSessions } from "./telemetry/capacity";
+import { createWorkflows } from "./workflows";
+import type { WorkflowService } from "./workflows/service";
 
 export type TierRole = "hot" | "warm" | "cold";
 
@@ -57,10 +65,14 @@ export interface Services {
   readonly telemetry: Telemetry;
   readonly state: StateService;
   readonly agents: AgentService;
+  /** Workflow runs: start, status, cancel (this process's workers run them). */
+  readonly workflows: WorkflowService;
   readonly keys: ApiKeyService;
   readonly idempotency: IdempotencyService;
   readonly tiers: Readonly<Record<TierRole, GuardedStore>>;
   readonly log: typeof logger;
+  /** Expiry enforcement and clean-up (started per STATEHOUSE_SWEEP_INTERVAL_MS). */
+  readonly sweeper: LifecycleSweeper;
   readonly sessions: AdminSessions;
   /** Sessions ended by logout. */
   readonly sessionDenylist: SessionDenylist;
@@ -75,6 +87,10 @@ export interface Services {
   /** Takes one token from the key's bucket. Fails open (allows) when the hot tier cannot answer. */
   rateLimit(keyId: string): Promise<RateLimitDecision>;
   readiness(): Promise<ReadyReport>;
+  /** Per-tenant quotas and region pins (server/policies/tenant-policies.ts). */
+  readonly tenantPolicies: TenantPolicyService;
+  /** Active sessions per agent and their one-hour forecast. */
+  readonly capacity: CapacityMonitor;
   close(): Promise<void>;
 }
 
@@ -88,18 +104,19 @@ export async function buildServices(config: Config): Promise<Services> {
   const guard = (store: StateStore) => guarded(store, { timeoutMs: config.STATEHOUSE_STORE_TIMEOUT_MS, breaker: breakerOptions(store.name) });
 
   const telemetry = startTelemetry();
-  const namespaces = new NamespaceRegistry();
+  const namespaces = await namespaceRegistryFor(config); // built-ins + STATEHOUSE_NAMESPACES
   // Undeclared names (bad input) collapse to one attribute value, so they cannot blow up cardinality.
   const namespaceLabel = (ns: string) => (namespaces.has(ns) ? ns : "other");
   // Spans per state operation only when they go somewhere: unexported, they would cost a tenth of
   // hot-read throughput for nothing (requests still get a span, whose trace id logs and errors show).
   const measure = <S extends StateStore>(s: S, tier: "hot" | "warm" | "cold" | "tiered") =>
     instrumented(s, { tier, instruments: telemetry.instruments, tracer: telemetry.tracesExported ? telemetry.tracer : undefined, namespaceLabel });
-  const lifecycle = (event: string, namespace: string) => telemetry.instruments.lifecycleEvents.add(1, { event, namespace: namespaceLabel(namespace) });
+  const lifecycle = (event: string, namespace: string, count = 1) => telemetry.instruments.lifecycleEvents.add(count, { event, namespace: namespaceLabel(namespace) });
   const warm = await PostgresStore.open(config.DATABASE_URL ? { url: config.DATABASE_URL } : { pgliteDir: path.join(config.dataDir, "pglite") });
   const redis = config.REDIS_URL ? await RedisStore.fromUrl(config.REDIS_URL, { keyPrefix: config.STATEHOUSE_KEY_PREFIX }) : undefined;
   const hot: StateStore = redis ?? new MemoryStore();
-  const cold = new FilesystemArchive(path.join(config.dataDir, "archive"));
+  const s3Archive = s3ArchiveOptions(config);
+  const cold = s3Archive ? ArchiveStore.onS3(s3Archive) : ArchiveStore.onFilesystem(path.join(config.dataDir, "archive"));
 
   const tiers = { hot: guard(hot), warm: guard(warm), cold: guard(cold) };
   const tiered = new TieredStore({
@@ -120,7 +137,12 @@ export async function buildServices(config: Config): Promise<Services> {
     },
   });
   const store = measure(tiered, "tiered");
-  const state = new StateService(store, namespaces, lifecycle);
+  const model: AgentModel = config.LLM_BASE_URL
+    ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
+    : new OfflineModel();
+  // Windows are summarized by the configured model when there is one, extractively otherwise.
+  const summarizer = model instanceof OpenAICompatibleModel ? new ModelSummarizer((prompt) => model.complete(prompt), model.name) : new ExtractiveSummarizer();
+  const state = new StateService(store, namespaces, lifecycle, summarizer);
   /** Direct warm queries (not StateStore calls) get the same timeout, and a clear `unavailable`. */
   const guardedCall = async <T>(fn: () => Promise<T>): Promise<T> => {
     let timer: NodeJS.Timeout | undefined;
@@ -132,6 +154,17 @@ export async function buildServices(config: Config): Promise<Services> {
       clearTimeout(timer);
     }
   };
+  const tenantPolicies = new TenantPolicyService(warm.prisma, redis ? new RedisOperationCounter(redis.client, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(), {
+    serverRegion: config.STATEHOUSE_REGION,
+    isDurable: (ns) => namespaces.has(ns) && namespaces.durabilityOf(ns) === "durable",
+    guard: guardedCall,
+    guardHot: (fn) => withTimeout(fn(), config.STATEHOUSE_STORE_TIMEOUT_MS),
+    log: logger,
+    onRefused: lifecycle,
+  }).start();
+  state.writeGuard = (tenant, writes, actor) => tenantPolicies.checkWrites(tenant, writes, actor);
+  const capacity = new CapacityMonitor(telemetry.meter, { count: () => guardedCall(countActiveSessions(warm.prisma)), agents: AGENTS });
+
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
     stores: (Object.entries(tiers) as [TierRole, GuardedStore][]).map(([tier, s]) => ({
@@ -142,6 +175,7 @@ export async function buildServices(config: Config): Promise<Services> {
       stats: s.inner.stats ? () => s.stats!() : undefined,
     })),
     outbox: () => warm.outboxStats(),
+    refreshAlso: [() => capacity.refresh()],
   }).start(config.STATEHOUSE_STATS_INTERVAL_MS);
 
   // The outbox relay: Redis Streams when Redis is configured, signed webhooks when URLs are given, and
@@ -161,9 +195,13 @@ export async function buildServices(config: Config): Promise<Services> {
     },
   });
   if (config.STATEHOUSE_OUTBOX_RELAY === "on") relay.start();
-  const model: AgentModel = config.LLM_BASE_URL
-    ? new OpenAICompatibleModel({ baseURL: config.LLM_BASE_URL, model: config.LLM_MODEL ?? "gpt-4o-mini", apiKey: config.LLM_API_KEY })
-    : new OfflineModel();
+  const sweeper = new LifecycleSweeper({
+    warm, hot, cold: tiers.cold, tiered, namespaces,
+    tombstoneRetentionSeconds: config.STATEHOUSE_TOMBSTONE_RETENTION_SECONDS,
+    onEvent: (event, namespace, count) => telemetry.instruments.lifecycleEvents.add(count, { event, namespace: namespace === "all" ? "all" : namespaceLabel(namespace) }),
+    onError: (err) => logger.warn("lifecycle sweep failed; the next one retries", { error: err instanceof Error ? err.name : "error" }),
+  });
+  sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
   const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
   if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
 
@@ -178,14 +216,16 @@ export async function buildServices(config: Config): Promise<Services> {
     if ((sub as { status?: string }).status === "wait") await (sub as unknown as { connect(): Promise<void> }).connect().catch(() => {});
     sub.on("message", (_channel: string, message: string) => {
       try {
-        const m = JSON.parse(message) as { type?: string; id?: string };
+        const m = JSON.parse(message) as { type?: string; id?: string; tenant?: string };
         if (m.type === "api_key" && typeof m.id === "string") keys.forget(m.id);
+        if (m.type === "tenant_policy" && typeof m.tenant === "string") tenantPolicies.forget(m.tenant);
       } catch {
         // not ours
       }
     });
     await sub.subscribe(channel).catch(() => logger.warn("could not subscribe to cache invalidations; revocations reach other instances within 5 s"));
     keys.onRevoke = (id) => void redis.client.publish(channel, JSON.stringify({ type: "api_key", id })).catch(() => {});
+    tenantPolicies.onChange = (tenant) => void redis.client.publish(channel, JSON.stringify({ type: "tenant_policy", tenant })).catch(() => {});
   }
 
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
@@ -197,17 +237,22 @@ export async function buildServices(config: Config): Promise<Services> {
   // Its own breaker, so a dead Redis costs nothing per request: rate limiting then fails open.
   const limiterGuard = new CircuitBreaker({ failureThreshold: config.STATEHOUSE_BREAKER_FAILURES, openMs: config.STATEHOUSE_BREAKER_OPEN_MS });
 
+  // Workers start here, in every process built from this container (the app and `npm run worker`).
+  const workflows = createWorkflows({ config, state, warm, redis: redis?.client, meter: telemetry.meter, log: logger, guardedCall });
+
   return {
     config,
     namespaces,
     store,
     state,
     agents: new AgentService(state, model, telemetry.instruments),
+    workflows: workflows.service,
     keys,
     telemetry,
     idempotency: new IdempotencyService(store),
     tiers,
     log: logger,
+    sweeper,
     sessions,
     sessionDenylist,
     async session(cookie) {
@@ -252,9 +297,14 @@ export async function buildServices(config: Config): Promise<Services> {
       const allUp = stores.every((s) => s.status === "up");
       return { ready: warmUp, status: !warmUp ? "unavailable" : allUp ? "ready" : "degraded", stores };
     },
+    tenantPolicies,
+    capacity,
     async close() {
+      await workflows.stop();
+      await tenantPolicies.stop();
       gauges.stop();
       relay.stop();
+      await sweeper.stop();
       subscriber?.disconnect();
       await tiered.close();
     },
@@ -273,6 +323,11 @@ async function bootstrapAdminKey(keys: ApiKeyService, config: Config): Promise<v
   await chmod(file, 0o600);
   if (process.stdout.isTTY) process.stdout.write(`\n  Admin API key (shown once, also saved to ${file}):\n  ${created.key}\n\n`);
   logger.info("created the bootstrap admin key", { keyId: created.id, savedTo: file });
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function round(ms: number): number {

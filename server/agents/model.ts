@@ -1,5 +1,6 @@
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
+import type { RelatedTopic } from "./embedding";
 import { type Entities, type Intent, recallTarget } from "./nlp";
 
 /** What the model sees of a session: the remembered state, not the raw log. */
@@ -10,6 +11,8 @@ export interface AgentContext {
   summary: string;
   recentTurns: { user: string; reply: string }[];
   degraded: boolean;
+  /** The earlier message closest to this one (from the session's profile vector in `embeddings`). */
+  relatedTopic?: RelatedTopic;
 }
 
 /** The language model behind an agent. */
@@ -52,9 +55,10 @@ export class OfflineModel implements AgentModel {
           .filter(([k]) => ["name", "email", "phone"].includes(k))
           .map(([k, v]) => `${LABELS[k as keyof Entities]}: ${v}`);
         const noted = learned.length && c.intent === "inform" ? ` I've noted your ${learned.join(", ")}.` : "";
+        const earlier = c.relatedTopic ? ` This ties in with what you said earlier (turn ${c.relatedTopic.turn}): "${c.relatedTopic.text}".` : "";
         return c.intent === "question" || c.intent === "request"
-          ? `I understand you're asking: "${c.message.slice(0, 200)}". I'll keep it in mind.${noted}`
-          : `Got it.${noted}`;
+          ? `I understand you're asking: "${c.message.slice(0, 200)}". I'll keep it in mind.${noted}${earlier}`
+          : `Got it.${noted}${earlier}`;
       }
     }
   }
@@ -80,6 +84,12 @@ export class OpenAICompatibleModel implements AgentModel {
     return text;
   }
 
+  /** One completion of a plain prompt (used to summarize rolling windows). */
+  async complete(prompt: string): Promise<string> {
+    const { text } = await generateText({ model: this.model, prompt, maxRetries: 1 });
+    return text;
+  }
+
   async *stream(c: AgentContext): AsyncIterable<string> {
     const result = streamText({ model: this.model, messages: messages(c), maxRetries: 1 });
     for await (const piece of result.textStream) yield piece;
@@ -91,6 +101,7 @@ function messages(c: AgentContext) {
     c.summary && `Summary of earlier conversation: ${c.summary}`,
     Object.keys(c.entities).length > 0 && `Known facts about the user: ${JSON.stringify(c.entities)}`,
     c.degraded && "Memory is unavailable right now; answer without it and say so if asked to recall.",
+    c.relatedTopic && `An earlier message of the user's on a related topic (turn ${c.relatedTopic.turn}): ${c.relatedTopic.text}`,
   ].filter(Boolean);
   return [
     { role: "system" as const, content: `You are a helpful assistant with persistent memory.\n${memory.join("\n")}` },

@@ -15,7 +15,8 @@ export type Intent = "greeting" | "farewell" | "recall" | "question" | "request"
 
 const DATE = /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
 const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
-const NAME_INTRO = /\b(?:my name is|i am|i'm|call me)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
+// The phrase in any case ("My name is" opens a sentence); the name itself capitalized, so "I'm tired" is no name.
+const NAME_INTRO = /\b(?:[Mm][Yy] [Nn][Aa][Mm][Ee] [Ii][Ss]|[Ii] [Aa][Mm]|[Ii]'[Mm]|[Cc][Aa][Ll][Ll] [Mm][Ee])\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
 
 /** Entities found in one message, by the offline NLP library (compromise) plus a few patterns. */
 export function extractEntities(text: string): Entities {

@@ -3,12 +3,14 @@ import { isConflict, isStateError, NotFoundError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRef } from "../state/store";
 import type { Instruments } from "../telemetry/instruments";
+import { embed, relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel } from "./model";
-import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
+import { SessionProfiles } from "./profiles";
+import { classifyBatch, type InvokeRequest, invokeStateless } from "./stateless";
+import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities } from "./nlp";
 
 export const AGENTS = ["assistant"] as const;
 const NAMESPACE = "sessions";
-const MAX_SUMMARY_CHARS = 4000;
 const APPEND_RETRIES = 100;
 
 export interface Turn {
@@ -42,6 +44,8 @@ export interface TurnResult {
   entities: Entities;
   /** True when memory could not be read or written: the reply was made without (or not saved to) state. */
   degraded: boolean;
+  /** The earlier message the reply picked up (from the session's profile vector). */
+  relatedTopic?: RelatedTopic;
 }
 
 export interface PreparedTurn {
@@ -55,17 +59,21 @@ export interface PreparedTurn {
  * record; concurrent messages retry on the newer version, so all land with consecutive turn numbers.
  */
 export class AgentService {
+  private readonly profiles: SessionProfiles;
+
   constructor(
     private readonly state: StateService,
     readonly model: AgentModel,
     private readonly instruments?: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
-  ) {}
+  ) {
+    this.profiles = new SessionProfiles(state);
+  }
 
   async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
     this.agentOrThrow(tenant, agent);
     const sessionId = randomUUID();
     const initial: SessionState = { agent, startedAt: new Date().toISOString(), turns: [], turnCount: 0, summary: "", summarizedTurns: 0, entities: {}, intent: null };
-    const { record } = await this.state.put(this.ref(tenant, sessionId), initial, { createOnly: true, ttlSeconds: this.idleTtl(), actor: agent });
+    const { record } = await this.state.put(this.ref(tenant, sessionId), initial, { createOnly: true, actor: agent });
     return { sessionId, version: record.version, createdAt: record.createdAt };
   }
 
@@ -93,6 +101,19 @@ export class AgentService {
   async endSession(tenant: string, agent: string, sessionId: string): Promise<void> {
     await this.getSession(tenant, agent, sessionId);
     await this.state.delete(this.ref(tenant, sessionId), { actor: agent });
+    await this.profiles.remove(this.profiles.ref(tenant, agent, sessionId), agent);
+  }
+
+  /** A turn from a context sent whole; nothing is read or stored. */
+  async invoke(tenant: string, agent: string, request: InvokeRequest) {
+    this.agentOrThrow(tenant, agent);
+    return invokeStateless(this.model, request, this.window().maxItems);
+  }
+
+  /** Intent and entities of independent documents, each validated and answered on its own. */
+  async classify(tenant: string, agent: string, documents: readonly unknown[]) {
+    this.agentOrThrow(tenant, agent);
+    return classifyBatch(documents);
   }
 
   /** Reads memory and builds the model's context; unreachable stores give a stateless, degraded context. */
@@ -102,6 +123,10 @@ export class AgentService {
     const started = performance.now();
     const intent = detectIntent(message);
     const found = extractEntities(message);
+    // The profile is read alongside the session (hot-first); it never rejects.
+    const profileRef = this.profiles.ref(tenant, agent, sessionId);
+    const profileRead = this.profiles.read(profileRef);
+    const vector = embed(message);
     let session: SessionState | undefined;
     try {
       const record = await this.state.getOrThrow(ref);
@@ -118,6 +143,7 @@ export class AgentService {
       summary: session?.summary ?? "",
       recentTurns: (session?.turns ?? []).slice(-5).map((t) => ({ user: t.user, reply: t.reply })),
       degraded: session === undefined,
+      relatedTopic: session ? relatedTopic((await profileRead).profile, vector) : undefined,
     };
     const measured = async (result: TurnResult) => {
       this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, { agent, degraded: String(result.degraded) });
@@ -126,7 +152,18 @@ export class AgentService {
     if (!session) {
       return { context, commit: async (reply) => measured({ reply, turn: null, version: null, intent, entities, degraded: true }) };
     }
-    return { context, commit: async (reply) => measured(await this.appendTurn(ref, agent, message, reply, intent, found)) };
+    const known = session;
+    return {
+      context,
+      commit: async (reply) => {
+        // Both writes of the turn are checked together first, so a refused turn writes neither.
+        const planned = { ...known, turns: [...known.turns, { turn: known.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }] };
+        await this.state.writeGuard?.(tenant, [{ op: "put", namespace: NAMESPACE, key: sessionId, value: planned }, { op: "put", namespace: profileRef.namespace, key: profileRef.key, value: (await profileRead).profile ?? {} }], agent);
+        const result = await this.appendTurn(ref, agent, message, reply, intent, found);
+        if (result.turn !== null) await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
+        return measured(context.relatedTopic ? { ...result, relatedTopic: context.relatedTopic } : result);
+      },
+    };
   }
 
   async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
@@ -140,7 +177,7 @@ export class AgentService {
         const current = await this.state.getOrThrow(ref, { consistency: "strong" });
         const session = current.value as SessionState;
         const next = this.withTurn(session, { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() }, found);
-        const { record } = await this.state.put(ref, next, { ifVersion: current.version, ttlSeconds: this.idleTtl(), actor: agent });
+        const { record } = await this.state.put(ref, next, { ifVersion: current.version, actor: agent });
         return { reply, turn: next.turnCount, version: record.version, intent, entities: next.entities, degraded: false };
       } catch (err) {
         if (isConflict(err) && attempt < APPEND_RETRIES) continue;
@@ -150,31 +187,18 @@ export class AgentService {
     }
   }
 
-  /** Appends a turn and keeps the window: turns that fall out become summary lines. */
+  /**
+   * Appends a turn. The sessions namespace's window policy (applied by StateService on every write)
+   * keeps the newest turns and folds the ones that fall out into `summary` and `summarizedTurns`.
+   */
   private withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
-    const window = this.window();
-    const turns = [...session.turns, turn];
-    const summaryLines = session.summary ? session.summary.split("\n") : [];
-    let summarized = session.summarizedTurns;
-    const bytes = () => Buffer.byteLength(JSON.stringify(turns));
-    while (turns.length > 1 && (turns.length > window.maxItems || (window.maxBytes !== undefined && bytes() > window.maxBytes))) {
-      const old = turns.shift()!;
-      this.instruments?.lifecycleEvents.add(1, { event: "window_summarized", namespace: NAMESPACE });
-      summaryLines.push(summarizeTurn(old.turn, old.user));
-      summarized++;
-    }
-    let summary = summaryLines.join("\n");
-    while (summary.length > MAX_SUMMARY_CHARS && summary.includes("\n")) summary = summary.slice(summary.indexOf("\n") + 1);
-    return { ...session, turns, turnCount: turn.turn, summary, summarizedTurns: summarized, entities: mergeEntities(session.entities, found), intent: turn.intent };
+    return { ...session, turns: [...session.turns, turn], turnCount: turn.turn, entities: mergeEntities(session.entities, found), intent: turn.intent };
   }
 
   private window() {
     return this.state.policy(NAMESPACE).windows.find((w) => w.field === "turns") ?? { field: "turns", maxItems: 10 };
   }
 
-  private idleTtl(): number | undefined {
-    return this.state.policy(NAMESPACE).idleTtlSeconds;
-  }
 
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };

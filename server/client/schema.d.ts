@@ -39,7 +39,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -48,7 +48,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -89,7 +89,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description The record; ETag is its version, Statehouse-Tier the tier that answered */
+                /** @description The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -123,7 +123,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -141,7 +141,16 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -230,7 +239,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -248,7 +257,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with a different request, or still in progress */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -266,7 +275,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Over the namespace's size limit or the body limit */
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -302,7 +311,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -368,7 +377,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -386,7 +395,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with a different request, or still in progress */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -413,7 +422,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -500,7 +509,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -518,7 +527,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with a different request, or still in progress */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -536,7 +545,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Over the namespace's size limit or the body limit */
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -572,7 +581,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -644,7 +653,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -671,7 +680,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -749,7 +758,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -767,7 +776,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -843,7 +852,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -861,7 +870,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -942,7 +951,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -960,7 +969,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with a different request, or still in progress */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -978,7 +987,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Over the namespace's size limit or the body limit */
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1005,7 +1014,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1070,7 +1079,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1088,7 +1097,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1168,7 +1177,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1186,7 +1195,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Idempotency-Key reused with a different request, or still in progress */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -1195,7 +1204,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Over the namespace's size limit or the body limit */
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
                 413: {
                     headers: {
                         [name: string]: unknown;
@@ -1213,7 +1222,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1277,7 +1286,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1295,7 +1304,16 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1346,7 +1364,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1364,7 +1382,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1428,7 +1446,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1437,7 +1455,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1499,7 +1517,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1526,7 +1544,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1590,7 +1608,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1608,7 +1626,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1670,7 +1688,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1679,7 +1697,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1760,7 +1778,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1787,7 +1805,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1856,7 +1874,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1874,6 +1892,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Invalid value */
                 422: {
                     headers: {
@@ -1883,7 +1910,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -1955,7 +1982,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1982,7 +2009,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2047,7 +2074,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2056,7 +2083,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2124,7 +2151,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2133,7 +2160,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
                         [name: string]: unknown;
@@ -2199,7 +2226,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope */
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2208,8 +2235,1248 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Rate limited; see Retry-After */
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent}/invoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stateless turn (context sent whole, nothing stored) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    agent: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["InvokeRequest"];
+                };
+            };
+            responses: {
+                /** @description The reply, as a session turn would answer; nothing is stored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["InvokeResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Invalid value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/agents/{agent}/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Classify documents in a batch */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    agent: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["BatchRequest"];
+                };
+            };
+            responses: {
+                /** @description One result per document, in order; failed documents carry `error` */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["BatchResult"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/quota": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your tenant's quota usage */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Usage and limits */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaUsage"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/quotas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Quota usage of every tenant */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Usage per tenant */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            serverRegion: string;
+                            tenants: components["schemas"]["QuotaUsage"][];
+                        };
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/tenants/{tenant}/policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A tenant's quotas, pin and usage */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Usage and limits */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaUsage"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        /** Set a tenant's quotas and region pin */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["TenantPolicyRequest"];
+                };
+            };
+            responses: {
+                /** @description The policy now, with usage */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["QuotaUsage"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Invalid value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/residency": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Regions of tenants' state and refused writes */
+        get: {
+            parameters: {
+                query?: {
+                    tenant?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `storedIn`: each region under which a tenant's state was written (every record of this deployment is stored in `serverRegion`); `audit`: refused writes, newest first */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Residency"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/residency/{tenant}/{ns}/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The region of a stored record */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    tenant: string;
+                    ns: string;
+                    key: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Where the record is stored */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RecordRegion"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Invalid value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/capacity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Active sessions and their forecast */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Per agent: active sessions now, samples, the forecast at now + horizon and the trend per hour */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Capacity"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Start a workflow run */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["StartWorkflowRequest"];
+                };
+            };
+            responses: {
+                /** @description Accepted: queued for a worker */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkflowStarted"];
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded) */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unsupported content type */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Invalid value */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{runId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A workflow run's status */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    runId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The run */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkflowRun"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflows/{runId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel a workflow run */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    runId: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description `cancelled` at once when no worker holds the run, else `cancelling` until the next step boundary */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WorkflowRun"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workflows": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent workflow runs */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "queued" | "running" | "cancelling" | "succeeded" | "failed" | "cancelled";
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Runs with status and progress */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            runs: {
+                                [key: string]: unknown;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Malformed request */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/workflows/{tenant}/{runId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A workflow run with its checkpoints */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    runId: string;
+                    tenant: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The run */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+                /** @description No or invalid API key */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited or over the daily operations quota; see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description A store is unavailable; see Retry-After */
+                503: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2255,6 +3522,8 @@ export interface components {
             updatedAt: string;
             expiresAt: string | null;
             sizeBytes: number;
+            /** @description Set when expiresAt slides: each access pushes it this many seconds ahead */
+            idleTtlSeconds: number | null;
             /**
              * @description Present (false) only on a 202: buffered, not yet durable
              * @enum {boolean}
@@ -2266,6 +3535,8 @@ export interface components {
             value: unknown;
             /** @description Absolute time to live from this write; > 0 */
             ttlSeconds?: number;
+            /** @description Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL */
+            idleTtlSeconds?: number;
         };
         JsonPatchOperation: {
             op: string;
@@ -2378,6 +3649,164 @@ export interface components {
         };
         AdminMetrics: {
             [key: string]: unknown;
+        };
+        InvokeResult: components["schemas"]["TurnResult"] & {
+            /** @description The number of user messages sent (the turn this would be in a session) */
+            turn?: number;
+            version?: null;
+            relatedTopic?: {
+                turn: number;
+                text: string;
+                similarity: number;
+            };
+        };
+        InvokeRequest: {
+            /** @description The whole conversation, oldest first; the last message is the user's */
+            messages: {
+                /** @enum {string} */
+                role: "user" | "assistant";
+                content: string;
+            }[];
+            /** @description A summary of turns older than the messages sent */
+            summary?: string;
+            entities?: components["schemas"]["Entities"] & unknown;
+        };
+        BatchResult: {
+            results: components["schemas"]["BatchItemResult"][];
+            succeeded: number;
+            failed: number;
+        };
+        BatchItemResult: {
+            index: number;
+            id?: string;
+            ok: boolean;
+            intent?: string;
+            entities?: components["schemas"]["Entities"];
+            error?: {
+                /** @enum {string} */
+                code: "invalid" | "failed";
+                detail: string;
+            };
+        };
+        BatchRequest: {
+            /** @description Up to 500 documents, each { id?, text }, validated one by one: a malformed document is reported in its place */
+            documents: unknown[];
+        };
+        QuotaUsage: {
+            tenant: string;
+            /** @description The UTC day the operations count belongs to */
+            day: string;
+            resetsAt: string;
+            operations: {
+                used: number;
+                limit: number | null;
+            };
+            bytesStored: {
+                used: number;
+                limit: number | null;
+            };
+            /** @description The region the tenant is pinned to (null: any) */
+            region: string | null;
+            serverRegion: string;
+        };
+        TenantPolicyRequest: {
+            /** @description Operations per UTC day; null = unlimited */
+            operationsPerDay?: number | null;
+            /** @description Live bytes in durable namespaces; null = unlimited */
+            bytesStored?: number | null;
+            /** @description Pin to a region label; null = any region */
+            region?: string | null;
+        };
+        Residency: {
+            serverRegion: string;
+            pins: {
+                tenant: string;
+                region: string;
+            }[];
+            storedIn: {
+                tenant: string;
+                region: string;
+                firstWriteAt: string;
+                lastWriteAt: string;
+            }[];
+            audit: components["schemas"]["ResidencyAuditEntry"][];
+        };
+        ResidencyAuditEntry: {
+            id: string;
+            at: string;
+            tenant: string;
+            tenantRegion: string;
+            serverRegion: string;
+            operation: string;
+            namespace: string | null;
+            key: string | null;
+            actor: string | null;
+        };
+        RecordRegion: {
+            tenant: string;
+            namespace: string;
+            key: string;
+            version: number;
+            region: string;
+            tenantPinnedTo: string | null;
+        };
+        Capacity: {
+            [key: string]: unknown;
+        };
+        WorkflowStarted: {
+            runId: string;
+            status: string;
+        };
+        StartWorkflowRequest: {
+            /**
+             * @description A declared workflow type: `plan` or `document-analysis`
+             * @example document-analysis
+             */
+            type: string;
+            /** @description The type's input (validated by the type: 422 when invalid, 413 when too large) */
+            input?: unknown;
+        };
+        WorkflowRun: {
+            runId: string;
+            type: string;
+            /** @enum {string} */
+            status: "queued" | "running" | "cancelling" | "succeeded" | "failed" | "cancelled";
+            /** @description The step being worked on (1-based), or the last one once finished */
+            step: number;
+            totalSteps: number;
+            completedSteps: number;
+            /** @description completedSteps / totalSteps */
+            progress: number;
+            /** @description Attempts of all steps so far (retries and crashed attempts included) */
+            attempts: number;
+            /** @description Failed or interrupted attempts of the current step */
+            stepAttempts: number;
+            maxAttempts: number;
+            /** @description Times another worker resumed the run after its worker's lease expired */
+            resumes: number;
+            cancelRequested: boolean;
+            worker: string | null;
+            leaseExpiresAt: string | null;
+            checkpoints: components["schemas"]["WorkflowCheckpoint"][];
+            result?: unknown;
+            error: {
+                step: number;
+                message: string;
+            } | null;
+            lastError: string | null;
+            createdAt: string;
+            startedAt: string | null;
+            finishedAt: string | null;
+            updatedAt: string;
+            version: number;
+        };
+        WorkflowCheckpoint: {
+            step: number;
+            name: string;
+            attempt: number;
+            worker: string;
+            durationMs: number;
+            completedAt: string;
         };
     };
     responses: never;

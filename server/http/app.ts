@@ -8,10 +8,12 @@ import { trace } from "@opentelemetry/api";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
-import { registerAgentRoutes } from "./routes/agents";
+import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
+import { registerTenancyRoutes } from "./routes/tenancy";
 import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
 import { registerStateRoutes } from "./routes/state";
+import { registerAdminWorkflowRoutes, registerWorkflowRoutes } from "./routes/workflows";
 
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
@@ -110,6 +112,10 @@ export function createApi(services: Services): Api {
   registerAdminRoutes(kit);
   registerAdminStateRoutes(kit);
   registerTelemetryRoutes(kit);
+  registerStatelessAgentRoutes(kit);
+  registerTenancyRoutes(kit);
+  registerWorkflowRoutes(kit);
+  registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "An API key: shk_<id>_<secret>" });
   const document = () =>

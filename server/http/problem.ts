@@ -1,9 +1,11 @@
 import type { StateErrorCode } from "../state/errors";
 import { isStateError } from "../state/errors";
+import type { WorkflowErrorCode } from "../workflows/types";
 
 /** Codes the HTTP layer raises itself, beyond the engine's. */
 export type HttpErrorCode =
   | StateErrorCode
+  | WorkflowErrorCode
   | "malformed"
   | "unauthorized"
   | "forbidden"
@@ -21,18 +23,28 @@ export const STATUS = {
   invalid: 422,
   unauthorized: 401,
   forbidden: 403,
+  // 403, not 421 Misdirected Request: clients (undici's fetch, browsers) repeat a 421 on a new connection
+  // by themselves, so every refusal would arrive twice. A region pin is a policy refusal (RFC 9110 §15.5.4).
+  residency_violation: 403,
   not_found: 404,
   unknown_namespace: 404,
   method_not_allowed: 405,
   idempotency_conflict: 409,
   idempotency_in_progress: 409,
+  // The stored record conflicts with the namespace's current schema (its upgrader throws). Not a 5xx:
+  // retrying cannot help, and the client can resolve it by overwriting the record (RFC 9110 §15.5.10).
+  upgrade_failed: 409,
+  workflow_finished: 409,
   version_conflict: 412,
   too_large: 413,
   body_too_large: 413,
+  storage_quota_exceeded: 413,
   unsupported_media_type: 415,
   unsupported: 422,
+  unknown_workflow_type: 422,
   precondition_required: 428,
   rate_limited: 429,
+  operations_quota_exceeded: 429,
   internal: 500,
   unavailable: 503,
 } as const satisfies Record<HttpErrorCode, number>;
@@ -47,13 +59,19 @@ const TITLES: Record<HttpErrorCode, string> = {
   method_not_allowed: "Method not allowed",
   idempotency_conflict: "Idempotency key reused with a different request",
   idempotency_in_progress: "A request with this idempotency key is still in progress",
+  upgrade_failed: "Stored record cannot be upgraded to the current schema",
   version_conflict: "Version mismatch",
   too_large: "Over the size limit",
   body_too_large: "Request body too large",
   unsupported_media_type: "Unsupported content type",
   unsupported: "Not supported here",
+  unknown_workflow_type: "Unknown workflow type",
+  workflow_finished: "The workflow run has already finished",
   precondition_required: "Precondition required",
   rate_limited: "Too many requests",
+  operations_quota_exceeded: "Daily operations quota exhausted",
+  storage_quota_exceeded: "Storage quota exceeded",
+  residency_violation: "Tenant pinned to another region",
   internal: "Internal error",
   unavailable: "Service unavailable",
 };

@@ -28,6 +28,8 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   responses: RouteConfig["responses"];
   /** Replays the first answer for a repeated Idempotency-Key (mutating routes). */
   idempotent?: boolean;
+  /** Operations the call counts against the tenant's daily quota (default 1 for calls that write or run agents). */
+  operations?: (body: B extends z.ZodType ? z.infer<B> : undefined) => number;
 }
 
 export interface Handled<P, Q, B> {
@@ -129,6 +131,12 @@ async function handle<P extends AnyObject | undefined, Q extends AnyObject | und
       throw new HttpError("malformed", "the request body is not valid JSON");
     }
     body = parse(spec.body.schema as z.ZodType, json, "body");
+  }
+  // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
+  if (spec.method !== "get" && (spec.scope === "state:write" || spec.scope === "agents:invoke")) {
+    const operations = spec.operations?.(body as never) ?? 1;
+    const target = params as { ns?: string; key?: string } | undefined;
+    await services.tenantPolicies.admitCall(principal.tenant, { operations, operation: `${spec.method.toUpperCase()} ${spec.path}`, namespace: target?.ns, key: target?.key, actor: principal.keyId });
   }
   const run = () => handler({ c, services, principal, params: params as Infer<P>, query: query as Infer<Q>, body: body as Infer<B>, contentType });
   const idempotencyKey = c.req.header("idempotency-key");

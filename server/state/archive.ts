@@ -1,7 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
-import path from "node:path";
+import { createHash } from "node:crypto";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { type BlobStore, FilesystemBlobStore } from "./blob";
+import { type S3BlobOptions, S3BlobStore } from "./blob-s3";
 import { InvalidError, VersionConflictError } from "./errors";
 import {
   type Capability,
@@ -17,7 +17,7 @@ import {
   type WriteOptions,
   decodeCursor,
   encodeValue,
-  expiryFrom,
+  expiryOf,
   listLimit,
   refKey,
   toPage,
@@ -37,26 +37,83 @@ interface ArchivedKey {
   createdAt: number;
   updatedAt: number;
   expiresAt: number | null;
+  idleTtlSeconds?: number | null;
   sizeBytes: number;
   history: { version: number; operation: "put" | "delete"; actor: string | null; value: unknown; schemaVersion: number; sizeBytes: number; at: number }[];
 }
 
 /**
- * The cold tier on a filesystem directory: one gzipped JSON file per key under
- * <root>/<tenant>/<namespace>/, holding the record and its whole history, so restoring a key brings
- * its versions back intact. Writes go to a temporary file renamed into place (a reader never sees a
- * half-written file); writes to one key are serialized within the process.
+ * The small object that says where a key's archive object is. It also carries what list() needs, so a
+ * listing reads pointers only, never the (possibly large) objects with their history.
  */
-export class FilesystemArchive implements StateStore {
-  readonly name = "filesystem";
+interface KeyPointer {
+  key: string;
+  /** `yyyy/mm/dd` (UTC) of the day the key was last archived: its object's folder. */
+  partition: string;
+  version: number;
+  deleted: boolean;
+  updatedAt: number;
+  expiresAt: number | null;
+  sizeBytes: number;
+}
+
+export interface ArchiveOptions {
+  /** The clock that names partitions (tests move it to another day). */
+  now?: () => Date;
+}
+
+const KEYS_FOLDER = "_keys";
+const OBJECT_SUFFIX = ".json.gz";
+const POINTER_SUFFIX = ".json";
+const READ_ATTEMPTS = 5;
+/** How many keys' last written versions a process remembers (see readDecoded). */
+const REMEMBERED_KEYS = 10_000;
+
+/**
+ * The cold tier: every archived key is one gzipped JSON object holding its last record (or tombstone)
+ * and its whole history, so restoring a key brings its versions back intact. Objects live in a blob
+ * store (a directory, or an S3 bucket) partitioned by tenant, namespace and the day they were archived:
+ *
+ *   <tenant>/<namespace>/<yyyy>/<mm>/<dd>/<encoded key>.json.gz   the record and its history
+ *   <tenant>/<namespace>/_keys/<encoded key>.json                 pointer: which day holds the key
+ *
+ * so operators can list or expire old days (expireBefore, or by deleting folders), while a read by key
+ * stays two object reads (pointer, then object). Re-archiving a key on another day writes the new
+ * object, then moves the pointer, then deletes the old object: a reader following the pointer always
+ * finds a whole object. Writes to one key are serialized within the process only: across processes
+ * the last object written wins, so compare-and-set holds within one process. That suffices for how
+ * the tiered store uses it (restores only read; moves from several instances write the same record).
+ */
+export class ArchiveStore implements StateStore {
+  readonly name: string;
   readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(["ttl", "list", "history", "import"]);
   private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly lastWritten = new Map<string, number>();
+  private readonly now: () => Date;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly blobs: BlobStore,
+    options: ArchiveOptions = {},
+  ) {
+    this.name = blobs.name;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The archive in a directory (the default cold tier). */
+  static onFilesystem(root: string, options?: ArchiveOptions): ArchiveStore {
+    return new ArchiveStore(new FilesystemBlobStore(root), options);
+  }
+
+  /** The archive in an S3 bucket (AWS or an S3-compatible server). */
+  static onS3(s3: S3BlobOptions, options?: ArchiveOptions): ArchiveStore {
+    return new ArchiveStore(S3BlobStore.create(s3), options);
+  }
 
   async get(ref: StateRef): Promise<StateRecord | undefined> {
     validateRef(ref);
-    const a = await this.read(ref);
+    const pointer = await this.pointer(ref);
+    if (!pointer || !isLive(pointer)) return undefined; // the pointer alone answers for deleted and expired keys
+    const a = await this.object(ref, pointer);
     return a && isLive(a) ? toRecord(ref, a) : undefined;
   }
 
@@ -65,28 +122,38 @@ export class FilesystemArchive implements StateStore {
     validateWriteOptions(options);
     const { json, sizeBytes } = encodeValue(value);
     return this.exclusive(ref, async () => {
-      const cur = await this.read(ref);
+      const pointer = await this.pointer(ref);
+      // A failed precondition is decided by the pointer alone: the object (with its history) is not read.
+      const pointerLive = pointer && isLive(pointer) ? pointer : undefined;
+      if (options.createOnly && pointerLive) throw new VersionConflictError(ref, "absent", pointerLive.version);
+      if (options.ifVersion !== undefined && pointerLive?.version !== options.ifVersion) {
+        throw new VersionConflictError(ref, options.ifVersion, pointerLive?.version ?? null);
+      }
+      const cur = await this.object(ref, pointer);
       const live = cur && isLive(cur) ? cur : undefined;
       if (options.createOnly && live) throw new VersionConflictError(ref, "absent", live.version);
       if (options.ifVersion !== undefined && live?.version !== options.ifVersion) {
         throw new VersionConflictError(ref, options.ifVersion, live?.version ?? null);
       }
       const now = Date.now();
+      const expiry = expiryOf(now, options);
       const stored = JSON.parse(json) as unknown;
       const next: ArchivedKey = {
         key: ref.key,
-        version: (cur?.version ?? 0) + 1,
+        // the pointer remembers the version even if an operator removed the object's partition
+        version: Math.max(cur?.version ?? 0, pointer?.version ?? 0) + 1,
         deleted: false,
         value: stored,
         schemaVersion: options.schemaVersion ?? 1,
         createdAt: live ? live.createdAt : now,
         updatedAt: now,
-        expiresAt: expiryFrom(now, options.ttlSeconds)?.getTime() ?? null,
+        expiresAt: expiry.expiresAt?.getTime() ?? null,
+        idleTtlSeconds: expiry.idleTtlSeconds,
         sizeBytes,
         history: cur?.history ?? [],
       };
-      next.history = [...next.history, { version: next.version, operation: "put", actor: options.actor ?? null, value: stored, schemaVersion: next.schemaVersion, sizeBytes, at: now }];
-      await this.write(ref, next);
+      if (options.history !== false) next.history = [...next.history, { version: next.version, operation: "put", actor: options.actor ?? null, value: stored, schemaVersion: next.schemaVersion, sizeBytes, at: now }];
+      await this.write(ref, next, pointer);
       return toRecord(ref, next);
     });
   }
@@ -95,7 +162,8 @@ export class FilesystemArchive implements StateStore {
     validateRef(ref);
     validateWriteOptions(options);
     return this.exclusive(ref, async () => {
-      const cur = await this.read(ref);
+      const pointer = await this.pointer(ref);
+      const cur = pointer && isLive(pointer) ? await this.object(ref, pointer) : undefined;
       const live = cur && isLive(cur) ? cur : undefined;
       if (options.ifVersion !== undefined && live?.version !== options.ifVersion) {
         throw new VersionConflictError(ref, options.ifVersion, live?.version ?? null);
@@ -106,7 +174,7 @@ export class FilesystemArchive implements StateStore {
       await this.write(ref, {
         ...live, version, deleted: true, value: null, sizeBytes: 0, updatedAt: now, expiresAt: null,
         history: [...live.history, { version, operation: "delete", actor: options.actor ?? null, value: null, schemaVersion: live.schemaVersion, sizeBytes: 0, at: now }],
-      });
+      }, pointer);
       return { deleted: true, version };
     });
   }
@@ -116,16 +184,34 @@ export class FilesystemArchive implements StateStore {
     const limit = listLimit(options);
     const after = decodeCursor(options.cursor);
     const prefix = options.prefix ?? "";
-    const dir = path.join(this.root, tenant, namespace);
-    const files = await readdir(dir).catch(() => [] as string[]);
-    const entries: ListEntry[] = [];
-    for (const file of files) {
-      if (!file.endsWith(".json.gz")) continue;
-      const a = await this.readFile(path.join(dir, file));
-      if (!a || !isLive(a) || !a.key.startsWith(prefix) || (after !== undefined && a.key <= after)) continue;
-      entries.push({ key: a.key, version: a.version, updatedAt: new Date(a.updatedAt), expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt), sizeBytes: a.sizeBytes });
+    const folder = `${tenant}/${namespace}/${KEYS_FOLDER}/`;
+    // Pointer names decode to their keys, so filtering and ordering cost one listing; only keys too
+    // long for a name (stored under a hash) need their pointer read to learn the key.
+    const candidates: { key: string; path: string; pointer?: KeyPointer }[] = [];
+    for (const objectPath of await this.blobs.list(folder)) {
+      const name = objectPath.slice(folder.length);
+      if (!name.endsWith(POINTER_SUFFIX) || name.includes("/")) continue;
+      const encoded = name.slice(0, -POINTER_SUFFIX.length);
+      let key = decodeKeyName(encoded);
+      let pointer: KeyPointer | undefined;
+      if (key === undefined) {
+        pointer = await this.readDecoded(objectPath, decodePointer);
+        if (!pointer) continue;
+        key = pointer.key;
+      }
+      if (key.startsWith(prefix) && (after === undefined || key > after)) candidates.push({ key, path: objectPath, pointer });
     }
-    entries.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    candidates.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+    const entries: ListEntry[] = [];
+    // Read pointers a page at a time until the page (plus one, to know whether more follow) is full of live keys.
+    for (let i = 0; i < candidates.length && entries.length <= limit; i += limit + 1) {
+      const batch = candidates.slice(i, i + limit + 1);
+      const pointers = await Promise.all(batch.map(async (c) => c.pointer ?? this.readDecoded(c.path, decodePointer)));
+      pointers.forEach((p, j) => {
+        if (!p || !isLive(p) || p.key !== batch[j]!.key) return;
+        entries.push({ key: p.key, version: p.version, updatedAt: new Date(p.updatedAt), expiresAt: p.expiresAt === null ? null : new Date(p.expiresAt), sizeBytes: p.sizeBytes });
+      });
+    }
     return toPage(entries, limit);
   }
 
@@ -150,6 +236,18 @@ export class FilesystemArchive implements StateStore {
     return h && { ...h, at: new Date(h.at) };
   }
 
+  async touch(ref: StateRef, version: number): Promise<Date | undefined> {
+    validateRef(ref);
+    return this.exclusive(ref, async () => {
+      const pointer = await this.pointer(ref);
+      const a = pointer && isLive(pointer) ? await this.object(ref, pointer) : undefined;
+      if (!a || !isLive(a) || a.version !== version || !a.idleTtlSeconds) return undefined;
+      a.expiresAt = Math.max(a.expiresAt ?? 0, Date.now() + Math.round(a.idleTtlSeconds * 1000));
+      await this.write(ref, a, pointer);
+      return new Date(a.expiresAt);
+    });
+  }
+
   async transact(): Promise<never> {
     unsupported(this.name, "transactions");
   }
@@ -162,51 +260,147 @@ export class FilesystemArchive implements StateStore {
     const ref = { tenant, namespace: record.namespace, key: record.key };
     validateRef(ref);
     return this.exclusive(ref, async () => {
-      const cur = await this.read(ref);
-      if (cur && cur.version >= record.version) return false;
+      const pointer = await this.pointer(ref);
+      if (pointer && pointer.version >= record.version) return false;
+      const cur = await this.object(ref, pointer);
       const byVersion = new Map((cur?.history ?? []).map((h) => [h.version, h]));
       for (const h of history) byVersion.set(h.version, { ...h, at: h.at.getTime() });
       await this.write(ref, {
         key: record.key, version: record.version, deleted: false, value: record.value, schemaVersion: record.schemaVersion,
         createdAt: record.createdAt.getTime(), updatedAt: record.updatedAt.getTime(), expiresAt: record.expiresAt?.getTime() ?? null,
-        sizeBytes: record.sizeBytes, history: [...byVersion.values()].sort((x, y) => x.version - y.version),
-      });
+        idleTtlSeconds: record.idleTtlSeconds ?? null, sizeBytes: record.sizeBytes, history: [...byVersion.values()].sort((x, y) => x.version - y.version),
+      }, pointer);
       return true;
     });
   }
 
-  async ping(): Promise<void> {
-    await mkdir(this.root, { recursive: true });
+  /**
+   * Forgets every key of a namespace last archived before `day` (UTC, whole days): its pointer first,
+   * so no reader is sent to a missing object, then its object. Returns how many keys were removed.
+   * Keys re-archived since live in a newer partition and are kept.
+   */
+  async expireBefore(tenant: string, namespace: string, day: Date): Promise<number> {
+    validateNamespaceName(namespace);
+    const cutoff = partitionOf(day);
+    const folder = `${tenant}/${namespace}/`;
+    let removed = 0;
+    for (const objectPath of await this.blobs.list(folder)) {
+      const rest = objectPath.slice(folder.length);
+      const match = /^(\d{4}\/\d{2}\/\d{2})\/([^/]+)\.json\.gz$/.exec(rest);
+      if (!match || match[1]! >= cutoff) continue;
+      const [, partition, encoded] = match;
+      const key = decodeKeyName(encoded!) ?? (await this.readDecoded(`${folder}${KEYS_FOLDER}/${encoded}${POINTER_SUFFIX}`, decodePointer))?.key;
+      if (key === undefined) {
+        await this.blobs.delete(objectPath); // no pointer names it: left by an interrupted move
+        continue;
+      }
+      const ref = { tenant, namespace, key };
+      await this.exclusive(ref, async () => {
+        // Read under the lock: a write may just have moved the key to today's partition.
+        if ((await this.pointer(ref))?.partition === partition) {
+          await this.blobs.delete(this.pointerPath(ref));
+          this.lastWritten.delete(refKey(ref));
+          removed++;
+        }
+        await this.blobs.delete(objectPath);
+      });
+    }
+    return removed;
   }
 
-  async close(): Promise<void> {}
+  async ping(): Promise<void> {
+    await this.blobs.ping();
+  }
 
-  private file(ref: StateRef): string {
-    // A key becomes a file name: base64url when short enough for any filesystem, else its SHA-256.
-    const encoded = Buffer.from(ref.key, "utf8").toString("base64url");
-    const name = encoded.length <= 200 ? encoded : `h-${createHash("sha256").update(ref.key).digest("hex")}`;
-    return path.join(this.root, ref.tenant, ref.namespace, `${name}.json.gz`);
+  async close(): Promise<void> {
+    await this.blobs.close();
+  }
+
+  private pointerPath(ref: StateRef): string {
+    return `${ref.tenant}/${ref.namespace}/${KEYS_FOLDER}/${keyName(ref.key)}${POINTER_SUFFIX}`;
+  }
+
+  private objectPath(ref: StateRef, partition: string): string {
+    return `${ref.tenant}/${ref.namespace}/${partition}/${keyName(ref.key)}${OBJECT_SUFFIX}`;
+  }
+
+  private async pointer(ref: StateRef): Promise<KeyPointer | undefined> {
+    // A pointer this process wrote must read back at least as new (and not as missing).
+    const pointer = await this.readDecoded(this.pointerPath(ref), decodePointer, { minVersion: this.lastWritten.get(refKey(ref)), missIsFinal: false });
+    return pointer?.key === ref.key ? pointer : undefined; // a hashed name could, in theory, be another key's
   }
 
   private async read(ref: StateRef): Promise<ArchivedKey | undefined> {
-    return this.readFile(this.file(ref));
+    return this.object(ref, await this.pointer(ref));
   }
 
-  private async readFile(file: string): Promise<ArchivedKey | undefined> {
-    try {
-      return JSON.parse(gunzipSync(await readFile(file)).toString("utf8")) as ArchivedKey;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw err;
+  /** The key's archive object, found through its pointer. */
+  private async object(ref: StateRef, pointer: KeyPointer | undefined): Promise<ArchivedKey | undefined> {
+    let current = pointer;
+    for (let attempt = 0; current; attempt++) {
+      // The object is written before its pointer: one older than the pointer (or missing) is a stale read.
+      const a = await this.readDecoded(this.objectPath(ref, current.partition), decodeArchived, { minVersion: current.version });
+      if (a) return a;
+      // Missing: either the key moved to a newer partition between our two reads (follow the new
+      // pointer once), or an operator deleted its partition (the key is no longer archived).
+      if (attempt > 0) return undefined;
+      const again = await this.pointer(ref);
+      if (!again || again.partition === current.partition) return undefined;
+      current = again;
+    }
+    return undefined;
+  }
+
+  /**
+   * Reads and decodes an object, reading it again while it does not decode or is older than
+   * `minVersion`. Some S3-compatible servers are not atomic or not read-after-write consistent on
+   * overwrites (s3rver answers a PUT before the bytes are on disk, and overwrites in place): a read may
+   * be torn (a strict prefix of gzip or JSON never decodes) or stale (older than what this process
+   * last wrote, or than the pointer that led to it, or missing although written). Filesystem renames
+   * and AWS S3 are atomic and consistent: one read. An outdated copy that persists is an error, never
+   * a silent lost update; a miss that persists is a miss when `missIsFinal` (an operator deleted it).
+   */
+  private async readDecoded<T extends { version: number }>(
+    objectPath: string,
+    decode: (body: Buffer) => T,
+    expected: { minVersion?: number; missIsFinal?: boolean } = {},
+  ): Promise<T | undefined> {
+    const { minVersion, missIsFinal = true } = expected;
+    for (let attempt = 1; ; attempt++) {
+      const body = await this.blobs.get(objectPath);
+      const last = attempt === READ_ATTEMPTS;
+      if (!body) {
+        if (minVersion === undefined || (last && missIsFinal)) return undefined;
+      } else {
+        let value: T | undefined;
+        try {
+          value = decode(body);
+        } catch (err) {
+          if (last) throw err;
+        }
+        if (value && (minVersion === undefined || value.version >= minVersion)) return value;
+      }
+      if (last) throw new Error(`${this.name} archive kept serving an outdated copy of an object`);
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
     }
   }
 
-  private async write(ref: StateRef, a: ArchivedKey): Promise<void> {
-    const file = this.file(ref);
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${randomUUID()}.tmp`;
-    await writeFile(tmp, gzipSync(JSON.stringify(a), { level: 6 }));
-    await rename(tmp, file);
+  /** Remembers the version this process last wrote for a key, so its own later reads never go back. */
+  private remember(ref: StateRef, version: number): void {
+    const id = refKey(ref);
+    this.lastWritten.delete(id);
+    this.lastWritten.set(id, version);
+    if (this.lastWritten.size > REMEMBERED_KEYS) this.lastWritten.delete(this.lastWritten.keys().next().value!);
+  }
+
+  private async write(ref: StateRef, a: ArchivedKey, previous: KeyPointer | undefined): Promise<void> {
+    const partition = partitionOf(this.now());
+    await this.blobs.put(this.objectPath(ref, partition), gzipSync(JSON.stringify(a), { level: 6 }));
+    const pointer: KeyPointer = { key: a.key, partition, version: a.version, deleted: a.deleted, updatedAt: a.updatedAt, expiresAt: a.expiresAt, sizeBytes: a.sizeBytes };
+    await this.blobs.put(this.pointerPath(ref), Buffer.from(JSON.stringify(pointer)));
+    this.remember(ref, a.version);
+    // Only after the pointer moved: until then readers still need the old object.
+    if (previous && previous.partition !== partition) await this.blobs.delete(this.objectPath(ref, previous.partition));
   }
 
   private async exclusive<T>(ref: StateRef, fn: () => Promise<T>): Promise<T> {
@@ -223,7 +417,40 @@ export class FilesystemArchive implements StateStore {
   }
 }
 
-function isLive(a: ArchivedKey): boolean {
+/** The archive in a directory; kept as its own name for the places that build one directly. */
+export class FilesystemArchive extends ArchiveStore {
+  constructor(readonly root: string, options?: ArchiveOptions) {
+    super(new FilesystemBlobStore(root), options);
+  }
+}
+
+function decodePointer(body: Buffer): KeyPointer {
+  return JSON.parse(body.toString("utf8")) as KeyPointer;
+}
+
+function decodeArchived(body: Buffer): ArchivedKey {
+  return JSON.parse(gunzipSync(body).toString("utf8")) as ArchivedKey;
+}
+
+/** `yyyy/mm/dd` in UTC. */
+function partitionOf(day: Date): string {
+  return day.toISOString().slice(0, 10).replaceAll("-", "/");
+}
+
+/** A key as an object name: base64url while short enough for any filesystem (255 bytes), else its SHA-256. */
+function keyName(key: string): string {
+  const encoded = Buffer.from(key, "utf8").toString("base64url");
+  return encoded.length <= 200 ? encoded : `h-${createHash("sha256").update(key).digest("hex")}`;
+}
+
+/** The key a name stands for, or undefined for a hashed name (its pointer holds the key). */
+function decodeKeyName(name: string): string | undefined {
+  if (name.startsWith("h-")) return undefined; // base64url of a key never starts with "h-": that would need a first byte 0x87
+  return Buffer.from(name, "base64url").toString("utf8");
+}
+
+
+function isLive(a: Pick<ArchivedKey, "deleted" | "expiresAt">): boolean {
   return !a.deleted && (a.expiresAt === null || a.expiresAt > Date.now());
 }
 
@@ -231,6 +458,6 @@ function toRecord(ref: StateRef, a: ArchivedKey): StateRecord {
   return {
     namespace: ref.namespace, key: ref.key, value: structuredClone(a.value), version: a.version, schemaVersion: a.schemaVersion,
     createdAt: new Date(a.createdAt), updatedAt: new Date(a.updatedAt), expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt),
-    sizeBytes: a.sizeBytes,
+    idleTtlSeconds: a.idleTtlSeconds ?? null, sizeBytes: a.sizeBytes,
   };
 }

@@ -13,7 +13,12 @@ export type StateErrorCode =
   | "unsupported"
   | "unavailable"
   | "too_large"
-  | "precondition_required";
+  | "precondition_required"
+  | "upgrade_failed"
+  // Tenant policies (server/policies/tenant-policies.ts): region pinning and quotas.
+  | "residency_violation"
+  | "operations_quota_exceeded"
+  | "storage_quota_exceeded";
 
 export class StateError extends Error {
   constructor(

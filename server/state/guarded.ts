@@ -13,7 +13,7 @@ export interface GuardedStore extends StateStore {
   readonly inner: StateStore;
 }
 
-const GUARDED_METHODS = ["get", "put", "delete", "list", "history", "getVersion", "transact", "setIfNewer", "importRecord", "stats", "ping"] as const;
+const GUARDED_METHODS = ["get", "put", "delete", "list", "history", "getVersion", "transact", "setIfNewer", "importRecord", "dropArchived", "touch", "stats", "ping"] as const;
 
 /**
  * Wraps a store so that no call outlives `timeoutMs` and a failing backend trips a circuit breaker:

@@ -13,6 +13,7 @@ export interface JournalEntry {
   /** The version it was given in hot, and will have in warm. */
   version: number;
   ttlSeconds?: number;
+  idleTtlSeconds?: number;
   schemaVersion?: number;
   actor?: string;
   at: number;

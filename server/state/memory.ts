@@ -1,6 +1,7 @@
 import { VersionConflictError } from "./errors";
 import {
   type Capability,
+  type CopyRef,
   type DeleteResult,
   type ListOptions,
   type ListPage,
@@ -14,7 +15,7 @@ import {
   type WriteOptions,
   decodeCursor,
   encodeValue,
-  expiryFrom,
+  expiryOf,
   isTombstone,
   listLimit,
   toPage,
@@ -32,6 +33,7 @@ interface Entry {
   createdAt: number;
   updatedAt: number;
   expiresAt: number | null;
+  idleTtlSeconds: number | null;
   sizeBytes: number;
 }
 
@@ -80,6 +82,7 @@ export class MemoryStore implements StateStore {
     const live = current !== undefined && this.isLive(current);
     this.checkPrecondition(ref, live ? current : undefined, options);
     const now = this.now();
+    const expiry = expiryOf(now, options);
     const entry: Entry = {
       version: (current?.version ?? 0) + 1,
       deleted: false,
@@ -87,7 +90,8 @@ export class MemoryStore implements StateStore {
       schemaVersion: options.schemaVersion ?? 1,
       createdAt: live ? current.createdAt : now,
       updatedAt: now,
-      expiresAt: expiryFrom(now, options.ttlSeconds)?.getTime() ?? null,
+      expiresAt: expiry.expiresAt?.getTime() ?? null,
+      idleTtlSeconds: expiry.idleTtlSeconds,
       sizeBytes,
     };
     space.set(ref.key, entry);
@@ -173,7 +177,7 @@ export class MemoryStore implements StateStore {
     if (isTombstone(record)) {
       space.set(record.key, {
         version: record.version, deleted: true, json: "null", schemaVersion: 1,
-        createdAt: this.now(), updatedAt: this.now(), expiresAt: null, sizeBytes: 0,
+        createdAt: this.now(), updatedAt: this.now(), expiresAt: null, idleTtlSeconds: null, sizeBytes: 0,
       });
     } else {
       space.set(record.key, {
@@ -184,10 +188,19 @@ export class MemoryStore implements StateStore {
         createdAt: record.createdAt.getTime(),
         updatedAt: record.updatedAt.getTime(),
         expiresAt: record.expiresAt?.getTime() ?? null,
+        idleTtlSeconds: record.idleTtlSeconds ?? null,
         sizeBytes: record.sizeBytes,
       });
     }
     return true;
+  }
+
+  async touch(ref: StateRef, version: number): Promise<Date | undefined> {
+    validateRef(ref);
+    const entry = this.space(ref.tenant, ref.namespace, false)?.get(ref.key);
+    if (!entry || !this.isLive(entry) || entry.version !== version || entry.idleTtlSeconds === null) return undefined;
+    entry.expiresAt = Math.max(entry.expiresAt ?? 0, this.now() + Math.round(entry.idleTtlSeconds * 1000));
+    return new Date(entry.expiresAt);
   }
 
   async importRecord(): Promise<never> {
@@ -207,6 +220,27 @@ export class MemoryStore implements StateStore {
       byNamespace.set(namespace, s);
     }
     return [...byNamespace].map(([namespace, s]) => ({ namespace, ...s }));
+  }
+
+  async *scanCopies(pageSize = 500): AsyncGenerator<CopyRef[]> {
+    let page: CopyRef[] = [];
+    for (const [id, space] of this.spaces) {
+      const [tenant, namespace] = id.split("\u0000") as [string, string];
+      for (const [key, e] of space) {
+        page.push({ tenant, namespace, key, version: e.version });
+        if (page.length >= pageSize) {
+          yield page;
+          page = [];
+        }
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
+  async evict(ref: StateRef, version: number): Promise<boolean> {
+    const space = this.space(ref.tenant, ref.namespace, false);
+    if (space?.get(ref.key)?.version !== version) return false;
+    return space.delete(ref.key);
   }
 
   async ping(): Promise<void> {}
@@ -255,6 +289,7 @@ function toRecord(ref: StateRef, e: Entry): StateRecord {
     createdAt: new Date(e.createdAt),
     updatedAt: new Date(e.updatedAt),
     expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt),
+    idleTtlSeconds: e.idleTtlSeconds,
     sizeBytes: e.sizeBytes,
   };
 }

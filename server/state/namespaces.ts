@@ -12,6 +12,8 @@ export interface WindowPolicy {
   maxBytes?: number;
   /** Field that keeps a compact summary of the items that fell out of the window. */
   summaryField?: string;
+  /** Field that counts the items that fell out of the window. */
+  countField?: string;
 }
 
 /** Upgrades a value stored at schema version `from` to `from + 1`. */
@@ -25,6 +27,13 @@ export interface NamespacePolicy {
   readonly durability: Durability;
   /** Sliding expiry refreshed on every access. */
   readonly idleTtlSeconds?: number;
+  /**
+   * Live records the sweeper moves to the archive (value and history; warm keeps the version) once not
+   * written for `idleSeconds`, if `when` says so (e.g. finished workflow runs). A read restores them.
+   */
+  readonly archiveAfter?: { readonly idleSeconds: number; readonly when?: (value: unknown) => boolean };
+  /** What the lifecycle sweeper does with an expired record: drop it, or move it (with its history) to the archive first. */
+  readonly onExpire: "delete" | "archive";
   /** Default absolute expiry of a write that names none. */
   readonly ttlSeconds?: number;
   /** How long a copy promoted from warm stays in the hot tier. */
@@ -35,6 +44,8 @@ export interface NamespacePolicy {
   readonly schemaVersion: number;
   /** upgraders[n] turns a version-n value into version n+1; applied on read. */
   readonly upgraders: Readonly<Record<number, Upgrader>>;
+  /** Reads that upgrade a record also write the upgraded value back (compare-and-set on its version). */
+  readonly writeBackUpgrades?: boolean;
   readonly consistency: "eventual" | "strong";
   /** Writes must carry If-Match or If-None-Match (428 otherwise). */
   readonly requirePrecondition: boolean;
@@ -42,6 +53,8 @@ export interface NamespacePolicy {
   readonly whenWarmDown: "reject" | "buffer";
   /** Total bytes the namespace may grow to (all tenants); alerts project growth against it. */
   readonly storageQuotaBytes?: number;
+  /** false: writes keep no version history (records written once, such as LangGraph checkpoints). */
+  readonly keepHistory?: boolean;
   /** Used by Statehouse itself (e.g. idempotency records); not reachable through the state API. */
   readonly internal?: boolean;
 }
@@ -63,13 +76,22 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
     consistency: "eventual",
     requirePrecondition: false,
     whenWarmDown: "reject",
+    onExpire: "delete",
     ...input,
   };
   if (policy.maxBytes.warn > policy.maxBytes.fail) throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
+  if (!Number.isSafeInteger(policy.schemaVersion) || policy.schemaVersion < 1) throw new Error(`namespace ${policy.name}: schemaVersion must be a positive integer`);
   for (let v = 1; v < policy.schemaVersion; v++) {
-    if (!policy.upgraders[v]) throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
+    if (typeof policy.upgraders[v] !== "function") throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
   }
   return Object.freeze(policy);
+}
+
+const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
+
+/** A workflow run that will not change again (see server/workflows). */
+export function isFinishedRun(value: unknown): boolean {
+  return typeof value === "object" && value !== null && FINISHED.has(String((value as { status?: unknown }).status));
 }
 
 /** The built-in namespaces of the design's table. */
@@ -79,18 +101,30 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
     description: "Conversation memory: recent turns, a summary of older ones, entities and intent",
     idleTtlSeconds: 30 * 60, hotTtlSeconds: 30 * 60,
     maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
-    windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary" }],
-    whenWarmDown: "buffer",
+    windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" }],
+    whenWarmDown: "buffer", onExpire: "archive",
   }),
   definePolicy({
     name: "workflows", kind: "process", durability: "durable",
     description: "Multi-step workflow runs and their checkpoints",
-    maxBytes: { warn: 1 * MiB, fail: 4 * MiB }, requirePrecondition: true, consistency: "strong",
+    maxBytes: { warn: 1 * MiB, fail: 4 * MiB }, requirePrecondition: true, consistency: "strong", onExpire: "archive",
+    archiveAfter: { idleSeconds: 3600, when: isFinishedRun },
   }),
   definePolicy({
     name: "jobs", kind: "process", durability: "durable",
     description: "Long-running jobs' progress",
     maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
+  }),
+  definePolicy({
+    name: "checkpoints", kind: "process", durability: "durable",
+    description: "LangGraph checkpoints, channel values and pending writes (server/langgraph/checkpointer.ts)",
+    hotTtlSeconds: 3600, keepHistory: false,
+    maxBytes: { warn: 2 * MiB, fail: 8 * MiB },
+  }),
+  definePolicy({
+    name: "checkpoint-heads", kind: "system", durability: "ephemeral",
+    description: "The newest LangGraph checkpoint per thread (hot tier only; rebuilt from checkpoints when lost)",
+    ttlSeconds: 7 * 24 * 3600, maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
   }),
   definePolicy({
     name: "embeddings", kind: "model", durability: "durable",

@@ -2,6 +2,7 @@ import { Cluster, Redis } from "ioredis";
 import { VersionConflictError } from "./errors";
 import {
   type Capability,
+  type CopyRef,
   type DeleteResult,
   type ListEntry,
   type ListOptions,
@@ -14,7 +15,7 @@ import {
   type WriteOptions,
   decodeCursor,
   encodeValue,
-  expiryFrom,
+  expiryOf,
   isTombstone,
   listLimit,
   toPage,
@@ -28,7 +29,7 @@ export type RedisClient = Redis | Cluster;
 
 /*
  * Layout. A record is one hash: v version, d deleted (0/1), j value JSON, s schemaVersion,
- * c createdAt ms, u updatedAt ms, e expiresAt ms ('' = none), z size bytes.
+ * c createdAt ms, u updatedAt ms, e expiresAt ms ('' = none), z size bytes, i idle TTL s ('' = none).
  * Its key is hash-tagged with the whole (tenant, namespace, key) so that on Redis Cluster records
  * spread across slots while every script touches exactly one slot. Keys are URI-encoded so a key
  * containing '{' or '}' cannot move the tag. A per-namespace sorted set indexes keys for list();
@@ -49,7 +50,7 @@ end
 local created = now
 if live then created = tonumber(cur[4]) end
 local nv = ver + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'j', ARGV[4], 's', ARGV[5], 'c', created, 'u', now, 'e', ARGV[6], 'z', ARGV[7])
+redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'j', ARGV[4], 's', ARGV[5], 'c', created, 'u', now, 'e', ARGV[6], 'z', ARGV[7], 'i', ARGV[9])
 if ARGV[6] ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[6]) + tonumber(ARGV[8])) else redis.call('PERSIST', KEYS[1]) end
 local was = 0
 if live then was = 1 end
@@ -71,11 +72,11 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {1, nv}
 `;
 
-// ARGV: version, deleted, json, schemaVersion, createdAt, updatedAt, expiresAt, size, retentionMs, cacheTtlMs
+// ARGV: version, deleted, json, schemaVersion, createdAt, updatedAt, expiresAt, size, retentionMs, cacheTtlMs, idleTtl
 const SET_IF_NEWER = `
 local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
 if cur and cur >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'j', ARGV[3], 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'j', ARGV[3], 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
 local ttl = tonumber(ARGV[10])
 if ARGV[2] == '1' then ttl = tonumber(ARGV[9])
 elseif ARGV[7] ~= '' then
@@ -86,7 +87,30 @@ if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) else redis.call('PERSIST', K
 return 1
 `;
 
+// An access of a record with an idle TTL: a later expiry for exactly that version, never an earlier one,
+// and the key's own Redis TTL stretched to match (an accessed copy is worth keeping).
+// ARGV: version, now, retentionMs
+const TOUCH = `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'i')
+local now = tonumber(ARGV[2])
+if not cur[1] or tonumber(cur[1]) ~= tonumber(ARGV[1]) or cur[2] == '1' or not cur[4] or cur[4] == '' then return -1 end
+if cur[3] ~= '' and tonumber(cur[3]) <= now then return -1 end
+local e = now + math.floor(tonumber(cur[4]) * 1000 + 0.5)
+if cur[3] ~= '' and tonumber(cur[3]) > e then e = tonumber(cur[3]) end
+redis.call('HSET', KEYS[1], 'e', e)
+local pttl = redis.call('PTTL', KEYS[1])
+if pttl >= 0 and pttl < e - now + tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], e + tonumber(ARGV[3])) end
+return e
+`;
+
+const EVICT = `
+if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
 interface ScriptedClient {
+  statehouseEvict(key: string, ...args: (string | number)[]): Promise<number>;
+  statehouseTouch(key: string, ...args: (string | number)[]): Promise<number>;
   statehousePut(key: string, ...args: (string | number)[]): Promise<[number, number, number?, number?]>;
   statehouseDelete(key: string, ...args: (string | number)[]): Promise<[number, number]>;
   statehouseSetIfNewer(key: string, ...args: (string | number)[]): Promise<number>;
@@ -118,7 +142,7 @@ export class RedisStore implements StateStore {
     this.prefix = options.keyPrefix ?? "sh:";
     this.retentionMs = options.tombstoneRetentionMs ?? 10 * 60_000;
     this.cacheTtlMs = options.cacheTtlMs ?? 60 * 60_000;
-    for (const [name, lua] of [["statehousePut", PUT], ["statehouseDelete", DELETE], ["statehouseSetIfNewer", SET_IF_NEWER]] as const) {
+    for (const [name, lua] of [["statehousePut", PUT], ["statehouseDelete", DELETE], ["statehouseSetIfNewer", SET_IF_NEWER], ["statehouseTouch", TOUCH], ["statehouseEvict", EVICT]] as const) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
     }
     this.scripts = client as unknown as ScriptedClient;
@@ -181,18 +205,18 @@ export class RedisStore implements StateStore {
     validateWriteOptions(options);
     const { json, sizeBytes } = encodeValue(value);
     const now = Date.now();
-    const expiresAt = expiryFrom(now, options.ttlSeconds);
+    const { expiresAt, idleTtlSeconds } = expiryOf(now, options);
     const mode = options.createOnly ? "create" : options.ifVersion !== undefined ? "ver" : "any";
     const [ok, version, created, wasLive] = await this.scripts.statehousePut(
       this.recordKey(ref), mode, options.ifVersion ?? 0, now, json, options.schemaVersion ?? 1,
-      expiresAt?.getTime() ?? "", sizeBytes, this.retentionMs,
+      expiresAt?.getTime() ?? "", sizeBytes, this.retentionMs, idleTtlSeconds ?? "",
     );
     if (ok === 0) throw new VersionConflictError(ref, options.createOnly ? "absent" : options.ifVersion!, version < 0 ? null : version);
     if (!wasLive) await this.client.zadd(this.indexKey(ref.tenant, ref.namespace), 0, ref.key);
     return {
       namespace: ref.namespace, key: ref.key, value: JSON.parse(json), version,
       schemaVersion: options.schemaVersion ?? 1, createdAt: new Date(Number(created)), updatedAt: new Date(now),
-      expiresAt, sizeBytes,
+      expiresAt, idleTtlSeconds, sizeBytes,
     };
   }
 
@@ -270,12 +294,19 @@ export class RedisStore implements StateStore {
   async setIfNewer(tenant: string, record: StateRecord | Tombstone, cacheTtlMs = this.cacheTtlMs): Promise<boolean> {
     const key = this.recordKey({ tenant, namespace: record.namespace, key: record.key });
     const written = isTombstone(record)
-      ? await this.scripts.statehouseSetIfNewer(key, record.version, 1, "null", 1, Date.now(), Date.now(), "", 0, this.retentionMs, 0)
+      ? await this.scripts.statehouseSetIfNewer(key, record.version, 1, "null", 1, Date.now(), Date.now(), "", 0, this.retentionMs, 0, "")
       : await this.scripts.statehouseSetIfNewer(
           key, record.version, 0, JSON.stringify(record.value), record.schemaVersion, record.createdAt.getTime(),
           record.updatedAt.getTime(), record.expiresAt?.getTime() ?? "", record.sizeBytes, this.retentionMs, cacheTtlMs,
+          record.idleTtlSeconds ?? "",
         );
     return written === 1;
+  }
+
+  async touch(ref: StateRef, version: number): Promise<Date | undefined> {
+    validateRef(ref);
+    const e = await this.scripts.statehouseTouch(this.recordKey(ref), version, Date.now(), this.retentionMs);
+    return e < 0 ? undefined : new Date(Number(e));
   }
 
   async importRecord(): Promise<never> {
@@ -312,6 +343,31 @@ export class RedisStore implements StateStore {
     return [...byNamespace].map(([namespace, s]) => ({ namespace, ...s }));
   }
 
+  /** Every record hash under this store's prefix, a page at a time (Cluster: each master is scanned). */
+  async *scanCopies(pageSize = 500): AsyncGenerator<CopyRef[]> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes("master") : [this.client];
+    const head = `${this.prefix}r:{`;
+    for (const node of nodes) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", `${head}*`, "COUNT", pageSize);
+        cursor = next;
+        const versions = await Promise.all(keys.map((k) => node.hget(k, "v")));
+        const page: CopyRef[] = [];
+        keys.forEach((k, i) => {
+          const [tenant, namespace, ...rest] = k.slice(head.length, -1).split("/");
+          if (!tenant || !namespace || versions[i] === null) return;
+          page.push({ tenant, namespace, key: decodeURIComponent(rest.join("/")), version: Number(versions[i]) });
+        });
+        if (page.length > 0) yield page;
+      } while (cursor !== "0");
+    }
+  }
+
+  async evict(ref: StateRef, version: number): Promise<boolean> {
+    return (await this.scripts.statehouseEvict(this.recordKey(ref), version)) === 1;
+  }
+
   async ping(): Promise<void> {
     await this.client.ping();
   }
@@ -333,6 +389,7 @@ export class RedisStore implements StateStore {
       createdAt: new Date(Number(h.c)),
       updatedAt: new Date(Number(h.u)),
       expiresAt: expiresAt === null ? null : new Date(expiresAt),
+      idleTtlSeconds: h.i ? Number(h.i) : null,
       sizeBytes: Number(h.z),
     };
   }

@@ -1,4 +1,6 @@
 import fastJsonPatch, { type Operation } from "fast-json-patch";
+import { upgradeOnRead, upgradeReported } from "../lifecycle/schema-upgrade";
+import { applyWindows, ExtractiveSummarizer, type WindowSummarizer } from "../lifecycle/windows";
 import { InvalidError, isConflict, NotFoundError, StateError } from "./errors";
 import type { NamespacePolicy, NamespaceRegistry } from "./namespaces";
 import {
@@ -13,6 +15,7 @@ import {
   type TransactionResult,
   encodeValue,
 } from "./store";
+import type { PlannedWrite } from "../policies/tenant-policies";
 
 
 export type PatchFormat = "merge" | "json-patch";
@@ -26,6 +29,8 @@ export interface Precondition {
 
 export interface PutRequest extends Precondition {
   ttlSeconds?: number;
+  /** Sliding expiry for this record (default: the namespace's idle TTL); ignored when ttlSeconds is given. */
+  idleTtlSeconds?: number;
   /** Write without expiry even if the namespace has a default TTL (a patch of a record that has none). */
   keepNoExpiry?: boolean;
   actor?: string;
@@ -59,8 +64,13 @@ export class StateService {
     readonly store: StateStore,
     readonly namespaces: NamespaceRegistry,
     /** Told of lifecycle actions (size warnings, rejections), for the lifecycle events counter. */
-    private readonly onLifecycle: (event: string, namespace: string) => void = () => {},
+    private readonly onLifecycle: (event: string, namespace: string, count?: number) => void = () => {},
+    /** Folds items that leave a rolling window into the namespace's summary field. */
+    readonly summarizer: WindowSummarizer = new ExtractiveSummarizer(),
   ) {}
+
+  /** Checked before every write reaches a store (tenant policies: residency, storage quota); throws to refuse. */
+  writeGuard?: (tenant: string, writes: readonly PlannedWrite[], actor?: string) => Promise<void>;
 
   policy(namespace: string): NamespacePolicy {
     const p = this.namespaces.getOrThrow(namespace);
@@ -72,19 +82,46 @@ export class StateService {
     const policy = this.policy(ref.namespace);
     const record = await this.store.get(ref, { consistency: options.consistency ?? policy.consistency });
     if (!record) throw new NotFoundError(ref);
+    // Old records are served at the namespace's current schema version (history keeps them as stored).
+    return upgradeOnRead(this.store, policy, ref, await this.refreshIdle(ref, record), this.onLifecycle);
+  }
+
+  /**
+   * Reading a record with an idle TTL is an access: its expiry moves forward. To keep reads cheap the
+   * touch is skipped while less than a tenth of the idle window has passed since the last one.
+   */
+  private async refreshIdle(ref: StateRef, record: StateRecord): Promise<StateRecord> {
+    const idle = record.idleTtlSeconds;
+    if (!idle || !record.expiresAt) return record;
+    const remainingMs = record.expiresAt.getTime() - Date.now();
+    if (remainingMs > idle * 1000 * 0.9) return record;
+    try {
+      const expiresAt = await this.store.touch(ref, record.version);
+      if (expiresAt) {
+        this.onLifecycle("idle_refreshed", ref.namespace);
+        return { ...record, expiresAt };
+      }
+    } catch {
+      // A failed touch costs at most an earlier expiry; the read itself succeeded.
+    }
     return record;
   }
 
   async put(ref: StateRef, value: unknown, request: PutRequest = {}): Promise<WriteOutcome> {
     const policy = this.policy(ref.namespace);
     this.requirePrecondition(policy, request);
+    value = await this.windowed(policy, value);
     const sizeWarning = this.checkSize(policy, value);
+    await this.writeGuard?.(ref.tenant, [{ op: "put", namespace: ref.namespace, key: ref.key, value }], request.actor);
+    const ttlSeconds = request.ttlSeconds ?? (request.keepNoExpiry ? undefined : policy.ttlSeconds);
     const record = await this.store.put(ref, value, {
       ifVersion: request.ifVersion,
       createOnly: request.createOnly,
-      ttlSeconds: request.ttlSeconds ?? (request.keepNoExpiry ? undefined : policy.ttlSeconds),
+      ttlSeconds,
+      idleTtlSeconds: ttlSeconds === undefined && !request.keepNoExpiry ? (request.idleTtlSeconds ?? policy.idleTtlSeconds) : undefined,
       schemaVersion: policy.schemaVersion,
       actor: request.actor,
+      ...(policy.keepHistory === false ? { history: false as const } : {}),
     });
     // A record (re)created by this write starts its life now; an update keeps its creation time.
     return { record, created: record.createdAt.getTime() === record.updatedAt.getTime(), sizeWarning };
@@ -103,16 +140,23 @@ export class StateService {
       if (problem) throw new InvalidError(`invalid JSON Patch: ${problem.name}`, { operation: problem.index });
     }
     for (let attempt = 0; ; attempt++) {
-      const current = await this.store.get(ref, { consistency: "strong" });
-      if (!current) throw new NotFoundError(ref);
+      const stored = await this.store.get(ref, { consistency: "strong" });
+      if (!stored) throw new NotFoundError(ref);
+      // The patch applies to the value as the current schema sees it, and is written at that schema.
+      const current = upgradeReported(policy, stored, this.onLifecycle);
       if (request.ifVersion !== undefined && current.version !== request.ifVersion) {
         throw new StateError("version_conflict", `expected version ${request.ifVersion}, current is ${current.version}`, { expected: request.ifVersion, currentVersion: current.version });
       }
       const next = format === "merge" ? mergePatch(current.value, patch) : applyJsonPatch(current.value, patch as Operation[]);
-      // A patch changes the value, not the record's life: keep its expiry.
-      const keepExpiry = current.expiresAt ? Math.max(0.001, (current.expiresAt.getTime() - Date.now()) / 1000) : undefined;
+      // A patch changes the value, not the record's life: keep its expiry rule (a write is an access,
+      // so a sliding expiry restarts its window).
+      const idle = current.idleTtlSeconds ?? undefined;
+      const keepExpiry = current.expiresAt && !idle ? Math.max(0.001, (current.expiresAt.getTime() - Date.now()) / 1000) : undefined;
       try {
-        return await this.put(ref, next, { ...request, ifVersion: current.version, ttlSeconds: request.ttlSeconds ?? keepExpiry, keepNoExpiry: !current.expiresAt });
+        return await this.put(ref, next, {
+          ...request, ifVersion: current.version, ttlSeconds: request.ttlSeconds ?? keepExpiry,
+          idleTtlSeconds: request.idleTtlSeconds ?? idle, keepNoExpiry: !current.expiresAt,
+        });
       } catch (err) {
         if (!isConflict(err) || request.ifVersion !== undefined || attempt >= PATCH_RETRIES) throw err;
       }
@@ -122,6 +166,7 @@ export class StateService {
   async delete(ref: StateRef, request: Pick<PutRequest, "ifVersion" | "actor"> = {}): Promise<DeleteResult> {
     const policy = this.policy(ref.namespace);
     this.requirePrecondition(policy, request);
+    await this.writeGuard?.(ref.tenant, [{ op: "delete", namespace: ref.namespace, key: ref.key }], request.actor);
     return this.store.delete(ref, request);
   }
 
@@ -152,17 +197,29 @@ export class StateService {
   }
 
   async transact(tenant: string, ops: readonly TransactionRequestOp[], actor?: string): Promise<TransactionResult[]> {
-    const prepared = ops.map((op) => {
+    const windowedValues = await Promise.all(ops.map((op) => (op.op === "put" ? this.windowed(this.policy(op.namespace), op.value) : undefined)));
+    const prepared = ops.map((op, i) => {
       const policy = this.policy(op.namespace);
       const ref = { tenant, namespace: op.namespace, key: op.key };
       this.requirePrecondition(policy, { ifVersion: op.ifVersion, createOnly: op.op === "put" && op.createOnly });
       if (op.op === "put") {
-        this.checkSize(policy, op.value);
-        return { op: "put" as const, ref, value: op.value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds: op.ttlSeconds ?? policy.ttlSeconds, schemaVersion: policy.schemaVersion, actor } };
+        const value = windowedValues[i];
+        this.checkSize(policy, value);
+        const ttlSeconds = op.ttlSeconds ?? policy.ttlSeconds;
+        return { op: "put" as const, ref, value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds, idleTtlSeconds: ttlSeconds === undefined ? policy.idleTtlSeconds : undefined, schemaVersion: policy.schemaVersion, actor } };
       }
       return { op: "delete" as const, ref, options: { ifVersion: op.ifVersion, actor } };
     });
+    await this.writeGuard?.(tenant, ops.map((op) => ({ op: op.op, namespace: op.namespace, key: op.key, value: op.op === "put" ? op.value : undefined })), actor);
     return this.store.transact(prepared);
+  }
+
+  /** The value with the namespace's rolling windows applied (see server/lifecycle/windows.ts). */
+  private async windowed(policy: NamespacePolicy, value: unknown): Promise<unknown> {
+    if (policy.windows.length === 0) return value;
+    const result = await applyWindows(policy, value, this.summarizer);
+    if (result.dropped > 0) this.onLifecycle("window_summarized", policy.name, result.dropped);
+    return result.value;
   }
 
   private requirePrecondition(policy: NamespacePolicy, request: Precondition): void {

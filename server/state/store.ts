@@ -25,6 +25,11 @@ export interface StateRecord {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly expiresAt: Date | null;
+  /**
+   * Set when the record expires after this many seconds without access (sliding): each read may push
+   * `expiresAt` forward through touch(). Null or absent: `expiresAt` is absolute (or there is none).
+   */
+  readonly idleTtlSeconds?: number | null;
   /** UTF-8 length of the value's JSON text. */
   readonly sizeBytes: number;
   /** Which tier answered, set by reads of the tiered store. */
@@ -43,11 +48,15 @@ export interface WriteOptions {
   readonly ifVersion?: number;
   /** Write only if no live record exists (expired and deleted records count as absent). */
   readonly createOnly?: boolean;
-  /** Absolute time-to-live from this write; absent = no expiry. Must be > 0. */
+  /** Absolute time-to-live from this write; absent = no expiry. Must be > 0. Wins over idleTtlSeconds. */
   readonly ttlSeconds?: number;
+  /** Sliding time-to-live: the record expires this long after its last write or touch. Ignored with ttlSeconds. */
+  readonly idleTtlSeconds?: number;
   readonly schemaVersion?: number;
   /** Who made the change, kept in history. */
   readonly actor?: string;
+  /** false: record no history entry for this write (records written once, whose history would only repeat them). */
+  readonly history?: false;
 }
 
 export interface DeleteResult {
@@ -154,8 +163,27 @@ export interface StateStore {
    */
   setIfNewer(tenant: string, record: StateRecord | Tombstone, cacheTtlMs?: number): Promise<boolean>;
 
-  /** Restores a record with its version and history unless this store has the same or a newer version. Capability "import". */
+  /**
+   * Restores a record with its version and history unless this store has the same or a newer version
+   * (a tombstone at the same version, left by dropArchived, does not count). Capability "import".
+   */
   importRecord(tenant: string, record: StateRecord, history?: readonly HistoryEntry[]): Promise<boolean>;
+
+  /**
+   * Pushes the expiry of a live record with an idle TTL to now + its idle TTL, if it is still at
+   * `version` (no version change, no history: an access is not a change). Returns the new expiry, or
+   * undefined when there was nothing to touch (absent, expired, other version, no idle TTL).
+   * Capability "ttl".
+   */
+  touch(ref: StateRef, version: number): Promise<Date | undefined>;
+
+  /**
+   * For a record just copied to the archive: drops its value and all its history, leaving a slim row
+   * marked archived at the same version, only if the record is still at exactly `version` (live or
+   * expired). The row keeps the key's version count and is never served; importing the archived record
+   * at that version restores it over the row. Returns whether it dropped the record. Warm tier only.
+   */
+  dropArchived?(ref: StateRef, version: number): Promise<boolean>;
 
   /** Total live keys and bytes per namespace, for gauges. */
   stats?(): Promise<NamespaceStats[]>;
@@ -164,6 +192,20 @@ export interface StateStore {
   ping(): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** A record's address and version as a hot tier holds it, for the lifecycle sweeper's orphan check. */
+export interface CopyRef extends StateRef {
+  readonly version: number;
+}
+
+/**
+ * What the lifecycle sweeper needs of a hot tier beyond the contract: to walk the copies it holds and
+ * drop one (only at the version seen, so a copy written meanwhile stays).
+ */
+export interface CopyScanner {
+  scanCopies(pageSize?: number): AsyncGenerator<CopyRef[]>;
+  evict(ref: StateRef, version: number): Promise<boolean>;
 }
 
 export interface Tombstone {
@@ -272,7 +314,7 @@ function assertJson(value: unknown, depth: number): void {
 
 export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (!options) return;
-  const { ifVersion, ttlSeconds, createOnly, schemaVersion } = options;
+  const { ifVersion, ttlSeconds, idleTtlSeconds, createOnly, schemaVersion } = options;
   if (ifVersion !== undefined && (!Number.isSafeInteger(ifVersion) || ifVersion < 1 || ifVersion > LIMITS.maxVersion)) {
     throw new InvalidError(`ifVersion must be an integer in [1, ${LIMITS.maxVersion}]`, { field: "ifVersion" });
   }
@@ -281,6 +323,9 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   }
   if (ttlSeconds !== undefined && (typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > LIMITS.maxTtlSeconds)) {
     throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
+  }
+  if (idleTtlSeconds !== undefined && (typeof idleTtlSeconds !== "number" || !Number.isFinite(idleTtlSeconds) || idleTtlSeconds <= 0 || idleTtlSeconds > LIMITS.maxTtlSeconds)) {
+    throw new InvalidError(`idleTtlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "idleTtlSeconds" });
   }
   if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)) {
     throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
@@ -330,6 +375,28 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
 
 export function expiryFrom(now: number, ttlSeconds: number | undefined): Date | null {
   return ttlSeconds === undefined ? null : new Date(now + Math.round(ttlSeconds * 1000));
+}
+
+/**
+ * A write's expiry rule: an absolute TTL when it names one (the idle TTL is then ignored), else a
+ * sliding one from now, else none.
+ */
+export function expiryOf(now: number, options: Pick<WriteOptions, "ttlSeconds" | "idleTtlSeconds">): { expiresAt: Date | null; idleTtlSeconds: number | null } {
+  if (options.ttlSeconds !== undefined) return { expiresAt: expiryFrom(now, options.ttlSeconds), idleTtlSeconds: null };
+  if (options.idleTtlSeconds !== undefined) return { expiresAt: expiryFrom(now, options.idleTtlSeconds), idleTtlSeconds: options.idleTtlSeconds };
+  return { expiresAt: null, idleTtlSeconds: null };
+}
+
+/** Every version a store keeps of a key, oldest first, read a page at a time (history pages come newest first). */
+export async function fullHistory(store: Pick<StateStore, "history">, ref: StateRef): Promise<HistoryEntry[]> {
+  const all: HistoryEntry[] = [];
+  let before: number | undefined;
+  for (;;) {
+    const page = await store.history(ref, { limit: LIMITS.maxListLimit, before });
+    all.push(...page);
+    if (page.length < LIMITS.maxListLimit) return all.reverse();
+    before = page[page.length - 1]!.version;
+  }
 }
 
 export function unsupported(store: string, what: string): never {

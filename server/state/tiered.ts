@@ -15,6 +15,7 @@ import {
   type TransactionOp,
   type TransactionResult,
   type WriteOptions,
+  fullHistory,
   refKey,
   unsupported,
   validateRef,
@@ -99,10 +100,32 @@ export class TieredStore implements StateStore {
       this.promote(ref, record);
       return tagged(record, "warm");
     }
+    return this.restore(ref);
+  }
+
+  /**
+   * Runs a warm write; if it was conditioned on a version and failed because warm has no live record,
+   * the record may be archived: it is restored from cold and the write tried once more, so its
+   * condition is checked against the archived version. A rare path, so its cold read costs little.
+   */
+  private async restoringOnAbsent<T>(ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "createOnly">, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      if ((options.ifVersion === undefined && !options.createOnly) || !isAbsentConflict(err) || !this.tiers.cold) throw err;
+      const restored = await this.restore(ref).catch(() => undefined); // cold down: the conflict stands
+      if (!restored) throw err;
+      return write();
+    }
+  }
+
+  /** A key found in neither hot nor warm: restored from cold into warm (with its history) when archived there. */
+  private async restore(ref: StateRef): Promise<StateRecord | undefined> {
+    const { warm, cold } = this.tiers;
     if (!cold) return undefined;
     const archived = await cold.get(ref);
     if (!archived) return undefined;
-    const history = cold.capabilities.has("history") ? await cold.history(ref, { limit: 1000 }) : [];
+    const history = cold.capabilities.has("history") ? await fullHistory(cold, ref) : [];
     if (!(await warm.importRecord(ref.tenant, archived, history))) {
       // warm already holds the same or a newer version (restored or changed meanwhile): that one wins
       const current = await warm.get(ref);
@@ -118,7 +141,7 @@ export class TieredStore implements StateStore {
     if (this.journalPending) await this.replayJournal(); // buffered writes first: they came before this one
     let record: StateRecord;
     try {
-      record = await this.tiers.warm.put(ref, value, options);
+      record = await this.restoringOnAbsent(ref, options, () => this.tiers.warm.put(ref, value, options));
     } catch (err) {
       if (!isUnavailable(err) || this.tiers.whenWarmDownOf?.(ref.namespace) !== "buffer" || !this.tiers.journal) throw err;
       return this.buffer(ref, value, options, err);
@@ -131,7 +154,9 @@ export class TieredStore implements StateStore {
     validateRef(ref);
     if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return this.tiers.hot.delete(ref, options);
     if (this.journalPending) await this.replayJournal();
-    const result = await this.tiers.warm.delete(ref, options);
+    let result = await this.restoringOnAbsent(ref, options, () => this.tiers.warm.delete(ref, options));
+    // Nothing live in warm: an archived record is restored and deleted, or it would come back on the next read.
+    if (!result.deleted && this.tiers.cold && (await this.restore(ref).catch(() => undefined))) result = await this.tiers.warm.delete(ref, options);
     if (result.deleted) await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
     return result;
   }
@@ -146,7 +171,13 @@ export class TieredStore implements StateStore {
     if (!owner.capabilities.has("history")) unsupported(owner.name, "history");
     const entries = await owner.history(ref, options);
     const { cold } = this.tiers;
-    if (entries.length === 0 && cold?.capabilities.has("history")) return cold.history(ref, options);
+    const limit = options?.limit ?? 100;
+    const oldest = entries.at(-1)?.version;
+    // Versions older than warm's oldest (an archived record written again) are in the archive.
+    if (cold?.capabilities.has("history") && entries.length < limit && (oldest === undefined || oldest > 1)) {
+      const older = await cold.history(ref, { limit: limit - entries.length, before: oldest ?? options?.before });
+      return [...entries, ...older];
+    }
     return entries;
   }
 
@@ -177,6 +208,19 @@ export class TieredStore implements StateStore {
       );
     }
     return results;
+  }
+
+  /**
+   * An access of a record with an idle TTL: the owner of the namespace pushes its expiry forward (warm
+   * for durable namespaces, then the hot copy, best effort: a hot copy left with the older expiry only
+   * costs a miss later).
+   */
+  async touch(ref: StateRef, version: number): Promise<Date | undefined> {
+    validateRef(ref);
+    const owner = this.ownerOf(ref.namespace);
+    const expiresAt = await owner.touch(ref, version);
+    if (expiresAt && owner !== this.tiers.hot) await this.tiers.hot.touch(ref, version).catch(() => undefined);
+    return expiresAt;
   }
 
   async setIfNewer(): Promise<never> {
@@ -216,7 +260,7 @@ export class TieredStore implements StateStore {
     try {
       await journal!.append({
         id: newJournalId(), tenant: ref.tenant, namespace: ref.namespace, key: ref.key, value: record.value,
-        expectedVersion: current.version, version: record.version, ttlSeconds: options.ttlSeconds, schemaVersion: options.schemaVersion, actor: options.actor, at: Date.now(),
+        expectedVersion: current.version, version: record.version, ttlSeconds: options.ttlSeconds, idleTtlSeconds: options.idleTtlSeconds, schemaVersion: options.schemaVersion, actor: options.actor, at: Date.now(),
       });
     } catch {
       // Not journaled: the hot copy now holds a version warm will never have. Keep this process off it.
@@ -251,7 +295,7 @@ export class TieredStore implements StateStore {
           try {
             const record = await warm.put(ref, e.value, {
               ...(e.expectedVersion === 0 ? { createOnly: true } : { ifVersion: e.expectedVersion }),
-              ttlSeconds: e.ttlSeconds, schemaVersion: e.schemaVersion, actor: e.actor,
+              ttlSeconds: e.ttlSeconds, idleTtlSeconds: e.idleTtlSeconds, schemaVersion: e.schemaVersion, actor: e.actor,
             });
             await this.setHot(ref, record);
           } catch (err) {
@@ -321,6 +365,11 @@ function tagged(record: StateRecord, tier: "hot" | "warm" | "cold"): StateRecord
 function tagged(record: StateRecord | undefined, tier: "hot" | "warm" | "cold"): StateRecord | undefined;
 function tagged(record: StateRecord | undefined, tier: "hot" | "warm" | "cold"): StateRecord | undefined {
   return record && { ...record, tier };
+}
+
+/** A version check that failed because no live record exists. */
+function isAbsentConflict(err: unknown): boolean {
+  return isStateError(err) && err.code === "version_conflict" && (err as VersionConflictError).current === null;
 }
 
 function isUnavailable(err: unknown): boolean {

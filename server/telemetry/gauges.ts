@@ -11,6 +11,8 @@ export interface GaugeSources {
   stores: { tier: string; backend: string; circuit(): CircuitState; ping(): Promise<void>; stats?(): Promise<NamespaceStats[]> }[];
   /** Pending outbox events and the age of the oldest, in seconds. */
   outbox?(): Promise<{ pending: number; lagSeconds: number }>;
+  /** Other readings refreshed on the same interval (e.g. capacity); their failures are theirs to handle. */
+  refreshAlso?: (() => Promise<void>)[];
 }
 
 /**
@@ -76,6 +78,7 @@ export class StateGauges {
       }),
     );
     if (this.sources.outbox) this.outbox = await this.sources.outbox().catch(() => this.outbox);
+    await Promise.all((this.sources.refreshAlso ?? []).map((refresh) => refresh().catch(() => {})));
   }
 
   private observeStats(r: ObservableResult, field: "bytes" | "keys"): void {

@@ -18,7 +18,7 @@ type Outcome = "ok" | "miss" | "conflict" | "invalid" | "not_found" | "unsupport
 
 const OPERATIONS = {
   get: "get", put: "put", delete: "delete", list: "list", history: "history", getVersion: "version",
-  transact: "transaction", setIfNewer: "promote", importRecord: "restore",
+  transact: "transaction", setIfNewer: "promote", importRecord: "restore", dropArchived: "drop_archived", touch: "touch",
 } as const;
 
 /**

@@ -2,51 +2,33 @@
 // server on the real PostgreSQL and Redis: login, charts drawn from live traffic, the numbers agreeing
 // with /api/v1/admin/metrics, time travel through a session's history, keys, logout, refusals, axe.
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { type ApiFixture, startApi } from "../helpers/api";
+import { assertAccessible, launchBrowser, SCREENSHOTS } from "../helpers/browser";
 
-const require = createRequire(import.meta.url);
-const SCREENSHOTS = path.resolve(import.meta.dirname, "../../test-results/screenshots");
 const PAGES = ["/admin", "/admin/namespaces", "/admin/state", "/admin/alerts", "/admin/outbox", "/admin/keys"];
 
 describe("admin dashboard in Chromium", () => {
   let api: ApiFixture;
   let context: BrowserContext;
   let page: Page;
-  let profile: string;
+  let closeBrowser: (() => Promise<void>) | undefined;
   let key: string;
   let sessionId: string;
 
   before(async () => {
     api = await startApi({ STATEHOUSE_TIMESERIES_RESOLUTION_MS: "1000", STATEHOUSE_STATS_INTERVAL_MS: "1000" });
     ({ key } = await api.clientFor("acme"));
-    profile = await mkdtemp(path.join(tmpdir(), "sh-chromium-"));
-    await mkdir(SCREENSHOTS, { recursive: true });
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      viewport: { width: 1360, height: 1000 },
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page, close: closeBrowser } = await launchBrowser());
   });
   after(async () => {
-    await context?.close();
+    await closeBrowser?.();
     await api?.close();
-    await rm(profile, { recursive: true, force: true });
   });
 
-  async function axe(name: string): Promise<void> {
-    await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-    const result = (await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<unknown> } }).axe.run())) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
-    const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    assert.deepEqual(serious.map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`), [], `${name}: no serious or critical axe violations`);
-  }
+  const axe = (name: string) => assertAccessible(page, name);
 
   const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 

@@ -56,7 +56,8 @@ describe("state API over HTTP", () => {
     assert.equal(read.response.headers.get("etag"), '"1"');
     assert.equal(read.response.headers.get("statehouse-tier"), "hot");
     const body = read.data!;
-    assert.deepEqual(Object.keys(body).sort(), ["createdAt", "expiresAt", "key", "namespace", "schemaVersion", "sizeBytes", "updatedAt", "value", "version"]);
+    assert.deepEqual(Object.keys(body).sort(), ["createdAt", "expiresAt", "idleTtlSeconds", "key", "namespace", "schemaVersion", "sizeBytes", "updatedAt", "value", "version"]);
+    assert.equal(body.idleTtlSeconds, null, "kv has no idle TTL");
     assert.equal(body.sizeBytes, JSON.stringify({ plan: "free" }).length);
     assert.equal(body.expiresAt, null);
 
@@ -335,7 +336,10 @@ describe("state API over HTTP", () => {
     assert.match(created.data!.key, /^shk_[a-f0-9]{16}_/);
     const listed = await api.admin.GET("/api/v1/admin/keys", { params: { query: { tenant: "globex" } } });
     assert.ok(listed.data!.keys.some((k) => k.id === created.data!.id));
-    assert.ok(!JSON.stringify(listed.data).includes(created.data!.key.split("_")[2]!), "secrets are never listed");
+    // The secret is base64url and may itself contain "_": take everything after the id.
+    const secret = created.data!.key.slice("shk_".length + 16 + 1);
+    assert.equal(secret.length, 43);
+    assert.ok(!JSON.stringify(listed.data).includes(secret), "secrets are never listed");
     assert.equal((await api.call("/api/v1/state/kv/x", { key: created.data!.key })).status, 404);
     const revoked = await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: created.data!.id } } });
     assert.equal(revoked.response.status, 204);

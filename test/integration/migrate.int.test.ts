@@ -37,7 +37,7 @@ describe("migrations in Prisma's format", () => {
     assert.deepEqual([...ranA, ...ranB].sort(), all.sort(), "between them, each migration ran exactly once");
     assert.deepEqual(await migrate(driver(a)), [], "nothing left to do");
     const tables = await a.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
-    assert.deepEqual(tables.rows.map((r) => r.table_name), ["_prisma_migrations", "api_keys", "outbox_events", "state_history", "state_records"]);
+    assert.deepEqual(tables.rows.map((r) => r.table_name), ["_prisma_migrations", "api_keys", "outbox_events", "residency_audit", "state_history", "state_records", "tenant_policies", "tenant_regions"]);
   });
 
   it("records Prisma's bookkeeping: name, SHA-256 checksum of migration.sql, finished_at, steps", async () => {

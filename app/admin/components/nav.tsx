@@ -9,7 +9,9 @@ const LINKS = [
   ["/admin/state", "State"],
   ["/admin/alerts", "Alerts"],
   ["/admin/outbox", "Outbox"],
+  ["/admin/workflows", "Workflows"],
   ["/admin/keys", "API keys"],
+  ["/admin/quotas", "Quotas"],
 ] as const;
 
 export function Nav() {

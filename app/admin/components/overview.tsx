@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import { api, formatBytes, formatMs, formatTime } from "./api";
+import { CapacityCard } from "./capacity";
 
 export type Metrics = {
   window: string;
@@ -170,6 +171,7 @@ export function Overview() {
           )}
         </>
       )}
+      <CapacityCard />
       <section className="card">
         <h2>Stores</h2>
         {!ready ? <p className="muted">Checking stores…</p> : (

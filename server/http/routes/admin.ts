@@ -84,7 +84,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}", summary: "Inspect a record", tags: ["admin"], scope: "admin", params: TenantNsKey,
-      responses: { 200: { description: "The record", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
+      responses: { 200: { description: "The record", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 409, 422, 429, 503) },
     },
     async ({ c, services, params }) => {
       const r = await services.state.getOrThrow({ tenant: params.tenant, namespace: params.ns, key: params.key });

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless";
 import { problems, type RouteKit } from "./kit";
 
 const AgentParams = z.object({ agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }) });
@@ -65,7 +66,7 @@ export function registerAgentRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/agents/{agent}/sessions/{id}", summary: "A session's state", tags: ["agents"], scope: "agents:invoke", params: SessionParams,
-      responses: { 200: { description: "Memory: recent turns, summary, entities, intent, budget", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("SessionState") } } }, ...problems(401, 403, 404, 429, 503) },
+      responses: { 200: { description: "Memory: recent turns, summary, entities, intent, budget", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("SessionState") } } }, ...problems(401, 403, 404, 409, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const s = await services.agents.getSession(principal.tenant, params.agent, params.id);
@@ -83,6 +84,72 @@ export function registerAgentRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params }) => {
       await services.agents.endSession(principal.tenant, params.agent, params.id);
       return c.body(null, 204);
+    },
+  );
+}
+
+const InvokeBody = z
+  .object({
+    messages: z
+      .array(z.object({ role: z.enum(["user", "assistant"]), content: z.string().min(1).max(32_000) }))
+      .min(1)
+      .max(MAX_INVOKE_MESSAGES)
+      .openapi({ description: "The whole conversation, oldest first; the last message is the user's" }),
+    summary: z.string().max(16_000).optional().openapi({ description: "A summary of turns older than the messages sent" }),
+    entities: Entities.optional().openapi({ description: "Facts known from before the messages sent (name, email, ...)" }),
+  })
+  .openapi("InvokeRequest");
+const InvokeResult = TurnResult.extend({
+  turn: z.number().int().openapi({ description: "The number of user messages sent (the turn this would be in a session)" }),
+  version: z.null(),
+  relatedTopic: z.object({ turn: z.number().int(), text: z.string(), similarity: z.number() }).optional(),
+}).openapi("InvokeResult");
+const BatchBody = z
+  .object({
+    documents: z
+      .array(z.unknown().openapi({ description: "{ id?: string (≤128), text: string (1–32000) }" }))
+      .min(1)
+      .max(MAX_BATCH_DOCUMENTS)
+      .openapi({ description: `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed document is reported in its place` }),
+  })
+  .openapi("BatchRequest");
+const BatchItem = z
+  .object({
+    index: z.number().int(),
+    id: z.string().optional(),
+    ok: z.boolean(),
+    intent: z.string().optional(),
+    entities: Entities.optional(),
+    error: z.object({ code: z.enum(["invalid", "failed"]), detail: z.string() }).optional(),
+  })
+  .openapi("BatchItemResult");
+
+export function registerStatelessAgentRoutes({ define }: RouteKit): void {
+  // POST /api/v1/agents/{agent}/invoke – one stateless turn: the whole context in, a reply out, nothing stored
+  define(
+    {
+      method: "post", path: "/api/v1/agents/{agent}/invoke", summary: "Stateless turn (context sent whole, nothing stored)", tags: ["agents"], scope: "agents:invoke", params: AgentParams,
+      body: { schema: InvokeBody, contentTypes: ["application/json"] },
+      responses: { 200: { description: "The reply, as a session turn would answer; nothing is stored", content: { "application/json": { schema: InvokeResult } } }, ...problems(400, 401, 403, 404, 413, 415, 422, 429) },
+    },
+    async ({ c, services, principal, params, body }) => c.json(await services.agents.invoke(principal.tenant, params.agent, body)),
+  );
+
+  // POST /api/v1/agents/{agent}/batch – classify independent documents (intent and entities), errors per item
+  define(
+    {
+      method: "post", path: "/api/v1/agents/{agent}/batch", summary: "Classify documents in a batch", tags: ["agents"], scope: "agents:invoke", params: AgentParams,
+      body: { schema: BatchBody, contentTypes: ["application/json"] },
+      operations: (body) => body.documents.length,
+      responses: {
+        200: { description: "One result per document, in order; failed documents carry `error`", content: { "application/json": { schema: z.object({ results: z.array(BatchItem), succeeded: z.number().int(), failed: z.number().int() }).openapi("BatchResult") } } },
+        ...problems(400, 401, 403, 404, 413, 415, 429),
+      },
+    },
+    async ({ c, services, principal, params, body }) => {
+      const results = await services.agents.classify(principal.tenant, params.agent, body.documents);
+      const failed = results.filter((r) => !r.ok).length;
+      return c.json({ results, succeeded: results.length - failed, failed });
     },
   );
 }

@@ -31,16 +31,16 @@ export const Problem = z
 const DESCRIPTIONS: Record<number, string> = {
   400: "Malformed request",
   401: "No or invalid API key",
-  403: "The key lacks the scope",
+  403: "The key lacks the scope, or the tenant is pinned to another region (residency_violation)",
   404: "Not found (also for other tenants' records)",
   405: "Method not allowed",
-  409: "Idempotency-Key reused with a different request, or still in progress",
+  409: "Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed)",
   412: "Version mismatch (If-Match / If-None-Match)",
-  413: "Over the namespace's size limit or the body limit",
+  413: "Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded)",
   415: "Unsupported content type",
   422: "Invalid value",
   428: "The namespace requires If-Match or If-None-Match",
-  429: "Rate limited; see Retry-After",
+  429: "Rate limited or over the daily operations quota; see Retry-After",
   503: "A store is unavailable; see Retry-After",
 };
 

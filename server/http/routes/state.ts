@@ -1,3 +1,4 @@
+import { budgetHeader } from "../../lifecycle/windows";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { StateError } from "../../state/errors";
@@ -24,6 +25,7 @@ const RecordBody = z
     updatedAt: z.string(),
     expiresAt: z.string().nullable(),
     sizeBytes: z.number().int(),
+    idleTtlSeconds: z.number().nullable().openapi({ description: "Set when expiresAt slides: each access pushes it this many seconds ahead" }),
     durable: z.literal(false).optional().openapi({ description: "Present (false) only on a 202: buffered, not yet durable" }),
   })
   .openapi("StateRecord");
@@ -32,6 +34,7 @@ const PutBody = z
   .object({
     value: z.unknown().refine((v) => v !== undefined, "value is required").openapi({ description: "Any JSON value" }),
     ttlSeconds: z.number().optional().openapi({ description: "Absolute time to live from this write; > 0" }),
+    idleTtlSeconds: z.number().optional().openapi({ description: "Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL" }),
   })
   .openapi("PutStateRequest");
 
@@ -87,6 +90,7 @@ export function recordJson(r: StateRecord) {
     updatedAt: r.updatedAt.toISOString(),
     expiresAt: r.expiresAt?.toISOString() ?? null,
     sizeBytes: r.sizeBytes,
+    idleTtlSeconds: r.idleTtlSeconds ?? null,
   };
 }
 
@@ -135,15 +139,16 @@ export function registerStateRoutes({ define }: RouteKit): void {
     {
       method: "get", path: "/api/v1/state/{ns}/{key}", summary: "Read a record", tags: ["state"], scope: "state:read", params: NsKey, query: ReadQuery,
       responses: {
-        200: { description: "The record; ETag is its version, Statehouse-Tier the tier that answered", content: { "application/json": { schema: RecordBody } } },
+        200: { description: "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)", content: { "application/json": { schema: RecordBody } } },
         304: { description: "If-None-Match matched the current version" },
-        ...problems(400, 401, 403, 404, 429, 503),
+        ...problems(400, 401, 403, 404, 409, 429, 503),
       },
     },
     async ({ c, services, principal, params, query }) => {
       const record = await services.state.getOrThrow({ tenant: principal.tenant, namespace: params.ns, key: params.key }, { consistency: query.consistency });
       c.header("etag", etag(record.version));
       c.header("statehouse-tier", record.tier ?? "warm");
+      c.header("statehouse-budget", budgetHeader(services.state.policy(params.ns), record.sizeBytes, record.value));
       c.header("cache-control", "no-store");
       if (c.req.header("if-none-match")?.split(",").map((s) => s.trim()).includes(etag(record.version))) return c.body(null, 304);
       return c.json(recordJson(record));
@@ -165,7 +170,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, body }) => {
       const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
       const pre = await resolvePrecondition(c, services, ref);
-      const outcome = await services.state.put(ref, body.value, { ...pre, ttlSeconds: body.ttlSeconds, actor: principal.keyId });
+      const outcome = await services.state.put(ref, body.value, { ...pre, ttlSeconds: body.ttlSeconds, idleTtlSeconds: body.idleTtlSeconds, actor: principal.keyId });
       c.header("etag", etag(outcome.record.version));
       if (outcome.record.durable === false) {
         // Accepted while the warm tier is down: visible now, durable once replayed (design: Failure behaviour).

@@ -1,0 +1,5 @@
+import { QuotasPage } from "../../components/quotas";
+
+export default function Page() {
+  return <QuotasPage />;
+}

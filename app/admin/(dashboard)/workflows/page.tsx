@@ -1,0 +1,5 @@
+import { WorkflowsPage } from "../../components/workflows";
+
+export default function Page() {
+  return <WorkflowsPage />;
+}
