@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import type { MiddlewareHandler } from "hono";
 import type { Services } from "../container";
 import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
@@ -35,13 +36,15 @@ export function createApi(services: Services): Api {
 
   app.use(
     "/api/v1/*",
-    bodyLimit({
-      maxSize: services.config.STATEHOUSE_MAX_BODY_BYTES,
-      onError: () => problemResponse(new HttpError("body_too_large", `request bodies are limited to ${services.config.STATEHOUSE_MAX_BODY_BYTES} bytes`, { limitBytes: services.config.STATEHOUSE_MAX_BODY_BYTES })),
-    }),
+    onlyWithBody(
+      bodyLimit({
+        maxSize: services.config.STATEHOUSE_MAX_BODY_BYTES,
+        onError: () => problemResponse(new HttpError("body_too_large", `request bodies are limited to ${services.config.STATEHOUSE_MAX_BODY_BYTES} bytes`, { limitBytes: services.config.STATEHOUSE_MAX_BODY_BYTES })),
+      }),
+    ),
   );
 
-  app.use("/api/admin/*", bodyLimit({ maxSize: 16 * 1024, onError: () => problemResponse(new HttpError("body_too_large", "request bodies here are limited to 16 KiB")) }));
+  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: 16 * 1024, onError: () => problemResponse(new HttpError("body_too_large", "request bodies here are limited to 16 KiB")) })));
 
   // GET /api/health – liveness: the process answers; no store is consulted.
   app.get("/api/health", (c) => c.json({ status: "ok" }));
@@ -160,4 +163,14 @@ export function buildOpenApiDocument(config: Services["config"]): Record<string,
     },
   });
   return createApi(unusable).openapi();
+}
+
+/**
+ * Runs a body check only on requests that carry a body. hono's bodyLimit reads `request.body`, and on
+ * Node that makes @hono/node-server build a full WHATWG Request (headers, abort signal) for every call,
+ * GETs included: 8 % of a state GET's CPU. A request with neither Content-Length nor Transfer-Encoding
+ * has no body (RFC 9112, section 6.3), so it has nothing to limit.
+ */
+function onlyWithBody(check: MiddlewareHandler): MiddlewareHandler {
+  return (c, next) => (c.req.header("content-length") === undefined && c.req.header("transfer-encoding") === undefined ? next() : check(c, next));
 }

@@ -28,8 +28,13 @@ import {
 export type RedisClient = Redis | Cluster;
 
 /*
- * Layout. A record is one hash: v version, d deleted (0/1), j value JSON, s schemaVersion,
- * c createdAt ms, u updatedAt ms, e expiresAt ms ('' = none), z size bytes, i idle TTL s ('' = none).
+ * Layout. A record is one hash: v version, d deleted (0/1), s schemaVersion, c createdAt ms,
+ * u updatedAt ms, e expiresAt ms ('' = none), z size bytes, i idle TTL s ('' = none), for the scripts,
+ * list() and stats(); and r, the whole record packed for reads: "v d s c u e z i\n<value JSON>" ('' for
+ * a tombstone). A read is then one HGET of one bulk string, as cheap for the client as a plain GET;
+ * HGETALL made ioredis decode 18 strings and build an object per read (measured: 0.42 × GET, HGET 1.0 ×).
+ * Hashes written by builds before r existed (value in j) read as absent; a promotion from warm replaces
+ * them (SET_IF_NEWER ignores the version of a hash without r), and so does any write.
  * Its key is hash-tagged with the whole (tenant, namespace, key) so that on Redis Cluster records
  * spread across slots while every script touches exactly one slot. Keys are URI-encoded so a key
  * containing '{' or '}' cannot move the tag. A per-namespace sorted set indexes keys for list();
@@ -47,10 +52,12 @@ if ARGV[1] == 'create' and live then return {0, ver} end
 if ARGV[1] == 'ver' and ((not live) or ver ~= tonumber(ARGV[2])) then
   if live then return {0, ver} else return {0, -1} end
 end
-local created = now
-if live then created = tonumber(cur[4]) end
+local created = ARGV[3]
+if live then created = cur[4] end
 local nv = ver + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'j', ARGV[4], 's', ARGV[5], 'c', created, 'u', now, 'e', ARGV[6], 'z', ARGV[7], 'i', ARGV[9])
+local r = nv .. ' 0 ' .. ARGV[5] .. ' ' .. created .. ' ' .. ARGV[3] .. ' ' .. ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[9] .. '\\n' .. ARGV[4]
+redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'r', r, 's', ARGV[5], 'c', created, 'u', ARGV[3], 'e', ARGV[6], 'z', ARGV[7], 'i', ARGV[9])
+redis.call('HDEL', KEYS[1], 'j')
 if ARGV[6] ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[6]) + tonumber(ARGV[8])) else redis.call('PERSIST', KEYS[1]) end
 local was = 0
 if live then was = 1 end
@@ -67,16 +74,23 @@ if ARGV[1] ~= '' and ((not live) or ver ~= tonumber(ARGV[1])) then
 end
 if not live then return {2, -1} end
 local nv = ver + 1
-redis.call('HSET', KEYS[1], 'v', nv, 'd', '1', 'j', 'null', 'u', now, 'e', '', 'z', 0)
+redis.call('HSET', KEYS[1], 'v', nv, 'd', '1', 'r', '', 'u', now, 'e', '', 'z', 0)
+redis.call('HDEL', KEYS[1], 'j')
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]))
 return {1, nv}
 `;
 
 // ARGV: version, deleted, json, schemaVersion, createdAt, updatedAt, expiresAt, size, retentionMs, cacheTtlMs, idleTtl
 const SET_IF_NEWER = `
-local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
-if cur and cur >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'j', ARGV[3], 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
+local held = redis.call('HMGET', KEYS[1], 'v', 'r')
+local cur = tonumber(held[1])
+if cur and held[2] and cur >= tonumber(ARGV[1]) then return 0 end
+local r = ''
+if ARGV[2] ~= '1' then
+  r = ARGV[1] .. ' 0 ' .. ARGV[4] .. ' ' .. ARGV[5] .. ' ' .. ARGV[6] .. ' ' .. ARGV[7] .. ' ' .. ARGV[8] .. ' ' .. ARGV[11] .. '\\n' .. ARGV[3]
+end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'r', r, 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
+redis.call('HDEL', KEYS[1], 'j')
 local ttl = tonumber(ARGV[10])
 if ARGV[2] == '1' then ttl = tonumber(ARGV[9])
 elseif ARGV[7] ~= '' then
@@ -98,6 +112,15 @@ if cur[3] ~= '' and tonumber(cur[3]) <= now then return -1 end
 local e = now + math.floor(tonumber(cur[4]) * 1000 + 0.5)
 if cur[3] ~= '' and tonumber(cur[3]) > e then e = tonumber(cur[3]) end
 redis.call('HSET', KEYS[1], 'e', e)
+-- the packed copy carries the expiry too: its sixth header field
+local r = redis.call('HGET', KEYS[1], 'r')
+if r and r ~= '' then
+  local nl = string.find(r, '\\n', 1, true)
+  local h = {}
+  for f in string.gmatch(string.sub(r, 1, nl - 1) .. ' ', '([^ ]*) ') do h[#h + 1] = f end
+  h[6] = string.format('%d', e)
+  redis.call('HSET', KEYS[1], 'r', table.concat(h, ' ') .. string.sub(r, nl))
+end
 local pttl = redis.call('PTTL', KEYS[1])
 if pttl >= 0 and pttl < e - now + tonumber(ARGV[3]) then redis.call('PEXPIREAT', KEYS[1], e + tonumber(ARGV[3])) end
 return e
@@ -196,8 +219,9 @@ export class RedisStore implements StateStore {
 
   async get(ref: StateRef): Promise<StateRecord | undefined> {
     validateRef(ref);
-    const h = await this.client.hgetall(this.recordKey(ref));
-    return this.decode(ref, h);
+    const key = this.recordKey(ref);
+    const packed = await this.client.hget(key, "r");
+    return packed === null ? undefined : this.decodePacked(ref, packed);
   }
 
   async put(ref: StateRef, value: unknown, options: WriteOptions = {}): Promise<StateRecord> {
@@ -376,21 +400,25 @@ export class RedisStore implements StateStore {
     if (this.options.ownsClient) this.client.disconnect();
   }
 
-  private decode(ref: StateRef, h: Record<string, string>): StateRecord | undefined {
-    if (!h.v || h.d === "1") return undefined;
-    const expiresAt = h.e ? Number(h.e) : null;
+  /** The packed field "v d s c u e z i\n<json>"; '' is a tombstone. */
+  private decodePacked(ref: StateRef, packed: string): StateRecord | undefined {
+    const nl = packed.indexOf("\n");
+    if (nl < 0) return undefined;
+    const [v, d, s, c, u, e, z, i] = packed.slice(0, nl).split(" ");
+    if (d === "1") return undefined;
+    const expiresAt = e ? Number(e) : null;
     if (expiresAt !== null && expiresAt <= Date.now()) return undefined;
     return {
       namespace: ref.namespace,
       key: ref.key,
-      value: JSON.parse(h.j!),
-      version: Number(h.v),
-      schemaVersion: Number(h.s),
-      createdAt: new Date(Number(h.c)),
-      updatedAt: new Date(Number(h.u)),
+      value: JSON.parse(packed.slice(nl + 1)),
+      version: Number(v),
+      schemaVersion: Number(s),
+      createdAt: new Date(Number(c)),
+      updatedAt: new Date(Number(u)),
       expiresAt: expiresAt === null ? null : new Date(expiresAt),
-      idleTtlSeconds: h.i ? Number(h.i) : null,
-      sizeBytes: Number(h.z),
+      idleTtlSeconds: i ? Number(i) : null,
+      sizeBytes: Number(z),
     };
   }
 }

