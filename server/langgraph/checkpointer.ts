@@ -95,7 +95,10 @@ export class StatehouseSaver extends BaseCheckpointSaver {
   private readonly blobIndex = new LRUCache<string, Record<string, [ChannelVersion, string]>>({ max: 2000 });
   /** Last known head version per thread+ns (this process wrote it): puts compare-and-set without a read. */
   private readonly heads = new LRUCache<string, Head>({ max: 2000 });
-  /** Last known writes record per checkpoint, and a per-key queue so one process never conflicts with itself. */
+  /**
+   * Last known writes record per checkpoint (version 0: none stored yet, as for a checkpoint this process
+   * has just put), and a per-key queue so one process never conflicts with itself.
+   */
   private readonly writesCache = new LRUCache<string, { value: WritesValue; version: number }>({ max: 2000 });
   private readonly writeQueues = new Map<string, Promise<unknown>>();
 
@@ -203,6 +206,10 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     const index: Record<string, [ChannelVersion, string]> = { ...refs };
     for (const [channel, [version]] of Object.entries(blobs)) index[channel] = [version, checkpoint.id];
     this.blobIndex.set(`${threadId}\u0000${ns}\u0000${checkpoint.id}`, index);
+    // A new checkpoint has no pending writes: its first putWrites creates them without reading first
+    // (saving a lookup through every tier). Were some written meanwhile, the create conflicts and retries.
+    const writes = writesKey(threadId, ns, checkpoint.id);
+    if (!this.writesCache.has(writes)) this.writesCache.set(writes, { value: { w: [] }, version: 0 });
     return { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -229,7 +236,7 @@ export class StatehouseSaver extends BaseCheckpointSaver {
         entries.sort((a, b) => compareWritesSortKeys(writesSortKey(a[4], a[0], a[1]), writesSortKey(b[4], b[0], b[1])));
         const value: WritesValue = { w: entries };
         try {
-          const { record } = await this.state.put(this.ref(key), value, current ? { ifVersion: current.version } : { createOnly: true });
+          const { record } = await this.state.put(this.ref(key), value, current && current.version > 0 ? { ifVersion: current.version } : { createOnly: true });
           this.writesCache.set(key, { value, version: record.version });
           break;
         } catch (err) {
