@@ -43,7 +43,10 @@ export function guarded(store: StateStore, options: GuardOptions = {}): GuardedS
         const result = await Promise.race([
           fn.apply(store, args),
           new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new UnavailableError(store.name, `${store.name} did not answer within ${timeoutMs} ms`)), timeoutMs);
+            // Timers run before the loop reads its sockets: when the loop was busy (CPU-heavy requests,
+            // a long GC), the answer may already be waiting there. setImmediate runs after that read, so
+            // only a store that really has not answered is reported as unavailable.
+            timer = setTimeout(() => setImmediate(() => reject(new UnavailableError(store.name, `${store.name} did not answer within ${timeoutMs} ms`))), timeoutMs);
           }),
         ]);
         breaker.success();
