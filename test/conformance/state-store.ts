@@ -245,19 +245,21 @@ export function stateStoreConformance(init: ConformanceInit): void {
     it("slides an idle TTL forward on touch, for exactly the version touched, and expires it when left alone", async () => {
       if (!has("ttl")) return;
       const ref = fresh("idle");
-      const rec = await store.put(ref, "sliding", { idleTtlSeconds: 0.8 });
-      assert.equal(rec.idleTtlSeconds, 0.8);
-      assert.ok(rec.expiresAt && Math.abs(rec.expiresAt.getTime() - (rec.updatedAt.getTime() + 800)) < 50);
-      assert.equal((await store.get(ref))?.idleTtlSeconds, 0.8, "the idle TTL is kept with the record");
-      await sleep(500);
+      // A 1.6 s window, touched at half of it: every step keeps at least 400 ms of margin, so a slow
+      // call on a busy CI machine cannot make the record expire before the touch that should keep it.
+      const rec = await store.put(ref, "sliding", { idleTtlSeconds: 1.6 });
+      assert.equal(rec.idleTtlSeconds, 1.6);
+      assert.ok(rec.expiresAt && Math.abs(rec.expiresAt.getTime() - (rec.updatedAt.getTime() + 1600)) < 50);
+      assert.equal((await store.get(ref))?.idleTtlSeconds, 1.6, "the idle TTL is kept with the record");
+      await sleep(800);
       assert.equal(await store.touch(ref, rec.version + 1), undefined, "another version is not touched");
       const moved = await store.touch(ref, rec.version);
-      assert.ok(moved && moved.getTime() > rec.expiresAt!.getTime() + 300, "a touch pushes the expiry forward");
-      await sleep(500);
+      assert.ok(moved && moved.getTime() > rec.expiresAt!.getTime() + 400, "a touch pushes the expiry forward");
+      await sleep(1000);
       const alive = await store.get(ref);
       assert.equal(alive?.value, "sliding", "touched within its window, the record lives past its first expiry");
       assert.equal(alive?.version, rec.version, "a touch is not a change");
-      await sleep(700);
+      await sleep(1700);
       assert.equal(await store.get(ref), undefined, "left alone past its idle window, it expires");
       assert.equal(await store.touch(ref, rec.version), undefined, "an expired record cannot be touched back to life");
 
