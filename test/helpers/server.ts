@@ -10,6 +10,12 @@ export interface RunningServer {
 }
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
+
+/** Servers this test process started: a test process that ends (or is killed by the runner's timeout) takes them with it. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
 /** Variables that would point a test server at something other than what the test chose. */
 const INHERITED_CONFIG = ["DATABASE_URL", "REDIS_URL", "STATEHOUSE_DATA_DIR", "STATEHOUSE_ADMIN_TOKEN", "PORT", "HOST", "METRICS_TOKEN", "PROMETHEUS_URL"];
 
@@ -24,9 +30,14 @@ export async function startServer(env: Record<string, string> = {}, options: { t
     env: { ...base, NEXT_TELEMETRY_DISABLED: "1", HOST: "127.0.0.1", PORT: "0", ...env } as unknown as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   const logs: string[] = [];
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${logs.join("")}`)), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL"); // never leave a half-started server behind
+      reject(new Error(`server did not start in time:\n${logs.join("")}`));
+    }, options.timeoutMs ?? 60_000);
     const onData = (chunk: Buffer) => {
       const text = chunk.toString("utf8");
       logs.push(text);
