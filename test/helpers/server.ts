@@ -13,9 +13,16 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 /** Servers this test process started: a test process that ends (or is killed by the runner's timeout) takes them with it. */
 const running = new Set<ChildProcess>();
-process.once("exit", () => {
+const reap = () => {
   for (const child of running) child.kill("SIGKILL");
-});
+};
+process.once("exit", reap);
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    reap();
+    process.exit(128 + (signal === "SIGTERM" ? 15 : 2));
+  });
+}
 /** Variables that would point a test server at something other than what the test chose. */
 const INHERITED_CONFIG = ["DATABASE_URL", "REDIS_URL", "STATEHOUSE_DATA_DIR", "STATEHOUSE_ADMIN_TOKEN", "PORT", "HOST", "METRICS_TOKEN", "PROMETHEUS_URL"];
 
