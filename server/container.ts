@@ -180,7 +180,7 @@ export async function buildServices(config: Config): Promise<Services> {
   // The outbox relay: Redis Streams when Redis is configured, signed webhooks when URLs are given, and
   // JSON lines under the data directory when neither is (so events never pile up unpublished).
   const publishers: EventPublisher[] = [];
-  if (redis) publishers.push(new RedisStreamPublisher(redis.client, `${config.STATEHOUSE_KEY_PREFIX}events`));
+  if (redis) publishers.push(new RedisStreamPublisher(redis.client, `${config.STATEHOUSE_KEY_PREFIX}events`, undefined, hotCall));
   for (const url of config.STATEHOUSE_WEBHOOK_URLS?.split(",").map((u) => u.trim()).filter(Boolean) ?? []) {
     publishers.push(new WebhookPublisher(url, config.STATEHOUSE_WEBHOOK_SECRET!));
   }
