@@ -134,7 +134,12 @@ export async function buildServices(config: Config): Promise<Services> {
     durabilityOf: namespaces.durabilityOf,
     hotTtlMsOf: namespaces.hotTtlMsOf,
     whenWarmDownOf: namespaces.whenWarmDownOf,
-    journal: redis ? new RedisJournal(redis.client, config.STATEHOUSE_KEY_PREFIX, hotCall) : new MemoryJournal(),
+    // Buffering (warm down) makes hot the version authority and the journal the only durable copy: a
+    // command abandoned early there may still apply later, so these wait as long as warm would.
+    bufferHot: guarded(hot, { health: health.hot, timeoutMs: Math.max(config.STATEHOUSE_HOT_TIMEOUT_MS, config.STATEHOUSE_WARM_TIMEOUT_MS) }),
+    journal: redis
+      ? new RedisJournal(redis.client, config.STATEHOUSE_KEY_PREFIX, (command) => health.hot.call(command, Math.max(config.STATEHOUSE_HOT_TIMEOUT_MS, config.STATEHOUSE_WARM_TIMEOUT_MS)))
+      : new MemoryJournal(),
     onBufferedDropped: (entry, reason) => {
       lifecycle("buffered_dropped", entry.namespace);
       logger.warn("a buffered write could not be applied when the warm tier returned; dropped", { namespace: entry.namespace, reason, version: entry.version });

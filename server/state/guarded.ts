@@ -9,7 +9,7 @@ export interface GuardOptions {
    * built from `timeoutMs` and `breaker`.
    */
   health?: StoreHealth;
-  /** Every call fails with `unavailable` after this long; the underlying call is abandoned. */
+  /** Every call fails with `unavailable` after this long (with `health`: instead of its timeout); the underlying call is abandoned. */
   timeoutMs?: number;
   breaker?: CircuitBreaker | CircuitBreakerOptions;
 }
@@ -30,6 +30,7 @@ const GUARDED_METHODS = ["get", "put", "delete", "list", "history", "getVersion"
  */
 export function guarded(store: StateStore, options: GuardOptions = {}): GuardedStore {
   const health = options.health ?? new StoreHealth({ name: store.name, timeoutMs: options.timeoutMs, breaker: options.breaker });
+  const timeoutMs = options.timeoutMs ?? health.timeoutMs;
   const wrapper: Record<string, unknown> = {
     name: store.name,
     capabilities: store.capabilities,
@@ -41,7 +42,7 @@ export function guarded(store: StateStore, options: GuardOptions = {}): GuardedS
   for (const method of GUARDED_METHODS) {
     const fn = (store as unknown as Record<string, ((...a: unknown[]) => Promise<unknown>) | undefined>)[method];
     if (!fn) continue;
-    wrapper[method] = (...args: unknown[]) => health.call(() => fn.apply(store, args));
+    wrapper[method] = (...args: unknown[]) => health.call(() => fn.apply(store, args), timeoutMs);
   }
   return wrapper as unknown as GuardedStore;
 }

@@ -43,13 +43,14 @@ export class StoreHealth {
    * backend already timed out in this request, when `fn` outlives the timeout, or when it fails (the
    * driver's message is never passed on: it can hold addresses). Errors about the request itself
    * (conflicts, invalid input: StateErrors other than `unavailable`) pass through and count as successes.
+   * `timeoutMs` overrides the backend's timeout for a call that must not be abandoned early.
    */
-  async call<T>(fn: () => Promise<T>): Promise<T> {
+  async call<T>(fn: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     const scope = currentRequestScope();
     if (scope?.hasTimedOut(this)) throw new UnavailableError(this.name, `${this.name} did not answer earlier in this request`, this.retryAfterSeconds());
     if (!this.breaker.tryAcquire()) throw new UnavailableError(this.name, `${this.name} is unavailable (circuit open)`, this.retryAfterSeconds());
     try {
-      const result = await withTimeout(fn(), this.timeoutMs);
+      const result = await withTimeout(fn(), timeoutMs);
       this.breaker.success();
       return result;
     } catch (err) {
@@ -61,7 +62,7 @@ export class StoreHealth {
         scope?.markTimedOut(this);
         if (this.openOnTimeout) this.breaker.trip();
         else this.breaker.failure();
-        throw new UnavailableError(this.name, `${this.name} did not answer within ${this.timeoutMs} ms`);
+        throw new UnavailableError(this.name, `${this.name} did not answer within ${timeoutMs} ms`);
       }
       this.breaker.failure();
       if (isStateError(err)) throw err; // already `unavailable` (callers' errors were let through above)
