@@ -11,6 +11,8 @@ interface LoadOptions {
   body?: string;
   /** Paths used in turn, one per request (e.g. one agent session each). */
   paths?: string[];
+  /** A fixed request rate over all connections (a steady client, for latency under load) instead of as fast as possible. */
+  overallRate?: number;
 }
 
 const o = JSON.parse(process.argv[2]!) as LoadOptions;
@@ -22,6 +24,7 @@ const result = await autocannon({
   method: o.method ?? "GET",
   headers: o.headers,
   body: o.body,
+  ...(o.overallRate ? { overallRate: o.overallRate } : {}),
   requests: o.paths ? [{ setupRequest: (req) => ({ ...req, path: o.paths![n++ % o.paths!.length]! }) }] : undefined,
 });
 process.stdout.write(

@@ -8,5 +8,5 @@ export NEXT_TELEMETRY_DISABLED=1
 bash scripts/ensure-services.sh
 node scripts/prepare-start.mjs   # Prisma client + Next.js build, for the tests that start the server
 
-if [ $# -gt 0 ]; then files=("$@"); else mapfile -t files < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort); fi
-exec node --import tsx --test --test-reporter=tap --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+# Every test file two at a time, then test/solo/ (latency assertions) one at a time, one summary.
+exec node --import tsx scripts/run-tests.mjs "$@"

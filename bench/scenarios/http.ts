@@ -22,7 +22,7 @@ interface Target {
   stop(): Promise<void>;
 }
 
-interface LoadResult {
+export interface LoadResult {
   requests: number;
   rps: number;
   p50Ms: number;
@@ -34,7 +34,7 @@ interface LoadResult {
 }
 
 /** Runs bench/load.ts (autocannon) in its own process against `url`. */
-function load(options: Record<string, unknown>): Promise<LoadResult> {
+export function load(options: Record<string, unknown>): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/load.ts"), JSON.stringify(options)], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";

@@ -5,6 +5,7 @@ import { contention } from "./contention";
 import { durableWrite } from "./durable-write";
 import { hotRead } from "./hot-read";
 import { http } from "./http";
+import { noisyNeighbour } from "./noisy-neighbour";
 import { warmRead } from "./warm-read";
 
 /**
@@ -19,4 +20,5 @@ export const scenarios: Scenario[] = [
   checkpointer,
   http,
   agentContext,
+  noisyNeighbour,
 ];

@@ -69,7 +69,8 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
     path: spec.path,
     summary: spec.summary,
     tags: spec.tags,
-    security: spec.scope ? [{ bearerAuth: [] }] : [],
+    // The scope a key needs, in the document itself (OpenAPI 3.1 allows role names for non-OAuth schemes).
+    security: spec.scope ? [{ bearerAuth: [spec.scope] }] : [],
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),

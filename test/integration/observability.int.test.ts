@@ -151,6 +151,10 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
     const missing = names.filter((n) => !readme.includes(`\`${n}\``));
     assert.deepEqual(missing, [], "README.md names every exported metric");
+    // …and names only metrics that exist (a histogram by its base name, as its # TYPE line has it).
+    const named = [...new Set([...readme.matchAll(/`(statehouse_[a-z_]+?)(?:_bucket|_sum|_count)?(?:\{[^`]*)?`/g)].map((m) => m[1]!))];
+    const unknown = named.filter((n) => !names.includes(n));
+    assert.deepEqual(unknown, [], "README.md names only metrics /metrics exports");
     assert.doesNotMatch(text, /acme|tenant=|key="/, "no tenant or key in any series");
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
@@ -50,6 +50,35 @@ describe("the Statehouse process", () => {
     assert.deepEqual(body.stores.map((s: { backend: string }) => s.backend), ["redis", "postgres", "filesystem"]);
     assert.equal(body.status, "ready");
     assert.doesNotMatch(JSON.stringify(body), /postgres(ql)?:\/\/|redis:\/\//, "no connection strings in the body");
+    await server.stop();
+  });
+
+  it("keeps one bootstrap admin key file per backend: moving to DATABASE_URL never overwrites the embedded store's key", { timeout: 180_000 }, async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "sh-adminkey-"));
+    const db = await createTestDatabase();
+    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => db.drop());
+    const keyWorks = async (url: string, key: string) => (await fetch(`${url}/api/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
+
+    let server = await startServer({ STATEHOUSE_DATA_DIR: dataDir });
+    const embeddedKey = (await readFile(path.join(dataDir, "admin-key"), "utf8")).trim();
+    assert.equal(await keyWorks(server.url, embeddedKey), 200);
+    await server.stop();
+
+    server = await startServer({ STATEHOUSE_DATA_DIR: dataDir, DATABASE_URL: db.url });
+    const files = (await readdir(dataDir)).filter((f) => f.startsWith("admin-key"));
+    assert.equal(files.length, 2, `one key file per backend: ${files.join(", ")}`);
+    const postgresFile = files.find((f) => f !== "admin-key")!;
+    assert.match(postgresFile, /^admin-key-[0-9a-f]{12}$/);
+    const postgresKey = (await readFile(path.join(dataDir, postgresFile), "utf8")).trim();
+    assert.notEqual(postgresKey, embeddedKey);
+    assert.equal(await keyWorks(server.url, postgresKey), 200);
+    assert.equal(await keyWorks(server.url, embeddedKey), 401, "the embedded store's key does not open PostgreSQL");
+    await server.stop();
+
+    // Back on the embedded store: its file still holds the key that opens it.
+    assert.equal((await readFile(path.join(dataDir, "admin-key"), "utf8")).trim(), embeddedKey);
+    server = await startServer({ STATEHOUSE_DATA_DIR: dataDir });
+    assert.equal(await keyWorks(server.url, embeddedKey), 200);
     await server.stop();
   });
 
