@@ -21,7 +21,12 @@ const Env = z.object({
   STATEHOUSE_DATA_DIR: z.string().min(1).default("./.statehouse"),
   STATEHOUSE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   STATEHOUSE_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, "letters, digits, ':', '_' or '-', at most 32").default("sh:"),
-  STATEHOUSE_STORE_TIMEOUT_MS: positiveInt.default(2000),
+  // Each tier its own timeout: a hot tier that cannot answer fast is skipped fast (warm can answer);
+  // warm and cold get longer. STATEHOUSE_STORE_TIMEOUT_MS (deprecated) is the fallback for warm and cold.
+  STATEHOUSE_HOT_TIMEOUT_MS: positiveInt.default(250),
+  STATEHOUSE_WARM_TIMEOUT_MS: positiveInt.optional(),
+  STATEHOUSE_COLD_TIMEOUT_MS: positiveInt.optional(),
+  STATEHOUSE_STORE_TIMEOUT_MS: positiveInt.optional(),
   STATEHOUSE_BREAKER_FAILURES: positiveInt.default(5),
   STATEHOUSE_BREAKER_OPEN_MS: positiveInt.default(5000),
   STATEHOUSE_RATE_LIMIT_RPS: positiveInt.default(1000),
@@ -57,7 +62,8 @@ const Env = z.object({
   STATEHOUSE_REGION: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32").default("local"),
 });
 
-export type Config = z.infer<typeof Env> & { dataDir: string };
+type TierTimeouts = { STATEHOUSE_WARM_TIMEOUT_MS: number; STATEHOUSE_COLD_TIMEOUT_MS: number };
+export type Config = Omit<z.infer<typeof Env>, keyof TierTimeouts> & TierTimeouts & { dataDir: string };
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -82,5 +88,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(parsed.data.AWS_ACCESS_KEY_ID) !== Boolean(parsed.data.AWS_SECRET_ACCESS_KEY)) {
     throw new ConfigError(["AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: set both or neither"]);
   }
-  return { ...parsed.data, dataDir: path.resolve(parsed.data.STATEHOUSE_DATA_DIR) };
+  const { STATEHOUSE_WARM_TIMEOUT_MS: warm, STATEHOUSE_COLD_TIMEOUT_MS: cold, STATEHOUSE_STORE_TIMEOUT_MS: legacy } = parsed.data;
+  return {
+    ...parsed.data,
+    STATEHOUSE_WARM_TIMEOUT_MS: warm ?? legacy ?? 2000,
+    STATEHOUSE_COLD_TIMEOUT_MS: cold ?? legacy ?? 5000,
+    dataDir: path.resolve(parsed.data.STATEHOUSE_DATA_DIR),
+  };
 }

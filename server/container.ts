@@ -14,9 +14,9 @@ import { type EventPublisher, FileLogPublisher, OutboxRelay, RedisStreamPublishe
 import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
 import { ArchiveStore } from "./state/archive";
 import { s3ArchiveOptions } from "./state/blob-s3";
-import { CircuitBreaker, type CircuitState } from "./state/circuit-breaker";
-import { UnavailableError } from "./state/errors";
+import type { CircuitState } from "./state/circuit-breaker";
 import { guarded, type GuardedStore } from "./state/guarded";
+import { StoreHealth } from "./state/health";
 import { MemoryJournal, RedisJournal } from "./state/journal";
 import { MemoryStore } from "./state/memory";
 import { namespaceRegistryFor } from "./lifecycle/declared-namespaces";
@@ -102,8 +102,6 @@ export async function buildServices(config: Config): Promise<Services> {
     onStateChange: (state: CircuitState, previous: CircuitState) =>
       logger[state === "open" ? "warn" : "info"]("circuit breaker changed", { store, from: previous, to: state }),
   });
-  const guard = (store: StateStore) => guarded(store, { timeoutMs: config.STATEHOUSE_STORE_TIMEOUT_MS, breaker: breakerOptions(store.name) });
-
   const telemetry = startTelemetry();
   const namespaces = await namespaceRegistryFor(config); // built-ins + STATEHOUSE_NAMESPACES
   // Undeclared names (bad input) collapse to one attribute value, so they cannot blow up cardinality.
@@ -119,7 +117,17 @@ export async function buildServices(config: Config): Promise<Services> {
   const s3Archive = s3ArchiveOptions(config);
   const cold = s3Archive ? ArchiveStore.onS3(s3Archive) : ArchiveStore.onFilesystem(path.join(config.dataDir, "archive"));
 
-  const tiers = { hot: guard(hot), warm: guard(warm), cold: guard(cold) };
+  // One health (timeout + circuit breaker) per backend connection, shared by everything that uses it:
+  // the Redis client serves the hot tier, rate limits, quotas, the session denylist, the write journal
+  // and the run queue, so when one of them sees it time out the others fail fast instead of each
+  // waiting out its own timeout. A hot timeout opens the circuit at once: warm can answer instead.
+  const health = {
+    hot: new StoreHealth({ name: hot.name, timeoutMs: config.STATEHOUSE_HOT_TIMEOUT_MS, breaker: breakerOptions(hot.name), openOnTimeout: true }),
+    warm: new StoreHealth({ name: warm.name, timeoutMs: config.STATEHOUSE_WARM_TIMEOUT_MS, breaker: breakerOptions(warm.name) }),
+    cold: new StoreHealth({ name: cold.name, timeoutMs: config.STATEHOUSE_COLD_TIMEOUT_MS, breaker: breakerOptions(cold.name) }),
+  };
+  const hotCall = <T>(fn: () => Promise<T>): Promise<T> => health.hot.call(fn);
+  const tiers = { hot: guarded(hot, { health: health.hot }), warm: guarded(warm, { health: health.warm }), cold: guarded(cold, { health: health.cold }) };
   const tiered = new TieredStore({
     hot: measure(tiers.hot, "hot"),
     warm: measure(tiers.warm, "warm"),
@@ -127,7 +135,12 @@ export async function buildServices(config: Config): Promise<Services> {
     durabilityOf: namespaces.durabilityOf,
     hotTtlMsOf: namespaces.hotTtlMsOf,
     whenWarmDownOf: namespaces.whenWarmDownOf,
-    journal: redis ? new RedisJournal(redis.client, config.STATEHOUSE_KEY_PREFIX) : new MemoryJournal(),
+    // Buffering (warm down) makes hot the version authority and the journal the only durable copy: a
+    // command abandoned early there may still apply later, so these wait as long as warm would.
+    bufferHot: guarded(hot, { health: health.hot, timeoutMs: Math.max(config.STATEHOUSE_HOT_TIMEOUT_MS, config.STATEHOUSE_WARM_TIMEOUT_MS) }),
+    journal: redis
+      ? new RedisJournal(redis.client, config.STATEHOUSE_KEY_PREFIX, (command) => health.hot.call(command, Math.max(config.STATEHOUSE_HOT_TIMEOUT_MS, config.STATEHOUSE_WARM_TIMEOUT_MS)))
+      : new MemoryJournal(),
     onBufferedDropped: (entry, reason) => {
       lifecycle("buffered_dropped", entry.namespace);
       logger.warn("a buffered write could not be applied when the warm tier returned; dropped", { namespace: entry.namespace, reason, version: entry.version });
@@ -144,22 +157,13 @@ export async function buildServices(config: Config): Promise<Services> {
   // Windows are summarized by the configured model when there is one, extractively otherwise.
   const summarizer = model instanceof OpenAICompatibleModel ? new ModelSummarizer((prompt) => model.complete(prompt), model.name) : new ExtractiveSummarizer();
   const state = new StateService(store, namespaces, lifecycle, summarizer);
-  /** Direct warm queries (not StateStore calls) get the same timeout, and a clear `unavailable`. */
-  const guardedCall = async <T>(fn: () => Promise<T>): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      return await Promise.race([fn(), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), config.STATEHOUSE_STORE_TIMEOUT_MS)))]);
-    } catch {
-      throw new UnavailableError(warm.name, `${warm.name} did not answer`);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  /** Direct warm queries (not StateStore calls) share the warm tier's health: its timeout, breaker, and a clear `unavailable`. */
+  const guardedCall = <T>(fn: () => Promise<T>): Promise<T> => health.warm.call(fn);
   const tenantPolicies = new TenantPolicyService(warm.prisma, redis ? new RedisOperationCounter(redis.client, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(), {
     serverRegion: config.STATEHOUSE_REGION,
     isDurable: (ns) => namespaces.has(ns) && namespaces.durabilityOf(ns) === "durable",
     guard: guardedCall,
-    guardHot: (fn) => withTimeout(fn(), config.STATEHOUSE_STORE_TIMEOUT_MS),
+    guardHot: hotCall,
     log: logger,
     onRefused: lifecycle,
   }).start();
@@ -182,7 +186,7 @@ export async function buildServices(config: Config): Promise<Services> {
   // The outbox relay: Redis Streams when Redis is configured, signed webhooks when URLs are given, and
   // JSON lines under the data directory when neither is (so events never pile up unpublished).
   const publishers: EventPublisher[] = [];
-  if (redis) publishers.push(new RedisStreamPublisher(redis.client, `${config.STATEHOUSE_KEY_PREFIX}events`));
+  if (redis) publishers.push(new RedisStreamPublisher(redis.client, `${config.STATEHOUSE_KEY_PREFIX}events`, undefined, hotCall));
   for (const url of config.STATEHOUSE_WEBHOOK_URLS?.split(",").map((u) => u.trim()).filter(Boolean) ?? []) {
     publishers.push(new WebhookPublisher(url, config.STATEHOUSE_WEBHOOK_SECRET!));
   }
@@ -204,6 +208,7 @@ export async function buildServices(config: Config): Promise<Services> {
   });
   sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
   const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
+  keys.guard = guardedCall;
   if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
 
   // Per-process caches (API keys) are invalidated across instances through Redis pub/sub.
@@ -230,16 +235,15 @@ export async function buildServices(config: Config): Promise<Services> {
   }
 
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
-  const sessionDenylist: SessionDenylist = redis ? new RedisSessionDenylist(redis.client as never, config.STATEHOUSE_KEY_PREFIX) : new MemorySessionDenylist();
+  const denylist: SessionDenylist = redis ? new RedisSessionDenylist(redis.client as never, config.STATEHOUSE_KEY_PREFIX) : new MemorySessionDenylist();
+  const sessionDenylist: SessionDenylist = { revoke: (s) => hotCall(() => denylist.revoke(s)), isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)) };
 
   const limiter: RateLimiter = redis
     ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
     : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
-  // Its own breaker, so a dead Redis costs nothing per request: rate limiting then fails open.
-  const limiterGuard = new CircuitBreaker({ failureThreshold: config.STATEHOUSE_BREAKER_FAILURES, openMs: config.STATEHOUSE_BREAKER_OPEN_MS });
 
   // Workers start here, in every process built from this container (the app and `npm run worker`).
-  const workflows = createWorkflows({ config, state, warm, redis: redis?.client, meter: telemetry.meter, log: logger, guardedCall });
+  const workflows = createWorkflows({ config, state, warm, redis: redis?.client, meter: telemetry.meter, log: logger, guardedCall, hotCall });
 
   return {
     config,
@@ -267,17 +271,12 @@ export async function buildServices(config: Config): Promise<Services> {
     outboxRecent: async (limit) => ({ publishers: publishers.map((p) => p.name), events: await guardedCall(() => warm.recentOutboxEvents(limit)) }),
     async rateLimit(keyId) {
       const limit = limiter.ratePerSecond;
-      if (!limiterGuard.tryAcquire()) return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };
       try {
-        let timer: NodeJS.Timeout | undefined;
-        const d = await Promise.race([
-          limiter.take(keyId),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("rate limiter timed out")), config.STATEHOUSE_STORE_TIMEOUT_MS))),
-        ]).finally(() => clearTimeout(timer));
-        limiterGuard.success();
+        // Through the hot tier's health: an open circuit (or a Redis that already timed out in this
+        // request) costs nothing here, and a timeout here makes the hot tier's calls fail fast.
+        const d = await hotCall(() => limiter.take(keyId));
         return { ...d, limit };
       } catch {
-        limiterGuard.failure();
         return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };
       }
     },
@@ -338,11 +337,6 @@ export function adminKeyFile(config: Pick<Config, "dataDir" | "DATABASE_URL">): 
   const u = new URL(config.DATABASE_URL);
   const id = createHash("sha256").update(`${u.hostname}:${u.port || "5432"}${u.pathname}`).digest("hex").slice(0, 12);
   return path.join(config.dataDir, `admin-key-${id}`);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), ms)))]).finally(() => clearTimeout(timer));
 }
 
 function round(ms: number): number {

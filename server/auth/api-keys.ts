@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, UnavailableError } from "../state/errors";
+import { withTimeout } from "../state/timeout";
 
 export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -67,6 +68,12 @@ export class ApiKeyService {
     return rows.map(toInfo);
   }
 
+  /**
+   * Runs a key lookup against the warm tier. The container sets the warm tier's shared health (its
+   * timeout and breaker, so lookups fail fast while PostgreSQL is known to be down); 2 s alone otherwise.
+   */
+  guard: <T>(query: () => Promise<T>) => Promise<T> = (query) => withTimeout(query(), 2000);
+
   /** Told when this process revokes a key, so other instances can forget it (Redis pub/sub). */
   onRevoke: (id: string) => void = () => {};
 
@@ -103,7 +110,7 @@ export class ApiKeyService {
     let row;
     const generation = this.revocations;
     try {
-      row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: m[1]! } }), 2000);
+      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: m[1]! } }));
     } catch {
       const known = this.lastKnownGood.get(token);
       if (known) return known;
@@ -130,7 +137,7 @@ export class ApiKeyService {
     const generation = this.revocations;
     let row;
     try {
-      row = await withTimeout(this.prisma.apiKey.findUnique({ where: { id: keyId } }), 2000);
+      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: keyId } }));
     } catch {
       throw new UnavailableError("warm", "API keys cannot be checked right now");
     }
@@ -147,9 +154,4 @@ export class ApiKeyService {
 
 function toInfo(row: { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: Date; revokedAt: Date | null }): ApiKeyInfo {
   return { id: row.id, tenant: row.tenant, name: row.name, scopes: row.scopes as Scope[], createdAt: row.createdAt, revokedAt: row.revokedAt };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timed out")), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import type { Services } from "../container";
 import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
+import { inRequestScope } from "../state/request-scope";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
 import { timingSafeEqual, createHash } from "node:crypto";
@@ -148,7 +149,8 @@ export function createApi(services: Services): Api {
     return problemResponse(err, { traceId });
   });
 
-  return { fetch: (request) => app.fetch(request), routes: served, openapi };
+  // Each request in its own scope: a store that timed out once in a request is not waited on again in it.
+  return { fetch: (request) => inRequestScope(() => app.fetch(request)), routes: served, openapi };
 }
 
 /**

@@ -95,7 +95,12 @@ try {
   // (the servers do) or keep metrics nobody scrapes.
   const loaded = loadConfig({ ...process.env, STATEHOUSE_OUTBOX_RELAY: "off" });
   // A batch job is not latency-bound: a slow transaction of 50 writes must not trip the circuit breaker.
-  config = { ...loaded, STATEHOUSE_STORE_TIMEOUT_MS: Math.max(loaded.STATEHOUSE_STORE_TIMEOUT_MS, 30_000) };
+  config = {
+    ...loaded,
+    STATEHOUSE_HOT_TIMEOUT_MS: Math.max(loaded.STATEHOUSE_HOT_TIMEOUT_MS, 30_000),
+    STATEHOUSE_WARM_TIMEOUT_MS: Math.max(loaded.STATEHOUSE_WARM_TIMEOUT_MS, 30_000),
+    STATEHOUSE_COLD_TIMEOUT_MS: Math.max(loaded.STATEHOUSE_COLD_TIMEOUT_MS, 30_000),
+  };
   process.env.STATEHOUSE_TELEMETRY ??= "off";
 } catch (err) {
   if (err instanceof ConfigError) fail(err.message);

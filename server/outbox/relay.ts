@@ -29,12 +29,14 @@ export class RedisStreamPublisher implements EventPublisher {
     private readonly client: RedisClient,
     readonly stream: string,
     private readonly maxLen = 1_000_000,
+    /** Runs each command through the Redis connection's shared health (timeout and circuit breaker). */
+    private readonly call: <T>(command: () => Promise<T>) => Promise<T> = (command) => command(),
   ) {}
 
   async publish(events: readonly OutboxEvent[]): Promise<void> {
     // In order, each acknowledged before the next: a failure leaves a prefix published, never a gap.
     for (const e of events) {
-      await this.client.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", "id", e.id, "event", JSON.stringify(e));
+      await this.call(() => this.client.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", "id", e.id, "event", JSON.stringify(e)));
     }
   }
 }

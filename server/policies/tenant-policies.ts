@@ -3,6 +3,7 @@ import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, StateError } from "../state/errors";
 import type { RedisClient } from "../state/redis";
 import { encodeValue } from "../state/store";
+import { withTimeout } from "../state/timeout";
 
 /** What admins set per tenant. null = no limit / not pinned. */
 export interface TenantPolicy {
@@ -126,7 +127,7 @@ export interface TenantPolicyOptions {
   isDurable(namespace: string): boolean;
   /** Runs a warm-tier query with the store timeout, turning failures into `unavailable`. */
   guard<T>(fn: () => Promise<T>): Promise<T>;
-  /** Runs a hot-tier command with the store timeout; rejects on failure. */
+  /** Runs a hot-tier command through the Redis connection's shared health (its timeout and breaker); rejects on failure. */
   guardHot<T>(fn: () => Promise<T>): Promise<T>;
   log: { warn(msg: string, fields?: Record<string, unknown>): void };
   /** Told of each refused write (for the lifecycle events counter). */
@@ -201,11 +202,7 @@ export class TenantPolicyService {
   private async preload(): Promise<void> {
     try {
       // Off the request path, so not held to the store timeout (a busy start can take longer).
-      let timer: NodeJS.Timeout | undefined;
-      const rows = await Promise.race([
-        this.prisma.$queryRawUnsafe<PolicyRow[]>(SELECT_ALL),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("timeout")), 10_000))),
-      ]).finally(() => clearTimeout(timer));
+      const rows = await withTimeout(this.prisma.$queryRawUnsafe<PolicyRow[]>(SELECT_ALL), 10_000);
       for (const r of rows) this.lastKnown.set(r.tenant, fromRow(r));
     } catch {
       // Not loaded (e.g. a slow start or the warm tier down): try again soon, not in a minute.

@@ -63,6 +63,18 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Opens the circuit now, whatever the count: for a failure that says the backend is gone (a call that
+   * timed out), where waiting for more failures would make more callers wait out the same timeout.
+   */
+  trip(): void {
+    this.probing = false;
+    this.failures = Math.max(this.failures + 1, this.threshold);
+    if (this.current === "open") return;
+    this.openedAt = this.now();
+    this.transition("open");
+  }
+
   private transition(to: CircuitState): void {
     const from = this.current;
     if (from === to) return;

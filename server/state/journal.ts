@@ -33,7 +33,10 @@ export interface WriteJournal {
 
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
-/** In Redis, shared by every instance: a list, and a lock with a lease so a dead replayer cannot block it. */
+/**
+ * In Redis, shared by every instance: a list, and a lock with a lease so a dead replayer cannot block it.
+ * Each command goes through `call`: the Redis connection's shared health (timeout and circuit breaker).
+ */
 export class RedisJournal implements WriteJournal {
   private readonly list: string;
   private readonly lock: string;
@@ -41,34 +44,35 @@ export class RedisJournal implements WriteJournal {
   constructor(
     private readonly client: RedisClient,
     prefix: string,
+    private readonly call: <T>(command: () => Promise<T>) => Promise<T> = (command) => command(),
   ) {
     this.list = `${prefix}journal`;
     this.lock = `${prefix}journal:lock`;
   }
 
   async append(entry: JournalEntry): Promise<void> {
-    await this.client.rpush(this.list, JSON.stringify(entry));
+    await this.call(() => this.client.rpush(this.list, JSON.stringify(entry)));
   }
 
   async peek(n: number): Promise<JournalEntry[]> {
-    return (await this.client.lrange(this.list, 0, n - 1)).map((s) => JSON.parse(s) as JournalEntry);
+    return (await this.call(() => this.client.lrange(this.list, 0, n - 1))).map((s) => JSON.parse(s) as JournalEntry);
   }
 
   async ackFirst(): Promise<void> {
-    await this.client.lpop(this.list);
+    await this.call(() => this.client.lpop(this.list));
   }
 
   async length(): Promise<number> {
-    return this.client.llen(this.list);
+    return this.call(() => this.client.llen(this.list));
   }
 
   async exclusive<T>(fn: () => Promise<T>): Promise<T | undefined> {
     const token = randomUUID();
-    if ((await this.client.set(this.lock, token, "PX", 30_000, "NX")) !== "OK") return undefined;
+    if ((await this.call(() => this.client.set(this.lock, token, "PX", 30_000, "NX"))) !== "OK") return undefined;
     try {
       return await fn();
     } finally {
-      await this.client.eval(RELEASE, 1, this.lock, token).catch(() => {});
+      await this.call(() => this.client.eval(RELEASE, 1, this.lock, token)).catch(() => {});
     }
   }
 }

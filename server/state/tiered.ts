@@ -38,6 +38,13 @@ export interface TieredStoreOptions {
   onHotWriteFailed?(ref: StateRef, err: unknown): void;
   /** What a namespace wants when warm is down: reject (503) or buffer in the journal (202). */
   whenWarmDownOf?(namespace: string): "reject" | "buffer";
+  /**
+   * The hot tier as buffering uses it (default: `hot`). While warm is down hot is the version authority:
+   * a compare-and-set that timed out but was applied later would leave a version no journal entry
+   * carries, and the next buffered write on top of it could not be replayed. So the container gives
+   * these calls a longer timeout than reads, on the same connection health.
+   */
+  bufferHot?: StateStore;
   /** Where buffered writes wait for warm; required for "buffer". */
   journal?: WriteJournal;
   /** Told when a buffered write could not be applied to warm (its version check failed): it is dropped. */
@@ -246,7 +253,8 @@ export class TieredStore implements StateStore {
    * to be applied to warm in order when it returns. Without a hot copy the version is unknown: 503.
    */
   private async buffer(ref: StateRef, value: unknown, options: WriteOptions, warmError: unknown): Promise<StateRecord> {
-    const { hot, journal } = this.tiers;
+    const { journal } = this.tiers;
+    const hot = this.tiers.bufferHot ?? this.tiers.hot;
     let current: StateRecord | undefined;
     try {
       current = await hot.get(ref);

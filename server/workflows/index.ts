@@ -33,13 +33,15 @@ export function createWorkflows(deps: {
   log: typeof logger;
   /** Runs a direct warm-tier query with the store timeout (a clear `unavailable` when it fails). */
   guardedCall: <T>(fn: () => Promise<T>) => Promise<T>;
+  /** Runs a Redis command through the hot tier's shared health (its timeout and circuit breaker). */
+  hotCall?: <T>(fn: () => Promise<T>) => Promise<T>;
 }): Workflows {
   const { config } = deps;
   const registry = new WorkflowRegistry([planWorkflow({ effectsDir: config.STATEHOUSE_WORKFLOW_EFFECTS_LOG === "on" ? path.join(config.dataDir, "workflow-effects") : undefined }), documentAnalysisWorkflow()]);
   const service = new WorkflowService({
     state: deps.state,
     registry,
-    queue: deps.redis ? new RedisRunQueue(deps.redis, config.STATEHOUSE_KEY_PREFIX) : new MemoryRunQueue(),
+    queue: deps.redis ? new RedisRunQueue(deps.redis, config.STATEHOUSE_KEY_PREFIX, deps.hotCall) : new MemoryRunQueue(),
     metrics: createWorkflowMetrics(deps.meter),
     log: deps.log,
     scan: ({ statuses, order, limit }) => deps.guardedCall(() => deps.warm.findAcrossTenants(NAMESPACE, { field: statuses ? "status" : undefined, values: statuses, order, limit })),

@@ -41,17 +41,20 @@ export class RedisRunQueue implements RunQueue {
   constructor(
     private readonly client: RedisClient,
     keyPrefix: string,
+    /** Runs each command through the Redis connection's shared health (timeout and circuit breaker). */
+    private readonly call: <T>(command: () => Promise<T>) => Promise<T> = (command) => command(),
   ) {
     this.key = `${keyPrefix}workflows:due`;
     if (!("statehouseWorkflowPop" in client)) client.defineCommand("statehouseWorkflowPop", { numberOfKeys: 1, lua: POP_DUE });
   }
 
   async push(run: QueuedRun, dueAt: number): Promise<void> {
-    await this.client.zadd(this.key, dueAt, encode(run));
+    await this.call(() => this.client.zadd(this.key, dueAt, encode(run)));
   }
 
   async pop(now: number): Promise<QueuedRun | undefined> {
-    const member = (await (this.client as unknown as { statehouseWorkflowPop(key: string, now: number): Promise<string | null> }).statehouseWorkflowPop(this.key, now)) ?? undefined;
+    const client = this.client as unknown as { statehouseWorkflowPop(key: string, now: number): Promise<string | null> };
+    const member = (await this.call(() => client.statehouseWorkflowPop(this.key, now))) ?? undefined;
     return member === undefined ? undefined : decode(member);
   }
 }
