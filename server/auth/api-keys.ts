@@ -39,6 +39,12 @@ export class ApiKeyService {
   /** Bumped by every revocation: an answer read before one is not cached (it may predate it). */
   private revocations = 0;
   private readonly byId = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
+  /**
+   * Secret hashes of keys this process created or verified in the last hour, by id: what an address
+   * that is throttled for failed checks may still be answered about (server/http/auth-failures.ts),
+   * with no SQL. Dropped on revocation with the other caches.
+   */
+  private readonly verifiedSecrets = new LRUCache<string, Buffer>({ max: 100_000, ttl: 3600_000 });
   private readonly adminTokenHash: Buffer | undefined;
 
   constructor(
@@ -59,6 +65,7 @@ export class ApiKeyService {
     const row = await this.prisma.apiKey.create({
       data: { id, tenant: input.tenant, name: input.name ?? null, secretHash: sha256(secret).toString("hex"), scopes },
     });
+    this.verifiedSecrets.set(id, sha256(secret));
     return { ...toInfo(row), key: `shk_${id}_${secret}` };
   }
 
@@ -89,6 +96,18 @@ export class ApiKeyService {
     for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
     for (const [token, p] of this.lastKnownGood.entries()) if (p.keyId === id) this.lastKnownGood.delete(token);
     this.byId.delete(id);
+    this.verifiedSecrets.delete(id);
+  }
+
+  /**
+   * Whether `token` is a key this process has created or verified in the last hour, with the right
+   * secret: memory only, constant-time. Not an authentication (revocation is checked by authenticate);
+   * it only tells a throttled caller's valid key from a guess without a database round trip.
+   */
+  knownSecretMatches(token: string): boolean {
+    const m = KEY_FORMAT.exec(token);
+    const known = m && this.verifiedSecrets.get(m[1]!);
+    return Boolean(known && timingSafeEqual(sha256(m[2]!), known));
   }
 
   /** The principal for a bearer token, or undefined for an unknown, malformed or revoked key. */
@@ -115,7 +134,10 @@ export class ApiKeyService {
         : false;
     if (generation === this.revocations) {
       this.cache.set(token, principal);
-      if (principal) this.lastKnownGood.set(token, principal);
+      if (principal) {
+        this.lastKnownGood.set(token, principal);
+        this.verifiedSecrets.set(principal.keyId, sha256(m[2]!));
+      }
       else this.lastKnownGood.delete(token);
     }
     return principal || undefined;
