@@ -31,12 +31,12 @@ export function clientAddress(c: Context, services: ApiServices): string {
  * a window (STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS) the address gets 429 with Retry-After instead of 401.
  *
  * Only failures count, and a valid key is checked before anything is refused: a blocked address's
- * keys that this process created or verified in the last hour are still accepted (memory only, then
- * the usual check, which sees revocations). Everything else from a blocked address is refused without
- * being checked — no SQL for random key ids, and no verdict at all on the operator-chosen admin token
- * (STATEHOUSE_ADMIN_TOKEN may be as short as 16 characters, so answering on it would be a guessing
- * oracle). What a blocked address can still learn is whether a guess is the 256-bit secret of a
- * recently used key id, which no number of guesses can find.
+ * keys that this process created or verified in the last hour, and an admin token of 32 characters or
+ * more, are still accepted (recognised in memory, then the usual check, which sees revocations).
+ * Everything else from a blocked address is refused without being checked: no SQL for random key ids,
+ * and no verdict on a shorter, operator-chosen STATEHOUSE_ADMIN_TOKEN (answering on it would be a
+ * guessing oracle). What a blocked address can still learn is whether a guess is the 256-bit secret
+ * of a recently used key id (or a 32+ character admin token), which no number of guesses can find.
  */
 export async function checkKey(c: Context, services: ApiServices, token: string | undefined, refusal: () => HttpError): Promise<Principal> {
   const throttle = services.authThrottle;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { ApiKeyService } from "../../server/auth/api-keys";
 import { AuthThrottle } from "../../server/auth/auth-throttle";
 import { safeEqual } from "../../server/auth/safe-equal";
 import { loadConfig, ConfigError } from "../../server/config";
@@ -77,5 +78,16 @@ describe("constant-time comparison", () => {
     assert.ok(!safeEqual("abc", "abd"));
     assert.ok(!safeEqual("", "abc"));
     assert.ok(!safeEqual("abc".repeat(1000), "abc"));
+  });
+});
+
+describe("what a throttled address may still present", () => {
+  it("recognises a 32+ character admin token in memory, but gives no verdict on a shorter one", () => {
+    const noDatabase = {} as ConstructorParameters<typeof ApiKeyService>[0];
+    const long = "x".repeat(20) + "-long-admin-token";
+    assert.ok(new ApiKeyService(noDatabase, long).knownSecretMatches(long));
+    assert.ok(!new ApiKeyService(noDatabase, long).knownSecretMatches(long + "!"));
+    assert.ok(!new ApiKeyService(noDatabase, "short-admin-token").knownSecretMatches("short-admin-token"), "16-31 characters may be guessable");
+    assert.ok(!new ApiKeyService(noDatabase, long).knownSecretMatches(`shk_${"a".repeat(16)}_${"b".repeat(43)}`), "a key id this process has not seen");
   });
 });
