@@ -13,21 +13,23 @@ export interface AuthThrottleOptions {
 }
 
 interface Entry {
-  window: number;
+  /** When this address's current window began: at its first failure (no shared boundary to time attacks by). */
+  start: number;
   count: number;
   blockedUntil: number;
 }
 
-// KEYS[1] the address's counter for this window; ARGV[1] its life in ms. One round trip per failure.
+// KEYS[1] the address's counter; ARGV[1] the window in ms, which starts at the first failure (the key
+// expires with it). Returns the count and the ms left in the window. One round trip per failure.
 const COUNT = `
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+return {n, redis.call('PTTL', KEYS[1])}
 `;
 
 /**
- * Failed authentications (bad API keys, bad dashboard logins) counted per client address in fixed
- * windows. Only failures are counted and nothing here is consulted for a key that checks out, so a
+ * Failed authentications (bad API keys, bad dashboard logins) counted per client address, in a
+ * window that starts at the address's first failure. Only failures are counted and nothing here is consulted for a key that checks out, so a
  * busy address's valid keys are never refused for its failures (server/http/auth-failures.ts decides
  * what a blocked address may still try). The cost per failure is bounded: one entry in an LRU of
  * addresses and, with Redis, one INCR on a key that expires with its window. While an address is
@@ -70,39 +72,40 @@ export class AuthThrottle {
    */
   async fail(address: string): Promise<number> {
     const now = this.now();
-    const window = Math.floor(now / this.options.windowMs);
+    const windowMs = this.options.windowMs;
     let e = this.entries.get(address);
-    if (!e || e.window !== window) e = { window, count: 0, blockedUntil: e?.blockedUntil ?? 0 };
+    if (!e || now >= e.start + windowMs) e = { start: now, count: 0, blockedUntil: e?.blockedUntil ?? 0 };
     e.count++;
     this.entries.set(address, e);
     if (e.blockedUntil > now) return this.blockedFor(address);
     let count = e.count;
+    let windowEnd = e.start + windowMs;
     const shared = this.options.redis;
     if (shared) {
       try {
-        count = Math.max(count, await this.countShared(shared, `${shared.prefix}authfail:${address}:${window}`));
+        const [n, ttl] = await this.countShared(shared, `${shared.prefix}authfail:${address}`);
+        if (n > count) [count, windowEnd] = [n, now + Math.max(ttl, 1000)];
       } catch {
         // Redis cannot answer: this process's own count still throttles (per instance, as without Redis).
       }
     }
     if (count >= this.options.failures) {
-      e.blockedUntil = Math.max(e.blockedUntil, (window + 1) * this.options.windowMs);
+      e.blockedUntil = Math.max(e.blockedUntil, windowEnd);
       this.latestBlock = Math.max(this.latestBlock, e.blockedUntil);
       this.entries.set(address, e);
     }
     return count > this.options.failures ? this.blockedFor(address) : 0;
   }
 
-  private async countShared(shared: NonNullable<AuthThrottleOptions["redis"]>, key: string): Promise<number> {
-    const run = (shared.client as unknown as { statehouseAuthFail(k: string, ms: number): Promise<number> }).statehouseAuthFail;
+  private async countShared(shared: NonNullable<AuthThrottleOptions["redis"]>, key: string): Promise<[number, number]> {
+    const run = (shared.client as unknown as { statehouseAuthFail(k: string, ms: number): Promise<[number, number]> }).statehouseAuthFail;
     let timer: NodeJS.Timeout | undefined;
     try {
-      return Number(
-        await Promise.race([
-          run.call(shared.client, key, this.options.windowMs + 1000),
-          new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("auth throttle timed out")), shared.timeoutMs))),
-        ]),
-      );
+      const [n, ttl] = await Promise.race([
+        run.call(shared.client, key, this.options.windowMs),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("auth throttle timed out")), shared.timeoutMs))),
+      ]);
+      return [Number(n), Number(ttl)];
     } finally {
       clearTimeout(timer);
     }
