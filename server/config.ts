@@ -1,5 +1,6 @@
 import path from "node:path";
 import { z } from "zod";
+import { parseTrustProxy } from "./http/client-address";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -33,6 +34,20 @@ const Env = z.object({
   STATEHOUSE_RATE_LIMIT_BURST: positiveInt.default(2000),
   STATEHOUSE_MAX_BODY_BYTES: positiveInt.default(5 * 1024 * 1024),
   STATEHOUSE_STATS_INTERVAL_MS: positiveInt.default(15_000),
+  /** Failed key checks and logins per client address per window before further attempts get 429. */
+  STATEHOUSE_AUTH_FAILURES: positiveInt.default(20),
+  STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
+  /** Proxies (addresses, CIDR ranges, or `loopback`) whose X-Forwarded-For names the client; unset trusts none. */
+  STATEHOUSE_TRUST_PROXY: z.string().optional().superRefine((v, ctx) => {
+    try {
+      parseTrustProxy(v);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: `must be comma-separated IP addresses or CIDR ranges: ${(err as Error).message}` });
+    }
+  }),
+  /** Time to receive a whole request (headers and body): slower ones get 408. Node's own default is 300 s. */
+  STATEHOUSE_REQUEST_TIMEOUT_MS: positiveInt.default(15_000),
+  STATEHOUSE_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
   STATEHOUSE_SESSION_SECRET: z.string().min(32, "must be at least 32 characters").optional(),
   STATEHOUSE_OUTBOX_RELAY: z.enum(["on", "off"]).default("on"),
   /** How often the lifecycle sweeper runs; 0 turns it off in this instance. */
@@ -84,6 +99,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (parsed.data.STATEHOUSE_WEBHOOK_URLS && !parsed.data.STATEHOUSE_WEBHOOK_SECRET) {
     throw new ConfigError(["STATEHOUSE_WEBHOOK_SECRET: required when STATEHOUSE_WEBHOOK_URLS is set (webhooks are signed)"]);
+  }
+  if (parsed.data.STATEHOUSE_HEADERS_TIMEOUT_MS > parsed.data.STATEHOUSE_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError(["STATEHOUSE_HEADERS_TIMEOUT_MS: must not exceed STATEHOUSE_REQUEST_TIMEOUT_MS (the headers are part of the request)"]);
   }
   if (Boolean(parsed.data.AWS_ACCESS_KEY_ID) !== Boolean(parsed.data.AWS_SECRET_ACCESS_KEY)) {
     throw new ConfigError(["AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: set both or neither"]);

@@ -3,6 +3,7 @@ import { chmod, mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { AGENTS, AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
+import { AuthThrottle } from "./auth/auth-throttle";
 import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
@@ -77,6 +78,8 @@ export interface Services {
   readonly sessions: AdminSessions;
   /** Sessions ended by logout. */
   readonly sessionDenylist: SessionDenylist;
+  /** Failed key checks and logins per client address (server/http/auth-failures.ts). */
+  readonly authThrottle: AuthThrottle;
   /** A verified, not logged-out dashboard session from a cookie value, or undefined. */
   session(cookie: string | undefined): Promise<AdminSession | undefined>;
   /** Tenants that have state or keys. */
@@ -235,6 +238,13 @@ export async function buildServices(config: Config): Promise<Services> {
   }
 
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
+  // Failure counts shared through Redis when there is one; a Redis that cannot answer within the hot
+  // timeout leaves each instance its own count (the failure path must not wait out a store timeout).
+  const authThrottle = new AuthThrottle({
+    failures: config.STATEHOUSE_AUTH_FAILURES,
+    windowMs: config.STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS * 1000,
+    redis: redis ? { client: redis.client, prefix: config.STATEHOUSE_KEY_PREFIX, timeoutMs: config.STATEHOUSE_HOT_TIMEOUT_MS } : undefined,
+  });
   const denylist: SessionDenylist = redis ? new RedisSessionDenylist(redis.client as never, config.STATEHOUSE_KEY_PREFIX) : new MemorySessionDenylist();
   const sessionDenylist: SessionDenylist = { revoke: (s) => hotCall(() => denylist.revoke(s)), isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)) };
 
@@ -260,6 +270,7 @@ export async function buildServices(config: Config): Promise<Services> {
     sweeper,
     sessions,
     sessionDenylist,
+    authThrottle,
     async session(cookie) {
       const s = sessions.verify(cookie);
       if (!s) return undefined;

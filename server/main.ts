@@ -35,14 +35,26 @@ async function main(): Promise<void> {
   await pages.prepare();
   const handlePage = pages.getRequestHandler();
 
-  const server = createServer((req, res) => {
-    const url = req.url ?? "/";
-    if (url.startsWith("/api/") || url === "/metrics" || url.startsWith("/metrics?")) {
-      void api(req, res);
-    } else {
-      void handlePage(req, res);
-    }
-  });
+  // A whole request (headers and body) must arrive within STATEHOUSE_REQUEST_TIMEOUT_MS, else Node
+  // answers 408 and closes the connection: a client trickling a body cannot hold a socket and a
+  // handler for Node's default 300 s. Node only looks for expired requests every
+  // connectionsCheckingInterval (30 s by default, which would let a 15 s limit run to 45 s), so check
+  // every second: the check walks the open connections' timestamps, cheap at this rate.
+  const server = createServer(
+    {
+      requestTimeout: config.STATEHOUSE_REQUEST_TIMEOUT_MS,
+      headersTimeout: config.STATEHOUSE_HEADERS_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, config.STATEHOUSE_HEADERS_TIMEOUT_MS),
+    },
+    (req, res) => {
+      const url = req.url ?? "/";
+      if (url.startsWith("/api/") || url === "/metrics" || url.startsWith("/metrics?")) {
+        void api(req, res);
+      } else {
+        void handlePage(req, res);
+      }
+    },
+  );
   server.keepAliveTimeout = 65_000;
   server.listen(config.PORT, config.HOST, () => {
     const address = server.address();

@@ -40,13 +40,22 @@ export class ApiKeyService {
   /** Bumped by every revocation: an answer read before one is not cached (it may predate it). */
   private revocations = 0;
   private readonly byId = new LRUCache<string, Principal | false>({ max: 10_000, ttl: 5_000 });
+  /**
+   * Secret hashes of keys this process created or verified in the last hour, by id: what an address
+   * that is throttled for failed checks may still be answered about (server/http/auth-failures.ts),
+   * with no SQL. Dropped on revocation with the other caches.
+   */
+  private readonly verifiedSecrets = new LRUCache<string, Buffer>({ max: 100_000, ttl: 3600_000 });
   private readonly adminTokenHash: Buffer | undefined;
+  /** An admin token this long is too long to guess (if it is random), so a throttled address may still use it. */
+  private readonly adminTokenGuessable: boolean;
 
   constructor(
     private readonly prisma: PrismaClient,
     adminToken?: string,
   ) {
     this.adminTokenHash = adminToken ? sha256(adminToken) : undefined;
+    this.adminTokenGuessable = (adminToken?.length ?? 0) < 32;
   }
 
   /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
@@ -60,6 +69,7 @@ export class ApiKeyService {
     const row = await this.prisma.apiKey.create({
       data: { id, tenant: input.tenant, name: input.name ?? null, secretHash: sha256(secret).toString("hex"), scopes },
     });
+    this.verifiedSecrets.set(id, sha256(secret));
     return { ...toInfo(row), key: `shk_${id}_${secret}` };
   }
 
@@ -96,6 +106,21 @@ export class ApiKeyService {
     for (const [token, p] of this.cache.entries()) if (p && p.keyId === id) this.cache.delete(token);
     for (const [token, p] of this.lastKnownGood.entries()) if (p.keyId === id) this.lastKnownGood.delete(token);
     this.byId.delete(id);
+    this.verifiedSecrets.delete(id);
+  }
+
+  /**
+   * Whether `token` is a key this process has created or verified in the last hour, with the right
+   * secret, or the admin token when it is at least 32 characters: memory only, constant-time. Not an authentication (revocation is checked by authenticate);
+   * it only tells a throttled caller's valid key from a guess without a database round trip.
+   */
+  knownSecretMatches(token: string): boolean {
+    // STATEHOUSE_ADMIN_TOKEN is chosen by the operator and may be as short as 16 characters: under 32,
+    // a throttled address gets no verdict on it (that would be a guessing oracle).
+    if (this.adminTokenHash && !this.adminTokenGuessable && timingSafeEqual(sha256(token), this.adminTokenHash)) return true;
+    const m = KEY_FORMAT.exec(token);
+    const known = m && this.verifiedSecrets.get(m[1]!);
+    return Boolean(known && timingSafeEqual(sha256(m[2]!), known));
   }
 
   /** The principal for a bearer token, or undefined for an unknown, malformed or revoked key. */
@@ -122,7 +147,10 @@ export class ApiKeyService {
         : false;
     if (generation === this.revocations) {
       this.cache.set(token, principal);
-      if (principal) this.lastKnownGood.set(token, principal);
+      if (principal) {
+        this.lastKnownGood.set(token, principal);
+        this.verifiedSecrets.set(principal.keyId, sha256(m[2]!));
+      }
       else this.lastKnownGood.delete(token);
     }
     return principal || undefined;

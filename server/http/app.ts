@@ -7,7 +7,8 @@ import { HttpError, problemResponse } from "./problem";
 import { inRequestScope } from "../state/request-scope";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
-import { timingSafeEqual, createHash } from "node:crypto";
+import { safeEqual } from "../auth/safe-equal";
+import { checkKey, refuseCrossSite } from "./auth-failures";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -20,8 +21,12 @@ import { registerAdminWorkflowRoutes, registerWorkflowRoutes } from "./routes/wo
 export const OPENAPI_PATH = "/api/v1/openapi.json";
 
 export interface Api {
-  /** The fetch handler: Request in, Response out. Mounted by server/main.ts and app/api/[...path]/route.ts. */
-  fetch: (request: Request) => Response | Promise<Response>;
+  /**
+   * The fetch handler: Request in, Response out. Mounted by server/main.ts, which passes
+   * @hono/node-server's `{ incoming, outgoing }` as `env` (the socket's address, for the failed-auth
+   * throttle), and by app/api/[...path]/route.ts, which has no socket to pass.
+   */
+  fetch: (request: Request, env?: unknown) => Response | Promise<Response>;
   /** The routes the router serves (method, OpenAPI path), for the document-vs-router test. */
   routes: readonly ServedRoute[];
   openapi(): Record<string, unknown>;
@@ -61,11 +66,11 @@ export function createApi(services: Services): Api {
 
   // GET /metrics – Prometheus text exposition from the app's own port (bearer METRICS_TOKEN when set)
   const serializer = new PrometheusSerializer();
-  const metricsToken = services.config.METRICS_TOKEN ? createHash("sha256").update(services.config.METRICS_TOKEN).digest() : undefined;
+  const metricsToken = services.config.METRICS_TOKEN;
   app.get("/metrics", async (c) => {
     if (metricsToken) {
       const given = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
-      if (!timingSafeEqual(createHash("sha256").update(given).digest(), metricsToken)) {
+      if (!safeEqual(given, metricsToken)) {
         return problemResponse(new HttpError("unauthorized", "/metrics needs 'Authorization: Bearer <METRICS_TOKEN>'", {}, { "www-authenticate": 'Bearer realm="metrics"' }));
       }
     }
@@ -76,13 +81,24 @@ export function createApi(services: Services): Api {
   served.push({ method: "GET", path: "/metrics", pattern: /^\/metrics$/ });
 
   // The dashboard's login: an admin key in, a signed httpOnly SameSite=Strict session cookie out.
+  // Only same-origin JSON (a cross-site form or text/plain fetch could otherwise log a victim's browser
+  // into the attacker's account: login CSRF), and failed keys count toward the per-address throttle.
   const secure = (url: string, proto?: string) => proto === "https" || url.startsWith("https:");
   // POST /api/admin/session – log in with an admin key
   app.post("/api/admin/session", async (c) => {
     try {
-      const body = (await c.req.json().catch(() => ({}))) as { key?: unknown };
-      const principal = typeof body.key === "string" && body.key.length <= 512 ? await services.keys.authenticate(body.key.trim()) : undefined;
-      if (!principal) throw new HttpError("unauthorized", "that key is not valid");
+      refuseCrossSite(c, services);
+      if ((c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") {
+        throw new HttpError("unsupported_media_type", "send the login as application/json: {\"key\": \"...\"}", { accepted: ["application/json"] });
+      }
+      let body: { key?: unknown } | null;
+      try {
+        body = JSON.parse(await c.req.text()) as { key?: unknown } | null;
+      } catch {
+        throw new HttpError("malformed", "the request body is not valid JSON");
+      }
+      const key = typeof body?.key === "string" && body.key.length <= 512 ? body.key.trim() : undefined;
+      const principal = await checkKey(c, services, key, () => new HttpError("unauthorized", "that key is not valid"));
       if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
       const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
       c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
@@ -96,13 +112,21 @@ export function createApi(services: Services): Api {
   app.get("/api/admin/session", async (c) => {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (!session) return problemResponse(new HttpError("unauthorized", "not logged in"));
+    // The cookie's signature outlives its key: a revoked key ends the session (as it does for the API).
+    let principal;
+    try {
+      principal = await services.keys.principalById(session.keyId);
+    } catch (err) {
+      return problemResponse(err);
+    }
+    if (!principal) return problemResponse(new HttpError("unauthorized", "the session's key was revoked; log in again"));
     c.header("cache-control", "no-store");
     return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
   app.delete("/api/admin/session", async (c) => {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
-    if (session && c.req.header("x-csrf-token") !== session.csrf) return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
+    if (session && !safeEqual(c.req.header("x-csrf-token") ?? "", session.csrf)) return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
     // Ends the session everywhere, not just in this browser: a copied cookie stops working too.
     if (session) await services.sessionDenylist.revoke(session).catch(() => {});
     c.header("set-cookie", services.sessions.clearCookie(secure(c.req.url, c.req.header("x-forwarded-proto"))));
@@ -150,7 +174,7 @@ export function createApi(services: Services): Api {
   });
 
   // Each request in its own scope: a store that timed out once in a request is not waited on again in it.
-  return { fetch: (request) => inRequestScope(() => app.fetch(request)), routes: served, openapi };
+  return { fetch: (request, env) => inRequestScope(() => app.fetch(request, env as object | undefined)), routes: served, openapi };
 }
 
 /**

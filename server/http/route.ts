@@ -1,5 +1,7 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash } from "node:crypto";
 import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
+import { safeEqual } from "../auth/safe-equal";
+import { checkKey } from "./auth-failures";
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
 import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Context } from "hono";
@@ -161,9 +163,7 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
   if (header === undefined) {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (session) {
-      const csrf = c.req.header("x-csrf-token") ?? "";
-      const digest = (v: string) => createHash("sha256").update(v).digest();
-      if (!SAFE_METHODS.has(c.req.method) && !timingSafeEqual(digest(csrf), digest(session.csrf))) {
+      if (!SAFE_METHODS.has(c.req.method) && !safeEqual(c.req.header("x-csrf-token") ?? "", session.csrf)) {
         throw new HttpError("forbidden", "this dashboard request needs the session's X-CSRF-Token header");
       }
       principal = await services.keys.principalById(session.keyId);
@@ -171,10 +171,14 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
     }
   }
   if (!principal) {
-    const m = /^Bearer\s+(\S{1,512})\s*$/i.exec(header ?? "");
-    if (!m) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
-    principal = await services.keys.authenticate(m[1]!);
-    if (!principal) throw new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' });
+    if (header === undefined) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
+    // A malformed header counts as a failed check too; failures are throttled per client address.
+    const token = /^Bearer\s+(\S{1,512})\s*$/i.exec(header)?.[1];
+    principal = await checkKey(c, services, token, () =>
+      token === undefined
+        ? new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' })
+        : new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' }),
+    );
   }
   // admin implies every other scope (still within the key's own tenant for tenant-scoped routes).
   if (!principal.scopes.has(scope) && !principal.scopes.has("admin")) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
