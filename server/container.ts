@@ -1,7 +1,9 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { AGENTS, AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
+import { createTextAnalyzer } from "./agents/text-pool";
 import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
@@ -237,6 +239,14 @@ export async function buildServices(config: Config): Promise<Services> {
   // Its own breaker, so a dead Redis costs nothing per request: rate limiting then fails open.
   const limiterGuard = new CircuitBreaker({ failureThreshold: config.STATEHOUSE_BREAKER_FAILURES, openMs: config.STATEHOUSE_BREAKER_OPEN_MS });
 
+  // Agent text work (entities, intent, embeddings) runs in worker threads, fair per tenant, each task
+  // with a time budget. Small: on two cores one thread leaves the other to the event loop.
+  const text = await createTextAnalyzer({
+    threads: config.STATEHOUSE_AGENT_THREADS ?? (availableParallelism() <= 2 ? 1 : 2),
+    timeoutMs: config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
+    log: logger,
+  });
+
   // Workers start here, in every process built from this container (the app and `npm run worker`).
   const workflows = createWorkflows({ config, state, warm, redis: redis?.client, meter: telemetry.meter, log: logger, guardedCall });
 
@@ -245,7 +255,7 @@ export async function buildServices(config: Config): Promise<Services> {
     namespaces,
     store,
     state,
-    agents: new AgentService(state, model, telemetry.instruments),
+    agents: new AgentService(state, model, telemetry.instruments, text),
     workflows: workflows.service,
     keys,
     telemetry,
@@ -306,6 +316,7 @@ export async function buildServices(config: Config): Promise<Services> {
       relay.stop();
       await sweeper.stop();
       subscriber?.disconnect();
+      await text.close();
       await tiered.close();
     },
   };
