@@ -1,6 +1,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { parseTrustProxy } from "./http/client-address";
+import { AGENT_TASK_TIMEOUT_MS_DEFAULT } from "./agents/text-limits";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -74,6 +75,9 @@ const Env = z.object({
   PROMETHEUS_URL: url(["http:", "https:"]).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
   STATEHOUSE_NAMESPACES: z.string().regex(/\.(ts|mts|js|mjs)$/, "must be the path of a .ts, .mts, .js or .mjs module").optional(),
+  /** Worker threads for agent text work (entities, intent, embeddings); 0 = on the event loop. Unset: 1 on ≤ 2 cores, else 2. */
+  STATEHOUSE_AGENT_THREADS: z.coerce.number().int().min(0).max(16).optional(),
+  STATEHOUSE_AGENT_TASK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(AGENT_TASK_TIMEOUT_MS_DEFAULT),
   STATEHOUSE_REGION: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32").default("local"),
 });
 

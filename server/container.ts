@@ -1,9 +1,11 @@
 import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { AGENTS, AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
 import { AuthThrottle } from "./auth/auth-throttle";
+import { createTextAnalyzer } from "./agents/text-pool";
 import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import type { Config } from "./config";
@@ -252,6 +254,14 @@ export async function buildServices(config: Config): Promise<Services> {
     ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
     : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
 
+  // Agent text work (entities, intent, embeddings) runs in worker threads, fair per tenant, each task
+  // with a time budget. Small: on two cores one thread leaves the other to the event loop.
+  const text = await createTextAnalyzer({
+    threads: config.STATEHOUSE_AGENT_THREADS ?? (availableParallelism() <= 2 ? 1 : 2),
+    timeoutMs: config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
+    log: logger,
+  });
+
   // Workers start here, in every process built from this container (the app and `npm run worker`).
   const workflows = createWorkflows({ config, state, warm, redis: redis?.client, meter: telemetry.meter, log: logger, guardedCall, hotCall });
 
@@ -260,7 +270,7 @@ export async function buildServices(config: Config): Promise<Services> {
     namespaces,
     store,
     state,
-    agents: new AgentService(state, model, telemetry.instruments),
+    agents: new AgentService(state, model, telemetry.instruments, text),
     workflows: workflows.service,
     keys,
     telemetry,
@@ -317,6 +327,7 @@ export async function buildServices(config: Config): Promise<Services> {
       relay.stop();
       await sweeper.stop();
       subscriber?.disconnect();
+      await text.close();
       await tiered.close();
     },
   };

@@ -1,3 +1,5 @@
+import { analysisPrefix } from "./text-limits";
+
 /**
  * A local, offline text embedding: feature hashing of a message's words and word pairs into a fixed
  * number of dimensions (signed, so collisions cancel rather than pile up), L2-normalized. No model file,
@@ -36,8 +38,9 @@ export interface RelatedTopic {
   similarity: number;
 }
 
+/** Content words of the text's first AGENT_TEXT_PREFIX_CHARS characters (one linear pattern). */
 export function tokenize(text: string): string[] {
-  return (text.toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? []).filter((t) => t.length > 1 && !STOPWORDS.has(t));
+  return (analysisPrefix(text).toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? []).filter((t) => t.length > 1 && !STOPWORDS.has(t));
 }
 
 /** The embedding of a text; the zero vector when it has no content words. */

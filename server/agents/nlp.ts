@@ -1,4 +1,5 @@
 import nlp from "compromise";
+import { analysisPrefix } from "./text-limits";
 
 /** What the assistant remembers about a user, merged turn after turn. */
 export interface Entities {
@@ -14,28 +15,46 @@ export interface Entities {
 export type Intent = "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
 
 const DATE = /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
-const EMAIL = /[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
+// An address starts only where a run of local-part characters starts (the lookbehind): without it, a
+// failed match was retried from every position inside the run, each scanning to the run's end, which is
+// quadratic on text like "a@" + "a." × 16 000 (2.5 s for 32 000 characters). Matches are the same: the
+// local part read from any position of a run ends at the same "@" as from its start.
+const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // The phrase in any case ("My name is" opens a sentence); the name itself capitalized, so "I'm tired" is no name.
 const NAME_INTRO = /\b(?:[Mm][Yy] [Nn][Aa][Mm][Ee] [Ii][Ss]|[Ii] [Aa][Mm]|[Ii]'[Mm]|[Cc][Aa][Ll][Ll] [Mm][Ee])\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
 
-/** Entities found in one message, by the offline NLP library (compromise) plus a few patterns. */
+/**
+ * Entities found in a text, by the offline NLP library (compromise) plus a few patterns that are linear
+ * in the text. Reads all of `text` (workflows pass whole chunks): agents pass a bounded prefix, and the
+ * server runs it in the text worker pool (server/agents/text-pool.ts), not on the event loop.
+ */
 export function extractEntities(text: string): Entities {
   const doc = nlp(text);
   const found: Entities = {};
-  const emails = text.match(EMAIL) ?? [];
-  if (emails.length) found.email = emails[emails.length - 1];
+  const { email, name, dates } = patternEntities(text);
+  if (email) found.email = email;
   const phones = doc.phoneNumbers().out("array") as string[];
   if (phones.length) found.phone = phones[phones.length - 1];
-  const intro = NAME_INTRO.exec(text);
-  const people = (doc.people().out("array") as string[]).map((p) => p.replace(/[.,!?]+$/, ""));
-  if (intro) found.name = intro[1];
+  const people = (doc.people().out("array") as string[]).map(trimTrailingPunctuation);
+  if (name) found.name = name;
   if (people.length) found.people = [...new Set(people)];
   const amounts = doc.money().out("array") as string[];
-  if (amounts.length) found.amounts = amounts.map((a) => a.replace(/[.,!?]+$/, ""));
-  const dates = [...text.matchAll(DATE)].map((m) => m[1]!.replace(/^on /i, ""));
-  if (dates.length) found.dates = [...new Set(dates)];
+  if (amounts.length) found.amounts = amounts.map(trimTrailingPunctuation);
+  if (dates) found.dates = dates;
   const urls = doc.urls().out("array") as string[];
   if (urls.length) found.urls = urls;
+  return found;
+}
+
+/** The entities found by patterns alone (no NLP library): each pattern runs in time linear in the text. */
+export function patternEntities(text: string): Pick<Entities, "email" | "name" | "dates"> {
+  const found: Pick<Entities, "email" | "name" | "dates"> = {};
+  const emails = text.match(EMAIL) ?? [];
+  if (emails.length) found.email = emails[emails.length - 1];
+  const intro = NAME_INTRO.exec(text);
+  if (intro) found.name = intro[1];
+  const dates = [...text.matchAll(DATE)].map((m) => m[1]!.replace(/^on /i, ""));
+  if (dates.length) found.dates = [...new Set(dates)];
   return found;
 }
 
@@ -49,8 +68,9 @@ export function mergeEntities(known: Entities, found: Entities): Entities {
   return merged;
 }
 
+/** The intent of a message, from its first AGENT_TEXT_PREFIX_CHARS characters (patterns linear in the text). */
 export function detectIntent(text: string): Intent {
-  const t = text.trim().toLowerCase();
+  const t = analysisPrefix(text).trim().toLowerCase();
   if (/^(hi|hello|hey|good (morning|afternoon|evening))\b/.test(t)) return "greeting";
   if (/\b(bye|goodbye|see you|that's all)\b/.test(t)) return "farewell";
   if (/\b(thanks|thank you)\b/.test(t)) return "thanks";
@@ -62,7 +82,7 @@ export function detectIntent(text: string): Intent {
 
 /** Which remembered fact a recall question asks for, if any. */
 export function recallTarget(text: string): keyof Entities | undefined {
-  const t = text.toLowerCase();
+  const t = analysisPrefix(text).toLowerCase();
   if (/\bemail\b/.test(t)) return "email";
   if (/\bname\b/.test(t)) return "name";
   if (/\b(phone|number)\b/.test(t)) return "phone";
@@ -74,6 +94,13 @@ export function recallTarget(text: string): keyof Entities | undefined {
 
 /** An extractive summary line for a turn that leaves the window: its first sentence, bounded. */
 export function summarizeTurn(turn: number, user: string): string {
-  const first = user.split(/(?<=[.!?])\s/)[0]!.trim();
+  const first = analysisPrefix(user).split(/(?<=[.!?])\s/)[0]!.trim();
   return `#${turn}: ${first.length > 160 ? `${first.slice(0, 157)}...` : first}`;
+}
+
+/** "Ann Lee." → "Ann Lee"; a loop, since /[.,!?]+$/ backtracks quadratically on long runs of punctuation. */
+function trimTrailingPunctuation(s: string): string {
+  let end = s.length;
+  while (end > 0 && ".,!?".includes(s[end - 1]!)) end--;
+  return s.slice(0, end);
 }

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
-import { isConflict, isStateError, NotFoundError } from "../state/errors";
+import { isConflict, isStateError, NotFoundError, StateError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRef } from "../state/store";
 import type { Instruments } from "../telemetry/instruments";
-import { embed, relatedTopic, type RelatedTopic } from "./embedding";
+import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel } from "./model";
 import { SessionProfiles } from "./profiles";
 import { classifyBatch, type InvokeRequest, invokeStateless } from "./stateless";
-import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities } from "./nlp";
+import { detectIntent, type Entities, type Intent, mergeEntities } from "./nlp";
+import { InlineTextAnalyzer, type TextAnalyzer } from "./text-pool";
 
 export const AGENTS = ["assistant"] as const;
 const NAMESPACE = "sessions";
@@ -65,6 +66,8 @@ export class AgentService {
     private readonly state: StateService,
     readonly model: AgentModel,
     private readonly instruments?: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
+    /** Where entities, intent and embeddings are computed: the worker pool built by the container. */
+    private readonly text: TextAnalyzer = new InlineTextAnalyzer(),
   ) {
     this.profiles = new SessionProfiles(state);
   }
@@ -107,13 +110,13 @@ export class AgentService {
   /** A turn from a context sent whole; nothing is read or stored. */
   async invoke(tenant: string, agent: string, request: InvokeRequest) {
     this.agentOrThrow(tenant, agent);
-    return invokeStateless(this.model, request, this.window().maxItems);
+    return invokeStateless(this.model, request, this.window().maxItems, { analyzer: this.text, tenant });
   }
 
   /** Intent and entities of independent documents, each validated and answered on its own. */
   async classify(tenant: string, agent: string, documents: readonly unknown[]) {
     this.agentOrThrow(tenant, agent);
-    return classifyBatch(documents);
+    return classifyBatch(documents, { analyzer: this.text, tenant });
   }
 
   /** Reads memory and builds the model's context; unreachable stores give a stateless, degraded context. */
@@ -121,12 +124,12 @@ export class AgentService {
     this.agentOrThrow(tenant, agent);
     const ref = this.ref(tenant, sessionId);
     const started = performance.now();
-    const intent = detectIntent(message);
-    const found = extractEntities(message);
+    // Analyzed in the text pool while the session and profile are read. Over its budget, the turn goes
+    // on without entities or topic (intent from the linear patterns, on the event loop).
+    const analyzed = this.text.analyze(tenant, { text: message, embed: true });
     // The profile is read alongside the session (hot-first); it never rejects.
     const profileRef = this.profiles.ref(tenant, agent, sessionId);
     const profileRead = this.profiles.read(profileRef);
-    const vector = embed(message);
     let session: SessionState | undefined;
     try {
       const record = await this.state.getOrThrow(ref);
@@ -135,6 +138,10 @@ export class AgentService {
     } catch (err) {
       if (!isUnavailable(err)) throw err;
     }
+    const analysis = await analyzed;
+    const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
+    const found: Entities = analysis.ok ? analysis.value.entities : {};
+    const vector = analysis.ok ? analysis.value.vector : undefined;
     const entities = mergeEntities(session?.entities ?? {}, found);
     const context: AgentContext = {
       message,
@@ -143,7 +150,7 @@ export class AgentService {
       summary: session?.summary ?? "",
       recentTurns: (session?.turns ?? []).slice(-5).map((t) => ({ user: t.user, reply: t.reply })),
       degraded: session === undefined,
-      relatedTopic: session ? relatedTopic((await profileRead).profile, vector) : undefined,
+      relatedTopic: session && vector ? relatedTopic((await profileRead).profile, vector) : undefined,
     };
     const measured = async (result: TurnResult) => {
       this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, { agent, degraded: String(result.degraded) });
@@ -160,7 +167,8 @@ export class AgentService {
         const planned = { ...known, turns: [...known.turns, { turn: known.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }] };
         await this.state.writeGuard?.(tenant, [{ op: "put", namespace: NAMESPACE, key: sessionId, value: planned }, { op: "put", namespace: profileRef.namespace, key: profileRef.key, value: (await profileRead).profile ?? {} }], agent);
         const result = await this.appendTurn(ref, agent, message, reply, intent, found);
-        if (result.turn !== null) await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
+        // Without a vector (analysis over budget) the profile skips this message; it is derived data.
+        if (result.turn !== null && vector) await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
         return measured(context.relatedTopic ? { ...result, relatedTopic: context.relatedTopic } : result);
       },
     };
@@ -205,7 +213,15 @@ export class AgentService {
   }
 
   private agentOrThrow(tenant: string, agent: string): void {
-    if (!(AGENTS as readonly string[]).includes(agent)) throw new NotFoundError({ tenant, namespace: "agents", key: agent });
+    if (!(AGENTS as readonly string[]).includes(agent)) throw new UnknownAgentError(agent);
+  }
+}
+
+/** 404: the path names an agent that does not exist (agents are code, not records). */
+export class UnknownAgentError extends StateError {
+  constructor(readonly agent: string) {
+    super("not_found", `there is no agent named ${JSON.stringify(agent.slice(0, 64))} (agents: ${AGENTS.join(", ")})`);
+    this.name = "UnknownAgentError";
   }
 }
 

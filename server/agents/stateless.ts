@@ -1,13 +1,12 @@
 import { z } from "zod";
 import { InvalidError } from "../state/errors";
-import { embed, relatedTopic, type RelatedTopic, type SessionProfile, withMessage } from "./embedding";
+import { relatedTopic, type RelatedTopic, type SessionProfile, withMessage } from "./embedding";
 import type { AgentContext, AgentModel } from "./model";
-import { detectIntent, type Entities, extractEntities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
+import { detectIntent, type Entities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
+import type { TextAnalyzer } from "./text-pool";
 
 /** Documents per batch call (each is one operation against the tenant's daily quota). */
 export const MAX_BATCH_DOCUMENTS = 500;
-/** Documents classified at once; the rest wait, and the event loop is yielded between documents. */
-export const BATCH_CONCURRENCY = 8;
 export const MAX_INVOKE_MESSAGES = 1000;
 
 export interface InvokeMessage {
@@ -35,9 +34,11 @@ export interface InvokeResult {
 /**
  * One turn from a context the caller sends whole: the same memory a session would hold (entities from
  * every user message, a summary line per turn beyond the window, recent turns, the profile vector) is
- * recomputed from it, the model answers, and nothing is stored.
+ * recomputed from it, the model answers, and nothing is stored. Each user message is analyzed in the
+ * text pool under the tenant's share of it; a message whose analysis is over budget adds no entities
+ * and no topic (the turn still answers).
  */
-export async function invokeStateless(model: AgentModel, request: InvokeRequest, windowTurns: number): Promise<InvokeResult> {
+export async function invokeStateless(model: AgentModel, request: InvokeRequest, windowTurns: number, text: { analyzer: TextAnalyzer; tenant: string }): Promise<InvokeResult> {
   const last = request.messages.at(-1);
   if (!last || last.role !== "user") throw new InvalidError("the last message must be the user's (role: user)", { field: "messages" });
   // Pair each user message with the assistant reply that followed it, as a session's turns are kept.
@@ -46,17 +47,23 @@ export async function invokeStateless(model: AgentModel, request: InvokeRequest,
     if (m.role === "user") turns.push({ user: m.content, reply: "" });
     else if (turns.length) turns.at(-1)!.reply += m.content;
   }
+  // Submitted together: the scheduler runs them in order, within this tenant's share of the pool.
+  const analyses = await Promise.all([...turns.map((t) => t.user), last.content].map((content) => text.analyzer.analyze(text.tenant, { text: content, embed: true })));
   let entities: Entities = request.entities ?? {};
   let profile: SessionProfile | undefined;
   turns.forEach((t, i) => {
-    entities = mergeEntities(entities, extractEntities(t.user));
-    profile = withMessage(profile, i + 1, t.user);
+    const a = analyses[i]!;
+    if (!a.ok) return;
+    entities = mergeEntities(entities, a.value.entities);
+    if (a.value.vector) profile = withMessage(profile, i + 1, t.user, a.value.vector);
   });
-  const found = extractEntities(last.content);
-  entities = mergeEntities(entities, found);
+  const analysis = analyses.at(-1)!;
+  if (analysis.ok) entities = mergeEntities(entities, analysis.value.entities);
   const summarized = turns.slice(0, Math.max(0, turns.length - windowTurns));
   const summary = [request.summary, ...summarized.map((t, i) => summarizeTurn(i + 1, t.user))].filter(Boolean).join("\n");
-  const intent = detectIntent(last.content);
+  // Intent patterns are linear and read a bounded prefix: cheap enough for the event loop when the pool gave up.
+  const intent = analysis.ok ? analysis.value.intent : detectIntent(last.content);
+  const vector = analysis.ok ? analysis.value.vector : undefined;
   const context: AgentContext = {
     message: last.content,
     intent,
@@ -64,7 +71,7 @@ export async function invokeStateless(model: AgentModel, request: InvokeRequest,
     summary,
     recentTurns: turns.slice(-5),
     degraded: false,
-    relatedTopic: relatedTopic(profile, embed(last.content)),
+    relatedTopic: vector ? relatedTopic(profile, vector) : undefined,
   };
   const reply = await model.reply(context);
   return { reply, turn: turns.length + 1, version: null, intent, entities, degraded: false, ...(context.relatedTopic ? { relatedTopic: context.relatedTopic } : {}) };
@@ -80,34 +87,31 @@ export type BatchItemResult =
   | { index: number; id?: string; ok: false; error: { code: "invalid" | "failed"; detail: string } };
 
 /**
- * Classifies independent documents (intent and entities), at most `concurrency` at a time. Each item is
- * validated on its own, so a malformed one is reported in its place and the others are still answered.
+ * Classifies independent documents (intent and entities). Each item is validated on its own, so a
+ * malformed one is reported in its place and the others are still answered. Valid documents go to the
+ * text pool as the tenant's tasks: they run one after another within the tenant's share of the pool, so
+ * a large batch never takes the pool from other tenants, and a document over its time budget (or left
+ * waiting too long behind the tenant's own work) is reported `failed` in its place.
  */
-export async function classifyBatch(documents: readonly unknown[], concurrency = BATCH_CONCURRENCY): Promise<BatchItemResult[]> {
-  const results = new Array<BatchItemResult>(documents.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < documents.length) {
-      const index = next++;
-      results[index] = classifyOne(documents[index], index);
-      // Classification is CPU work: let other requests in between documents.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, documents.length) }, worker));
-  return results;
+export async function classifyBatch(documents: readonly unknown[], text: { analyzer: TextAnalyzer; tenant: string }): Promise<BatchItemResult[]> {
+  return Promise.all(documents.map((document, index) => classifyOne(document, index, text)));
 }
 
-function classifyOne(document: unknown, index: number): BatchItemResult {
+const FAILED_DETAIL = {
+  timeout: "the document took too long to classify",
+  busy: "too many documents are waiting to be classified; send it again later",
+  failed: "the document could not be classified",
+} as const;
+
+async function classifyOne(document: unknown, index: number, text: { analyzer: TextAnalyzer; tenant: string }): Promise<BatchItemResult> {
   const parsed = BatchDocument.safeParse(document);
   const id = typeof (document as { id?: unknown })?.id === "string" ? ((document as { id: string }).id.slice(0, 128)) : undefined;
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { index, ...(id ? { id } : {}), ok: false, error: { code: "invalid", detail: `${issue?.path.join(".") || "document"}: ${issue?.message ?? "invalid"}` } };
   }
-  try {
-    return { index, ...(parsed.data.id ? { id: parsed.data.id } : {}), ok: true, intent: detectIntent(parsed.data.text), entities: extractEntities(parsed.data.text) };
-  } catch {
-    return { index, ...(parsed.data.id ? { id: parsed.data.id } : {}), ok: false, error: { code: "failed", detail: "the document could not be classified" } };
-  }
+  const ref = { index, ...(parsed.data.id ? { id: parsed.data.id } : {}) };
+  const outcome = await text.analyzer.analyze(text.tenant, { text: parsed.data.text });
+  if (!outcome.ok) return { ...ref, ok: false, error: { code: "failed", detail: FAILED_DETAIL[outcome.reason] } };
+  return { ...ref, ok: true, intent: outcome.value.intent, entities: outcome.value.entities };
 }

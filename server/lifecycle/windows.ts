@@ -1,3 +1,4 @@
+import { analysisPrefix } from "../agents/text-limits";
 import type { NamespacePolicy, WindowPolicy } from "../state/namespaces";
 
 /**
@@ -26,14 +27,17 @@ const STOPWORDS = new Set(
     "will shall might must much many make made really still even well back just into onto upon").split(" "),
 );
 
-/** A line for one item: a conversation turn by its user text, anything else by its JSON. */
+/**
+ * A line for one item: a conversation turn by its user text, anything else by its JSON — the first
+ * AGENT_TEXT_PREFIX_CHARS characters only, since this runs on the event loop with every windowed write.
+ */
 function itemText(item: unknown): { label: string; text: string } {
   if (item && typeof item === "object" && !Array.isArray(item)) {
     const o = item as Record<string, unknown>;
     const text = typeof o.user === "string" ? o.user : typeof o.text === "string" ? o.text : typeof o.content === "string" ? o.content : JSON.stringify(item);
-    return { label: typeof o.turn === "number" ? `#${o.turn}` : "-", text };
+    return { label: typeof o.turn === "number" ? `#${o.turn}` : "-", text: analysisPrefix(text) };
   }
-  return { label: "-", text: typeof item === "string" ? item : JSON.stringify(item) };
+  return { label: "-", text: analysisPrefix(typeof item === "string" ? item : JSON.stringify(item)) };
 }
 
 function firstSentence(text: string, max = 160): string {
@@ -77,7 +81,14 @@ function parseSummary(summary: string): { topics: Map<string, number>; lines: st
   const topics = new Map<string, number>();
   const lines = summary ? summary.split("\n") : [];
   if (lines[0]?.startsWith("Topics: ")) {
-    for (const m of lines.shift()!.slice(8).matchAll(/([^,()]+?) \((\d+)\)/g)) topics.set(m[1]!.trim(), Number(m[2]));
+    // Entry by entry ("word (n)", comma-separated): the summary may have been written by any client, and
+    // one unanchored lazy pattern over the whole line backtracks quadratically on a long comma-free line.
+    for (const entry of lines.shift()!.slice(8).split(",")) {
+      const open = entry.lastIndexOf(" (");
+      const count = open >= 0 && entry.endsWith(")") ? entry.slice(open + 2, -1) : "";
+      const word = entry.slice(0, open).trim();
+      if (word && !word.includes("(") && /^\d{1,15}$/.test(count)) topics.set(word, Number(count));
+    }
   }
   return { topics, lines };
 }

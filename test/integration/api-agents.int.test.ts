@@ -116,7 +116,9 @@ describe("agent sessions over HTTP", () => {
     assert.equal(del.response.status, 204);
     assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}`, { key })).status, 404);
     assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, { method: "POST", key, headers: { "content-type": "application/json" }, body: '{"content":"hi"}' })).status, 404);
-    assert.equal((await api.call("/api/v1/agents/nobody/sessions", { method: "POST", key })).status, 404);
+    const unknown = await api.call("/api/v1/agents/nobody/sessions", { method: "POST", key });
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { detail: string }).detail, /no agent named "nobody"/, "says which agent is missing, not a record");
     assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, { method: "POST", key, headers: { "content-type": "application/json" }, body: '{"content":""}' })).status, 400);
     const { key: stateOnly } = await api.clientFor("acme", ["state:read", "state:write"]);
     assert.equal((await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: stateOnly })).status, 403);
