@@ -7,6 +7,8 @@ import { HttpError, problemResponse } from "./problem";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
 import { timingSafeEqual, createHash } from "node:crypto";
+import { parseJsonBody } from "./json-body";
+import { ADMIN_BODY_BYTES, requestLimits } from "./limits";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -44,7 +46,7 @@ export function createApi(services: Services): Api {
     ),
   );
 
-  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: 16 * 1024, onError: () => problemResponse(new HttpError("body_too_large", "request bodies here are limited to 16 KiB")) })));
+  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: () => problemResponse(new HttpError("body_too_large", `request bodies here are limited to ${ADMIN_BODY_BYTES} bytes`, { limitBytes: ADMIN_BODY_BYTES })) })));
 
   // GET /api/health – liveness: the process answers; no store is consulted.
   app.get("/api/health", (c) => c.json({ status: "ok" }));
@@ -79,7 +81,8 @@ export function createApi(services: Services): Api {
   // POST /api/admin/session – log in with an admin key
   app.post("/api/admin/session", async (c) => {
     try {
-      const body = (await c.req.json().catch(() => ({}))) as { key?: unknown };
+      // Not JSON reads as no key (401); too deep is refused like every other JSON body (400 too_deep).
+      const body = (await c.req.text().then(parseJsonBody).catch((err) => (err?.code === "too_deep" ? Promise.reject(err) : {}))) as { key?: unknown };
       const principal = typeof body.key === "string" && body.key.length <= 512 ? await services.keys.authenticate(body.key.trim()) : undefined;
       if (!principal) throw new HttpError("unauthorized", "that key is not valid");
       if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
@@ -124,7 +127,13 @@ export function createApi(services: Services): Api {
   const document = () =>
     app.getOpenAPI31Document({
       openapi: "3.1.0",
-      info: { title: "Statehouse API", version: "1.0.0", description: "Versioned, tiered, observable state for AI agents." },
+      info: {
+        title: "Statehouse API",
+        version: "1.0.0",
+        description: "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
+        // One row per limit, from server/http/limits.ts (the README's Limits table is rendered from it too).
+        "x-statehouse-limits": requestLimits(services.config),
+      },
       servers: [{ url: "/" }],
     });
   let cached: Record<string, unknown> | undefined;
