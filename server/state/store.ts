@@ -154,7 +154,10 @@ export interface StateStore {
   /** One past version, or undefined. Capability "history". */
   getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined>;
 
-  /** All operations or none; throws the first operation's error. Capability "transactions". */
+  /**
+   * All operations or none; throws the first failing operation's error, its index in `ops` as
+   * `details.operation` (so a 412 can say which one). Capability "transactions".
+   */
   transact(ops: readonly TransactionOp[]): Promise<TransactionResult[]>;
 
   /**
