@@ -9,6 +9,8 @@ import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
 import { safeEqual } from "../auth/safe-equal";
 import { checkKey, refuseCrossSite } from "./auth-failures";
+import { parseJsonBody } from "./json-body";
+import { ADMIN_BODY_BYTES, requestLimits } from "./limits";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -50,7 +52,7 @@ export function createApi(services: Services): Api {
     ),
   );
 
-  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: 16 * 1024, onError: () => problemResponse(new HttpError("body_too_large", "request bodies here are limited to 16 KiB")) })));
+  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: () => problemResponse(new HttpError("body_too_large", `request bodies here are limited to ${ADMIN_BODY_BYTES} bytes`, { limitBytes: ADMIN_BODY_BYTES })) })));
 
   // GET /api/health – liveness: the process answers; no store is consulted.
   app.get("/api/health", (c) => c.json({ status: "ok" }));
@@ -91,12 +93,8 @@ export function createApi(services: Services): Api {
       if ((c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") {
         throw new HttpError("unsupported_media_type", "send the login as application/json: {\"key\": \"...\"}", { accepted: ["application/json"] });
       }
-      let body: { key?: unknown } | null;
-      try {
-        body = JSON.parse(await c.req.text()) as { key?: unknown } | null;
-      } catch {
-        throw new HttpError("malformed", "the request body is not valid JSON");
-      }
+      // Checked like every other JSON body: 400 malformed, or too_deep before anything recurses into it.
+      const body = parseJsonBody(await c.req.text()) as { key?: unknown } | null;
       const key = typeof body?.key === "string" && body.key.length <= 512 ? body.key.trim() : undefined;
       const principal = await checkKey(c, services, key, () => new HttpError("unauthorized", "that key is not valid"));
       if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
@@ -149,7 +147,13 @@ export function createApi(services: Services): Api {
   const document = () =>
     app.getOpenAPI31Document({
       openapi: "3.1.0",
-      info: { title: "Statehouse API", version: "1.0.0", description: "Versioned, tiered, observable state for AI agents." },
+      info: {
+        title: "Statehouse API",
+        version: "1.0.0",
+        description: "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
+        // One row per limit, from server/http/limits.ts (the README's Limits table is rendered from it too).
+        "x-statehouse-limits": requestLimits(services.config),
+      },
       servers: [{ url: "/" }],
     });
   let cached: Record<string, unknown> | undefined;

@@ -7,6 +7,7 @@ export type HttpErrorCode =
   | StateErrorCode
   | WorkflowErrorCode
   | "malformed"
+  | "too_deep"
   | "unauthorized"
   | "forbidden"
   | "idempotency_conflict"
@@ -20,6 +21,8 @@ export type HttpErrorCode =
 /** The one table from error codes to HTTP statuses. Nothing else in the code base picks a status for an error. */
 export const STATUS = {
   malformed: 400,
+  // Valid JSON, refused for its nesting before anything recursed into it: a limit, not a syntax error.
+  too_deep: 400,
   invalid: 422,
   unauthorized: 401,
   forbidden: 403,
@@ -51,6 +54,7 @@ export const STATUS = {
 
 const TITLES: Record<HttpErrorCode, string> = {
   malformed: "Malformed request",
+  too_deep: "JSON nested too deeply",
   invalid: "Invalid value",
   unauthorized: "Missing or invalid API key",
   forbidden: "Not allowed",
@@ -100,6 +104,9 @@ export interface Problem {
   [extension: string]: unknown;
 }
 
+/** Members of every problem (RFC 9457 and ours), which no error's details may set; `store` is never shown. */
+const RESERVED = new Set(["type", "title", "status", "code", "detail", "instance", "traceId", "store"]);
+
 /**
  * Turns any thrown value into an RFC 9457 problem+json response. Known errors keep their message and
  * details (written to be safe to show); anything else becomes a generic 500 with no detail.
@@ -120,14 +127,16 @@ export function problemResponse(err: unknown, context: { instance?: string; trac
   if ((status === 503 || status === 429) && !headers["retry-after"]) {
     headers["retry-after"] = String(Math.max(1, Math.ceil(Number(details.retryAfterSeconds ?? 1))));
   }
-  const { store: _store, ...safeDetails } = details; // which backend failed is an operator's concern, logged not shown
+  // Details extend the problem; they never replace its members (a detail named `status` once made a
+  // 409 say "status":"succeeded"). Which backend failed is an operator's concern, logged not shown.
+  const extensions = Object.fromEntries(Object.entries(details).filter(([name]) => !RESERVED.has(name)));
   const body: Problem = {
     type: `https://statehouse.dev/problems/${code.replace(/_/g, "-")}`,
     title: TITLES[code],
     status,
     code,
     detail,
-    ...safeDetails,
+    ...extensions,
     ...(context.instance ? { instance: context.instance } : {}),
     ...(context.traceId ? { traceId: context.traceId } : {}),
   };

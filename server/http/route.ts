@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
 import type { ApiServices } from "./services";
+import { parseJsonBody } from "./json-body";
 import { HttpError, problemResponse, statusOf } from "./problem";
 
 type Method = "get" | "put" | "post" | "patch" | "delete";
@@ -126,14 +127,8 @@ async function handle<P extends AnyObject | undefined, Q extends AnyObject | und
       throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, { accepted: spec.body.contentTypes });
     }
     rawBody = await c.req.text();
-    if (rawBody.trim() === "") throw new HttpError("malformed", "the request body is empty");
-    let json: unknown;
-    try {
-      json = JSON.parse(rawBody);
-    } catch {
-      throw new HttpError("malformed", "the request body is not valid JSON");
-    }
-    body = parse(spec.body.schema as z.ZodType, json, "body");
+    // Nesting is checked on the raw text, before anything (zod, patches, serialization) recurses into it.
+    body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body");
   }
   // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
   if (spec.method !== "get" && (spec.scope === "state:write" || spec.scope === "agents:invoke")) {

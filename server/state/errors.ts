@@ -87,3 +87,14 @@ export function isConflict(err: unknown): err is VersionConflictError {
 export function isCallerError(err: unknown): boolean {
   return isStateError(err) && err.code !== "unavailable";
 }
+
+/**
+ * The error of operation `index` of a transaction: the same code and details plus `operation` (its
+ * index in the request's `operations`), its message prefixed with `operations[index]`. Store failures
+ * (`unavailable`) are not about one operation and pass through unchanged, as do errors already placed.
+ */
+export function inOperation(err: unknown, index: number): unknown {
+  if (!isCallerError(err) || "operation" in (err as StateError).details) return err;
+  const e = err as StateError;
+  return new StateError(e.code, `operations[${index}]: ${e.message}`, { ...e.details, operation: index });
+}

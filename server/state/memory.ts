@@ -1,4 +1,4 @@
-import { VersionConflictError } from "./errors";
+import { inOperation, VersionConflictError } from "./errors";
 import {
   type Capability,
   type CopyRef,
@@ -153,12 +153,16 @@ export class MemoryStore implements StateStore {
     }
     const results: TransactionResult[] = [];
     try {
-      for (const op of ops) {
-        results.push(
-          op.op === "put"
-            ? { op: "put", record: this.putSync(op.ref, op.value, op.options) }
-            : { op: "delete", result: this.deleteSync(op.ref, op.options) },
-        );
+      for (const [i, op] of ops.entries()) {
+        try {
+          results.push(
+            op.op === "put"
+              ? { op: "put", record: this.putSync(op.ref, op.value, op.options) }
+              : { op: "delete", result: this.deleteSync(op.ref, op.options) },
+          );
+        } catch (err) {
+          throw inOperation(err, i); // which operation failed (its 412 names it)
+        }
       }
       return results;
     } catch (err) {

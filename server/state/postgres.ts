@@ -1,4 +1,4 @@
-import { VersionConflictError } from "./errors";
+import { inOperation, VersionConflictError } from "./errors";
 import {
   type Capability,
   type DeleteResult,
@@ -218,12 +218,16 @@ export class PostgresStore implements StateStore {
   async transact(ops: readonly TransactionOp[]): Promise<TransactionResult[]> {
     return this.prisma.$transaction(async (tx) => {
       const results: TransactionResult[] = [];
-      for (const op of ops) {
-        results.push(
-          op.op === "put"
-            ? { op: "put", record: await putWith(tx, op.ref, op.value, op.options ?? {}) }
-            : { op: "delete", result: await deleteWith(tx, op.ref, op.options ?? {}) },
-        );
+      for (const [i, op] of ops.entries()) {
+        try {
+          results.push(
+            op.op === "put"
+              ? { op: "put", record: await putWith(tx, op.ref, op.value, op.options ?? {}) }
+              : { op: "delete", result: await deleteWith(tx, op.ref, op.options ?? {}) },
+          );
+        } catch (err) {
+          throw inOperation(err, i); // which operation failed (its 412 names it); the transaction rolls back
+        }
       }
       return results;
     });

@@ -1,7 +1,9 @@
 import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { upgradeOnRead, upgradeReported } from "../lifecycle/schema-upgrade";
 import { applyWindows, ExtractiveSummarizer, type WindowSummarizer } from "../lifecycle/windows";
-import { InvalidError, isConflict, NotFoundError, StateError } from "./errors";
+import { InvalidError, inOperation, isConflict, NotFoundError, StateError } from "./errors";
+import { measureJson } from "./json-measure";
+import { applyJsonPatchBounded, validateJsonPatch, type PatchOperation } from "./json-patch";
 import type { NamespacePolicy, NamespaceRegistry } from "./namespaces";
 import {
   type DeleteResult,
@@ -12,8 +14,9 @@ import {
   type StateRecord,
   type StateRef,
   type StateStore,
+  type TransactionOp,
   type TransactionResult,
-  encodeValue,
+  LIMITS,
 } from "./store";
 import type { PlannedWrite } from "../policies/tenant-policies";
 
@@ -134,11 +137,8 @@ export class StateService {
   async patch(ref: StateRef, format: PatchFormat, patch: unknown, request: Omit<PutRequest, "createOnly"> = {}): Promise<WriteOutcome> {
     const policy = this.policy(ref.namespace);
     this.requirePrecondition(policy, request);
-    if (format === "json-patch") {
-      if (!Array.isArray(patch)) throw new InvalidError("a JSON Patch document is an array of operations");
-      const problem = fastJsonPatch.validate(patch as Operation[]);
-      if (problem) throw new InvalidError(`invalid JSON Patch: ${problem.name}`, { operation: problem.index });
-    }
+    // Shape and operation count are checked before the record is read: a refused patch costs no I/O.
+    if (format === "json-patch") validateJsonPatch(patch);
     for (let attempt = 0; ; attempt++) {
       const stored = await this.store.get(ref, { consistency: "strong" });
       if (!stored) throw new NotFoundError(ref);
@@ -147,7 +147,13 @@ export class StateService {
       if (request.ifVersion !== undefined && current.version !== request.ifVersion) {
         throw new StateError("version_conflict", `expected version ${request.ifVersion}, current is ${current.version}`, { expected: request.ifVersion, currentVersion: current.version });
       }
-      const next = format === "merge" ? mergePatch(current.value, patch) : applyJsonPatch(current.value, patch as Operation[]);
+      // A JSON Patch can grow the value exponentially (copy the root, again and again): its size is
+      // tracked as it is applied and it stops at the namespace's limit. A merge patch grows the value by
+      // at most the patch's own size, which the body limit bounds, so checkSize after it is enough.
+      const next =
+        format === "merge"
+          ? mergePatch(current.value, patch)
+          : applyJsonPatchBounded(current.value, patch as PatchOperation[], { maxBytes: Math.min(policy.maxBytes.fail, LIMITS.maxValueBytes), currentBytes: current.sizeBytes }).value;
       // A patch changes the value, not the record's life: keep its expiry rule (a write is an access,
       // so a sliding expiry restarts its window).
       const idle = current.idleTtlSeconds ?? undefined;
@@ -192,26 +198,51 @@ export class StateService {
   async versionOrThrow(ref: StateRef, version: number): Promise<HistoryEntry> {
     this.policy(ref.namespace);
     const entry = await this.store.getVersion(ref, version);
-    if (!entry) throw new NotFoundError(ref);
-    return entry;
+    if (entry) return entry;
+    // Say which of the two is missing: the version, or the record (one more read, only on a miss).
+    const live = await this.store.get(ref).catch(() => undefined);
+    const name = `${ref.namespace}/${ref.key}`;
+    throw new StateError(
+      "not_found",
+      live ? `${name} has no version ${version}; the record is at version ${live.version}` : `no version ${version} of ${name} (and no live record)`,
+      { requestedVersion: version, currentVersion: live?.version ?? null },
+    );
   }
 
   async transact(tenant: string, ops: readonly TransactionRequestOp[], actor?: string): Promise<TransactionResult[]> {
-    const windowedValues = await Promise.all(ops.map((op) => (op.op === "put" ? this.windowed(this.policy(op.namespace), op.value) : undefined)));
+    // Each operation's own refusal (unknown namespace, missing precondition, too large, conflict) names
+    // its index in `operations`, so a client knows which one to fix.
+    const windowedValues = await Promise.all(
+      ops.map(async (op, i) => {
+        try {
+          return op.op === "put" ? await this.windowed(this.policy(op.namespace), op.value) : undefined;
+        } catch (err) {
+          throw inOperation(err, i);
+        }
+      }),
+    );
     const prepared = ops.map((op, i) => {
-      const policy = this.policy(op.namespace);
-      const ref = { tenant, namespace: op.namespace, key: op.key };
-      this.requirePrecondition(policy, { ifVersion: op.ifVersion, createOnly: op.op === "put" && op.createOnly });
-      if (op.op === "put") {
-        const value = windowedValues[i];
-        this.checkSize(policy, value);
-        const ttlSeconds = op.ttlSeconds ?? policy.ttlSeconds;
-        return { op: "put" as const, ref, value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds, idleTtlSeconds: ttlSeconds === undefined ? policy.idleTtlSeconds : undefined, schemaVersion: policy.schemaVersion, actor } };
+      try {
+        return this.prepareOperation(tenant, op, windowedValues[i], actor);
+      } catch (err) {
+        throw inOperation(err, i);
       }
-      return { op: "delete" as const, ref, options: { ifVersion: op.ifVersion, actor } };
     });
     await this.writeGuard?.(tenant, ops.map((op) => ({ op: op.op, namespace: op.namespace, key: op.key, value: op.op === "put" ? op.value : undefined })), actor);
     return this.store.transact(prepared);
+  }
+
+  /** One transaction operation checked against its namespace's policy and made a store operation. */
+  private prepareOperation(tenant: string, op: TransactionRequestOp, value: unknown, actor: string | undefined): TransactionOp {
+    const policy = this.policy(op.namespace);
+    const ref = { tenant, namespace: op.namespace, key: op.key };
+    this.requirePrecondition(policy, { ifVersion: op.ifVersion, createOnly: op.op === "put" && op.createOnly });
+    if (op.op === "put") {
+      this.checkSize(policy, value);
+      const ttlSeconds = op.ttlSeconds ?? policy.ttlSeconds;
+      return { op: "put", ref, value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds, idleTtlSeconds: ttlSeconds === undefined ? policy.idleTtlSeconds : undefined, schemaVersion: policy.schemaVersion, actor } };
+    }
+    return { op: "delete", ref, options: { ifVersion: op.ifVersion, actor } };
   }
 
   /** The value with the namespace's rolling windows applied (see server/lifecycle/windows.ts). */
@@ -229,11 +260,12 @@ export class StateService {
   }
 
   private checkSize(policy: NamespacePolicy, value: unknown): WriteOutcome["sizeWarning"] {
-    const { sizeBytes } = encodeValue(value);
+    // Measured, not serialized, and only up to the store's ceiling: the work is bounded whatever the value.
+    const { sizeBytes, over } = measureJson(value, LIMITS.maxValueBytes);
     const { warn, fail } = policy.maxBytes;
-    if (sizeBytes > fail) {
+    if (over || sizeBytes > fail) {
       this.onLifecycle("size_rejected", policy.name);
-      throw new StateError("too_large", `value is ${sizeBytes} bytes; namespace ${policy.name} allows at most ${fail}`, { sizeBytes, limitBytes: fail });
+      throw new StateError("too_large", `value is ${over ? "over " : ""}${sizeBytes} bytes; namespace ${policy.name} allows at most ${fail}`, { sizeBytes, limitBytes: fail });
     }
     if (sizeBytes <= warn) return undefined;
     this.onLifecycle("size_warning", policy.name);
@@ -248,18 +280,10 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
     target !== null && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete result[k];
-    else result[k] = mergePatch(result[k], v);
+    // "__proto__" is an ordinary member in JSON; assigning it would set the object's prototype instead.
+    else Object.defineProperty(result, k, { value: mergePatch(Object.hasOwn(result, k) ? result[k] : undefined, v), writable: true, enumerable: true, configurable: true });
   }
   return result;
-}
-
-function applyJsonPatch(value: unknown, ops: Operation[]): unknown {
-  try {
-    return fastJsonPatch.applyPatch(structuredClone(value), ops, true, false).newDocument;
-  } catch (err) {
-    const e = err as { name?: string; index?: number };
-    throw new InvalidError(`JSON Patch cannot be applied: ${e.name ?? "error"}`, { operation: e.index });
-  }
 }
 
 function diff(from: unknown, to: unknown): Operation[] {

@@ -1,4 +1,5 @@
 import { InvalidError, StateError } from "./errors";
+import { MAX_VALUE_NESTING, measureJson } from "./json-measure";
 
 /**
  * The one store contract. Every tier (memory, Redis, PostgreSQL/PGlite, archive) implements it, and so
@@ -153,7 +154,10 @@ export interface StateStore {
   /** One past version, or undefined. Capability "history". */
   getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined>;
 
-  /** All operations or none; throws the first operation's error. Capability "transactions". */
+  /**
+   * All operations or none; throws the first failing operation's error, its index in `ops` as
+   * `details.operation` (so a 412 can say which one). Capability "transactions".
+   */
   transact(ops: readonly TransactionOp[]): Promise<TransactionResult[]>;
 
   /**
@@ -236,6 +240,8 @@ export const LIMITS = {
   /** A hard ceiling below every policy's own limit; policies set the real ones. */
   maxValueBytes: 8 * 1024 * 1024,
   maxTtlSeconds: 10 * 365 * 24 * 3600,
+  /** Containers a stored value may nest (objects and arrays on one path). */
+  maxNesting: MAX_VALUE_NESTING,
   maxListLimit: 1000,
   defaultListLimit: 100,
 } as const;
@@ -270,46 +276,15 @@ export function validateKey(key: string): void {
 
 /**
  * Serializes a value as stored: throws `invalid` unless it is plain JSON (no undefined, functions,
- * NaN/Infinity, BigInt, cycles) and `too_large` over the hard ceiling. Returns the JSON text and its size.
+ * NaN/Infinity, BigInt, cycles, nesting over LIMITS.maxNesting) and `too_large` over the hard ceiling,
+ * found by measuring first: a value over the ceiling is never serialized. Returns the JSON text and its size.
  */
 export function encodeValue(value: unknown): { json: string; sizeBytes: number } {
-  assertJson(value, 0);
-  const json = JSON.stringify(value);
-  const sizeBytes = Buffer.byteLength(json, "utf8");
-  if (sizeBytes > LIMITS.maxValueBytes) {
-    throw new StateError("too_large", `value is ${sizeBytes} bytes, over the ${LIMITS.maxValueBytes} byte ceiling`, {
-      sizeBytes,
-      limitBytes: LIMITS.maxValueBytes,
-    });
+  const { sizeBytes, over } = measureJson(value, LIMITS.maxValueBytes);
+  if (over) {
+    throw new StateError("too_large", `value is over the ${LIMITS.maxValueBytes} byte ceiling`, { limitBytes: LIMITS.maxValueBytes });
   }
-  return { json, sizeBytes };
-}
-
-const MAX_DEPTH = 512;
-
-function assertJson(value: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new InvalidError(`value nests deeper than ${MAX_DEPTH} levels`);
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return;
-    case "number":
-      if (!Number.isFinite(value)) throw new InvalidError("value contains a non-finite number");
-      return;
-    case "object":
-      if (value === null) return;
-      if (Array.isArray(value)) {
-        for (const item of value) assertJson(item, depth + 1);
-        return;
-      }
-      if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) {
-        throw new InvalidError("value must be plain JSON (objects, arrays, strings, numbers, booleans, null)");
-      }
-      for (const item of Object.values(value as Record<string, unknown>)) assertJson(item, depth + 1);
-      return;
-    default:
-      throw new InvalidError(`value must be JSON, found ${typeof value}`);
-  }
+  return { json: JSON.stringify(value), sizeBytes };
 }
 
 export function validateWriteOptions(options: WriteOptions | undefined): void {

@@ -119,7 +119,7 @@ export class WorkflowService {
     for (let attempt = 0; ; attempt++) {
       const run = await this.getOrThrow(tenant, runId);
       const v = run.value;
-      if (TERMINAL.has(v.status)) throw new WorkflowError("workflow_finished", `run ${runId} already ${v.status}`, { status: v.status });
+      if (TERMINAL.has(v.status)) throw new WorkflowError("workflow_finished", `run ${runId} already ${v.status}`, { runStatus: v.status });
       if (v.cancelRequested) return run;
       const held = v.lease !== null && v.lease.expiresAt > Date.now();
       const next: RunValue = held

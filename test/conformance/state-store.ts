@@ -360,13 +360,15 @@ export function stateStoreConformance(init: ConformanceInit): void {
       assert.equal(results.length, 2);
       assert.equal((await store.get(a))?.version, 2);
       assert.equal((await store.get(b))?.value, "b1");
-      await rejectsWithCode(
+      const conflict = await rejectsWithCode(
         store.transact([
           { op: "put", ref: a, value: "a2" },
           { op: "delete", ref: b, options: { ifVersion: 99 } },
         ]),
         "version_conflict",
       );
+      assert.equal(conflict.details.operation, 1, "the error names the operation that failed");
+      assert.equal(conflict.details.currentVersion, 1);
       assert.equal((await store.get(a))?.value, "a1", "the first operation was rolled back");
       assert.equal((await store.get(a))?.version, 2);
       assert.equal((await store.get(b))?.value, "b1");

@@ -1,10 +1,11 @@
 import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless";
+import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
 import { problems, type RouteKit } from "./kit";
 
 const AgentParams = z.object({ agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }) });
-const SessionParams = AgentParams.extend({ id: z.string().max(128).openapi({ param: { name: "id", in: "path" } }) });
+const SessionParams = AgentParams.extend({ id: z.string().max(MAX_SESSION_ID_CHARS).openapi({ param: { name: "id", in: "path" } }) });
 const Entities = z.record(z.string(), z.unknown()).openapi("Entities");
 const TurnResult = z
   .object({
@@ -16,7 +17,7 @@ const TurnResult = z
     degraded: z.boolean().openapi({ description: "True when memory was unavailable: the reply was made without state" }),
   })
   .openapi("TurnResult");
-const MessageBody = z.object({ content: z.string().min(1).max(32_000) }).openapi("MessageRequest");
+const MessageBody = z.object({ content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).openapi("MessageRequest");
 
 export function registerAgentRoutes({ define }: RouteKit): void {
   // POST /api/v1/agents/{agent}/sessions – start a conversation
@@ -91,11 +92,11 @@ export function registerAgentRoutes({ define }: RouteKit): void {
 const InvokeBody = z
   .object({
     messages: z
-      .array(z.object({ role: z.enum(["user", "assistant"]), content: z.string().min(1).max(32_000) }))
+      .array(z.object({ role: z.enum(["user", "assistant"]), content: z.string().min(1).max(MAX_MESSAGE_CHARS) }))
       .min(1)
       .max(MAX_INVOKE_MESSAGES)
       .openapi({ description: "The whole conversation, oldest first; the last message is the user's" }),
-    summary: z.string().max(16_000).optional().openapi({ description: "A summary of turns older than the messages sent" }),
+    summary: z.string().max(MAX_SUMMARY_CHARS).optional().openapi({ description: "A summary of turns older than the messages sent" }),
     entities: Entities.optional().openapi({ description: "Facts known from before the messages sent (name, email, ...)" }),
   })
   .openapi("InvokeRequest");

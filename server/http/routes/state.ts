@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { StateError } from "../../state/errors";
 import type { Precondition } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
+import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
 import type { RouteKit } from "./kit";
 import { problems } from "./kit";
@@ -41,13 +42,13 @@ const PutBody = z
 const JsonPatchOp = z.object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() }).openapi("JsonPatchOperation");
 
 const ListQuery = z.object({
-  prefix: z.string().max(512).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-  cursor: z.string().max(2048).optional(),
+  prefix: z.string().max(LIMITS.maxKeyBytes).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxListLimit).optional(),
+  cursor: z.string().max(MAX_CURSOR_CHARS).optional(),
 });
 
 const HistoryQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  limit: z.coerce.number().int().min(1).max(LIMITS.maxListLimit).optional(),
   before: z.coerce.number().int().min(1).max(LIMITS.maxVersion).optional(),
 });
 
@@ -74,7 +75,7 @@ const TransactionBody = z
         }),
       )
       .min(1)
-      .max(100),
+      .max(MAX_TRANSACTION_OPERATIONS),
   })
   .openapi("TransactionRequest");
 

@@ -1,0 +1,51 @@
+// Runs alone (test/solo): the hostile bodies of issue 14's first Done-when point each answer a 4xx
+// within a second, and /api/health answers within a second right after each. The same requests are
+// checked for status and unchanged records in test/integration/bounds.int.test.ts; here only time.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { type ApiFixture, startApi } from "../helpers/api";
+
+const DEEP = 20_000;
+const deepArray = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
+const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+
+describe("bounded work answers within a second", () => {
+  let api: ApiFixture;
+  let key: string;
+
+  before(async () => {
+    api = await startApi();
+    ({ key } = await api.clientFor("acme"));
+    const res = await api.call("/api/v1/state/kv/doc", { method: "PUT", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ value: { seed: "x".repeat(200) } }) });
+    assert.equal(res.status, 201);
+  });
+  after(async () => {
+    await api.close();
+  });
+
+  it("deep bodies and the root-copy JSON Patch: 4xx within 1 s, health within 1 s after", async () => {
+    const rootCopy = JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ op: "copy", from: "", path: `/c${i}` })));
+    const requests: [string, string, string, string][] = [
+      ["PATCH", "/api/v1/state/kv/doc", rootCopy, "application/json-patch+json"],
+      ["PATCH", "/api/v1/state/kv/doc", deepObject(DEEP), "application/merge-patch+json"],
+      ["PATCH", "/api/v1/state/kv/doc", `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`, "application/json-patch+json"],
+      ["POST", "/api/v1/transactions", `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`, "application/json"],
+      ["POST", "/api/v1/agents/assistant/invoke", `{"messages":[{"role":"user","content":"hi"}],"entities":{"x":${deepObject(DEEP)}}}`, "application/json"],
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const [method, path, body, contentType] of requests) {
+        const started = performance.now();
+        const res = await api.call(path, { method, key, headers: { "content-type": contentType }, body });
+        await res.arrayBuffer();
+        const ms = performance.now() - started;
+        assert.ok(res.status >= 400 && res.status < 500, `${method} ${path}: ${res.status}`);
+        assert.ok(ms < 1000, `${method} ${path} took ${ms.toFixed(0)} ms`);
+        const healthStarted = performance.now();
+        assert.equal((await api.call("/api/health")).status, 200);
+        assert.ok(performance.now() - healthStarted < 1000);
+      }
+    }
+    const doc = (await (await api.call("/api/v1/state/kv/doc", { key })).json()) as { version: number };
+    assert.equal(doc.version, 1, "nothing changed");
+  });
+});
