@@ -7,6 +7,7 @@ import { HttpError, problemResponse } from "./problem";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
 import { trace } from "@opentelemetry/api";
 import { timingSafeEqual, createHash } from "node:crypto";
+import { grants } from "./access";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -82,7 +83,7 @@ export function createApi(services: Services): Api {
       const body = (await c.req.json().catch(() => ({}))) as { key?: unknown };
       const principal = typeof body.key === "string" && body.key.length <= 512 ? await services.keys.authenticate(body.key.trim()) : undefined;
       if (!principal) throw new HttpError("unauthorized", "that key is not valid");
-      if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
+      if (!grants(principal.scopes, "admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
       const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
       c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
       c.header("cache-control", "no-store");

@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
 import type { ApiServices } from "./services";
+import { grants } from "./access";
 import { HttpError, problemResponse, statusOf } from "./problem";
 
 type Method = "get" | "put" | "post" | "patch" | "delete";
@@ -176,14 +177,15 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
     principal = await services.keys.authenticate(m[1]!);
     if (!principal) throw new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' });
   }
-  // admin implies every other scope (still within the key's own tenant for tenant-scoped routes).
-  if (!principal.scopes.has(scope) && !principal.scopes.has("admin")) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
-  const decision = await services.rateLimit(principal.keyId);
+  // admin implies every scope but platform:admin (within the key's own tenant); platform:admin implies admin.
+  if (!grants(principal.scopes, scope)) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
+  // The key's bucket and its tenant's: the headers report the one that binds (Limit = its size).
+  const decision = await services.rateLimit(principal);
   c.header("ratelimit-limit", String(decision.limit));
   c.header("ratelimit-remaining", String(decision.remaining));
   if (!decision.allowed) {
     const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    throw new HttpError("rate_limited", `rate limit of ${decision.limit} requests per second exceeded`, { retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
+    throw new HttpError("rate_limited", `the ${decision.bucket === "tenant" ? "tenant's" : "API key's"} rate limit is used up (bursts of ${decision.limit})`, { retryAfterSeconds, bucket: decision.bucket }, { "retry-after": String(retryAfterSeconds) });
   }
   return principal;
 }
