@@ -97,6 +97,11 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
       } catch (err) {
         if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route, method, traceId, error: errorName(err) });
         response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+        // The rate-limit headers describe this request too, refused (429) or answered with a problem.
+        for (const h of ["ratelimit-limit", "ratelimit-remaining"]) {
+          const v = c.res.headers.get(h);
+          if (v !== null) response.headers.set(h, v);
+        }
       }
       span.setAttribute("http.response.status_code", response.status);
       if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
