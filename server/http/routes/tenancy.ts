@@ -87,7 +87,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
           description: "`storedIn`: each region under which a tenant's state was written (every record of this deployment is stored in `serverRegion`); `audit`: refused writes, newest first",
           content: { "application/json": { schema: z.object({ serverRegion: z.string(), pins: z.array(z.object({ tenant: z.string(), region: z.string() })), storedIn: z.array(z.object({ tenant: z.string(), region: z.string(), firstWriteAt: z.string(), lastWriteAt: z.string() })), audit: z.array(Audit) }).openapi("Residency") } },
         },
-        ...problems(400, 401, 403, 429, 503),
+        ...problems(400, 401, 403, 404, 429, 503),
       },
     },
     async ({ c, services, principal, query }) => {
