@@ -33,6 +33,9 @@ const Env = z.object({
   STATEHOUSE_BREAKER_OPEN_MS: positiveInt.default(5000),
   STATEHOUSE_RATE_LIMIT_RPS: positiveInt.default(1000),
   STATEHOUSE_RATE_LIMIT_BURST: positiveInt.default(2000),
+  /** The bucket every key of a tenant shares; unset: the per-key values (a tenant gets one key's rate however many it mints). */
+  STATEHOUSE_TENANT_RATE_LIMIT_RPS: z.coerce.number().positive().max(1e9).optional(), // may be fractional: 0.5 = one request per 2 s
+  STATEHOUSE_TENANT_RATE_LIMIT_BURST: positiveInt.optional(),
   STATEHOUSE_MAX_BODY_BYTES: positiveInt.default(5 * 1024 * 1024),
   STATEHOUSE_STATS_INTERVAL_MS: positiveInt.default(15_000),
   /** Failed key checks and logins per client address per window before further attempts get 429. */

@@ -7,14 +7,14 @@ import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/m
 import { AuthThrottle } from "./auth/auth-throttle";
 import { createTextAnalyzer } from "./agents/text-pool";
 import { type AdminSession, AdminSessions, MemorySessionDenylist, RedisSessionDenylist, type SessionDenylist } from "./auth/admin-sessions";
-import { ApiKeyService } from "./auth/api-keys";
+import { ApiKeyService, type Principal } from "./auth/api-keys";
 import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
 import { logger } from "./logger";
 import { LifecycleSweeper } from "./lifecycle/sweeper";
 import { ExtractiveSummarizer, ModelSummarizer } from "./lifecycle/windows";
 import { type EventPublisher, FileLogPublisher, OutboxRelay, RedisStreamPublisher, WebhookPublisher } from "./outbox/relay";
-import { MemoryRateLimiter, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
+import { failOpen, MemoryRateLimiter, type RateDecision, type RateLimiter, RedisRateLimiter } from "./policies/rate-limit";
 import { ArchiveStore } from "./state/archive";
 import { s3ArchiveOptions } from "./state/blob-s3";
 import type { CircuitState } from "./state/circuit-breaker";
@@ -53,12 +53,7 @@ export interface ReadyReport {
   stores: StoreStatus[];
 }
 
-export interface RateLimitDecision {
-  allowed: boolean;
-  limit: number;
-  remaining: number;
-  retryAfterMs: number;
-}
+export type RateLimitDecision = RateDecision;
 
 /** Everything the process runs on, built once (design: one composition file, no scattered singletons). */
 export interface Services {
@@ -86,12 +81,12 @@ export interface Services {
   session(cookie: string | undefined): Promise<AdminSession | undefined>;
   /** Tenants that have state or keys. */
   tenants(): Promise<string[]>;
-  /** Unpublished outbox events and the oldest one's age. */
-  outbox(): Promise<{ pending: number; lagSeconds: number }>;
-  /** The newest outbox events and where the relay publishes them. */
-  outboxRecent(limit?: number): Promise<{ publishers: string[]; events: Awaited<ReturnType<PostgresStore["recentOutboxEvents"]>> }>;
-  /** Takes one token from the key's bucket. Fails open (allows) when the hot tier cannot answer. */
-  rateLimit(keyId: string): Promise<RateLimitDecision>;
+  /** Unpublished outbox events and the oldest one's age (of one tenant, with `tenant`). */
+  outbox(tenant?: string): Promise<{ pending: number; lagSeconds: number }>;
+  /** The newest outbox events (of one tenant, with `tenant`) and where the relay publishes them. */
+  outboxRecent(limit?: number, tenant?: string): Promise<{ publishers: string[]; events: Awaited<ReturnType<PostgresStore["recentOutboxEvents"]>> }>;
+  /** Takes one token from the key's bucket and one from its tenant's. Fails open (allows) when the hot tier cannot answer. */
+  rateLimit(principal: Pick<Principal, "keyId" | "tenant">): Promise<RateLimitDecision>;
   readiness(): Promise<ReadyReport>;
   /** Per-tenant quotas and region pins (server/policies/tenant-policies.ts). */
   readonly tenantPolicies: TenantPolicyService;
@@ -214,6 +209,7 @@ export async function buildServices(config: Config): Promise<Services> {
   sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
   const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
   keys.guard = guardedCall;
+  if (!config.STATEHOUSE_ADMIN_TOKEN) await keys.upgradeBootstrapKey(); // keys made before platform:admin existed
   if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
 
   // Per-process caches (API keys) are invalidated across instances through Redis pub/sub.
@@ -250,9 +246,11 @@ export async function buildServices(config: Config): Promise<Services> {
   const denylist: SessionDenylist = redis ? new RedisSessionDenylist(redis.client as never, config.STATEHOUSE_KEY_PREFIX) : new MemorySessionDenylist();
   const sessionDenylist: SessionDenylist = { revoke: (s) => hotCall(() => denylist.revoke(s)), isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)) };
 
-  const limiter: RateLimiter = redis
-    ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST)
-    : new MemoryRateLimiter(config.STATEHOUSE_RATE_LIMIT_RPS, config.STATEHOUSE_RATE_LIMIT_BURST);
+  const buckets = {
+    key: { ratePerSecond: config.STATEHOUSE_RATE_LIMIT_RPS, burst: config.STATEHOUSE_RATE_LIMIT_BURST },
+    tenant: { ratePerSecond: config.STATEHOUSE_TENANT_RATE_LIMIT_RPS ?? config.STATEHOUSE_RATE_LIMIT_RPS, burst: config.STATEHOUSE_TENANT_RATE_LIMIT_BURST ?? config.STATEHOUSE_RATE_LIMIT_BURST },
+  };
+  const limiter: RateLimiter = redis ? new RedisRateLimiter(redis.client, config.STATEHOUSE_KEY_PREFIX, buckets) : new MemoryRateLimiter(buckets);
 
   // Agent text work (entities, intent, embeddings) runs in worker threads, fair per tenant, each task
   // with a time budget. Small: on two cores one thread leaves the other to the event loop.
@@ -288,17 +286,15 @@ export async function buildServices(config: Config): Promise<Services> {
       return (await sessionDenylist.isRevoked(s.sid).catch(() => false)) ? undefined : s;
     },
     tenants: () => guardedCall(() => warm.tenants()),
-    outbox: () => guardedCall(() => warm.outboxStats()),
-    outboxRecent: async (limit) => ({ publishers: publishers.map((p) => p.name), events: await guardedCall(() => warm.recentOutboxEvents(limit)) }),
-    async rateLimit(keyId) {
-      const limit = limiter.ratePerSecond;
+    outbox: (tenant) => guardedCall(() => warm.outboxStats(tenant)),
+    outboxRecent: async (limit, tenant) => ({ publishers: publishers.map((p) => p.name), events: await guardedCall(() => warm.recentOutboxEvents(limit, tenant)) }),
+    async rateLimit({ keyId, tenant }) {
       try {
         // Through the hot tier's health: an open circuit (or a Redis that already timed out in this
         // request) costs nothing here, and a timeout here makes the hot tier's calls fail fast.
-        const d = await hotCall(() => limiter.take(keyId));
-        return { ...d, limit };
+        return await hotCall(() => limiter.take(keyId, tenant));
       } catch {
-        return { allowed: true, limit, remaining: limiter.burst, retryAfterMs: 0 };
+        return failOpen(limiter);
       }
     },
     async readiness() {
@@ -339,7 +335,7 @@ export async function buildServices(config: Config): Promise<Services> {
  * terminal; it never goes to the logs, which only say where the file is.
  */
 async function bootstrapAdminKey(keys: ApiKeyService, config: Config): Promise<void> {
-  const created = await keys.create({ tenant: "default", scopes: ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"], name: "bootstrap admin" });
+  const created = await keys.create({ tenant: "default", scopes: ["state:read", "state:write", "agents:invoke", "workflows:run", "admin", "platform:admin"], name: "bootstrap admin" });
   await mkdir(config.dataDir, { recursive: true });
   const file = adminKeyFile(config);
   await writeFile(file, `${created.key}\n`, { mode: 0o600 });

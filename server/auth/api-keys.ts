@@ -4,7 +4,9 @@ import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, UnavailableError } from "../state/errors";
 import { withTimeout } from "../state/timeout";
 
-export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"] as const;
+// admin: every other scope, within the key's own tenant. platform:admin: admin across every tenant (the
+// bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
+export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin", "platform:admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */
@@ -76,6 +78,13 @@ export class ApiKeyService {
   async list(tenant?: string): Promise<ApiKeyInfo[]> {
     const rows = await this.prisma.apiKey.findMany({ where: tenant ? { tenant } : {}, orderBy: { createdAt: "asc" } });
     return rows.map(toInfo);
+  }
+
+  /** One key (never its secret), revoked or not; undefined when there is no such key. */
+  async get(id: string): Promise<ApiKeyInfo | undefined> {
+    if (!/^[a-f0-9]{16}$/.test(id)) return undefined;
+    const row = await this.prisma.apiKey.findUnique({ where: { id } });
+    return row ? toInfo(row) : undefined;
   }
 
   /**
@@ -174,9 +183,24 @@ export class ApiKeyService {
     return principal || undefined;
   }
 
-  /** Whether an unrevoked key with every scope exists for tenant `default` (the bootstrap admin). */
+  /** Whether an unrevoked platform admin key exists for tenant `default` (the bootstrap admin). */
   async hasAdminKey(): Promise<boolean> {
-    return (await this.prisma.apiKey.count({ where: { tenant: "default", revokedAt: null, scopes: { has: "admin" } } })) > 0;
+    return (await this.prisma.apiKey.count({ where: { tenant: "default", revokedAt: null, scopes: { has: "platform:admin" } } })) > 0;
+  }
+
+  /**
+   * A deployment bootstrapped before `platform:admin` existed: its bootstrap key (the oldest key of
+   * tenant `default` named "bootstrap admin", created at first start before any other) gets the scope,
+   * so the operator keeps acting across tenants rather than finding a second bootstrap key. Only while no
+   * key has ever held the scope (revoked rows count), so a tenant admin cannot name a key into it later.
+   */
+  async upgradeBootstrapKey(): Promise<boolean> {
+    if ((await this.prisma.apiKey.count({ where: { scopes: { has: "platform:admin" } } })) > 0) return false;
+    const oldest = await this.prisma.apiKey.findFirst({ where: { tenant: "default", name: "bootstrap admin" }, orderBy: { createdAt: "asc" } });
+    if (!oldest || oldest.revokedAt || !oldest.scopes.includes("admin")) return false;
+    await this.prisma.apiKey.update({ where: { id: oldest.id }, data: { scopes: [...new Set([...oldest.scopes, "platform:admin"])] } });
+    this.forget(oldest.id);
+    return true;
   }
 }
 

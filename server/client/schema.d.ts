@@ -1455,6 +1455,15 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
+                /** @description Not found (also for other tenants' records) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
                 /** @description Rate limited or over the daily operations quota; see Retry-After */
                 429: {
                     headers: {
@@ -1519,6 +1528,15 @@ export interface paths {
                 };
                 /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2054,7 +2072,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Pending count, lag, destinations and the newest events */
+                /** @description Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2562,7 +2580,7 @@ export interface paths {
             };
             requestBody?: never;
             responses: {
-                /** @description Usage per tenant */
+                /** @description Usage per tenant (the caller's tenant only unless platform admin) */
                 200: {
                     headers: {
                         [name: string]: unknown;
@@ -2659,6 +2677,15 @@ export interface paths {
                 };
                 /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2832,6 +2859,15 @@ export interface paths {
                 };
                 /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Not found (also for other tenants' records) */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3638,12 +3674,14 @@ export interface components {
             id: string;
             tenant: string;
             name: string | null;
-            scopes: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "admin")[];
+            scopes: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "admin" | "platform:admin")[];
             createdAt: string;
             revokedAt: string | null;
         };
         CreateKeyRequest: {
-            tenant: string;
+            /** @description Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise) */
+            tenant?: string;
+            /** @description Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise) */
             scopes: string[];
             name?: string;
         };

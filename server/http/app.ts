@@ -11,6 +11,7 @@ import { safeEqual } from "../auth/safe-equal";
 import { checkKey, refuseCrossSite } from "./auth-failures";
 import { parseJsonBody } from "./json-body";
 import { ADMIN_BODY_BYTES, requestLimits } from "./limits";
+import { grants } from "./access";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -97,7 +98,7 @@ export function createApi(services: Services): Api {
       const body = parseJsonBody(await c.req.text()) as { key?: unknown } | null;
       const key = typeof body?.key === "string" && body.key.length <= 512 ? body.key.trim() : undefined;
       const principal = await checkKey(c, services, key, () => new HttpError("unauthorized", "that key is not valid"));
-      if (!principal.scopes.has("admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
+      if (!grants(principal.scopes, "admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
       const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
       c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
       c.header("cache-control", "no-store");

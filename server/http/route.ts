@@ -9,6 +9,7 @@ import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
 import type { ApiServices } from "./services";
 import { parseJsonBody } from "./json-body";
+import { grants } from "./access";
 import { HttpError, problemResponse, statusOf } from "./problem";
 
 type Method = "get" | "put" | "post" | "patch" | "delete";
@@ -99,6 +100,11 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
       } catch (err) {
         if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route, method, traceId, error: errorName(err) });
         response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+        // The rate-limit headers describe this request too, refused (429) or answered with a problem.
+        for (const h of ["ratelimit-limit", "ratelimit-remaining"]) {
+          const v = c.res.headers.get(h);
+          if (v !== null) response.headers.set(h, v);
+        }
       }
       span.setAttribute("http.response.status_code", response.status);
       if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
@@ -175,14 +181,15 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
         : new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' }),
     );
   }
-  // admin implies every other scope (still within the key's own tenant for tenant-scoped routes).
-  if (!principal.scopes.has(scope) && !principal.scopes.has("admin")) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
-  const decision = await services.rateLimit(principal.keyId);
+  // admin implies every scope but platform:admin (within the key's own tenant); platform:admin implies admin.
+  if (!grants(principal.scopes, scope)) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
+  // The key's bucket and its tenant's: the headers report the one that binds (Limit = its size).
+  const decision = await services.rateLimit(principal);
   c.header("ratelimit-limit", String(decision.limit));
   c.header("ratelimit-remaining", String(decision.remaining));
   if (!decision.allowed) {
     const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    throw new HttpError("rate_limited", `rate limit of ${decision.limit} requests per second exceeded`, { retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
+    throw new HttpError("rate_limited", `the ${decision.bucket === "tenant" ? "tenant's" : "API key's"} rate limit is used up (bursts of ${decision.limit})`, { retryAfterSeconds, bucket: decision.bucket }, { "retry-after": String(retryAfterSeconds) });
   }
   return principal;
 }

@@ -43,6 +43,8 @@ interface RecordRow {
   idle_ttl_seconds?: number | null;
 }
 
+/** How many of the newest outbox events a per-tenant view of the outbox looks through. */
+const RECENT_OUTBOX_SCAN = 10_000;
 const LIVE = `NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $4)`;
 
 // One statement writes the record, its history entry and its outbox event, so a durable write is one
@@ -414,39 +416,48 @@ export class PostgresStore implements StateStore {
 
   /**
    * Live records of one namespace across every tenant, whose top-level JSON field `field` is one of
-   * `values` (every record when no field is given), most recently changed first or oldest first. For
-   * background workers and operators (workflow recovery, the dashboard), never for a tenant's request.
+   * `values` (every record when no field is given), most recently changed first or oldest first; of one
+   * tenant with `tenant`. For background workers and operators (workflow recovery, the dashboard).
    */
   async findAcrossTenants(
     namespace: string,
-    options: { field?: string; values?: readonly string[]; order?: "newest" | "oldest"; limit?: number } = {},
+    options: { field?: string; values?: readonly string[]; order?: "newest" | "oldest"; limit?: number; tenant?: string } = {},
   ): Promise<{ tenant: string; record: StateRecord }[]> {
     validateNamespaceName(namespace);
     const limit = Math.min(Math.max(1, options.limit ?? LIMITS.defaultListLimit), LIMITS.maxListLimit);
     const rows = await this.prisma.$queryRawUnsafe<(RecordRow & { tenant: string; key: string })[]>(
       `SELECT tenant, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes FROM state_records
        WHERE namespace = $1 AND NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $2)
-         AND ($3::text IS NULL OR value->>$3::text = ANY($4::text[]))
+         AND ($3::text IS NULL OR value->>$3::text = ANY($4::text[])) AND ($6::text IS NULL OR tenant = $6)
        ORDER BY updated_at ${options.order === "oldest" ? "ASC" : "DESC"} LIMIT $5`,
-      namespace, new Date(), options.field ?? null, [...(options.values ?? [])], limit,
+      namespace, new Date(), options.field ?? null, [...(options.values ?? [])], limit, options.tenant ?? null,
     );
     return rows.map((r) => ({ tenant: r.tenant, record: toRecord({ tenant: r.tenant, namespace, key: r.key }, r) }));
   }
 
-  /** The newest outbox events (published or not), for the dashboard. */
-  async recentOutboxEvents(limit = 20): Promise<{ id: string; tenant: string; namespace: string; key: string; version: number; operation: string; createdAt: Date; publishedAt: Date | null }[]> {
+  /**
+   * The newest outbox events (published or not), for the dashboard; with `tenant`, that tenant's among
+   * the newest 10 000 events of all tenants (the table has no tenant index, which every write would pay
+   * for, so the scan is bounded instead).
+   */
+  async recentOutboxEvents(limit = 20, tenant?: string): Promise<{ id: string; tenant: string; namespace: string; key: string; version: number; operation: string; createdAt: Date; publishedAt: Date | null }[]> {
     const rows = await this.sql.$queryRawUnsafe<{ id: bigint; tenant: string; namespace: string; key: string; version: number; operation: string; created_at: Date; published_at: Date | null }[]>(
-      `SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT $1`,
+      tenant === undefined
+        ? `SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT $1`
+        : `SELECT * FROM (SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT ${RECENT_OUTBOX_SCAN}) newest
+           WHERE tenant = $2 ORDER BY id DESC LIMIT $1`,
       limit,
+      ...(tenant === undefined ? [] : [tenant]),
     );
     return rows.map((r) => ({ id: `evt_${String(r.id)}`, tenant: r.tenant, namespace: r.namespace, key: r.key, version: r.version, operation: r.operation, createdAt: r.created_at, publishedAt: r.published_at }));
   }
 
-  /** Unpublished outbox events and the age of the oldest (seconds). */
-  async outboxStats(): Promise<{ pending: number; lagSeconds: number }> {
+  /** Unpublished outbox events and the age of the oldest (seconds); of one tenant with `tenant`. */
+  async outboxStats(tenant?: string): Promise<{ pending: number; lagSeconds: number }> {
     const rows = await this.sql.$queryRawUnsafe<{ pending: number; lag: number }[]>(
       `SELECT count(*)::int AS pending, coalesce(extract(epoch FROM (now() - min(created_at))), 0)::float8 AS lag
-       FROM outbox_events WHERE published_at IS NULL`,
+       FROM outbox_events WHERE published_at IS NULL AND ($1::text IS NULL OR tenant = $1)`,
+      tenant ?? null,
     );
     return { pending: Number(rows[0]?.pending ?? 0), lagSeconds: Math.max(0, Number(rows[0]?.lag ?? 0)) };
   }

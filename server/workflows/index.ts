@@ -44,7 +44,7 @@ export function createWorkflows(deps: {
     queue: deps.redis ? new RedisRunQueue(deps.redis, config.STATEHOUSE_KEY_PREFIX, deps.hotCall) : new MemoryRunQueue(),
     metrics: createWorkflowMetrics(deps.meter),
     log: deps.log,
-    scan: ({ statuses, order, limit }) => deps.guardedCall(() => deps.warm.findAcrossTenants(NAMESPACE, { field: statuses ? "status" : undefined, values: statuses, order, limit })),
+    scan: ({ statuses, order, limit, tenant }) => deps.guardedCall(() => deps.warm.findAcrossTenants(NAMESPACE, { field: statuses ? "status" : undefined, values: statuses, order, limit, tenant })),
   });
   const options = { leaseMs: config.STATEHOUSE_WORKFLOW_LEASE_MS, pollMs: config.STATEHOUSE_WORKFLOW_POLL_MS, scanIntervalMs: config.STATEHOUSE_WORKFLOW_SCAN_MS };
   const workers = Array.from({ length: config.STATEHOUSE_WORKFLOW_WORKERS }, () => new WorkflowWorker(service, options).start());

@@ -58,8 +58,8 @@ export interface WorkflowServiceDeps {
   queue: RunQueue;
   metrics: WorkflowMetrics;
   log: typeof logger;
-  /** Live runs of every tenant by status (the warm tier's scan): what the recovery scan and the dashboard read. */
-  scan(options: { statuses?: readonly RunStatus[]; order: "newest" | "oldest"; limit: number }): Promise<{ tenant: string; record: StateRecord }[]>;
+  /** Live runs of every tenant (or one, with `tenant`) by status (the warm tier's scan): what the recovery scan and the dashboard read. */
+  scan(options: { statuses?: readonly RunStatus[]; order: "newest" | "oldest"; limit: number; tenant?: string }): Promise<{ tenant: string; record: StateRecord }[]>;
 }
 
 /**
@@ -136,8 +136,8 @@ export class WorkflowService {
   }
 
   /** Recent runs of every tenant, newest change first (the dashboard). */
-  async recent(options: { status?: RunStatus; limit?: number } = {}): Promise<StoredRun[]> {
-    const found = await this.deps.scan({ statuses: options.status ? [options.status] : undefined, order: "newest", limit: options.limit ?? 50 });
+  async recent(options: { status?: RunStatus; limit?: number; tenant?: string } = {}): Promise<StoredRun[]> {
+    const found = await this.deps.scan({ statuses: options.status ? [options.status] : undefined, order: "newest", limit: options.limit ?? 50, tenant: options.tenant });
     return found.map(({ tenant, record }) => toStored(tenant, record));
   }
 

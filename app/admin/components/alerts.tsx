@@ -2,10 +2,15 @@
 
 import { useEffect, useState } from "react";
 import { api } from "./api";
+import { PlatformOnly, useViewer } from "./viewer";
 
 type Alert = { alert: string; severity: string; summary: string; state: string; value: number | null; threshold: number };
 
 export function Alerts() {
+  return useViewer().platformAdmin ? <AlertTable /> : <PlatformOnly title="Alerts" />;
+}
+
+function AlertTable() {
   const [data, setData] = useState<{ source: string; alerts: Alert[] }>();
   const [error, setError] = useState<string>();
   useEffect(() => {

@@ -2,11 +2,17 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { api } from "./api";
+import { useViewer } from "./viewer";
 
 type Key = { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: string; revokedAt: string | null };
-const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"];
+const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin", "platform:admin"];
 
+/**
+ * API keys: a platform admin mints and revokes keys of any tenant with any scope; a tenant admin those of
+ * its own tenant, without platform:admin (the API refuses the rest; this page does not offer it).
+ */
 export function Keys() {
+  const { platformAdmin, tenant } = useViewer();
   const [keys, setKeys] = useState<Key[]>();
   const [created, setCreated] = useState<{ id: string; key: string }>();
   const [error, setError] = useState<string>();
@@ -27,7 +33,7 @@ export function Keys() {
               const k = await api<{ id: string; key: string }>("/api/v1/admin/keys", {
                 method: "POST",
                 headers: { "content-type": "application/json" },
-                body: JSON.stringify({ tenant: form.get("tenant"), name: form.get("name") || undefined, scopes: form.getAll("scopes") }),
+                body: JSON.stringify({ tenant: platformAdmin ? form.get("tenant") : tenant, name: form.get("name") || undefined, scopes: form.getAll("scopes") }),
               });
               setCreated(k);
               await load();
@@ -36,11 +42,11 @@ export function Keys() {
             }
           }}
         >
-          <label>Tenant<input name="tenant" required defaultValue="default" /></label>
+          {platformAdmin ? <label>Tenant<input name="tenant" required defaultValue="default" /></label> : <p data-testid="own-tenant">Tenant <strong>{tenant}</strong></p>}
           <label>Name<input name="name" placeholder="optional" /></label>
           <fieldset>
             <legend>Scopes</legend>
-            {SCOPES.map((s) => (
+            {SCOPES.filter((s) => platformAdmin || s !== "platform:admin").map((s) => (
               <label key={s} style={{ flexDirection: "row", alignItems: "center" }}>
                 <input type="checkbox" name="scopes" value={s} defaultChecked={s.startsWith("state")} /> {s}
               </label>
@@ -67,7 +73,7 @@ export function Keys() {
                   <td><code>{k.id}</code></td><td>{k.tenant}</td><td>{k.name ?? "–"}</td><td>{k.scopes.join(", ")}</td><td>{new Date(k.createdAt).toLocaleString()}</td>
                   <td className={k.revokedAt ? "bad" : "ok"}>{k.revokedAt ? "revoked" : "active"}</td>
                   <td>
-                    {!k.revokedAt && (
+                    {!k.revokedAt && (platformAdmin || !k.scopes.includes("platform:admin")) && (
                       <button type="button" className="secondary" aria-label={`Revoke key ${k.id}`} onClick={async () => {
                         try {
                           await api(`/api/v1/admin/keys/${k.id}`, { method: "DELETE" });

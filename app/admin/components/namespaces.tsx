@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { api, formatBytes } from "./api";
 import { Chart, type Metrics, pivot } from "./overview";
+import { useViewer } from "./viewer";
 
 type Policy = {
   name: string; kind: string; description: string; durability: string; idleTtlSeconds?: number; ttlSeconds?: number; hotTtlSeconds?: number;
@@ -12,17 +13,19 @@ type Policy = {
 
 const seconds = (s?: number) => (s === undefined ? "–" : s >= 3600 ? `${s / 3600} h` : s >= 60 ? `${s / 60} min` : `${s} s`);
 
+/** Every namespace's policy; for a platform admin also each one's growth (the metrics cover every tenant). */
 export function Namespaces() {
+  const { platformAdmin } = useViewer();
   const [policies, setPolicies] = useState<Policy[]>();
   const [metrics, setMetrics] = useState<Metrics>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    Promise.all([api<{ namespaces: Policy[] }>("/api/v1/namespaces"), api<Metrics>("/api/v1/admin/metrics?window=1h")])
+    Promise.all([api<{ namespaces: Policy[] }>("/api/v1/namespaces"), platformAdmin ? api<Metrics>("/api/v1/admin/metrics?window=1h") : undefined])
       .then(([p, m]) => (setPolicies(p.namespaces), setMetrics(m)))
       .catch((e: Error) => setError(e.message));
-  }, []);
+  }, [platformAdmin]);
   if (error) return <p role="alert" className="bad">{error}</p>;
-  if (!policies || !metrics) return <p className="muted" role="status">Loading namespaces…</p>;
+  if (!policies || (platformAdmin && !metrics)) return <p className="muted" role="status">Loading namespaces…</p>;
   return (
     <>
       <h1>Namespaces</h1>
@@ -43,7 +46,7 @@ export function Namespaces() {
           </tbody>
         </table>
       </section>
-      <div className="grid">
+      {metrics && <div className="grid">
         {policies.filter((p) => p.durability === "durable").map((p) => {
           const series = metrics.storage.filter((s) => s.namespace === p.name);
           const chart = pivot(series.flatMap((s) => s.points.map((pt) => ({ t: pt.t, k: `${s.tier} bytes`, v: pt.bytes }))), (r) => r.k, (r) => r.v);
@@ -55,7 +58,7 @@ export function Namespaces() {
             </div>
           );
         })}
-      </div>
+      </div>}
     </>
   );
 }

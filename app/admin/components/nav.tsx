@@ -3,23 +3,24 @@
 import Link from "next/link";
 import { usePathname } from "next/navigation";
 
+// The third field: the page covers every tenant (platform admins only).
 const LINKS = [
-  ["/admin", "Overview"],
-  ["/admin/namespaces", "Namespaces"],
-  ["/admin/state", "State"],
-  ["/admin/alerts", "Alerts"],
-  ["/admin/outbox", "Outbox"],
-  ["/admin/workflows", "Workflows"],
-  ["/admin/keys", "API keys"],
-  ["/admin/quotas", "Quotas"],
+  ["/admin", "Overview", false],
+  ["/admin/namespaces", "Namespaces", false],
+  ["/admin/state", "State", false],
+  ["/admin/alerts", "Alerts", true],
+  ["/admin/outbox", "Outbox", false],
+  ["/admin/workflows", "Workflows", false],
+  ["/admin/keys", "API keys", false],
+  ["/admin/quotas", "Quotas", false],
 ] as const;
 
-export function Nav() {
+export function Nav({ platformAdmin }: { platformAdmin: boolean }) {
   const path = usePathname();
   return (
     <nav aria-label="Admin">
       <ul>
-        {LINKS.map(([href, label]) => (
+        {LINKS.filter(([, , platform]) => platformAdmin || !platform).map(([href, label]) => (
           <li key={href}>
             <Link href={href} aria-current={path === href ? "page" : undefined}>
               {label}

@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
 import { api, formatBytes, formatMs, formatTime } from "./api";
 import { CapacityCard } from "./capacity";
+import { useViewer } from "./viewer";
 
 export type Metrics = {
   window: string;
@@ -62,7 +63,67 @@ export function Chart({ title, unit, data, keys, format, testId }: { title: stri
   );
 }
 
+/** A platform admin sees the deployment's metrics; a tenant admin its tenant's usage (the metrics mix every tenant). */
 export function Overview() {
+  return useViewer().platformAdmin ? <PlatformOverview /> : <TenantOverview />;
+}
+
+type Usage = { tenant: string; day: string; operations: { used: number; limit: number | null }; bytesStored: { used: number; limit: number | null }; region: string | null; serverRegion: string };
+
+function TenantOverview() {
+  const [usage, setUsage] = useState<Usage>();
+  const [ready, setReady] = useState<Ready>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const load = () =>
+      Promise.all([api<Usage>("/api/v1/quota"), fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>)])
+        .then(([u, r]) => (setUsage(u), setReady(r), setError(undefined)))
+        .catch((e: Error) => setError(e.message));
+    void load();
+    const timer = setInterval(load, 10_000);
+    return () => clearInterval(timer);
+  }, []);
+  return (
+    <>
+      <h1>Overview of {usage?.tenant ?? "your tenant"}</h1>
+      {error && <p role="alert" className="bad">Could not load usage: {error}</p>}
+      {!usage && !error && <p className="muted" role="status">Loading usage…</p>}
+      {usage && (
+        <div className="stats" data-testid="tenant-usage">
+          <div className="stat"><div className="label">Operations today (UTC)</div><div className="value" data-testid="tenant-ops">{usage.operations.used}{usage.operations.limit === null ? "" : ` / ${usage.operations.limit}`}</div></div>
+          <div className="stat"><div className="label">Stored</div><div className="value" data-testid="tenant-bytes">{formatBytes(usage.bytesStored.used)}{usage.bytesStored.limit === null ? "" : ` / ${formatBytes(usage.bytesStored.limit)}`}</div></div>
+          <div className="stat"><div className="label">Region</div><div className="value">{usage.region ?? "any"} (this server: {usage.serverRegion})</div></div>
+        </div>
+      )}
+      <Stores ready={ready} />
+    </>
+  );
+}
+
+function Stores({ ready }: { ready: Ready | undefined }) {
+  return (
+    <section className="card">
+      <h2>Stores</h2>
+      {!ready ? <p className="muted">Checking stores…</p> : (
+        <table data-testid="stores">
+          <thead><tr><th scope="col">Tier</th><th scope="col">Backend</th><th scope="col">Status</th><th scope="col">Circuit</th><th scope="col">Probe</th></tr></thead>
+          <tbody>
+            {ready.stores.map((s) => (
+              <tr key={s.tier}>
+                <td>{s.tier}</td><td>{s.backend}</td>
+                <td className={s.status === "up" ? "ok" : "bad"}>{s.status}</td>
+                <td className={s.circuit === "closed" ? "ok" : s.circuit === "open" ? "bad" : "warn"}>{s.circuit}</td>
+                <td>{s.latencyMs === undefined ? "–" : `${s.latencyMs} ms`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function PlatformOverview() {
   const [window, setWindow] = useState("15m");
   const [percentile, setPercentile] = useState<"p50" | "p95" | "p99">("p99");
   const [metrics, setMetrics] = useState<Metrics>();
@@ -172,24 +233,7 @@ export function Overview() {
         </>
       )}
       <CapacityCard />
-      <section className="card">
-        <h2>Stores</h2>
-        {!ready ? <p className="muted">Checking stores…</p> : (
-          <table data-testid="stores">
-            <thead><tr><th scope="col">Tier</th><th scope="col">Backend</th><th scope="col">Status</th><th scope="col">Circuit</th><th scope="col">Probe</th></tr></thead>
-            <tbody>
-              {ready.stores.map((s) => (
-                <tr key={s.tier}>
-                  <td>{s.tier}</td><td>{s.backend}</td>
-                  <td className={s.status === "up" ? "ok" : "bad"}>{s.status}</td>
-                  <td className={s.circuit === "closed" ? "ok" : s.circuit === "open" ? "bad" : "warn"}>{s.circuit}</td>
-                  <td>{s.latencyMs === undefined ? "–" : `${s.latencyMs} ms`}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
-      </section>
+      <Stores ready={ready} />
     </>
   );
 }

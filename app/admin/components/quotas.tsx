@@ -2,6 +2,7 @@
 
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { api, formatBytes } from "./api";
+import { useViewer } from "./viewer";
 
 type Usage = { tenant: string; day: string; resetsAt: string; operations: { used: number; limit: number | null }; bytesStored: { used: number; limit: number | null }; region: string | null };
 type Residency = {
@@ -14,6 +15,8 @@ const share = (used: number, limit: number | null) => (limit === null ? "no limi
 
 /** Quotas per tenant (usage against limits), region pins, where tenants' state is written, refused writes. */
 export function QuotasPage() {
+  // A tenant admin sees its own tenant's row and audit; only a platform admin sets limits and pins.
+  const { platformAdmin } = useViewer();
   const [quotas, setQuotas] = useState<{ serverRegion: string; tenants: Usage[] }>();
   const [residency, setResidency] = useState<Residency>();
   const [error, setError] = useState<string>();
@@ -78,7 +81,7 @@ export function QuotasPage() {
           </table>
         </section>
       )}
-      <section className="card">
+      {platformAdmin && <section className="card">
         <h2>Set a tenant's policy</h2>
         <form onSubmit={save} className="row" aria-label="Tenant policy">
           <label>Tenant <input name="tenant" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" /></label>
@@ -88,7 +91,7 @@ export function QuotasPage() {
           <button type="submit">Save</button>
         </form>
         {saved && <p role="status" className="ok">{saved}</p>}
-      </section>
+      </section>}
       {residency && (
         <section className="card">
           <h2>Where tenants' state is written</h2>

@@ -2,6 +2,7 @@
 
 import { useEffect, useState } from "react";
 import { api, formatBytes } from "./api";
+import { useViewer } from "./viewer";
 
 type Item = { key: string; version: number; sizeBytes: number };
 type RecordView = { namespace: string; key: string; version: number; value: unknown; tier: string | null; ttlSeconds: number | null; expiresAt: string | null; sizeBytes: number; limits: { warn: number; fail: number }; updatedAt: string };
@@ -9,10 +10,12 @@ type Version = { version: number; at: string; actor: string | null; operation: s
 
 const enc = encodeURIComponent;
 
+/** A tenant's state with time travel: any tenant (a picker) for a platform admin, the key's own otherwise. */
 export function StateBrowser() {
+  const viewer = useViewer();
   const [tenants, setTenants] = useState<string[]>([]);
   const [namespaces, setNamespaces] = useState<string[]>([]);
-  const [tenant, setTenant] = useState("");
+  const [tenant, setTenant] = useState(viewer.platformAdmin ? "" : viewer.tenant);
   const [namespace, setNamespace] = useState("sessions");
   const [prefix, setPrefix] = useState("");
   const [items, setItems] = useState<Item[]>();
@@ -22,14 +25,14 @@ export function StateBrowser() {
   const [error, setError] = useState<string>();
 
   useEffect(() => {
-    Promise.all([api<{ tenants: string[] }>("/api/v1/admin/tenants"), api<{ namespaces: { name: string }[] }>("/api/v1/namespaces")])
+    Promise.all([viewer.platformAdmin ? api<{ tenants: string[] }>("/api/v1/admin/tenants") : { tenants: [viewer.tenant] }, api<{ namespaces: { name: string }[] }>("/api/v1/namespaces")])
       .then(([t, n]) => {
         setTenants(t.tenants);
         setTenant((cur) => cur || t.tenants[0] || "default");
         setNamespaces(n.namespaces.map((x) => x.name));
       })
       .catch((e: Error) => setError(e.message));
-  }, []);
+  }, [viewer.platformAdmin, viewer.tenant]);
 
   const search = async () => {
     setError(undefined);
@@ -61,12 +64,16 @@ export function StateBrowser() {
       <h1>State browser</h1>
       <section className="card">
         <form className="row" onSubmit={(e) => (e.preventDefault(), void search())}>
-          <label>
-            Tenant
-            <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
-              {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => <option key={t} value={t}>{t}</option>)}
-            </select>
-          </label>
+          {viewer.platformAdmin ? (
+            <label>
+              Tenant
+              <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
+                {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => <option key={t} value={t}>{t}</option>)}
+              </select>
+            </label>
+          ) : (
+            <p data-testid="own-tenant">Tenant <strong>{tenant}</strong></p>
+          )}
           <label>
             Namespace
             <select value={namespace} onChange={(e) => setNamespace(e.target.value)}>

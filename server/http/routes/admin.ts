@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { SCOPES } from "../../auth/api-keys";
 import { evaluateAlerts, prometheusAlerts } from "../../telemetry/alerts";
+import { assertMayGrant, isPlatformAdmin, visibleTenant, visibleTenants } from "../access";
 import { HttpError } from "../problem";
 import { problems, type RouteKit } from "./kit";
 
@@ -9,42 +10,57 @@ const KeyInfo = z
   .openapi("ApiKey");
 
 export function registerAdminRoutes({ define }: RouteKit): void {
-  // POST /api/v1/admin/keys – create a key for any tenant; the key is in this answer only
+  // POST /api/v1/admin/keys – create a key for the caller's tenant (any tenant: platform admins); the key is in this answer only
   define(
     {
       method: "post", path: "/api/v1/admin/keys", summary: "Create an API key", tags: ["admin"], scope: "admin",
-      body: { schema: z.object({ tenant: z.string(), scopes: z.array(z.string()).min(1), name: z.string().max(200).optional() }).openapi("CreateKeyRequest"), contentTypes: ["application/json"] },
-      responses: { 201: { description: "Created; `key` is shown only here", content: { "application/json": { schema: KeyInfo.extend({ key: z.string() }).openapi("CreatedApiKey") } } }, ...problems(400, 401, 403, 415, 422, 429, 503) },
+      body: {
+        schema: z
+          .object({
+            tenant: z.string().max(64).optional().openapi({ description: "Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise)" }),
+            scopes: z.array(z.string().max(64)).min(1).max(16).openapi({ description: "Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise)" }),
+            name: z.string().max(200).optional(),
+          })
+          .openapi("CreateKeyRequest"),
+        contentTypes: ["application/json"],
+      },
+      responses: { 201: { description: "Created; `key` is shown only here", content: { "application/json": { schema: KeyInfo.extend({ key: z.string() }).openapi("CreatedApiKey") } } }, ...problems(400, 401, 403, 404, 415, 422, 429, 503) },
     },
-    async ({ c, services, body }) => {
-      const k = await services.keys.create(body);
+    async ({ c, services, principal, body }) => {
+      const tenant = visibleTenant(principal, body.tenant ?? principal.tenant);
+      assertMayGrant(principal, body.scopes);
+      const k = await services.keys.create({ ...body, tenant });
       c.header("cache-control", "no-store");
       return c.json({ id: k.id, key: k.key, tenant: k.tenant, scopes: k.scopes, name: k.name, createdAt: k.createdAt.toISOString(), revokedAt: null }, 201);
     },
   );
 
-  // GET /api/v1/admin/keys – list keys (never their secrets)
+  // GET /api/v1/admin/keys – list keys (never their secrets): the caller's tenant's (every tenant's: platform admins)
   define(
     {
       method: "get", path: "/api/v1/admin/keys", summary: "List API keys", tags: ["admin"], scope: "admin",
       query: z.object({ tenant: z.string().max(64).optional() }),
-      responses: { 200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(KeyInfo) }) } } }, ...problems(401, 403, 429, 503) },
+      responses: { 200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(KeyInfo) }) } } }, ...problems(401, 403, 404, 429, 503) },
     },
-    async ({ c, services, query }) => {
-      const keys = await services.keys.list(query.tenant);
+    async ({ c, services, principal, query }) => {
+      const keys = await services.keys.list(query.tenant !== undefined ? visibleTenant(principal, query.tenant) : visibleTenants(principal));
       return c.json({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null })) });
     },
   );
 
-  // DELETE /api/v1/admin/keys/{id} – revoke a key
+  // DELETE /api/v1/admin/keys/{id} – revoke a key of the caller's tenant (any tenant's: platform admins)
   define(
     {
       method: "delete", path: "/api/v1/admin/keys/{id}", summary: "Revoke an API key", tags: ["admin"], scope: "admin",
       params: z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }) }),
       responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404, 429, 503) },
     },
-    async ({ c, services, params }) => {
-      if (!(await services.keys.revoke(params.id))) throw new HttpError("not_found", "no such key");
+    async ({ c, services, principal, params }) => {
+      const key = await services.keys.get(params.id);
+      // Another tenant's key is as absent as an unknown one.
+      if (!key || (key.tenant !== principal.tenant && !isPlatformAdmin(principal))) throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
+      assertMayGrant(principal, key.scopes);
+      if (!(await services.keys.revoke(params.id))) throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
       return c.body(null, 204);
     },
   );
@@ -56,15 +72,18 @@ const TenantNs = z.object({
 });
 const TenantNsKey = TenantNs.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) });
 
-/** What operators browse in the dashboard: any tenant's state, read-only, with history and values. */
+/**
+ * What operators browse in the dashboard: a tenant's state, read-only, with history and values. A tenant
+ * admin sees its own tenant only (404 for any other); a platform admin sees every tenant.
+ */
 export function registerAdminStateRoutes({ define }: RouteKit): void {
-  // GET /api/v1/admin/tenants – tenants that have state or keys
+  // GET /api/v1/admin/tenants – tenants that have state or keys (a tenant admin: its own only)
   define(
     {
       method: "get", path: "/api/v1/admin/tenants", summary: "Tenants with state or keys", tags: ["admin"], scope: "admin",
       responses: { 200: { description: "Tenants", content: { "application/json": { schema: z.object({ tenants: z.array(z.string()) }) } } }, ...problems(401, 403, 429, 503) },
     },
-    async ({ c, services }) => c.json({ tenants: await services.tenants() }),
+    async ({ c, services, principal }) => c.json({ tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
   );
 
   // GET /api/v1/admin/state/{tenant}/{ns} – any tenant's keys
@@ -74,9 +93,10 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       query: z.object({ prefix: z.string().max(512).optional(), limit: z.coerce.number().int().min(1).max(1000).optional(), cursor: z.string().max(2048).optional() }),
       responses: { 200: { description: "A page of keys", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(400, 401, 403, 404, 422, 429, 503) },
     },
-    async ({ c, services, params, query }) => {
-      const page = await services.state.list(params.tenant, params.ns, query);
-      return c.json({ tenant: params.tenant, namespace: params.ns, items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+    async ({ c, services, principal, params, query }) => {
+      const tenant = visibleTenant(principal, params.tenant);
+      const page = await services.state.list(tenant, params.ns, query);
+      return c.json({ tenant, namespace: params.ns, items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
     },
   );
 
@@ -86,11 +106,12 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}", summary: "Inspect a record", tags: ["admin"], scope: "admin", params: TenantNsKey,
       responses: { 200: { description: "The record", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 409, 422, 429, 503) },
     },
-    async ({ c, services, params }) => {
-      const r = await services.state.getOrThrow({ tenant: params.tenant, namespace: params.ns, key: params.key });
+    async ({ c, services, principal, params }) => {
+      const tenant = visibleTenant(principal, params.tenant);
+      const r = await services.state.getOrThrow({ tenant, namespace: params.ns, key: params.key });
       const policy = services.state.policy(params.ns);
       return c.json({
-        tenant: params.tenant, namespace: r.namespace, key: r.key, version: r.version, value: r.value, schemaVersion: r.schemaVersion, tier: r.tier ?? null,
+        tenant, namespace: r.namespace, key: r.key, version: r.version, value: r.value, schemaVersion: r.schemaVersion, tier: r.tier ?? null,
         createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(), expiresAt: r.expiresAt?.toISOString() ?? null,
         ttlSeconds: r.expiresAt ? Math.max(0, Math.round((r.expiresAt.getTime() - Date.now()) / 1000)) : null,
         sizeBytes: r.sizeBytes, limits: policy.maxBytes,
@@ -105,20 +126,21 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).max(2_147_483_647).optional() }),
       responses: { 200: { description: "Versions, newest first", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
     },
-    async ({ c, services, params, query }) => {
-      const versions = await services.state.history({ tenant: params.tenant, namespace: params.ns, key: params.key }, { limit: query.limit ?? 50, before: query.before });
+    async ({ c, services, principal, params, query }) => {
+      const versions = await services.state.history({ tenant: visibleTenant(principal, params.tenant), namespace: params.ns, key: params.key }, { limit: query.limit ?? 50, before: query.before });
       return c.json({ versions: versions.map((v) => ({ version: v.version, at: v.at.toISOString(), actor: v.actor, operation: v.operation, value: v.value, patch: v.patch, sizeBytes: v.sizeBytes })) });
     },
   );
 
-  // GET /api/v1/admin/outbox – pending events, lag, the newest events and where they go
+  // GET /api/v1/admin/outbox – pending events, lag, the newest events and where they go (a tenant admin: its tenant's events)
   define(
     {
       method: "get", path: "/api/v1/admin/outbox", summary: "The outbox", tags: ["admin"], scope: "admin",
-      responses: { 200: { description: "Pending count, lag, destinations and the newest events", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 429, 503) },
+      responses: { 200: { description: "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 429, 503) },
     },
-    async ({ c, services }) => {
-      const [stats, recent] = await Promise.all([services.outbox(), services.outboxRecent(20)]);
+    async ({ c, services, principal }) => {
+      const tenant = visibleTenants(principal);
+      const [stats, recent] = await Promise.all([services.outbox(tenant), services.outboxRecent(20, tenant)]);
       return c.json({
         ...stats,
         publishers: recent.publishers,
@@ -127,10 +149,11 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     },
   );
 
-  // GET /api/v1/admin/alerts – what would page: the rules evaluated in-process, or Prometheus' alerts
+  // GET /api/v1/admin/alerts – what would page: the rules evaluated in-process, or Prometheus' alerts.
+  // platform:admin: the rules watch the whole deployment (every tenant's traffic and storage).
   define(
     {
-      method: "get", path: "/api/v1/admin/alerts", summary: "Alert states", tags: ["admin"], scope: "admin",
+      method: "get", path: "/api/v1/admin/alerts", summary: "Alert states", tags: ["admin"], scope: "platform:admin",
       responses: { 200: { description: "Each alert with its state", content: { "application/json": { schema: z.object({ source: z.string(), alerts: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
     },
     async ({ c, services }) => {

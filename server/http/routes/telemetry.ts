@@ -3,10 +3,11 @@ import { adminMetrics, WINDOWS, type WindowName } from "../../telemetry/admin-me
 import { problems, type RouteKit } from "./kit";
 
 export function registerTelemetryRoutes({ define }: RouteKit): void {
-  // GET /api/v1/admin/metrics – the dashboard's numbers for a window, from the in-process time series
+  // GET /api/v1/admin/metrics – the dashboard's numbers for a window, from the in-process time series.
+  // platform:admin: the series carry no tenant, so they are every tenant's traffic and storage together.
   define(
     {
-      method: "get", path: "/api/v1/admin/metrics", summary: "Operational metrics for a window", tags: ["admin"], scope: "admin",
+      method: "get", path: "/api/v1/admin/metrics", summary: "Operational metrics for a window", tags: ["admin"], scope: "platform:admin",
       query: z.object({ window: z.enum(Object.keys(WINDOWS) as [WindowName, ...WindowName[]]).optional().openapi({ description: "15m, 1h (default) or 6h" }) }),
       responses: {
         200: { description: "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AdminMetrics") } } },

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES as STATUSES } from "../../workflows/types";
+import { visibleTenant, visibleTenants } from "../access";
 import { problems, type RouteKit } from "./kit";
 
 const RunParams = z.object({ runId: z.string().max(64).openapi({ param: { name: "runId", in: "path" }, example: "run_0123456789abcdefghij" }) });
@@ -86,17 +87,17 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
 
 const AdminRunParams = RunParams.extend({ tenant: z.string().max(64).openapi({ param: { name: "tenant", in: "path" } }) });
 
-/** What operators see in the dashboard: every tenant's runs and each run's checkpoints. */
+/** What operators see in the dashboard: runs (every tenant's for a platform admin, else its own) and each run's checkpoints. */
 export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
-  // GET /api/v1/admin/workflows – recent runs of every tenant, newest change first
+  // GET /api/v1/admin/workflows – recent runs of every tenant (a tenant admin: its own), newest change first
   define(
     {
       method: "get", path: "/api/v1/admin/workflows", summary: "Recent workflow runs", tags: ["admin"], scope: "admin",
       query: z.object({ status: z.enum(STATUSES).optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
       responses: { 200: { description: "Runs with status and progress", content: { "application/json": { schema: z.object({ runs: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(400, 401, 403, 429, 503) },
     },
-    async ({ c, services, query }) => {
-      const runs = await services.workflows.recent({ status: query.status, limit: query.limit });
+    async ({ c, services, principal, query }) => {
+      const runs = await services.workflows.recent({ status: query.status, limit: query.limit, tenant: visibleTenants(principal) });
       c.header("cache-control", "no-store");
       return c.json({
         runs: runs.map((r) => {
@@ -113,8 +114,8 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
       method: "get", path: "/api/v1/admin/workflows/{tenant}/{runId}", summary: "A workflow run with its checkpoints", tags: ["admin"], scope: "admin", params: AdminRunParams,
       responses: { 200: { description: "The run", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 429, 503) },
     },
-    async ({ c, services, params }) => {
-      const run = await services.workflows.getOrThrow(params.tenant, params.runId);
+    async ({ c, services, principal, params }) => {
+      const run = await services.workflows.getOrThrow(visibleTenant(principal, params.tenant), params.runId);
       c.header("cache-control", "no-store");
       return c.json({ tenant: run.tenant, ...services.workflows.view(run), input: run.value.input });
     },
