@@ -3,7 +3,8 @@ import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, UnavailableError } from "../state/errors";
 
-export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"] as const;
+// checkpoints:read: reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP).
+export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */

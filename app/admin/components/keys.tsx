@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api } from "./api";
 
 type Key = { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: string; revokedAt: string | null };
-const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"];
+const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin"];
 
 export function Keys() {
   const [keys, setKeys] = useState<Key[]>();
