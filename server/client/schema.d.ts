@@ -42,7 +42,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -129,7 +129,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -248,7 +248,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -389,7 +389,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -524,7 +524,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -671,7 +671,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -779,7 +779,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -876,7 +876,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -978,7 +978,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1106,7 +1106,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1204,7 +1204,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1313,7 +1313,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1391,7 +1391,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1473,7 +1473,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1544,7 +1544,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1635,7 +1635,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1715,7 +1715,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1805,7 +1805,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1901,7 +1901,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2009,7 +2009,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2101,7 +2101,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2178,7 +2178,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2253,7 +2253,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2333,7 +2333,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2447,7 +2447,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2535,7 +2535,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2610,7 +2610,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2684,7 +2684,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2756,7 +2756,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2857,7 +2857,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2933,7 +2933,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3023,7 +3023,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3101,7 +3101,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3209,7 +3209,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3294,7 +3294,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3398,7 +3398,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3475,7 +3475,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
