@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
+import { purgeLegacyProfiles } from "./agents/profiles";
 import { AGENTS, AgentService } from "./agents/sessions";
 import { type AgentModel, OfflineModel, OpenAICompatibleModel } from "./agents/model";
 import { AuthThrottle } from "./auth/auth-throttle";
@@ -207,6 +208,11 @@ export async function buildServices(config: Config): Promise<Services> {
     onError: (err) => logger.warn("lifecycle sweep failed; the next one retries", { error: err instanceof Error ? err.name : "error" }),
   });
   sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
+  // Profile vectors moved from the open `embeddings` namespace to the agents' own: drop what earlier versions left there (in the background).
+  void warm.tenants(100_000)
+    .then((tenants) => purgeLegacyProfiles(state, tenants))
+    .then((removed) => removed > 0 && logger.info("deleted profile vectors left in the embeddings namespace", { removed }))
+    .catch((err) => logger.warn("could not purge old profile vectors from embeddings; the next start retries", { error: err instanceof Error ? err.name : "error" }));
   const keys = new ApiKeyService(warm.prisma, config.STATEHOUSE_ADMIN_TOKEN);
   keys.guard = guardedCall;
   if (!config.STATEHOUSE_ADMIN_TOKEN) await keys.upgradeBootstrapKey(); // keys made before platform:admin existed

@@ -1,9 +1,17 @@
 import { isConflict, isStateError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRef } from "../state/store";
-import { type SessionProfile, type Vector, withMessage } from "./embedding";
+import { EMBEDDING_MODEL, type SessionProfile, type Vector, withMessage } from "./embedding";
 
-const NAMESPACE = "embeddings";
+/** Owned by the agents (server/state/namespaces.ts): the state API reads it only with agents:invoke and never writes it. */
+export const PROFILES_NAMESPACE = "agent-profiles";
+/**
+ * Where profiles were kept before they had a namespace of their own: `embeddings`, which is open to
+ * product teams. Records left there are derived data (rebuilt from the next message) that quote user
+ * messages, so purgeLegacyProfiles deletes them rather than moving them.
+ */
+export const LEGACY_PROFILES_NAMESPACE = "embeddings";
+const NAMESPACE = PROFILES_NAMESPACE;
 const UPDATE_RETRIES = 50;
 
 /** A profile as read: the value and the version to compare-and-set against (none when absent). */
@@ -13,7 +21,7 @@ export interface ProfileRead {
 }
 
 /**
- * Per-session profile vectors (model state) in the `embeddings` namespace: read hot-first with every
+ * Per-session profile vectors (model state) in the `agent-profiles` namespace: read hot-first with every
  * turn, folded with the new message and written back by compare-and-set. A profile is derived data: when
  * the stores cannot answer a turn goes on without it.
  */
@@ -59,4 +67,48 @@ export class SessionProfiles {
   async remove(ref: StateRef, actor: string): Promise<void> {
     await this.state.delete(ref, { actor }).catch(() => {});
   }
+}
+
+const LEGACY_KEY = /^profile:[^:]+:[^:]+$/;
+const LEGACY_PAGE = 500;
+
+/** A value the agents wrote as a profile (SessionProfile), not a product team's record that shares the key prefix. */
+export function isAgentProfile(value: unknown): boolean {
+  const v = value as Partial<SessionProfile> | null;
+  return (
+    typeof v === "object" && v !== null && !Array.isArray(v) && v.model === EMBEDDING_MODEL &&
+    typeof v.dim === "number" && typeof v.messages === "number" && Array.isArray(v.vector) && Array.isArray(v.topics) &&
+    Object.keys(v).length === 5
+  );
+}
+
+/**
+ * Deletes the profiles earlier versions left in `embeddings` (key `profile:<agent>:<session>` and the
+ * exact SessionProfile shape; anything else there is a product team's and stays), each by
+ * compare-and-set on the version it was read at, so a concurrent write wins. Profiles are not moved:
+ * they are derived, and the next message of a live session starts a new one in `agent-profiles`.
+ * Idempotent, so every process may run it at start-up. Returns how many it deleted.
+ */
+export async function purgeLegacyProfiles(state: StateService, tenants: readonly string[], actor = "agents"): Promise<number> {
+  let removed = 0;
+  for (const tenant of tenants) {
+    let cursor: string | undefined;
+    do {
+      const page = await state.list(tenant, LEGACY_PROFILES_NAMESPACE, { prefix: "profile:", limit: LEGACY_PAGE, cursor });
+      for (const item of page.items) {
+        if (!LEGACY_KEY.test(item.key)) continue;
+        const ref = { tenant, namespace: LEGACY_PROFILES_NAMESPACE, key: item.key };
+        try {
+          const record = await state.getOrThrow(ref, { consistency: "strong" });
+          if (!isAgentProfile(record.value)) continue;
+          if ((await state.delete(ref, { ifVersion: record.version, actor })).deleted) removed++;
+        } catch (err) {
+          // Gone or changed meanwhile: nothing to purge. Anything else (a store outage) ends this run; the next start retries.
+          if (!(isConflict(err) || (isStateError(err) && err.code === "not_found"))) throw err;
+        }
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+  return removed;
 }

@@ -4,9 +4,10 @@ import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, UnavailableError } from "../state/errors";
 import { withTimeout } from "../state/timeout";
 
+// checkpoints:read: reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP).
 // admin: every other scope, within the key's own tenant. platform:admin: admin across every tenant (the
 // bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
-export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin", "platform:admin"] as const;
+export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin", "platform:admin"] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */

@@ -39,7 +39,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -123,7 +123,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -239,7 +239,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -377,7 +377,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -509,7 +509,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -653,7 +653,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -758,7 +758,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -852,7 +852,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -951,7 +951,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1079,7 +1079,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1177,7 +1177,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1286,7 +1286,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1364,7 +1364,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1446,7 +1446,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1526,7 +1526,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1626,7 +1626,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1706,7 +1706,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1796,7 +1796,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -1892,7 +1892,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2000,7 +2000,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2092,7 +2092,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2169,7 +2169,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2244,7 +2244,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2324,7 +2324,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2438,7 +2438,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2526,7 +2526,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2601,7 +2601,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2675,7 +2675,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2756,7 +2756,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2857,7 +2857,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -2942,7 +2942,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3032,7 +3032,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3110,7 +3110,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3218,7 +3218,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3303,7 +3303,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3407,7 +3407,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3484,7 +3484,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description The key lacks the scope, or the tenant is pinned to another region (residency_violation) */
+                /** @description The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation) */
                 403: {
                     headers: {
                         [name: string]: unknown;

@@ -7,6 +7,7 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
+import { assertNamespaceAccess, type StateAccessSpec } from "./namespace-access";
 import type { ApiServices } from "./services";
 import { parseJsonBody } from "./json-body";
 import { grants } from "./access";
@@ -34,6 +35,10 @@ export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject 
   idempotent?: boolean;
   /** Operations the call counts against the tenant's daily quota (default 1 for calls that write or run agents). */
   operations?: (body: B extends z.ZodType ? z.infer<B> : undefined) => number;
+  /** Longer OpenAPI description (who may call it, beyond `scope`). */
+  description?: string;
+  /** State routes: the namespaces the request reaches, checked against their owners before anything runs. */
+  stateAccess?: StateAccessSpec<{ params: Infer<P>; body: Infer<B> }>;
 }
 
 export interface Handled<P, Q, B> {
@@ -72,6 +77,7 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
     method: spec.method,
     path: spec.path,
     summary: spec.summary,
+    ...(spec.description ? { description: spec.description } : {}),
     tags: spec.tags,
     // The scope a key needs, in the document itself (OpenAPI 3.1 allows role names for non-OAuth schemes).
     security: spec.scope ? [{ bearerAuth: [spec.scope] }] : [],
@@ -136,6 +142,8 @@ async function handle<P extends AnyObject | undefined, Q extends AnyObject | und
     // Nesting is checked on the raw text, before anything (zod, patches, serialization) recurses into it.
     body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body");
   }
+  // Before the quota counts the call or anything runs: namespaces a domain owns are not the state API's to write.
+  if (spec.stateAccess) assertNamespaceAccess(services.namespaces, principal, spec.stateAccess.access, spec.stateAccess.of({ params: params as Infer<P>, body: body as Infer<B> }), spec.stateAccess.list);
   // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
   if (spec.method !== "get" && (spec.scope === "state:write" || spec.scope === "agents:invoke")) {
     const operations = spec.operations?.(body as never) ?? 1;

@@ -29,6 +29,8 @@ export async function loadDeclaredNamespaces(modulePath: string | undefined): Pr
   exported.forEach((input: unknown, i) => {
     try {
       if (typeof input !== "object" || input === null) throw new Error("not an object");
+      // Ownership ties a namespace to a built-in domain's services and scope: a deployment's own namespaces stay open to the state API.
+      if ((input as { owner?: unknown }).owner !== undefined) throw new Error("owner is reserved for built-in namespaces");
       policies.push(definePolicy(input as Parameters<typeof definePolicy>[0]));
     } catch (err) {
       problems.push(`${VARIABLE}: policy [${i}]: ${err instanceof Error ? err.message : "invalid"}`);

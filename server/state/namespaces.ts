@@ -1,3 +1,4 @@
+import type { Scope } from "../auth/api-keys";
 import { StateError } from "./errors";
 import { validateNamespaceName } from "./store";
 import type { Durability } from "./tiered";
@@ -14,6 +15,20 @@ export interface WindowPolicy {
   summaryField?: string;
   /** Field that counts the items that fell out of the window. */
   countField?: string;
+}
+
+/**
+ * A namespace a domain writes (agent sessions, workflow runs, LangGraph checkpoints): only the domain's
+ * services write it, so its records can be trusted by the code that reads them (a worker runs what a
+ * run record says). The generic state API never writes it, and reads it only for keys that also carry
+ * `readScope` (server/http/namespace-access.ts).
+ */
+export interface NamespaceOwner {
+  readonly domain: "agents" | "workflows" | "checkpointer";
+  /** Needed, beside `state:read`, to read the namespace through the state API. */
+  readonly readScope: Scope;
+  /** Where to go instead, for error messages and the namespace listing (routes or the library that writes it). */
+  readonly use: string;
 }
 
 /** Upgrades a value stored at schema version `from` to `from + 1`. */
@@ -57,6 +72,8 @@ export interface NamespacePolicy {
   readonly keepHistory?: boolean;
   /** Used by Statehouse itself (e.g. idempotency records); not reachable through the state API. */
   readonly internal?: boolean;
+  /** Written by a domain only (built-in namespaces; see NamespaceOwner). Absent: open to the state API. */
+  readonly owner?: NamespaceOwner;
 }
 
 const KiB = 1024;
@@ -94,6 +111,10 @@ export function isFinishedRun(value: unknown): boolean {
   return typeof value === "object" && value !== null && FINISHED.has(String((value as { status?: unknown }).status));
 }
 
+const AGENTS: NamespaceOwner = { domain: "agents", readScope: "agents:invoke", use: "/api/v1/agents/{agent}/sessions (scope agents:invoke)" };
+const WORKFLOWS: NamespaceOwner = { domain: "workflows", readScope: "workflows:run", use: "/api/v1/workflows (scope workflows:run)" };
+const CHECKPOINTER: NamespaceOwner = { domain: "checkpointer", readScope: "checkpoints:read", use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)" };
+
 /** The built-in namespaces of the design's table. */
 export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   definePolicy({
@@ -102,13 +123,13 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
     idleTtlSeconds: 30 * 60, hotTtlSeconds: 30 * 60,
     maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
     windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" }],
-    whenWarmDown: "buffer", onExpire: "archive",
+    whenWarmDown: "buffer", onExpire: "archive", owner: AGENTS,
   }),
   definePolicy({
     name: "workflows", kind: "process", durability: "durable",
     description: "Multi-step workflow runs and their checkpoints",
     maxBytes: { warn: 1 * MiB, fail: 4 * MiB }, requirePrecondition: true, consistency: "strong", onExpire: "archive",
-    archiveAfter: { idleSeconds: 3600, when: isFinishedRun },
+    archiveAfter: { idleSeconds: 3600, when: isFinishedRun }, owner: WORKFLOWS,
   }),
   definePolicy({
     name: "jobs", kind: "process", durability: "durable",
@@ -119,12 +140,18 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
     name: "checkpoints", kind: "process", durability: "durable",
     description: "LangGraph checkpoints, channel values and pending writes (server/langgraph/checkpointer.ts)",
     hotTtlSeconds: 3600, keepHistory: false,
-    maxBytes: { warn: 2 * MiB, fail: 8 * MiB },
+    maxBytes: { warn: 2 * MiB, fail: 8 * MiB }, owner: CHECKPOINTER,
   }),
   definePolicy({
     name: "checkpoint-heads", kind: "system", durability: "ephemeral",
     description: "The newest LangGraph checkpoint per thread (hot tier only; rebuilt from checkpoints when lost)",
-    ttlSeconds: 7 * 24 * 3600, maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
+    ttlSeconds: 7 * 24 * 3600, maxBytes: { warn: 1 * KiB, fail: 16 * KiB }, owner: CHECKPOINTER,
+  }),
+  definePolicy({
+    name: "agent-profiles", kind: "model", durability: "durable",
+    description: "Agents' per-session profile vectors (server/agents/profiles.ts); served hot-first",
+    ttlSeconds: 30 * 24 * 3600, hotTtlSeconds: 24 * 3600,
+    maxBytes: { warn: 256 * KiB, fail: 2 * MiB }, owner: AGENTS,
   }),
   definePolicy({
     name: "embeddings", kind: "model", durability: "durable",

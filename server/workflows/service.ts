@@ -1,11 +1,11 @@
 import { randomBytes } from "node:crypto";
 import type { logger } from "../logger";
-import { InvalidError, isConflict, NotFoundError } from "../state/errors";
+import { isConflict, NotFoundError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRecord, StateRef } from "../state/store";
 import type { WorkflowMetrics } from "./metrics";
 import type { QueuedRun, RunQueue } from "./queue";
-import { ACTIVE, type RunStatus, type RunValue, TERMINAL, WorkflowError, type WorkflowRegistry } from "./types";
+import { ACTIVE, parseRunInput, type RunStatus, type RunValue, TERMINAL, WorkflowError, type WorkflowRegistry } from "./types";
 
 export const NAMESPACE = "workflows";
 /** Finished runs (succeeded, failed, cancelled) are kept this long, then the lifecycle policy archives them. */
@@ -83,17 +83,12 @@ export class WorkflowService {
    */
   async start(tenant: string, typeName: string, input: unknown, actor?: string): Promise<StoredRun> {
     const type = this.deps.registry.getOrThrow(typeName);
-    const parsed = type.input.safeParse(input ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: ["input", ...i.path].join("."), message: i.message }));
-      throw new InvalidError(`invalid input for ${type.name}: ${issues[0]?.path} ${issues[0]?.message}`, { issues });
-    }
-    type.checkInput?.(parsed.data);
-    const steps = type.steps(parsed.data);
+    const parsedInput = parseRunInput(type, input);
+    const steps = type.steps(parsedInput);
     const now = new Date().toISOString();
     const runId = newRunId();
     const value: RunValue = {
-      runId, type: type.name, input: parsed.data, status: "queued", totalSteps: steps.length, completedSteps: 0,
+      runId, type: type.name, input: parsedInput, status: "queued", totalSteps: steps.length, completedSteps: 0,
       results: [], checkpoints: [], failedAttempts: 0, attemptsTotal: 0, maxAttempts: type.maxAttempts, lease: null,
       notBefore: 0, cancelRequested: false, resumes: 0, lastError: null, result: null, error: null,
       createdAt: now, startedAt: null, finishedAt: null,

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { InvalidError } from "../state/errors";
 
 /** What a step function is given. Steps must be deterministic in these, apart from their side effects. */
 export interface StepContext<I = unknown> {
@@ -43,6 +44,22 @@ export interface WorkflowType<I = unknown> {
   readonly backoffMs: number;
   /** Results are written (checkpointed) every this many steps; steps since the last checkpoint rerun after a crash. */
   checkpointEvery?(input: I): number;
+}
+
+/**
+ * A type's full check of a run's input: its schema (which applies the defaults) and then `checkInput`.
+ * Returns the parsed input, which is what steps must run on; throws `invalid` (422) or `too_large` (413).
+ * Used when a run starts and again by the worker before it runs anything, so a run record that did not
+ * come from `start` (corrupt, or written by an older version) fails instead of running unchecked input.
+ */
+export function parseRunInput<I>(type: WorkflowType<I>, input: unknown): I {
+  const parsed = type.input.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: ["input", ...i.path].join("."), message: i.message }));
+    throw new InvalidError(`invalid input for ${type.name}: ${issues[0]?.path} ${issues[0]?.message}`, { issues });
+  }
+  type.checkInput?.(parsed.data);
+  return parsed.data;
 }
 
 export const RUN_STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] as const;

@@ -5,7 +5,7 @@ import { isCallerError, isConflict, isStateError } from "../state/errors";
 import { encodeValue } from "../state/store";
 import type { QueuedRun } from "./queue";
 import { looksLikeRun, type StoredRun, type WorkflowService } from "./service";
-import { type Checkpoint, type RunValue, TERMINAL, type WorkflowType } from "./types";
+import { type Checkpoint, parseRunInput, type RunValue, TERMINAL, type WorkflowType } from "./types";
 
 export interface WorkerOptions {
   /** How long a claim holds a run without renewal; renewed every third of it while working. */
@@ -208,13 +208,18 @@ class RunExecution {
         await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message: `workflow type ${this.cur.value.type} is not declared in this version` } });
         return;
       }
-      // The input was validated at start; the record may since have been edited through the state API.
-      const input = type.input.safeParse(this.cur.value.input);
-      if (!input.success) {
-        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message: "the run's stored input is no longer valid for its type" } });
+      // The type's full check again, on the stored input: the state API cannot write runs, but a record can
+      // still be corrupt or predate a stricter type. Steps then run on the parsed input (defaults applied).
+      let input: unknown;
+      try {
+        input = parseRunInput(type, this.cur.value.input);
+      } catch (err) {
+        const reason = isCallerError(err) ? errorMessage(err) : "its type's check failed";
+        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message: `the run's stored input is not valid for ${type.name}: ${reason}` } });
+        log.warn("workflow run failed: its stored input does not pass its type's check", { worker: this.worker, runId: this.runId, type: type.name });
         return;
       }
-      await this.steps(type);
+      await this.steps(type, input);
     } catch (err) {
       if (err instanceof LeaseLostError || this.lost) {
         metrics.leaseLost(this.cur.value.type);
@@ -236,9 +241,8 @@ class RunExecution {
     }
   }
 
-  private async steps(type: WorkflowType<unknown>): Promise<void> {
+  private async steps(type: WorkflowType<unknown>, input: unknown): Promise<void> {
     const { metrics } = this.service.deps;
-    const input = this.cur.value.input;
     const steps = type.steps(input);
     const every = Math.max(1, type.checkpointEvery?.(input) ?? 1);
     let pending: Completed[] = [];

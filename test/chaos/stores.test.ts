@@ -3,6 +3,7 @@
 // exact, no stale value served from hot. Each test starts its own redis-server / PostgreSQL cluster on
 // free ports and stops it by its pid; the machine's shared services are never touched.
 import assert from "node:assert/strict";
+import path from "node:path";
 import { after, describe, it } from "node:test";
 import { startApi, type ApiFixture } from "../helpers/api";
 import { type LoadResult, readCounters, seedCounters, sleep, startIncrementLoad } from "../helpers/load";
@@ -123,11 +124,12 @@ describe("chaos: stores fail under load", () => {
   it("PostgreSQL stopped and restarted under a namespace that buffers: writes answered 202, all in warm afterwards", { timeout: 120_000 }, async () => {
     const pg = await startOwnPostgres();
     cleanups.push(() => pg.destroy());
-    const api = await startApi({ DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    // `drafts` (a declared namespace) buffers as `sessions` does; sessions are written only by the agents.
+    const api = await startApi({ DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000", STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts") });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos");
-    await seedCounters(api.url, key, KEYS, "sessions");
-    const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8, namespace: "sessions" });
+    await seedCounters(api.url, key, KEYS, "drafts");
+    const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8, namespace: "drafts" });
     await sleep(1500);
     pg.stop("immediate");
     await sleep(3000);
@@ -136,7 +138,7 @@ describe("chaos: stores fail under load", () => {
     await sleep(4000);
     const result = await load.stop();
     await sleep(2000); // the journal replays every second
-    await assertExact(api, api.url, key, result, false, "sessions");
+    await assertExact(api, api.url, key, result, false, "drafts");
   });
 
   it("a Redis Cluster master killed under load changes nothing acknowledged", { timeout: 120_000 }, async () => {

@@ -1,6 +1,7 @@
 // The state API over HTTP, against a real server backed by the real PostgreSQL and Redis. Every row of
 // the design's API table (but workflows) and every status code it names, each asserting body and headers.
 import assert from "node:assert/strict";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { StatehouseClient } from "../../server/client";
 import { type ApiFixture, startApi } from "../helpers/api";
@@ -25,7 +26,8 @@ describe("state API over HTTP", () => {
   let key: string;
 
   before(async () => {
-    api = await startApi();
+    // `ledger` requires preconditions, as `workflows` does: the built-in one is written only by the workflow engine.
+    api = await startApi({ STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts") });
     ({ client: sh, key } = await api.clientFor("acme"));
   });
   after(async () => {
@@ -116,9 +118,9 @@ describe("state API over HTTP", () => {
     const patched = await api.call("/api/v1/state/kv/expiring", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: '{"b":2}' });
     const after = (await patched.json()) as { expiresAt: string };
     assert.ok(Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000, `${after.expiresAt} vs ${created.expiresAt}`);
-    const blind = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "workflows", key: "wf-tx", value: 1 }] }) });
+    const blind = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] }) });
     await problem(blind, 428, "precondition_required");
-    const createOnly = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "workflows", key: "wf-tx", value: 1, ifNoneMatch: "*" }] }) });
+    const createOnly = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }] }) });
     assert.equal(createOnly.status, 200);
   });
 
@@ -155,9 +157,9 @@ describe("state API over HTTP", () => {
   });
 
   it("428 where the namespace requires a precondition", async () => {
-    const body = await problem(await put("/api/v1/state/workflows/run-1", { value: { step: 0 } }), 428, "precondition_required");
+    const body = await problem(await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }), 428, "precondition_required");
     assert.match(String(body.detail), /If-Match or If-None-Match/);
-    assert.equal((await put("/api/v1/state/workflows/run-1", { value: { step: 0 } }, { "if-none-match": "*" })).status, 201);
+    assert.equal((await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }, { "if-none-match": "*" })).status, 201);
   });
 
   it("413 over the namespace's size limit or the body limit; the size warning header below it", async () => {
@@ -322,7 +324,7 @@ describe("state API over HTTP", () => {
     const { data, response } = await sh.GET("/api/v1/namespaces");
     assert.equal(response.status, 200);
     const names = data!.namespaces.map((n) => n.name);
-    assert.ok(["sessions", "workflows", "kv", "ratelimits"].every((n) => names.includes(n)));
+    assert.ok(["sessions", "workflows", "agent-profiles", "kv", "ratelimits", "ledger"].every((n) => names.includes(n)));
     assert.ok(!names.includes("idempotency"), "internal namespaces stay hidden");
     const sessions = data!.namespaces.find((n) => n.name === "sessions")!;
     assert.equal(sessions.durability, "durable");

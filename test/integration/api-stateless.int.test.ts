@@ -124,7 +124,7 @@ describe("stateless and batch agent calls", () => {
   });
 });
 
-describe("profile vectors (model state in the embeddings namespace)", () => {
+describe("profile vectors (model state in the agents' agent-profiles namespace)", () => {
   it("are cached hot, hit on the second turn, picked up by replies, and survive a restart", async () => {
     const api = await startApi();
     try {
@@ -135,8 +135,8 @@ describe("profile vectors (model state in the embeddings namespace)", () => {
         assert.equal(res.status, 200, await res.clone().text());
         return (await res.json()) as Turn;
       };
-      const hotHits = () => metricValue(api, "statehouse_cache_requests_total", { namespace: "embeddings", tier: "hot", result: "hit" });
-      const hotMisses = () => metricValue(api, "statehouse_cache_requests_total", { namespace: "embeddings", tier: "hot", result: "miss" });
+      const hotHits = () => metricValue(api, "statehouse_cache_requests_total", { namespace: "agent-profiles", tier: "hot", result: "hit" });
+      const hotMisses = () => metricValue(api, "statehouse_cache_requests_total", { namespace: "agent-profiles", tier: "hot", result: "miss" });
 
       const [hits0, misses0] = [await hotHits(), await hotMisses()];
       const first = await say("I am planning a hiking trip to the Swiss Alps in June");
@@ -148,7 +148,7 @@ describe("profile vectors (model state in the embeddings namespace)", () => {
       assert.equal(await hotHits(), hits0 + 1, "second turn: the profile written by the first is read from the hot tier");
       assert.equal(second.relatedTopic, undefined, "an unrelated message picks up nothing");
 
-      const profileUrl = `/api/v1/state/embeddings/profile:assistant:${sid}`;
+      const profileUrl = `/api/v1/state/agent-profiles/profile:assistant:${sid}`;
       const stored = await api.call(profileUrl, { key });
       assert.equal(stored.status, 200);
       assert.equal(stored.headers.get("statehouse-tier"), "hot");

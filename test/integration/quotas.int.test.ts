@@ -142,7 +142,7 @@ describe("tenant quotas", () => {
     assert.deepEqual(await warmRows("q-agent"), before);
     const session = (await (await api.call(`/api/v1/agents/assistant/sessions/${sid}`, { key })).json()) as { turnCount: number };
     assert.equal(session.turnCount, 1);
-    const profile = (await (await api.call(`/api/v1/state/embeddings/profile:assistant:${sid}`, { key })).json()) as { value: { messages: number } };
+    const profile = (await (await api.call(`/api/v1/state/agent-profiles/profile:assistant:${sid}`, { key })).json()) as { value: { messages: number } };
     assert.equal(profile.value.messages, 1);
   });
 

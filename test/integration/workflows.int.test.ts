@@ -6,6 +6,8 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { loadConfig } from "../../server/config";
+import { buildServices } from "../../server/container";
 import type { RunView } from "../../server/workflows/service";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { until as poll } from "../helpers/until";
@@ -237,24 +239,56 @@ describe("workflows over HTTP", () => {
     assert.deepEqual(await runsOf("badinput"), [], "nothing was started");
   });
 
-  it("records edited through the state API do not break the workers: junk is skipped; a held run keeps the input it validated", async () => {
+  it("run records cannot be written through the state API; records from elsewhere (junk, corrupt input) fail cleanly, never run unchecked", async () => {
     const { key: stateKey } = await api.clientFor("acme", ["workflows:run", "state:read", "state:write"]);
-    const put = (k: string, value: unknown, headers: Record<string, string>) =>
-      api.call(`/api/v1/state/workflows/${k}`, { method: "PUT", key: stateKey, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ value }) });
-    assert.equal((await put("not-a-run", { status: "queued" }, { "if-none-match": "*" })).status, 201);
-    const slow = await startOk({ type: "plan", input: { steps: 3, slowMs: 400 } });
-    await until(slow, (r) => r.status === "running");
-    // Corrupt the input while a worker holds the run: its next write conflicts, the lease still carries its
-    // token, so it merges and goes on with the input it validated.
-    for (let tries = 0; ; tries++) {
-      const stored = (await (await api.call(`/api/v1/state/workflows/${slow}`, { key: stateKey })).json()) as { value: Record<string, unknown>; version: number };
-      const res = await put(slow, { ...stored.value, input: { steps: "many" } }, { "if-match": `"${stored.version}"` });
-      if (res.status === 200) break;
-      assert.equal(res.status, 412);
-      assert.ok(tries < 20);
+    const refused = await api.call("/api/v1/state/workflows/not-a-run", { method: "PUT", key: stateKey, headers: { "content-type": "application/json", "if-none-match": "*" }, body: JSON.stringify({ value: { status: "queued" } }) });
+    await problem(refused, 403, "forbidden");
+    // What the state API can no longer write can still be in the store: a corrupt record, or one an older
+    // version wrote. Written here as another process of the deployment (no workers of its own) would.
+    const direct = await buildServices(loadConfig({ ...api.env, STATEHOUSE_WORKFLOW_WORKERS: "0", STATEHOUSE_SWEEP_INTERVAL_MS: "0", STATEHOUSE_OUTBOX_RELAY: "off" }));
+    try {
+      const ref = (k: string) => ({ tenant: "acme", namespace: "workflows", key: k });
+      await direct.state.put(ref("not-a-run"), { status: "queued" }, { createOnly: true });
+      const queued = (runId: string, type: string, input: unknown, totalSteps: number) => ({
+        runId, type, input, status: "queued", totalSteps, completedSteps: 0, results: [], checkpoints: [], failedAttempts: 0, attemptsTotal: 0, maxAttempts: 3,
+        lease: null, notBefore: 0, cancelRequested: false, resumes: 0, lastError: null, result: null, error: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
+      });
+      const badSchema = `run_${"b".repeat(20)}`;
+      const tooLarge = `run_${"l".repeat(20)}`;
+      const sparse = `run_${"d".repeat(20)}`;
+      await direct.state.put(ref(badSchema), queued(badSchema, "plan", { steps: "many", effectsLog: "forged-input" }, 3), { createOnly: true });
+      await direct.state.put(ref(tooLarge), queued(tooLarge, "document-analysis", { document: "Long text. ".repeat(60_000), chunkChars: 200 }, 3), { createOnly: true });
+      // Only what the schema requires: the steps must see its defaults (seed "", no slowness, no failures).
+      await direct.state.put(ref(sparse), queued(sparse, "plan", { steps: 2 }, 2), { createOnly: true });
+
+      const failed = (await until(badSchema, (r) => r.status === "failed")).run;
+      assert.match(failed.error!.message, /stored input is not valid for plan: invalid input for plan: input\.steps/);
+      assert.deepEqual(await effects("forged-input"), [], "no step ran");
+      const big = (await until(tooLarge, (r) => r.status === "failed")).run;
+      assert.match(big.error!.message, /stored input is not valid for document-analysis: the document is \d+ bytes; at most 524288/, "the type's own check (checkInput), not only its schema");
+      assert.equal(big.completedSteps, 0);
+      const ran = (await until(sparse, (r) => r.status === "succeeded")).run;
+      assert.deepEqual(ran.result, expectedPlan("", 2), "the steps ran on the parsed input, defaults applied");
+
+      // Corrupted while a worker holds it: the worker's next write conflicts, the lease still carries its
+      // token, so it merges and goes on with the input it validated when it claimed the run.
+      const slow = await startOk({ type: "plan", input: { steps: 3, slowMs: 400 } });
+      await until(slow, (r) => r.status === "running");
+      for (let tries = 0; ; tries++) {
+        const stored = await direct.state.getOrThrow(ref(slow), { consistency: "strong" });
+        try {
+          await direct.state.put(ref(slow), { ...(stored.value as Record<string, unknown>), input: { steps: "many" } }, { ifVersion: stored.version });
+          break;
+        } catch (err) {
+          assert.equal((err as { code?: string }).code, "version_conflict");
+          assert.ok(tries < 20);
+        }
+      }
+      const { run } = await until(slow, (r) => r.status === "succeeded");
+      assert.deepEqual(run.result, expectedPlan("", 3));
+    } finally {
+      await direct.close();
     }
-    const { run } = await until(slow, (r) => r.status === "succeeded");
-    assert.deepEqual(run.result, expectedPlan("", 3));
     await new Promise((r) => setTimeout(r, 1200)); // more than two recovery scans over the junk record
     const problems = api.server.logs.join("").split("\n").filter((l) => (l.includes("could not take work") && l.includes("TypeError")) || l.includes('"level":"error"'));
     assert.deepEqual(problems, [], "no worker failed on the junk record");
@@ -291,7 +325,7 @@ describe("workflows over HTTP", () => {
     assert.ok(count("succeeded") >= 5, runSeries.join("\n"));
     assert.ok(count("queued") >= 7, runSeries.join("\n"));
     assert.equal(count("cancelled"), 1, runSeries.join("\n"));
-    assert.equal(count("failed"), 1, runSeries.join("\n"));
+    assert.equal(count("failed"), 2, runSeries.join("\n")); // the retries test's, and the stored run whose input fails its check
     assert.match(text, /statehouse_workflow_step_duration_bucket\{[^}]*type="plan"/);
     assert.doesNotMatch(text, /run_[a-z0-9]{20}/, "no run id in metrics");
   });

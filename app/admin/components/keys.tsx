@@ -5,7 +5,7 @@ import { api } from "./api";
 import { useViewer } from "./viewer";
 
 type Key = { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: string; revokedAt: string | null };
-const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin", "platform:admin"];
+const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin", "platform:admin"];
 
 /**
  * API keys: a platform admin mints and revokes keys of any tenant with any scope; a tenant admin those of

@@ -2,6 +2,8 @@ import { budgetHeader } from "../../lifecycle/windows";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { StateError } from "../../state/errors";
+import { BUILT_IN_NAMESPACES } from "../../state/namespaces";
+import { namespaceScopes } from "../namespace-access";
 import type { Precondition } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
@@ -119,11 +121,22 @@ function malformedEtag(): never {
   throw new HttpError("malformed", 'If-Match must be an ETag such as "3", or *');
 }
 
+// Only built-in namespaces have owners (declared ones cannot), so the OpenAPI text is built from them.
+const OWNED = BUILT_IN_NAMESPACES.filter((p) => p.owner);
+const OWNED_READS = [...new Set(OWNED.map((p) => p.owner!.readScope))]
+  .map((scope) => `${OWNED.filter((p) => p.owner!.readScope === scope).map((p) => `\`${p.name}\``).join(", ")} → \`${scope}\``)
+  .join("; ");
+const READ_ACCESS = `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); without it: 403 \`forbidden\` naming the scope and the domain's route.`;
+const WRITE_ACCESS = `Scope \`state:write\`. Namespaces a domain owns (${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
+const readsNs = { access: "read" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
+const writesNs = { access: "write" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
+
 export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/namespaces – the declared namespaces and their policies
   define(
     {
       method: "get", path: "/api/v1/namespaces", summary: "Namespaces and their policies", tags: ["state"], scope: "state:read",
+      description: "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).",
       responses: { 200: { description: "Namespaces", content: { "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
     },
     async ({ c, services }) =>
@@ -131,7 +144,10 @@ export function registerStateRoutes({ define }: RouteKit): void {
         namespaces: services.namespaces
           .list()
           .filter((p) => !p.internal)
-          .map(({ upgraders: _u, internal: _i, ...p }) => p),
+          .map((policy) => {
+            const { upgraders: _u, internal: _i, ...p } = policy;
+            return { ...p, access: namespaceScopes(policy) };
+          }),
       }),
   );
 
@@ -139,6 +155,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/state/{ns}/{key}", summary: "Read a record", tags: ["state"], scope: "state:read", params: NsKey, query: ReadQuery,
+      description: READ_ACCESS, stateAccess: readsNs,
       responses: {
         200: { description: "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)", content: { "application/json": { schema: RecordBody } } },
         304: { description: "If-None-Match matched the current version" },
@@ -160,6 +177,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "put", path: "/api/v1/state/{ns}/{key}", summary: "Create or replace a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      description: WRITE_ACCESS, stateAccess: writesNs,
       body: { schema: PutBody, contentTypes: ["application/json"] },
       responses: {
         200: { description: "Updated", content: { "application/json": { schema: RecordBody } } },
@@ -188,6 +206,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "patch", path: "/api/v1/state/{ns}/{key}", summary: "Patch a record atomically", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      description: WRITE_ACCESS, stateAccess: writesNs,
       body: { schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]), contentTypes: ["application/merge-patch+json", "application/json-patch+json"] },
       responses: { 200: { description: "Patched", content: { "application/json": { schema: RecordBody } } }, 202: { description: "Accepted while the warm tier is down, not yet durable", content: { "application/json": { schema: RecordBody } } }, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503) },
     },
@@ -211,6 +230,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "delete", path: "/api/v1/state/{ns}/{key}", summary: "Delete a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
+      description: WRITE_ACCESS, stateAccess: writesNs,
       responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 409, 412, 428, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
@@ -227,6 +247,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/state/{ns}", summary: "List keys", tags: ["state"], scope: "state:read", params: Ns, query: ListQuery,
+      description: READ_ACCESS, stateAccess: readsNs,
       responses: {
         200: {
           description: "A page of keys; pass nextCursor as cursor for the next",
@@ -249,6 +270,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/state/{ns}/{key}/history", summary: "Version history", tags: ["state"], scope: "state:read", params: NsKey, query: HistoryQuery,
+      description: READ_ACCESS, stateAccess: readsNs,
       responses: {
         200: {
           description: "Versions, newest first",
@@ -273,6 +295,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "get", path: "/api/v1/state/{ns}/{key}/versions/{v}", summary: "A past version", tags: ["state"], scope: "state:read",
+      description: READ_ACCESS, stateAccess: readsNs,
       params: NsKey.extend({ v: z.coerce.number().int().min(1).max(LIMITS.maxVersion).openapi({ param: { name: "v", in: "path" }, example: 1 }) }),
       responses: {
         200: { description: "The value at that version", content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), version: z.number(), value: z.unknown(), operation: z.enum(["put", "delete"]), at: z.string(), actor: z.string().nullable(), schemaVersion: z.number(), sizeBytes: z.number() }).openapi("Version") } } },
@@ -290,6 +313,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
   define(
     {
       method: "post", path: "/api/v1/transactions", summary: "All-or-nothing writes across keys", tags: ["state"], scope: "state:write", idempotent: true,
+      description: WRITE_ACCESS, stateAccess: { access: "write", list: "operations", of: ({ body }) => body.operations.map((op) => op.namespace) },
       headers: WriteHeaders.pick({ "idempotency-key": true }),
       body: { schema: TransactionBody, contentTypes: ["application/json"] },
       responses: {
