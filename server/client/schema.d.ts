@@ -7,7 +7,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Namespaces and their policies */
+        /**
+         * Namespaces and their policies
+         * @description Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -74,7 +77,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a record */
+        /**
+         * Read a record
+         * @description Scope `state:read`. Namespaces a domain owns also need the domain's scope (`sessions`, `agent-profiles` → `agents:invoke`; `workflows` → `workflows:run`; `checkpoints`, `checkpoint-heads` → `checkpoints:read`); without it: 403 `forbidden` naming the scope and the domain's route.
+         */
         get: {
             parameters: {
                 query?: {
@@ -170,7 +176,10 @@ export interface paths {
                 };
             };
         };
-        /** Create or replace a record */
+        /**
+         * Create or replace a record
+         * @description Scope `state:write`. Namespaces a domain owns (`sessions`, `workflows`, `checkpoints`, `checkpoint-heads`, `agent-profiles`) are never written through the state API, whatever the key's scopes: 403 `forbidden` naming the domain's route.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -332,7 +341,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Delete a record */
+        /**
+         * Delete a record
+         * @description Scope `state:write`. Namespaces a domain owns (`sessions`, `workflows`, `checkpoints`, `checkpoint-heads`, `agent-profiles`) are never written through the state API, whatever the key's scopes: 403 `forbidden` naming the domain's route.
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -444,7 +456,10 @@ export interface paths {
         };
         options?: never;
         head?: never;
-        /** Patch a record atomically */
+        /**
+         * Patch a record atomically
+         * @description Scope `state:write`. Namespaces a domain owns (`sessions`, `workflows`, `checkpoints`, `checkpoint-heads`, `agent-profiles`) are never written through the state API, whatever the key's scopes: 403 `forbidden` naming the domain's route.
+         */
         patch: {
             parameters: {
                 query?: never;
@@ -610,7 +625,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List keys */
+        /**
+         * List keys
+         * @description Scope `state:read`. Namespaces a domain owns also need the domain's scope (`sessions`, `agent-profiles` → `agents:invoke`; `workflows` → `workflows:run`; `checkpoints`, `checkpoint-heads` → `checkpoints:read`); without it: 403 `forbidden` naming the scope and the domain's route.
+         */
         get: {
             parameters: {
                 query?: {
@@ -715,7 +733,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Version history */
+        /**
+         * Version history
+         * @description Scope `state:read`. Namespaces a domain owns also need the domain's scope (`sessions`, `agent-profiles` → `agents:invoke`; `workflows` → `workflows:run`; `checkpoints`, `checkpoint-heads` → `checkpoints:read`); without it: 403 `forbidden` naming the scope and the domain's route.
+         */
         get: {
             parameters: {
                 query?: {
@@ -811,7 +832,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A past version */
+        /**
+         * A past version
+         * @description Scope `state:read`. Namespaces a domain owns also need the domain's scope (`sessions`, `agent-profiles` → `agents:invoke`; `workflows` → `workflows:run`; `checkpoints`, `checkpoint-heads` → `checkpoints:read`); without it: 403 `forbidden` naming the scope and the domain's route.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -907,7 +931,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** All-or-nothing writes across keys */
+        /**
+         * All-or-nothing writes across keys
+         * @description Scope `state:write`. Namespaces a domain owns (`sessions`, `workflows`, `checkpoints`, `checkpoint-heads`, `agent-profiles`) are never written through the state API, whatever the key's scopes: 403 `forbidden` naming the domain's route.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -3674,7 +3701,7 @@ export interface components {
             id: string;
             tenant: string;
             name: string | null;
-            scopes: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "admin" | "platform:admin")[];
+            scopes: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[];
             createdAt: string;
             revokedAt: string | null;
         };

@@ -1,5 +1,6 @@
 import type { Principal, Scope } from "../auth/api-keys";
 import type { NamespaceOwner, NamespacePolicy, NamespaceRegistry } from "../state/namespaces";
+import { grants } from "./access";
 import { HttpError } from "./problem";
 
 /** What a state route does to the namespaces it names. */
@@ -48,7 +49,7 @@ export function assertNamespaceAccess(namespaces: NamespaceRegistry, principal: 
         ...at, namespace: name, owner: owner.domain, use: owner.use,
       });
     }
-    if (!holds(principal, owner.readScope)) {
+    if (!grants(principal.scopes, owner.readScope)) {
       throw new HttpError("forbidden", `${where}reading namespace ${name} through the state API needs the ${owner.readScope} scope; or use ${owner.use}`, {
         ...at, namespace: name, owner: owner.domain, requiredScope: owner.readScope, use: owner.use,
       });
@@ -56,7 +57,3 @@ export function assertNamespaceAccess(namespaces: NamespaceRegistry, principal: 
   });
 }
 
-// As the route scope check: admin implies every other scope within its own tenant (state routes only reach the key's tenant).
-function holds(principal: Principal, scope: Scope): boolean {
-  return principal.scopes.has(scope) || principal.scopes.has("admin");
-}
