@@ -1,4 +1,5 @@
 import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../agents/stateless";
+import { AGENT_TASK_MAX_WAIT_MS, AGENT_TASKS_QUEUED_PER_TENANT, AGENT_TEXT_PREFIX_CHARS } from "../agents/text-limits";
 import type { Config } from "../config";
 import { MAX_PATCH_OPERATIONS, MAX_PATCH_WORK_BYTES } from "../state/json-patch";
 import { LIMITS } from "../state/store";
@@ -34,12 +35,14 @@ export interface RequestLimit {
   name: string;
   /** The value in force (for a setting: as configured; the README shows its default). */
   limit: number;
-  unit: "bytes" | "levels" | "operations" | "items" | "characters" | "seconds";
+  unit: "bytes" | "levels" | "operations" | "items" | "characters" | "seconds" | "milliseconds" | "failures";
   /** What it bounds, and where. */
   bounds: string;
-  /** The answer past the limit: its status (from problem.ts) and problem code. */
-  status: number;
-  code: HttpErrorCode;
+  /** The answer past the limit: its status (from problem.ts) and problem code, when it is refused with a problem. */
+  status?: number;
+  code?: HttpErrorCode;
+  /** What happens past a limit that is not a problem answer (work cut short, a status Node writes). */
+  otherwise?: string;
   /** The environment variable that sets it, when it is configurable. */
   setting?: string;
 }
@@ -54,8 +57,20 @@ const row = (name: string, limit: number, unit: RequestLimit["unit"], bounds: st
   ...(setting ? { setting } : {}),
 });
 
+/** A limit past which the request is not refused with a problem, but its work is cut short (or Node answers). */
+const cut = (name: string, limit: number, unit: RequestLimit["unit"], bounds: string, otherwise: string, setting?: string): RequestLimit => ({
+  name,
+  limit,
+  unit,
+  bounds,
+  otherwise,
+  ...(setting ? { setting } : {}),
+});
+
 /** The limits in force for `config`. */
-export function requestLimits(config: Pick<Config, "STATEHOUSE_MAX_BODY_BYTES">): RequestLimit[] {
+export function requestLimits(
+  config: Pick<Config, "STATEHOUSE_MAX_BODY_BYTES" | "STATEHOUSE_AGENT_TASK_TIMEOUT_MS" | "STATEHOUSE_AUTH_FAILURES" | "STATEHOUSE_REQUEST_TIMEOUT_MS" | "STATEHOUSE_HEADERS_TIMEOUT_MS">,
+): RequestLimit[] {
   return [
     row("body-bytes", config.STATEHOUSE_MAX_BODY_BYTES, "bytes", "a request body under /api/v1, refused before it is parsed", "body_too_large", "STATEHOUSE_MAX_BODY_BYTES"),
     row("admin-body-bytes", ADMIN_BODY_BYTES, "bytes", "a request body under /api/admin (the dashboard's login)", "body_too_large"),
@@ -78,6 +93,12 @@ export function requestLimits(config: Pick<Config, "STATEHOUSE_MAX_BODY_BYTES">)
     row("session-id-chars", MAX_SESSION_ID_CHARS, "characters", "a session id in a path", "malformed"),
     row("workflow-document-bytes", MAX_DOCUMENT_BYTES, "bytes", "the `document` input of a `document-analysis` workflow", "too_large"),
     row("api-key-chars", MAX_API_KEY_CHARS, "characters", "an API key in `Authorization: Bearer` (longer is never valid)", "unauthorized"),
+    row("auth-failures", config.STATEHOUSE_AUTH_FAILURES, "failures", "failed key checks and logins from one client address in its window (`STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS`); valid keys are never refused for them", "rate_limited", "STATEHOUSE_AUTH_FAILURES"),
+    cut("request-ms", config.STATEHOUSE_REQUEST_TIMEOUT_MS, "milliseconds", "time for a request's headers and body to arrive (headers: `STATEHOUSE_HEADERS_TIMEOUT_MS`)", "408, connection closed", "STATEHOUSE_REQUEST_TIMEOUT_MS"),
+    cut("agent-text-prefix-chars", AGENT_TEXT_PREFIX_CHARS, "characters", "what entity extraction, intent, summary lines and embeddings read of each message (the whole message is stored and answered)", "not refused: the rest is not analysed"),
+    cut("agent-task-ms", config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS, "milliseconds", "CPU time of one text-analysis task in the worker pool (one message, or one batch document)", "the task's worker is recycled; the turn answers without that message's entities, a batch item reports `failed`", "STATEHOUSE_AGENT_TASK_TIMEOUT_MS"),
+    cut("agent-task-wait-ms", AGENT_TASK_MAX_WAIT_MS, "milliseconds", "how long a task waits behind its own tenant's earlier tasks (each tenant has one task running at a time)", "given up: answered as over budget"),
+    cut("agent-tasks-queued", AGENT_TASKS_QUEUED_PER_TENANT, "items", "text-analysis tasks one tenant may have waiting in the pool", "refused at once: answered as over budget"),
   ];
 }
 
@@ -86,7 +107,7 @@ export function limitsMarkdown(limits: readonly RequestLimit[]): string {
   const lines = ["| limit | value | bounds | past it |", "|---|---|---|---|"];
   for (const l of limits) {
     const value = `${l.limit} ${l.unit}${l.setting ? ` (default; \`${l.setting}\`)` : ""}`;
-    lines.push(`| \`${l.name}\` | ${value} | ${l.bounds} | ${l.status} \`${l.code}\` |`);
+    lines.push(`| \`${l.name}\` | ${value} | ${l.bounds} | ${l.code ? `${l.status} \`${l.code}\`` : l.otherwise} |`);
   }
   return lines.join("\n");
 }
