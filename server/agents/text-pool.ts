@@ -240,8 +240,15 @@ export class WorkerTextAnalyzer implements TextAnalyzer {
       };
       if (wait.async) void wait.value.then(onWake);
       else onWake();
-      // Aborting a running task makes tinypool terminate its worker and start a new one.
-      return (pool.run({ ...task, started: flag.buffer }, { signal: budget.signal }) as Promise<TextAnalysis>).finally(() => {
+      // Aborting a running task makes tinypool terminate its worker and start a new one. A task that
+      // fails without being aborted (it was handed to a worker that was being terminated for another
+      // task's budget, or its worker died) is tried once more, within what is left of its budget: one
+      // tenant's recycled worker must not cost another tenant's next task its answer.
+      const once = () => pool.run({ ...task, started: flag.buffer }, { signal: budget.signal }) as Promise<TextAnalysis>;
+      return once().catch((err: unknown) => {
+        if (budget.signal.aborted) throw err;
+        return once();
+      }).finally(() => {
         // Wakes the waiter if the task never started (refused or aborted in the queue).
         Atomics.notify(flag, 0);
       });

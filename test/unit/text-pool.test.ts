@@ -104,10 +104,13 @@ describe("worker pool (tinypool, .ts worker under tsx)", () => {
 
   it("a worker terminated over budget is replaced: the next task of the same pool is answered", async () => {
     await analyzer?.close();
-    // 40 ms: far under the ~130 ms of the hostile prefix, far over a warm worker's "hello".
-    analyzer = await createTextAnalyzer({ threads: 1, timeoutMs: 40 });
+    // 5 ms: under the hostile prefix's cost even on an idle machine (it takes tens of ms), over a warm
+    // worker's "hello" (well under 1 ms) — which may still miss it on a loaded machine, so "hello" gets a
+    // few tries: what must hold is that the pool answers again after terminating its only worker.
+    analyzer = await createTextAnalyzer({ threads: 1, timeoutMs: 5 });
     assert.deepEqual(await analyzer.analyze("a", { text: "a.".repeat(16_000) }), { ok: false, reason: "timeout" });
-    const next = await analyzer.analyze("b", { text: "hello" });
+    let next = await analyzer.analyze("b", { text: "hello" });
+    for (let attempt = 0; attempt < 10 && !next.ok; attempt++) next = await analyzer.analyze("b", { text: "hello" });
     assert.deepEqual(next, { ok: true, value: { intent: "greeting", entities: {} } });
   });
 });
