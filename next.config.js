@@ -4,7 +4,14 @@ const nextConfig = {
   poweredByHeader: false,
   reactStrictMode: true,
   // Packages with native or WASM parts load at run time from node_modules instead of being bundled.
-  serverExternalPackages: ["@electric-sql/pglite", "pglite-prisma-adapter", "ioredis", "pg", "@prisma/adapter-pg", "tinypool"],
+  serverExternalPackages: [
+    "@electric-sql/pglite",
+    "pglite-prisma-adapter",
+    "ioredis",
+    "pg",
+    "@prisma/adapter-pg",
+    "tinypool",
+  ],
 };
 
 export default nextConfig;

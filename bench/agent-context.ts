@@ -26,7 +26,9 @@ const userMessage = (i: number) =>
   `the budget is $${(i + 1) * 10}. Please check with Dana Smith at dana${i}@example.com.`;
 
 /** Runs the scenario and returns its numbers; `quick` shortens it (CI). */
-export async function benchAgentContext(options: { historyTurns?: number; rounds?: number; perRound?: number; quick?: boolean } = {}): Promise<AgentContextResult> {
+export async function benchAgentContext(
+  options: { historyTurns?: number; rounds?: number; perRound?: number; quick?: boolean } = {},
+): Promise<AgentContextResult> {
   const historyTurns = options.historyTurns ?? 50;
   const rounds = options.rounds ?? (options.quick ? 3 : 6);
   const perRound = options.perRound ?? (options.quick ? 10 : 40);
@@ -34,16 +36,27 @@ export async function benchAgentContext(options: { historyTurns?: number; rounds
   const redis = createTestRedis();
   const services = await buildServices(
     loadConfig({
-      DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32), STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
-      STATEHOUSE_ADMIN_TOKEN: `bench-${randomBytes(12).toString("hex")}`, STATEHOUSE_OUTBOX_RELAY: "off",
-      STATEHOUSE_RATE_LIMIT_RPS: "1000000", STATEHOUSE_RATE_LIMIT_BURST: "1000000",
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+      STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
+      STATEHOUSE_ADMIN_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
+      STATEHOUSE_OUTBOX_RELAY: "off",
+      STATEHOUSE_RATE_LIMIT_RPS: "1000000",
+      STATEHOUSE_RATE_LIMIT_BURST: "1000000",
     }),
   );
   try {
     const api = createApi(services);
     const { key } = await services.keys.create({ tenant: "bench", scopes: ["agents:invoke"] });
     const call = async (path: string, body: unknown) => {
-      const res = await api.fetch(new Request(`http://bench${path}`, { method: "POST", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: JSON.stringify(body) }));
+      const res = await api.fetch(
+        new Request(`http://bench${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+        }),
+      );
       if (res.status >= 300) throw new Error(`${path}: ${res.status} ${await res.text()}`);
       return res.json() as Promise<{ reply: string }>;
     };
@@ -52,7 +65,9 @@ export async function benchAgentContext(options: { historyTurns?: number; rounds
     const { sessionId } = (await call("/api/v1/agents/assistant/sessions", {})) as unknown as { sessionId: string };
     const messages: { role: "user" | "assistant"; content: string }[] = [];
     for (let i = 1; i <= historyTurns; i++) {
-      const { reply } = await call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, { content: userMessage(i) });
+      const { reply } = await call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
+        content: userMessage(i),
+      });
       messages.push({ role: "user", content: userMessage(i) }, { role: "assistant", content: reply });
     }
     const next = "What is my email, and when does the sailing order arrive?";
@@ -71,10 +86,16 @@ export async function benchAgentContext(options: { historyTurns?: number; rounds
       await call("/api/v1/agents/assistant/invoke", statelessBody);
     }
     for (let r = 0; r < rounds; r++) {
-      for (let i = 0; i < perRound; i++) await time(stateful, () => call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, { content: next }));
-      for (let i = 0; i < perRound; i++) await time(stateless, () => call("/api/v1/agents/assistant/invoke", statelessBody));
+      for (let i = 0; i < perRound; i++)
+        await time(stateful, () => call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, { content: next }));
+      for (let i = 0; i < perRound; i++)
+        await time(stateless, () => call("/api/v1/agents/assistant/invoke", statelessBody));
     }
-    const stats = (xs: number[]) => ({ meanMs: round3(xs.reduce((a, b) => a + b, 0) / xs.length), p50Ms: round3(quantile(xs, 0.5)), p99Ms: round3(quantile(xs, 0.99)) });
+    const stats = (xs: number[]) => ({
+      meanMs: round3(xs.reduce((a, b) => a + b, 0) / xs.length),
+      p50Ms: round3(quantile(xs, 0.5)),
+      p99Ms: round3(quantile(xs, 0.99)),
+    });
     const a = stats(stateful);
     const b = stats(stateless);
     return {
@@ -106,7 +127,10 @@ export async function runAgentContextBench(quick = process.env.BENCH_QUICK === "
     `stateful / stateless latency: ${result.ratio} (mean), ${result.ratioP50} (p50); the claim is about 0.3.`,
   ].join("\n");
   await mkdir(new URL("./results/", import.meta.url), { recursive: true });
-  await writeFile(new URL("./results/agent-context.json", import.meta.url), `${JSON.stringify({ at: new Date().toISOString(), mode: quick ? "quick" : "full", ...result }, null, 2)}\n`);
+  await writeFile(
+    new URL("./results/agent-context.json", import.meta.url),
+    `${JSON.stringify({ at: new Date().toISOString(), mode: quick ? "quick" : "full", ...result }, null, 2)}\n`,
+  );
   await writeFile(new URL("./results/agent-context.md", import.meta.url), `${md}\n`);
   console.log(md);
   return result;

@@ -1,7 +1,7 @@
 // The bench harness: each scenario runs its variants (Statehouse and its baseline) in the same process
 // and run, alternating in slices so machine noise hits every variant alike, and reports throughput,
 // p50/p99, ratios against targets, and correctness checks (a failed check fails the run).
-import pg from "pg";
+import type pg from "pg";
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { PostgresStore } from "../server/state/postgres";
@@ -78,7 +78,12 @@ export interface BenchContext {
 }
 
 /** Runs `concurrency` loops of `op` for `ms`, returning the latencies of completed ops. */
-async function slice(op: (i: number) => Promise<unknown>, concurrency: number, ms: number, counter: { n: number }): Promise<number[]> {
+async function slice(
+  op: (i: number) => Promise<unknown>,
+  concurrency: number,
+  ms: number,
+  counter: { n: number },
+): Promise<number[]> {
   const latencies: number[] = [];
   const end = performance.now() + ms;
   await Promise.all(
@@ -102,7 +107,12 @@ export function quantile(xs: number[], q: number): number | null {
 export const round3 = (n: number) => Math.round(n * 1000) / 1000;
 
 /** Runs the variants side by side: a warm-up, then ROUNDS rounds of one slice each, the order reversed every other round. */
-export async function compare(scenario: string, concurrency: number, variants: Variant[], options: { sliceMs?: number; rounds?: number } = {}): Promise<Result[]> {
+export async function compare(
+  scenario: string,
+  concurrency: number,
+  variants: Variant[],
+  options: { sliceMs?: number; rounds?: number } = {},
+): Promise<Result[]> {
   const sliceMs = options.sliceMs ?? SLICE_MS;
   const rounds = options.rounds ?? ROUNDS;
   const acc = new Map(variants.map((v) => [v.name, { ops: 0, ms: 0, latencies: [] as number[], counter: { n: 0 } }]));
@@ -124,15 +134,35 @@ export async function compare(scenario: string, concurrency: number, variants: V
   }
   const results = variants.map((v) => {
     const a = acc.get(v.name)!;
-    return { scenario, variant: v.name, concurrency, opsPerSec: Math.round((a.ops * 1000) / a.ms), p50Ms: quantile(a.latencies, 0.5), p99Ms: quantile(a.latencies, 0.99) };
+    return {
+      scenario,
+      variant: v.name,
+      concurrency,
+      opsPerSec: Math.round((a.ops * 1000) / a.ms),
+      p50Ms: quantile(a.latencies, 0.5),
+      p99Ms: quantile(a.latencies, 0.99),
+    };
   });
-  for (const r of results) console.error(`  ${scenario} c${concurrency} ${r.variant}: ${r.opsPerSec} ops/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms`);
+  for (const r of results)
+    console.error(
+      `  ${scenario} c${concurrency} ${r.variant}: ${r.opsPerSec} ops/s p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms`,
+    );
   return results;
 }
 
 /** a's throughput over b's in `results` (same scenario and concurrency), as a Ratio against `target`. */
-export function ratio(results: Result[], name: string, scenario: string, concurrency: number, a: string, b: string, target?: number, direction: "min" | "max" = "min"): Ratio {
-  const find = (variant: string) => results.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.variant === variant);
+export function ratio(
+  results: Result[],
+  name: string,
+  scenario: string,
+  concurrency: number,
+  a: string,
+  b: string,
+  target?: number,
+  direction: "min" | "max" = "min",
+): Ratio {
+  const find = (variant: string) =>
+    results.find((r) => r.scenario === scenario && r.concurrency === concurrency && r.variant === variant);
   const x = find(a);
   const y = find(b);
   if (!x || !y) throw new Error(`bench: no result for ${scenario} c${concurrency} ${!x ? a : b}`);
@@ -145,7 +175,9 @@ export function withTarget(r: Ratio): Ratio {
 }
 
 /** The tiered engine as the server wires it (server/container.ts): telemetry off, and on with the same readers. */
-export async function buildEngines(ctx: Pick<BenchContext, "db" | "redis" | "defer">): Promise<{ off: TieredStore; on: StateStore }> {
+export async function buildEngines(
+  ctx: Pick<BenchContext, "db" | "redis" | "defer">,
+): Promise<{ off: TieredStore; on: StateStore }> {
   const build = async (telemetry: boolean) => {
     const hot = await RedisStore.fromUrl(ctx.redis.url, { keyPrefix: ctx.redis.prefix });
     const warm = await PostgresStore.open({ url: ctx.db.url });
@@ -155,13 +187,21 @@ export async function buildEngines(ctx: Pick<BenchContext, "db" | "redis" | "def
     const fast = new FastMetrics({ name: "statehouse" });
     const provider = new MeterProvider({
       readers: [
-        new PrometheusExporter({ preventServerStart: true, metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)] }),
-        new PeriodicExportingMetricReader({ exporter: new TimeSeriesStore(), exportIntervalMillis: 10_000, metricProducers: [fast.producer(AggregationTemporality.DELTA)] }),
+        new PrometheusExporter({
+          preventServerStart: true,
+          metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)],
+        }),
+        new PeriodicExportingMetricReader({
+          exporter: new TimeSeriesStore(),
+          exportIntervalMillis: 10_000,
+          metricProducers: [fast.producer(AggregationTemporality.DELTA)],
+        }),
       ],
     });
     ctx.defer(() => provider.shutdown());
     const instruments = createFastInstruments(fast);
-    const m = <S extends StateStore>(s: S, tier: "hot" | "warm" | "tiered") => instrumented(s, { tier, instruments, namespaceLabel: (n) => n });
+    const m = <S extends StateStore>(s: S, tier: "hot" | "warm" | "tiered") =>
+      instrumented(s, { tier, instruments, namespaceLabel: (n) => n });
     return m(new TieredStore({ hot: m(hot, "hot"), warm: m(warm, "warm"), durabilityOf: () => "durable" }), "tiered");
   };
   const off = (await build(false)) as TieredStore;

@@ -5,7 +5,16 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import pg from "pg";
-import { buildEngines, type BenchContext, type Check, QUICK, type Ratio, type Result, ROUNDS, SLICE_MS } from "./harness";
+import {
+  buildEngines,
+  type BenchContext,
+  type Check,
+  QUICK,
+  type Ratio,
+  type Result,
+  ROUNDS,
+  SLICE_MS,
+} from "./harness";
 import { scenarios } from "./scenarios/index";
 import { createTestDatabase, createTestRedis } from "../test/helpers/services";
 import { PostgresStore } from "../server/state/postgres";
@@ -25,7 +34,9 @@ async function main(): Promise<void> {
     engines: () => (engines ??= buildEngines(ctx)),
     defer: (fn) => void cleanups.push(fn),
   };
-  const only = process.env.BENCH_ONLY?.split(",").map((s) => s.trim()).filter(Boolean);
+  const only = process.env.BENCH_ONLY?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const results: Result[] = [];
   const ratios: Ratio[] = [];
   const checks: Check[] = [];
@@ -45,7 +56,11 @@ async function main(): Promise<void> {
         Object.assign(extra, r.extra ?? {});
       } catch (err) {
         // A scenario that cannot run is a failed check, not a silent gap in the table.
-        checks.push({ name: `${scenario.name} ran`, ok: false, detail: err instanceof Error ? err.stack ?? err.message : String(err) });
+        checks.push({
+          name: `${scenario.name} ran`,
+          ok: false,
+          detail: err instanceof Error ? (err.stack ?? err.message) : String(err),
+        });
       }
     }
     const report = {
@@ -71,25 +86,43 @@ async function main(): Promise<void> {
     for (const c of checks) console.log(`${c.ok ? "ok" : "FAILED"}: ${c.name} (${c.detail})`);
     if (checks.some((c) => !c.ok)) process.exitCode = 1;
   } finally {
-    for (const fn of cleanups.reverse()) await Promise.resolve().then(fn).catch(() => {});
+    for (const fn of cleanups.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => {});
     await pool.end();
     await db.drop();
     await redis.cleanup();
   }
 }
 
-function markdown(r: { mode: string; at: string; machine: string; sliceMs: number; rounds: number; results: Result[]; ratios: Ratio[]; notes: string[] }): string {
+function markdown(r: {
+  mode: string;
+  at: string;
+  machine: string;
+  sliceMs: number;
+  rounds: number;
+  results: Result[];
+  ratios: Ratio[];
+  notes: string[];
+}): string {
   const cell = (n: number | null) => (n === null ? "" : String(n));
   return [
     `Mode ${r.mode} (${r.rounds} rounds of ${r.sliceMs} ms slices per variant, alternating), ${r.at}, ${r.machine}.`,
     "",
     "| scenario | concurrency | variant | ops/s | p50 ms | p99 ms |",
     "|---|---|---|---|---|---|",
-    ...r.results.map((x) => `| ${x.scenario} | ${x.concurrency} | ${x.variant} | ${x.opsPerSec} | ${cell(x.p50Ms)} | ${cell(x.p99Ms)} |`),
+    ...r.results.map(
+      (x) =>
+        `| ${x.scenario} | ${x.concurrency} | ${x.variant} | ${x.opsPerSec} | ${cell(x.p50Ms)} | ${cell(x.p99Ms)} |`,
+    ),
     "",
     "| ratio | value | target | met |",
     "|---|---|---|---|",
-    ...r.ratios.map((x) => `| ${x.name} | ${x.value} | ${x.target === undefined ? "" : `${x.direction === "max" ? "≤" : "≥"} ${x.target}`} | ${x.met === undefined ? "" : x.met ? "yes" : "no"} |`),
+    ...r.ratios.map(
+      (x) =>
+        `| ${x.name} | ${x.value} | ${x.target === undefined ? "" : `${x.direction === "max" ? "≤" : "≥"} ${x.target}`} | ${x.met === undefined ? "" : x.met ? "yes" : "no"} |`,
+    ),
     "",
     ...r.notes.map((n) => `- ${n}`),
     "",

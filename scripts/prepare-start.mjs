@@ -17,7 +17,9 @@ function newest(dir) {
 }
 const buildId = path.join(root, ".next", "BUILD_ID");
 const sources = ["app", "server"].map((d) => newest(path.join(root, d)));
-const stale = !existsSync(buildId) || Math.max(...sources, statSync(path.join(root, "next.config.js")).mtimeMs) > statSync(buildId).mtimeMs;
+const stale =
+  !existsSync(buildId) ||
+  Math.max(...sources, statSync(path.join(root, "next.config.js")).mtimeMs) > statSync(buildId).mtimeMs;
 if (stale || process.argv.includes("--force")) {
   console.log("statehouse: building the dashboard (next build)...");
   const build = spawnSync(process.execPath, [path.join(root, "node_modules", "next", "dist", "bin", "next"), "build"], {

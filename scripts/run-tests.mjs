@@ -10,9 +10,17 @@ import { tap } from "node:test/reporters";
 
 const root = path.resolve(import.meta.dirname, "..");
 const given = process.argv.slice(2);
-const files = (given.length ? given : execFileSync("find", ["test", "-name", "*.test.ts", "-not", "-path", "*/node_modules/*"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean).sort()).map((f) =>
-  path.resolve(root, f),
-);
+const files = (
+  given.length
+    ? given
+    : execFileSync("find", ["test", "-name", "*.test.ts", "-not", "-path", "*/node_modules/*"], {
+        cwd: root,
+        encoding: "utf8",
+      })
+        .split("\n")
+        .filter(Boolean)
+        .sort()
+).map((f) => path.resolve(root, f));
 const isSolo = (f) => path.relative(root, f).split(path.sep).includes("solo");
 const phases = [
   { files: files.filter((f) => !isSolo(f)), concurrency: 2 },
@@ -46,7 +54,10 @@ async function* events() {
   }
   yield { type: "test:plan", data: { nesting: 0, count: offset } };
   for (const [name, value] of totals) {
-    yield { type: "test:diagnostic", data: { nesting: 0, message: `${name} ${name === "duration_ms" ? value.toFixed(3) : value}` } };
+    yield {
+      type: "test:diagnostic",
+      data: { nesting: 0, message: `${name} ${name === "duration_ms" ? value.toFixed(3) : value}` },
+    };
   }
   if ((totals.get("fail") ?? 0) > 0 || (totals.get("cancelled") ?? 0) > 0) process.exitCode = 1;
 }

@@ -6,13 +6,16 @@ import { AGENT_TASK_TIMEOUT_MS_DEFAULT } from "./agents/text-limits";
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const url = (protocols: string[]) =>
-  z.string().refine((v) => {
-    try {
-      return protocols.includes(new URL(v).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(" or ")}`,
+  );
 
 /** Every variable is optional: unset means the embedded default (design: Configuration). */
 const Env = z.object({
@@ -22,7 +25,10 @@ const Env = z.object({
   REDIS_URL: url(["redis:", "rediss:"]).optional(),
   STATEHOUSE_DATA_DIR: z.string().min(1).default("./.statehouse"),
   STATEHOUSE_ADMIN_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
-  STATEHOUSE_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,32}$/, "letters, digits, ':', '_' or '-', at most 32").default("sh:"),
+  STATEHOUSE_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,32}$/, "letters, digits, ':', '_' or '-', at most 32")
+    .default("sh:"),
   // Each tier its own timeout: a hot tier that cannot answer fast is skipped fast (warm can answer);
   // warm and cold get longer. STATEHOUSE_STORE_TIMEOUT_MS (deprecated) is the fallback for warm and cold.
   STATEHOUSE_HOT_TIMEOUT_MS: positiveInt.default(250),
@@ -42,13 +48,19 @@ const Env = z.object({
   STATEHOUSE_AUTH_FAILURES: positiveInt.default(20),
   STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS: positiveInt.default(60),
   /** Proxies (addresses, CIDR ranges, or `loopback`) whose X-Forwarded-For names the client; unset trusts none. */
-  STATEHOUSE_TRUST_PROXY: z.string().optional().superRefine((v, ctx) => {
-    try {
-      parseTrustProxy(v);
-    } catch (err) {
-      ctx.addIssue({ code: "custom", message: `must be comma-separated IP addresses or CIDR ranges: ${(err as Error).message}` });
-    }
-  }),
+  STATEHOUSE_TRUST_PROXY: z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      try {
+        parseTrustProxy(v);
+      } catch (err) {
+        ctx.addIssue({
+          code: "custom",
+          message: `must be comma-separated IP addresses or CIDR ranges: ${(err as Error).message}`,
+        });
+      }
+    }),
   /** Time to receive a whole request (headers and body): slower ones get 408. Node's own default is 300 s. */
   STATEHOUSE_REQUEST_TIMEOUT_MS: positiveInt.default(15_000),
   STATEHOUSE_HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
@@ -57,15 +69,27 @@ const Env = z.object({
   /** How often the lifecycle sweeper runs; 0 turns it off in this instance. */
   STATEHOUSE_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(30_000),
   STATEHOUSE_TOMBSTONE_RETENTION_SECONDS: positiveInt.default(7 * 24 * 3600),
-  STATEHOUSE_WEBHOOK_URLS: z.string().optional().refine((v) => v === undefined || v.split(",").every((u) => /^https?:\/\/\S+$/.test(u.trim())), "must be comma-separated http(s) URLs"),
+  STATEHOUSE_WEBHOOK_URLS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.split(",").every((u) => /^https?:\/\/\S+$/.test(u.trim())),
+      "must be comma-separated http(s) URLs",
+    ),
   STATEHOUSE_WEBHOOK_SECRET: z.string().min(16, "must be at least 16 characters").optional(),
   STATEHOUSE_WORKFLOW_WORKERS: z.coerce.number().int().min(0).max(64).default(1),
   STATEHOUSE_WORKFLOW_LEASE_MS: z.coerce.number().int().min(300).max(3_600_000).default(30_000),
   STATEHOUSE_WORKFLOW_POLL_MS: z.coerce.number().int().min(10).max(60_000).default(250),
   STATEHOUSE_WORKFLOW_SCAN_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
   STATEHOUSE_WORKFLOW_EFFECTS_LOG: z.enum(["on", "off"]).default("off"),
-  ARCHIVE_S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')").optional(),
-  ARCHIVE_S3_PREFIX: z.string().regex(/^[A-Za-z0-9._/-]{1,200}$/, "letters, digits, '.', '_', '-' or '/', at most 200").optional(),
+  ARCHIVE_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "must be an S3 bucket name (3-63 lowercase letters, digits, '.', '-')")
+    .optional(),
+  ARCHIVE_S3_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._/-]{1,200}$/, "letters, digits, '.', '_', '-' or '/', at most 200")
+    .optional(),
   // The standard AWS variables, read here so the S3 archive is built from one validated config.
   AWS_REGION: z.string().min(1).optional(),
   AWS_ENDPOINT_URL: url(["http:", "https:"]).optional(),
@@ -77,11 +101,17 @@ const Env = z.object({
   LLM_API_KEY: z.string().min(1).optional(),
   PROMETHEUS_URL: url(["http:", "https:"]).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
-  STATEHOUSE_NAMESPACES: z.string().regex(/\.(ts|mts|js|mjs)$/, "must be the path of a .ts, .mts, .js or .mjs module").optional(),
+  STATEHOUSE_NAMESPACES: z
+    .string()
+    .regex(/\.(ts|mts|js|mjs)$/, "must be the path of a .ts, .mts, .js or .mjs module")
+    .optional(),
   /** Worker threads for agent text work (entities, intent, embeddings); 0 = on the event loop. Unset: 1 on ≤ 2 cores, else 2. */
   STATEHOUSE_AGENT_THREADS: z.coerce.number().int().min(0).max(16).optional(),
   STATEHOUSE_AGENT_TASK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(AGENT_TASK_TIMEOUT_MS_DEFAULT),
-  STATEHOUSE_REGION: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32").default("local"),
+  STATEHOUSE_REGION: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32")
+    .default("local"),
 });
 
 type TierTimeouts = { STATEHOUSE_WARM_TIMEOUT_MS: number; STATEHOUSE_COLD_TIMEOUT_MS: number };
@@ -105,15 +135,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
   }
   if (parsed.data.STATEHOUSE_WEBHOOK_URLS && !parsed.data.STATEHOUSE_WEBHOOK_SECRET) {
-    throw new ConfigError(["STATEHOUSE_WEBHOOK_SECRET: required when STATEHOUSE_WEBHOOK_URLS is set (webhooks are signed)"]);
+    throw new ConfigError([
+      "STATEHOUSE_WEBHOOK_SECRET: required when STATEHOUSE_WEBHOOK_URLS is set (webhooks are signed)",
+    ]);
   }
   if (parsed.data.STATEHOUSE_HEADERS_TIMEOUT_MS > parsed.data.STATEHOUSE_REQUEST_TIMEOUT_MS) {
-    throw new ConfigError(["STATEHOUSE_HEADERS_TIMEOUT_MS: must not exceed STATEHOUSE_REQUEST_TIMEOUT_MS (the headers are part of the request)"]);
+    throw new ConfigError([
+      "STATEHOUSE_HEADERS_TIMEOUT_MS: must not exceed STATEHOUSE_REQUEST_TIMEOUT_MS (the headers are part of the request)",
+    ]);
   }
   if (Boolean(parsed.data.AWS_ACCESS_KEY_ID) !== Boolean(parsed.data.AWS_SECRET_ACCESS_KEY)) {
     throw new ConfigError(["AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY: set both or neither"]);
   }
-  const { STATEHOUSE_WARM_TIMEOUT_MS: warm, STATEHOUSE_COLD_TIMEOUT_MS: cold, STATEHOUSE_STORE_TIMEOUT_MS: legacy } = parsed.data;
+  const {
+    STATEHOUSE_WARM_TIMEOUT_MS: warm,
+    STATEHOUSE_COLD_TIMEOUT_MS: cold,
+    STATEHOUSE_STORE_TIMEOUT_MS: legacy,
+  } = parsed.data;
   return {
     ...parsed.data,
     STATEHOUSE_WARM_TIMEOUT_MS: warm ?? legacy ?? 2000,

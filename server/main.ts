@@ -60,7 +60,11 @@ async function main(): Promise<void> {
     const address = server.address();
     const port = typeof address === "object" && address ? address.port : config.PORT;
     const ready = { hot: services.tiers.hot.name, warm: services.tiers.warm.name, cold: services.tiers.cold.name };
-    logger.info("statehouse listening", { url: `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`, port, stores: ready });
+    logger.info("statehouse listening", {
+      url: `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`,
+      port,
+      stores: ready,
+    });
   });
 
   let closing = false;

@@ -31,9 +31,26 @@ export const contention: Scenario = {
     const successesPerSec = Math.round(successes / elapsed);
     const conflictRate = Math.round((conflicts / (successes + conflicts)) * 1000) / 1000;
     return {
-      results: [{ scenario: "32 writers on one key", variant: "statehouse (telemetry on)", concurrency: 32, opsPerSec: successesPerSec, p50Ms: null, p99Ms: null }],
-      checks: [{ name: "contended counter ends at exactly the number of successful writes", ok: final.count === successes && successes > 0, detail: `${final.count} vs ${successes}` }],
-      notes: [`Contention (32 writers, one key): ${successesPerSec} successful writes/s, conflict rate ${conflictRate}, final count ${final.count} (= successful writes: ${final.count === successes}).`],
+      results: [
+        {
+          scenario: "32 writers on one key",
+          variant: "statehouse (telemetry on)",
+          concurrency: 32,
+          opsPerSec: successesPerSec,
+          p50Ms: null,
+          p99Ms: null,
+        },
+      ],
+      checks: [
+        {
+          name: "contended counter ends at exactly the number of successful writes",
+          ok: final.count === successes && successes > 0,
+          detail: `${final.count} vs ${successes}`,
+        },
+      ],
+      notes: [
+        `Contention (32 writers, one key): ${successesPerSec} successful writes/s, conflict rate ${conflictRate}, final count ${final.count} (= successful writes: ${final.count === successes}).`,
+      ],
       extra: { contention: { successesPerSec, conflictRate, finalCount: final.count, successes } },
     };
   },

@@ -16,18 +16,43 @@ export const durableWrite: Scenario = {
       {
         name: "raw pg versioned UPDATE",
         op: async (i) => {
-          const r = await ctx.pool.query("UPDATE bench_raw SET value = $1, version = version + 1 WHERE id = 'k' AND version = $2 RETURNING version", [JSON.stringify({ n: i }), rawVersion]);
+          const r = await ctx.pool.query(
+            "UPDATE bench_raw SET value = $1, version = version + 1 WHERE id = 'k' AND version = $2 RETURNING version",
+            [JSON.stringify({ n: i }), rawVersion],
+          );
           rawVersion = r.rows[0].version;
         },
       },
-      { name: "statehouse (telemetry off)", op: async (i) => void (version = (await off.put(ref, { n: i }, { ifVersion: version })).version) },
-      { name: "statehouse (telemetry on)", op: async (i) => void (version = (await on.put(ref, { n: i }, { ifVersion: version })).version) },
+      {
+        name: "statehouse (telemetry off)",
+        op: async (i) => void (version = (await off.put(ref, { n: i }, { ifVersion: version })).version),
+      },
+      {
+        name: "statehouse (telemetry on)",
+        op: async (i) => void (version = (await on.put(ref, { n: i }, { ifVersion: version })).version),
+      },
     ]);
     return {
       results,
       ratios: [
-        ratio(results, "durable write / raw pg versioned UPDATE", scenario, 1, "statehouse (telemetry on)", "raw pg versioned UPDATE", 0.7),
-        ratio(results, "telemetry on / off (durable write)", scenario, 1, "statehouse (telemetry on)", "statehouse (telemetry off)", 0.95),
+        ratio(
+          results,
+          "durable write / raw pg versioned UPDATE",
+          scenario,
+          1,
+          "statehouse (telemetry on)",
+          "raw pg versioned UPDATE",
+          0.7,
+        ),
+        ratio(
+          results,
+          "telemetry on / off (durable write)",
+          scenario,
+          1,
+          "statehouse (telemetry on)",
+          "statehouse (telemetry off)",
+          0.95,
+        ),
       ],
     };
   },

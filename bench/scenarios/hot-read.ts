@@ -28,11 +28,37 @@ export const hotRead: Scenario = {
           ])),
         );
       }
-      ratios.push(ratio(results, `hot read hit ${size / 1024} KiB c64 / raw ioredis GET`, scenario, 64, "statehouse (telemetry on)", "raw ioredis GET", 0.8));
+      ratios.push(
+        ratio(
+          results,
+          `hot read hit ${size / 1024} KiB c64 / raw ioredis GET`,
+          scenario,
+          64,
+          "statehouse (telemetry on)",
+          "raw ioredis GET",
+          0.8,
+        ),
+      );
     }
     ratios.push(
-      ratio(results, "telemetry on / off (hot read 1 KiB c64)", "hot read hit 1 KiB", 64, "statehouse (telemetry on)", "statehouse (telemetry off)", 0.95),
-      ratio(results, "telemetry on / off (hot read 1 KiB c1)", "hot read hit 1 KiB", 1, "statehouse (telemetry on)", "statehouse (telemetry off)", 0.95),
+      ratio(
+        results,
+        "telemetry on / off (hot read 1 KiB c64)",
+        "hot read hit 1 KiB",
+        64,
+        "statehouse (telemetry on)",
+        "statehouse (telemetry off)",
+        0.95,
+      ),
+      ratio(
+        results,
+        "telemetry on / off (hot read 1 KiB c1)",
+        "hot read hit 1 KiB",
+        1,
+        "statehouse (telemetry on)",
+        "statehouse (telemetry off)",
+        0.95,
+      ),
     );
     return { results, ratios };
   },

@@ -26,13 +26,21 @@ export const noisyNeighbour: Scenario = {
   async run(ctx) {
     const adminToken = `bench-admin-${randomBytes(12).toString("hex")}`;
     const server = await startServer({
-      DATABASE_URL: ctx.db.url, REDIS_URL: ctx.redis.url, STATEHOUSE_KEY_PREFIX: `${ctx.redis.prefix}nn:`.slice(0, 32), STATEHOUSE_ADMIN_TOKEN: adminToken,
-      STATEHOUSE_DATA_DIR: `/tmp/${ctx.redis.prefix.replace(/[^a-z0-9_-]/gi, "")}-nn`, OTEL_TRACES_EXPORTER: "none",
+      DATABASE_URL: ctx.db.url,
+      REDIS_URL: ctx.redis.url,
+      STATEHOUSE_KEY_PREFIX: `${ctx.redis.prefix}nn:`.slice(0, 32),
+      STATEHOUSE_ADMIN_TOKEN: adminToken,
+      STATEHOUSE_DATA_DIR: `/tmp/${ctx.redis.prefix.replace(/[^a-z0-9_-]/gi, "")}-nn`,
+      OTEL_TRACES_EXPORTER: "none",
     });
     try {
       const url = server.url;
       const mint = async (tenant: string) => {
-        const res = await fetch(`${url}/api/v1/admin/keys`, { method: "POST", headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" }, body: JSON.stringify({ tenant, scopes: ["state:read", "state:write", "agents:invoke"] }) });
+        const res = await fetch(`${url}/api/v1/admin/keys`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${adminToken}`, "content-type": "application/json" },
+          body: JSON.stringify({ tenant, scopes: ["state:read", "state:write", "agents:invoke"] }),
+        });
         if (res.status !== 201) throw new Error(`could not mint a key for ${tenant}: ${res.status}`);
         return `Bearer ${((await res.json()) as { key: string }).key}`;
       };
@@ -41,31 +49,128 @@ export const noisyNeighbour: Scenario = {
       const json = (auth: string, type = "application/json") => ({ authorization: auth, "content-type": type });
 
       // The quiet tenant: one 1 KiB record and a few sessions.
-      await fetch(`${url}/api/v1/state/kv/q-1k`, { method: "PUT", headers: json(quietAuth), body: JSON.stringify({ value: { blob: "q".repeat(1000) } }) });
+      await fetch(`${url}/api/v1/state/kv/q-1k`, {
+        method: "PUT",
+        headers: json(quietAuth),
+        body: JSON.stringify({ value: { blob: "q".repeat(1000) } }),
+      });
       const sessions = await Promise.all(
-        Array.from({ length: 8 }, async () => ((await (await fetch(`${url}/api/v1/agents/assistant/sessions`, { method: "POST", headers: json(quietAuth), body: "{}" })).json()) as { sessionId: string }).sessionId),
+        Array.from(
+          { length: 8 },
+          async () =>
+            (
+              (await (
+                await fetch(`${url}/api/v1/agents/assistant/sessions`, {
+                  method: "POST",
+                  headers: json(quietAuth),
+                  body: "{}",
+                })
+              ).json()) as { sessionId: string }
+            ).sessionId,
+        ),
       );
       const quiet = [
-        { scenario: "quiet tenant state GET 1 KiB", options: { url: `${url}/api/v1/state/kv/q-1k`, method: "GET", headers: { authorization: quietAuth }, overallRate: QUIET_GET_RPS } },
+        {
+          scenario: "quiet tenant state GET 1 KiB",
+          options: {
+            url: `${url}/api/v1/state/kv/q-1k`,
+            method: "GET",
+            headers: { authorization: quietAuth },
+            overallRate: QUIET_GET_RPS,
+          },
+        },
         {
           scenario: "quiet tenant agent turn",
-          options: { url, method: "POST", headers: json(quietAuth), body: JSON.stringify({ content: "My email is ann@example.com; when is my dentist appointment?" }), paths: sessions.map((id) => `/api/v1/agents/assistant/sessions/${id}/messages`), overallRate: QUIET_TURN_RPS },
+          options: {
+            url,
+            method: "POST",
+            headers: json(quietAuth),
+            body: JSON.stringify({ content: "My email is ann@example.com; when is my dentist appointment?" }),
+            paths: sessions.map((id) => `/api/v1/agents/assistant/sessions/${id}/messages`),
+            overallRate: QUIET_TURN_RPS,
+          },
         },
       ];
 
       // The noisy tenant's heaviest allowed requests, built once.
       const big = "n".repeat(3_900_000);
-      await fetch(`${url}/api/v1/state/kv/n-big`, { method: "PUT", headers: json(noisyAuth), body: JSON.stringify({ value: { big } }) });
-      await fetch(`${url}/api/v1/state/kv/n-doc`, { method: "PUT", headers: json(noisyAuth), body: JSON.stringify({ value: { items: [] } }) });
+      await fetch(`${url}/api/v1/state/kv/n-big`, {
+        method: "PUT",
+        headers: json(noisyAuth),
+        body: JSON.stringify({ value: { big } }),
+      });
+      await fetch(`${url}/api/v1/state/kv/n-doc`, {
+        method: "PUT",
+        headers: json(noisyAuth),
+        body: JSON.stringify({ value: { items: [] } }),
+      });
       const heavy: { name: string; method: string; path: string; type?: string; body?: string }[] = [
-        { name: "invoke", method: "POST", path: "/api/v1/agents/assistant/invoke", body: JSON.stringify({ messages: Array.from({ length: 100 }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: pathological(32_000, i) })).concat([{ role: "user", content: pathological(32_000, 1) }]) }) },
-        { name: "batch", method: "POST", path: "/api/v1/agents/assistant/batch", body: JSON.stringify({ documents: Array.from({ length: 120 }, (_, i) => ({ id: `d${i}`, text: pathological(32_000, i) })) }) },
-        { name: "put near the size limit", method: "PUT", path: "/api/v1/state/kv/n-big", body: JSON.stringify({ value: { big } }) },
-        { name: "json patch, many ops", method: "PATCH", path: "/api/v1/state/kv/n-doc", type: "application/json-patch+json", body: JSON.stringify([{ op: "replace", path: "/items", value: [] }, ...Array.from({ length: 900 }, (_, i) => ({ op: "add", path: "/items/-", value: { i, text: "x".repeat(64) } }))]) },
-        { name: "root-copy json patch", method: "PATCH", path: "/api/v1/state/kv/n-doc", type: "application/json-patch+json", body: JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ op: "copy", from: "", path: `/c${i}` }))) },
-        { name: "transaction of 100", method: "POST", path: "/api/v1/transactions", body: JSON.stringify({ operations: Array.from({ length: 100 }, (_, i) => ({ op: "put", namespace: "kv", key: `n-t${i}`, value: { i, pad: "p".repeat(4000) } })) }) },
+        {
+          name: "invoke",
+          method: "POST",
+          path: "/api/v1/agents/assistant/invoke",
+          body: JSON.stringify({
+            messages: Array.from({ length: 100 }, (_, i) => ({
+              role: i % 2 ? "assistant" : "user",
+              content: pathological(32_000, i),
+            })).concat([{ role: "user", content: pathological(32_000, 1) }]),
+          }),
+        },
+        {
+          name: "batch",
+          method: "POST",
+          path: "/api/v1/agents/assistant/batch",
+          body: JSON.stringify({
+            documents: Array.from({ length: 120 }, (_, i) => ({ id: `d${i}`, text: pathological(32_000, i) })),
+          }),
+        },
+        {
+          name: "put near the size limit",
+          method: "PUT",
+          path: "/api/v1/state/kv/n-big",
+          body: JSON.stringify({ value: { big } }),
+        },
+        {
+          name: "json patch, many ops",
+          method: "PATCH",
+          path: "/api/v1/state/kv/n-doc",
+          type: "application/json-patch+json",
+          body: JSON.stringify([
+            { op: "replace", path: "/items", value: [] },
+            ...Array.from({ length: 900 }, (_, i) => ({
+              op: "add",
+              path: "/items/-",
+              value: { i, text: "x".repeat(64) },
+            })),
+          ]),
+        },
+        {
+          name: "root-copy json patch",
+          method: "PATCH",
+          path: "/api/v1/state/kv/n-doc",
+          type: "application/json-patch+json",
+          body: JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ op: "copy", from: "", path: `/c${i}` }))),
+        },
+        {
+          name: "transaction of 100",
+          method: "POST",
+          path: "/api/v1/transactions",
+          body: JSON.stringify({
+            operations: Array.from({ length: 100 }, (_, i) => ({
+              op: "put",
+              namespace: "kv",
+              key: `n-t${i}`,
+              value: { i, pad: "p".repeat(4000) },
+            })),
+          }),
+        },
         { name: "list 1000", method: "GET", path: "/api/v1/state/kv?limit=1000" },
-        { name: "deep nesting", method: "PUT", path: "/api/v1/state/kv/n-deep", body: `{"value":${"[".repeat(20_000)}${"]".repeat(20_000)}}` },
+        {
+          name: "deep nesting",
+          method: "PUT",
+          path: "/api/v1/state/kv/n-deep",
+          body: `{"value":${"[".repeat(20_000)}${"]".repeat(20_000)}}`,
+        },
       ];
       const noisyStatuses = new Map<string, number>();
       const noise = async (until: number) => {
@@ -74,7 +179,14 @@ export const noisyNeighbour: Scenario = {
           Array.from({ length: NOISY_LOOPS }, async (_, loop) => {
             while (Date.now() < until) {
               const h = heavy[(i++ + loop) % heavy.length]!;
-              const status = await fetch(`${url}${h.path}`, { method: h.method, headers: json(noisyAuth, h.type), body: h.body }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
+              const status = await fetch(`${url}${h.path}`, {
+                method: h.method,
+                headers: json(noisyAuth, h.type),
+                body: h.body,
+              }).then(
+                async (r) => (await r.arrayBuffer(), r.status),
+                () => 0,
+              );
               const label = `${h.name} ${status}`;
               noisyStatuses.set(label, (noisyStatuses.get(label) ?? 0) + 1);
             }
@@ -94,7 +206,9 @@ export const noisyNeighbour: Scenario = {
             await noisy;
             const key = `${q.scenario}\u0000${condition}`;
             runs.set(key, [...(runs.get(key) ?? []), r]);
-            console.error(`  ${q.scenario} (${condition}): p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms, ${r.ok} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`);
+            console.error(
+              `  ${q.scenario} (${condition}): p50 ${r.p50Ms} ms p99 ${r.p99Ms} ms, ${r.ok} 2xx, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`,
+            );
           }
         }
       }
@@ -110,13 +224,31 @@ export const noisyNeighbour: Scenario = {
           const ok = rs.reduce((n, r) => n + r.ok, 0);
           const bad = rs.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0);
           p99[condition] = median(rs.map((r) => r.p99Ms));
-          results.push({ scenario: q.scenario, variant: `while the other tenant is ${condition}`, concurrency: 8, opsPerSec: Math.round(ok / (rs.length * DURATION_SEC)), p50Ms: median(rs.map((r) => r.p50Ms)), p99Ms: p99[condition] });
-          checks.push({ name: `${q.scenario} (${condition}): every response 2xx`, ok: bad === 0, detail: `${bad} non-2xx, errors or timeouts` });
+          results.push({
+            scenario: q.scenario,
+            variant: `while the other tenant is ${condition}`,
+            concurrency: 8,
+            opsPerSec: Math.round(ok / (rs.length * DURATION_SEC)),
+            p50Ms: median(rs.map((r) => r.p50Ms)),
+            p99Ms: p99[condition],
+          });
+          checks.push({
+            name: `${q.scenario} (${condition}): every response 2xx`,
+            ok: bad === 0,
+            detail: `${bad} non-2xx, errors or timeouts`,
+          });
         }
-        ratios.push({ name: `${q.scenario}: p99 with a noisy neighbour / p99 idle`, value: round3(p99.noisy / Math.max(p99.idle, 0.001)) });
+        ratios.push({
+          name: `${q.scenario}: p99 with a noisy neighbour / p99 idle`,
+          value: round3(p99.noisy / Math.max(p99.idle, 0.001)),
+        });
       }
       const serverErrors = [...noisyStatuses].filter(([label]) => /\s(5\d\d|0)$/.test(label));
-      checks.push({ name: "the noisy tenant's heavy requests never got a 5xx or a dropped connection", ok: serverErrors.length === 0, detail: JSON.stringify(Object.fromEntries(noisyStatuses)) });
+      checks.push({
+        name: "the noisy tenant's heavy requests never got a 5xx or a dropped connection",
+        ok: serverErrors.length === 0,
+        detail: JSON.stringify(Object.fromEntries(noisyStatuses)),
+      });
       return {
         results,
         ratios,

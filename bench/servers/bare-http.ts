@@ -19,7 +19,19 @@ const server = createServer(async (req, res) => {
     if (req.method === "GET" && parts[0] === "state" && parts.length === 3) {
       const r = await services.state.getOrThrow({ tenant: TENANT, namespace: parts[1]!, key: parts[2]! });
       res.writeHead(200, { "content-type": "application/json", etag: `"${r.version}"` });
-      res.end(JSON.stringify({ namespace: r.namespace, key: r.key, version: r.version, value: r.value, schemaVersion: r.schemaVersion, createdAt: r.createdAt, updatedAt: r.updatedAt, expiresAt: r.expiresAt, sizeBytes: r.sizeBytes }));
+      res.end(
+        JSON.stringify({
+          namespace: r.namespace,
+          key: r.key,
+          version: r.version,
+          value: r.value,
+          schemaVersion: r.schemaVersion,
+          createdAt: r.createdAt,
+          updatedAt: r.updatedAt,
+          expiresAt: r.expiresAt,
+          sizeBytes: r.sizeBytes,
+        }),
+      );
     } else if (req.method === "POST" && parts[0] === "sessions" && parts.length === 1) {
       const s = await services.agents.createSession(TENANT, "assistant");
       res.writeHead(201, { "content-type": "application/json" });

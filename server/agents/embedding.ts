@@ -13,7 +13,9 @@ export const PROFILE_TOPICS = 20;
 export const RELATED_MIN_SIMILARITY = 0.2;
 
 const STOPWORDS = new Set(
-  "a an and are as at be but by can could do does for from had has have hi hello hey how i i'm if in is it it's me my of on or our please so that the their them then there these they this to us was we were what when where which who why will with would you your yes no not just also about again should shall may might must am been being into than too very".split(" "),
+  "a an and are as at be but by can could do does for from had has have hi hello hey how i i'm if in is it it's me my of on or our please so that the their them then there these they this to us was we were what when where which who why will with would you your yes no not just also about again should shall may might must am been being into than too very".split(
+    " ",
+  ),
 );
 
 export type Vector = Float64Array;
@@ -40,7 +42,11 @@ export interface RelatedTopic {
 
 /** Content words of the text's first AGENT_TEXT_PREFIX_CHARS characters (one linear pattern). */
 export function tokenize(text: string): string[] {
-  return (analysisPrefix(text).toLowerCase().match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? []).filter((t) => t.length > 1 && !STOPWORDS.has(t));
+  return (
+    analysisPrefix(text)
+      .toLowerCase()
+      .match(/[\p{L}\p{N}][\p{L}\p{N}'-]*/gu) ?? []
+  ).filter((t) => t.length > 1 && !STOPWORDS.has(t));
 }
 
 /** The embedding of a text; the zero vector when it has no content words. */
@@ -88,13 +94,19 @@ export function relatedTopic(profile: SessionProfile | undefined, message: Vecto
   let best: RelatedTopic | undefined;
   for (const t of profile.topics) {
     const similarity = cosine(message, fromSparse(t.terms, profile.dim));
-    if (similarity >= RELATED_MIN_SIMILARITY && (!best || similarity > best.similarity)) best = { turn: t.turn, text: t.text, similarity: round4(similarity) };
+    if (similarity >= RELATED_MIN_SIMILARITY && (!best || similarity > best.similarity))
+      best = { turn: t.turn, text: t.text, similarity: round4(similarity) };
   }
   return best;
 }
 
 /** Folds one user message into the profile (a new profile when there is none or its model changed). */
-export function withMessage(profile: SessionProfile | undefined, turn: number, text: string, message: Vector = embed(text)): SessionProfile {
+export function withMessage(
+  profile: SessionProfile | undefined,
+  turn: number,
+  text: string,
+  message: Vector = embed(text),
+): SessionProfile {
   const base = profile && profile.model === EMBEDDING_MODEL && profile.dim === message.length ? profile : undefined;
   const n = base?.messages ?? 0;
   const vector = Array.from(message, (x, i) => round4(((base?.vector[i] ?? 0) * n + x) / (n + 1)));

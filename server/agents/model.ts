@@ -23,7 +23,14 @@ export interface AgentModel {
   stream(context: AgentContext): AsyncIterable<string>;
 }
 
-const LABELS: Partial<Record<keyof Entities, string>> = { email: "email", name: "name", phone: "phone number", dates: "dates", amounts: "amounts", urls: "links" };
+const LABELS: Partial<Record<keyof Entities, string>> = {
+  email: "email",
+  name: "name",
+  phone: "phone number",
+  dates: "dates",
+  amounts: "amounts",
+  urls: "links",
+};
 
 /**
  * The default model: deterministic, offline, answering from the session's remembered state. It needs no
@@ -44,10 +51,12 @@ export class OfflineModel implements AgentModel {
       case "recall": {
         const target = recallTarget(c.message);
         if (c.degraded) return "I can't reach my memory right now, so I don't remember that at the moment.";
-        if (!target) return c.summary ? `Here's what I remember: ${c.summary}` : "I don't remember anything about that yet.";
+        if (!target)
+          return c.summary ? `Here's what I remember: ${c.summary}` : "I don't remember anything about that yet.";
         const value = c.entities[target];
         const label = LABELS[target] ?? target;
-        if (value === undefined || (Array.isArray(value) && value.length === 0)) return `You haven't told me your ${label} yet.`;
+        if (value === undefined || (Array.isArray(value) && value.length === 0))
+          return `You haven't told me your ${label} yet.`;
         return `Your ${label} is ${Array.isArray(value) ? value.join(", ") : value}.`;
       }
       default: {
@@ -55,7 +64,9 @@ export class OfflineModel implements AgentModel {
           .filter(([k]) => ["name", "email", "phone"].includes(k))
           .map(([k, v]) => `${LABELS[k as keyof Entities]}: ${v}`);
         const noted = learned.length && c.intent === "inform" ? ` I've noted your ${learned.join(", ")}.` : "";
-        const earlier = c.relatedTopic ? ` This ties in with what you said earlier (turn ${c.relatedTopic.turn}): "${c.relatedTopic.text}".` : "";
+        const earlier = c.relatedTopic
+          ? ` This ties in with what you said earlier (turn ${c.relatedTopic.turn}): "${c.relatedTopic.text}".`
+          : "";
         return c.intent === "question" || c.intent === "request"
           ? `I understand you're asking: "${c.message.slice(0, 200)}". I'll keep it in mind.${noted}${earlier}`
           : `Got it.${noted}${earlier}`;
@@ -76,7 +87,11 @@ export class OpenAICompatibleModel implements AgentModel {
 
   constructor(options: { baseURL: string; model: string; apiKey?: string }) {
     this.name = `openai-compatible:${options.model}`;
-    this.model = createOpenAICompatible({ name: "statehouse-llm", baseURL: options.baseURL, apiKey: options.apiKey }).chatModel(options.model);
+    this.model = createOpenAICompatible({
+      name: "statehouse-llm",
+      baseURL: options.baseURL,
+      apiKey: options.apiKey,
+    }).chatModel(options.model);
   }
 
   async reply(c: AgentContext): Promise<string> {
@@ -101,11 +116,15 @@ function messages(c: AgentContext) {
     c.summary && `Summary of earlier conversation: ${c.summary}`,
     Object.keys(c.entities).length > 0 && `Known facts about the user: ${JSON.stringify(c.entities)}`,
     c.degraded && "Memory is unavailable right now; answer without it and say so if asked to recall.",
-    c.relatedTopic && `An earlier message of the user's on a related topic (turn ${c.relatedTopic.turn}): ${c.relatedTopic.text}`,
+    c.relatedTopic &&
+      `An earlier message of the user's on a related topic (turn ${c.relatedTopic.turn}): ${c.relatedTopic.text}`,
   ].filter(Boolean);
   return [
     { role: "system" as const, content: `You are a helpful assistant with persistent memory.\n${memory.join("\n")}` },
-    ...c.recentTurns.flatMap((t) => [{ role: "user" as const, content: t.user }, { role: "assistant" as const, content: t.reply }]),
+    ...c.recentTurns.flatMap((t) => [
+      { role: "user" as const, content: t.user },
+      { role: "assistant" as const, content: t.reply },
+    ]),
     { role: "user" as const, content: c.message },
   ];
 }

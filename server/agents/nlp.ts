@@ -14,14 +14,16 @@ export interface Entities {
 
 export type Intent = "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
 
-const DATE = /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
+const DATE =
+  /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
 // An address starts only where a run of local-part characters starts (the lookbehind): without it, a
 // failed match was retried from every position inside the run, each scanning to the run's end, which is
 // quadratic on text like "a@" + "a." × 16 000 (2.5 s for 32 000 characters). Matches are the same: the
 // local part read from any position of a run ends at the same "@" as from its start.
 const EMAIL = /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}/g;
 // The phrase in any case ("My name is" opens a sentence); the name itself capitalized, so "I'm tired" is no name.
-const NAME_INTRO = /\b(?:[Mm][Yy] [Nn][Aa][Mm][Ee] [Ii][Ss]|[Ii] [Aa][Mm]|[Ii]'[Mm]|[Cc][Aa][Ll][Ll] [Mm][Ee])\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
+const NAME_INTRO =
+  /\b(?:[Mm][Yy] [Nn][Aa][Mm][Ee] [Ii][Ss]|[Ii] [Aa][Mm]|[Ii]'[Mm]|[Cc][Aa][Ll][Ll] [Mm][Ee])\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)/;
 
 /**
  * Entities found in a text, by the offline NLP library (compromise) plus a few patterns that are linear
@@ -74,7 +76,8 @@ export function detectIntent(text: string): Intent {
   if (/^(hi|hello|hey|good (morning|afternoon|evening))\b/.test(t)) return "greeting";
   if (/\b(bye|goodbye|see you|that's all)\b/.test(t)) return "farewell";
   if (/\b(thanks|thank you)\b/.test(t)) return "thanks";
-  if (/\b(what|which|who)('s| is| are| was)? (my|me)\b|\bdo you (remember|know) my\b|\bwhat did i (say|tell)/.test(t)) return "recall";
+  if (/\b(what|which|who)('s| is| are| was)? (my|me)\b|\bdo you (remember|know) my\b|\bwhat did i (say|tell)/.test(t))
+    return "recall";
   if (t.endsWith("?") || /^(what|why|how|when|where|who|which|can|could|is|are|do|does)\b/.test(t)) return "question";
   if (/^(please|can you|could you|i need|i want|book|schedule|send|find|remind)\b/.test(t)) return "request";
   return "inform";
@@ -94,7 +97,9 @@ export function recallTarget(text: string): keyof Entities | undefined {
 
 /** An extractive summary line for a turn that leaves the window: its first sentence, bounded. */
 export function summarizeTurn(turn: number, user: string): string {
-  const first = analysisPrefix(user).split(/(?<=[.!?])\s/)[0]!.trim();
+  const first = analysisPrefix(user)
+    .split(/(?<=[.!?])\s/)[0]!
+    .trim();
   return `#${turn}: ${first.length > 160 ? `${first.slice(0, 157)}...` : first}`;
 }
 

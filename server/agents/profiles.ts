@@ -46,17 +46,29 @@ export class SessionProfiles {
   }
 
   /** Folds the turn's message in; retried on concurrent turns so every message lands. */
-  async update(ref: StateRef, known: ProfileRead, turn: number, message: string, vector: Vector, actor: string): Promise<void> {
+  async update(
+    ref: StateRef,
+    known: ProfileRead,
+    turn: number,
+    message: string,
+    vector: Vector,
+    actor: string,
+  ): Promise<void> {
     let current = known;
     for (let attempt = 0; attempt <= UPDATE_RETRIES; attempt++) {
       const next = withMessage(current.profile, turn, message, vector);
       try {
-        await this.state.put(ref, next, current.version === undefined ? { createOnly: true, actor } : { ifVersion: current.version, actor });
+        await this.state.put(
+          ref,
+          next,
+          current.version === undefined ? { createOnly: true, actor } : { ifVersion: current.version, actor },
+        );
         return;
       } catch (err) {
         if (!isConflict(err)) {
           // The turn is saved already; the profile catches up with the next message.
-          if (!(isStateError(err) && err.code === "unavailable")) this.log?.warn("profile vector not updated", { error: isStateError(err) ? err.code : "error" });
+          if (!(isStateError(err) && err.code === "unavailable"))
+            this.log?.warn("profile vector not updated", { error: isStateError(err) ? err.code : "error" });
           return;
         }
         current = await this.read(ref, { strong: true });
@@ -76,8 +88,14 @@ const LEGACY_PAGE = 500;
 export function isAgentProfile(value: unknown): boolean {
   const v = value as Partial<SessionProfile> | null;
   return (
-    typeof v === "object" && v !== null && !Array.isArray(v) && v.model === EMBEDDING_MODEL &&
-    typeof v.dim === "number" && typeof v.messages === "number" && Array.isArray(v.vector) && Array.isArray(v.topics) &&
+    typeof v === "object" &&
+    v !== null &&
+    !Array.isArray(v) &&
+    v.model === EMBEDDING_MODEL &&
+    typeof v.dim === "number" &&
+    typeof v.messages === "number" &&
+    Array.isArray(v.vector) &&
+    Array.isArray(v.topics) &&
     Object.keys(v).length === 5
   );
 }
@@ -89,12 +107,20 @@ export function isAgentProfile(value: unknown): boolean {
  * they are derived, and the next message of a live session starts a new one in `agent-profiles`.
  * Idempotent, so every process may run it at start-up. Returns how many it deleted.
  */
-export async function purgeLegacyProfiles(state: StateService, tenants: readonly string[], actor = "agents"): Promise<number> {
+export async function purgeLegacyProfiles(
+  state: StateService,
+  tenants: readonly string[],
+  actor = "agents",
+): Promise<number> {
   let removed = 0;
   for (const tenant of tenants) {
     let cursor: string | undefined;
     do {
-      const page = await state.list(tenant, LEGACY_PROFILES_NAMESPACE, { prefix: "profile:", limit: LEGACY_PAGE, cursor });
+      const page = await state.list(tenant, LEGACY_PROFILES_NAMESPACE, {
+        prefix: "profile:",
+        limit: LEGACY_PAGE,
+        cursor,
+      });
       for (const item of page.items) {
         if (!LEGACY_KEY.test(item.key)) continue;
         const ref = { tenant, namespace: LEGACY_PROFILES_NAMESPACE, key: item.key };

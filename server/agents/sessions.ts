@@ -75,7 +75,16 @@ export class AgentService {
   async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
     this.agentOrThrow(tenant, agent);
     const sessionId = randomUUID();
-    const initial: SessionState = { agent, startedAt: new Date().toISOString(), turns: [], turnCount: 0, summary: "", summarizedTurns: 0, entities: {}, intent: null };
+    const initial: SessionState = {
+      agent,
+      startedAt: new Date().toISOString(),
+      turns: [],
+      turnCount: 0,
+      summary: "",
+      summarizedTurns: 0,
+      entities: {},
+      intent: null,
+    };
     const { record } = await this.state.put(this.ref(tenant, sessionId), initial, { createOnly: true, actor: agent });
     return { sessionId, version: record.version, createdAt: record.createdAt };
   }
@@ -153,22 +162,47 @@ export class AgentService {
       relatedTopic: session && vector ? relatedTopic((await profileRead).profile, vector) : undefined,
     };
     const measured = async (result: TurnResult) => {
-      this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, { agent, degraded: String(result.degraded) });
+      this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, {
+        agent,
+        degraded: String(result.degraded),
+      });
       return result;
     };
     if (!session) {
-      return { context, commit: async (reply) => measured({ reply, turn: null, version: null, intent, entities, degraded: true }) };
+      return {
+        context,
+        commit: async (reply) => measured({ reply, turn: null, version: null, intent, entities, degraded: true }),
+      };
     }
     const known = session;
     return {
       context,
       commit: async (reply) => {
         // Both writes of the turn are checked together first, so a refused turn writes neither.
-        const planned = { ...known, turns: [...known.turns, { turn: known.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }] };
-        await this.state.writeGuard?.(tenant, [{ op: "put", namespace: NAMESPACE, key: sessionId, value: planned }, { op: "put", namespace: profileRef.namespace, key: profileRef.key, value: (await profileRead).profile ?? {} }], agent);
+        const planned = {
+          ...known,
+          turns: [
+            ...known.turns,
+            { turn: known.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() },
+          ],
+        };
+        await this.state.writeGuard?.(
+          tenant,
+          [
+            { op: "put", namespace: NAMESPACE, key: sessionId, value: planned },
+            {
+              op: "put",
+              namespace: profileRef.namespace,
+              key: profileRef.key,
+              value: (await profileRead).profile ?? {},
+            },
+          ],
+          agent,
+        );
         const result = await this.appendTurn(ref, agent, message, reply, intent, found);
         // Without a vector (analysis over budget) the profile skips this message; it is derived data.
-        if (result.turn !== null && vector) await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
+        if (result.turn !== null && vector)
+          await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
         return measured(context.relatedTopic ? { ...result, relatedTopic: context.relatedTopic } : result);
       },
     };
@@ -179,14 +213,32 @@ export class AgentService {
     return turn.commit(await this.model.reply(turn.context));
   }
 
-  private async appendTurn(ref: StateRef, agent: string, user: string, reply: string, intent: Intent, found: Entities): Promise<TurnResult> {
+  private async appendTurn(
+    ref: StateRef,
+    agent: string,
+    user: string,
+    reply: string,
+    intent: Intent,
+    found: Entities,
+  ): Promise<TurnResult> {
     for (let attempt = 0; ; attempt++) {
       try {
         const current = await this.state.getOrThrow(ref, { consistency: "strong" });
         const session = current.value as SessionState;
-        const next = this.withTurn(session, { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() }, found);
+        const next = this.withTurn(
+          session,
+          { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() },
+          found,
+        );
         const { record } = await this.state.put(ref, next, { ifVersion: current.version, actor: agent });
-        return { reply, turn: next.turnCount, version: record.version, intent, entities: next.entities, degraded: false };
+        return {
+          reply,
+          turn: next.turnCount,
+          version: record.version,
+          intent,
+          entities: next.entities,
+          degraded: false,
+        };
       } catch (err) {
         if (isConflict(err) && attempt < APPEND_RETRIES) continue;
         if (isUnavailable(err)) return { reply, turn: null, version: null, intent, entities: found, degraded: true };
@@ -200,13 +252,18 @@ export class AgentService {
    * keeps the newest turns and folds the ones that fall out into `summary` and `summarizedTurns`.
    */
   private withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
-    return { ...session, turns: [...session.turns, turn], turnCount: turn.turn, entities: mergeEntities(session.entities, found), intent: turn.intent };
+    return {
+      ...session,
+      turns: [...session.turns, turn],
+      turnCount: turn.turn,
+      entities: mergeEntities(session.entities, found),
+      intent: turn.intent,
+    };
   }
 
   private window() {
     return this.state.policy(NAMESPACE).windows.find((w) => w.field === "turns") ?? { field: "turns", maxItems: 10 };
   }
-
 
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };

@@ -38,9 +38,15 @@ export interface InvokeResult {
  * text pool under the tenant's share of it; a message whose analysis is over budget adds no entities
  * and no topic (the turn still answers).
  */
-export async function invokeStateless(model: AgentModel, request: InvokeRequest, windowTurns: number, text: { analyzer: TextAnalyzer; tenant: string }): Promise<InvokeResult> {
+export async function invokeStateless(
+  model: AgentModel,
+  request: InvokeRequest,
+  windowTurns: number,
+  text: { analyzer: TextAnalyzer; tenant: string },
+): Promise<InvokeResult> {
   const last = request.messages.at(-1);
-  if (!last || last.role !== "user") throw new InvalidError("the last message must be the user's (role: user)", { field: "messages" });
+  if (!last || last.role !== "user")
+    throw new InvalidError("the last message must be the user's (role: user)", { field: "messages" });
   // Pair each user message with the assistant reply that followed it, as a session's turns are kept.
   const turns: { user: string; reply: string }[] = [];
   for (const m of request.messages.slice(0, -1)) {
@@ -48,7 +54,11 @@ export async function invokeStateless(model: AgentModel, request: InvokeRequest,
     else if (turns.length) turns.at(-1)!.reply += m.content;
   }
   // Submitted together: the scheduler runs them in order, within this tenant's share of the pool.
-  const analyses = await Promise.all([...turns.map((t) => t.user), last.content].map((content) => text.analyzer.analyze(text.tenant, { text: content, embed: true })));
+  const analyses = await Promise.all(
+    [...turns.map((t) => t.user), last.content].map((content) =>
+      text.analyzer.analyze(text.tenant, { text: content, embed: true }),
+    ),
+  );
   let entities: Entities = request.entities ?? {};
   let profile: SessionProfile | undefined;
   turns.forEach((t, i) => {
@@ -60,7 +70,9 @@ export async function invokeStateless(model: AgentModel, request: InvokeRequest,
   const analysis = analyses.at(-1)!;
   if (analysis.ok) entities = mergeEntities(entities, analysis.value.entities);
   const summarized = turns.slice(0, Math.max(0, turns.length - windowTurns));
-  const summary = [request.summary, ...summarized.map((t, i) => summarizeTurn(i + 1, t.user))].filter(Boolean).join("\n");
+  const summary = [request.summary, ...summarized.map((t, i) => summarizeTurn(i + 1, t.user))]
+    .filter(Boolean)
+    .join("\n");
   // Intent patterns are linear and read a bounded prefix: cheap enough for the event loop when the pool gave up.
   const intent = analysis.ok ? analysis.value.intent : detectIntent(last.content);
   const vector = analysis.ok ? analysis.value.vector : undefined;
@@ -74,7 +86,15 @@ export async function invokeStateless(model: AgentModel, request: InvokeRequest,
     relatedTopic: vector ? relatedTopic(profile, vector) : undefined,
   };
   const reply = await model.reply(context);
-  return { reply, turn: turns.length + 1, version: null, intent, entities, degraded: false, ...(context.relatedTopic ? { relatedTopic: context.relatedTopic } : {}) };
+  return {
+    reply,
+    turn: turns.length + 1,
+    version: null,
+    intent,
+    entities,
+    degraded: false,
+    ...(context.relatedTopic ? { relatedTopic: context.relatedTopic } : {}),
+  };
 }
 
 const BatchDocument = z.object({
@@ -93,7 +113,10 @@ export type BatchItemResult =
  * a large batch never takes the pool from other tenants, and a document over its time budget (or left
  * waiting too long behind the tenant's own work) is reported `failed` in its place.
  */
-export async function classifyBatch(documents: readonly unknown[], text: { analyzer: TextAnalyzer; tenant: string }): Promise<BatchItemResult[]> {
+export async function classifyBatch(
+  documents: readonly unknown[],
+  text: { analyzer: TextAnalyzer; tenant: string },
+): Promise<BatchItemResult[]> {
   return Promise.all(documents.map((document, index) => classifyOne(document, index, text)));
 }
 
@@ -103,12 +126,22 @@ const FAILED_DETAIL = {
   failed: "the document could not be classified",
 } as const;
 
-async function classifyOne(document: unknown, index: number, text: { analyzer: TextAnalyzer; tenant: string }): Promise<BatchItemResult> {
+async function classifyOne(
+  document: unknown,
+  index: number,
+  text: { analyzer: TextAnalyzer; tenant: string },
+): Promise<BatchItemResult> {
   const parsed = BatchDocument.safeParse(document);
-  const id = typeof (document as { id?: unknown })?.id === "string" ? ((document as { id: string }).id.slice(0, 128)) : undefined;
+  const id =
+    typeof (document as { id?: unknown })?.id === "string" ? (document as { id: string }).id.slice(0, 128) : undefined;
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { index, ...(id ? { id } : {}), ok: false, error: { code: "invalid", detail: `${issue?.path.join(".") || "document"}: ${issue?.message ?? "invalid"}` } };
+    return {
+      index,
+      ...(id ? { id } : {}),
+      ok: false,
+      error: { code: "invalid", detail: `${issue?.path.join(".") || "document"}: ${issue?.message ?? "invalid"}` },
+    };
   }
   const ref = { index, ...(parsed.data.id ? { id: parsed.data.id } : {}) };
   const outcome = await text.analyzer.analyze(text.tenant, { text: parsed.data.text });

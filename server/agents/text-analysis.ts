@@ -22,5 +22,9 @@ export interface TextAnalysis {
  */
 export function analyzeText(task: TextTask): TextAnalysis {
   const text = analysisPrefix(task.text);
-  return { intent: detectIntent(text), entities: extractEntities(text), ...(task.embed ? { vector: embed(text) } : {}) };
+  return {
+    intent: detectIntent(text),
+    entities: extractEntities(text),
+    ...(task.embed ? { vector: embed(text) } : {}),
+  };
 }

@@ -75,7 +75,8 @@ export class FairScheduler<T, R> {
     if (this.closed) return Promise.resolve({ ok: false, reason: "busy" });
     let queue = this.tenants.get(tenant);
     if (!queue) this.tenants.set(tenant, (queue = { waiting: [], running: 0 }));
-    if (queue.waiting.length >= (this.options.maxQueuedPerTenant ?? AGENT_TASKS_QUEUED_PER_TENANT)) return Promise.resolve({ ok: false, reason: "busy" });
+    if (queue.waiting.length >= (this.options.maxQueuedPerTenant ?? AGENT_TASKS_QUEUED_PER_TENANT))
+      return Promise.resolve({ ok: false, reason: "busy" });
     return new Promise((resolve) => {
       const entry: Waiting<T, R> = {
         task,
@@ -87,7 +88,10 @@ export class FairScheduler<T, R> {
           resolve(outcome);
         },
         // Given up in the queue: the entry stays in place, settled, and is skipped when reached.
-        timer: setTimeout(() => entry.settle({ ok: false, reason: "busy" }), this.options.maxWaitMs ?? AGENT_TASK_MAX_WAIT_MS),
+        timer: setTimeout(
+          () => entry.settle({ ok: false, reason: "busy" }),
+          this.options.maxWaitMs ?? AGENT_TASK_MAX_WAIT_MS,
+        ),
       };
       entry.timer.unref();
       queue.waiting.push(entry);
@@ -153,7 +157,8 @@ export class FairScheduler<T, R> {
       clearTimeout(timer);
       this.running--;
       queue.running--;
-      if (queue.running === 0 && queue.waiting.length === 0 && this.tenants.get(tenant) === queue) this.tenants.delete(tenant);
+      if (queue.running === 0 && queue.waiting.length === 0 && this.tenants.get(tenant) === queue)
+        this.tenants.delete(tenant);
       entry.settle(outcome);
       this.pump();
     };
@@ -244,14 +249,17 @@ export class WorkerTextAnalyzer implements TextAnalyzer {
       // fails without being aborted (it was handed to a worker that was being terminated for another
       // task's budget, or its worker died) is tried once more, within what is left of its budget: one
       // tenant's recycled worker must not cost another tenant's next task its answer.
-      const once = () => pool.run({ ...task, started: flag.buffer }, { signal: budget.signal }) as Promise<TextAnalysis>;
-      return once().catch((err: unknown) => {
-        if (budget.signal.aborted) throw err;
-        return once();
-      }).finally(() => {
-        // Wakes the waiter if the task never started (refused or aborted in the queue).
-        Atomics.notify(flag, 0);
-      });
+      const once = () =>
+        pool.run({ ...task, started: flag.buffer }, { signal: budget.signal }) as Promise<TextAnalysis>;
+      return once()
+        .catch((err: unknown) => {
+          if (budget.signal.aborted) throw err;
+          return once();
+        })
+        .finally(() => {
+          // Wakes the waiter if the task never started (refused or aborted in the queue).
+          Atomics.notify(flag, 0);
+        });
     }, options);
   }
 

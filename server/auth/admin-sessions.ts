@@ -28,7 +28,13 @@ export class AdminSessions {
   }
 
   issue(keyId: string, tenant: string, now = Date.now()): { value: string; session: AdminSession } {
-    const session: AdminSession = { sid: randomBytes(12).toString("base64url"), keyId, tenant, csrf: randomBytes(18).toString("base64url"), expiresAt: now + this.ttlMs };
+    const session: AdminSession = {
+      sid: randomBytes(12).toString("base64url"),
+      keyId,
+      tenant,
+      csrf: randomBytes(18).toString("base64url"),
+      expiresAt: now + this.ttlMs,
+    };
     const payload = Buffer.from(JSON.stringify(session)).toString("base64url");
     return { value: `${payload}.${this.sign(payload)}`, session };
   }
@@ -90,7 +96,10 @@ export class MemorySessionDenylist implements SessionDenylist {
 
 export class RedisSessionDenylist implements SessionDenylist {
   constructor(
-    private readonly client: { set(...args: (string | number)[]): Promise<unknown>; exists(key: string): Promise<number> },
+    private readonly client: {
+      set(...args: (string | number)[]): Promise<unknown>;
+      exists(key: string): Promise<number>;
+    },
     private readonly prefix: string,
   ) {}
   async revoke(session: AdminSession): Promise<void> {

@@ -7,7 +7,15 @@ import { withTimeout } from "../state/timeout";
 // checkpoints:read: reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP).
 // admin: every other scope, within the key's own tenant. platform:admin: admin across every tenant (the
 // bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
-export const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin", "platform:admin"] as const;
+export const SCOPES = [
+  "state:read",
+  "state:write",
+  "agents:invoke",
+  "workflows:run",
+  "checkpoints:read",
+  "admin",
+  "platform:admin",
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */
@@ -62,11 +70,17 @@ export class ApiKeyService {
   }
 
   /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
-  async create(input: { tenant: string; scopes: readonly string[]; name?: string }): Promise<ApiKeyInfo & { key: string }> {
-    if (!TENANT.test(input.tenant)) throw new InvalidError("tenant must match [a-z0-9][a-z0-9_-]{0,63}", { field: "tenant" });
+  async create(input: {
+    tenant: string;
+    scopes: readonly string[];
+    name?: string;
+  }): Promise<ApiKeyInfo & { key: string }> {
+    if (!TENANT.test(input.tenant))
+      throw new InvalidError("tenant must match [a-z0-9][a-z0-9_-]{0,63}", { field: "tenant" });
     const scopes = [...new Set(input.scopes)];
     const unknown = scopes.filter((s) => !(SCOPES as readonly string[]).includes(s));
-    if (scopes.length === 0 || unknown.length) throw new InvalidError(`scopes must be a non-empty list of ${SCOPES.join(", ")}`, { field: "scopes" });
+    if (scopes.length === 0 || unknown.length)
+      throw new InvalidError(`scopes must be a non-empty list of ${SCOPES.join(", ")}`, { field: "scopes" });
     const id = randomBytes(8).toString("hex");
     const secret = randomBytes(32).toString("base64url");
     const row = await this.prisma.apiKey.create({
@@ -103,7 +117,10 @@ export class ApiKeyService {
    */
   async revoke(id: string): Promise<boolean> {
     if (!/^[a-f0-9]{16}$/.test(id)) return false;
-    const { count } = await this.prisma.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: new Date() } });
+    const { count } = await this.prisma.apiKey.updateMany({
+      where: { id, revokedAt: null },
+      data: { revokedAt: new Date() },
+    });
     this.forget(id);
     this.onRevoke(id);
     if (count > 0) return true;
@@ -127,7 +144,8 @@ export class ApiKeyService {
   knownSecretMatches(token: string): boolean {
     // STATEHOUSE_ADMIN_TOKEN is chosen by the operator and may be as short as 16 characters: under 32,
     // a throttled address gets no verdict on it (that would be a guessing oracle).
-    if (this.adminTokenHash && !this.adminTokenGuessable && timingSafeEqual(sha256(token), this.adminTokenHash)) return true;
+    if (this.adminTokenHash && !this.adminTokenGuessable && timingSafeEqual(sha256(token), this.adminTokenHash))
+      return true;
     const m = KEY_FORMAT.exec(token);
     const known = m && this.verifiedSecrets.get(m[1]!);
     return Boolean(known && timingSafeEqual(sha256(m[2]!), known));
@@ -160,15 +178,15 @@ export class ApiKeyService {
       if (principal) {
         this.lastKnownGood.set(token, principal);
         this.verifiedSecrets.set(principal.keyId, sha256(m[2]!));
-      }
-      else this.lastKnownGood.delete(token);
+      } else this.lastKnownGood.delete(token);
     }
     return principal || undefined;
   }
 
   /** The principal of an unrevoked key by id (dashboard sessions hold ids, never keys); cached 5 s. */
   async principalById(keyId: string): Promise<Principal | undefined> {
-    if (keyId === "admin-token") return this.adminTokenHash ? { keyId, tenant: "default", scopes: new Set(SCOPES) } : undefined;
+    if (keyId === "admin-token")
+      return this.adminTokenHash ? { keyId, tenant: "default", scopes: new Set(SCOPES) } : undefined;
     if (!/^[a-f0-9]{16}$/.test(keyId)) return undefined;
     const cached = this.byId.get(keyId);
     if (cached !== undefined) return cached || undefined;
@@ -179,14 +197,19 @@ export class ApiKeyService {
     } catch {
       throw new UnavailableError("warm", "API keys cannot be checked right now");
     }
-    const principal: Principal | false = row && !row.revokedAt ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
+    const principal: Principal | false =
+      row && !row.revokedAt ? { keyId: row.id, tenant: row.tenant, scopes: new Set(row.scopes as Scope[]) } : false;
     if (generation === this.revocations) this.byId.set(keyId, principal);
     return principal || undefined;
   }
 
   /** Whether an unrevoked platform admin key exists for tenant `default` (the bootstrap admin). */
   async hasAdminKey(): Promise<boolean> {
-    return (await this.prisma.apiKey.count({ where: { tenant: "default", revokedAt: null, scopes: { has: "platform:admin" } } })) > 0;
+    return (
+      (await this.prisma.apiKey.count({
+        where: { tenant: "default", revokedAt: null, scopes: { has: "platform:admin" } },
+      })) > 0
+    );
   }
 
   /**
@@ -197,14 +220,34 @@ export class ApiKeyService {
    */
   async upgradeBootstrapKey(): Promise<boolean> {
     if ((await this.prisma.apiKey.count({ where: { scopes: { has: "platform:admin" } } })) > 0) return false;
-    const oldest = await this.prisma.apiKey.findFirst({ where: { tenant: "default", name: "bootstrap admin" }, orderBy: { createdAt: "asc" } });
+    const oldest = await this.prisma.apiKey.findFirst({
+      where: { tenant: "default", name: "bootstrap admin" },
+      orderBy: { createdAt: "asc" },
+    });
     if (!oldest || oldest.revokedAt || !oldest.scopes.includes("admin")) return false;
-    await this.prisma.apiKey.update({ where: { id: oldest.id }, data: { scopes: [...new Set([...oldest.scopes, "platform:admin"])] } });
+    await this.prisma.apiKey.update({
+      where: { id: oldest.id },
+      data: { scopes: [...new Set([...oldest.scopes, "platform:admin"])] },
+    });
     this.forget(oldest.id);
     return true;
   }
 }
 
-function toInfo(row: { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: Date; revokedAt: Date | null }): ApiKeyInfo {
-  return { id: row.id, tenant: row.tenant, name: row.name, scopes: row.scopes as Scope[], createdAt: row.createdAt, revokedAt: row.revokedAt };
+function toInfo(row: {
+  id: string;
+  tenant: string;
+  name: string | null;
+  scopes: string[];
+  createdAt: Date;
+  revokedAt: Date | null;
+}): ApiKeyInfo {
+  return {
+    id: row.id,
+    tenant: row.tenant,
+    name: row.name,
+    scopes: row.scopes as Scope[],
+    createdAt: row.createdAt,
+    revokedAt: row.revokedAt,
+  };
 }

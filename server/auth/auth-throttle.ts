@@ -45,7 +45,8 @@ export class AuthThrottle {
     this.now = options.now ?? Date.now;
     this.entries = new LRUCache({ max: options.maxAddresses ?? 100_000, ttl: options.windowMs, ttlAutopurge: false });
     const client = options.redis?.client as (RedisClient & Record<string, unknown>) | undefined;
-    if (client && !("statehouseAuthFail" in client)) client.defineCommand("statehouseAuthFail", { numberOfKeys: 1, lua: COUNT });
+    if (client && !("statehouseAuthFail" in client))
+      client.defineCommand("statehouseAuthFail", { numberOfKeys: 1, lua: COUNT });
   }
 
   get failures(): number {
@@ -98,12 +99,15 @@ export class AuthThrottle {
   }
 
   private async countShared(shared: NonNullable<AuthThrottleOptions["redis"]>, key: string): Promise<[number, number]> {
-    const run = (shared.client as unknown as { statehouseAuthFail(k: string, ms: number): Promise<[number, number]> }).statehouseAuthFail;
+    const run = (shared.client as unknown as { statehouseAuthFail(k: string, ms: number): Promise<[number, number]> })
+      .statehouseAuthFail;
     let timer: NodeJS.Timeout | undefined;
     try {
       const [n, ttl] = await Promise.race([
         run.call(shared.client, key, this.options.windowMs),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error("auth throttle timed out")), shared.timeoutMs))),
+        new Promise<never>(
+          (_, reject) => (timer = setTimeout(() => reject(new Error("auth throttle timed out")), shared.timeoutMs)),
+        ),
       ]);
       return [Number(n), Number(ttl)];
     } finally {

@@ -16,7 +16,11 @@ export type StatehouseClient = Client<paths>;
  * });
  * ```
  */
-export function createStatehouseClient(options: { baseUrl: string; apiKey?: string; fetch?: typeof fetch }): StatehouseClient {
+export function createStatehouseClient(options: {
+  baseUrl: string;
+  apiKey?: string;
+  fetch?: typeof fetch;
+}): StatehouseClient {
   return createClient<paths>({
     baseUrl: options.baseUrl,
     headers: options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {},

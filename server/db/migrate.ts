@@ -23,7 +23,10 @@ const MIGRATION_LOCK = 7_236_118_905_143n;
 
 /** Reads prisma/migrations/<timestamp>_<name>/migration.sql in name order. */
 export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
-  const names = (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = (await readdir(dir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   return Promise.all(
     names.map(async (name) => {
       const bytes = await readFile(path.join(dir, name, "migration.sql"));
@@ -60,7 +63,8 @@ export async function migrate(db: SqlDriver, migrations?: Migration[]): Promise<
     for (const m of all) {
       const recorded = done.get(m.name);
       if (recorded !== undefined) {
-        if (recorded !== m.checksum) throw new Error(`migration ${m.name} was modified after it was applied (checksum differs)`);
+        if (recorded !== m.checksum)
+          throw new Error(`migration ${m.name} was modified after it was applied (checksum differs)`);
         continue;
       }
       const id = randomUUID();

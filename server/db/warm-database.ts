@@ -20,18 +20,26 @@ export interface WarmDatabase {
 }
 
 /** Opens the warm tier's database: PostgreSQL at a URL, or PGlite on disk; migrates it unless told not to. */
-export async function openWarmDatabase(target: { url: string } | { pgliteDir: string }, options: { migrate?: boolean; poolSize?: number; pool?: pg.Pool } = {}): Promise<WarmDatabase> {
+export async function openWarmDatabase(
+  target: { url: string } | { pgliteDir: string },
+  options: { migrate?: boolean; poolSize?: number; pool?: pg.Pool } = {},
+): Promise<WarmDatabase> {
   let db: WarmDatabase;
   if ("url" in target) {
     if (options.migrate !== false) await migratePostgres(target.url);
-    const pool = options.pool ?? new pg.Pool({ connectionString: target.url, max: options.poolSize ?? 10, connectionTimeoutMillis: 3000 });
+    const pool =
+      options.pool ??
+      new pg.Pool({ connectionString: target.url, max: options.poolSize ?? 10, connectionTimeoutMillis: 3000 });
     // An idle client that loses its server emits 'error' on the pool; unhandled, that would end the process.
     pool.on("error", () => {});
     const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     db = {
       kind: "postgres",
       prisma,
-      direct: { $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) => (await pool.query({ name: statementName(query), text: query, values })).rows as T },
+      direct: {
+        $queryRawUnsafe: async <T>(query: string, ...values: unknown[]) =>
+          (await pool.query({ name: statementName(query), text: query, values })).rows as T,
+      },
       async close() {
         await prisma.$disconnect();
         await pool.end().catch(() => {});

@@ -35,6 +35,13 @@ export function visibleTenants(principal: Principal): string | undefined {
  */
 export function assertMayGrant(principal: Principal, scopes: readonly string[]): void {
   // Unknown names are left to the key service, which refuses them as invalid (422).
-  const beyond = scopes.filter((s) => (SCOPES as readonly string[]).includes(s) && !grants(principal.scopes, s as Scope));
-  if (beyond.length) throw new HttpError("forbidden", `this key cannot grant or revoke ${beyond.join(", ")}: only a key that holds a scope can`, { requiredScope: beyond[0] });
+  const beyond = scopes.filter(
+    (s) => (SCOPES as readonly string[]).includes(s) && !grants(principal.scopes, s as Scope),
+  );
+  if (beyond.length)
+    throw new HttpError(
+      "forbidden",
+      `this key cannot grant or revoke ${beyond.join(", ")}: only a key that holds a scope can`,
+      { requiredScope: beyond[0] },
+    );
 }

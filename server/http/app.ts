@@ -48,12 +48,32 @@ export function createApi(services: Services): Api {
     onlyWithBody(
       bodyLimit({
         maxSize: services.config.STATEHOUSE_MAX_BODY_BYTES,
-        onError: () => problemResponse(new HttpError("body_too_large", `request bodies are limited to ${services.config.STATEHOUSE_MAX_BODY_BYTES} bytes`, { limitBytes: services.config.STATEHOUSE_MAX_BODY_BYTES })),
+        onError: () =>
+          problemResponse(
+            new HttpError(
+              "body_too_large",
+              `request bodies are limited to ${services.config.STATEHOUSE_MAX_BODY_BYTES} bytes`,
+              { limitBytes: services.config.STATEHOUSE_MAX_BODY_BYTES },
+            ),
+          ),
       }),
     ),
   );
 
-  app.use("/api/admin/*", onlyWithBody(bodyLimit({ maxSize: ADMIN_BODY_BYTES, onError: () => problemResponse(new HttpError("body_too_large", `request bodies here are limited to ${ADMIN_BODY_BYTES} bytes`, { limitBytes: ADMIN_BODY_BYTES })) })));
+  app.use(
+    "/api/admin/*",
+    onlyWithBody(
+      bodyLimit({
+        maxSize: ADMIN_BODY_BYTES,
+        onError: () =>
+          problemResponse(
+            new HttpError("body_too_large", `request bodies here are limited to ${ADMIN_BODY_BYTES} bytes`, {
+              limitBytes: ADMIN_BODY_BYTES,
+            }),
+          ),
+      }),
+    ),
+  );
 
   // GET /api/health – liveness: the process answers; no store is consulted.
   app.get("/api/health", (c) => c.json({ status: "ok" }));
@@ -74,12 +94,22 @@ export function createApi(services: Services): Api {
     if (metricsToken) {
       const given = /^Bearer\s+(\S+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
       if (!safeEqual(given, metricsToken)) {
-        return problemResponse(new HttpError("unauthorized", "/metrics needs 'Authorization: Bearer <METRICS_TOKEN>'", {}, { "www-authenticate": 'Bearer realm="metrics"' }));
+        return problemResponse(
+          new HttpError(
+            "unauthorized",
+            "/metrics needs 'Authorization: Bearer <METRICS_TOKEN>'",
+            {},
+            { "www-authenticate": 'Bearer realm="metrics"' },
+          ),
+        );
       }
     }
     const exporter = services.telemetry.prometheus;
     const text = exporter ? serializer.serialize((await exporter.collect()).resourceMetrics) : "";
-    return c.body(text, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8", "cache-control": "no-store" });
+    return c.body(text, 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "cache-control": "no-store",
+    });
   });
   served.push({ method: "GET", path: "/metrics", pattern: /^\/metrics$/ });
 
@@ -92,17 +122,25 @@ export function createApi(services: Services): Api {
     try {
       refuseCrossSite(c, services);
       if ((c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase() !== "application/json") {
-        throw new HttpError("unsupported_media_type", "send the login as application/json: {\"key\": \"...\"}", { accepted: ["application/json"] });
+        throw new HttpError("unsupported_media_type", 'send the login as application/json: {"key": "..."}', {
+          accepted: ["application/json"],
+        });
       }
       // Checked like every other JSON body: 400 malformed, or too_deep before anything recurses into it.
       const body = parseJsonBody(await c.req.text()) as { key?: unknown } | null;
       const key = typeof body?.key === "string" && body.key.length <= 512 ? body.key.trim() : undefined;
       const principal = await checkKey(c, services, key, () => new HttpError("unauthorized", "that key is not valid"));
-      if (!grants(principal.scopes, "admin")) throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
+      if (!grants(principal.scopes, "admin"))
+        throw new HttpError("forbidden", "the dashboard needs a key with the admin scope", { requiredScope: "admin" });
       const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
       c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
       c.header("cache-control", "no-store");
-      return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
+      return c.json({
+        keyId: session.keyId,
+        tenant: session.tenant,
+        csrfToken: session.csrf,
+        expiresAt: new Date(session.expiresAt).toISOString(),
+      });
     } catch (err) {
       return problemResponse(err);
     }
@@ -118,20 +156,28 @@ export function createApi(services: Services): Api {
     } catch (err) {
       return problemResponse(err);
     }
-    if (!principal) return problemResponse(new HttpError("unauthorized", "the session's key was revoked; log in again"));
+    if (!principal)
+      return problemResponse(new HttpError("unauthorized", "the session's key was revoked; log in again"));
     c.header("cache-control", "no-store");
-    return c.json({ keyId: session.keyId, tenant: session.tenant, csrfToken: session.csrf, expiresAt: new Date(session.expiresAt).toISOString() });
+    return c.json({
+      keyId: session.keyId,
+      tenant: session.tenant,
+      csrfToken: session.csrf,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+    });
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
   app.delete("/api/admin/session", async (c) => {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
-    if (session && !safeEqual(c.req.header("x-csrf-token") ?? "", session.csrf)) return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
+    if (session && !safeEqual(c.req.header("x-csrf-token") ?? "", session.csrf))
+      return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
     // Ends the session everywhere, not just in this browser: a copied cookie stops working too.
     if (session) await services.sessionDenylist.revoke(session).catch(() => {});
     c.header("set-cookie", services.sessions.clearCookie(secure(c.req.url, c.req.header("x-forwarded-proto"))));
     return c.body(null, 204);
   });
-  for (const method of ["GET", "POST", "DELETE"]) served.push({ method, path: "/api/admin/session", pattern: /^\/api\/admin\/session$/ });
+  for (const method of ["GET", "POST", "DELETE"])
+    served.push({ method, path: "/api/admin/session", pattern: /^\/api\/admin\/session$/ });
 
   const kit: RouteKit = { define: (spec, handler) => defineRoute(app, served, services, spec, handler) };
   registerStateRoutes(kit);
@@ -144,14 +190,19 @@ export function createApi(services: Services): Api {
   registerWorkflowRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", description: "An API key: shk_<id>_<secret>" });
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key: shk_<id>_<secret>",
+  });
   const document = () =>
     app.getOpenAPI31Document({
       openapi: "3.1.0",
       info: {
         title: "Statehouse API",
         version: "1.0.0",
-        description: "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
+        description:
+          "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
         // One row per limit, from server/http/limits.ts (the README's Limits table is rendered from it too).
         "x-statehouse-limits": requestLimits(services.config),
       },
@@ -168,7 +219,14 @@ export function createApi(services: Services): Api {
     const path = new URL(c.req.url).pathname;
     const allowed = served.filter((r) => r.pattern.test(path)).map((r) => r.method);
     if (allowed.length) {
-      return problemResponse(new HttpError("method_not_allowed", `${c.req.method} is not allowed here`, { allowed }, { allow: [...new Set(allowed)].join(", ") }));
+      return problemResponse(
+        new HttpError(
+          "method_not_allowed",
+          `${c.req.method} is not allowed here`,
+          { allowed },
+          { allow: [...new Set(allowed)].join(", ") },
+        ),
+      );
     }
     return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
   });
@@ -179,7 +237,11 @@ export function createApi(services: Services): Api {
   });
 
   // Each request in its own scope: a store that timed out once in a request is not waited on again in it.
-  return { fetch: (request, env) => inRequestScope(() => app.fetch(request, env as object | undefined)), routes: served, openapi };
+  return {
+    fetch: (request, env) => inRequestScope(() => app.fetch(request, env as object | undefined)),
+    routes: served,
+    openapi,
+  };
 }
 
 /**
@@ -203,5 +265,8 @@ export function buildOpenApiDocument(config: Services["config"]): Record<string,
  * has no body (RFC 9112, section 6.3), so it has nothing to limit.
  */
 function onlyWithBody(check: MiddlewareHandler): MiddlewareHandler {
-  return (c, next) => (c.req.header("content-length") === undefined && c.req.header("transfer-encoding") === undefined ? next() : check(c, next));
+  return (c, next) =>
+    c.req.header("content-length") === undefined && c.req.header("transfer-encoding") === undefined
+      ? next()
+      : check(c, next);
 }

@@ -9,7 +9,8 @@ const resolvers = new WeakMap<object, ClientAddresses>();
 
 function resolverFor(services: ApiServices): ClientAddresses {
   let resolver = resolvers.get(services.config);
-  if (!resolver) resolvers.set(services.config, (resolver = new ClientAddresses(services.config.STATEHOUSE_TRUST_PROXY)));
+  if (!resolver)
+    resolvers.set(services.config, (resolver = new ClientAddresses(services.config.STATEHOUSE_TRUST_PROXY)));
   return resolver;
 }
 
@@ -38,13 +39,21 @@ export function clientAddress(c: Context, services: ApiServices): string {
  * guessing oracle). What a blocked address can still learn is whether a guess is the 256-bit secret
  * of a recently used key id (or a 32+ character admin token), which no number of guesses can find.
  */
-export async function checkKey(c: Context, services: ApiServices, token: string | undefined, refusal: () => HttpError): Promise<Principal> {
+export async function checkKey(
+  c: Context,
+  services: ApiServices,
+  token: string | undefined,
+  refusal: () => HttpError,
+): Promise<Principal> {
   const throttle = services.authThrottle;
   // The address is resolved only when some address is blocked or this check fails: a valid key costs one clock read here.
   let address = throttle.anyBlocked() ? clientAddress(c, services) : undefined;
   const blocked = address === undefined ? 0 : throttle.blockedFor(address);
   if (blocked > 0) {
-    const principal = token !== undefined && services.keys.knownSecretMatches(token) ? await services.keys.authenticate(token) : undefined;
+    const principal =
+      token !== undefined && services.keys.knownSecretMatches(token)
+        ? await services.keys.authenticate(token)
+        : undefined;
     if (principal) return principal;
     throw rateLimited(blocked);
   }
@@ -56,7 +65,12 @@ export async function checkKey(c: Context, services: ApiServices, token: string 
 }
 
 function rateLimited(retryAfterSeconds: number): HttpError {
-  return new HttpError("rate_limited", "too many failed authentications from this address; try again later", { retryAfterSeconds }, { "retry-after": String(retryAfterSeconds) });
+  return new HttpError(
+    "rate_limited",
+    "too many failed authentications from this address; try again later",
+    { retryAfterSeconds },
+    { "retry-after": String(retryAfterSeconds) },
+  );
 }
 
 /**

@@ -7,7 +7,14 @@ const NAMESPACE = "idempotency";
 const TTL_SECONDS = 24 * 3600;
 const PENDING_TTL_SECONDS = 60;
 /** Response headers worth replaying; the rest (dates, rate-limit counters) describe the new request. */
-const REPLAYED_HEADERS = ["content-type", "etag", "location", "statehouse-tier", "statehouse-size-warning", "statehouse-durability"];
+const REPLAYED_HEADERS = [
+  "content-type",
+  "etag",
+  "location",
+  "statehouse-tier",
+  "statehouse-size-warning",
+  "statehouse-durability",
+];
 
 interface Remembered {
   state: "pending" | "done";
@@ -26,7 +33,12 @@ interface Remembered {
 export class IdempotencyService {
   constructor(private readonly store: StateStore) {}
 
-  async run(principal: Principal, idempotencyKey: string, fingerprint: string, handle: () => Promise<Response>): Promise<Response> {
+  async run(
+    principal: Principal,
+    idempotencyKey: string,
+    fingerprint: string,
+    handle: () => Promise<Response>,
+  ): Promise<Response> {
     if (!/^[\x21-\x7e]{1,255}$/.test(idempotencyKey)) {
       throw new HttpError("malformed", "Idempotency-Key must be 1 to 255 visible ASCII characters");
     }
@@ -34,7 +46,10 @@ export class IdempotencyService {
     let reservation;
     try {
       // Pending for at most a minute: a process that dies mid-request must not block the key for a day.
-      reservation = await this.store.put(ref, { state: "pending", fingerprint } satisfies Remembered, { createOnly: true, ttlSeconds: PENDING_TTL_SECONDS });
+      reservation = await this.store.put(ref, { state: "pending", fingerprint } satisfies Remembered, {
+        createOnly: true,
+        ttlSeconds: PENDING_TTL_SECONDS,
+      });
     } catch (err) {
       if (!isConflict(err)) throw err;
       const existing = (await this.store.get(ref))?.value as Remembered | undefined;
@@ -43,11 +58,19 @@ export class IdempotencyService {
         throw new HttpError("idempotency_conflict", "this Idempotency-Key was used for a different request");
       }
       if (existing.state === "pending") {
-        throw new HttpError("idempotency_in_progress", "the first request with this Idempotency-Key has not finished", { retryAfterSeconds: 1 }, { "retry-after": "1" });
+        throw new HttpError(
+          "idempotency_in_progress",
+          "the first request with this Idempotency-Key has not finished",
+          { retryAfterSeconds: 1 },
+          { "retry-after": "1" },
+        );
       }
       const headers = new Headers(existing.headers);
       headers.set("idempotent-replayed", "true");
-      return new Response(existing.status === 204 || existing.status === 304 ? null : existing.body, { status: existing.status, headers });
+      return new Response(existing.status === 204 || existing.status === 304 ? null : existing.body, {
+        status: existing.status,
+        headers,
+      });
     }
     let response: Response;
     try {
@@ -67,7 +90,10 @@ export class IdempotencyService {
       if (v !== null) headers[name] = v;
     }
     await this.store
-      .put(ref, { state: "done", fingerprint, status: response.status, headers, body } satisfies Remembered, { ifVersion: reservation.version, ttlSeconds: TTL_SECONDS })
+      .put(ref, { state: "done", fingerprint, status: response.status, headers, body } satisfies Remembered, {
+        ifVersion: reservation.version,
+        ttlSeconds: TTL_SECONDS,
+      })
       .catch(() => this.store.delete(ref).catch(() => {}));
     return response;
   }

@@ -54,7 +54,9 @@ export function jsonNestingDepth(text: string, limit = Number.POSITIVE_INFINITY)
 export function parseJsonBody(text: string, maxDepth = MAX_JSON_DEPTH): unknown {
   if (text.trim() === "") throw new HttpError("malformed", "the request body is empty");
   if (jsonNestingDepth(text, maxDepth) > maxDepth) {
-    throw new HttpError("too_deep", `the request body nests objects and arrays more than ${maxDepth} levels deep`, { limitDepth: maxDepth });
+    throw new HttpError("too_deep", `the request body nests objects and arrays more than ${maxDepth} levels deep`, {
+      limitDepth: maxDepth,
+    });
   }
   try {
     return JSON.parse(text);

@@ -47,7 +47,14 @@ export interface RequestLimit {
   setting?: string;
 }
 
-const row = (name: string, limit: number, unit: RequestLimit["unit"], bounds: string, code: HttpErrorCode, setting?: string): RequestLimit => ({
+const row = (
+  name: string,
+  limit: number,
+  unit: RequestLimit["unit"],
+  bounds: string,
+  code: HttpErrorCode,
+  setting?: string,
+): RequestLimit => ({
   name,
   limit,
   unit,
@@ -58,7 +65,14 @@ const row = (name: string, limit: number, unit: RequestLimit["unit"], bounds: st
 });
 
 /** A limit past which the request is not refused with a problem, but its work is cut short (or Node answers). */
-const cut = (name: string, limit: number, unit: RequestLimit["unit"], bounds: string, otherwise: string, setting?: string): RequestLimit => ({
+const cut = (
+  name: string,
+  limit: number,
+  unit: RequestLimit["unit"],
+  bounds: string,
+  otherwise: string,
+  setting?: string,
+): RequestLimit => ({
   name,
   limit,
   unit,
@@ -69,36 +83,161 @@ const cut = (name: string, limit: number, unit: RequestLimit["unit"], bounds: st
 
 /** The limits in force for `config`. */
 export function requestLimits(
-  config: Pick<Config, "STATEHOUSE_MAX_BODY_BYTES" | "STATEHOUSE_AGENT_TASK_TIMEOUT_MS" | "STATEHOUSE_AUTH_FAILURES" | "STATEHOUSE_REQUEST_TIMEOUT_MS" | "STATEHOUSE_HEADERS_TIMEOUT_MS">,
+  config: Pick<
+    Config,
+    | "STATEHOUSE_MAX_BODY_BYTES"
+    | "STATEHOUSE_AGENT_TASK_TIMEOUT_MS"
+    | "STATEHOUSE_AUTH_FAILURES"
+    | "STATEHOUSE_REQUEST_TIMEOUT_MS"
+    | "STATEHOUSE_HEADERS_TIMEOUT_MS"
+  >,
 ): RequestLimit[] {
   return [
-    row("body-bytes", config.STATEHOUSE_MAX_BODY_BYTES, "bytes", "a request body under /api/v1, refused before it is parsed", "body_too_large", "STATEHOUSE_MAX_BODY_BYTES"),
-    row("admin-body-bytes", ADMIN_BODY_BYTES, "bytes", "a request body under /api/admin (the dashboard's login)", "body_too_large"),
-    row("json-depth", MAX_JSON_DEPTH, "levels", "nesting of objects and arrays in every JSON body (state, patches, transactions, agents, workflows, admin, login), counted on the raw text before parsing", "too_deep"),
-    row("value-bytes", LIMITS.maxValueBytes, "bytes", "a stored value's JSON text; each namespace's own `maxBytes.fail` is lower (`GET /api/v1/namespaces`) and is what PUT, PATCH and transactions meet", "too_large"),
-    row("value-nesting", LIMITS.maxNesting, "levels", "nesting of a stored value (a JSON Patch can deepen one, e.g. by copying into a deeper path)", "invalid"),
-    row("patch-operations", MAX_PATCH_OPERATIONS, "operations", "operations in one JSON Patch (`application/json-patch+json`)", "too_large"),
-    row("patch-work-bytes", MAX_PATCH_WORK_BYTES, "bytes", "bytes one JSON Patch may count, copy or shift while applied (its value is also refused as soon as it would grow past the namespace's `maxBytes.fail`)", "too_large"),
-    row("transaction-operations", MAX_TRANSACTION_OPERATIONS, "operations", "operations in one `POST /api/v1/transactions` (at least 1)", "malformed"),
+    row(
+      "body-bytes",
+      config.STATEHOUSE_MAX_BODY_BYTES,
+      "bytes",
+      "a request body under /api/v1, refused before it is parsed",
+      "body_too_large",
+      "STATEHOUSE_MAX_BODY_BYTES",
+    ),
+    row(
+      "admin-body-bytes",
+      ADMIN_BODY_BYTES,
+      "bytes",
+      "a request body under /api/admin (the dashboard's login)",
+      "body_too_large",
+    ),
+    row(
+      "json-depth",
+      MAX_JSON_DEPTH,
+      "levels",
+      "nesting of objects and arrays in every JSON body (state, patches, transactions, agents, workflows, admin, login), counted on the raw text before parsing",
+      "too_deep",
+    ),
+    row(
+      "value-bytes",
+      LIMITS.maxValueBytes,
+      "bytes",
+      "a stored value's JSON text; each namespace's own `maxBytes.fail` is lower (`GET /api/v1/namespaces`) and is what PUT, PATCH and transactions meet",
+      "too_large",
+    ),
+    row(
+      "value-nesting",
+      LIMITS.maxNesting,
+      "levels",
+      "nesting of a stored value (a JSON Patch can deepen one, e.g. by copying into a deeper path)",
+      "invalid",
+    ),
+    row(
+      "patch-operations",
+      MAX_PATCH_OPERATIONS,
+      "operations",
+      "operations in one JSON Patch (`application/json-patch+json`)",
+      "too_large",
+    ),
+    row(
+      "patch-work-bytes",
+      MAX_PATCH_WORK_BYTES,
+      "bytes",
+      "bytes one JSON Patch may count, copy or shift while applied (its value is also refused as soon as it would grow past the namespace's `maxBytes.fail`)",
+      "too_large",
+    ),
+    row(
+      "transaction-operations",
+      MAX_TRANSACTION_OPERATIONS,
+      "operations",
+      "operations in one `POST /api/v1/transactions` (at least 1)",
+      "malformed",
+    ),
     row("key-bytes", LIMITS.maxKeyBytes, "bytes", "a key, as UTF-8, without control characters", "invalid"),
-    row("namespace-chars", MAX_NAME_CHARS, "characters", "a namespace name; only declared namespaces exist, so any other name is unknown", "unknown_namespace"),
+    row(
+      "namespace-chars",
+      MAX_NAME_CHARS,
+      "characters",
+      "a namespace name; only declared namespaces exist, so any other name is unknown",
+      "unknown_namespace",
+    ),
     row("ttl-seconds", LIMITS.maxTtlSeconds, "seconds", "`ttlSeconds` and `idleTtlSeconds` of a write", "invalid"),
-    row("list-limit", LIMITS.maxListLimit, "items", "`?limit=` of `GET /api/v1/state/{ns}` and of history", "malformed"),
+    row(
+      "list-limit",
+      LIMITS.maxListLimit,
+      "items",
+      "`?limit=` of `GET /api/v1/state/{ns}` and of history",
+      "malformed",
+    ),
     row("list-prefix-chars", LIMITS.maxKeyBytes, "characters", "`?prefix=` of `GET /api/v1/state/{ns}`", "malformed"),
     row("list-cursor-chars", MAX_CURSOR_CHARS, "characters", "`?cursor=` of `GET /api/v1/state/{ns}`", "malformed"),
-    row("message-chars", MAX_MESSAGE_CHARS, "characters", "a message's `content` (session messages, each `invoke` message) and each `batch` document's `text` (reported in its place)", "malformed"),
+    row(
+      "message-chars",
+      MAX_MESSAGE_CHARS,
+      "characters",
+      "a message's `content` (session messages, each `invoke` message) and each `batch` document's `text` (reported in its place)",
+      "malformed",
+    ),
     row("invoke-messages", MAX_INVOKE_MESSAGES, "items", "`messages` of one `invoke` call", "malformed"),
     row("invoke-summary-chars", MAX_SUMMARY_CHARS, "characters", "`summary` of one `invoke` call", "malformed"),
     row("batch-documents", MAX_BATCH_DOCUMENTS, "items", "`documents` of one `batch` call", "malformed"),
     row("session-id-chars", MAX_SESSION_ID_CHARS, "characters", "a session id in a path", "malformed"),
-    row("workflow-document-bytes", MAX_DOCUMENT_BYTES, "bytes", "the `document` input of a `document-analysis` workflow", "too_large"),
-    row("api-key-chars", MAX_API_KEY_CHARS, "characters", "an API key in `Authorization: Bearer` (longer is never valid)", "unauthorized"),
-    row("auth-failures", config.STATEHOUSE_AUTH_FAILURES, "failures", "failed key checks and logins from one client address in its window (`STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS`); valid keys are never refused for them", "rate_limited", "STATEHOUSE_AUTH_FAILURES"),
-    cut("request-ms", config.STATEHOUSE_REQUEST_TIMEOUT_MS, "milliseconds", "time for a request's headers and body to arrive (headers: `STATEHOUSE_HEADERS_TIMEOUT_MS`)", "408, connection closed", "STATEHOUSE_REQUEST_TIMEOUT_MS"),
-    cut("agent-text-prefix-chars", AGENT_TEXT_PREFIX_CHARS, "characters", "what entity extraction, intent, summary lines and embeddings read of each message (the whole message is stored and answered)", "not refused: the rest is not analysed"),
-    cut("agent-task-ms", config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS, "milliseconds", "CPU time of one text-analysis task in the worker pool (one message, or one batch document)", "the task's worker is recycled; the turn answers without that message's entities, a batch item reports `failed`", "STATEHOUSE_AGENT_TASK_TIMEOUT_MS"),
-    cut("agent-task-wait-ms", AGENT_TASK_MAX_WAIT_MS, "milliseconds", "how long a task waits behind its own tenant's earlier tasks (each tenant has one task running at a time)", "given up: answered as over budget"),
-    cut("agent-tasks-queued", AGENT_TASKS_QUEUED_PER_TENANT, "items", "text-analysis tasks one tenant may have waiting in the pool", "refused at once: answered as over budget"),
+    row(
+      "workflow-document-bytes",
+      MAX_DOCUMENT_BYTES,
+      "bytes",
+      "the `document` input of a `document-analysis` workflow",
+      "too_large",
+    ),
+    row(
+      "api-key-chars",
+      MAX_API_KEY_CHARS,
+      "characters",
+      "an API key in `Authorization: Bearer` (longer is never valid)",
+      "unauthorized",
+    ),
+    row(
+      "auth-failures",
+      config.STATEHOUSE_AUTH_FAILURES,
+      "failures",
+      "failed key checks and logins from one client address in its window (`STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS`); valid keys are never refused for them",
+      "rate_limited",
+      "STATEHOUSE_AUTH_FAILURES",
+    ),
+    cut(
+      "request-ms",
+      config.STATEHOUSE_REQUEST_TIMEOUT_MS,
+      "milliseconds",
+      "time for a request's headers and body to arrive (headers: `STATEHOUSE_HEADERS_TIMEOUT_MS`)",
+      "408, connection closed",
+      "STATEHOUSE_REQUEST_TIMEOUT_MS",
+    ),
+    cut(
+      "agent-text-prefix-chars",
+      AGENT_TEXT_PREFIX_CHARS,
+      "characters",
+      "what entity extraction, intent, summary lines and embeddings read of each message (the whole message is stored and answered)",
+      "not refused: the rest is not analysed",
+    ),
+    cut(
+      "agent-task-ms",
+      config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
+      "milliseconds",
+      "CPU time of one text-analysis task in the worker pool (one message, or one batch document)",
+      "the task's worker is recycled; the turn answers without that message's entities, a batch item reports `failed`",
+      "STATEHOUSE_AGENT_TASK_TIMEOUT_MS",
+    ),
+    cut(
+      "agent-task-wait-ms",
+      AGENT_TASK_MAX_WAIT_MS,
+      "milliseconds",
+      "how long a task waits behind its own tenant's earlier tasks (each tenant has one task running at a time)",
+      "given up: answered as over budget",
+    ),
+    cut(
+      "agent-tasks-queued",
+      AGENT_TASKS_QUEUED_PER_TENANT,
+      "items",
+      "text-analysis tasks one tenant may have waiting in the pool",
+      "refused at once: answered as over budget",
+    ),
   ];
 }
 

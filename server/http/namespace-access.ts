@@ -27,7 +27,12 @@ export interface NamespaceScopes {
 /** The scopes a key needs for a namespace through the state routes (what GET /api/v1/namespaces shows). */
 export function namespaceScopes(policy: NamespacePolicy): NamespaceScopes {
   if (!policy.owner) return { read: ["state:read"], write: ["state:write"] };
-  return { read: ["state:read", policy.owner.readScope], write: null, owner: policy.owner.domain, use: policy.owner.use };
+  return {
+    read: ["state:read", policy.owner.readScope],
+    write: null,
+    owner: policy.owner.domain,
+    use: policy.owner.use,
+  };
 }
 
 /**
@@ -38,22 +43,42 @@ export function namespaceScopes(policy: NamespacePolicy): NamespaceScopes {
  * the scope. Names that are not declared pass: the engine answers them (404 unknown_namespace).
  * Domain services write through StateService directly and never pass here.
  */
-export function assertNamespaceAccess(namespaces: NamespaceRegistry, principal: Principal, access: NamespaceAccess, names: readonly string[], list?: string): void {
+export function assertNamespaceAccess(
+  namespaces: NamespaceRegistry,
+  principal: Principal,
+  access: NamespaceAccess,
+  names: readonly string[],
+  list?: string,
+): void {
   names.forEach((name, i) => {
     const owner = namespaces.has(name) ? namespaces.getOrThrow(name).owner : undefined;
     if (!owner) return;
     const where = list ? `${list}[${i}]: ` : "";
     const at = list ? { index: i } : {};
     if (access === "write") {
-      throw new HttpError("forbidden", `${where}namespace ${name} is written by ${owner.domain} only, never through the state API: use ${owner.use}`, {
-        ...at, namespace: name, owner: owner.domain, use: owner.use,
-      });
+      throw new HttpError(
+        "forbidden",
+        `${where}namespace ${name} is written by ${owner.domain} only, never through the state API: use ${owner.use}`,
+        {
+          ...at,
+          namespace: name,
+          owner: owner.domain,
+          use: owner.use,
+        },
+      );
     }
     if (!grants(principal.scopes, owner.readScope)) {
-      throw new HttpError("forbidden", `${where}reading namespace ${name} through the state API needs the ${owner.readScope} scope; or use ${owner.use}`, {
-        ...at, namespace: name, owner: owner.domain, requiredScope: owner.readScope, use: owner.use,
-      });
+      throw new HttpError(
+        "forbidden",
+        `${where}reading namespace ${name} through the state API needs the ${owner.readScope} scope; or use ${owner.use}`,
+        {
+          ...at,
+          namespace: name,
+          owner: owner.domain,
+          requiredScope: owner.readScope,
+          use: owner.use,
+        },
+      );
     }
   });
 }
-

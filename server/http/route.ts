@@ -16,7 +16,11 @@ import { HttpError, problemResponse, statusOf } from "./problem";
 type Method = "get" | "put" | "post" | "patch" | "delete";
 type AnyObject = z.ZodObject<z.ZodRawShape>;
 
-export interface RouteSpec<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined> {
+export interface RouteSpec<
+  P extends AnyObject | undefined,
+  Q extends AnyObject | undefined,
+  B extends z.ZodType | undefined,
+> {
   method: Method;
   /** OpenAPI form, e.g. /api/v1/state/{ns}/{key}. */
   path: string;
@@ -66,7 +70,11 @@ export interface ServedRoute {
  * it, and mounts a handler that authenticates, rate-limits, parses and maps errors to problem+json.
  * Handlers receive parsed input and return a Response; they never see raw headers for auth or bodies.
  */
-export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(
+export function defineRoute<
+  P extends AnyObject | undefined,
+  Q extends AnyObject | undefined,
+  B extends z.ZodType | undefined,
+>(
   app: OpenAPIHono,
   served: ServedRoute[],
   services: ApiServices,
@@ -86,42 +94,67 @@ export function defineRoute<P extends AnyObject | undefined, Q extends AnyObject
       ...(spec.query ? { query: spec.query } : {}),
       ...(spec.headers ? { headers: spec.headers } : {}),
       ...(spec.body
-        ? { body: { required: true, description: spec.body.description, content: Object.fromEntries(spec.body.contentTypes.map((ct) => [ct, { schema: spec.body!.schema as z.ZodType }])) } }
+        ? {
+            body: {
+              required: true,
+              description: spec.body.description,
+              content: Object.fromEntries(
+                spec.body.contentTypes.map((ct) => [ct, { schema: spec.body!.schema as z.ZodType }]),
+              ),
+            },
+          }
         : {}),
     },
     responses: spec.responses,
   });
   const honoPath = spec.path.replace(/\{(\w+)\}/g, ":$1");
-  served.push({ method: spec.method.toUpperCase(), path: spec.path, pattern: new RegExp(`^${spec.path.replace(/\{\w+\}/g, "[^/]+")}$`) });
+  served.push({
+    method: spec.method.toUpperCase(),
+    path: spec.path,
+    pattern: new RegExp(`^${spec.path.replace(/\{\w+\}/g, "[^/]+")}$`),
+  });
 
   const route = spec.path;
   const method = spec.method.toUpperCase();
   app.on(method, honoPath, (c) =>
-    services.telemetry.tracer.startActiveSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { "http.route": route, "http.request.method": method } }, async (span) => {
-      const started = performance.now();
-      const traceId = span.spanContext().traceId;
-      let response: Response;
-      try {
-        response = await handle(c, services, spec, handler);
-      } catch (err) {
-        if (statusOf(err) >= 500 && statusOf(err) !== 503) services.log.error("request failed", { route, method, traceId, error: errorName(err) });
-        response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
-        // The rate-limit headers describe this request too, refused (429) or answered with a problem.
-        for (const h of ["ratelimit-limit", "ratelimit-remaining"]) {
-          const v = c.res.headers.get(h);
-          if (v !== null) response.headers.set(h, v);
+    services.telemetry.tracer.startActiveSpan(
+      `${method} ${route}`,
+      { kind: SpanKind.SERVER, attributes: { "http.route": route, "http.request.method": method } },
+      async (span) => {
+        const started = performance.now();
+        const traceId = span.spanContext().traceId;
+        let response: Response;
+        try {
+          response = await handle(c, services, spec, handler);
+        } catch (err) {
+          if (statusOf(err) >= 500 && statusOf(err) !== 503)
+            services.log.error("request failed", { route, method, traceId, error: errorName(err) });
+          response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+          // The rate-limit headers describe this request too, refused (429) or answered with a problem.
+          for (const h of ["ratelimit-limit", "ratelimit-remaining"]) {
+            const v = c.res.headers.get(h);
+            if (v !== null) response.headers.set(h, v);
+          }
         }
-      }
-      span.setAttribute("http.response.status_code", response.status);
-      if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
-      span.end();
-      services.telemetry.instruments.httpServerDuration.record((performance.now() - started) / 1000, { route, method, status: String(response.status) });
-      return response;
-    }),
+        span.setAttribute("http.response.status_code", response.status);
+        if (response.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+        span.end();
+        services.telemetry.instruments.httpServerDuration.record((performance.now() - started) / 1000, {
+          route,
+          method,
+          status: String(response.status),
+        });
+        return response;
+      },
+    ),
   );
 }
 
-async function handle<P extends AnyObject | undefined, Q extends AnyObject | undefined, B extends z.ZodType | undefined>(
+async function handle<
+  P extends AnyObject | undefined,
+  Q extends AnyObject | undefined,
+  B extends z.ZodType | undefined,
+>(
   c: Context,
   services: ApiServices,
   spec: RouteSpec<P, Q, B>,
@@ -136,21 +169,45 @@ async function handle<P extends AnyObject | undefined, Q extends AnyObject | und
   if (spec.body) {
     contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (!spec.body.contentTypes.includes(contentType)) {
-      throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, { accepted: spec.body.contentTypes });
+      throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, {
+        accepted: spec.body.contentTypes,
+      });
     }
     rawBody = await c.req.text();
     // Nesting is checked on the raw text, before anything (zod, patches, serialization) recurses into it.
     body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body");
   }
   // Before the quota counts the call or anything runs: namespaces a domain owns are not the state API's to write.
-  if (spec.stateAccess) assertNamespaceAccess(services.namespaces, principal, spec.stateAccess.access, spec.stateAccess.of({ params: params as Infer<P>, body: body as Infer<B> }), spec.stateAccess.list);
+  if (spec.stateAccess)
+    assertNamespaceAccess(
+      services.namespaces,
+      principal,
+      spec.stateAccess.access,
+      spec.stateAccess.of({ params: params as Infer<P>, body: body as Infer<B> }),
+      spec.stateAccess.list,
+    );
   // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
   if (spec.method !== "get" && (spec.scope === "state:write" || spec.scope === "agents:invoke")) {
     const operations = spec.operations?.(body as never) ?? 1;
     const target = params as { ns?: string; key?: string } | undefined;
-    await services.tenantPolicies.admitCall(principal.tenant, { operations, operation: `${spec.method.toUpperCase()} ${spec.path}`, namespace: target?.ns, key: target?.key, actor: principal.keyId });
+    await services.tenantPolicies.admitCall(principal.tenant, {
+      operations,
+      operation: `${spec.method.toUpperCase()} ${spec.path}`,
+      namespace: target?.ns,
+      key: target?.key,
+      actor: principal.keyId,
+    });
   }
-  const run = () => handler({ c, services, principal, params: params as Infer<P>, query: query as Infer<Q>, body: body as Infer<B>, contentType });
+  const run = () =>
+    handler({
+      c,
+      services,
+      principal,
+      params: params as Infer<P>,
+      query: query as Infer<Q>,
+      body: body as Infer<B>,
+      contentType,
+    });
   const idempotencyKey = c.req.header("idempotency-key");
   if (spec.idempotent && idempotencyKey !== undefined) {
     return services.idempotency.run(principal, idempotencyKey, fingerprint(c, rawBody), run);
@@ -180,24 +237,46 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
     }
   }
   if (!principal) {
-    if (header === undefined) throw new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' });
+    if (header === undefined)
+      throw new HttpError(
+        "unauthorized",
+        "send an API key as 'Authorization: Bearer <key>'",
+        {},
+        { "www-authenticate": 'Bearer realm="statehouse"' },
+      );
     // A malformed header counts as a failed check too; failures are throttled per client address.
     const token = /^Bearer\s+(\S{1,512})\s*$/i.exec(header)?.[1];
     principal = await checkKey(c, services, token, () =>
       token === undefined
-        ? new HttpError("unauthorized", "send an API key as 'Authorization: Bearer <key>'", {}, { "www-authenticate": 'Bearer realm="statehouse"' })
-        : new HttpError("unauthorized", "the API key is not valid (unknown, malformed or revoked)", {}, { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' }),
+        ? new HttpError(
+            "unauthorized",
+            "send an API key as 'Authorization: Bearer <key>'",
+            {},
+            { "www-authenticate": 'Bearer realm="statehouse"' },
+          )
+        : new HttpError(
+            "unauthorized",
+            "the API key is not valid (unknown, malformed or revoked)",
+            {},
+            { "www-authenticate": 'Bearer realm="statehouse", error="invalid_token"' },
+          ),
     );
   }
   // admin implies every scope but platform:admin (within the key's own tenant); platform:admin implies admin.
-  if (!grants(principal.scopes, scope)) throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
+  if (!grants(principal.scopes, scope))
+    throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
   // The key's bucket and its tenant's: the headers report the one that binds (Limit = its size).
   const decision = await services.rateLimit(principal);
   c.header("ratelimit-limit", String(decision.limit));
   c.header("ratelimit-remaining", String(decision.remaining));
   if (!decision.allowed) {
     const retryAfterSeconds = Math.max(1, Math.ceil(decision.retryAfterMs / 1000));
-    throw new HttpError("rate_limited", `the ${decision.bucket === "tenant" ? "tenant's" : "API key's"} rate limit is used up (bursts of ${decision.limit})`, { retryAfterSeconds, bucket: decision.bucket }, { "retry-after": String(retryAfterSeconds) });
+    throw new HttpError(
+      "rate_limited",
+      `the ${decision.bucket === "tenant" ? "tenant's" : "API key's"} rate limit is used up (bursts of ${decision.limit})`,
+      { retryAfterSeconds, bucket: decision.bucket },
+      { "retry-after": String(retryAfterSeconds) },
+    );
   }
   return principal;
 }
@@ -207,16 +286,23 @@ function parse<T extends z.ZodType>(schema: T, input: unknown, where: string): z
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message }));
   const first = issues[0];
-  throw new HttpError(where === "body" ? "malformed" : "malformed", `invalid ${where}${first ? ` ${first.path ? `'${first.path}'` : ""}: ${first.message}` : ""}`, { issues });
+  throw new HttpError(
+    where === "body" ? "malformed" : "malformed",
+    `invalid ${where}${first ? ` ${first.path ? `'${first.path}'` : ""}: ${first.message}` : ""}`,
+    { issues },
+  );
 }
 
 function fingerprint(c: Context, rawBody: string): string {
-  return createHash("sha256").update(`${c.req.method} ${new URL(c.req.url).pathname}\n${rawBody}`).digest("hex");
+  return createHash("sha256")
+    .update(`${c.req.method} ${new URL(c.req.url).pathname}\n${rawBody}`)
+    .digest("hex");
 }
 
 /** The error's class and code only: messages of driver errors can name hosts. */
 function errorName(err: unknown): string {
   const e = err as { name?: string; code?: unknown };
-  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined].filter(Boolean).join(" ");
+  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
+    .filter(Boolean)
+    .join(" ");
 }
-

@@ -141,7 +141,10 @@ export class StatehouseSaver extends BaseCheckpointSaver {
       ]);
       if (!record) {
         // The head names a checkpoint that is not stored (its put failed half way): the newest stored one.
-        id = (await this.keys(CHECKPOINTS_NAMESPACE, `c:${enc(threadId)}:${enc(ns)}:`)).map((k) => parseCheckpointKey(k).id).sort().pop();
+        id = (await this.keys(CHECKPOINTS_NAMESPACE, `c:${enc(threadId)}:${enc(ns)}:`))
+          .map((k) => parseCheckpointKey(k).id)
+          .sort()
+          .pop();
         if (!id) return undefined;
         [record, writes] = await Promise.all([readCheckpoint(id), readWrites(id)]);
       }
@@ -157,30 +160,55 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     const ns = config.configurable?.checkpoint_ns as string | undefined;
     const onlyId = config.configurable?.checkpoint_id as string | undefined;
     const beforeId = before?.configurable?.checkpoint_id as string | undefined;
-    const prefix = threadId === undefined ? "c:" : ns === undefined ? `c:${enc(threadId)}:` : `c:${enc(threadId)}:${enc(ns)}:`;
+    const prefix =
+      threadId === undefined ? "c:" : ns === undefined ? `c:${enc(threadId)}:` : `c:${enc(threadId)}:${enc(ns)}:`;
     const found = (await this.keys(CHECKPOINTS_NAMESPACE, prefix))
       .map(parseCheckpointKey)
-      .filter((k) => (ns === undefined || k.ns === ns) && (!onlyId || k.id === onlyId) && (beforeId === undefined || k.id < beforeId))
+      .filter(
+        (k) =>
+          (ns === undefined || k.ns === ns) &&
+          (!onlyId || k.id === onlyId) &&
+          (beforeId === undefined || k.id < beforeId),
+      )
       .sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
     // Fetched in small parallel batches: listing is history, read from warm through the tiers.
     for (let i = 0; i < found.length && (remaining === undefined || remaining > 0); i += 16) {
       const batch = found.slice(i, i + 16);
-      const records = await Promise.all(batch.map((k) => Promise.all([this.read<CheckpointValue>(checkpointKey(k.thread, k.ns, k.id)), this.read<WritesValue>(writesKey(k.thread, k.ns, k.id))])));
+      const records = await Promise.all(
+        batch.map((k) =>
+          Promise.all([
+            this.read<CheckpointValue>(checkpointKey(k.thread, k.ns, k.id)),
+            this.read<WritesValue>(writesKey(k.thread, k.ns, k.id)),
+          ]),
+        ),
+      );
       for (let j = 0; j < batch.length; j++) {
         const [record, writes] = records[j]!;
         if (!record) continue; // deleted meanwhile
         const value = record.value as CheckpointValue;
         if (filter && !Object.entries(filter).every(([key, want]) => sameJson(value.m[key], want))) continue;
         if (remaining !== undefined && remaining-- <= 0) return;
-        yield await this.toTuple(batch[j]!.thread, batch[j]!.ns, batch[j]!.id, value, writes?.value as WritesValue | undefined);
+        yield await this.toTuple(
+          batch[j]!.thread,
+          batch[j]!.ns,
+          batch[j]!.id,
+          value,
+          writes?.value as WritesValue | undefined,
+        );
       }
     }
   }
 
-  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
     if (config.configurable === undefined) throw new Error('Missing "configurable" field in "config" param');
     const threadId = config.configurable.thread_id as string | undefined;
-    if (threadId === undefined || threadId === null) throw new Error('Missing "thread_id" field in "config.configurable": a checkpointer needs a thread id');
+    if (threadId === undefined || threadId === null)
+      throw new Error('Missing "thread_id" field in "config.configurable": a checkpointer needs a thread id');
     const ns = (config.configurable.checkpoint_ns as string | undefined) ?? "";
     const parentId = (config.configurable.checkpoint_id as string | undefined) || null;
     const { channel_values: values = {}, ...rest } = checkpoint;
@@ -199,9 +227,18 @@ export class StatehouseSaver extends BaseCheckpointSaver {
       if (held && held[0] === version) refs[channel] = held;
     }
     const [, m] = await this.serde.dumpsTyped(metadata);
-    const value: CheckpointValue = { p: parentId, c: JSON.parse(JSON.stringify(rest)), m: JSON.parse(utf8(m)), b: blobs, r: refs };
+    const value: CheckpointValue = {
+      p: parentId,
+      c: JSON.parse(JSON.stringify(rest)),
+      m: JSON.parse(utf8(m)),
+      b: blobs,
+      r: refs,
+    };
     // One durable write (the checkpoint) and, in parallel, the head in the hot tier.
-    await Promise.all([this.state.put(this.ref(checkpointKey(threadId, ns, checkpoint.id)), value), this.advanceHead(threadId, ns, checkpoint.id)]);
+    await Promise.all([
+      this.state.put(this.ref(checkpointKey(threadId, ns, checkpoint.id)), value),
+      this.advanceHead(threadId, ns, checkpoint.id),
+    ]);
 
     const index: Record<string, [ChannelVersion, string]> = { ...refs };
     for (const [channel, [version]] of Object.entries(blobs)) index[channel] = [version, checkpoint.id];
@@ -217,12 +254,21 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     const threadId = config.configurable?.thread_id as string | undefined;
     const ns = (config.configurable?.checkpoint_ns as string | undefined) ?? "";
     const checkpointId = config.configurable?.checkpoint_id as string | undefined;
-    if (threadId === undefined || threadId === null) throw new Error('Missing "thread_id" field in "config.configurable"');
+    if (threadId === undefined || threadId === null)
+      throw new Error('Missing "thread_id" field in "config.configurable"');
     if (!checkpointId) throw new Error('Missing "checkpoint_id" field in "config.configurable"');
-    const packed = await Promise.all(writes.map(async ([channel, v], i) => ({ idx: WRITES_IDX_MAP[channel] ?? i, channel, value: await this.pack(v) })));
+    const packed = await Promise.all(
+      writes.map(async ([channel, v], i) => ({
+        idx: WRITES_IDX_MAP[channel] ?? i,
+        channel,
+        value: await this.pack(v),
+      })),
+    );
     const key = writesKey(threadId, ns, checkpointId);
     await this.serialized(key, async () => {
-      let current = this.writesCache.get(key) ?? (await this.read<WritesValue>(key).then((r) => r && { value: r.value as WritesValue, version: r.version }));
+      let current =
+        this.writesCache.get(key) ??
+        (await this.read<WritesValue>(key).then((r) => r && { value: r.value as WritesValue, version: r.version }));
       for (let attempt = 0; ; attempt++) {
         const entries = [...(current?.value.w ?? [])];
         for (const w of packed) {
@@ -236,7 +282,11 @@ export class StatehouseSaver extends BaseCheckpointSaver {
         entries.sort((a, b) => compareWritesSortKeys(writesSortKey(a[4], a[0], a[1]), writesSortKey(b[4], b[0], b[1])));
         const value: WritesValue = { w: entries };
         try {
-          const { record } = await this.state.put(this.ref(key), value, current && current.version > 0 ? { ifVersion: current.version } : { createOnly: true });
+          const { record } = await this.state.put(
+            this.ref(key),
+            value,
+            current && current.version > 0 ? { ifVersion: current.version } : { createOnly: true },
+          );
           this.writesCache.set(key, { value, version: record.version });
           break;
         } catch (err) {
@@ -247,18 +297,27 @@ export class StatehouseSaver extends BaseCheckpointSaver {
       }
     });
     // If this is the thread's newest checkpoint, its head now says it has writes (readers fetch them).
-    await this.updateHead(threadId, ns, (head) => (head?.id === checkpointId && !head.writes ? { id: checkpointId, writes: true } : undefined));
+    await this.updateHead(threadId, ns, (head) =>
+      head?.id === checkpointId && !head.writes ? { id: checkpointId, writes: true } : undefined,
+    );
   }
 
   async deleteThread(threadId: string): Promise<void> {
-    const heads = (await this.keys(HEADS_NAMESPACE, `h:${enc(threadId)}:`)).map((key) => this.ref(key, HEADS_NAMESPACE));
-    const records = (await Promise.all(["c", "w"].map((kind) => this.keys(CHECKPOINTS_NAMESPACE, `${kind}:${enc(threadId)}:`)))).flat().map((key) => this.ref(key));
+    const heads = (await this.keys(HEADS_NAMESPACE, `h:${enc(threadId)}:`)).map((key) =>
+      this.ref(key, HEADS_NAMESPACE),
+    );
+    const records = (
+      await Promise.all(["c", "w"].map((kind) => this.keys(CHECKPOINTS_NAMESPACE, `${kind}:${enc(threadId)}:`)))
+    )
+      .flat()
+      .map((key) => this.ref(key));
     const refs = [...heads, ...records]; // heads first: a reader never follows a head to a deleted checkpoint
     for (let i = 0; i < refs.length; i += 32) {
       await Promise.all(refs.slice(i, i + 32).map((ref) => this.state.delete(ref)));
     }
     for (const cache of [this.blobIndex, this.heads, this.writesCache] as LRUCache<string, object>[]) {
-      for (const key of [...cache.keys()]) if (key.startsWith(`${threadId}\u0000`) || key.startsWith(`w:${enc(threadId)}:`)) cache.delete(key);
+      for (const key of [...cache.keys()])
+        if (key.startsWith(`${threadId}\u0000`) || key.startsWith(`w:${enc(threadId)}:`)) cache.delete(key);
     }
   }
 
@@ -268,8 +327,14 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     return { tenant: this.tenant, namespace, key };
   }
 
-  private read<T>(key: string, consistency?: "strong", namespace = CHECKPOINTS_NAMESPACE): Promise<(StateRecord & { value: T }) | undefined> {
-    return this.state.store.get(this.ref(key, namespace), consistency ? { consistency } : undefined) as Promise<(StateRecord & { value: T }) | undefined>;
+  private read<T>(
+    key: string,
+    consistency?: "strong",
+    namespace = CHECKPOINTS_NAMESPACE,
+  ): Promise<(StateRecord & { value: T }) | undefined> {
+    return this.state.store.get(this.ref(key, namespace), consistency ? { consistency } : undefined) as Promise<
+      (StateRecord & { value: T }) | undefined
+    >;
   }
 
   /** Every key under a prefix (checkpoints: through the warm tier's list; heads: the hot tier's). */
@@ -296,11 +361,19 @@ export class StatehouseSaver extends BaseCheckpointSaver {
       this.heads.set(cacheKey, head);
       return head;
     }
-    const newest = (await this.keys(CHECKPOINTS_NAMESPACE, `c:${enc(threadId)}:${enc(ns)}:`)).map((k) => parseCheckpointKey(k).id).sort().pop();
+    const newest = (await this.keys(CHECKPOINTS_NAMESPACE, `c:${enc(threadId)}:${enc(ns)}:`))
+      .map((k) => parseCheckpointKey(k).id)
+      .sort()
+      .pop();
     this.heads.delete(cacheKey);
     if (!newest) return undefined;
     // Writes unknown: say yes, so readers look.
-    await this.updateHead(threadId, ns, (head) => (head && head.id >= newest ? undefined : { id: newest, writes: true }), null);
+    await this.updateHead(
+      threadId,
+      ns,
+      (head) => (head && head.id >= newest ? undefined : { id: newest, writes: true }),
+      null,
+    );
     return this.heads.get(cacheKey) ?? { id: newest, writes: true, version: 0 };
   }
 
@@ -313,10 +386,22 @@ export class StatehouseSaver extends BaseCheckpointSaver {
    * Compare-and-set on the head: `change` gets the current head and returns the new value, or
    * undefined for no change. Starts from the head this process last saw (no read), `null` = known absent.
    */
-  private async updateHead(threadId: string, ns: string, change: (head: Head | undefined) => HeadValue | undefined, start?: Head | null): Promise<void> {
+  private async updateHead(
+    threadId: string,
+    ns: string,
+    change: (head: Head | undefined) => HeadValue | undefined,
+    start?: Head | null,
+  ): Promise<void> {
     const cacheKey = `${threadId}\u0000${ns}`;
     const ref = this.ref(headKey(threadId, ns), HEADS_NAMESPACE);
-    let head: Head | undefined = start === null ? undefined : (start ?? this.heads.get(cacheKey) ?? (await this.read<HeadValue>(ref.key, undefined, HEADS_NAMESPACE).then((r) => r && { ...(r.value as HeadValue), version: r.version })));
+    let head: Head | undefined =
+      start === null
+        ? undefined
+        : (start ??
+          this.heads.get(cacheKey) ??
+          (await this.read<HeadValue>(ref.key, undefined, HEADS_NAMESPACE).then(
+            (r) => r && { ...(r.value as HeadValue), version: r.version },
+          )));
     for (let attempt = 0; ; attempt++) {
       const next = change(head);
       if (!next) return;
@@ -344,25 +429,46 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     return index;
   }
 
-  private async toTuple(threadId: string, ns: string, id: string, value: CheckpointValue, writes: WritesValue | undefined): Promise<CheckpointTuple> {
+  private async toTuple(
+    threadId: string,
+    ns: string,
+    id: string,
+    value: CheckpointValue,
+    writes: WritesValue | undefined,
+  ): Promise<CheckpointTuple> {
     const channelValues: Record<string, unknown> = {};
     const holders = new Map<string, string[]>();
-    for (const [channel, [, holder]] of Object.entries(value.r)) holders.set(holder, [...(holders.get(holder) ?? []), channel]);
-    const held = await Promise.all([...holders.keys()].map((holder) => this.read<CheckpointValue>(checkpointKey(threadId, ns, holder))));
+    for (const [channel, [, holder]] of Object.entries(value.r))
+      holders.set(holder, [...(holders.get(holder) ?? []), channel]);
+    const held = await Promise.all(
+      [...holders.keys()].map((holder) => this.read<CheckpointValue>(checkpointKey(threadId, ns, holder))),
+    );
     const sources: [string, [ChannelVersion, Packed | null] | undefined][] = Object.entries(value.b);
     [...holders.entries()].forEach(([, channels], i) => {
       const b = (held[i]?.value as CheckpointValue | undefined)?.b;
-      for (const channel of channels) sources.push([channel, b?.[channel]?.[0] === value.r[channel]![0] ? b[channel] : undefined]);
+      for (const channel of channels)
+        sources.push([channel, b?.[channel]?.[0] === value.r[channel]![0] ? b[channel] : undefined]);
     });
     await Promise.all(
       sources.map(async ([channel, blob]) => {
         if (blob?.[1]) channelValues[channel] = await this.unpack(blob[1]);
       }),
     );
-    const checkpoint = { ...value.c, channel_versions: { ...(value.c.channel_versions ?? {}) }, versions_seen: value.c.versions_seen ?? {}, channel_values: channelValues } as Checkpoint;
+    const checkpoint = {
+      ...value.c,
+      channel_versions: { ...(value.c.channel_versions ?? {}) },
+      versions_seen: value.c.versions_seen ?? {},
+      channel_values: channelValues,
+    } as Checkpoint;
     if (checkpoint.v < 4 && value.p) await this.migratePendingSends(checkpoint, threadId, ns, value.p);
-    const parentConfig = value.p ? { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: value.p } } : undefined;
-    const pendingWrites: CheckpointPendingWrite[] = await Promise.all((writes?.w ?? []).map(async ([taskId, , channel, v]) => [taskId, channel, await this.unpack(v)] as CheckpointPendingWrite));
+    const parentConfig = value.p
+      ? { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: value.p } }
+      : undefined;
+    const pendingWrites: CheckpointPendingWrite[] = await Promise.all(
+      (writes?.w ?? []).map(
+        async ([taskId, , channel, v]) => [taskId, channel, await this.unpack(v)] as CheckpointPendingWrite,
+      ),
+    );
     return {
       config: { configurable: { thread_id: threadId, checkpoint_ns: ns, checkpoint_id: id } },
       checkpoint,
@@ -373,17 +479,28 @@ export class StatehouseSaver extends BaseCheckpointSaver {
   }
 
   /** Checkpoints before format v4 kept pending sends as writes to TASKS on their parent: fold them in, as LangGraph's savers do. */
-  private async migratePendingSends(checkpoint: Checkpoint, threadId: string, ns: string, parentId: string): Promise<void> {
-    const parentWrites = (await this.read<WritesValue>(writesKey(threadId, ns, parentId)))?.value as WritesValue | undefined;
-    const sends = await Promise.all((parentWrites?.w ?? []).filter((w) => w[2] === TASKS).map((w) => this.unpack(w[3])));
+  private async migratePendingSends(
+    checkpoint: Checkpoint,
+    threadId: string,
+    ns: string,
+    parentId: string,
+  ): Promise<void> {
+    const parentWrites = (await this.read<WritesValue>(writesKey(threadId, ns, parentId)))?.value as
+      | WritesValue
+      | undefined;
+    const sends = await Promise.all(
+      (parentWrites?.w ?? []).filter((w) => w[2] === TASKS).map((w) => this.unpack(w[3])),
+    );
     checkpoint.channel_values[TASKS] = sends;
     const versions = Object.values(checkpoint.channel_versions);
-    checkpoint.channel_versions[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
+    checkpoint.channel_versions[TASKS] =
+      versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
   }
 
   private async pack(value: unknown): Promise<Packed> {
     const [t, bytes] = await this.serde.dumpsTyped(value);
-    const data = typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const data =
+      typeof bytes === "string" ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (data.byteLength >= COMPRESS_FROM_BYTES) return { t, z: deflateRawSync(data, { level: 1 }).toString("base64") };
     if (t === "json") return { t, j: JSON.parse(data.toString("utf8")) };
     return { t, b: data.toString("base64") };
@@ -420,7 +537,9 @@ function parseCheckpointKey(key: string): { thread: string; ns: string; id: stri
 }
 
 function utf8(bytes: Uint8Array | string): string {
-  return typeof bytes === "string" ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
+  return typeof bytes === "string"
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

@@ -19,18 +19,26 @@ export async function loadDeclaredNamespaces(modulePath: string | undefined): Pr
   if (!existsSync(file)) throw new ConfigError([`${VARIABLE}: no such file`]);
   let exported: unknown;
   try {
-    exported = ((await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ pathToFileURL(file).href)) as { default?: unknown }).default;
+    exported = (
+      (await import(/* webpackIgnore: true */ /* turbopackIgnore: true */ pathToFileURL(file).href)) as {
+        default?: unknown;
+      }
+    ).default;
   } catch (err) {
-    throw new ConfigError([`${VARIABLE}: the module could not be loaded (${err instanceof Error ? err.message.split("\n")[0] : "error"})`]);
+    throw new ConfigError([
+      `${VARIABLE}: the module could not be loaded (${err instanceof Error ? err.message.split("\n")[0] : "error"})`,
+    ]);
   }
-  if (!Array.isArray(exported)) throw new ConfigError([`${VARIABLE}: the module's default export must be an array of namespace policies`]);
+  if (!Array.isArray(exported))
+    throw new ConfigError([`${VARIABLE}: the module's default export must be an array of namespace policies`]);
   const problems: string[] = [];
   const policies: NamespacePolicy[] = [];
   exported.forEach((input: unknown, i) => {
     try {
       if (typeof input !== "object" || input === null) throw new Error("not an object");
       // Ownership ties a namespace to a built-in domain's services and scope: a deployment's own namespaces stay open to the state API.
-      if ((input as { owner?: unknown }).owner !== undefined) throw new Error("owner is reserved for built-in namespaces");
+      if ((input as { owner?: unknown }).owner !== undefined)
+        throw new Error("owner is reserved for built-in namespaces");
       policies.push(definePolicy(input as Parameters<typeof definePolicy>[0]));
     } catch (err) {
       problems.push(`${VARIABLE}: policy [${i}]: ${err instanceof Error ? err.message : "invalid"}`);

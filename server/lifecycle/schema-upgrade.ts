@@ -52,7 +52,11 @@ export function needsUpgrade(policy: NamespacePolicy, schemaVersion: number): bo
  * schemaVersion. Each upgrader gets its own copy, so a throwing one cannot leave a half-changed value
  * behind. Throws UpgradeFailedError naming the step that failed.
  */
-export function upgradeValue(policy: NamespacePolicy, value: unknown, from: number): { value: unknown; json: string; sizeBytes: number } {
+export function upgradeValue(
+  policy: NamespacePolicy,
+  value: unknown,
+  from: number,
+): { value: unknown; json: string; sizeBytes: number } {
   let current = value;
   for (let step = from; step < policy.schemaVersion; step++) {
     try {
@@ -64,7 +68,12 @@ export function upgradeValue(policy: NamespacePolicy, value: unknown, from: numb
   try {
     return { value: current, ...encodeValue(current) };
   } catch (err) {
-    throw new UpgradeFailedError(policy.name, policy.schemaVersion - 1, policy.schemaVersion, `the upgraded value is not storable JSON: ${describe(err)}`);
+    throw new UpgradeFailedError(
+      policy.name,
+      policy.schemaVersion - 1,
+      policy.schemaVersion,
+      `the upgraded value is not storable JSON: ${describe(err)}`,
+    );
   }
 }
 
@@ -79,7 +88,10 @@ export function upgradedRecord(policy: NamespacePolicy, record: StateRecord): St
  * The expiry rule a rewrite needs to keep the record's life as it was: its idle TTL (a rewrite is an
  * access), else the seconds left before `expiresAt` (nothing: no expiry).
  */
-export function keptExpiry(record: { expiresAt: Date | null; idleTtlSeconds?: number | null }): { ttlSeconds?: number; idleTtlSeconds?: number } {
+export function keptExpiry(record: { expiresAt: Date | null; idleTtlSeconds?: number | null }): {
+  ttlSeconds?: number;
+  idleTtlSeconds?: number;
+} {
   if (record.idleTtlSeconds) return { idleTtlSeconds: record.idleTtlSeconds };
   return record.expiresAt ? { ttlSeconds: Math.max(0.001, (record.expiresAt.getTime() - Date.now()) / 1000) } : {};
 }
@@ -88,7 +100,11 @@ export function keptExpiry(record: { expiresAt: Date | null; idleTtlSeconds?: nu
  * The record upgraded to the policy's schema version (unchanged when it is current), each upgrade and
  * each failure reported as a lifecycle event. Nothing is written.
  */
-export function upgradeReported(policy: NamespacePolicy, record: StateRecord, onLifecycle: (event: string, namespace: string) => void): StateRecord {
+export function upgradeReported(
+  policy: NamespacePolicy,
+  record: StateRecord,
+  onLifecycle: (event: string, namespace: string) => void,
+): StateRecord {
   if (!needsUpgrade(policy, record.schemaVersion)) return record;
   try {
     const upgraded = upgradedRecord(policy, record);
@@ -97,7 +113,11 @@ export function upgradeReported(policy: NamespacePolicy, record: StateRecord, on
   } catch (err) {
     if (isUpgradeFailed(err)) {
       onLifecycle(SCHEMA_EVENTS.failed, policy.name);
-      logger.warn("a stored record could not be upgraded to its namespace's schema version", { namespace: policy.name, from: err.fromSchemaVersion, to: err.targetSchemaVersion });
+      logger.warn("a stored record could not be upgraded to its namespace's schema version", {
+        namespace: policy.name,
+        from: err.fromSchemaVersion,
+        to: err.targetSchemaVersion,
+      });
     }
     throw err;
   }
@@ -128,7 +148,11 @@ export async function upgradeOnRead(
     });
     return { ...written, tier: record.tier };
   } catch (err) {
-    if (!isConflict(err)) logger.warn("an upgraded record could not be written back; served upgraded anyway", { namespace: policy.name, error: isStateError(err) ? err.code : "error" });
+    if (!isConflict(err))
+      logger.warn("an upgraded record could not be written back; served upgraded anyway", {
+        namespace: policy.name,
+        error: isStateError(err) ? err.code : "error",
+      });
     return upgraded;
   }
 }

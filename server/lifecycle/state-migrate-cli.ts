@@ -5,7 +5,15 @@ import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config";
 import { isStateError } from "../state/errors";
 import { namespaceRegistryFor } from "./declared-namespaces";
-import { databaseIdentity, type MigrateProgress, type MigrateReport, progressFilePath, StateMigration, type VersionCounts, type WarmSql } from "./state-migrate";
+import {
+  databaseIdentity,
+  type MigrateProgress,
+  type MigrateReport,
+  progressFilePath,
+  StateMigration,
+  type VersionCounts,
+  type WarmSql,
+} from "./state-migrate";
 
 const USAGE = `usage: npm run state:migrate -- --namespace <name> [--dry-run] [--tenant <tenant>] [--batch <1-1000>] [--restart] [--json]
   --dry-run   compute and report what would change; write nothing
@@ -34,7 +42,9 @@ class ProgressDisplay {
     if (this.tty) {
       const width = 30;
       const filled = Math.round((pct / 100) * width);
-      process.stderr.write(`\r\x1b[2K${this.title} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${tail} · ${rate}/s`);
+      process.stderr.write(
+        `\r\x1b[2K${this.title} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${tail} · ${rate}/s`,
+      );
       this.drawn = true;
     } else {
       process.stderr.write(`state:migrate ${this.title}: ${tail}\n`);
@@ -47,18 +57,35 @@ class ProgressDisplay {
 }
 
 function formatReport(r: MigrateReport): string {
-  const lines = [`state:migrate ${r.namespace} → schema version ${r.targetSchemaVersion}${r.dryRun ? " (dry run: nothing was written)" : ""}`];
-  if (r.resumedTenants.length) lines.push(`resumed an interrupted run for ${r.resumedTenants.length} tenant(s); ${r.examined} records walked now`);
+  const lines = [
+    `state:migrate ${r.namespace} → schema version ${r.targetSchemaVersion}${r.dryRun ? " (dry run: nothing was written)" : ""}`,
+  ];
+  if (r.resumedTenants.length)
+    lines.push(`resumed an interrupted run for ${r.resumedTenants.length} tenant(s); ${r.examined} records walked now`);
   const cols = ["stored version", "found", r.dryRun ? "would upgrade" : "upgraded", "failed", "skipped"];
-  const labelled: [string, VersionCounts][] = [...Object.entries(r.byVersion).sort(([a], [b]) => Number(a) - Number(b)).map(([v, c]): [string, VersionCounts] => [`v${v}`, c]), ["total", r.totals]];
-  const rows = labelled.map(([label, c]) => [label, String(c.found), String(c.upgraded), String(c.failed), String(c.skipped)]);
+  const labelled: [string, VersionCounts][] = [
+    ...Object.entries(r.byVersion)
+      .sort(([a], [b]) => Number(a) - Number(b))
+      .map(([v, c]): [string, VersionCounts] => [`v${v}`, c]),
+    ["total", r.totals],
+  ];
+  const rows = labelled.map(([label, c]) => [
+    label,
+    String(c.found),
+    String(c.upgraded),
+    String(c.failed),
+    String(c.skipped),
+  ]);
   const widths = cols.map((c, i) => Math.max(c.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   lines.push(line(cols), ...rows.map(line));
-  if (r.totals.found === 0 || r.totals.upgraded + r.totals.failed === 0) lines.push("nothing to do: every record is at the current schema version");
+  if (r.totals.found === 0 || r.totals.upgraded + r.totals.failed === 0)
+    lines.push("nothing to do: every record is at the current schema version");
   if (r.failures.length) {
     lines.push(`failed records (left as stored):`);
-    for (const f of r.failures) lines.push(`  tenant ${f.tenant} key ${JSON.stringify(f.key)} (v${f.schemaVersion}): ${f.reason}`);
+    for (const f of r.failures)
+      lines.push(`  tenant ${f.tenant} key ${JSON.stringify(f.key)} (v${f.schemaVersion}): ${f.reason}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -72,8 +99,12 @@ let args;
 try {
   args = parseArgs({
     options: {
-      namespace: { type: "string" }, tenant: { type: "string" }, batch: { type: "string", default: "500" },
-      "dry-run": { type: "boolean", default: false }, restart: { type: "boolean", default: false }, json: { type: "boolean", default: false },
+      namespace: { type: "string" },
+      tenant: { type: "string" },
+      batch: { type: "string", default: "500" },
+      "dry-run": { type: "boolean", default: false },
+      restart: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
       help: { type: "boolean", default: false },
     },
     strict: true,
@@ -87,7 +118,8 @@ if (args.help) {
 }
 if (!args.namespace) fail("--namespace is required");
 const batchSize = Number(args.batch);
-if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000) fail("--batch must be an integer from 1 to 1000");
+if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1000)
+  fail("--batch must be an integer from 1 to 1000");
 
 let config: Config;
 try {
@@ -112,30 +144,47 @@ const policy = await namespaceRegistryFor(config)
   .then((registry) => registry.getOrThrow(args.namespace!))
   .catch((err: unknown) => fail(err instanceof Error ? err.message : "unknown namespace"));
 if (policy.internal) fail(`no namespace named ${JSON.stringify(policy.name)}`);
-if (policy.durability === "ephemeral") fail(`namespace ${policy.name} lives in the hot tier only; its records are upgraded when read`);
+if (policy.durability === "ephemeral")
+  fail(`namespace ${policy.name} lives in the hot tier only; its records are upgraded when read`);
 
 // Loaded only now: the whole server's module graph is not needed to refuse bad arguments.
 const { buildServices } = await import("../container");
-const services = await buildServices(config).catch((err: unknown) => fail(err instanceof Error ? err.message : "could not start"));
+const services = await buildServices(config).catch((err: unknown) =>
+  fail(err instanceof Error ? err.message : "could not start"),
+);
 let exitCode = 0;
 try {
   const warm = services.tiers.warm.inner as unknown as { prisma?: WarmSql };
   if (!warm.prisma) throw new Error("the warm tier is not PostgreSQL");
 
-  const progress = new ProgressDisplay(`${policy.name} → schema v${policy.schemaVersion}${args["dry-run"] ? " (dry run)" : ""}`, args["dry-run"]);
+  const progress = new ProgressDisplay(
+    `${policy.name} → schema v${policy.schemaVersion}${args["dry-run"] ? " (dry run)" : ""}`,
+    args["dry-run"],
+  );
   const migration = new StateMigration({
     state: services.state,
     warm: warm.prisma,
     progressFile: (p) => progressFilePath(config.dataDir, databaseIdentity(config), p),
     onProgress: (p) => progress.update(p),
   });
-  const report = await migration.run({ namespace: policy.name, tenant: args.tenant, batchSize, dryRun: args["dry-run"], restart: args.restart });
+  const report = await migration.run({
+    namespace: policy.name,
+    tenant: args.tenant,
+    batchSize,
+    dryRun: args["dry-run"],
+    restart: args.restart,
+  });
   progress.finish();
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : formatReport(report));
   exitCode = report.totals.failed > 0 ? 1 : 0;
 } catch (err) {
-  process.stderr.write(`state:migrate: stopped: ${isStateError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}\n`);
-  if (!args["dry-run"]) process.stderr.write("state:migrate: progress up to the last finished batch is saved; run the same command again to continue\n");
+  process.stderr.write(
+    `state:migrate: stopped: ${isStateError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}\n`,
+  );
+  if (!args["dry-run"])
+    process.stderr.write(
+      "state:migrate: progress up to the last finished batch is saved; run the same command again to continue\n",
+    );
   exitCode = 1;
 } finally {
   await services.close().catch(() => {});

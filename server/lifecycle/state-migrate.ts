@@ -115,15 +115,31 @@ export class StateMigration {
   async run(options: MigrateOptions): Promise<MigrateReport> {
     const policy = this.deps.state.policy(options.namespace);
     const file = this.deps.progressFile(policy);
-    const saved: Saved = (!options.restart && (await readSaved(file, policy))) || { namespace: policy.name, targetSchemaVersion: policy.schemaVersion, tenants: {} };
+    const saved: Saved = (!options.restart && (await readSaved(file, policy))) || {
+      namespace: policy.name,
+      targetSchemaVersion: policy.schemaVersion,
+      tenants: {},
+    };
     const report: MigrateReport = {
-      namespace: policy.name, targetSchemaVersion: policy.schemaVersion, dryRun: options.dryRun, resumedTenants: [], examined: 0,
-      byVersion: {}, totals: counts(), failures: [],
+      namespace: policy.name,
+      targetSchemaVersion: policy.schemaVersion,
+      dryRun: options.dryRun,
+      resumedTenants: [],
+      examined: 0,
+      byVersion: {},
+      totals: counts(),
+      failures: [],
     };
     const tenants = await this.tenants(policy.name, options.tenant);
     // A dry run reports on everything as it is now; only a real run continues an interrupted one.
     const resumeFrom = (tenant: string) => (options.dryRun ? undefined : saved.tenants[tenant]);
-    const progress: MigrateProgress = { done: 0, total: tenants.reduce((n, t) => n + t.records, 0), upgraded: 0, failed: 0, skipped: 0 };
+    const progress: MigrateProgress = {
+      done: 0,
+      total: tenants.reduce((n, t) => n + t.records, 0),
+      upgraded: 0,
+      failed: 0,
+      skipped: 0,
+    };
     for (const { tenant } of tenants) {
       const from = resumeFrom(tenant);
       if (from?.done) progress.done += tenants.find((t) => t.tenant === tenant)!.records;
@@ -179,19 +195,40 @@ export class StateMigration {
    * write compare-and-set on the version read. A chunk that meets a conflict is redone record by
    * record, so one busy key never holds back the others.
    */
-  private async migrateBatch(policy: NamespacePolicy, tenant: string, rows: readonly ScannedRow[], options: MigrateOptions): Promise<Outcome[]> {
+  private async migrateBatch(
+    policy: NamespacePolicy,
+    tenant: string,
+    rows: readonly ScannedRow[],
+    options: MigrateOptions,
+  ): Promise<Outcome[]> {
     const outcomes: (Outcome | Ready)[] = rows.map((row): Outcome | Ready => {
       if (!needsUpgrade(policy, row.schema_version)) return { kind: "skipped" };
       const upgraded = this.upgrade(policy, JSON.parse(row.value!), row.schema_version);
-      if (upgraded.kind === "failed" || options.dryRun) return upgraded.kind === "failed" ? upgraded : { kind: "upgraded" };
-      return { kind: "ready", ref: { tenant, namespace: policy.name, key: row.key }, value: upgraded.value, version: row.version, expiresAt: row.expires_at, idleTtlSeconds: row.idle_ttl_seconds, fromSchemaVersion: row.schema_version };
+      if (upgraded.kind === "failed" || options.dryRun)
+        return upgraded.kind === "failed" ? upgraded : { kind: "upgraded" };
+      return {
+        kind: "ready",
+        ref: { tenant, namespace: policy.name, key: row.key },
+        value: upgraded.value,
+        version: row.version,
+        expiresAt: row.expires_at,
+        idleTtlSeconds: row.idle_ttl_seconds,
+        fromSchemaVersion: row.schema_version,
+      };
     });
     const ready = outcomes.flatMap((o, i) => (o.kind === "ready" ? [{ i, write: o }] : []));
-    const chunks = Array.from({ length: Math.ceil(ready.length / WRITE_CHUNK) }, (_, c) => ready.slice(c * WRITE_CHUNK, (c + 1) * WRITE_CHUNK));
+    const chunks = Array.from({ length: Math.ceil(ready.length / WRITE_CHUNK) }, (_, c) =>
+      ready.slice(c * WRITE_CHUNK, (c + 1) * WRITE_CHUNK),
+    );
     await forEachLimited(chunks, options.concurrency ?? 4, async (chunk) => {
       try {
         await this.deps.state.store.transact(
-          chunk.map(({ write }) => ({ op: "put" as const, ref: write.ref, value: write.value, options: this.writeOptions(policy, write.version, write) })),
+          chunk.map(({ write }) => ({
+            op: "put" as const,
+            ref: write.ref,
+            value: write.value,
+            options: this.writeOptions(policy, write.version, write),
+          })),
         );
         for (const { i } of chunk) outcomes[i] = { kind: "upgraded" };
       } catch (err) {
@@ -207,37 +244,74 @@ export class StateMigration {
     let current = write;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.deps.state.store.put(current.ref, current.value, this.writeOptions(policy, current.version, current));
+        await this.deps.state.store.put(
+          current.ref,
+          current.value,
+          this.writeOptions(policy, current.version, current),
+        );
         return { kind: "upgraded" };
       } catch (err) {
         if (!isCallerError(err)) throw err;
-        if (!isConflict(err)) return { kind: "failed", schemaVersion: write.fromSchemaVersion, reason: isStateError(err) ? `${err.code}: ${err.message}` : "the write failed" };
+        if (!isConflict(err))
+          return {
+            kind: "failed",
+            schemaVersion: write.fromSchemaVersion,
+            reason: isStateError(err) ? `${err.code}: ${err.message}` : "the write failed",
+          };
         // Someone wrote meanwhile: their write may already be at the current schema.
         const fresh = await this.deps.state.store.get(current.ref, { consistency: "strong" });
         if (!fresh || !needsUpgrade(policy, fresh.schemaVersion)) return { kind: "skipped" };
-        if (attempt >= 1) return { kind: "failed", schemaVersion: fresh.schemaVersion, reason: "changed concurrently twice while upgrading; run again" };
+        if (attempt >= 1)
+          return {
+            kind: "failed",
+            schemaVersion: fresh.schemaVersion,
+            reason: "changed concurrently twice while upgrading; run again",
+          };
         const upgraded = this.upgrade(policy, fresh.value, fresh.schemaVersion);
         if (upgraded.kind === "failed") return upgraded;
-        current = { ...current, value: upgraded.value, version: fresh.version, expiresAt: fresh.expiresAt, idleTtlSeconds: fresh.idleTtlSeconds ?? null };
+        current = {
+          ...current,
+          value: upgraded.value,
+          version: fresh.version,
+          expiresAt: fresh.expiresAt,
+          idleTtlSeconds: fresh.idleTtlSeconds ?? null,
+        };
       }
     }
   }
 
-  private upgrade(policy: NamespacePolicy, value: unknown, from: number): { kind: "ok"; value: unknown } | Extract<Outcome, { kind: "failed" }> {
+  private upgrade(
+    policy: NamespacePolicy,
+    value: unknown,
+    from: number,
+  ): { kind: "ok"; value: unknown } | Extract<Outcome, { kind: "failed" }> {
     try {
       const upgraded = upgradeValue(policy, value, from);
       if (upgraded.sizeBytes > policy.maxBytes.fail) {
-        return { kind: "failed", schemaVersion: from, reason: `the upgraded value is ${upgraded.sizeBytes} bytes, over the namespace's limit of ${policy.maxBytes.fail}` };
+        return {
+          kind: "failed",
+          schemaVersion: from,
+          reason: `the upgraded value is ${upgraded.sizeBytes} bytes, over the namespace's limit of ${policy.maxBytes.fail}`,
+        };
       }
       return { kind: "ok", value: upgraded.value };
     } catch (err) {
-      if (isUpgradeFailed(err)) return { kind: "failed", schemaVersion: from, reason: `upgrader ${err.fromSchemaVersion}→${err.fromSchemaVersion + 1} failed: ${err.reason}` };
+      if (isUpgradeFailed(err))
+        return {
+          kind: "failed",
+          schemaVersion: from,
+          reason: `upgrader ${err.fromSchemaVersion}→${err.fromSchemaVersion + 1} failed: ${err.reason}`,
+        };
       throw err;
     }
   }
 
   /** At the current schema, keeping the record's expiry as it was. */
-  private writeOptions(policy: NamespacePolicy, ifVersion: number, expiry: { expiresAt: Date | null; idleTtlSeconds?: number | null }): WriteOptions {
+  private writeOptions(
+    policy: NamespacePolicy,
+    ifVersion: number,
+    expiry: { expiresAt: Date | null; idleTtlSeconds?: number | null },
+  ): WriteOptions {
     return { ifVersion, ...keptExpiry(expiry), schemaVersion: policy.schemaVersion, actor: MIGRATE_ACTOR };
   }
 
@@ -246,7 +320,9 @@ export class StateMigration {
     const rows = await this.deps.warm.$queryRawUnsafe<{ tenant: string; records: number }[]>(
       `SELECT tenant, count(*)::int AS records FROM state_records
        WHERE namespace = $1 AND ($2::text IS NULL OR tenant = $2::text) AND ${LIVE} GROUP BY tenant ORDER BY tenant`,
-      namespace, only ?? null, new Date(),
+      namespace,
+      only ?? null,
+      new Date(),
     );
     return rows.map((r) => ({ tenant: r.tenant, records: Number(r.records) }));
   }
@@ -254,18 +330,31 @@ export class StateMigration {
   private async countUpTo(namespace: string, tenant: string, lastKey: string): Promise<number> {
     const rows = await this.deps.warm.$queryRawUnsafe<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM state_records WHERE namespace = $1 AND tenant = $2 AND ${LIVE} AND key <= $4`,
-      namespace, tenant, new Date(), lastKey,
+      namespace,
+      tenant,
+      new Date(),
+      lastKey,
     );
     return Number(rows[0]?.n ?? 0);
   }
 
   /** One batch in key order after `after`; values only for records that need upgrading. */
-  private async scan(policy: NamespacePolicy, tenant: string, after: string | undefined, limit: number): Promise<ScannedRow[]> {
+  private async scan(
+    policy: NamespacePolicy,
+    tenant: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<ScannedRow[]> {
     return this.deps.warm.$queryRawUnsafe<ScannedRow[]>(
       `SELECT key, CASE WHEN schema_version < $5 THEN value::text END AS value, version, schema_version, expires_at, idle_ttl_seconds FROM state_records
        WHERE namespace = $1 AND tenant = $2 AND ${LIVE} AND ($4::text IS NULL OR key > $4::text)
        ORDER BY key LIMIT $6`,
-      policy.name, tenant, new Date(), after ?? null, policy.schemaVersion, limit,
+      policy.name,
+      tenant,
+      new Date(),
+      after ?? null,
+      policy.schemaVersion,
+      limit,
     );
   }
 }
@@ -287,7 +376,12 @@ function counts(): VersionCounts {
   return { found: 0, upgraded: 0, failed: 0, skipped: 0 };
 }
 
-function tally(report: MigrateReport, storedVersion: number, outcome: Outcome, at: { tenant: string; key: string }): void {
+function tally(
+  report: MigrateReport,
+  storedVersion: number,
+  outcome: Outcome,
+  at: { tenant: string; key: string },
+): void {
   const row = (report.byVersion[String(storedVersion)] ??= counts());
   for (const c of [row, report.totals]) {
     c.found++;
@@ -326,7 +420,11 @@ export function databaseIdentity(config: { DATABASE_URL?: string; dataDir: strin
 async function readSaved(file: string, policy: NamespacePolicy): Promise<Saved | undefined> {
   try {
     const saved = JSON.parse(await readFile(file, "utf8")) as Saved;
-    return saved.namespace === policy.name && saved.targetSchemaVersion === policy.schemaVersion && typeof saved.tenants === "object" ? saved : undefined;
+    return saved.namespace === policy.name &&
+      saved.targetSchemaVersion === policy.schemaVersion &&
+      typeof saved.tenants === "object"
+      ? saved
+      : undefined;
   } catch {
     return undefined;
   }

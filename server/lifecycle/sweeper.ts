@@ -6,7 +6,10 @@ import type { TieredStore } from "../state/tiered";
 
 export interface SweeperOptions {
   /** The warm tier itself (not a wrapper): the sweeper runs its lifecycle queries. */
-  warm: Pick<PostgresStore, "expiredCandidates" | "expire" | "purgeOrphans" | "versionsOf" | "history" | "archiveCandidates">;
+  warm: Pick<
+    PostgresStore,
+    "expiredCandidates" | "expire" | "purgeOrphans" | "versionsOf" | "history" | "archiveCandidates"
+  >;
   /** The composed store, through which live records are moved to the archive (demoteToCold). */
   tiered?: TieredStore;
   /** The hot tier; orphaned copies are looked for when it can list them. */
@@ -94,14 +97,26 @@ export class LifecycleSweeper {
       if (candidates.length === 0) return;
       const archiving = new Set<string>();
       for (const { tenant, record } of candidates) {
-        if (!cold || !namespaces.has(record.namespace) || namespaces.getOrThrow(record.namespace).onExpire !== "archive") continue;
+        if (
+          !cold ||
+          !namespaces.has(record.namespace) ||
+          namespaces.getOrThrow(record.namespace).onExpire !== "archive"
+        )
+          continue;
         const ref = { tenant, namespace: record.namespace, key: record.key };
         // Archived before it is removed: if the sweeper dies in between, the next sweep archives it again
         // (the archive keeps the first copy of a version) and then removes it.
         await cold.importRecord(tenant, record, await fullHistory(warm, ref));
         archiving.add(refKey(ref));
       }
-      const expired = await warm.expire(candidates.map(({ tenant, record }) => ({ tenant, namespace: record.namespace, key: record.key, version: record.version })));
+      const expired = await warm.expire(
+        candidates.map(({ tenant, record }) => ({
+          tenant,
+          namespace: record.namespace,
+          key: record.key,
+          version: record.version,
+        })),
+      );
       const counts = new Map<string, { expired: number; archived: number }>();
       for (const row of expired) {
         const c = counts.get(row.namespace) ?? { expired: 0, archived: 0 };
@@ -109,7 +124,9 @@ export class LifecycleSweeper {
         else c.expired++;
         counts.set(row.namespace, c);
         // The hot copy is replaced by the tombstone, so a re-created key continues its versions everywhere.
-        await hot.setIfNewer(row.tenant, { namespace: row.namespace, key: row.key, version: row.version, deleted: true }).catch(() => false);
+        await hot
+          .setIfNewer(row.tenant, { namespace: row.namespace, key: row.key, version: row.version, deleted: true })
+          .catch(() => false);
       }
       for (const [namespace, c] of counts) {
         if (c.expired) onEvent("expired", namespace, c.expired);
@@ -164,7 +181,9 @@ export class LifecycleSweeper {
     const { hot, warm, namespaces, onEvent } = this.options;
     if (!hot.scanCopies || !hot.evict) return;
     for await (const page of hot.scanCopies()) {
-      const durable = page.filter((c) => namespaces.has(c.namespace) && namespaces.getOrThrow(c.namespace).durability === "durable");
+      const durable = page.filter(
+        (c) => namespaces.has(c.namespace) && namespaces.getOrThrow(c.namespace).durability === "durable",
+      );
       if (durable.length === 0) continue;
       const known = await warm.versionsOf(durable);
       for (const copy of durable) {
@@ -177,4 +196,3 @@ export class LifecycleSweeper {
     }
   }
 }
-

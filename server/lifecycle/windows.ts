@@ -21,10 +21,12 @@ export interface WindowBudget {
 }
 
 const STOPWORDS = new Set(
-  ("about above after again against because been before being below between both could does doing down during each from further have having here hers herself himself " +
+  (
+    "about above after again against because been before being below between both could does doing down during each from further have having here hers herself himself " +
     "into itself just more most myself once only other ours ourselves over same should some such than that their theirs them themselves then there these they this those " +
     "through under until very were what when where which while whom with would your yours yourself yourselves also like want need tell know please thanks thank hello okay sure " +
-    "will shall might must much many make made really still even well back just into onto upon").split(" "),
+    "will shall might must much many make made really still even well back just into onto upon"
+  ).split(" "),
 );
 
 /**
@@ -34,14 +36,24 @@ const STOPWORDS = new Set(
 function itemText(item: unknown): { label: string; text: string } {
   if (item && typeof item === "object" && !Array.isArray(item)) {
     const o = item as Record<string, unknown>;
-    const text = typeof o.user === "string" ? o.user : typeof o.text === "string" ? o.text : typeof o.content === "string" ? o.content : JSON.stringify(item);
+    const text =
+      typeof o.user === "string"
+        ? o.user
+        : typeof o.text === "string"
+          ? o.text
+          : typeof o.content === "string"
+            ? o.content
+            : JSON.stringify(item);
     return { label: typeof o.turn === "number" ? `#${o.turn}` : "-", text: analysisPrefix(text) };
   }
   return { label: "-", text: analysisPrefix(typeof item === "string" ? item : JSON.stringify(item)) };
 }
 
 function firstSentence(text: string, max = 160): string {
-  const first = text.split(/(?<=[.!?])\s/)[0]!.trim().replace(/\s+/g, " ");
+  const first = text
+    .split(/(?<=[.!?])\s/)[0]!
+    .trim()
+    .replace(/\s+/g, " ");
   return first.length > max ? `${first.slice(0, max - 3)}...` : first;
 }
 
@@ -128,8 +140,13 @@ export class ModelSummarizer implements WindowSummarizer {
  * the newest one) and folds what fell out into the summary field. Returns the value to store (a copy when
  * anything changed) and how many items were dropped.
  */
-export async function applyWindows(policy: NamespacePolicy, value: unknown, summarizer: WindowSummarizer): Promise<{ value: unknown; dropped: number }> {
-  if (policy.windows.length === 0 || !value || typeof value !== "object" || Array.isArray(value)) return { value, dropped: 0 };
+export async function applyWindows(
+  policy: NamespacePolicy,
+  value: unknown,
+  summarizer: WindowSummarizer,
+): Promise<{ value: unknown; dropped: number }> {
+  if (policy.windows.length === 0 || !value || typeof value !== "object" || Array.isArray(value))
+    return { value, dropped: 0 };
   let result = value as Record<string, unknown>;
   let dropped = 0;
   for (const window of policy.windows) {
@@ -143,7 +160,9 @@ export async function applyWindows(policy: NamespacePolicy, value: unknown, summ
       const previous = typeof result[window.summaryField] === "string" ? (result[window.summaryField] as string) : "";
       result[window.summaryField] = await summarizer.summarize(previous, out, window);
     }
-    if (window.countField) result[window.countField] = (typeof result[window.countField] === "number" ? (result[window.countField] as number) : 0) + out.length;
+    if (window.countField)
+      result[window.countField] =
+        (typeof result[window.countField] === "number" ? (result[window.countField] as number) : 0) + out.length;
     dropped += out.length;
   }
   return { value: result, dropped };
@@ -171,7 +190,13 @@ export function windowBudget(policy: NamespacePolicy, value: unknown): WindowBud
   return policy.windows.flatMap((w) => {
     const list = (value as Record<string, unknown>)[w.field];
     if (!Array.isArray(list)) return [];
-    return [{ field: w.field, items: { used: list.length, max: w.maxItems }, bytes: { used: Buffer.byteLength(JSON.stringify(list)), max: w.maxBytes ?? null } }];
+    return [
+      {
+        field: w.field,
+        items: { used: list.length, max: w.maxItems },
+        bytes: { used: Buffer.byteLength(JSON.stringify(list)), max: w.maxBytes ?? null },
+      },
+    ];
   });
 }
 

@@ -36,7 +36,9 @@ export class RedisStreamPublisher implements EventPublisher {
   async publish(events: readonly OutboxEvent[]): Promise<void> {
     // In order, each acknowledged before the next: a failure leaves a prefix published, never a gap.
     for (const e of events) {
-      await this.call(() => this.client.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", "id", e.id, "event", JSON.stringify(e)));
+      await this.call(() =>
+        this.client.xadd(this.stream, "MAXLEN", "~", this.maxLen, "*", "id", e.id, "event", JSON.stringify(e)),
+      );
     }
   }
 }
@@ -59,7 +61,11 @@ export class WebhookPublisher implements EventPublisher {
     const signature = createHmac("sha256", this.secret).update(`${t}.${body}`).digest("hex");
     const res = await fetch(this.url, {
       method: "POST",
-      headers: { "content-type": "application/json", "statehouse-signature": `t=${t},v1=${signature}`, "statehouse-event-count": String(events.length) },
+      headers: {
+        "content-type": "application/json",
+        "statehouse-signature": `t=${t},v1=${signature}`,
+        "statehouse-event-count": String(events.length),
+      },
       body,
       signal: AbortSignal.timeout(this.timeoutMs),
     });
@@ -76,7 +82,7 @@ export class FileLogPublisher implements EventPublisher {
   async publish(events: readonly OutboxEvent[]): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const file = path.join(this.dir, `${new Date().toISOString().slice(0, 10)}.jsonl`);
-    await appendFile(file, events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+    await appendFile(file, `${events.map((e) => JSON.stringify(e)).join("\n")}\n`);
   }
 }
 
@@ -152,7 +158,10 @@ export class OutboxRelay {
     try {
       const published = await this.prisma.$transaction(
         async (tx) => {
-          const lock = await tx.$queryRawUnsafe<{ locked: boolean }[]>("SELECT pg_try_advisory_xact_lock($1) AS locked", RELAY_LOCK.toString());
+          const lock = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
+            "SELECT pg_try_advisory_xact_lock($1) AS locked",
+            RELAY_LOCK.toString(),
+          );
           if (!lock[0]?.locked) return 0;
           const rows = await tx.$queryRawUnsafe<Row[]>(
             `SELECT id, tenant, namespace, key, version, operation, payload::text AS payload, created_at FROM outbox_events
@@ -163,7 +172,10 @@ export class OutboxRelay {
           const events = rows.map(toEvent);
           for (const p of this.publishers) await p.publish(events);
           await this.options.afterPublish?.(events);
-          await tx.$executeRawUnsafe(`UPDATE outbox_events SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`, rows.map((r) => String(r.id)));
+          await tx.$executeRawUnsafe(
+            `UPDATE outbox_events SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`,
+            rows.map((r) => String(r.id)),
+          );
           return rows.length;
         },
         { timeout: 30_000, maxWait: 5_000 },
@@ -179,7 +191,10 @@ export class OutboxRelay {
     const retention = this.options.retentionMs ?? 7 * 86_400_000;
     if (Date.now() - this.lastCleanup < 60_000) return;
     this.lastCleanup = Date.now();
-    await this.prisma.$executeRawUnsafe(`DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1`, new Date(Date.now() - retention));
+    await this.prisma.$executeRawUnsafe(
+      `DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1`,
+      new Date(Date.now() - retention),
+    );
   }
 }
 

@@ -43,12 +43,23 @@ export function failOpen(limiter: RateLimiter): RateDecision {
 }
 
 /** The decision from both buckets' levels after the take (and, when refused, each one's wait). */
-function decide(buckets: { key: Bucket; tenant: Bucket }, allowed: boolean, left: Record<BucketName, number>, wait: Record<BucketName, number>): RateDecision {
+function decide(
+  buckets: { key: Bucket; tenant: Bucket },
+  allowed: boolean,
+  left: Record<BucketName, number>,
+  wait: Record<BucketName, number>,
+): RateDecision {
   let bucket: BucketName;
   if (allowed) bucket = left.key < left.tenant ? "key" : "tenant";
   else bucket = wait.key > wait.tenant ? "key" : "tenant";
   const limit = buckets[bucket].burst;
-  return { allowed, bucket, limit, remaining: Math.max(0, Math.min(limit, Math.floor(left[bucket]))), retryAfterMs: allowed ? 0 : Math.max(1, wait[bucket]) };
+  return {
+    allowed,
+    bucket,
+    limit,
+    remaining: Math.max(0, Math.min(limit, Math.floor(left[bucket]))),
+    retryAfterMs: allowed ? 0 : Math.max(1, wait[bucket]),
+  };
 }
 
 // KEYS[1] the key's bucket, KEYS[2] the tenant's (same hash tag: one slot in a cluster); ARGV: key rate/s,
@@ -142,13 +153,37 @@ export class RedisRateLimiter implements RateLimiter {
 
   private async refill(keyId: string, tenant: string): Promise<RateDecision> {
     const now = Date.now();
-    const run = (this.client as unknown as { statehouseRateTake3(k1: string, k2: string, ...a: number[]): Promise<[number, number, number, number, number]> }).statehouseRateTake3;
+    const run = (
+      this.client as unknown as {
+        statehouseRateTake3(k1: string, k2: string, ...a: number[]): Promise<[number, number, number, number, number]>;
+      }
+    ).statehouseRateTake3;
     // Both buckets under the tenant's hash tag, so the script's two keys share a cluster slot.
     const base = `${this.prefix}rl:{${tenant}}`;
-    const [taken, keyLeft, tenantLeft, keyWait, tenantWait] = await run.call(this.client, `${base}:k:${keyId}`, `${base}:t`, this.key.ratePerSecond, this.key.burst, this.tenant.ratePerSecond, this.tenant.burst, now, this.leaseSize);
-    const decision = decide(this, taken >= 1, { key: keyLeft, tenant: tenantLeft }, { key: keyWait, tenant: tenantWait });
+    const [taken, keyLeft, tenantLeft, keyWait, tenantWait] = await run.call(
+      this.client,
+      `${base}:k:${keyId}`,
+      `${base}:t`,
+      this.key.ratePerSecond,
+      this.key.burst,
+      this.tenant.ratePerSecond,
+      this.tenant.burst,
+      now,
+      this.leaseSize,
+    );
+    const decision = decide(
+      this,
+      taken >= 1,
+      { key: keyLeft, tenant: tenantLeft },
+      { key: keyWait, tenant: tenantWait },
+    );
     if (taken > 1 || (taken === 0 && this.leaseSize > 1)) {
-      this.leases.set(keyId, taken > 1 ? { tokens: taken - 1, until: now + LEASE_MS, decision } : { tokens: 0, until: now + Math.min(decision.retryAfterMs, LEASE_MS), decision });
+      this.leases.set(
+        keyId,
+        taken > 1
+          ? { tokens: taken - 1, until: now + LEASE_MS, decision }
+          : { tokens: 0, until: now + Math.min(decision.retryAfterMs, LEASE_MS), decision },
+      );
       if (this.leases.size > 10_000) this.leases.delete(this.leases.keys().next().value!);
     } else {
       this.leases.delete(keyId);
@@ -177,8 +212,14 @@ export class MemoryRateLimiter implements RateLimiter {
     const t = this.level(`t:${tenant}`, this.tenant, now);
     const allowed = k.tokens >= 1 && t.tokens >= 1;
     if (allowed) (k.tokens -= 1), (t.tokens -= 1);
-    const wait = (b: { tokens: number }, spec: Bucket) => (b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) * 1000) / spec.ratePerSecond));
-    return decide(this, allowed, { key: k.tokens, tenant: t.tokens }, { key: wait(k, this.key), tenant: wait(t, this.tenant) });
+    const wait = (b: { tokens: number }, spec: Bucket) =>
+      b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) * 1000) / spec.ratePerSecond);
+    return decide(
+      this,
+      allowed,
+      { key: k.tokens, tenant: t.tokens },
+      { key: wait(k, this.key), tenant: wait(t, this.tenant) },
+    );
   }
 
   private level(id: string, spec: Bucket, now: number): { tokens: number; ts: number } {

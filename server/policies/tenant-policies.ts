@@ -48,7 +48,12 @@ export interface ResidencyAuditEntry {
 
 /** Counts a tenant's operations per UTC day; refuses (without counting) a batch that would pass the limit. */
 export interface OperationCounter {
-  admit(tenant: string, day: string, operations: number, limit: number | null): Promise<{ allowed: boolean; used: number }>;
+  admit(
+    tenant: string,
+    day: string,
+    operations: number,
+    limit: number | null,
+  ): Promise<{ allowed: boolean; used: number }>;
   /** Adds counts with no limit to check (tenants without an operations quota, flushed in bulk). */
   add(counts: readonly { tenant: string; day: string; operations: number }[]): Promise<void>;
   used(tenant: string, day: string): Promise<number>;
@@ -72,7 +77,8 @@ export class RedisOperationCounter implements OperationCounter {
     private readonly client: RedisClient,
     private readonly prefix: string,
   ) {
-    if (!("statehouseQuotaAdmit" in client)) client.defineCommand("statehouseQuotaAdmit", { numberOfKeys: 1, lua: ADMIT });
+    if (!("statehouseQuotaAdmit" in client))
+      client.defineCommand("statehouseQuotaAdmit", { numberOfKeys: 1, lua: ADMIT });
   }
 
   private key(tenant: string, day: string): string {
@@ -80,7 +86,9 @@ export class RedisOperationCounter implements OperationCounter {
   }
 
   async admit(tenant: string, day: string, operations: number, limit: number | null) {
-    const run = (this.client as unknown as { statehouseQuotaAdmit(k: string, ...a: number[]): Promise<[number, number]> }).statehouseQuotaAdmit;
+    const run = (
+      this.client as unknown as { statehouseQuotaAdmit(k: string, ...a: number[]): Promise<[number, number]> }
+    ).statehouseQuotaAdmit;
     const [allowed, used] = await run.call(this.client, this.key(tenant, day), operations, limit ?? -1, 2 * 24 * 3600);
     return { allowed: allowed === 1, used: Number(used) };
   }
@@ -89,7 +97,15 @@ export class RedisOperationCounter implements OperationCounter {
     if (counts.length === 0) return;
     const ttl = 2 * 24 * 3600;
     // One round trip per flush; per tenant (its own hash slot on a cluster), so no cross-slot transaction.
-    await Promise.all(counts.map((c) => this.client.multi().incrby(this.key(c.tenant, c.day), c.operations).expire(this.key(c.tenant, c.day), ttl).exec()));
+    await Promise.all(
+      counts.map((c) =>
+        this.client
+          .multi()
+          .incrby(this.key(c.tenant, c.day), c.operations)
+          .expire(this.key(c.tenant, c.day), ttl)
+          .exec(),
+      ),
+    );
   }
 
   async used(tenant: string, day: string): Promise<number> {
@@ -136,7 +152,8 @@ export interface TenantPolicyOptions {
 }
 
 const TENANT = /^[a-z0-9][a-z0-9_-]{0,63}$/;
-const POLICY_COLUMNS = "tenant, max_operations_per_day, max_bytes_stored::float8 AS max_bytes_stored, region, updated_at";
+const POLICY_COLUMNS =
+  "tenant, max_operations_per_day, max_bytes_stored::float8 AS max_bytes_stored, region, updated_at";
 const SELECT_ALL = `SELECT ${POLICY_COLUMNS} FROM tenant_policies ORDER BY tenant`;
 const REGION = /^[a-z0-9][a-z0-9-]{0,31}$/;
 /** How long a tenant's policy is cached per process (a change made here applies at once, elsewhere within this). */
@@ -222,7 +239,10 @@ export class TenantPolicyService {
     let policy: TenantPolicy;
     try {
       const rows = await this.options.guard(() =>
-        this.prisma.$queryRawUnsafe<PolicyRow[]>(`SELECT ${POLICY_COLUMNS} FROM tenant_policies WHERE tenant = $1`, tenant),
+        this.prisma.$queryRawUnsafe<PolicyRow[]>(
+          `SELECT ${POLICY_COLUMNS} FROM tenant_policies WHERE tenant = $1`,
+          tenant,
+        ),
       );
       policy = rows[0] ? fromRow(rows[0]) : unlimited(tenant);
     } catch {
@@ -244,7 +264,10 @@ export class TenantPolicyService {
    * Sets some of a tenant's limits and pin (fields left out keep their value; null clears). Applies at
    * once in this process and within POLICY_CACHE_MS in others.
    */
-  async set(tenant: string, change: Partial<Pick<TenantPolicy, "operationsPerDay" | "bytesStored" | "region">>): Promise<TenantPolicy> {
+  async set(
+    tenant: string,
+    change: Partial<Pick<TenantPolicy, "operationsPerDay" | "bytesStored" | "region">>,
+  ): Promise<TenantPolicy> {
     if (!TENANT.test(tenant)) throw new InvalidError("tenant must match [a-z0-9][a-z0-9_-]{0,63}", { field: "tenant" });
     if (change.region !== undefined && change.region !== null && !REGION.test(change.region)) {
       throw new InvalidError("region must be lowercase letters, digits and '-', at most 32", { field: "region" });
@@ -256,7 +279,10 @@ export class TenantPolicyService {
         `INSERT INTO tenant_policies (tenant, max_operations_per_day, max_bytes_stored, region, updated_at) VALUES ($1, $2, $3, $4, now())
          ON CONFLICT (tenant) DO UPDATE SET max_operations_per_day = $2, max_bytes_stored = $3, region = $4, updated_at = now()
          RETURNING ${POLICY_COLUMNS}`,
-        tenant, next.operationsPerDay, next.bytesStored, next.region,
+        tenant,
+        next.operationsPerDay,
+        next.bytesStored,
+        next.region,
       ),
     );
     const saved = fromRow(rows[0]!);
@@ -271,7 +297,10 @@ export class TenantPolicyService {
    * another region, then counts `operations` against the daily quota (429 until the UTC day rolls over,
    * nothing counted). If the hot tier cannot answer the count, the call is allowed (fails open, like rate limits).
    */
-  async admitCall(tenant: string, call: { operations: number; operation: string; namespace?: string; key?: string; actor?: string }): Promise<void> {
+  async admitCall(
+    tenant: string,
+    call: { operations: number; operation: string; namespace?: string; key?: string; actor?: string },
+  ): Promise<void> {
     const policy = await this.get(tenant);
     await this.checkResidency(policy, call);
     const now = this.now();
@@ -285,7 +314,9 @@ export class TenantPolicyService {
     }
     let decision: { allowed: boolean; used: number };
     try {
-      decision = await this.options.guardHot(() => this.counter.admit(tenant, dayOf(now), call.operations, policy.operationsPerDay));
+      decision = await this.options.guardHot(() =>
+        this.counter.admit(tenant, dayOf(now), call.operations, policy.operationsPerDay),
+      );
     } catch {
       return;
     }
@@ -295,7 +326,13 @@ export class TenantPolicyService {
     throw new StateError(
       "operations_quota_exceeded",
       `tenant ${tenant} has used ${decision.used} of its ${policy.operationsPerDay} operations today${call.operations > 1 ? `; this call needs ${call.operations}` : ""}`,
-      { limit: policy.operationsPerDay, used: decision.used, requested: call.operations, resetsAt: nextDay(now).toISOString(), retryAfterSeconds },
+      {
+        limit: policy.operationsPerDay,
+        used: decision.used,
+        requested: call.operations,
+        resetsAt: nextDay(now).toISOString(),
+        retryAfterSeconds,
+      },
     );
   }
 
@@ -307,14 +344,22 @@ export class TenantPolicyService {
   async checkWrites(tenant: string, writes: readonly PlannedWrite[], actor?: string): Promise<void> {
     if (writes.length === 0) return;
     const policy = await this.get(tenant);
-    await this.checkResidency(policy, { operation: writes.length > 1 ? "transaction" : writes[0]!.op, namespace: writes[0]!.namespace, key: writes[0]!.key, actor });
+    await this.checkResidency(policy, {
+      operation: writes.length > 1 ? "transaction" : writes[0]!.op,
+      namespace: writes[0]!.namespace,
+      key: writes[0]!.key,
+      actor,
+    });
     this.noteRegion(tenant);
     const durable = writes.filter((w) => this.options.isDurable(w.namespace));
     if (policy.bytesStored === null || durable.length === 0 || !durable.some((w) => w.op === "put")) return;
     const adding = durable.reduce((sum, w) => sum + (w.op === "put" ? encodeValue(w.value).sizeBytes : 0), 0);
     let stored: { total: number; replaced: number };
     try {
-      stored = await this.storedBytes(tenant, durable.map((w) => `${w.namespace}\u0001${w.key}`));
+      stored = await this.storedBytes(
+        tenant,
+        durable.map((w) => `${w.namespace}\u0001${w.key}`),
+      );
     } catch {
       // Warm tier down: the write itself will be refused (503) or buffered (sessions); don't block it here.
       return;
@@ -323,18 +368,27 @@ export class TenantPolicyService {
     const after = total - replaced + adding;
     if (after <= policy.bytesStored || after <= total) return; // a write that does not grow usage is always allowed
     this.options.onRefused?.("quota_refused", durable[0]!.namespace);
-    throw new StateError("storage_quota_exceeded", `tenant ${tenant} would store ${after} bytes; its quota is ${policy.bytesStored}`, {
-      limitBytes: policy.bytesStored,
-      usedBytes: total,
-      requestedBytes: adding,
-    });
+    throw new StateError(
+      "storage_quota_exceeded",
+      `tenant ${tenant} would store ${after} bytes; its quota is ${policy.bytesStored}`,
+      {
+        limitBytes: policy.bytesStored,
+        usedBytes: total,
+        requestedBytes: adding,
+      },
+    );
   }
 
   async usage(tenant: string): Promise<QuotaUsage> {
     const policy = await this.get(tenant);
     const now = this.now();
     const [operations, stored] = await Promise.all([
-      this.options.guardHot(() => this.counter.used(tenant, dayOf(now))).then((n) => n + (this.unflushed.get(`${tenant}\n${dayOf(now)}`)?.operations ?? 0), () => 0),
+      this.options
+        .guardHot(() => this.counter.used(tenant, dayOf(now)))
+        .then(
+          (n) => n + (this.unflushed.get(`${tenant}\n${dayOf(now)}`)?.operations ?? 0),
+          () => 0,
+        ),
       this.storedBytes(tenant, []),
     ]);
     return {
@@ -354,40 +408,78 @@ export class TenantPolicyService {
       this.prisma.$queryRawUnsafe<AuditRow[]>(
         `SELECT id, at, tenant, tenant_region, server_region, operation, namespace, key, actor FROM residency_audit
          WHERE ($1::text IS NULL OR tenant = $1) ORDER BY id DESC LIMIT $2`,
-        options.tenant ?? null, Math.min(options.limit ?? 100, 1000),
+        options.tenant ?? null,
+        Math.min(options.limit ?? 100, 1000),
       ),
     );
-    return rows.map((r) => ({ id: String(r.id), at: r.at.toISOString(), tenant: r.tenant, tenantRegion: r.tenant_region, serverRegion: r.server_region, operation: r.operation, namespace: r.namespace, key: r.key, actor: r.actor }));
+    return rows.map((r) => ({
+      id: String(r.id),
+      at: r.at.toISOString(),
+      tenant: r.tenant,
+      tenantRegion: r.tenant_region,
+      serverRegion: r.server_region,
+      operation: r.operation,
+      namespace: r.namespace,
+      key: r.key,
+      actor: r.actor,
+    }));
   }
 
   /** The region labels under which each tenant's state was written (one row per tenant and region). */
-  async regions(tenant?: string): Promise<{ tenant: string; region: string; firstWriteAt: string; lastWriteAt: string }[]> {
+  async regions(
+    tenant?: string,
+  ): Promise<{ tenant: string; region: string; firstWriteAt: string; lastWriteAt: string }[]> {
     const rows = await this.options.guard(() =>
       this.prisma.$queryRawUnsafe<{ tenant: string; region: string; first_write_at: Date; last_write_at: Date }[]>(
         `SELECT tenant, region, first_write_at, last_write_at FROM tenant_regions WHERE ($1::text IS NULL OR tenant = $1) ORDER BY tenant, region LIMIT 5000`,
         tenant ?? null,
       ),
     );
-    return rows.map((r) => ({ tenant: r.tenant, region: r.region, firstWriteAt: r.first_write_at.toISOString(), lastWriteAt: r.last_write_at.toISOString() }));
+    return rows.map((r) => ({
+      tenant: r.tenant,
+      region: r.region,
+      firstWriteAt: r.first_write_at.toISOString(),
+      lastWriteAt: r.last_write_at.toISOString(),
+    }));
   }
 
-  private async checkResidency(policy: TenantPolicy, attempt: { operation: string; namespace?: string; key?: string; actor?: string }): Promise<void> {
+  private async checkResidency(
+    policy: TenantPolicy,
+    attempt: { operation: string; namespace?: string; key?: string; actor?: string },
+  ): Promise<void> {
     if (policy.region === null || policy.region === this.serverRegion) return;
     this.options.onRefused?.("residency_refused", attempt.namespace ?? "other");
     // Tenant and region only: never a value or a key's secret.
-    this.options.log.warn("write refused: tenant pinned to another region", { tenant: policy.tenant, tenantRegion: policy.region, serverRegion: this.serverRegion, operation: attempt.operation });
+    this.options.log.warn("write refused: tenant pinned to another region", {
+      tenant: policy.tenant,
+      tenantRegion: policy.region,
+      serverRegion: this.serverRegion,
+      operation: attempt.operation,
+    });
     await this.options
       .guard(() =>
         this.prisma.$executeRawUnsafe(
           `INSERT INTO residency_audit (tenant, tenant_region, server_region, operation, namespace, key, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-          policy.tenant, policy.region, this.serverRegion, attempt.operation, attempt.namespace ?? null, attempt.key ?? null, attempt.actor ?? null,
+          policy.tenant,
+          policy.region,
+          this.serverRegion,
+          attempt.operation,
+          attempt.namespace ?? null,
+          attempt.key ?? null,
+          attempt.actor ?? null,
         ),
       )
-      .catch(() => this.options.log.warn("could not record a residency refusal in the audit table", { tenant: policy.tenant }));
-    throw new StateError("residency_violation", `tenant ${policy.tenant} is pinned to region ${policy.region}; this server is in ${this.serverRegion}`, {
-      tenantRegion: policy.region,
-      serverRegion: this.serverRegion,
-    });
+      .catch(() =>
+        this.options.log.warn("could not record a residency refusal in the audit table", { tenant: policy.tenant }),
+      );
+    throw new StateError(
+      "residency_violation",
+      `tenant ${policy.tenant} is pinned to region ${policy.region}; this server is in ${this.serverRegion}`,
+      {
+        tenantRegion: policy.region,
+        serverRegion: this.serverRegion,
+      },
+    );
   }
 
   /** Records (at most once a minute per tenant and process) that this tenant's state is written in this region. */
@@ -399,7 +491,8 @@ export class TenantPolicyService {
       .guard(() =>
         this.prisma.$executeRawUnsafe(
           `INSERT INTO tenant_regions (tenant, region) VALUES ($1, $2) ON CONFLICT (tenant, region) DO UPDATE SET last_write_at = now()`,
-          tenant, this.serverRegion,
+          tenant,
+          this.serverRegion,
         ),
       )
       .catch(() => this.regionNoted.delete(tenant));
@@ -411,7 +504,8 @@ export class TenantPolicyService {
         `SELECT COALESCE(SUM(size_bytes), 0)::float8 AS total,
                 COALESCE(SUM(size_bytes) FILTER (WHERE namespace || chr(1) || key = ANY($2::text[])), 0)::float8 AS replaced
          FROM state_records WHERE tenant = $1 AND NOT deleted AND (expires_at IS NULL OR expires_at > now())`,
-        tenant, refs,
+        tenant,
+        refs,
       ),
     );
     return { total: Number(rows[0]?.total ?? 0), replaced: Number(rows[0]?.replaced ?? 0) };

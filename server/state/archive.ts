@@ -39,7 +39,15 @@ interface ArchivedKey {
   expiresAt: number | null;
   idleTtlSeconds?: number | null;
   sizeBytes: number;
-  history: { version: number; operation: "put" | "delete"; actor: string | null; value: unknown; schemaVersion: number; sizeBytes: number; at: number }[];
+  history: {
+    version: number;
+    operation: "put" | "delete";
+    actor: string | null;
+    value: unknown;
+    schemaVersion: number;
+    sizeBytes: number;
+    at: number;
+  }[];
 }
 
 /**
@@ -152,7 +160,19 @@ export class ArchiveStore implements StateStore {
         sizeBytes,
         history: cur?.history ?? [],
       };
-      if (options.history !== false) next.history = [...next.history, { version: next.version, operation: "put", actor: options.actor ?? null, value: stored, schemaVersion: next.schemaVersion, sizeBytes, at: now }];
+      if (options.history !== false)
+        next.history = [
+          ...next.history,
+          {
+            version: next.version,
+            operation: "put",
+            actor: options.actor ?? null,
+            value: stored,
+            schemaVersion: next.schemaVersion,
+            sizeBytes,
+            at: now,
+          },
+        ];
       await this.write(ref, next, pointer);
       return toRecord(ref, next);
     });
@@ -171,10 +191,31 @@ export class ArchiveStore implements StateStore {
       if (!live) return { deleted: false, version: null };
       const now = Date.now();
       const version = live.version + 1;
-      await this.write(ref, {
-        ...live, version, deleted: true, value: null, sizeBytes: 0, updatedAt: now, expiresAt: null,
-        history: [...live.history, { version, operation: "delete", actor: options.actor ?? null, value: null, schemaVersion: live.schemaVersion, sizeBytes: 0, at: now }],
-      }, pointer);
+      await this.write(
+        ref,
+        {
+          ...live,
+          version,
+          deleted: true,
+          value: null,
+          sizeBytes: 0,
+          updatedAt: now,
+          expiresAt: null,
+          history: [
+            ...live.history,
+            {
+              version,
+              operation: "delete",
+              actor: options.actor ?? null,
+              value: null,
+              schemaVersion: live.schemaVersion,
+              sizeBytes: 0,
+              at: now,
+            },
+          ],
+        },
+        pointer,
+      );
       return { deleted: true, version };
     });
   }
@@ -199,7 +240,8 @@ export class ArchiveStore implements StateStore {
         if (!pointer) continue;
         key = pointer.key;
       }
-      if (key.startsWith(prefix) && (after === undefined || key > after)) candidates.push({ key, path: objectPath, pointer });
+      if (key.startsWith(prefix) && (after === undefined || key > after))
+        candidates.push({ key, path: objectPath, pointer });
     }
     candidates.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
     const entries: ListEntry[] = [];
@@ -209,7 +251,13 @@ export class ArchiveStore implements StateStore {
       const pointers = await Promise.all(batch.map(async (c) => c.pointer ?? this.readDecoded(c.path, decodePointer)));
       pointers.forEach((p, j) => {
         if (!p || !isLive(p) || p.key !== batch[j]!.key) return;
-        entries.push({ key: p.key, version: p.version, updatedAt: new Date(p.updatedAt), expiresAt: p.expiresAt === null ? null : new Date(p.expiresAt), sizeBytes: p.sizeBytes });
+        entries.push({
+          key: p.key,
+          version: p.version,
+          updatedAt: new Date(p.updatedAt),
+          expiresAt: p.expiresAt === null ? null : new Date(p.expiresAt),
+          sizeBytes: p.sizeBytes,
+        });
       });
     }
     return toPage(entries, limit);
@@ -265,11 +313,23 @@ export class ArchiveStore implements StateStore {
       const cur = await this.object(ref, pointer);
       const byVersion = new Map((cur?.history ?? []).map((h) => [h.version, h]));
       for (const h of history) byVersion.set(h.version, { ...h, at: h.at.getTime() });
-      await this.write(ref, {
-        key: record.key, version: record.version, deleted: false, value: record.value, schemaVersion: record.schemaVersion,
-        createdAt: record.createdAt.getTime(), updatedAt: record.updatedAt.getTime(), expiresAt: record.expiresAt?.getTime() ?? null,
-        idleTtlSeconds: record.idleTtlSeconds ?? null, sizeBytes: record.sizeBytes, history: [...byVersion.values()].sort((x, y) => x.version - y.version),
-      }, pointer);
+      await this.write(
+        ref,
+        {
+          key: record.key,
+          version: record.version,
+          deleted: false,
+          value: record.value,
+          schemaVersion: record.schemaVersion,
+          createdAt: record.createdAt.getTime(),
+          updatedAt: record.updatedAt.getTime(),
+          expiresAt: record.expiresAt?.getTime() ?? null,
+          idleTtlSeconds: record.idleTtlSeconds ?? null,
+          sizeBytes: record.sizeBytes,
+          history: [...byVersion.values()].sort((x, y) => x.version - y.version),
+        },
+        pointer,
+      );
       return true;
     });
   }
@@ -289,7 +349,9 @@ export class ArchiveStore implements StateStore {
       const match = /^(\d{4}\/\d{2}\/\d{2})\/([^/]+)\.json\.gz$/.exec(rest);
       if (!match || match[1]! >= cutoff) continue;
       const [, partition, encoded] = match;
-      const key = decodeKeyName(encoded!) ?? (await this.readDecoded(`${folder}${KEYS_FOLDER}/${encoded}${POINTER_SUFFIX}`, decodePointer))?.key;
+      const key =
+        decodeKeyName(encoded!) ??
+        (await this.readDecoded(`${folder}${KEYS_FOLDER}/${encoded}${POINTER_SUFFIX}`, decodePointer))?.key;
       if (key === undefined) {
         await this.blobs.delete(objectPath); // no pointer names it: left by an interrupted move
         continue;
@@ -326,7 +388,10 @@ export class ArchiveStore implements StateStore {
 
   private async pointer(ref: StateRef): Promise<KeyPointer | undefined> {
     // A pointer this process wrote must read back at least as new (and not as missing).
-    const pointer = await this.readDecoded(this.pointerPath(ref), decodePointer, { minVersion: this.lastWritten.get(refKey(ref)), missIsFinal: false });
+    const pointer = await this.readDecoded(this.pointerPath(ref), decodePointer, {
+      minVersion: this.lastWritten.get(refKey(ref)),
+      missIsFinal: false,
+    });
     return pointer?.key === ref.key ? pointer : undefined; // a hashed name could, in theory, be another key's
   }
 
@@ -339,7 +404,9 @@ export class ArchiveStore implements StateStore {
     let current = pointer;
     for (let attempt = 0; current; attempt++) {
       // The object is written before its pointer: one older than the pointer (or missing) is a stale read.
-      const a = await this.readDecoded(this.objectPath(ref, current.partition), decodeArchived, { minVersion: current.version });
+      const a = await this.readDecoded(this.objectPath(ref, current.partition), decodeArchived, {
+        minVersion: current.version,
+      });
       if (a) return a;
       // Missing: either the key moved to a newer partition between our two reads (follow the new
       // pointer once), or an operator deleted its partition (the key is no longer archived).
@@ -396,7 +463,15 @@ export class ArchiveStore implements StateStore {
   private async write(ref: StateRef, a: ArchivedKey, previous: KeyPointer | undefined): Promise<void> {
     const partition = partitionOf(this.now());
     await this.blobs.put(this.objectPath(ref, partition), gzipSync(JSON.stringify(a), { level: 6 }));
-    const pointer: KeyPointer = { key: a.key, partition, version: a.version, deleted: a.deleted, updatedAt: a.updatedAt, expiresAt: a.expiresAt, sizeBytes: a.sizeBytes };
+    const pointer: KeyPointer = {
+      key: a.key,
+      partition,
+      version: a.version,
+      deleted: a.deleted,
+      updatedAt: a.updatedAt,
+      expiresAt: a.expiresAt,
+      sizeBytes: a.sizeBytes,
+    };
     await this.blobs.put(this.pointerPath(ref), Buffer.from(JSON.stringify(pointer)));
     this.remember(ref, a.version);
     // Only after the pointer moved: until then readers still need the old object.
@@ -419,7 +494,10 @@ export class ArchiveStore implements StateStore {
 
 /** The archive in a directory; kept as its own name for the places that build one directly. */
 export class FilesystemArchive extends ArchiveStore {
-  constructor(readonly root: string, options?: ArchiveOptions) {
+  constructor(
+    readonly root: string,
+    options?: ArchiveOptions,
+  ) {
     super(new FilesystemBlobStore(root), options);
   }
 }
@@ -449,15 +527,21 @@ function decodeKeyName(name: string): string | undefined {
   return Buffer.from(name, "base64url").toString("utf8");
 }
 
-
 function isLive(a: Pick<ArchivedKey, "deleted" | "expiresAt">): boolean {
   return !a.deleted && (a.expiresAt === null || a.expiresAt > Date.now());
 }
 
 function toRecord(ref: StateRef, a: ArchivedKey): StateRecord {
   return {
-    namespace: ref.namespace, key: ref.key, value: structuredClone(a.value), version: a.version, schemaVersion: a.schemaVersion,
-    createdAt: new Date(a.createdAt), updatedAt: new Date(a.updatedAt), expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt),
-    idleTtlSeconds: a.idleTtlSeconds ?? null, sizeBytes: a.sizeBytes,
+    namespace: ref.namespace,
+    key: ref.key,
+    value: structuredClone(a.value),
+    version: a.version,
+    schemaVersion: a.schemaVersion,
+    createdAt: new Date(a.createdAt),
+    updatedAt: new Date(a.updatedAt),
+    expiresAt: a.expiresAt === null ? null : new Date(a.expiresAt),
+    idleTtlSeconds: a.idleTtlSeconds ?? null,
+    sizeBytes: a.sizeBytes,
   };
 }

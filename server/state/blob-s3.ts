@@ -24,16 +24,32 @@ export interface S3BlobOptions {
 }
 
 /** The archive's S3 options from configuration (undefined when ARCHIVE_S3_BUCKET is unset: the filesystem archive is used). */
-export function s3ArchiveOptions(config: Pick<Config, "ARCHIVE_S3_BUCKET" | "ARCHIVE_S3_PREFIX" | "AWS_REGION" | "AWS_ENDPOINT_URL" | "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN">): S3BlobOptions | undefined {
+export function s3ArchiveOptions(
+  config: Pick<
+    Config,
+    | "ARCHIVE_S3_BUCKET"
+    | "ARCHIVE_S3_PREFIX"
+    | "AWS_REGION"
+    | "AWS_ENDPOINT_URL"
+    | "AWS_ACCESS_KEY_ID"
+    | "AWS_SECRET_ACCESS_KEY"
+    | "AWS_SESSION_TOKEN"
+  >,
+): S3BlobOptions | undefined {
   if (!config.ARCHIVE_S3_BUCKET) return undefined;
   return {
     bucket: config.ARCHIVE_S3_BUCKET,
     prefix: config.ARCHIVE_S3_PREFIX,
     region: config.AWS_REGION,
     endpoint: config.AWS_ENDPOINT_URL,
-    credentials: config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
-      ? { accessKeyId: config.AWS_ACCESS_KEY_ID, secretAccessKey: config.AWS_SECRET_ACCESS_KEY, sessionToken: config.AWS_SESSION_TOKEN }
-      : undefined,
+    credentials:
+      config.AWS_ACCESS_KEY_ID && config.AWS_SECRET_ACCESS_KEY
+        ? {
+            accessKeyId: config.AWS_ACCESS_KEY_ID,
+            secretAccessKey: config.AWS_SECRET_ACCESS_KEY,
+            sessionToken: config.AWS_SESSION_TOKEN,
+          }
+        : undefined,
   };
 }
 
@@ -81,7 +97,8 @@ export class S3BlobStore implements BlobStore {
         const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.base + objectPath }));
         const body = Buffer.from(await res.Body!.transformToByteArray());
         if (res.ContentLength === undefined || body.length === res.ContentLength) return body;
-        if (attempt === BODY_ATTEMPTS) throw new Error(`object body cut short (${body.length} of ${res.ContentLength} bytes)`);
+        if (attempt === BODY_ATTEMPTS)
+          throw new Error(`object body cut short (${body.length} of ${res.ContentLength} bytes)`);
       } catch (err) {
         if (isNotFound(err)) return undefined;
         if (attempt === BODY_ATTEMPTS || !isCutShort(err)) throw err;
@@ -91,7 +108,14 @@ export class S3BlobStore implements BlobStore {
   }
 
   async put(objectPath: string, body: Buffer): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.base + objectPath, Body: body, ContentLength: body.length }));
+    await this.client.send(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: this.base + objectPath,
+        Body: body,
+        ContentLength: body.length,
+      }),
+    );
   }
 
   async delete(objectPath: string): Promise<void> {
@@ -102,7 +126,9 @@ export class S3BlobStore implements BlobStore {
     const paths: string[] = [];
     let ContinuationToken: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, ContinuationToken }));
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.base + prefix, ContinuationToken }),
+      );
       for (const object of page.Contents ?? []) if (object.Key) paths.push(object.Key.slice(this.base.length));
       ContinuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (ContinuationToken);
@@ -123,7 +149,10 @@ const BODY_ATTEMPTS = 3;
 /** An error while a response was streaming in, after the SDK's own retries were done. */
 function isCutShort(err: unknown): boolean {
   const e = err as { code?: string; message?: string; $metadata?: unknown };
-  return e?.$metadata === undefined && (e?.code === "ECONNRESET" || e?.message === "aborted" || e?.code === "ERR_STREAM_PREMATURE_CLOSE");
+  return (
+    e?.$metadata === undefined &&
+    (e?.code === "ECONNRESET" || e?.message === "aborted" || e?.code === "ERR_STREAM_PREMATURE_CLOSE")
+  );
 }
 
 function isNotFound(err: unknown): boolean {

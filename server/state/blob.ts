@@ -69,10 +69,12 @@ export class FilesystemBlobStore implements BlobStore {
       if (isMissing(err)) return [];
       throw err;
     }
-    return entries
-      // a temporary file is a put in flight, or one a crash interrupted: not an object
-      .filter((e) => e.isFile() && !e.name.endsWith(TEMP_SUFFIX))
-      .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)).split(path.sep).join("/"));
+    return (
+      entries
+        // a temporary file is a put in flight, or one a crash interrupted: not an object
+        .filter((e) => e.isFile() && !e.name.endsWith(TEMP_SUFFIX))
+        .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)).split(path.sep).join("/"))
+    );
   }
 
   async ping(): Promise<void> {

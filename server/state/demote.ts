@@ -35,7 +35,8 @@ export interface DemoteResult {
 export async function demoteToCold(tiered: TieredStore, ref: StateRef, record?: StateRecord): Promise<DemoteResult> {
   validateRef(ref);
   const { warm, hot, cold } = tiered;
-  if (!cold?.capabilities.has("import")) unsupported(tiered.name, "moving records to the archive without an importing cold tier");
+  if (!cold?.capabilities.has("import"))
+    unsupported(tiered.name, "moving records to the archive without an importing cold tier");
   if (!warm.dropArchived || !warm.capabilities.has("history")) unsupported(warm.name, "moving records to the archive");
 
   const moving = record ?? (await warm.get(ref, { consistency: "strong" }));

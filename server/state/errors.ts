@@ -76,7 +76,13 @@ export class UnavailableError extends StateError {
 }
 
 export function isStateError(err: unknown): err is StateError {
-  return typeof err === "object" && err !== null && typeof (err as StateError).code === "string" && (err as Error).name?.endsWith("Error") && "details" in err;
+  return (
+    typeof err === "object" &&
+    err !== null &&
+    typeof (err as StateError).code === "string" &&
+    (err as Error).name?.endsWith("Error") &&
+    "details" in err
+  );
 }
 
 export function isConflict(err: unknown): err is VersionConflictError {

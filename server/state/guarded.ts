@@ -20,7 +20,21 @@ export interface GuardedStore extends StateStore {
   readonly inner: StateStore;
 }
 
-const GUARDED_METHODS = ["get", "put", "delete", "list", "history", "getVersion", "transact", "setIfNewer", "importRecord", "dropArchived", "touch", "stats", "ping"] as const;
+const GUARDED_METHODS = [
+  "get",
+  "put",
+  "delete",
+  "list",
+  "history",
+  "getVersion",
+  "transact",
+  "setIfNewer",
+  "importRecord",
+  "dropArchived",
+  "touch",
+  "stats",
+  "ping",
+] as const;
 
 /**
  * Wraps a store so that every call goes through its backend's health (server/state/health.ts): no call
@@ -29,7 +43,8 @@ const GUARDED_METHODS = ["get", "put", "delete", "list", "history", "getVersion"
  * (conflicts, invalid input) pass through and count as successes; anything else becomes `unavailable`.
  */
 export function guarded(store: StateStore, options: GuardOptions = {}): GuardedStore {
-  const health = options.health ?? new StoreHealth({ name: store.name, timeoutMs: options.timeoutMs, breaker: options.breaker });
+  const health =
+    options.health ?? new StoreHealth({ name: store.name, timeoutMs: options.timeoutMs, breaker: options.breaker });
   const timeoutMs = options.timeoutMs ?? health.timeoutMs;
   const wrapper: Record<string, unknown> = {
     name: store.name,

@@ -47,8 +47,14 @@ export class StoreHealth {
    */
   async call<T>(fn: () => Promise<T>, timeoutMs = this.timeoutMs): Promise<T> {
     const scope = currentRequestScope();
-    if (scope?.hasTimedOut(this)) throw new UnavailableError(this.name, `${this.name} did not answer earlier in this request`, this.retryAfterSeconds());
-    if (!this.breaker.tryAcquire()) throw new UnavailableError(this.name, `${this.name} is unavailable (circuit open)`, this.retryAfterSeconds());
+    if (scope?.hasTimedOut(this))
+      throw new UnavailableError(
+        this.name,
+        `${this.name} did not answer earlier in this request`,
+        this.retryAfterSeconds(),
+      );
+    if (!this.breaker.tryAcquire())
+      throw new UnavailableError(this.name, `${this.name} is unavailable (circuit open)`, this.retryAfterSeconds());
     try {
       const result = await withTimeout(fn(), timeoutMs);
       this.breaker.success();
@@ -78,5 +84,7 @@ export class StoreHealth {
 /** A short, secret-free reason: the error's class and code, never its message (which may hold a URL). */
 function describe(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown };
-  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined].filter(Boolean).join(" ");
+  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
+    .filter(Boolean)
+    .join(" ");
 }

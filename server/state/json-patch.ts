@@ -50,7 +50,11 @@ const INDEX = /^(0|[1-9][0-9]*)$/;
 export function validateJsonPatch(ops: unknown, maxOperations = MAX_PATCH_OPERATIONS): asserts ops is PatchOperation[] {
   if (!Array.isArray(ops)) throw new InvalidError("a JSON Patch document is an array of operations");
   if (ops.length > maxOperations) {
-    throw new StateError("too_large", `a JSON Patch may have at most ${maxOperations} operations; this one has ${ops.length}`, { operations: ops.length, limitOperations: maxOperations });
+    throw new StateError(
+      "too_large",
+      `a JSON Patch may have at most ${maxOperations} operations; this one has ${ops.length}`,
+      { operations: ops.length, limitOperations: maxOperations },
+    );
   }
   ops.forEach((op: unknown, i) => {
     const o = op as Partial<PatchOperation> | null;
@@ -62,7 +66,8 @@ export function validateJsonPatch(ops: unknown, maxOperations = MAX_PATCH_OPERAT
       if (typeof o.from !== "string") fail(i, `${o.op} needs a from pointer`);
       parsePointer(o.from, i, "from");
     }
-    if ((o.op === "add" || o.op === "replace" || o.op === "test") && o.value === undefined) fail(i, `${o.op} needs a value`);
+    if ((o.op === "add" || o.op === "replace" || o.op === "test") && o.value === undefined)
+      fail(i, `${o.op} needs a value`);
   });
 }
 
@@ -72,7 +77,11 @@ export function validateJsonPatch(ops: unknown, maxOperations = MAX_PATCH_OPERAT
  * that does not apply (with its index), and `too_large` as soon as the value would grow past
  * `maxBytes`, when the patch does more than `maxWorkBytes` of work, or over the operation cap.
  */
-export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOperation[], options: BoundedPatchOptions): BoundedPatchResult {
+export function applyJsonPatchBounded(
+  document: unknown,
+  ops: readonly PatchOperation[],
+  options: BoundedPatchOptions,
+): BoundedPatchResult {
   validateJsonPatch(ops, options.maxOperations);
   const maxNesting = options.maxNesting ?? MAX_VALUE_NESTING;
   const maxWork = options.maxWorkBytes ?? MAX_PATCH_WORK_BYTES;
@@ -81,7 +90,11 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
   const spend = (bytes: number, index: number) => {
     work += bytes;
     if (work > maxWork) {
-      throw new StateError("too_large", `this JSON Patch does more than ${maxWork} bytes of work (copies, moves, removes and array shifts); split it`, { operation: index, limitWorkBytes: maxWork });
+      throw new StateError(
+        "too_large",
+        `this JSON Patch does more than ${maxWork} bytes of work (copies, moves, removes and array shifts); split it`,
+        { operation: index, limitWorkBytes: maxWork },
+      );
     }
   };
   // A stored value is within the store's ceiling, so measuring it (when its size is not known) is bounded.
@@ -132,7 +145,10 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
   };
   /** Inserts `value` (already measured: `bytes`, `nesting`) at `tokens`; RFC 6902 add. */
   const add = (tokens: string[], value: unknown, bytes: number, nesting: number, index: number) => {
-    if (tokens.length + nesting > maxNesting) throw new InvalidError(`operation ${index} would nest the value deeper than ${maxNesting} levels`, { operation: index });
+    if (tokens.length + nesting > maxNesting)
+      throw new InvalidError(`operation ${index} would nest the value deeper than ${maxNesting} levels`, {
+        operation: index,
+      });
     if (tokens.length === 0) {
       grow(bytes - size, index);
       root = value;
@@ -183,7 +199,10 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
   /** Replaces the existing value at `tokens`; RFC 6902 replace. */
   const replace = (tokens: string[], value: unknown, bytes: number, nesting: number, index: number) => {
     if (tokens.length === 0) return add(tokens, value, bytes, nesting, index);
-    if (tokens.length + nesting > maxNesting) throw new InvalidError(`operation ${index} would nest the value deeper than ${maxNesting} levels`, { operation: index });
+    if (tokens.length + nesting > maxNesting)
+      throw new InvalidError(`operation ${index} would nest the value deeper than ${maxNesting} levels`, {
+        operation: index,
+      });
     const parent = writableParent(tokens, index);
     const last = tokens[tokens.length - 1]!;
     const old = measure(childOf(parent, last, index), size, index).sizeBytes;
@@ -195,7 +214,8 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
     if (tokens.length === 0) return size;
     const parent = read(tokens.slice(0, -1), index);
     const last = tokens[tokens.length - 1]!;
-    if (parent === null || typeof parent !== "object" || Array.isArray(parent) || !Object.hasOwn(parent, last)) return 0;
+    if (parent === null || typeof parent !== "object" || Array.isArray(parent) || !Object.hasOwn(parent, last))
+      return 0;
     return measure((parent as Record<string, unknown>)[last], size, index).sizeBytes;
   };
   /** Measures a value about to be inserted; refuses at once if it alone passes what is left. */
@@ -225,7 +245,8 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
       case "move": {
         const from = parsePointer(op.from!, i, "from");
         const same = from.length === path.length && from.every((t, k) => t === path[k]);
-        if (!same && from.length < path.length && from.every((t, k) => t === path[k])) fail(i, "cannot move a value into one of its own children");
+        if (!same && from.length < path.length && from.every((t, k) => t === path[k]))
+          fail(i, "cannot move a value into one of its own children");
         if (same) {
           read(from, i); // must exist; nothing changes
           return;
@@ -253,7 +274,11 @@ export function applyJsonPatchBounded(document: unknown, ops: readonly PatchOper
 type Container = Record<string, unknown> | unknown[];
 
 function tooLarge(index: number, limitBytes: number, atLeast: number): never {
-  throw new StateError("too_large", `JSON Patch operation ${index} would make the value larger than ${limitBytes} bytes, the namespace's limit`, { operation: index, limitBytes, sizeBytes: atLeast });
+  throw new StateError(
+    "too_large",
+    `JSON Patch operation ${index} would make the value larger than ${limitBytes} bytes, the namespace's limit`,
+    { operation: index, limitBytes, sizeBytes: atLeast },
+  );
 }
 
 function fail(index: number, why: string): never {
@@ -287,7 +312,8 @@ function childOf(node: Container, token: string, index: number): unknown {
 function setChild(node: Container, token: string, value: unknown): void {
   if (Array.isArray(node)) node[Number(token)] = value;
   // "__proto__" is an ordinary member in JSON; assigning it would set the object's prototype instead.
-  else if (token === "__proto__") Object.defineProperty(node, token, { value, writable: true, enumerable: true, configurable: true });
+  else if (token === "__proto__")
+    Object.defineProperty(node, token, { value, writable: true, enumerable: true, configurable: true });
   else node[token] = value;
 }
 
@@ -296,7 +322,8 @@ function clone(value: unknown): unknown {
   if (value === null || typeof value !== "object") return value;
   if (Array.isArray(value)) return value.map(clone);
   const copy: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) setChild(copy as Container, key, clone((value as Record<string, unknown>)[key]));
+  for (const key of Object.keys(value))
+    setChild(copy as Container, key, clone((value as Record<string, unknown>)[key]));
   return copy;
 }
 
@@ -311,5 +338,7 @@ function jsonEqual(a: unknown, b: unknown): boolean {
   }
   const ka = Object.keys(a);
   if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => Object.hasOwn(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  return ka.every(
+    (k) => Object.hasOwn(b, k) && jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]),
+  );
 }

@@ -111,7 +111,15 @@ export class MemoryStore implements StateStore {
     this.checkPrecondition(ref, live ? current : undefined, options);
     if (!live || !space) return { deleted: false, version: null };
     const version = current.version + 1;
-    space.set(ref.key, { ...current, version, deleted: true, json: "null", sizeBytes: 0, updatedAt: this.now(), expiresAt: null });
+    space.set(ref.key, {
+      ...current,
+      version,
+      deleted: true,
+      json: "null",
+      sizeBytes: 0,
+      updatedAt: this.now(),
+      expiresAt: null,
+    });
     return { deleted: true, version };
   }
 
@@ -129,7 +137,13 @@ export class MemoryStore implements StateStore {
     return toPage(
       keys.map((key) => {
         const e = space.get(key)!;
-        return { key, version: e.version, updatedAt: new Date(e.updatedAt), expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt), sizeBytes: e.sizeBytes };
+        return {
+          key,
+          version: e.version,
+          updatedAt: new Date(e.updatedAt),
+          expiresAt: e.expiresAt === null ? null : new Date(e.expiresAt),
+          sizeBytes: e.sizeBytes,
+        };
       }),
       limit,
     );
@@ -180,8 +194,15 @@ export class MemoryStore implements StateStore {
     if (current && current.version >= record.version) return false;
     if (isTombstone(record)) {
       space.set(record.key, {
-        version: record.version, deleted: true, json: "null", schemaVersion: 1,
-        createdAt: this.now(), updatedAt: this.now(), expiresAt: null, idleTtlSeconds: null, sizeBytes: 0,
+        version: record.version,
+        deleted: true,
+        json: "null",
+        schemaVersion: 1,
+        createdAt: this.now(),
+        updatedAt: this.now(),
+        expiresAt: null,
+        idleTtlSeconds: null,
+        sizeBytes: 0,
       });
     } else {
       space.set(record.key, {
@@ -253,7 +274,11 @@ export class MemoryStore implements StateStore {
     clearInterval(this.sweeper);
   }
 
-  private checkPrecondition(ref: StateRef, live: Entry | undefined, options: Pick<WriteOptions, "ifVersion" | "createOnly">): void {
+  private checkPrecondition(
+    ref: StateRef,
+    live: Entry | undefined,
+    options: Pick<WriteOptions, "ifVersion" | "createOnly">,
+  ): void {
     if (options.createOnly && live) throw new VersionConflictError(ref, "absent", live.version);
     if (options.ifVersion !== undefined && live?.version !== options.ifVersion) {
       throw new VersionConflictError(ref, options.ifVersion, live?.version ?? null);

@@ -96,10 +96,13 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
     onExpire: "delete",
     ...input,
   };
-  if (policy.maxBytes.warn > policy.maxBytes.fail) throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
-  if (!Number.isSafeInteger(policy.schemaVersion) || policy.schemaVersion < 1) throw new Error(`namespace ${policy.name}: schemaVersion must be a positive integer`);
+  if (policy.maxBytes.warn > policy.maxBytes.fail)
+    throw new Error(`namespace ${policy.name}: maxBytes.warn exceeds maxBytes.fail`);
+  if (!Number.isSafeInteger(policy.schemaVersion) || policy.schemaVersion < 1)
+    throw new Error(`namespace ${policy.name}: schemaVersion must be a positive integer`);
   for (let v = 1; v < policy.schemaVersion; v++) {
-    if (typeof policy.upgraders[v] !== "function") throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
+    if (typeof policy.upgraders[v] !== "function")
+      throw new Error(`namespace ${policy.name}: no upgrader from schema version ${v}`);
   }
   return Object.freeze(policy);
 }
@@ -111,82 +114,141 @@ export function isFinishedRun(value: unknown): boolean {
   return typeof value === "object" && value !== null && FINISHED.has(String((value as { status?: unknown }).status));
 }
 
-const AGENTS: NamespaceOwner = { domain: "agents", readScope: "agents:invoke", use: "/api/v1/agents/{agent}/sessions (scope agents:invoke)" };
-const WORKFLOWS: NamespaceOwner = { domain: "workflows", readScope: "workflows:run", use: "/api/v1/workflows (scope workflows:run)" };
-const CHECKPOINTER: NamespaceOwner = { domain: "checkpointer", readScope: "checkpoints:read", use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)" };
+const AGENTS: NamespaceOwner = {
+  domain: "agents",
+  readScope: "agents:invoke",
+  use: "/api/v1/agents/{agent}/sessions (scope agents:invoke)",
+};
+const WORKFLOWS: NamespaceOwner = {
+  domain: "workflows",
+  readScope: "workflows:run",
+  use: "/api/v1/workflows (scope workflows:run)",
+};
+const CHECKPOINTER: NamespaceOwner = {
+  domain: "checkpointer",
+  readScope: "checkpoints:read",
+  use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)",
+};
 
 /** The built-in namespaces of the design's table. */
 export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   definePolicy({
-    name: "sessions", kind: "session", durability: "durable",
+    name: "sessions",
+    kind: "session",
+    durability: "durable",
     description: "Conversation memory: recent turns, a summary of older ones, entities and intent",
-    idleTtlSeconds: 30 * 60, hotTtlSeconds: 30 * 60,
+    idleTtlSeconds: 30 * 60,
+    hotTtlSeconds: 30 * 60,
     maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
-    windows: [{ field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" }],
-    whenWarmDown: "buffer", onExpire: "archive", owner: AGENTS,
+    windows: [
+      { field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" },
+    ],
+    whenWarmDown: "buffer",
+    onExpire: "archive",
+    owner: AGENTS,
   }),
   definePolicy({
-    name: "workflows", kind: "process", durability: "durable",
+    name: "workflows",
+    kind: "process",
+    durability: "durable",
     description: "Multi-step workflow runs and their checkpoints",
-    maxBytes: { warn: 1 * MiB, fail: 4 * MiB }, requirePrecondition: true, consistency: "strong", onExpire: "archive",
-    archiveAfter: { idleSeconds: 3600, when: isFinishedRun }, owner: WORKFLOWS,
+    maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
+    requirePrecondition: true,
+    consistency: "strong",
+    onExpire: "archive",
+    archiveAfter: { idleSeconds: 3600, when: isFinishedRun },
+    owner: WORKFLOWS,
   }),
   definePolicy({
-    name: "jobs", kind: "process", durability: "durable",
+    name: "jobs",
+    kind: "process",
+    durability: "durable",
     description: "Long-running jobs' progress",
     maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
   }),
   definePolicy({
-    name: "checkpoints", kind: "process", durability: "durable",
+    name: "checkpoints",
+    kind: "process",
+    durability: "durable",
     description: "LangGraph checkpoints, channel values and pending writes (server/langgraph/checkpointer.ts)",
-    hotTtlSeconds: 3600, keepHistory: false,
-    maxBytes: { warn: 2 * MiB, fail: 8 * MiB }, owner: CHECKPOINTER,
+    hotTtlSeconds: 3600,
+    keepHistory: false,
+    maxBytes: { warn: 2 * MiB, fail: 8 * MiB },
+    owner: CHECKPOINTER,
   }),
   definePolicy({
-    name: "checkpoint-heads", kind: "system", durability: "ephemeral",
+    name: "checkpoint-heads",
+    kind: "system",
+    durability: "ephemeral",
     description: "The newest LangGraph checkpoint per thread (hot tier only; rebuilt from checkpoints when lost)",
-    ttlSeconds: 7 * 24 * 3600, maxBytes: { warn: 1 * KiB, fail: 16 * KiB }, owner: CHECKPOINTER,
+    ttlSeconds: 7 * 24 * 3600,
+    maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
+    owner: CHECKPOINTER,
   }),
   definePolicy({
-    name: "agent-profiles", kind: "model", durability: "durable",
+    name: "agent-profiles",
+    kind: "model",
+    durability: "durable",
     description: "Agents' per-session profile vectors (server/agents/profiles.ts); served hot-first",
-    ttlSeconds: 30 * 24 * 3600, hotTtlSeconds: 24 * 3600,
-    maxBytes: { warn: 256 * KiB, fail: 2 * MiB }, owner: AGENTS,
+    ttlSeconds: 30 * 24 * 3600,
+    hotTtlSeconds: 24 * 3600,
+    maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
+    owner: AGENTS,
   }),
   definePolicy({
-    name: "embeddings", kind: "model", durability: "durable",
+    name: "embeddings",
+    kind: "model",
+    durability: "durable",
     description: "Cached vectors; served hot-first",
-    ttlSeconds: 30 * 24 * 3600, hotTtlSeconds: 24 * 3600,
+    ttlSeconds: 30 * 24 * 3600,
+    hotTtlSeconds: 24 * 3600,
     maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
   }),
   definePolicy({
-    name: "features", kind: "model", durability: "durable",
+    name: "features",
+    kind: "model",
+    durability: "durable",
     description: "User and entity profiles for models",
     hotTtlSeconds: 24 * 3600,
   }),
   definePolicy({
-    name: "kv", kind: "general", durability: "durable",
+    name: "kv",
+    kind: "general",
+    durability: "durable",
     description: "General-purpose durable key/value state",
   }),
   definePolicy({
-    name: "ratelimits", kind: "system", durability: "ephemeral",
+    name: "ratelimits",
+    kind: "system",
+    durability: "ephemeral",
     description: "Rate limiter buckets (hot tier only)",
-    ttlSeconds: 60, maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
+    ttlSeconds: 60,
+    maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
   }),
   definePolicy({
-    name: "quotas", kind: "system", durability: "ephemeral",
+    name: "quotas",
+    kind: "system",
+    durability: "ephemeral",
     description: "Usage quotas (hot tier only)",
-    ttlSeconds: 24 * 3600, maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
+    ttlSeconds: 24 * 3600,
+    maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
   }),
   definePolicy({
-    name: "idempotency", kind: "system", durability: "ephemeral", internal: true,
+    name: "idempotency",
+    kind: "system",
+    durability: "ephemeral",
+    internal: true,
     description: "Answers remembered for Idempotency-Key replays (24 h)",
-    ttlSeconds: 24 * 3600, maxBytes: { warn: 1 * MiB, fail: 8 * MiB },
+    ttlSeconds: 24 * 3600,
+    maxBytes: { warn: 1 * MiB, fail: 8 * MiB },
   }),
   definePolicy({
-    name: "breakers", kind: "system", durability: "ephemeral",
+    name: "breakers",
+    kind: "system",
+    durability: "ephemeral",
     description: "Shared circuit-breaker state (hot tier only)",
-    ttlSeconds: 300, maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
+    ttlSeconds: 300,
+    maxBytes: { warn: 4 * KiB, fail: 64 * KiB },
   }),
 ];
 
@@ -206,7 +268,10 @@ export class NamespaceRegistry {
   /** The policy, or `unknown_namespace`. */
   getOrThrow(name: string): NamespacePolicy {
     const p = this.policies.get(name);
-    if (!p) throw new StateError("unknown_namespace", `no namespace named ${JSON.stringify(String(name).slice(0, 64))}`, { namespace: String(name).slice(0, 64) });
+    if (!p)
+      throw new StateError("unknown_namespace", `no namespace named ${JSON.stringify(String(name).slice(0, 64))}`, {
+        namespace: String(name).slice(0, 64),
+      });
     return p;
   }
 

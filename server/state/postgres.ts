@@ -89,7 +89,12 @@ WITH up AS (
 
 // Writes with `history: false` (records written once, e.g. LangGraph checkpoints) keep the statement's
 // shape but record no history entry; the stand-in CTE keeps $9 typed.
-const WITHOUT_HISTORY = new Map([PUT_ANY, PUT_CREATE, PUT_IF_VERSION].map((sql) => [sql, sql.replace(HISTORY_CTE, "h AS (SELECT $9::text AS actor),")]));
+const WITHOUT_HISTORY = new Map(
+  [PUT_ANY, PUT_CREATE, PUT_IF_VERSION].map((sql) => [
+    sql,
+    sql.replace(HISTORY_CTE, "h AS (SELECT $9::text AS actor),"),
+  ]),
+);
 
 const DELETE = `
 WITH up AS (
@@ -114,8 +119,12 @@ export function dataExceptionAsInvalid(err: unknown): never {
   const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } }; code?: string } })?.meta;
   // Through Prisma's adapter the SQLSTATE sits in meta; straight from pg it is the error's own code.
   const pgCode = (err as { code?: unknown })?.code;
-  const sqlState = code?.driverAdapterError?.cause?.originalCode ?? code?.code ?? (typeof pgCode === "string" && /^[0-9A-Z]{5}$/.test(pgCode) ? pgCode : undefined);
-  if (typeof sqlState === "string" && sqlState.startsWith("22")) throw new InvalidError("a value is out of range or not representable", { sqlState });
+  const sqlState =
+    code?.driverAdapterError?.cause?.originalCode ??
+    code?.code ??
+    (typeof pgCode === "string" && /^[0-9A-Z]{5}$/.test(pgCode) ? pgCode : undefined);
+  if (typeof sqlState === "string" && sqlState.startsWith("22"))
+    throw new InvalidError("a value is out of range or not representable", { sqlState });
   throw err;
 }
 
@@ -124,7 +133,13 @@ export function dataExceptionAsInvalid(err: unknown): never {
  * The source of truth for durable namespaces. Every operation is a single SQL statement.
  */
 export class PostgresStore implements StateStore {
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>(["ttl", "list", "history", "transactions", "import"]);
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
+    "ttl",
+    "list",
+    "history",
+    "transactions",
+    "import",
+  ]);
 
   constructor(
     readonly prisma: PrismaClient,
@@ -134,14 +149,28 @@ export class PostgresStore implements StateStore {
     private readonly sql: Sql = prisma,
   ) {
     // Every state operation maps data exceptions to `invalid`, so bad input cannot trip the breaker.
-    for (const method of ["get", "put", "delete", "list", "history", "getVersion", "transact", "importRecord", "dropArchived"] as const) {
+    for (const method of [
+      "get",
+      "put",
+      "delete",
+      "list",
+      "history",
+      "getVersion",
+      "transact",
+      "importRecord",
+      "dropArchived",
+    ] as const) {
       const original = this[method].bind(this) as (...a: unknown[]) => Promise<unknown>;
-      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => original(...args).catch(dataExceptionAsInvalid);
+      (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+        original(...args).catch(dataExceptionAsInvalid);
     }
   }
 
   /** Opens PostgreSQL at `url`, or PGlite under `pgliteDir`, applying pending migrations first. */
-  static async open(target: { url: string } | { pgliteDir: string }, options: { migrate?: boolean } = {}): Promise<PostgresStore> {
+  static async open(
+    target: { url: string } | { pgliteDir: string },
+    options: { migrate?: boolean } = {},
+  ): Promise<PostgresStore> {
     const db: WarmDatabase = await openWarmDatabase(target, options);
     return new PostgresStore(db.prisma, db.kind, db.close, db.direct);
   }
@@ -151,7 +180,10 @@ export class PostgresStore implements StateStore {
     const rows = await this.sql.$queryRawUnsafe<RecordRow[]>(
       `SELECT value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds FROM state_records
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE}`,
-      ref.tenant, ref.namespace, ref.key, new Date(),
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+      new Date(),
     );
     return rows[0] && toRecord(ref, rows[0]);
   }
@@ -172,7 +204,11 @@ export class PostgresStore implements StateStore {
       `UPDATE state_records SET expires_at = GREATEST(expires_at, $4 + make_interval(secs => idle_ttl_seconds))
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE} AND version = $5 AND idle_ttl_seconds IS NOT NULL
        RETURNING expires_at`,
-      ref.tenant, ref.namespace, ref.key, now, version,
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+      now,
+      version,
     );
     return rows[0]?.expires_at;
   }
@@ -181,38 +217,65 @@ export class PostgresStore implements StateStore {
     validateNamespaceName(namespace);
     const limit = listLimit(options);
     const after = decodeCursor(options.cursor);
-    const rows = await this.sql.$queryRawUnsafe<{ key: string; version: number; updated_at: Date; expires_at: Date | null; size_bytes: number }[]>(
+    const rows = await this.sql.$queryRawUnsafe<
+      { key: string; version: number; updated_at: Date; expires_at: Date | null; size_bytes: number }[]
+    >(
       `SELECT key, version, updated_at, expires_at, size_bytes FROM state_records
        WHERE tenant = $1 AND namespace = $2 AND ${LIVE} AND starts_with(key, $3) AND ($5::text IS NULL OR key > $5::text)
        ORDER BY key LIMIT $6`,
-      tenant, namespace, options.prefix ?? "", new Date(), after ?? null, limit + 1,
+      tenant,
+      namespace,
+      options.prefix ?? "",
+      new Date(),
+      after ?? null,
+      limit + 1,
     );
-    return toPage(rows.map((r) => ({ key: r.key, version: r.version, updatedAt: r.updated_at, expiresAt: r.expires_at, sizeBytes: r.size_bytes })), limit);
+    return toPage(
+      rows.map((r) => ({
+        key: r.key,
+        version: r.version,
+        updatedAt: r.updated_at,
+        expiresAt: r.expires_at,
+        sizeBytes: r.size_bytes,
+      })),
+      limit,
+    );
   }
 
   async history(ref: StateRef, options: HistoryOptions = {}): Promise<HistoryEntry[]> {
     validateRef(ref);
     const limit = listLimit({ limit: options.limit });
-    if (options.before !== undefined && (!Number.isSafeInteger(options.before) || options.before < 1 || options.before > LIMITS.maxVersion + 1)) {
+    if (
+      options.before !== undefined &&
+      (!Number.isSafeInteger(options.before) || options.before < 1 || options.before > LIMITS.maxVersion + 1)
+    ) {
       throw new InvalidError("before must be a positive integer", { field: "before" });
     }
     const rows = await this.sql.$queryRawUnsafe<HistoryRow[]>(
       `SELECT version, operation, actor, value::text AS value, schema_version, size_bytes, created_at FROM state_history
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ($4::int IS NULL OR version < $4::int)
        ORDER BY version DESC LIMIT $5`,
-      ref.tenant, ref.namespace, ref.key, options.before ?? null, limit,
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+      options.before ?? null,
+      limit,
     );
     return rows.map(toHistory);
   }
 
   async getVersion(ref: StateRef, version: number): Promise<HistoryEntry | undefined> {
     validateRef(ref);
-    if (!Number.isSafeInteger(version) || version < 1) throw new InvalidError("version must be a positive integer", { field: "version" });
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new InvalidError("version must be a positive integer", { field: "version" });
     if (version > LIMITS.maxVersion) return undefined;
     const rows = await this.sql.$queryRawUnsafe<HistoryRow[]>(
       `SELECT version, operation, actor, value::text AS value, schema_version, size_bytes, created_at FROM state_history
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND version = $4`,
-      ref.tenant, ref.namespace, ref.key, version,
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+      version,
     );
     return rows[0] && toHistory(rows[0]);
   }
@@ -252,16 +315,33 @@ export class PostgresStore implements StateStore {
            archived = false
          WHERE r.version < EXCLUDED.version OR (r.version = EXCLUDED.version AND r.archived)
          RETURNING version`,
-        tenant, record.namespace, record.key, JSON.stringify(record.value), record.version, record.schemaVersion,
-        record.createdAt, record.updatedAt, record.expiresAt, record.sizeBytes, record.idleTtlSeconds ?? null,
+        tenant,
+        record.namespace,
+        record.key,
+        JSON.stringify(record.value),
+        record.version,
+        record.schemaVersion,
+        record.createdAt,
+        record.updatedAt,
+        record.expiresAt,
+        record.sizeBytes,
+        record.idleTtlSeconds ?? null,
       );
       if (written.length === 0) return false;
       for (const h of history) {
         await tx.$queryRawUnsafe(
           `INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10) ON CONFLICT DO NOTHING`,
-          tenant, record.namespace, record.key, h.version, h.operation, h.actor, h.value === null ? null : JSON.stringify(h.value),
-          h.schemaVersion, h.sizeBytes, h.at,
+          tenant,
+          record.namespace,
+          record.key,
+          h.version,
+          h.operation,
+          h.actor,
+          h.value === null ? null : JSON.stringify(h.value),
+          h.schemaVersion,
+          h.sizeBytes,
+          h.at,
         );
       }
       return true;
@@ -270,7 +350,8 @@ export class PostgresStore implements StateStore {
 
   async dropArchived(ref: StateRef, version: number): Promise<boolean> {
     validateRef(ref);
-    if (!Number.isSafeInteger(version) || version < 1) throw new InvalidError("version must be a positive integer", { field: "version" });
+    if (!Number.isSafeInteger(version) || version < 1)
+      throw new InvalidError("version must be a positive integer", { field: "version" });
     // One statement: the record is emptied into a slim row marked `archived` only at exactly this
     // version, and its history goes only if it was. The row keeps the key's version count (a write
     // before any restore continues it, never starting again at 1), is never served (LIVE excludes it),
@@ -285,7 +366,10 @@ export class PostgresStore implements StateStore {
          DELETE FROM state_history WHERE tenant = $1 AND namespace = $2 AND key = $3 AND EXISTS (SELECT 1 FROM r)
        )
        SELECT count(*)::int AS dropped FROM r`,
-      ref.tenant, ref.namespace, ref.key, version,
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+      version,
     );
     return Number(rows[0]?.dropped ?? 0) > 0;
   }
@@ -307,9 +391,14 @@ export class PostgresStore implements StateStore {
       `SELECT tenant, namespace, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds
        FROM state_records WHERE NOT deleted AND NOT archived AND expires_at <= $1 AND ($3::text[] IS NULL OR namespace = ANY($3::text[]))
        ORDER BY expires_at LIMIT $2`,
-      new Date(), limit, namespaces ?? null,
+      new Date(),
+      limit,
+      namespaces ?? null,
     );
-    return rows.map((r) => ({ tenant: r.tenant, record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r) }));
+    return rows.map((r) => ({
+      tenant: r.tenant,
+      record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r),
+    }));
   }
 
   /**
@@ -317,7 +406,10 @@ export class PostgresStore implements StateStore {
    * `actor` and an outbox event), only where each is still at the version given and still expired:
    * with two sweepers racing, each record is expired by exactly one, and this returns only those.
    */
-  async expire(rows: readonly { tenant: string; namespace: string; key: string; version: number }[], actor = "lifecycle:expired"): Promise<{ tenant: string; namespace: string; key: string; version: number }[]> {
+  async expire(
+    rows: readonly { tenant: string; namespace: string; key: string; version: number }[],
+    actor = "lifecycle:expired",
+  ): Promise<{ tenant: string; namespace: string; key: string; version: number }[]> {
     if (rows.length === 0) return [];
     return this.prisma.$queryRawUnsafe<{ tenant: string; namespace: string; key: string; version: number }[]>(
       `WITH target AS (
@@ -342,7 +434,12 @@ export class PostgresStore implements StateStore {
            $5 FROM up
        )
        SELECT tenant, namespace, key, version FROM up`,
-      rows.map((r) => r.tenant), rows.map((r) => r.namespace), rows.map((r) => r.key), rows.map((r) => r.version), new Date(), actor,
+      rows.map((r) => r.tenant),
+      rows.map((r) => r.namespace),
+      rows.map((r) => r.key),
+      rows.map((r) => r.version),
+      new Date(),
+      actor,
     );
   }
 
@@ -376,7 +473,8 @@ export class PostgresStore implements StateStore {
        SELECT (SELECT count(*) FROM gone)::int AS tombstones,
               (SELECT count(*) FROM orphan_history)::int AS history,
               (SELECT count(*) FROM old_outbox)::int AS outbox`,
-      before, limit,
+      before,
+      limit,
     );
     const r = rows[0]!;
     return { tombstones: Number(r.tombstones), history: Number(r.history), outbox: Number(r.outbox) };
@@ -388,19 +486,28 @@ export class PostgresStore implements StateStore {
       `SELECT tenant, namespace, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds
        FROM state_records WHERE namespace = $1 AND updated_at < $2 AND ${LIVE.replaceAll("$4", "now()")}
        ORDER BY updated_at LIMIT $3`,
-      namespace, before, limit,
+      namespace,
+      before,
+      limit,
     );
-    return rows.map((r) => ({ tenant: r.tenant, record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r) }));
+    return rows.map((r) => ({
+      tenant: r.tenant,
+      record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r),
+    }));
   }
 
   /** Which of these keys have a row (live or tombstone) in warm, with its version. */
   async versionsOf(refs: readonly StateRef[]): Promise<Map<string, number>> {
     if (refs.length === 0) return new Map();
-    const rows = await this.prisma.$queryRawUnsafe<{ tenant: string; namespace: string; key: string; version: number }[]>(
+    const rows = await this.prisma.$queryRawUnsafe<
+      { tenant: string; namespace: string; key: string; version: number }[]
+    >(
       `SELECT r.tenant, r.namespace, r.key, r.version FROM state_records r
        JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(tenant, namespace, key)
          ON r.tenant = t.tenant AND r.namespace = t.namespace AND r.key = t.key`,
-      refs.map((r) => r.tenant), refs.map((r) => r.namespace), refs.map((r) => r.key),
+      refs.map((r) => r.tenant),
+      refs.map((r) => r.namespace),
+      refs.map((r) => r.key),
     );
     return new Map(rows.map((r) => [refKey(r), r.version]));
   }
@@ -421,7 +528,13 @@ export class PostgresStore implements StateStore {
    */
   async findAcrossTenants(
     namespace: string,
-    options: { field?: string; values?: readonly string[]; order?: "newest" | "oldest"; limit?: number; tenant?: string } = {},
+    options: {
+      field?: string;
+      values?: readonly string[];
+      order?: "newest" | "oldest";
+      limit?: number;
+      tenant?: string;
+    } = {},
   ): Promise<{ tenant: string; record: StateRecord }[]> {
     validateNamespaceName(namespace);
     const limit = Math.min(Math.max(1, options.limit ?? LIMITS.defaultListLimit), LIMITS.maxListLimit);
@@ -430,7 +543,12 @@ export class PostgresStore implements StateStore {
        WHERE namespace = $1 AND NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $2)
          AND ($3::text IS NULL OR value->>$3::text = ANY($4::text[])) AND ($6::text IS NULL OR tenant = $6)
        ORDER BY updated_at ${options.order === "oldest" ? "ASC" : "DESC"} LIMIT $5`,
-      namespace, new Date(), options.field ?? null, [...(options.values ?? [])], limit, options.tenant ?? null,
+      namespace,
+      new Date(),
+      options.field ?? null,
+      [...(options.values ?? [])],
+      limit,
+      options.tenant ?? null,
     );
     return rows.map((r) => ({ tenant: r.tenant, record: toRecord({ tenant: r.tenant, namespace, key: r.key }, r) }));
   }
@@ -440,8 +558,33 @@ export class PostgresStore implements StateStore {
    * the newest 10 000 events of all tenants (the table has no tenant index, which every write would pay
    * for, so the scan is bounded instead).
    */
-  async recentOutboxEvents(limit = 20, tenant?: string): Promise<{ id: string; tenant: string; namespace: string; key: string; version: number; operation: string; createdAt: Date; publishedAt: Date | null }[]> {
-    const rows = await this.sql.$queryRawUnsafe<{ id: bigint; tenant: string; namespace: string; key: string; version: number; operation: string; created_at: Date; published_at: Date | null }[]>(
+  async recentOutboxEvents(
+    limit = 20,
+    tenant?: string,
+  ): Promise<
+    {
+      id: string;
+      tenant: string;
+      namespace: string;
+      key: string;
+      version: number;
+      operation: string;
+      createdAt: Date;
+      publishedAt: Date | null;
+    }[]
+  > {
+    const rows = await this.sql.$queryRawUnsafe<
+      {
+        id: bigint;
+        tenant: string;
+        namespace: string;
+        key: string;
+        version: number;
+        operation: string;
+        created_at: Date;
+        published_at: Date | null;
+      }[]
+    >(
       tenant === undefined
         ? `SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT $1`
         : `SELECT * FROM (SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT ${RECENT_OUTBOX_SCAN}) newest
@@ -449,7 +592,16 @@ export class PostgresStore implements StateStore {
       limit,
       ...(tenant === undefined ? [] : [tenant]),
     );
-    return rows.map((r) => ({ id: `evt_${String(r.id)}`, tenant: r.tenant, namespace: r.namespace, key: r.key, version: r.version, operation: r.operation, createdAt: r.created_at, publishedAt: r.published_at }));
+    return rows.map((r) => ({
+      id: `evt_${String(r.id)}`,
+      tenant: r.tenant,
+      namespace: r.namespace,
+      key: r.key,
+      version: r.version,
+      operation: r.operation,
+      createdAt: r.created_at,
+      publishedAt: r.published_at,
+    }));
   }
 
   /** Unpublished outbox events and the age of the oldest (seconds); of one tenant with `tenant`. */
@@ -495,24 +647,61 @@ async function putWith(sql: Sql, ref: StateRef, value: unknown, options: WriteOp
   const schemaVersion = options.schemaVersion ?? 1;
   const withHistory = options.createOnly ? PUT_CREATE : options.ifVersion !== undefined ? PUT_IF_VERSION : PUT_ANY;
   const statement = options.history === false ? WITHOUT_HISTORY.get(withHistory)! : withHistory;
-  const params: unknown[] = [ref.tenant, ref.namespace, ref.key, now, json, schemaVersion, expiresAt, sizeBytes, options.actor ?? null, idleTtlSeconds];
+  const params: unknown[] = [
+    ref.tenant,
+    ref.namespace,
+    ref.key,
+    now,
+    json,
+    schemaVersion,
+    expiresAt,
+    sizeBytes,
+    options.actor ?? null,
+    idleTtlSeconds,
+  ];
   if (options.ifVersion !== undefined) params.push(options.ifVersion);
   const rows = await sql.$queryRawUnsafe<{ version: number; created_at: Date }[]>(statement, ...params);
   const row = rows[0];
-  if (!row) throw new VersionConflictError(ref, options.createOnly ? "absent" : options.ifVersion!, await currentVersion(sql, ref, now));
+  if (!row)
+    throw new VersionConflictError(
+      ref,
+      options.createOnly ? "absent" : options.ifVersion!,
+      await currentVersion(sql, ref, now),
+    );
   return {
-    namespace: ref.namespace, key: ref.key, value: JSON.parse(json), version: row.version, schemaVersion,
-    createdAt: row.created_at, updatedAt: now, expiresAt, idleTtlSeconds, sizeBytes,
+    namespace: ref.namespace,
+    key: ref.key,
+    value: JSON.parse(json),
+    version: row.version,
+    schemaVersion,
+    createdAt: row.created_at,
+    updatedAt: now,
+    expiresAt,
+    idleTtlSeconds,
+    sizeBytes,
   };
 }
 
-async function deleteWith(sql: Sql, ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "actor">): Promise<DeleteResult> {
+async function deleteWith(
+  sql: Sql,
+  ref: StateRef,
+  options: Pick<WriteOptions, "ifVersion" | "actor">,
+): Promise<DeleteResult> {
   validateRef(ref);
   validateWriteOptions(options);
   const now = new Date();
-  const rows = await sql.$queryRawUnsafe<{ version: number }[]>(DELETE, ref.tenant, ref.namespace, ref.key, now, options.ifVersion ?? null, options.actor ?? null);
+  const rows = await sql.$queryRawUnsafe<{ version: number }[]>(
+    DELETE,
+    ref.tenant,
+    ref.namespace,
+    ref.key,
+    now,
+    options.ifVersion ?? null,
+    options.actor ?? null,
+  );
   if (rows[0]) return { deleted: true, version: rows[0].version };
-  if (options.ifVersion !== undefined) throw new VersionConflictError(ref, options.ifVersion, await currentVersion(sql, ref, now));
+  if (options.ifVersion !== undefined)
+    throw new VersionConflictError(ref, options.ifVersion, await currentVersion(sql, ref, now));
   return { deleted: false, version: null };
 }
 
@@ -520,23 +709,38 @@ async function deleteWith(sql: Sql, ref: StateRef, options: Pick<WriteOptions, "
 async function currentVersion(sql: Sql, ref: StateRef, now: Date): Promise<number | null> {
   const rows = await sql.$queryRawUnsafe<{ version: number }[]>(
     `SELECT version FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE}`,
-    ref.tenant, ref.namespace, ref.key, now,
+    ref.tenant,
+    ref.namespace,
+    ref.key,
+    now,
   );
   return rows[0]?.version ?? null;
 }
 
 function toRecord(ref: StateRef, r: RecordRow): StateRecord {
   return {
-    namespace: ref.namespace, key: ref.key, value: parseJson(r.value), version: r.version, schemaVersion: r.schema_version,
-    createdAt: r.created_at, updatedAt: r.updated_at, expiresAt: r.expires_at, sizeBytes: r.size_bytes,
+    namespace: ref.namespace,
+    key: ref.key,
+    value: parseJson(r.value),
+    version: r.version,
+    schemaVersion: r.schema_version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    expiresAt: r.expires_at,
+    sizeBytes: r.size_bytes,
     idleTtlSeconds: r.idle_ttl_seconds === null || r.idle_ttl_seconds === undefined ? null : Number(r.idle_ttl_seconds),
   };
 }
 
 function toHistory(r: HistoryRow): HistoryEntry {
   return {
-    version: r.version, operation: r.operation, actor: r.actor, value: r.operation === "delete" ? null : parseJson(r.value),
-    schemaVersion: r.schema_version, sizeBytes: r.size_bytes, at: r.created_at,
+    version: r.version,
+    operation: r.operation,
+    actor: r.actor,
+    value: r.operation === "delete" ? null : parseJson(r.value),
+    schemaVersion: r.schema_version,
+    sizeBytes: r.size_bytes,
+    at: r.created_at,
   };
 }
 

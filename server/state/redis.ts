@@ -171,7 +171,13 @@ export class RedisStore implements StateStore {
     this.prefix = options.keyPrefix ?? "sh:";
     this.retentionMs = options.tombstoneRetentionMs ?? 10 * 60_000;
     this.cacheTtlMs = options.cacheTtlMs ?? 60 * 60_000;
-    for (const [name, lua] of [["statehousePut", PUT], ["statehouseDelete", DELETE], ["statehouseSetIfNewer", SET_IF_NEWER], ["statehouseTouch", TOUCH], ["statehouseEvict", EVICT]] as const) {
+    for (const [name, lua] of [
+      ["statehousePut", PUT],
+      ["statehouseDelete", DELETE],
+      ["statehouseSetIfNewer", SET_IF_NEWER],
+      ["statehouseTouch", TOUCH],
+      ["statehouseEvict", EVICT],
+    ] as const) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
     }
     this.scripts = client as unknown as ScriptedClient;
@@ -181,9 +187,18 @@ export class RedisStore implements StateStore {
    * Connects to `url` (a Redis URL; for Redis Cluster, any node's URL) and waits until it answers.
    * A node that reports cluster mode is reconnected through ioredis' Cluster client.
    */
-  static async fromUrl(url: string, options: Omit<RedisStoreOptions, "ownsClient"> & { connectTimeoutMs?: number } = {}): Promise<RedisStore> {
+  static async fromUrl(
+    url: string,
+    options: Omit<RedisStoreOptions, "ownsClient"> & { connectTimeoutMs?: number } = {},
+  ): Promise<RedisStore> {
     // commandTimeout bounds calls made outside the guarded store too (rate limits, journal, pub/sub).
-    const common = { connectTimeout: options.connectTimeoutMs ?? 2000, commandTimeout: 5000, maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: true };
+    const common = {
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      commandTimeout: 5000,
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      lazyConnect: true,
+    };
     let clusterMode = false;
     const probe = new Redis(url, { ...common, retryStrategy: () => null });
     probe.on("error", () => {});
@@ -200,7 +215,12 @@ export class RedisStore implements StateStore {
       const { hostname, port, password, username } = new URL(url);
       const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
         enableOfflineQueue: false,
-        redisOptions: { connectTimeout: common.connectTimeout, maxRetriesPerRequest: 1, password: password || undefined, username: username || undefined },
+        redisOptions: {
+          connectTimeout: common.connectTimeout,
+          maxRetriesPerRequest: 1,
+          password: password || undefined,
+          username: username || undefined,
+        },
       });
       cluster.on("error", () => {});
       await new Promise<void>((resolve, reject) => {
@@ -238,22 +258,47 @@ export class RedisStore implements StateStore {
     const { expiresAt, idleTtlSeconds } = expiryOf(now, options);
     const mode = options.createOnly ? "create" : options.ifVersion !== undefined ? "ver" : "any";
     const [ok, version, created, wasLive] = await this.scripts.statehousePut(
-      this.recordKey(ref), mode, options.ifVersion ?? 0, now, json, options.schemaVersion ?? 1,
-      expiresAt?.getTime() ?? "", sizeBytes, this.retentionMs, idleTtlSeconds ?? "",
+      this.recordKey(ref),
+      mode,
+      options.ifVersion ?? 0,
+      now,
+      json,
+      options.schemaVersion ?? 1,
+      expiresAt?.getTime() ?? "",
+      sizeBytes,
+      this.retentionMs,
+      idleTtlSeconds ?? "",
     );
-    if (ok === 0) throw new VersionConflictError(ref, options.createOnly ? "absent" : options.ifVersion!, version < 0 ? null : version);
+    if (ok === 0)
+      throw new VersionConflictError(
+        ref,
+        options.createOnly ? "absent" : options.ifVersion!,
+        version < 0 ? null : version,
+      );
     if (!wasLive) await this.client.zadd(this.indexKey(ref.tenant, ref.namespace), 0, ref.key);
     return {
-      namespace: ref.namespace, key: ref.key, value: JSON.parse(json), version,
-      schemaVersion: options.schemaVersion ?? 1, createdAt: new Date(Number(created)), updatedAt: new Date(now),
-      expiresAt, idleTtlSeconds, sizeBytes,
+      namespace: ref.namespace,
+      key: ref.key,
+      value: JSON.parse(json),
+      version,
+      schemaVersion: options.schemaVersion ?? 1,
+      createdAt: new Date(Number(created)),
+      updatedAt: new Date(now),
+      expiresAt,
+      idleTtlSeconds,
+      sizeBytes,
     };
   }
 
   async delete(ref: StateRef, options: Pick<WriteOptions, "ifVersion"> = {}): Promise<DeleteResult> {
     validateRef(ref);
     validateWriteOptions(options);
-    const [ok, version] = await this.scripts.statehouseDelete(this.recordKey(ref), options.ifVersion ?? "", Date.now(), this.retentionMs);
+    const [ok, version] = await this.scripts.statehouseDelete(
+      this.recordKey(ref),
+      options.ifVersion ?? "",
+      Date.now(),
+      this.retentionMs,
+    );
     if (ok === 0) throw new VersionConflictError(ref, options.ifVersion!, version < 0 ? null : version);
     if (ok === 2) return { deleted: false, version: null };
     await this.unindex(ref.tenant, ref.namespace, [ref.key]);
@@ -274,7 +319,11 @@ export class RedisStore implements StateStore {
       const candidates = keys.filter((k) => k.startsWith(prefix));
       const now = Date.now();
       const dead: string[] = [];
-      const rows = await Promise.all(candidates.map((k) => this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e", "u", "z")));
+      const rows = await Promise.all(
+        candidates.map((k) =>
+          this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e", "u", "z"),
+        ),
+      );
       candidates.forEach((key, i) => {
         const [v, d, e, u, z] = rows[i]!;
         const live = v !== null && d !== "1" && (!e || Number(e) > now);
@@ -283,7 +332,13 @@ export class RedisStore implements StateStore {
           return;
         }
         if (items.length <= limit) {
-          items.push({ key, version: Number(v), updatedAt: new Date(Number(u)), expiresAt: e ? new Date(Number(e)) : null, sizeBytes: Number(z) });
+          items.push({
+            key,
+            version: Number(v),
+            updatedAt: new Date(Number(u)),
+            expiresAt: e ? new Date(Number(e)) : null,
+            sizeBytes: Number(z),
+          });
         }
       });
       if (dead.length) await this.unindex(tenant, namespace, dead);
@@ -301,7 +356,9 @@ export class RedisStore implements StateStore {
     const index = this.indexKey(tenant, namespace);
     await this.client.zrem(index, ...keys);
     const now = Date.now();
-    const rows = await Promise.all(keys.map((k) => this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e")));
+    const rows = await Promise.all(
+      keys.map((k) => this.client.hmget(this.recordKey({ tenant, namespace, key: k }), "v", "d", "e")),
+    );
     const live = keys.filter((_, i) => {
       const [v, d, e] = rows[i]!;
       return v !== null && d !== "1" && (!e || Number(e) > now);
@@ -324,10 +381,32 @@ export class RedisStore implements StateStore {
   async setIfNewer(tenant: string, record: StateRecord | Tombstone, cacheTtlMs = this.cacheTtlMs): Promise<boolean> {
     const key = this.recordKey({ tenant, namespace: record.namespace, key: record.key });
     const written = isTombstone(record)
-      ? await this.scripts.statehouseSetIfNewer(key, record.version, 1, "null", 1, Date.now(), Date.now(), "", 0, this.retentionMs, 0, "")
+      ? await this.scripts.statehouseSetIfNewer(
+          key,
+          record.version,
+          1,
+          "null",
+          1,
+          Date.now(),
+          Date.now(),
+          "",
+          0,
+          this.retentionMs,
+          0,
+          "",
+        )
       : await this.scripts.statehouseSetIfNewer(
-          key, record.version, 0, JSON.stringify(record.value), record.schemaVersion, record.createdAt.getTime(),
-          record.updatedAt.getTime(), record.expiresAt?.getTime() ?? "", record.sizeBytes, this.retentionMs, cacheTtlMs,
+          key,
+          record.version,
+          0,
+          JSON.stringify(record.value),
+          record.schemaVersion,
+          record.createdAt.getTime(),
+          record.updatedAt.getTime(),
+          record.expiresAt?.getTime() ?? "",
+          record.sizeBytes,
+          this.retentionMs,
+          cacheTtlMs,
           record.idleTtlSeconds ?? "",
         );
     return written === 1;

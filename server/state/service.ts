@@ -1,7 +1,7 @@
 import fastJsonPatch, { type Operation } from "fast-json-patch";
 import { upgradeOnRead, upgradeReported } from "../lifecycle/schema-upgrade";
 import { applyWindows, ExtractiveSummarizer, type WindowSummarizer } from "../lifecycle/windows";
-import { InvalidError, inOperation, isConflict, NotFoundError, StateError } from "./errors";
+import { inOperation, isConflict, NotFoundError, StateError } from "./errors";
 import { measureJson } from "./json-measure";
 import { applyJsonPatchBounded, validateJsonPatch, type PatchOperation } from "./json-patch";
 import type { NamespacePolicy, NamespaceRegistry } from "./namespaces";
@@ -19,7 +19,6 @@ import {
   LIMITS,
 } from "./store";
 import type { PlannedWrite } from "../policies/tenant-policies";
-
 
 export type PatchFormat = "merge" | "json-patch";
 
@@ -52,7 +51,15 @@ export interface HistoryItem extends HistoryEntry {
 }
 
 export type TransactionRequestOp =
-  | { op: "put"; namespace: string; key: string; value: unknown; ifVersion?: number; createOnly?: boolean; ttlSeconds?: number }
+  | {
+      op: "put";
+      namespace: string;
+      key: string;
+      value: unknown;
+      ifVersion?: number;
+      createOnly?: boolean;
+      ttlSeconds?: number;
+    }
   | { op: "delete"; namespace: string; key: string; ifVersion?: number };
 
 const PATCH_RETRIES = 20;
@@ -77,7 +84,8 @@ export class StateService {
 
   policy(namespace: string): NamespacePolicy {
     const p = this.namespaces.getOrThrow(namespace);
-    if (p.internal) throw new StateError("unknown_namespace", `no namespace named ${JSON.stringify(namespace)}`, { namespace });
+    if (p.internal)
+      throw new StateError("unknown_namespace", `no namespace named ${JSON.stringify(namespace)}`, { namespace });
     return p;
   }
 
@@ -121,7 +129,10 @@ export class StateService {
       ifVersion: request.ifVersion,
       createOnly: request.createOnly,
       ttlSeconds,
-      idleTtlSeconds: ttlSeconds === undefined && !request.keepNoExpiry ? (request.idleTtlSeconds ?? policy.idleTtlSeconds) : undefined,
+      idleTtlSeconds:
+        ttlSeconds === undefined && !request.keepNoExpiry
+          ? (request.idleTtlSeconds ?? policy.idleTtlSeconds)
+          : undefined,
       schemaVersion: policy.schemaVersion,
       actor: request.actor,
       ...(policy.keepHistory === false ? { history: false as const } : {}),
@@ -134,7 +145,12 @@ export class StateService {
    * Applies a merge patch (RFC 7396) or JSON Patch (RFC 6902) atomically: read, apply, compare-and-set.
    * With `ifVersion` a concurrent change is a conflict; without it the patch is retried on the newer value.
    */
-  async patch(ref: StateRef, format: PatchFormat, patch: unknown, request: Omit<PutRequest, "createOnly"> = {}): Promise<WriteOutcome> {
+  async patch(
+    ref: StateRef,
+    format: PatchFormat,
+    patch: unknown,
+    request: Omit<PutRequest, "createOnly"> = {},
+  ): Promise<WriteOutcome> {
     const policy = this.policy(ref.namespace);
     this.requirePrecondition(policy, request);
     // Shape and operation count are checked before the record is read: a refused patch costs no I/O.
@@ -145,7 +161,11 @@ export class StateService {
       // The patch applies to the value as the current schema sees it, and is written at that schema.
       const current = upgradeReported(policy, stored, this.onLifecycle);
       if (request.ifVersion !== undefined && current.version !== request.ifVersion) {
-        throw new StateError("version_conflict", `expected version ${request.ifVersion}, current is ${current.version}`, { expected: request.ifVersion, currentVersion: current.version });
+        throw new StateError(
+          "version_conflict",
+          `expected version ${request.ifVersion}, current is ${current.version}`,
+          { expected: request.ifVersion, currentVersion: current.version },
+        );
       }
       // A JSON Patch can grow the value exponentially (copy the root, again and again): its size is
       // tracked as it is applied and it stops at the namespace's limit. A merge patch grows the value by
@@ -153,15 +173,22 @@ export class StateService {
       const next =
         format === "merge"
           ? mergePatch(current.value, patch)
-          : applyJsonPatchBounded(current.value, patch as PatchOperation[], { maxBytes: Math.min(policy.maxBytes.fail, LIMITS.maxValueBytes), currentBytes: current.sizeBytes }).value;
+          : applyJsonPatchBounded(current.value, patch as PatchOperation[], {
+              maxBytes: Math.min(policy.maxBytes.fail, LIMITS.maxValueBytes),
+              currentBytes: current.sizeBytes,
+            }).value;
       // A patch changes the value, not the record's life: keep its expiry rule (a write is an access,
       // so a sliding expiry restarts its window).
       const idle = current.idleTtlSeconds ?? undefined;
-      const keepExpiry = current.expiresAt && !idle ? Math.max(0.001, (current.expiresAt.getTime() - Date.now()) / 1000) : undefined;
+      const keepExpiry =
+        current.expiresAt && !idle ? Math.max(0.001, (current.expiresAt.getTime() - Date.now()) / 1000) : undefined;
       try {
         return await this.put(ref, next, {
-          ...request, ifVersion: current.version, ttlSeconds: request.ttlSeconds ?? keepExpiry,
-          idleTtlSeconds: request.idleTtlSeconds ?? idle, keepNoExpiry: !current.expiresAt,
+          ...request,
+          ifVersion: current.version,
+          ttlSeconds: request.ttlSeconds ?? keepExpiry,
+          idleTtlSeconds: request.idleTtlSeconds ?? idle,
+          keepNoExpiry: !current.expiresAt,
         });
       } catch (err) {
         if (!isConflict(err) || request.ifVersion !== undefined || attempt >= PATCH_RETRIES) throw err;
@@ -204,7 +231,9 @@ export class StateService {
     const name = `${ref.namespace}/${ref.key}`;
     throw new StateError(
       "not_found",
-      live ? `${name} has no version ${version}; the record is at version ${live.version}` : `no version ${version} of ${name} (and no live record)`,
+      live
+        ? `${name} has no version ${version}; the record is at version ${live.version}`
+        : `no version ${version} of ${name} (and no live record)`,
       { requestedVersion: version, currentVersion: live?.version ?? null },
     );
   }
@@ -228,19 +257,45 @@ export class StateService {
         throw inOperation(err, i);
       }
     });
-    await this.writeGuard?.(tenant, ops.map((op) => ({ op: op.op, namespace: op.namespace, key: op.key, value: op.op === "put" ? op.value : undefined })), actor);
+    await this.writeGuard?.(
+      tenant,
+      ops.map((op) => ({
+        op: op.op,
+        namespace: op.namespace,
+        key: op.key,
+        value: op.op === "put" ? op.value : undefined,
+      })),
+      actor,
+    );
     return this.store.transact(prepared);
   }
 
   /** One transaction operation checked against its namespace's policy and made a store operation. */
-  private prepareOperation(tenant: string, op: TransactionRequestOp, value: unknown, actor: string | undefined): TransactionOp {
+  private prepareOperation(
+    tenant: string,
+    op: TransactionRequestOp,
+    value: unknown,
+    actor: string | undefined,
+  ): TransactionOp {
     const policy = this.policy(op.namespace);
     const ref = { tenant, namespace: op.namespace, key: op.key };
     this.requirePrecondition(policy, { ifVersion: op.ifVersion, createOnly: op.op === "put" && op.createOnly });
     if (op.op === "put") {
       this.checkSize(policy, value);
       const ttlSeconds = op.ttlSeconds ?? policy.ttlSeconds;
-      return { op: "put", ref, value, options: { ifVersion: op.ifVersion, createOnly: op.createOnly, ttlSeconds, idleTtlSeconds: ttlSeconds === undefined ? policy.idleTtlSeconds : undefined, schemaVersion: policy.schemaVersion, actor } };
+      return {
+        op: "put",
+        ref,
+        value,
+        options: {
+          ifVersion: op.ifVersion,
+          createOnly: op.createOnly,
+          ttlSeconds,
+          idleTtlSeconds: ttlSeconds === undefined ? policy.idleTtlSeconds : undefined,
+          schemaVersion: policy.schemaVersion,
+          actor,
+        },
+      };
     }
     return { op: "delete", ref, options: { ifVersion: op.ifVersion, actor } };
   }
@@ -255,7 +310,10 @@ export class StateService {
 
   private requirePrecondition(policy: NamespacePolicy, request: Precondition): void {
     if (policy.requirePrecondition && request.ifVersion === undefined && !request.createOnly) {
-      throw new StateError("precondition_required", `namespace ${policy.name} requires If-Match or If-None-Match on writes`);
+      throw new StateError(
+        "precondition_required",
+        `namespace ${policy.name} requires If-Match or If-None-Match on writes`,
+      );
     }
   }
 
@@ -265,7 +323,11 @@ export class StateService {
     const { warn, fail } = policy.maxBytes;
     if (over || sizeBytes > fail) {
       this.onLifecycle("size_rejected", policy.name);
-      throw new StateError("too_large", `value is ${over ? "over " : ""}${sizeBytes} bytes; namespace ${policy.name} allows at most ${fail}`, { sizeBytes, limitBytes: fail });
+      throw new StateError(
+        "too_large",
+        `value is ${over ? "over " : ""}${sizeBytes} bytes; namespace ${policy.name} allows at most ${fail}`,
+        { sizeBytes, limitBytes: fail },
+      );
     }
     if (sizeBytes <= warn) return undefined;
     this.onLifecycle("size_warning", policy.name);
@@ -277,11 +339,19 @@ export class StateService {
 export function mergePatch(target: unknown, patch: unknown): unknown {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) return patch;
   const result: Record<string, unknown> =
-    target !== null && typeof target === "object" && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+    target !== null && typeof target === "object" && !Array.isArray(target)
+      ? { ...(target as Record<string, unknown>) }
+      : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete result[k];
     // "__proto__" is an ordinary member in JSON; assigning it would set the object's prototype instead.
-    else Object.defineProperty(result, k, { value: mergePatch(Object.hasOwn(result, k) ? result[k] : undefined, v), writable: true, enumerable: true, configurable: true });
+    else
+      Object.defineProperty(result, k, {
+        value: mergePatch(Object.hasOwn(result, k) ? result[k] : undefined, v),
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
   }
   return result;
 }

@@ -282,7 +282,9 @@ export function validateKey(key: string): void {
 export function encodeValue(value: unknown): { json: string; sizeBytes: number } {
   const { sizeBytes, over } = measureJson(value, LIMITS.maxValueBytes);
   if (over) {
-    throw new StateError("too_large", `value is over the ${LIMITS.maxValueBytes} byte ceiling`, { limitBytes: LIMITS.maxValueBytes });
+    throw new StateError("too_large", `value is over the ${LIMITS.maxValueBytes} byte ceiling`, {
+      limitBytes: LIMITS.maxValueBytes,
+    });
   }
   return { json: JSON.stringify(value), sizeBytes };
 }
@@ -296,13 +298,30 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (createOnly && ifVersion !== undefined) {
     throw new InvalidError("createOnly and ifVersion cannot be combined", { field: "ifVersion" });
   }
-  if (ttlSeconds !== undefined && (typeof ttlSeconds !== "number" || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > LIMITS.maxTtlSeconds)) {
+  if (
+    ttlSeconds !== undefined &&
+    (typeof ttlSeconds !== "number" ||
+      !Number.isFinite(ttlSeconds) ||
+      ttlSeconds <= 0 ||
+      ttlSeconds > LIMITS.maxTtlSeconds)
+  ) {
     throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
   }
-  if (idleTtlSeconds !== undefined && (typeof idleTtlSeconds !== "number" || !Number.isFinite(idleTtlSeconds) || idleTtlSeconds <= 0 || idleTtlSeconds > LIMITS.maxTtlSeconds)) {
-    throw new InvalidError(`idleTtlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "idleTtlSeconds" });
+  if (
+    idleTtlSeconds !== undefined &&
+    (typeof idleTtlSeconds !== "number" ||
+      !Number.isFinite(idleTtlSeconds) ||
+      idleTtlSeconds <= 0 ||
+      idleTtlSeconds > LIMITS.maxTtlSeconds)
+  ) {
+    throw new InvalidError(`idleTtlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, {
+      field: "idleTtlSeconds",
+    });
   }
-  if (schemaVersion !== undefined && (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)) {
+  if (
+    schemaVersion !== undefined &&
+    (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)
+  ) {
     throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
   }
 }
@@ -310,8 +329,15 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
 /** Throws `invalid` unless the prefix could begin a valid key (it reaches SQL and Redis as text). */
 export function validatePrefix(prefix: string | undefined): void {
   if (prefix === undefined || prefix === "") return;
-  if (typeof prefix !== "string" || Buffer.byteLength(prefix, "utf8") > LIMITS.maxKeyBytes || CONTROL.test(prefix) || !prefix.isWellFormed()) {
-    throw new InvalidError("prefix must be at most 512 bytes of well-formed unicode without control characters", { field: "prefix" });
+  if (
+    typeof prefix !== "string" ||
+    Buffer.byteLength(prefix, "utf8") > LIMITS.maxKeyBytes ||
+    CONTROL.test(prefix) ||
+    !prefix.isWellFormed()
+  ) {
+    throw new InvalidError("prefix must be at most 512 bytes of well-formed unicode without control characters", {
+      field: "prefix",
+    });
   }
 }
 
@@ -342,7 +368,12 @@ export function decodeCursor(cursor: string | undefined): string | undefined {
   if (cursor === undefined || cursor === "") return undefined;
   const key = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, "base64url").toString("utf8") : "";
   // A cursor is a key we issued: anything that does not round-trip to a valid key was not.
-  if (key === "" || Buffer.from(key, "utf8").toString("base64url") !== cursor || CONTROL.test(key) || Buffer.byteLength(key) > LIMITS.maxKeyBytes) {
+  if (
+    key === "" ||
+    Buffer.from(key, "utf8").toString("base64url") !== cursor ||
+    CONTROL.test(key) ||
+    Buffer.byteLength(key) > LIMITS.maxKeyBytes
+  ) {
     throw new InvalidError("cursor is not one this server issued", { field: "cursor" });
   }
   return key;
@@ -356,9 +387,13 @@ export function expiryFrom(now: number, ttlSeconds: number | undefined): Date | 
  * A write's expiry rule: an absolute TTL when it names one (the idle TTL is then ignored), else a
  * sliding one from now, else none.
  */
-export function expiryOf(now: number, options: Pick<WriteOptions, "ttlSeconds" | "idleTtlSeconds">): { expiresAt: Date | null; idleTtlSeconds: number | null } {
+export function expiryOf(
+  now: number,
+  options: Pick<WriteOptions, "ttlSeconds" | "idleTtlSeconds">,
+): { expiresAt: Date | null; idleTtlSeconds: number | null } {
   if (options.ttlSeconds !== undefined) return { expiresAt: expiryFrom(now, options.ttlSeconds), idleTtlSeconds: null };
-  if (options.idleTtlSeconds !== undefined) return { expiresAt: expiryFrom(now, options.idleTtlSeconds), idleTtlSeconds: options.idleTtlSeconds };
+  if (options.idleTtlSeconds !== undefined)
+    return { expiresAt: expiryFrom(now, options.idleTtlSeconds), idleTtlSeconds: options.idleTtlSeconds };
   return { expiresAt: null, idleTtlSeconds: null };
 }
 

@@ -1,4 +1,4 @@
-import { InvalidError, isStateError, StateError, VersionConflictError } from "./errors";
+import { InvalidError, isStateError, type StateError, VersionConflictError } from "./errors";
 import { type JournalEntry, newJournalId, type WriteJournal } from "./journal";
 import {
   type Capability,
@@ -71,7 +71,9 @@ export class TieredStore implements StateStore {
 
   constructor(private readonly tiers: TieredStoreOptions) {
     const warmCaps = tiers.warm.capabilities;
-    this.capabilities = new Set<Capability>((["ttl", "list", "history", "transactions"] as const).filter((c) => warmCaps.has(c)));
+    this.capabilities = new Set<Capability>(
+      (["ttl", "list", "history", "transactions"] as const).filter((c) => warmCaps.has(c)),
+    );
     this.repairTimer = setInterval(() => {
       void this.repairHot();
       void this.replayJournal().catch(() => {});
@@ -115,11 +117,16 @@ export class TieredStore implements StateStore {
    * the record may be archived: it is restored from cold and the write tried once more, so its
    * condition is checked against the archived version. A rare path, so its cold read costs little.
    */
-  private async restoringOnAbsent<T>(ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "createOnly">, write: () => Promise<T>): Promise<T> {
+  private async restoringOnAbsent<T>(
+    ref: StateRef,
+    options: Pick<WriteOptions, "ifVersion" | "createOnly">,
+    write: () => Promise<T>,
+  ): Promise<T> {
     try {
       return await write();
     } catch (err) {
-      if ((options.ifVersion === undefined && !options.createOnly) || !isAbsentConflict(err) || !this.tiers.cold) throw err;
+      if ((options.ifVersion === undefined && !options.createOnly) || !isAbsentConflict(err) || !this.tiers.cold)
+        throw err;
       const restored = await this.restore(ref).catch(() => undefined); // cold down: the conflict stands
       if (!restored) throw err;
       return write();
@@ -144,13 +151,15 @@ export class TieredStore implements StateStore {
 
   async put(ref: StateRef, value: unknown, options: WriteOptions = {}): Promise<StateRecord> {
     validateRef(ref);
-    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return tagged(await this.tiers.hot.put(ref, value, options), "hot");
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral")
+      return tagged(await this.tiers.hot.put(ref, value, options), "hot");
     if (this.journalPending) await this.replayJournal(); // buffered writes first: they came before this one
     let record: StateRecord;
     try {
       record = await this.restoringOnAbsent(ref, options, () => this.tiers.warm.put(ref, value, options));
     } catch (err) {
-      if (!isUnavailable(err) || this.tiers.whenWarmDownOf?.(ref.namespace) !== "buffer" || !this.tiers.journal) throw err;
+      if (!isUnavailable(err) || this.tiers.whenWarmDownOf?.(ref.namespace) !== "buffer" || !this.tiers.journal)
+        throw err;
       return this.buffer(ref, value, options, err);
     }
     await this.setHot(ref, record);
@@ -163,8 +172,10 @@ export class TieredStore implements StateStore {
     if (this.journalPending) await this.replayJournal();
     let result = await this.restoringOnAbsent(ref, options, () => this.tiers.warm.delete(ref, options));
     // Nothing live in warm: an archived record is restored and deleted, or it would come back on the next read.
-    if (!result.deleted && this.tiers.cold && (await this.restore(ref).catch(() => undefined))) result = await this.tiers.warm.delete(ref, options);
-    if (result.deleted) await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
+    if (!result.deleted && this.tiers.cold && (await this.restore(ref).catch(() => undefined)))
+      result = await this.tiers.warm.delete(ref, options);
+    if (result.deleted)
+      await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
     return result;
   }
 
@@ -210,7 +221,9 @@ export class TieredStore implements StateStore {
         results.map((r, i) => {
           const ref = ops[i]!.ref;
           if (r.op === "put") return this.setHot(ref, r.record);
-          return r.result.deleted ? this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: r.result.version!, deleted: true }) : undefined;
+          return r.result.deleted
+            ? this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: r.result.version!, deleted: true })
+            : undefined;
         }),
       );
     }
@@ -263,16 +276,30 @@ export class TieredStore implements StateStore {
     }
     if (!current) throw warmError;
     if (options.createOnly) throw new VersionConflictError(ref, "absent", current.version);
-    if (options.ifVersion !== undefined && options.ifVersion !== current.version) throw new VersionConflictError(ref, options.ifVersion, current.version);
+    if (options.ifVersion !== undefined && options.ifVersion !== current.version)
+      throw new VersionConflictError(ref, options.ifVersion, current.version);
     const record = await hot.put(ref, value, { ...options, createOnly: undefined, ifVersion: current.version });
     try {
       await journal!.append({
-        id: newJournalId(), tenant: ref.tenant, namespace: ref.namespace, key: ref.key, value: record.value,
-        expectedVersion: current.version, version: record.version, ttlSeconds: options.ttlSeconds, idleTtlSeconds: options.idleTtlSeconds, schemaVersion: options.schemaVersion, actor: options.actor, at: Date.now(),
+        id: newJournalId(),
+        tenant: ref.tenant,
+        namespace: ref.namespace,
+        key: ref.key,
+        value: record.value,
+        expectedVersion: current.version,
+        version: record.version,
+        ttlSeconds: options.ttlSeconds,
+        idleTtlSeconds: options.idleTtlSeconds,
+        schemaVersion: options.schemaVersion,
+        actor: options.actor,
+        at: Date.now(),
       });
     } catch {
       // Not journaled: the hot copy now holds a version warm will never have. Keep this process off it.
-      this.staleInHot.set(refKey(ref), { tenant: ref.tenant, record: { namespace: ref.namespace, key: ref.key, version: record.version, deleted: true } });
+      this.staleInHot.set(refKey(ref), {
+        tenant: ref.tenant,
+        record: { namespace: ref.namespace, key: ref.key, version: record.version, deleted: true },
+      });
       throw warmError;
     }
     this.journalPending = true;
@@ -303,14 +330,21 @@ export class TieredStore implements StateStore {
           try {
             const record = await warm.put(ref, e.value, {
               ...(e.expectedVersion === 0 ? { createOnly: true } : { ifVersion: e.expectedVersion }),
-              ttlSeconds: e.ttlSeconds, idleTtlSeconds: e.idleTtlSeconds, schemaVersion: e.schemaVersion, actor: e.actor,
+              ttlSeconds: e.ttlSeconds,
+              idleTtlSeconds: e.idleTtlSeconds,
+              schemaVersion: e.schemaVersion,
+              actor: e.actor,
             });
             await this.setHot(ref, record);
           } catch (err) {
             if (isUnavailable(err)) return; // warm still down: the next tick tries again
-            const applied = isStateError(err) && err.code === "version_conflict" && warm.capabilities.has("history")
-              ? await warm.getVersion(ref, e.version).then((h) => h !== undefined && JSON.stringify(h.value) === JSON.stringify(e.value), () => false)
-              : false;
+            const applied =
+              isStateError(err) && err.code === "version_conflict" && warm.capabilities.has("history")
+                ? await warm.getVersion(ref, e.version).then(
+                    (h) => h !== undefined && JSON.stringify(h.value) === JSON.stringify(e.value),
+                    () => false,
+                  )
+                : false;
             if (!applied) this.tiers.onBufferedDropped?.(e, isStateError(err) ? err.code : "error");
           }
           await journal.ackFirst();

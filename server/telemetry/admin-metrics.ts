@@ -35,32 +35,46 @@ export function adminMetrics(series: TimeSeriesStore, window: WindowName, now = 
     return out;
   };
 
-  const latency = [...group((a) => `${a.tier}|${a.operation}`)].map(([k, points]) => {
-    const [tier, operation] = k.split("|") as [string, string];
-    const h = mergeHistograms(points)!;
-    return {
-      tier, operation, count: h.count,
-      p50: round(histogramQuantile(0.5, h.boundaries, h.counts)),
-      p95: round(histogramQuantile(0.95, h.boundaries, h.counts)),
-      p99: round(histogramQuantile(0.99, h.boundaries, h.counts)),
-      mean: round(h.sum / h.count),
-    };
-  }).sort((x, y) => (x.tier + x.operation < y.tier + y.operation ? -1 : 1));
+  const latency = [...group((a) => `${a.tier}|${a.operation}`)]
+    .map(([k, points]) => {
+      const [tier, operation] = k.split("|") as [string, string];
+      const h = mergeHistograms(points)!;
+      return {
+        tier,
+        operation,
+        count: h.count,
+        p50: round(histogramQuantile(0.5, h.boundaries, h.counts)),
+        p95: round(histogramQuantile(0.95, h.boundaries, h.counts)),
+        p99: round(histogramQuantile(0.99, h.boundaries, h.counts)),
+        mean: round(h.sum / h.count),
+      };
+    })
+    .sort((x, y) => (x.tier + x.operation < y.tier + y.operation ? -1 : 1));
 
   const latencyOverTime = [...group((a) => a.tier)].flatMap(([tier, points]) => {
     const bySteps = new Map<number, Point[]>();
     for (const p of points) bySteps.set(stepOf(p.t), [...(bySteps.get(stepOf(p.t)) ?? []), p]);
-    return [...bySteps].sort(([a], [b]) => a - b).map(([t, ps]) => {
-      const h = mergeHistograms(ps)!;
-      return { t, tier, p50: round(histogramQuantile(0.5, h.boundaries, h.counts)), p95: round(histogramQuantile(0.95, h.boundaries, h.counts)), p99: round(histogramQuantile(0.99, h.boundaries, h.counts)) };
-    });
+    return [...bySteps]
+      .sort(([a], [b]) => a - b)
+      .map(([t, ps]) => {
+        const h = mergeHistograms(ps)!;
+        return {
+          t,
+          tier,
+          p50: round(histogramQuantile(0.5, h.boundaries, h.counts)),
+          p95: round(histogramQuantile(0.95, h.boundaries, h.counts)),
+          p99: round(histogramQuantile(0.99, h.boundaries, h.counts)),
+        };
+      });
   });
 
   // Operations of the tiered store = what callers asked for (per-tier calls are parts of them).
   const tieredOps = durations.filter((s) => s.attributes.tier === "tiered");
   const countPoints = (ps: Point[]) => ps.reduce((n, p) => n + (p.kind === "histogram" ? p.count : 0), 0);
   const opsTotal = tieredOps.reduce((n, s) => n + countPoints(s.points), 0);
-  const errorsTotal = tieredOps.filter((s) => s.attributes.outcome === "error").reduce((n, s) => n + countPoints(s.points), 0);
+  const errorsTotal = tieredOps
+    .filter((s) => s.attributes.outcome === "error")
+    .reduce((n, s) => n + countPoints(s.points), 0);
   const opsBySteps = new Map<number, { ops: number; errors: number }>();
   for (const s of tieredOps) {
     for (const p of s.points) {
@@ -92,14 +106,26 @@ export function adminMetrics(series: TimeSeriesStore, window: WindowName, now = 
   const conflictPoints = series.query(CONFLICTS, since).flatMap((s) => s.points);
   const conflictsTotal = conflictPoints.reduce((n, p) => n + (p.kind === "sum" ? p.value : 0), 0);
   const conflictSteps = new Map<number, number>();
-  for (const p of conflictPoints) if (p.kind === "sum") conflictSteps.set(stepOf(p.t), (conflictSteps.get(stepOf(p.t)) ?? 0) + p.value);
+  for (const p of conflictPoints)
+    if (p.kind === "sum") conflictSteps.set(stepOf(p.t), (conflictSteps.get(stepOf(p.t)) ?? 0) + p.value);
 
-  const storage = new Map<string, { namespace: string; tier: string; points: Map<number, { bytes?: number; keys?: number }> }>();
-  for (const [metric, field] of [[STORED, "bytes"], [KEYS, "keys"]] as const) {
+  const storage = new Map<
+    string,
+    { namespace: string; tier: string; points: Map<number, { bytes?: number; keys?: number }> }
+  >();
+  for (const [metric, field] of [
+    [STORED, "bytes"],
+    [KEYS, "keys"],
+  ] as const) {
     for (const s of series.query(metric, since)) {
       const id = `${s.attributes.namespace}|${s.attributes.tier}`;
-      const entry = storage.get(id) ?? { namespace: s.attributes.namespace!, tier: s.attributes.tier!, points: new Map() };
-      for (const p of s.points) if (p.kind === "gauge") entry.points.set(stepOf(p.t), { ...entry.points.get(stepOf(p.t)), [field]: p.value });
+      const entry = storage.get(id) ?? {
+        namespace: s.attributes.namespace!,
+        tier: s.attributes.tier!,
+        points: new Map(),
+      };
+      for (const p of s.points)
+        if (p.kind === "gauge") entry.points.set(stepOf(p.t), { ...entry.points.get(stepOf(p.t)), [field]: p.value });
       storage.set(id, entry);
     }
   }
@@ -118,15 +144,32 @@ export function adminMetrics(series: TimeSeriesStore, window: WindowName, now = 
     stepSeconds: stepMs / 1000,
     latency,
     latencyOverTime,
-    hitRatio: [...hitsByTier].map(([tier, h]) => ({ tier, hits: h.hits, misses: h.misses, ratio: round(h.hits / (h.hits + h.misses), 4) })),
-    hitRatioOverTime: [...hitSteps].map(([k, h]) => ({ t: Number(k.split("|")[0]), tier: k.split("|")[1]!, ratio: round(h.hits / (h.hits + h.misses), 4) })).sort((a, b) => a.t - b.t),
+    hitRatio: [...hitsByTier].map(([tier, h]) => ({
+      tier,
+      hits: h.hits,
+      misses: h.misses,
+      ratio: round(h.hits / (h.hits + h.misses), 4),
+    })),
+    hitRatioOverTime: [...hitSteps]
+      .map(([k, h]) => ({
+        t: Number(k.split("|")[0]),
+        tier: k.split("|")[1]!,
+        ratio: round(h.hits / (h.hits + h.misses), 4),
+      }))
+      .sort((a, b) => a.t - b.t),
     conflicts: { total: conflictsTotal, perMinute: round(conflictsTotal / minutes, 4) },
-    conflictsOverTime: [...conflictSteps].sort(([a], [b]) => a - b).map(([t, n]) => ({ t, perMinute: round((n * 60_000) / stepMs, 4) })),
+    conflictsOverTime: [...conflictSteps]
+      .sort(([a], [b]) => a - b)
+      .map(([t, n]) => ({ t, perMinute: round((n * 60_000) / stepMs, 4) })),
     operations: { total: opsTotal, perSecond: round(opsTotal / (windowMs / 1000), 4) },
-    operationsOverTime: [...opsBySteps].sort(([a], [b]) => a - b).map(([t, e]) => ({ t, perSecond: round(e.ops / (stepMs / 1000), 4), errorRate: round(e.errors / e.ops, 4) })),
+    operationsOverTime: [...opsBySteps]
+      .sort(([a], [b]) => a - b)
+      .map(([t, e]) => ({ t, perSecond: round(e.ops / (stepMs / 1000), 4), errorRate: round(e.errors / e.ops, 4) })),
     errors: { total: errorsTotal, rate: opsTotal ? round(errorsTotal / opsTotal, 4) : 0 },
     storage: [...storage.values()].map((s) => {
-      const points = [...s.points].sort(([a], [b]) => a - b).map(([t, v]) => ({ t, bytes: v.bytes ?? null, keys: v.keys ?? null }));
+      const points = [...s.points]
+        .sort(([a], [b]) => a - b)
+        .map(([t, v]) => ({ t, bytes: v.bytes ?? null, keys: v.keys ?? null }));
       return { namespace: s.namespace, tier: s.tier, points, trendBytesPerHour: trend(points) };
     }),
     lifecycle: [...lifecycle].map(([k, count]) => ({ namespace: k.split("|")[0]!, event: k.split("|")[1]!, count })),

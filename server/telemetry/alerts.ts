@@ -32,16 +32,56 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
   const now = input.now ?? Date.now();
   const { series } = input;
   const out: AlertStatus[] = [];
-  const push = (alert: string, severity: AlertStatus["severity"], summary: string, value: number | null, threshold: number, firing: (v: number) => boolean) =>
-    out.push({ alert, severity, summary, value, threshold, state: value === null || Number.isNaN(value) ? "no_data" : firing(value) ? "firing" : "inactive", source: "in-process" });
+  const push = (
+    alert: string,
+    severity: AlertStatus["severity"],
+    summary: string,
+    value: number | null,
+    threshold: number,
+    firing: (v: number) => boolean,
+  ) =>
+    out.push({
+      alert,
+      severity,
+      summary,
+      value,
+      threshold,
+      state: value === null || Number.isNaN(value) ? "no_data" : firing(value) ? "firing" : "inactive",
+      source: "in-process",
+    });
 
   const p99 = (tier: string) => {
-    const h = mergeHistograms(series.query("statehouse.state.operation.duration", now - 5 * MIN, (a) => a.tier === tier).flatMap((s) => s.points));
+    const h = mergeHistograms(
+      series
+        .query("statehouse.state.operation.duration", now - 5 * MIN, (a) => a.tier === tier)
+        .flatMap((s) => s.points),
+    );
     return h ? histogramQuantile(0.99, h.boundaries, h.counts) : null;
   };
-  push("StatehouseHotLatencyHigh", "warning", "Hot tier p99 latency is over its 10 ms SLO", p99("hot"), 0.01, (v) => v > 0.01);
-  push("StatehouseWarmLatencyHigh", "warning", "Warm tier p99 latency is over its 100 ms SLO", p99("warm"), 0.1, (v) => v > 0.1);
-  push("StatehouseColdLatencyHigh", "warning", "Cold tier p99 latency is over its 1 s SLO", p99("cold"), 1, (v) => v > 1);
+  push(
+    "StatehouseHotLatencyHigh",
+    "warning",
+    "Hot tier p99 latency is over its 10 ms SLO",
+    p99("hot"),
+    0.01,
+    (v) => v > 0.01,
+  );
+  push(
+    "StatehouseWarmLatencyHigh",
+    "warning",
+    "Warm tier p99 latency is over its 100 ms SLO",
+    p99("warm"),
+    0.1,
+    (v) => v > 0.1,
+  );
+  push(
+    "StatehouseColdLatencyHigh",
+    "warning",
+    "Cold tier p99 latency is over its 1 s SLO",
+    p99("cold"),
+    1,
+    (v) => v > 1,
+  );
 
   const errorRatio = (windowMs: number) => {
     let all = 0;
@@ -53,52 +93,136 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     }
     return all ? bad / all : null;
   };
-  const r5m = errorRatio(5 * MIN), r30m = errorRatio(30 * MIN), r1h = errorRatio(60 * MIN), r6h = errorRatio(360 * MIN);
-  push("StatehouseErrorBudgetBurnFast", "critical", "Statehouse is burning its error budget fast", r1h === null || r5m === null ? null : Math.min(r1h, r5m), 0.0144, (v) => v > 0.0144);
-  push("StatehouseErrorBudgetBurnSlow", "warning", "Statehouse is burning its error budget", r6h === null || r30m === null ? null : Math.min(r6h, r30m), 0.006, (v) => v > 0.006);
+  const r5m = errorRatio(5 * MIN),
+    r30m = errorRatio(30 * MIN),
+    r1h = errorRatio(60 * MIN),
+    r6h = errorRatio(360 * MIN);
+  push(
+    "StatehouseErrorBudgetBurnFast",
+    "critical",
+    "Statehouse is burning its error budget fast",
+    r1h === null || r5m === null ? null : Math.min(r1h, r5m),
+    0.0144,
+    (v) => v > 0.0144,
+  );
+  push(
+    "StatehouseErrorBudgetBurnSlow",
+    "warning",
+    "Statehouse is burning its error budget",
+    r6h === null || r30m === null ? null : Math.min(r6h, r30m),
+    0.006,
+    (v) => v > 0.006,
+  );
 
   const sum = (metric: string, since: number, match: (a: Record<string, string>) => boolean) =>
-    series.query(metric, since, match).reduce((n, s) => n + s.points.reduce((a, p) => a + (p.kind === "sum" ? p.value : p.kind === "histogram" ? p.count : 0), 0), 0);
+    series
+      .query(metric, since, match)
+      .reduce(
+        (n, s) =>
+          n + s.points.reduce((a, p) => a + (p.kind === "sum" ? p.value : p.kind === "histogram" ? p.count : 0), 0),
+        0,
+      );
   let worstConflict: number | null = null;
-  const writes = series.query("statehouse.state.operation.duration", now - 5 * MIN, (a) => a.tier === "tiered" && ["put", "delete", "transaction"].includes(a.operation!));
+  const writes = series.query(
+    "statehouse.state.operation.duration",
+    now - 5 * MIN,
+    (a) => a.tier === "tiered" && ["put", "delete", "transaction"].includes(a.operation!),
+  );
   for (const ns of new Set(writes.map((s) => s.attributes.namespace!))) {
-    const w = sum("statehouse.state.operation.duration", now - 5 * MIN, (a) => a.tier === "tiered" && a.namespace === ns && ["put", "delete", "transaction"].includes(a.operation!));
+    const w = sum(
+      "statehouse.state.operation.duration",
+      now - 5 * MIN,
+      (a) => a.tier === "tiered" && a.namespace === ns && ["put", "delete", "transaction"].includes(a.operation!),
+    );
     const c = sum("statehouse.state.conflicts", now - 5 * MIN, (a) => a.namespace === ns);
     if (w / 300 > 0.1) worstConflict = Math.max(worstConflict ?? 0, c / w);
   }
-  push("StatehouseConflictRatioSpike", "warning", "More than 20% of writes to a namespace conflict", worstConflict ?? (writes.length ? 0 : null), 0.2, (v) => v > 0.2);
+  push(
+    "StatehouseConflictRatioSpike",
+    "warning",
+    "More than 20% of writes to a namespace conflict",
+    worstConflict ?? (writes.length ? 0 : null),
+    0.2,
+    (v) => v > 0.2,
+  );
 
   const hits = sum("statehouse.cache.requests", now - 15 * MIN, (a) => a.tier === "hot" && a.result === "hit");
   const reads = sum("statehouse.cache.requests", now - 15 * MIN, (a) => a.tier === "hot");
-  push("StatehouseHotHitRatioLow", "warning", "Hot tier hit ratio dropped below 50%", reads / 900 > 1 ? hits / reads : reads ? 1 : null, 0.5, (v) => v < 0.5);
+  push(
+    "StatehouseHotHitRatioLow",
+    "warning",
+    "Hot tier hit ratio dropped below 50%",
+    reads / 900 > 1 ? hits / reads : reads ? 1 : null,
+    0.5,
+    (v) => v < 0.5,
+  );
 
   let worstGrowth: number | null = null;
   for (const s of series.query("statehouse.state.stored", now - 360 * MIN, (a) => a.tier === "warm")) {
     const quota = input.quotas.get(s.attributes.namespace!);
     const pts = s.points.filter((p) => p.kind === "gauge") as { t: number; value: number }[];
     if (!quota || pts.length < 2) continue;
-    const n = pts.length, mx = pts.reduce((a, p) => a + p.t, 0) / n, my = pts.reduce((a, p) => a + p.value, 0) / n;
+    const n = pts.length,
+      mx = pts.reduce((a, p) => a + p.t, 0) / n,
+      my = pts.reduce((a, p) => a + p.value, 0) / n;
     const den = pts.reduce((a, p) => a + (p.t - mx) ** 2, 0);
     const slope = den ? pts.reduce((a, p) => a + (p.t - mx) * (p.value - my), 0) / den : 0;
     const projected = pts[n - 1]!.value + slope * 3 * 86_400_000;
     worstGrowth = Math.max(worstGrowth ?? 0, projected / quota);
   }
-  push("StatehouseStateGrowthToQuota", "warning", "A namespace is projected to pass its storage quota within 3 days", worstGrowth, 1, (v) => v > 1);
+  push(
+    "StatehouseStateGrowthToQuota",
+    "warning",
+    "A namespace is projected to pass its storage quota within 3 days",
+    worstGrowth,
+    1,
+    (v) => v > 1,
+  );
 
-  push("StatehouseCircuitOpen", "critical", "A store's circuit breaker is open", input.circuits.some((c) => c.state === "open") ? 2 : 0, 2, (v) => v === 2);
-  push("StatehouseStoreDown", "critical", "A store does not answer", input.stores.some((s) => !s.up) ? 0 : 1, 0, (v) => v === 0);
-  push("StatehouseOutboxLag", "warning", "Outbox events are waiting more than 5 minutes", input.outboxLagSeconds, 300, (v) => v > 300);
+  push(
+    "StatehouseCircuitOpen",
+    "critical",
+    "A store's circuit breaker is open",
+    input.circuits.some((c) => c.state === "open") ? 2 : 0,
+    2,
+    (v) => v === 2,
+  );
+  push(
+    "StatehouseStoreDown",
+    "critical",
+    "A store does not answer",
+    input.stores.some((s) => !s.up) ? 0 : 1,
+    0,
+    (v) => v === 0,
+  );
+  push(
+    "StatehouseOutboxLag",
+    "warning",
+    "Outbox events are waiting more than 5 minutes",
+    input.outboxLagSeconds,
+    300,
+    (v) => v > 300,
+  );
   return out;
 }
 
 /** Active alerts from Prometheus (PROMETHEUS_URL), mapped to the same shape. */
 export async function prometheusAlerts(prometheusUrl: string): Promise<AlertStatus[]> {
   const res = await fetch(new URL("/api/v1/alerts", prometheusUrl), { signal: AbortSignal.timeout(3000) });
-  const body = (await res.json()) as { data: { alerts: { labels: Record<string, string>; annotations: Record<string, string>; state: string; value: string }[] } };
+  const body = (await res.json()) as {
+    data: {
+      alerts: { labels: Record<string, string>; annotations: Record<string, string>; state: string; value: string }[];
+    };
+  };
   return body.data.alerts
     .filter((a) => a.labels.alertname?.startsWith("Statehouse"))
     .map((a) => ({
-      alert: a.labels.alertname!, severity: (a.labels.severity as AlertStatus["severity"]) ?? "warning", summary: a.annotations.summary ?? "",
-      state: a.state === "firing" ? "firing" : "inactive", value: Number(a.value), threshold: Number.NaN, source: "prometheus" as const,
+      alert: a.labels.alertname!,
+      severity: (a.labels.severity as AlertStatus["severity"]) ?? "warning",
+      summary: a.annotations.summary ?? "",
+      state: a.state === "firing" ? "firing" : "inactive",
+      value: Number(a.value),
+      threshold: Number.NaN,
+      source: "prometheus" as const,
     }));
 }

@@ -20,7 +20,9 @@ export function countActiveSessions(prisma: PrismaClient): () => Promise<ActiveS
       `SELECT value->>'agent' AS agent, count(*)::int AS active FROM state_records
        WHERE namespace = 'sessions' AND NOT deleted AND (expires_at IS NULL OR expires_at > now()) GROUP BY 1`,
     );
-    return rows.filter((r) => r.agent !== null).map((r) => ({ agent: r.agent!, namespace: "sessions", active: Number(r.active) }));
+    return rows
+      .filter((r) => r.agent !== null)
+      .map((r) => ({ agent: r.agent!, namespace: "sessions", active: Number(r.active) }));
   };
 }
 
@@ -45,13 +47,20 @@ export class CapacityMonitor {
       now?(): number;
     },
   ) {
-    const active = meter.createObservableGauge("statehouse.sessions.active", { unit: "{session}", description: "Active (live) sessions per agent and namespace" });
-    const forecast = meter.createObservableGauge("statehouse.sessions.forecast", { unit: "{session}", description: "Active sessions forecast one hour ahead from the recent trend (least squares)" });
+    const active = meter.createObservableGauge("statehouse.sessions.active", {
+      unit: "{session}",
+      description: "Active (live) sessions per agent and namespace",
+    });
+    const forecast = meter.createObservableGauge("statehouse.sessions.forecast", {
+      unit: "{session}",
+      description: "Active sessions forecast one hour ahead from the recent trend (least squares)",
+    });
     active.addCallback((r) => {
       for (const s of this.current()) r.observe(s.active, { agent: s.agent, namespace: s.namespace });
     });
     forecast.addCallback((r) => {
-      for (const s of this.current()) r.observe(this.forecast(s.agent).value, { agent: s.agent, namespace: s.namespace });
+      for (const s of this.current())
+        r.observe(this.forecast(s.agent).value, { agent: s.agent, namespace: s.namespace });
     });
   }
 
@@ -101,13 +110,22 @@ export class CapacityMonitor {
       windowSeconds: Math.round(this.windowMs / 1000),
       series: this.current().map((s) => {
         const f = this.forecast(s.agent);
-        return { ...s, forecast: f.value, perHour: f.perHour, samples: (this.samples.get(s.agent) ?? []).map((p) => ({ at: new Date(p.t).toISOString(), active: p.v })) };
+        return {
+          ...s,
+          forecast: f.value,
+          perHour: f.perHour,
+          samples: (this.samples.get(s.agent) ?? []).map((p) => ({ at: new Date(p.t).toISOString(), active: p.v })),
+        };
       }),
     };
   }
 
   private current(): ActiveSessions[] {
-    return this.options.agents.map((agent) => ({ agent, namespace: "sessions", active: this.samples.get(agent)?.at(-1)?.v ?? 0 }));
+    return this.options.agents.map((agent) => ({
+      agent,
+      namespace: "sessions",
+      active: this.samples.get(agent)?.at(-1)?.v ?? 0,
+    }));
   }
 
   private now(): number {

@@ -63,7 +63,15 @@ export class FastHistogram implements HistogramRecorder {
     if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return; // NaN, negatives: dropped, as the SDK does for histograms
     let s = this.series.get(key);
     if (!s) {
-      s = { attributes: { ...attributes }, counts: new Array(this.options.boundaries.length + 1).fill(0), sum: 0, count: 0, min: value, max: value, start: hrTime(Date.now()) };
+      s = {
+        attributes: { ...attributes },
+        counts: new Array(this.options.boundaries.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+        min: value,
+        max: value,
+        start: hrTime(Date.now()),
+      };
       this.series.set(key, s);
     }
     const b = this.options.boundaries;
@@ -128,7 +136,18 @@ export class FastMetrics {
           const dataPoints: HistogramMetricData["dataPoints"] = [];
           for (const [key, s] of h.series) {
             if (!delta) {
-              dataPoints.push({ attributes: s.attributes, startTime: s.start, endTime: now, value: { buckets: { boundaries: [...h.options.boundaries], counts: [...s.counts] }, sum: s.sum, count: s.count, min: s.min, max: s.max } });
+              dataPoints.push({
+                attributes: s.attributes,
+                startTime: s.start,
+                endTime: now,
+                value: {
+                  buckets: { boundaries: [...h.options.boundaries], counts: [...s.counts] },
+                  sum: s.sum,
+                  count: s.count,
+                  min: s.min,
+                  max: s.max,
+                },
+              });
               continue;
             }
             const id = `${h.name}\u0000${key}`;
@@ -137,12 +156,31 @@ export class FastMetrics {
             previous.set(id, { counts: [...s.counts], sum: s.sum, count: s.count });
             if (count === 0) continue;
             dataPoints.push({
-              attributes: s.attributes, startTime: lastCollect, endTime: now,
-              value: { buckets: { boundaries: [...h.options.boundaries], counts: s.counts.map((c, i) => c - (prev?.counts[i] ?? 0)) }, sum: s.sum - (prev?.sum ?? 0), count },
+              attributes: s.attributes,
+              startTime: lastCollect,
+              endTime: now,
+              value: {
+                buckets: {
+                  boundaries: [...h.options.boundaries],
+                  counts: s.counts.map((c, i) => c - (prev?.counts[i] ?? 0)),
+                },
+                sum: s.sum - (prev?.sum ?? 0),
+                count,
+              },
             });
           }
           if (dataPoints.length) {
-            metrics.push({ descriptor: { name: h.name, description: h.options.description, unit: h.options.unit, valueType: ValueType.DOUBLE }, aggregationTemporality: temporality, dataPointType: DataPointType.HISTOGRAM, dataPoints });
+            metrics.push({
+              descriptor: {
+                name: h.name,
+                description: h.options.description,
+                unit: h.options.unit,
+                valueType: ValueType.DOUBLE,
+              },
+              aggregationTemporality: temporality,
+              dataPointType: DataPointType.HISTOGRAM,
+              dataPoints,
+            });
           }
         }
         for (const c of this.counters) {
@@ -158,12 +196,28 @@ export class FastMetrics {
             if (value !== 0) dataPoints.push({ attributes: s.attributes, startTime: lastCollect, endTime: now, value });
           }
           if (dataPoints.length) {
-            metrics.push({ descriptor: { name: c.name, description: c.options.description, unit: c.options.unit ?? "", valueType: ValueType.DOUBLE }, aggregationTemporality: temporality, dataPointType: DataPointType.SUM, isMonotonic: true, dataPoints });
+            metrics.push({
+              descriptor: {
+                name: c.name,
+                description: c.options.description,
+                unit: c.options.unit ?? "",
+                valueType: ValueType.DOUBLE,
+              },
+              aggregationTemporality: temporality,
+              dataPointType: DataPointType.SUM,
+              isMonotonic: true,
+              dataPoints,
+            });
           }
         }
         lastCollect = now;
         return {
-          resourceMetrics: { resource: undefined as never, scopeMetrics: metrics.length ? [{ scope: { name: this.scope.name, version: this.scope.version }, metrics }] : [] },
+          resourceMetrics: {
+            resource: undefined as never,
+            scopeMetrics: metrics.length
+              ? [{ scope: { name: this.scope.name, version: this.scope.version }, metrics }]
+              : [],
+          },
           errors: [],
         };
       },

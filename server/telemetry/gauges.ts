@@ -8,7 +8,13 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1,
 export interface GaugeSources {
   namespaces: NamespaceRegistry;
   /** Each store: its tier, backend, breaker, liveness probe and (when it can count) its contents. */
-  stores: { tier: string; backend: string; circuit(): CircuitState; ping(): Promise<void>; stats?(): Promise<NamespaceStats[]> }[];
+  stores: {
+    tier: string;
+    backend: string;
+    circuit(): CircuitState;
+    ping(): Promise<void>;
+    stats?(): Promise<NamespaceStats[]>;
+  }[];
   /** Pending outbox events and the age of the oldest, in seconds. */
   outbox?(): Promise<{ pending: number; lagSeconds: number }>;
   /** Other readings refreshed on the same interval (e.g. capacity); their failures are theirs to handle. */
@@ -30,13 +36,32 @@ export class StateGauges {
     meter: Meter,
     private readonly sources: GaugeSources,
   ) {
-    const stored = meter.createObservableGauge("statehouse.state.stored", { unit: "By", description: "Bytes of live values per namespace and tier" });
-    const keys = meter.createObservableGauge("statehouse.state.keys", { unit: "{key}", description: "Live keys per namespace and tier" });
-    const circuit = meter.createObservableGauge("statehouse.store.circuit.state", { description: "Circuit breaker per store: 0 closed, 1 half-open, 2 open" });
-    const upGauge = meter.createObservableGauge("statehouse.store.up", { description: "1 when the store answered its last probe" });
-    const pending = meter.createObservableGauge("statehouse.outbox.pending", { unit: "{event}", description: "Outbox events not yet published" });
-    const lag = meter.createObservableGauge("statehouse.outbox.lag", { unit: "s", description: "Age of the oldest unpublished outbox event" });
-    const quota = meter.createObservableGauge("statehouse.namespace.quota", { unit: "By", description: "Storage quota per namespace (alerts project growth against it)" });
+    const stored = meter.createObservableGauge("statehouse.state.stored", {
+      unit: "By",
+      description: "Bytes of live values per namespace and tier",
+    });
+    const keys = meter.createObservableGauge("statehouse.state.keys", {
+      unit: "{key}",
+      description: "Live keys per namespace and tier",
+    });
+    const circuit = meter.createObservableGauge("statehouse.store.circuit.state", {
+      description: "Circuit breaker per store: 0 closed, 1 half-open, 2 open",
+    });
+    const upGauge = meter.createObservableGauge("statehouse.store.up", {
+      description: "1 when the store answered its last probe",
+    });
+    const pending = meter.createObservableGauge("statehouse.outbox.pending", {
+      unit: "{event}",
+      description: "Outbox events not yet published",
+    });
+    const lag = meter.createObservableGauge("statehouse.outbox.lag", {
+      unit: "s",
+      description: "Age of the oldest unpublished outbox event",
+    });
+    const quota = meter.createObservableGauge("statehouse.namespace.quota", {
+      unit: "By",
+      description: "Storage quota per namespace (alerts project growth against it)",
+    });
 
     stored.addCallback((r) => this.observeStats(r, "bytes"));
     keys.addCallback((r) => this.observeStats(r, "keys"));
@@ -49,7 +74,8 @@ export class StateGauges {
     pending.addCallback((r) => r.observe(this.outbox.pending));
     lag.addCallback((r) => r.observe(this.outbox.lagSeconds));
     quota.addCallback((r) => {
-      for (const p of sources.namespaces.list()) if (p.storageQuotaBytes && !p.internal) r.observe(p.storageQuotaBytes, { namespace: p.name });
+      for (const p of sources.namespaces.list())
+        if (p.storageQuotaBytes && !p.internal) r.observe(p.storageQuotaBytes, { namespace: p.name });
     });
   }
 

@@ -17,8 +17,17 @@ export interface InstrumentOptions {
 type Outcome = "ok" | "miss" | "conflict" | "invalid" | "not_found" | "unsupported" | "error";
 
 const OPERATIONS = {
-  get: "get", put: "put", delete: "delete", list: "list", history: "history", getVersion: "version",
-  transact: "transaction", setIfNewer: "promote", importRecord: "restore", dropArchived: "drop_archived", touch: "touch",
+  get: "get",
+  put: "put",
+  delete: "delete",
+  list: "list",
+  history: "history",
+  getVersion: "version",
+  transact: "transaction",
+  setIfNewer: "promote",
+  importRecord: "restore",
+  dropArchived: "drop_archived",
+  touch: "touch",
 } as const;
 
 /**
@@ -91,7 +100,8 @@ export function instrumented<S extends StateStore>(store: S, options: Instrument
         if (tiered && outcome === "conflict") m.conflicts.add(1, { namespace, operation });
         if (span) {
           span.setAttribute("statehouse.outcome", outcome);
-          if (outcome === "error") span.setStatus({ code: SpanStatusCode.ERROR, message: isStateError(err) ? err.code : "error" });
+          if (outcome === "error")
+            span.setStatus({ code: SpanStatusCode.ERROR, message: isStateError(err) ? err.code : "error" });
         }
       } catch {
         // as above
@@ -100,7 +110,7 @@ export function instrumented<S extends StateStore>(store: S, options: Instrument
       throw err;
     };
 
-    methods[method] = function (a?: unknown, b?: unknown, c?: unknown, d?: unknown) {
+    methods[method] = (a?: unknown, b?: unknown, c?: unknown, d?: unknown) => {
       const args = [a, b, c, d];
       const namespace = options.namespaceLabel(namespaceOf(method, args));
       if (!tracer) {
@@ -112,7 +122,9 @@ export function instrumented<S extends StateStore>(store: S, options: Instrument
       }
       return tracer.startActiveSpan(
         tiered ? `statehouse.state.${operation}` : `statehouse.${tier}.${operation}`,
-        { attributes: { "statehouse.operation": operation, "statehouse.tier": tier, "statehouse.namespace": namespace } },
+        {
+          attributes: { "statehouse.operation": operation, "statehouse.tier": tier, "statehouse.namespace": namespace },
+        },
         (span) => {
           const started = performance.now();
           return original.call(store, a, b, c, d).then(
@@ -143,7 +155,13 @@ function namespaceOf(method: string, args: unknown[]): string {
   }
 }
 
-function recordSizes(m: Instruments, method: string, args: unknown[], result: unknown, options: InstrumentOptions): void {
+function recordSizes(
+  m: Instruments,
+  method: string,
+  args: unknown[],
+  result: unknown,
+  options: InstrumentOptions,
+): void {
   if (method === "put") {
     const r = result as StateRecord;
     m.size.record(r.sizeBytes, { namespace: options.namespaceLabel(r.namespace) });
@@ -170,5 +188,3 @@ function outcomeOf(err: unknown): Outcome {
       return "invalid";
   }
 }
-
-

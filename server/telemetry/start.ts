@@ -5,7 +5,14 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { AlwaysOffSampler, BatchSpanProcessor, ParentBasedSampler, AlwaysOnSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
+import {
+  AlwaysOffSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  AlwaysOnSampler,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+} from "@opentelemetry/sdk-trace-base";
 import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
 import { FastMetrics } from "./fast-metrics";
 import { createFastInstruments, createInstruments, type Instruments } from "./instruments";
@@ -45,13 +52,22 @@ export function startTelemetry(env: Record<string, string | undefined> = process
   if (existing) return existing;
 
   // The resolution can be shortened for tests (STATEHOUSE_TIMESERIES_RESOLUTION_MS); 10 s otherwise.
-  const resolutionMs = Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS) > 0 ? Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS) : TIME_SERIES_RESOLUTION_MS;
+  const resolutionMs =
+    Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS) > 0
+      ? Number(env.STATEHOUSE_TIMESERIES_RESOLUTION_MS)
+      : TIME_SERIES_RESOLUTION_MS;
   const timeSeries = new TimeSeriesStore(6 * 3600_000, resolutionMs);
   if (env.STATEHOUSE_TELEMETRY === "off") {
     const meter = metrics.getMeterProvider().getMeter("statehouse-disabled");
     const telemetry: Telemetry = {
-      enabled: false, meter, tracer: trace.getTracer("statehouse-disabled"), instruments: createInstruments(meter), timeSeries,
-      flushTimeSeries: async () => {}, tracesExported: false, shutdown: async () => {},
+      enabled: false,
+      meter,
+      tracer: trace.getTracer("statehouse-disabled"),
+      instruments: createInstruments(meter),
+      timeSeries,
+      flushTimeSeries: async () => {},
+      tracesExported: false,
+      shutdown: async () => {},
     };
     return (holder[KEY] = telemetry);
   }
@@ -62,7 +78,10 @@ export function startTelemetry(env: Record<string, string | undefined> = process
   });
   // Hot-path instruments record into FastMetrics; each reader pulls them through its own producer.
   const fast = new FastMetrics({ name: "statehouse", version: packageVersion() });
-  const prometheus = new PrometheusExporter({ preventServerStart: true, metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)] });
+  const prometheus = new PrometheusExporter({
+    preventServerStart: true,
+    metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)],
+  });
   const seriesReader = new PeriodicExportingMetricReader({
     exporter: timeSeries,
     exportIntervalMillis: resolutionMs,

@@ -45,7 +45,9 @@ export class TimeSeriesStore implements PushMetricExporter {
   }
 
   selectAggregationTemporality(type: InstrumentType): AggregationTemporality {
-    return type === InstrumentType.UP_DOWN_COUNTER || type === InstrumentType.OBSERVABLE_UP_DOWN_COUNTER ? AggregationTemporality.CUMULATIVE : AggregationTemporality.DELTA;
+    return type === InstrumentType.UP_DOWN_COUNTER || type === InstrumentType.OBSERVABLE_UP_DOWN_COUNTER
+      ? AggregationTemporality.CUMULATIVE
+      : AggregationTemporality.DELTA;
   }
 
   async forceFlush(): Promise<void> {}
@@ -67,7 +69,14 @@ export class TimeSeriesStore implements PushMetricExporter {
           if (metric.dataPointType === DataPointType.HISTOGRAM) {
             const h = dp.value as Histogram;
             if (h.count === 0) continue; // an idle interval: no point, like Prometheus' absent increase
-            point = { t, kind: "histogram", boundaries: h.buckets.boundaries, counts: h.buckets.counts, sum: h.sum ?? 0, count: h.count };
+            point = {
+              t,
+              kind: "histogram",
+              boundaries: h.buckets.boundaries,
+              counts: h.buckets.counts,
+              sum: h.sum ?? 0,
+              count: h.count,
+            };
           } else if (metric.dataPointType === DataPointType.GAUGE) {
             point = { t, kind: "gauge", value: Number(dp.value) };
           } else {
@@ -121,7 +130,9 @@ export function histogramQuantile(q: number, boundaries: readonly number[], coun
 }
 
 /** Adds histogram points bucket by bucket (they share boundaries: one instrument). */
-export function mergeHistograms(points: Point[]): { boundaries: number[]; counts: number[]; count: number; sum: number } | undefined {
+export function mergeHistograms(
+  points: Point[],
+): { boundaries: number[]; counts: number[]; count: number; sum: number } | undefined {
   let merged: { boundaries: number[]; counts: number[]; count: number; sum: number } | undefined;
   for (const p of points) {
     if (p.kind !== "histogram") continue;

@@ -35,7 +35,12 @@ export function chunkRanges(text: string, chunkChars: number): [number, number][
     let end = Math.min(text.length, start + chunkChars);
     if (end < text.length) {
       const window = text.slice(start + Math.floor(chunkChars * 0.8), end);
-      const cut = Math.max(window.lastIndexOf("\n\n"), window.lastIndexOf(". "), window.lastIndexOf("? "), window.lastIndexOf("! "));
+      const cut = Math.max(
+        window.lastIndexOf("\n\n"),
+        window.lastIndexOf(". "),
+        window.lastIndexOf("? "),
+        window.lastIndexOf("! "),
+      );
       if (cut >= 0) end = start + Math.floor(chunkChars * 0.8) + cut + 1;
     }
     ranges.push([start, end]);
@@ -44,11 +49,18 @@ export function chunkRanges(text: string, chunkChars: number): [number, number][
   return ranges;
 }
 
-const STOP = new Set("the and that this with from have were been their there which would could about into than then them they what when where your will shall also some such only other more most very just over under".split(" "));
+const STOP = new Set(
+  "the and that this with from have were been their there which would could about into than then them they what when where your will shall also some such only other more most very just over under".split(
+    " ",
+  ),
+);
 
 /** Extractive summary: the `count` sentences with the most frequent content words, in document order. */
 export function summarize(text: string, count = 2): string[] {
-  const sentences = text.split(/(?<=[.!?])\s+|\n{2,}/).map((s) => s.trim()).filter((s) => s.length > 0);
+  const sentences = text
+    .split(/(?<=[.!?])\s+|\n{2,}/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   const words = (s: string) => (s.toLowerCase().match(/[a-z][a-z'-]{3,}/g) ?? []).filter((w) => !STOP.has(w));
   const freq = new Map<string, number>();
   for (const s of sentences) for (const w of words(s)) freq.set(w, (freq.get(w) ?? 0) + 1);
@@ -88,7 +100,12 @@ export function documentAnalysisWorkflow(): WorkflowType<DocumentInput> {
     async run({ input, results }) {
       const [start, end] = (results[0] as { chunks: [number, number][] }).chunks[i]!;
       const text = input.document.slice(start, end);
-      return { chunk: i + 1, chars: text.length, entities: extractEntities(text), summary: summarize(text) } satisfies ChunkAnalysis;
+      return {
+        chunk: i + 1,
+        chars: text.length,
+        entities: extractEntities(text),
+        summary: summarize(text),
+      } satisfies ChunkAnalysis;
     },
   });
   const aggregate: StepDefinition<DocumentInput> = {
@@ -111,15 +128,23 @@ export function documentAnalysisWorkflow(): WorkflowType<DocumentInput> {
     checkInput(input) {
       const bytes = Buffer.byteLength(input.document, "utf8");
       if (bytes > MAX_DOCUMENT_BYTES) {
-        throw new StateError("too_large", `the document is ${bytes} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`, { sizeBytes: bytes, limitBytes: MAX_DOCUMENT_BYTES });
+        throw new StateError(
+          "too_large",
+          `the document is ${bytes} bytes; at most ${MAX_DOCUMENT_BYTES} are accepted`,
+          { sizeBytes: bytes, limitBytes: MAX_DOCUMENT_BYTES },
+        );
       }
       const chunks = chunkRanges(input.document, input.chunkChars).length;
-      if (chunks > MAX_CHUNKS) throw new InvalidError(`the document makes ${chunks} chunks, over ${MAX_CHUNKS}: use a larger chunkChars`, { field: "input.chunkChars" });
+      if (chunks > MAX_CHUNKS)
+        throw new InvalidError(`the document makes ${chunks} chunks, over ${MAX_CHUNKS}: use a larger chunkChars`, {
+          field: "input.chunkChars",
+        });
     },
     steps: (input) => [split, ...chunkRanges(input.document, input.chunkChars).map((_, i) => analyze(i)), aggregate],
     result: (_input, results) => results[results.length - 1],
     maxAttempts: 3,
     backoffMs: 1000,
-    checkpointEvery: (input) => Math.max(1, Math.ceil(chunkRanges(input.document, input.chunkChars).length / TARGET_CHECKPOINTS)),
+    checkpointEvery: (input) =>
+      Math.max(1, Math.ceil(chunkRanges(input.document, input.chunkChars).length / TARGET_CHECKPOINTS)),
   };
 }

@@ -37,16 +37,39 @@ export function createWorkflows(deps: {
   hotCall?: <T>(fn: () => Promise<T>) => Promise<T>;
 }): Workflows {
   const { config } = deps;
-  const registry = new WorkflowRegistry([planWorkflow({ effectsDir: config.STATEHOUSE_WORKFLOW_EFFECTS_LOG === "on" ? path.join(config.dataDir, "workflow-effects") : undefined }), documentAnalysisWorkflow()]);
+  const registry = new WorkflowRegistry([
+    planWorkflow({
+      effectsDir:
+        config.STATEHOUSE_WORKFLOW_EFFECTS_LOG === "on" ? path.join(config.dataDir, "workflow-effects") : undefined,
+    }),
+    documentAnalysisWorkflow(),
+  ]);
   const service = new WorkflowService({
     state: deps.state,
     registry,
-    queue: deps.redis ? new RedisRunQueue(deps.redis, config.STATEHOUSE_KEY_PREFIX, deps.hotCall) : new MemoryRunQueue(),
+    queue: deps.redis
+      ? new RedisRunQueue(deps.redis, config.STATEHOUSE_KEY_PREFIX, deps.hotCall)
+      : new MemoryRunQueue(),
     metrics: createWorkflowMetrics(deps.meter),
     log: deps.log,
-    scan: ({ statuses, order, limit, tenant }) => deps.guardedCall(() => deps.warm.findAcrossTenants(NAMESPACE, { field: statuses ? "status" : undefined, values: statuses, order, limit, tenant })),
+    scan: ({ statuses, order, limit, tenant }) =>
+      deps.guardedCall(() =>
+        deps.warm.findAcrossTenants(NAMESPACE, {
+          field: statuses ? "status" : undefined,
+          values: statuses,
+          order,
+          limit,
+          tenant,
+        }),
+      ),
   });
-  const options = { leaseMs: config.STATEHOUSE_WORKFLOW_LEASE_MS, pollMs: config.STATEHOUSE_WORKFLOW_POLL_MS, scanIntervalMs: config.STATEHOUSE_WORKFLOW_SCAN_MS };
-  const workers = Array.from({ length: config.STATEHOUSE_WORKFLOW_WORKERS }, () => new WorkflowWorker(service, options).start());
+  const options = {
+    leaseMs: config.STATEHOUSE_WORKFLOW_LEASE_MS,
+    pollMs: config.STATEHOUSE_WORKFLOW_POLL_MS,
+    scanIntervalMs: config.STATEHOUSE_WORKFLOW_SCAN_MS,
+  };
+  const workers = Array.from({ length: config.STATEHOUSE_WORKFLOW_WORKERS }, () =>
+    new WorkflowWorker(service, options).start(),
+  );
   return { service, workers, stop: async () => void (await Promise.all(workers.map((w) => w.stop()))) };
 }

@@ -19,14 +19,20 @@ export interface WorkflowMetrics {
 }
 
 export function createWorkflowMetrics(meter: Meter): WorkflowMetrics {
-  const runs = meter.createCounter("statehouse.workflow.runs", { description: "Workflow runs entering a status (queued, succeeded, failed, cancelled), by type" });
+  const runs = meter.createCounter("statehouse.workflow.runs", {
+    description: "Workflow runs entering a status (queued, succeeded, failed, cancelled), by type",
+  });
   const steps = meter.createHistogram("statehouse.workflow.step.duration", {
     unit: "s",
     description: "Duration of workflow step attempts, by type and outcome",
     advice: { explicitBucketBoundaries: STEP_BUCKETS },
   });
-  const resumes = meter.createCounter("statehouse.workflow.resumes", { description: "Runs resumed from their last checkpoint after the previous worker's lease expired" });
-  const losses = meter.createCounter("statehouse.workflow.lease.losses", { description: "Workers that found their lease taken over and stopped working on a run" });
+  const resumes = meter.createCounter("statehouse.workflow.resumes", {
+    description: "Runs resumed from their last checkpoint after the previous worker's lease expired",
+  });
+  const losses = meter.createCounter("statehouse.workflow.lease.losses", {
+    description: "Workers that found their lease taken over and stopped working on a run",
+  });
   return {
     runEntered: (type, status) => runs.add(1, { type, status }),
     stepDuration: (type, seconds, outcome) => steps.record(seconds, { type, outcome }),

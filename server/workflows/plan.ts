@@ -6,7 +6,8 @@ import { z } from "zod";
 import { InvalidError } from "../state/errors";
 import type { StepDefinition, WorkflowType } from "./types";
 
-const stepMap = <T extends z.ZodType>(value: T) => z.record(z.string().regex(/^\d{1,3}$/, "keys are step numbers"), value);
+const stepMap = <T extends z.ZodType>(value: T) =>
+  z.record(z.string().regex(/^\d{1,3}$/, "keys are step numbers"), value);
 
 const PlanInput = z
   .object({
@@ -21,7 +22,10 @@ const PlanInput = z
     /** Per step number: fail the first K attempts of that step. */
     failTimes: stepMap(z.number().int().min(0).max(100)).default({}),
     /** Name of a JSON-lines file under the data directory's workflow-effects/ where each step execution appends itself. */
-    effectsLog: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/).optional(),
+    effectsLog: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/)
+      .optional(),
     checkpointEvery: z.number().int().min(1).max(100).default(1),
   })
   .strict();
@@ -52,9 +56,13 @@ export function planWorkflow(options: { effectsDir?: string }): WorkflowType<Pla
       }
       const ms = input.stepSlowMs[String(n)] ?? input.slowMs;
       if (ms > 0) await sleep(ms, undefined, { signal });
-      if (attempt <= (input.failTimes[String(n)] ?? 0)) throw new Error(`step ${n} failed on purpose (attempt ${attempt})`);
+      if (attempt <= (input.failTimes[String(n)] ?? 0))
+        throw new Error(`step ${n} failed on purpose (attempt ${attempt})`);
       const previous = (results[n - 2] as PlanStepResult | undefined)?.digest ?? "";
-      return { step: n, digest: createHash("sha256").update(`${input.seed}|${n}|${previous}`).digest("hex").slice(0, 16) } satisfies PlanStepResult;
+      return {
+        step: n,
+        digest: createHash("sha256").update(`${input.seed}|${n}|${previous}`).digest("hex").slice(0, 16),
+      } satisfies PlanStepResult;
     },
   });
   return {
@@ -62,10 +70,16 @@ export function planWorkflow(options: { effectsDir?: string }): WorkflowType<Pla
     description: "A multi-step plan whose steps can be slow or fail K times (tests and demos)",
     input: PlanInput,
     checkInput(input) {
-      if (input.effectsLog && !options.effectsDir) throw new InvalidError("effectsLog is off on this server (STATEHOUSE_WORKFLOW_EFFECTS_LOG)", { field: "input.effectsLog" });
+      if (input.effectsLog && !options.effectsDir)
+        throw new InvalidError("effectsLog is off on this server (STATEHOUSE_WORKFLOW_EFFECTS_LOG)", {
+          field: "input.effectsLog",
+        });
     },
     steps: (input) => Array.from({ length: input.steps }, (_, i) => step(i + 1)),
-    result: (input, results) => ({ steps: input.steps, digest: (results[results.length - 1] as PlanStepResult).digest }),
+    result: (input, results) => ({
+      steps: input.steps,
+      digest: (results[results.length - 1] as PlanStepResult).digest,
+    }),
     maxAttempts: 3,
     backoffMs: 200,
     checkpointEvery: (input) => input.checkpointEvery,

@@ -45,7 +45,8 @@ export class RedisRunQueue implements RunQueue {
     private readonly call: <T>(command: () => Promise<T>) => Promise<T> = (command) => command(),
   ) {
     this.key = `${keyPrefix}workflows:due`;
-    if (!("statehouseWorkflowPop" in client)) client.defineCommand("statehouseWorkflowPop", { numberOfKeys: 1, lua: POP_DUE });
+    if (!("statehouseWorkflowPop" in client))
+      client.defineCommand("statehouseWorkflowPop", { numberOfKeys: 1, lua: POP_DUE });
   }
 
   async push(run: QueuedRun, dueAt: number): Promise<void> {
@@ -53,7 +54,9 @@ export class RedisRunQueue implements RunQueue {
   }
 
   async pop(now: number): Promise<QueuedRun | undefined> {
-    const client = this.client as unknown as { statehouseWorkflowPop(key: string, now: number): Promise<string | null> };
+    const client = this.client as unknown as {
+      statehouseWorkflowPop(key: string, now: number): Promise<string | null>;
+    };
     const member = (await this.call(() => client.statehouseWorkflowPop(this.key, now))) ?? undefined;
     return member === undefined ? undefined : decode(member);
   }

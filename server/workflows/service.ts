@@ -5,7 +5,15 @@ import type { StateService } from "../state/service";
 import type { StateRecord, StateRef } from "../state/store";
 import type { WorkflowMetrics } from "./metrics";
 import type { QueuedRun, RunQueue } from "./queue";
-import { ACTIVE, parseRunInput, type RunStatus, type RunValue, TERMINAL, WorkflowError, type WorkflowRegistry } from "./types";
+import {
+  ACTIVE,
+  parseRunInput,
+  type RunStatus,
+  type RunValue,
+  TERMINAL,
+  WorkflowError,
+  type WorkflowRegistry,
+} from "./types";
 
 export const NAMESPACE = "workflows";
 /** Finished runs (succeeded, failed, cancelled) are kept this long, then the lifecycle policy archives them. */
@@ -59,7 +67,12 @@ export interface WorkflowServiceDeps {
   metrics: WorkflowMetrics;
   log: typeof logger;
   /** Live runs of every tenant (or one, with `tenant`) by status (the warm tier's scan): what the recovery scan and the dashboard read. */
-  scan(options: { statuses?: readonly RunStatus[]; order: "newest" | "oldest"; limit: number; tenant?: string }): Promise<{ tenant: string; record: StateRecord }[]>;
+  scan(options: {
+    statuses?: readonly RunStatus[];
+    order: "newest" | "oldest";
+    limit: number;
+    tenant?: string;
+  }): Promise<{ tenant: string; record: StateRecord }[]>;
 }
 
 /**
@@ -88,10 +101,27 @@ export class WorkflowService {
     const now = new Date().toISOString();
     const runId = newRunId();
     const value: RunValue = {
-      runId, type: type.name, input: parsedInput, status: "queued", totalSteps: steps.length, completedSteps: 0,
-      results: [], checkpoints: [], failedAttempts: 0, attemptsTotal: 0, maxAttempts: type.maxAttempts, lease: null,
-      notBefore: 0, cancelRequested: false, resumes: 0, lastError: null, result: null, error: null,
-      createdAt: now, startedAt: null, finishedAt: null,
+      runId,
+      type: type.name,
+      input: parsedInput,
+      status: "queued",
+      totalSteps: steps.length,
+      completedSteps: 0,
+      results: [],
+      checkpoints: [],
+      failedAttempts: 0,
+      attemptsTotal: 0,
+      maxAttempts: type.maxAttempts,
+      lease: null,
+      notBefore: 0,
+      cancelRequested: false,
+      resumes: 0,
+      lastError: null,
+      result: null,
+      error: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
     };
     const { record } = await this.deps.state.put(this.ref(tenant, runId), value, { createOnly: true, actor });
     this.deps.metrics.runEntered(type.name, "queued");
@@ -114,7 +144,8 @@ export class WorkflowService {
     for (let attempt = 0; ; attempt++) {
       const run = await this.getOrThrow(tenant, runId);
       const v = run.value;
-      if (TERMINAL.has(v.status)) throw new WorkflowError("workflow_finished", `run ${runId} already ${v.status}`, { runStatus: v.status });
+      if (TERMINAL.has(v.status))
+        throw new WorkflowError("workflow_finished", `run ${runId} already ${v.status}`, { runStatus: v.status });
       if (v.cancelRequested) return run;
       const held = v.lease !== null && v.lease.expiresAt > Date.now();
       const next: RunValue = held
@@ -132,7 +163,12 @@ export class WorkflowService {
 
   /** Recent runs of every tenant, newest change first (the dashboard). */
   async recent(options: { status?: RunStatus; limit?: number; tenant?: string } = {}): Promise<StoredRun[]> {
-    const found = await this.deps.scan({ statuses: options.status ? [options.status] : undefined, order: "newest", limit: options.limit ?? 50, tenant: options.tenant });
+    const found = await this.deps.scan({
+      statuses: options.status ? [options.status] : undefined,
+      order: "newest",
+      limit: options.limit ?? 50,
+      tenant: options.tenant,
+    });
     return found.map(({ tenant, record }) => toStored(tenant, record));
   }
 
@@ -143,16 +179,27 @@ export class WorkflowService {
   async recoverable(limit = 100): Promise<QueuedRun[]> {
     const now = Date.now();
     const found = await this.deps.scan({ statuses: ACTIVE, order: "oldest", limit });
-    return found
-      .map(({ tenant, record }) => ({ tenant, value: record.value as RunValue }))
-      // The namespace is reachable through the state API too: skip anything that is not a run.
-      .filter(({ value }) => looksLikeRun(value) && (value.lease === null || value.lease.expiresAt <= now) && value.notBefore <= now)
-      .map(({ tenant, value }) => ({ tenant, runId: value.runId }));
+    return (
+      found
+        .map(({ tenant, record }) => ({ tenant, value: record.value as RunValue }))
+        // The namespace is reachable through the state API too: skip anything that is not a run.
+        .filter(
+          ({ value }) =>
+            looksLikeRun(value) && (value.lease === null || value.lease.expiresAt <= now) && value.notBefore <= now,
+        )
+        .map(({ tenant, value }) => ({ tenant, runId: value.runId }))
+    );
   }
 
   /** Queues the run (best effort: the recovery scan finds it anyway) and wakes this process's idle workers. */
   async enqueue(run: QueuedRun, dueAt: number): Promise<void> {
-    await this.deps.queue.push(run, dueAt).catch(() => this.deps.log.warn("could not queue a workflow run; the recovery scan will find it", { queue: this.deps.queue.name }));
+    await this.deps.queue
+      .push(run, dueAt)
+      .catch(() =>
+        this.deps.log.warn("could not queue a workflow run; the recovery scan will find it", {
+          queue: this.deps.queue.name,
+        }),
+      );
     if (dueAt <= Date.now()) for (const wake of this.wakeListeners) wake();
   }
 
@@ -224,10 +271,24 @@ export class WorkflowService {
 export function looksLikeRun(v: unknown): v is RunValue {
   const r = v as RunValue;
   return (
-    typeof r === "object" && r !== null && typeof r.runId === "string" && typeof r.type === "string" && typeof r.status === "string" &&
-    Number.isSafeInteger(r.totalSteps) && Number.isSafeInteger(r.completedSteps) && Array.isArray(r.results) && Array.isArray(r.checkpoints) &&
-    Number.isSafeInteger(r.failedAttempts) && Number.isSafeInteger(r.attemptsTotal) && Number.isSafeInteger(r.maxAttempts) && typeof r.notBefore === "number" &&
-    (r.lease === null || (typeof r.lease === "object" && typeof r.lease.owner === "string" && typeof r.lease.token === "number" && typeof r.lease.expiresAt === "number"))
+    typeof r === "object" &&
+    r !== null &&
+    typeof r.runId === "string" &&
+    typeof r.type === "string" &&
+    typeof r.status === "string" &&
+    Number.isSafeInteger(r.totalSteps) &&
+    Number.isSafeInteger(r.completedSteps) &&
+    Array.isArray(r.results) &&
+    Array.isArray(r.checkpoints) &&
+    Number.isSafeInteger(r.failedAttempts) &&
+    Number.isSafeInteger(r.attemptsTotal) &&
+    Number.isSafeInteger(r.maxAttempts) &&
+    typeof r.notBefore === "number" &&
+    (r.lease === null ||
+      (typeof r.lease === "object" &&
+        typeof r.lease.owner === "string" &&
+        typeof r.lease.token === "number" &&
+        typeof r.lease.expiresAt === "number"))
   );
 }
 

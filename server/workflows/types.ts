@@ -55,7 +55,9 @@ export interface WorkflowType<I = unknown> {
 export function parseRunInput<I>(type: WorkflowType<I>, input: unknown): I {
   const parsed = type.input.safeParse(input ?? {});
   if (!parsed.success) {
-    const issues = parsed.error.issues.slice(0, 10).map((i) => ({ path: ["input", ...i.path].join("."), message: i.message }));
+    const issues = parsed.error.issues
+      .slice(0, 10)
+      .map((i) => ({ path: ["input", ...i.path].join("."), message: i.message }));
     throw new InvalidError(`invalid input for ${type.name}: ${issues[0]?.path} ${issues[0]?.message}`, { issues });
   }
   type.checkInput?.(parsed.data);
@@ -150,7 +152,12 @@ export class WorkflowRegistry {
   /** The type, or `unknown_workflow_type`. */
   getOrThrow(name: string): WorkflowType<unknown> {
     const t = this.types.get(name);
-    if (!t) throw new WorkflowError("unknown_workflow_type", `no workflow type named ${JSON.stringify(String(name).slice(0, 64))}`, { known: [...this.types.keys()] });
+    if (!t)
+      throw new WorkflowError(
+        "unknown_workflow_type",
+        `no workflow type named ${JSON.stringify(String(name).slice(0, 64))}`,
+        { known: [...this.types.keys()] },
+      );
     return t;
   }
 

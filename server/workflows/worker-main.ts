@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   let config;
   try {
     config = loadConfig();
-    if (config.STATEHOUSE_WORKFLOW_WORKERS < 1) throw new ConfigError(["STATEHOUSE_WORKFLOW_WORKERS: must be at least 1 for a worker process"]);
+    if (config.STATEHOUSE_WORKFLOW_WORKERS < 1)
+      throw new ConfigError(["STATEHOUSE_WORKFLOW_WORKERS: must be at least 1 for a worker process"]);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`statehouse worker: ${err.message}\n`);
@@ -22,7 +23,11 @@ async function main(): Promise<void> {
   }
   startTelemetry();
   const services = await buildServices(config);
-  logger.info("workflow worker started", { workers: config.STATEHOUSE_WORKFLOW_WORKERS, pid: process.pid, stores: { hot: services.tiers.hot.name, warm: services.tiers.warm.name } });
+  logger.info("workflow worker started", {
+    workers: config.STATEHOUSE_WORKFLOW_WORKERS,
+    pid: process.pid,
+    stores: { hot: services.tiers.hot.name, warm: services.tiers.warm.name },
+  });
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -150,14 +150,24 @@ export class WorkflowWorker {
       lease: { owner: this.id, token: run.version + 1, expiresAt: now + this.options.leaseMs },
       startedAt: v.startedAt ?? new Date(now).toISOString(),
       ...(interrupted
-        ? { resumes: v.resumes + 1, failedAttempts: v.failedAttempts + 1, attemptsTotal: v.attemptsTotal + 1, lastError: `worker ${v.lease!.owner} stopped during step ${v.completedSteps + 1} (lease expired)` }
+        ? {
+            resumes: v.resumes + 1,
+            failedAttempts: v.failedAttempts + 1,
+            attemptsTotal: v.attemptsTotal + 1,
+            lastError: `worker ${v.lease!.owner} stopped during step ${v.completedSteps + 1} (lease expired)`,
+          }
         : {}),
     };
     try {
       const written = await this.service.write(tenant, next, run.version);
       if (interrupted) {
         this.service.deps.metrics.resumed(v.type);
-        this.service.deps.log.info("workflow run resumed from its last checkpoint", { worker: this.id, runId, fromStep: v.completedSteps + 1, previousWorker: v.lease!.owner });
+        this.service.deps.log.info("workflow run resumed from its last checkpoint", {
+          worker: this.id,
+          runId,
+          fromStep: v.completedSteps + 1,
+          previousWorker: v.lease!.owner,
+        });
       }
       return written;
     } catch (err) {
@@ -199,13 +209,24 @@ class RunExecution {
 
   async run(): Promise<void> {
     const { registry, metrics, log } = this.service.deps;
-    const renewal = setInterval(() => {
-      this.commit((v) => ({ ...v, lease: { ...v.lease!, expiresAt: Date.now() + this.leaseMs } }), { renewal: true }).catch(() => {});
-    }, Math.max(50, Math.floor(this.leaseMs / 3)));
+    const renewal = setInterval(
+      () => {
+        this.commit((v) => ({ ...v, lease: { ...v.lease!, expiresAt: Date.now() + this.leaseMs } }), {
+          renewal: true,
+        }).catch(() => {});
+      },
+      Math.max(50, Math.floor(this.leaseMs / 3)),
+    );
     try {
       const type = registry.has(this.cur.value.type) ? registry.getOrThrow(this.cur.value.type) : undefined;
       if (!type) {
-        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message: `workflow type ${this.cur.value.type} is not declared in this version` } });
+        await this.finish({
+          status: "failed",
+          error: {
+            step: this.cur.value.completedSteps + 1,
+            message: `workflow type ${this.cur.value.type} is not declared in this version`,
+          },
+        });
         return;
       }
       // The type's full check again, on the stored input: the state API cannot write runs, but a record can
@@ -215,26 +236,50 @@ class RunExecution {
         input = parseRunInput(type, this.cur.value.input);
       } catch (err) {
         const reason = isCallerError(err) ? errorMessage(err) : "its type's check failed";
-        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message: `the run's stored input is not valid for ${type.name}: ${reason}` } });
-        log.warn("workflow run failed: its stored input does not pass its type's check", { worker: this.worker, runId: this.runId, type: type.name });
+        await this.finish({
+          status: "failed",
+          error: {
+            step: this.cur.value.completedSteps + 1,
+            message: `the run's stored input is not valid for ${type.name}: ${reason}`,
+          },
+        });
+        log.warn("workflow run failed: its stored input does not pass its type's check", {
+          worker: this.worker,
+          runId: this.runId,
+          type: type.name,
+        });
         return;
       }
       await this.steps(type, input);
     } catch (err) {
       if (err instanceof LeaseLostError || this.lost) {
         metrics.leaseLost(this.cur.value.type);
-        log.warn("workflow lease lost: another worker took over the run; this worker stops working on it", { worker: this.worker, runId: this.runId, token: this.token });
+        log.warn("workflow lease lost: another worker took over the run; this worker stops working on it", {
+          worker: this.worker,
+          runId: this.runId,
+          token: this.token,
+        });
       } else if (this.controller.signal.reason === "shutdown") {
         await this.release().catch(() => {});
       } else if (isCallerError(err)) {
         // The store refused the run's next value itself (e.g. over the namespace's size limit): retrying
         // cannot help, so the run fails with that reason (written without the results that made it too big).
         const message = `the run could not be checkpointed: ${(err as Error).message}`;
-        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message } }).catch(() => {});
-        log.warn("workflow run failed: its checkpoint was refused", { worker: this.worker, runId: this.runId, error: errorName(err) });
+        await this.finish({ status: "failed", error: { step: this.cur.value.completedSteps + 1, message } }).catch(
+          () => {},
+        );
+        log.warn("workflow run failed: its checkpoint was refused", {
+          worker: this.worker,
+          runId: this.runId,
+          error: errorName(err),
+        });
       } else {
         // A store outage mid-run: the lease lapses and the run is resumed from its last checkpoint.
-        log.warn("workflow run interrupted; it resumes from its last checkpoint when the lease expires", { worker: this.worker, runId: this.runId, error: errorName(err) });
+        log.warn("workflow run interrupted; it resumes from its last checkpoint when the lease expires", {
+          worker: this.worker,
+          runId: this.runId,
+          error: errorName(err),
+        });
       }
     } finally {
       clearInterval(renewal);
@@ -270,11 +315,17 @@ class RunExecution {
       const n = v.completedSteps + pending.length + 1;
       if (n > steps.length) {
         const done = pending;
-        await this.finish({ status: "succeeded", result: type.result(input, [...v.results, ...done.map((d) => d.result)]) }, (x) => withPending(x, done));
+        await this.finish(
+          { status: "succeeded", result: type.result(input, [...v.results, ...done.map((d) => d.result)]) },
+          (x) => withPending(x, done),
+        );
         return;
       }
       if (v.failedAttempts >= v.maxAttempts) {
-        await this.finish({ status: "failed", error: { step: n, message: `gave up after ${v.failedAttempts} attempts: ${v.lastError ?? "unknown error"}` } });
+        await this.finish({
+          status: "failed",
+          error: { step: n, message: `gave up after ${v.failedAttempts} attempts: ${v.lastError ?? "unknown error"}` },
+        });
         return;
       }
       const step = steps[n - 1]!;
@@ -298,7 +349,17 @@ class RunExecution {
       }
       const durationMs = Math.round(performance.now() - started);
       metrics.stepDuration(type.name, durationMs / 1000, "ok");
-      pending.push({ result: result ?? null, checkpoint: { step: n, name: step.name, attempt, worker: this.worker, durationMs, completedAt: new Date().toISOString() } });
+      pending.push({
+        result: result ?? null,
+        checkpoint: {
+          step: n,
+          name: step.name,
+          attempt,
+          worker: this.worker,
+          durationMs,
+          completedAt: new Date().toISOString(),
+        },
+      });
       if (n === steps.length) continue; // the last step's checkpoint is written with the final status
       if (pending.length >= every) {
         const done = pending;
@@ -309,33 +370,55 @@ class RunExecution {
   }
 
   /** A step threw: retry later with backoff (released, so any worker may take it), or fail the run. */
-  private async failed(type: WorkflowType<unknown>, step: number, attempt: number, message: string, pending: Completed[], withPending: (v: RunValue, d: Completed[]) => RunValue): Promise<void> {
+  private async failed(
+    type: WorkflowType<unknown>,
+    step: number,
+    attempt: number,
+    message: string,
+    pending: Completed[],
+    withPending: (v: RunValue, d: Completed[]) => RunValue,
+  ): Promise<void> {
     if (attempt >= this.cur.value.maxAttempts) {
-      await this.finish({ status: "failed", error: { step, message } }, (x) => ({ ...withPending(x, pending), failedAttempts: attempt, attemptsTotal: x.attemptsTotal + pending.length + 1, lastError: message }));
+      await this.finish({ status: "failed", error: { step, message } }, (x) => ({
+        ...withPending(x, pending),
+        failedAttempts: attempt,
+        attemptsTotal: x.attemptsTotal + pending.length + 1,
+        lastError: message,
+      }));
       return;
     }
     const notBefore = Date.now() + Math.min(MAX_BACKOFF_MS, type.backoffMs * 2 ** (attempt - 1));
-    await this.commit((x) => ({
-      ...withPending(x, pending),
-      status: x.cancelRequested ? "cancelling" : "queued",
-      lease: null,
-      failedAttempts: attempt,
-      attemptsTotal: x.attemptsTotal + pending.length + 1,
-      lastError: message,
-      notBefore,
-    }), { last: true });
+    await this.commit(
+      (x) => ({
+        ...withPending(x, pending),
+        status: x.cancelRequested ? "cancelling" : "queued",
+        lease: null,
+        failedAttempts: attempt,
+        attemptsTotal: x.attemptsTotal + pending.length + 1,
+        lastError: message,
+        notBefore,
+      }),
+      { last: true },
+    );
     await this.service.enqueue({ tenant: this.cur.tenant, runId: this.runId }, notBefore);
   }
 
   /** The final write: status, result or error, no lease; finished runs are kept for the retention period. */
-  private async finish(end: Pick<RunValue, "status"> & Partial<Pick<RunValue, "result" | "error">>, before: (v: RunValue) => RunValue = (v) => v): Promise<void> {
-    await this.commit((x) => ({ ...before(x), ...end, lease: null, finishedAt: new Date().toISOString() }), { last: true });
+  private async finish(
+    end: Pick<RunValue, "status"> & Partial<Pick<RunValue, "result" | "error">>,
+    before: (v: RunValue) => RunValue = (v) => v,
+  ): Promise<void> {
+    await this.commit((x) => ({ ...before(x), ...end, lease: null, finishedAt: new Date().toISOString() }), {
+      last: true,
+    });
     this.service.deps.metrics.runEntered(this.cur.value.type, end.status);
   }
 
   /** Gives the run back (shutdown): the next worker continues from the last checkpoint, without counting an attempt. */
   private async release(): Promise<void> {
-    await this.commit((x) => ({ ...x, status: x.cancelRequested ? "cancelling" : "queued", lease: null }), { last: true });
+    await this.commit((x) => ({ ...x, status: x.cancelRequested ? "cancelling" : "queued", lease: null }), {
+      last: true,
+    });
     await this.service.enqueue({ tenant: this.cur.tenant, runId: this.runId }, Date.now());
   }
 
@@ -344,7 +427,10 @@ class RunExecution {
    * because someone else wrote: if the lease still carries our token, that was a cancel request (merged
    * by re-applying the change to the newer value); if not, another worker owns the run: lease lost.
    */
-  private commit(mutate: (v: RunValue) => RunValue, options: { renewal?: boolean; last?: boolean } = {}): Promise<void> {
+  private commit(
+    mutate: (v: RunValue) => RunValue,
+    options: { renewal?: boolean; last?: boolean } = {},
+  ): Promise<void> {
     const next = this.writing.then(async () => {
       if (this.lost) throw new LeaseLostError();
       // A renewal that fires after the run was given up would put a lease back on it.
@@ -384,5 +470,7 @@ function errorMessage(err: unknown): string {
 
 function errorName(err: unknown): string {
   const e = err as { name?: string; code?: unknown };
-  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined].filter(Boolean).join(" ");
+  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
+    .filter(Boolean)
+    .join(" ");
 }

@@ -13,15 +13,30 @@ import { startServer } from "../helpers/server";
 
 const KEYS = ["c0", "c1", "c2", "c3", "c4"];
 
-async function assertExact(api: ApiFixture, url: string, key: string, load: LoadResult, allowAmbiguous = false, ns = "kv"): Promise<void> {
+async function assertExact(
+  api: ApiFixture,
+  url: string,
+  key: string,
+  load: LoadResult,
+  allowAmbiguous = false,
+  ns = "kv",
+): Promise<void> {
   const counters = await readCounters(url, key, KEYS, ns);
   for (const k of KEYS) {
     const c = counters.get(k)!;
     const acked = load.acknowledged.get(k)!;
-    if (allowAmbiguous) assert.ok(c.count >= acked && c.count <= acked + load.ambiguous, `${k}: ${c.count} within [${acked}, ${acked + load.ambiguous}]`);
+    if (allowAmbiguous)
+      assert.ok(
+        c.count >= acked && c.count <= acked + load.ambiguous,
+        `${k}: ${c.count} within [${acked}, ${acked + load.ambiguous}]`,
+      );
     else assert.equal(c.count, acked, `${k}: every acknowledged increment, and only those`);
     assert.equal(c.version, c.count + 1, `${k}: one version per increment`);
-    assert.equal(c.defaultVersion, c.version, `${k}: the default (hot-first) read serves the latest version, tier ${c.defaultTier}`);
+    assert.equal(
+      c.defaultVersion,
+      c.version,
+      `${k}: the default (hot-first) read serves the latest version, tier ${c.defaultTier}`,
+    );
   }
   void api;
 }
@@ -43,10 +58,16 @@ describe("chaos: stores fail under load", () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it("Redis killed and restarted: nothing acknowledged is lost, no stale reads after", { timeout: 120_000 }, async () => {
+  it("Redis killed and restarted: nothing acknowledged is lost, no stale reads after", {
+    timeout: 120_000,
+  }, async () => {
     const redis = await startOwnRedis();
     cleanups.push(() => redis.stop());
-    const api = await startApi({ REDIS_URL: redis.url, STATEHOUSE_STORE_TIMEOUT_MS: "500", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    const api = await startApi({
+      REDIS_URL: redis.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "500",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+    });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos");
     await seedCounters(api.url, key, KEYS);
@@ -69,10 +90,16 @@ describe("chaos: stores fail under load", () => {
     await assertExact(api, api.url, key, result);
   });
 
-  it("Redis paused 5 s: no request waits much past its timeout; no stale reads after", { timeout: 120_000 }, async () => {
+  it("Redis paused 5 s: no request waits much past its timeout; no stale reads after", {
+    timeout: 120_000,
+  }, async () => {
     const redis = await startOwnRedis();
     cleanups.push(() => redis.stop());
-    const api = await startApi({ REDIS_URL: redis.url, STATEHOUSE_STORE_TIMEOUT_MS: "500", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    const api = await startApi({
+      REDIS_URL: redis.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "500",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+    });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos");
     await seedCounters(api.url, key, KEYS);
@@ -88,15 +115,24 @@ describe("chaos: stores fail under load", () => {
     const result = await load.stop();
     await sleep(1500);
     assert.equal(await circuitOf(api.url, "hot"), "closed", "closed again after Redis resumes");
-    assert.ok(result.maxLatencyMs < 3000, `slowest request ${Math.round(result.maxLatencyMs)} ms (store timeout 500 ms)`);
+    assert.ok(
+      result.maxLatencyMs < 3000,
+      `slowest request ${Math.round(result.maxLatencyMs)} ms (store timeout 500 ms)`,
+    );
     assert.equal(result.ambiguous, 0);
     await assertExact(api, api.url, key, result);
   });
 
-  it("PostgreSQL stopped and restarted: writes get 503 meanwhile, never a silent loss", { timeout: 120_000 }, async () => {
+  it("PostgreSQL stopped and restarted: writes get 503 meanwhile, never a silent loss", {
+    timeout: 120_000,
+  }, async () => {
     const pg = await startOwnPostgres();
     cleanups.push(() => pg.destroy());
-    const api = await startApi({ DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    const api = await startApi({
+      DATABASE_URL: pg.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "800",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+    });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos");
     await seedCounters(api.url, key, KEYS);
@@ -117,19 +153,35 @@ describe("chaos: stores fail under load", () => {
     assert.equal((await fetch(`${api.url}/api/ready`)).status, 200);
     assert.equal(await circuitOf(api.url, "warm"), "closed", "and closes once it answers");
     assert.equal(await metricCircuit(api.url, "warm"), 0);
-    assert.ok([...result.acknowledged.values()].reduce((a, b) => a + b) > [...before].reduce((a, [, b]) => a + b, 0), "writes resumed");
+    assert.ok(
+      [...result.acknowledged.values()].reduce((a, b) => a + b) > [...before].reduce((a, [, b]) => a + b, 0),
+      "writes resumed",
+    );
     await assertExact(api, api.url, key, result);
   });
 
-  it("PostgreSQL stopped and restarted under a namespace that buffers: writes answered 202, all in warm afterwards", { timeout: 120_000 }, async () => {
+  it("PostgreSQL stopped and restarted under a namespace that buffers: writes answered 202, all in warm afterwards", {
+    timeout: 120_000,
+  }, async () => {
     const pg = await startOwnPostgres();
     cleanups.push(() => pg.destroy());
     // `drafts` (a declared namespace) buffers as `sessions` does; sessions are written only by the agents.
-    const api = await startApi({ DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000", STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts") });
+    const api = await startApi({
+      DATABASE_URL: pg.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "800",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+      STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts"),
+    });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos");
     await seedCounters(api.url, key, KEYS, "drafts");
-    const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8, namespace: "drafts" });
+    const load = startIncrementLoad({
+      urls: () => [api.url],
+      apiKey: key,
+      keys: KEYS,
+      clients: 8,
+      namespace: "drafts",
+    });
     await sleep(1500);
     pg.stop("immediate");
     await sleep(3000);
@@ -144,9 +196,16 @@ describe("chaos: stores fail under load", () => {
   it("a Redis Cluster master killed under load changes nothing acknowledged", { timeout: 120_000 }, async () => {
     const cluster = await startOwnRedisCluster();
     cleanups.push(() => cluster.stop());
-    const api = await startApi({ REDIS_URL: cluster.url, STATEHOUSE_STORE_TIMEOUT_MS: "500", STATEHOUSE_BREAKER_OPEN_MS: "1000" });
+    const api = await startApi({
+      REDIS_URL: cluster.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "500",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+    });
     cleanups.push(() => api.close());
-    assert.equal(((await (await fetch(`${api.url}/api/ready`)).json()) as { stores: { backend: string }[] }).stores[0]!.backend, "redis");
+    assert.equal(
+      ((await (await fetch(`${api.url}/api/ready`)).json()) as { stores: { backend: string }[] }).stores[0]!.backend,
+      "redis",
+    );
     const { key } = await api.clientFor("chaos");
     await seedCounters(api.url, key, KEYS);
     const load = startIncrementLoad({ urls: () => [api.url], apiKey: key, keys: KEYS, clients: 8 });
@@ -208,7 +267,9 @@ describe("several instances on one Redis and PostgreSQL", () => {
     }
   });
 
-  it("three instances, 50 clients incrementing 10 keys through all of them: exact final counts", { timeout: 120_000 }, async () => {
+  it("three instances, 50 clients incrementing 10 keys through all of them: exact final counts", {
+    timeout: 120_000,
+  }, async () => {
     const api = await startApi();
     const others = [await startServer(api.env), await startServer(api.env)];
     try {
@@ -224,7 +285,11 @@ describe("several instances on one Redis and PostgreSQL", () => {
         const counters = await readCounters(url, key, keys);
         for (const k of keys) {
           assert.equal(counters.get(k)!.count, result.acknowledged.get(k), `${k} through ${url}`);
-          assert.equal(counters.get(k)!.defaultVersion, counters.get(k)!.version, `${k}: no instance serves a stale copy`);
+          assert.equal(
+            counters.get(k)!.defaultVersion,
+            counters.get(k)!.version,
+            `${k}: no instance serves a stale copy`,
+          );
         }
       }
       assert.ok([...result.acknowledged.values()].every((n) => n > 0));
@@ -237,10 +302,17 @@ describe("several instances on one Redis and PostgreSQL", () => {
 
 async function startOwnRedisOnPort(port: number) {
   const { spawn } = await import("node:child_process");
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not restart")), 10_000);
-    child.stdout!.on("data", (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()));
+    child.stdout!.on(
+      "data",
+      (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()),
+    );
   });
   return { stop: async () => void child.kill("SIGKILL") };
 }

@@ -15,7 +15,8 @@ import { until } from "../helpers/until";
 
 function expectedPlan(seed: string, steps: number): { steps: number; digest: string } {
   let digest = "";
-  for (let n = 1; n <= steps; n++) digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
+  for (let n = 1; n <= steps; n++)
+    digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
   return { steps, digest };
 }
 
@@ -25,18 +26,32 @@ describe("workflows through a PostgreSQL outage", () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it("runs acknowledged before the outage all finish after it; none is acknowledged during it", { timeout: 120_000 }, async (t) => {
+  it("runs acknowledged before the outage all finish after it; none is acknowledged during it", {
+    timeout: 120_000,
+  }, async (t) => {
     const pg = await startOwnPostgres();
     cleanups.push(() => pg.destroy());
     const api: ApiFixture = await startApi({
-      DATABASE_URL: pg.url, STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_BREAKER_OPEN_MS: "1000",
-      STATEHOUSE_WORKFLOW_WORKERS: "2", STATEHOUSE_WORKFLOW_LEASE_MS: "2000", STATEHOUSE_WORKFLOW_POLL_MS: "50", STATEHOUSE_WORKFLOW_SCAN_MS: "500", STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
+      DATABASE_URL: pg.url,
+      STATEHOUSE_STORE_TIMEOUT_MS: "800",
+      STATEHOUSE_BREAKER_OPEN_MS: "1000",
+      STATEHOUSE_WORKFLOW_WORKERS: "2",
+      STATEHOUSE_WORKFLOW_LEASE_MS: "2000",
+      STATEHOUSE_WORKFLOW_POLL_MS: "50",
+      STATEHOUSE_WORKFLOW_SCAN_MS: "500",
+      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
     });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos", ["workflows:run"]);
     const start = (input: Record<string, unknown>) =>
-      api.call("/api/v1/workflows", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "plan", input }) });
-    const status = async (runId: string) => (await (await api.call(`/api/v1/workflows/${runId}`, { key })).json()) as RunView;
+      api.call("/api/v1/workflows", {
+        method: "POST",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ type: "plan", input }),
+      });
+    const status = async (runId: string) =>
+      (await (await api.call(`/api/v1/workflows/${runId}`, { key })).json()) as RunView;
 
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -44,7 +59,10 @@ describe("workflows through a PostgreSQL outage", () => {
       assert.equal(res.status, 202);
       ids.push(((await res.json()) as { runId: string }).runId);
     }
-    await until(async () => ((await Promise.all(ids.map(status))).some((r) => r.completedSteps >= 2) ? true : undefined), "progress before the outage");
+    await until(
+      async () => ((await Promise.all(ids.map(status))).some((r) => r.completedSteps >= 2) ? true : undefined),
+      "progress before the outage",
+    );
     const beforeOutage = await Promise.all(ids.map(status));
     pg.stop("immediate");
     await sleep(500);
@@ -54,24 +72,41 @@ describe("workflows through a PostgreSQL outage", () => {
     await sleep(2500);
     pg.start();
 
-    const done = await until(async () => {
-      const runs = await Promise.all(ids.map((id) => status(id).catch(() => undefined)));
-      return runs.every((r) => r?.status === "succeeded") ? (runs as RunView[]) : undefined;
-    }, "every run to finish after the outage", 60_000, 200);
+    const done = await until(
+      async () => {
+        const runs = await Promise.all(ids.map((id) => status(id).catch(() => undefined)));
+        return runs.every((r) => r?.status === "succeeded") ? (runs as RunView[]) : undefined;
+      },
+      "every run to finish after the outage",
+      60_000,
+      200,
+    );
 
     // The outage hit work in progress. Whether a run was resumed by another worker or finished by the
     // one that held it depends on when its lease lapsed relative to PostgreSQL's return: both are right.
-    assert.ok(beforeOutage.some((r) => r.status !== "succeeded"), "runs were in flight when PostgreSQL stopped");
+    assert.ok(
+      beforeOutage.some((r) => r.status !== "succeeded"),
+      "runs were in flight when PostgreSQL stopped",
+    );
     t.diagnostic(`resumes after the outage: ${done.map((r) => r.resumes).join(",")}`);
-    const executed = (await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", "outage.jsonl"), "utf8"))
-      .split("\n").filter(Boolean).map((l) => JSON.parse(l) as { step: number; idempotencyKey: string });
+    const executed = (
+      await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", "outage.jsonl"), "utf8")
+    )
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { step: number; idempotencyKey: string });
     done.forEach((run, i) => {
       assert.deepEqual(run.result, expectedPlan(`c${i}`, 8));
-      assert.deepEqual(run.checkpoints.map((c) => c.step), [1, 2, 3, 4, 5, 6, 7, 8], "each step checkpointed once");
+      assert.deepEqual(
+        run.checkpoints.map((c) => c.step),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+        "each step checkpointed once",
+      );
       for (let n = 1; n <= 8; n++) {
         const runs = executed.filter((e) => e.idempotencyKey === `${run.runId}:step-${n}`);
         assert.ok(runs.length >= 1, `step ${n} of ${run.runId} ran`);
-        if (n <= beforeOutage[i]!.completedSteps) assert.equal(runs.length, 1, `step ${n} was checkpointed before the outage and never ran again`);
+        if (n <= beforeOutage[i]!.completedSteps)
+          assert.equal(runs.length, 1, `step ${n} was checkpointed before the outage and never ran again`);
       }
     });
   });

@@ -39,7 +39,11 @@ export function stateStoreConformance(init: ConformanceInit): void {
     const tenant = `t${randomBytes(3).toString("hex")}`;
     const namespace = init.namespace ?? "conformance";
     let n = 0;
-    const fresh = (label = "k"): StateRef => ({ tenant, namespace, key: `${label}-${++n}-${randomBytes(3).toString("hex")}` });
+    const fresh = (label = "k"): StateRef => ({
+      tenant,
+      namespace,
+      key: `${label}-${++n}-${randomBytes(3).toString("hex")}`,
+    });
     const has = (c: Capability) => store.capabilities.has(c);
 
     before(async () => {
@@ -178,7 +182,7 @@ export function stateStoreConformance(init: ConformanceInit): void {
     });
 
     it("accepts unicode keys", async () => {
-      const keys = ["ключ", "🔑 emoji key", "日本語/キー", "spaces and {braces} and %25", "a".repeat(128) + "é"];
+      const keys = ["ключ", "🔑 emoji key", "日本語/キー", "spaces and {braces} and %25", `${"a".repeat(128)}é`];
       for (const key of keys) {
         const ref = { tenant, namespace, key: `${key}-${n++}` };
         await store.put(ref, { key });
@@ -322,14 +326,23 @@ export function stateStoreConformance(init: ConformanceInit): void {
       await store.delete(ref, { actor: "bob" });
       await store.put(ref, { step: 4 });
       const h = await store.history(ref);
-      assert.deepEqual(h.map((e) => e.version), [4, 3, 2, 1]);
-      assert.deepEqual(h.map((e) => e.operation), ["put", "delete", "put", "put"]);
+      assert.deepEqual(
+        h.map((e) => e.version),
+        [4, 3, 2, 1],
+      );
+      assert.deepEqual(
+        h.map((e) => e.operation),
+        ["put", "delete", "put", "put"],
+      );
       assert.deepEqual(h[3]!.value, { step: 1 });
       assert.equal(h[3]!.actor, "alice");
       assert.equal(h[1]!.value, null);
       assert.equal(h[1]!.actor, "bob");
       assert.ok(h[0]!.at instanceof Date);
-      assert.deepEqual((await store.history(ref, { before: 3, limit: 1 })).map((e) => e.version), [2]);
+      assert.deepEqual(
+        (await store.history(ref, { before: 3, limit: 1 })).map((e) => e.version),
+        [2],
+      );
       assert.deepEqual((await store.getVersion(ref, 2))?.value, { step: 2 });
       assert.equal(await store.getVersion(ref, 99), undefined);
     });
@@ -341,7 +354,10 @@ export function stateStoreConformance(init: ConformanceInit): void {
       assert.equal(second.version, first.version + 1);
       assert.deepEqual((await store.get(ref, { consistency: "strong" }))?.value, { step: 2 });
       if (!has("history")) return;
-      assert.deepEqual((await store.history(ref)).map((e) => e.version), [first.version]);
+      assert.deepEqual(
+        (await store.history(ref)).map((e) => e.version),
+        [first.version],
+      );
       assert.equal(await store.getVersion(ref, second.version), undefined);
     });
 
@@ -376,32 +392,70 @@ export function stateStoreConformance(init: ConformanceInit): void {
 
     it("as a cache, keeps the newest version it was given", async () => {
       const ref = fresh("cache");
-      const base = { namespace, key: ref.key, schemaVersion: 1, createdAt: new Date(), updatedAt: new Date(), expiresAt: null, sizeBytes: 3 };
+      const base = {
+        namespace,
+        key: ref.key,
+        schemaVersion: 1,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+        expiresAt: null,
+        sizeBytes: 3,
+      };
       if (!has("cache")) {
         await rejectsWithCode(store.setIfNewer(tenant, { ...base, value: 1, version: 1 }), "unsupported");
         return;
       }
       assert.equal(await store.setIfNewer(tenant, { ...base, value: "v5", version: 5 }), true);
-      assert.equal(await store.setIfNewer(tenant, { ...base, value: "v4", version: 4 }), false, "an older copy never overwrites a newer one");
+      assert.equal(
+        await store.setIfNewer(tenant, { ...base, value: "v4", version: 4 }),
+        false,
+        "an older copy never overwrites a newer one",
+      );
       assert.equal((await store.get(ref))?.value, "v5");
       assert.equal(await store.setIfNewer(tenant, { namespace, key: ref.key, version: 6, deleted: true }), true);
       assert.equal(await store.get(ref), undefined, "a newer tombstone hides the key");
-      assert.equal(await store.setIfNewer(tenant, { ...base, value: "v5", version: 5 }), false, "a stale copy cannot resurrect a deleted key");
+      assert.equal(
+        await store.setIfNewer(tenant, { ...base, value: "v5", version: 5 }),
+        false,
+        "a stale copy cannot resurrect a deleted key",
+      );
     });
 
     it("imports a record with its version and history", async () => {
       const ref = fresh("imp");
-      const record = { namespace, key: ref.key, value: { restored: true }, version: 7, schemaVersion: 1, createdAt: new Date(Date.now() - 60_000), updatedAt: new Date(), expiresAt: null, sizeBytes: 17 };
+      const record = {
+        namespace,
+        key: ref.key,
+        value: { restored: true },
+        version: 7,
+        schemaVersion: 1,
+        createdAt: new Date(Date.now() - 60_000),
+        updatedAt: new Date(),
+        expiresAt: null,
+        sizeBytes: 17,
+      };
       if (!has("import")) {
         await rejectsWithCode(store.importRecord(tenant, record), "unsupported");
         return;
       }
-      const history = [6, 7].map((version) => ({ version, operation: "put" as const, actor: null, value: { v: version }, schemaVersion: 1, sizeBytes: 7, at: new Date() }));
+      const history = [6, 7].map((version) => ({
+        version,
+        operation: "put" as const,
+        actor: null,
+        value: { v: version },
+        schemaVersion: 1,
+        sizeBytes: 7,
+        at: new Date(),
+      }));
       assert.equal(await store.importRecord(tenant, record, history), true);
       const got = await store.get(ref);
       assert.equal(got?.version, 7);
       assert.deepEqual(got?.value, { restored: true });
-      assert.equal(await store.importRecord(tenant, { ...record, version: 6 }), false, "an older import never overwrites");
+      assert.equal(
+        await store.importRecord(tenant, { ...record, version: 6 }),
+        false,
+        "an older import never overwrites",
+      );
       const next = await store.put(ref, "after", { ifVersion: 7 });
       assert.equal(next.version, 8);
       if (has("history")) assert.deepEqual((await store.getVersion(ref, 6))?.value, { v: 6 });
@@ -409,7 +463,9 @@ export function stateStoreConformance(init: ConformanceInit): void {
 
     const { writers, increments } = init.concurrency ?? { writers: 8, increments: 250 };
     const total = writers * increments;
-    it(`${writers} concurrent writers x ${increments} compare-and-set increments end at exactly ${total}`, { timeout: 120_000 }, async () => {
+    it(`${writers} concurrent writers x ${increments} compare-and-set increments end at exactly ${total}`, {
+      timeout: 120_000,
+    }, async () => {
       const ref = fresh("counter");
       await store.put(ref, { count: 0 });
       let conflicts = 0;

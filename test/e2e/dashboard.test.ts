@@ -37,12 +37,33 @@ describe("admin dashboard in Chromium", () => {
       await page.goto(`${api.url}${p}`);
       assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} sends an anonymous visitor to the login page`);
     }
-    for (const p of ["/api/v1/admin/metrics", "/api/v1/admin/keys", "/api/v1/admin/tenants", "/api/v1/admin/alerts", "/api/v1/admin/outbox", "/api/v1/admin/state/acme/kv", "/api/v1/admin/state/acme/kv/x", "/api/v1/admin/state/acme/kv/x/history", "/api/admin/session"]) {
+    for (const p of [
+      "/api/v1/admin/metrics",
+      "/api/v1/admin/keys",
+      "/api/v1/admin/tenants",
+      "/api/v1/admin/alerts",
+      "/api/v1/admin/outbox",
+      "/api/v1/admin/state/acme/kv",
+      "/api/v1/admin/state/acme/kv/x",
+      "/api/v1/admin/state/acme/kv/x/history",
+      "/api/admin/session",
+    ]) {
       assert.equal((await fetch(`${api.url}${p}`)).status, 401, p);
     }
-    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"tenant":"x","scopes":["admin"]}' })).status, 401);
+    assert.equal(
+      (
+        await fetch(`${api.url}/api/v1/admin/keys`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"tenant":"x","scopes":["admin"]}',
+        })
+      ).status,
+      401,
+    );
     assert.equal((await fetch(`${api.url}/api/v1/admin/keys/ffffffffffffffff`, { method: "DELETE" })).status, 401);
-    const forged = await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" } });
+    const forged = await fetch(`${api.url}/api/v1/admin/keys`, {
+      headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" },
+    });
     assert.equal(forged.status, 401, "a forged session cookie is refused");
     await axe("login");
     await shot("login");
@@ -59,14 +80,34 @@ describe("admin dashboard in Chromium", () => {
     const cookie = (await context.cookies()).find((c) => c.name === "sh_admin");
     assert.ok(cookie?.httpOnly);
     assert.equal(cookie?.sameSite, "Strict");
-    const withoutCsrf = await page.evaluate(async () => (await fetch("/api/v1/admin/keys", { method: "POST", headers: { "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' })).status);
+    const withoutCsrf = await page.evaluate(
+      async () =>
+        (
+          await fetch("/api/v1/admin/keys", {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: '{"tenant":"x","scopes":["state:read"]}',
+          })
+        ).status,
+    );
     assert.equal(withoutCsrf, 403, "a mutation without the CSRF token is refused even with the cookie");
   });
 
-  it("draws the overview's charts from live traffic, and its numbers agree with /api/v1/admin/metrics", { timeout: 120_000 }, async () => {
+  it("draws the overview's charts from live traffic, and its numbers agree with /api/v1/admin/metrics", {
+    timeout: 120_000,
+  }, async () => {
     const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key }).then((r) => r.text());
-    const put = (p: string, value: unknown, headers: Record<string, string> = {}) => call(p, { method: "PUT", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ value }) });
-    sessionId = ((await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as { sessionId: string }).sessionId;
+    const put = (p: string, value: unknown, headers: Record<string, string> = {}) =>
+      call(p, {
+        method: "PUT",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ value }),
+      });
+    sessionId = (
+      (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
+        sessionId: string;
+      }
+    ).sessionId;
     const messages = ["Hi, my name is Dana Scully", "my email is dana@example.com", "what is my email?"];
     const until = Date.now() + 9000;
     for (let round = 0; Date.now() < until; round++) {
@@ -76,7 +117,12 @@ describe("admin dashboard in Chromium", () => {
         await call(`/api/v1/state/kv/absent-${round}-${i}`);
       }
       await put("/api/v1/state/kv/item-0", { stale: true }, { "if-match": '"1"' });
-      if (round < messages.length) await call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: messages[round] }) });
+      if (round < messages.length)
+        await call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ content: messages[round] }),
+        });
       await new Promise((r) => setTimeout(r, 400));
     }
     await new Promise((r) => setTimeout(r, 2500)); // the last interval reaches the time series
@@ -100,7 +146,10 @@ describe("admin dashboard in Chromium", () => {
       p99: await page.locator('[data-testid="latency-tiered-get"] td[data-p99]').getAttribute("data-p99"),
     };
     const fromApi = (await page.evaluate(async () => (await fetch("/api/v1/admin/metrics?window=15m")).json())) as {
-      operations: { total: number }; conflicts: { total: number }; hitRatio: { tier: string; ratio: number }[]; latency: { tier: string; operation: string; p99: number }[];
+      operations: { total: number };
+      conflicts: { total: number };
+      hitRatio: { tier: string; ratio: number }[];
+      latency: { tier: string; operation: string; p99: number }[];
     };
     assert.ok(shown.ops > 50, `traffic was recorded: ${shown.ops}`);
     assert.equal(shown.ops, fromApi.operations.total);
@@ -128,11 +177,19 @@ describe("admin dashboard in Chromium", () => {
     await page.getByRole("button", { name: "Search" }).click();
     await page.getByRole("button", { name: new RegExp(sessionId) }).click();
     await page.getByTestId("record-meta").waitFor();
-    assert.match((await page.getByTestId("record-meta").textContent()) ?? "", /Version 4 · served by the (hot|warm) tier · TTL \d+ s/);
-    const current = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as { turnCount: number };
+    assert.match(
+      (await page.getByTestId("record-meta").textContent()) ?? "",
+      /Version 4 · served by the (hot|warm) tier · TTL \d+ s/,
+    );
+    const current = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as {
+      turnCount: number;
+    };
     assert.equal(current.turnCount, 3);
     await page.getByTestId("version-2").click();
-    const earlier = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as { turnCount: number; entities: Record<string, unknown> };
+    const earlier = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as {
+      turnCount: number;
+      entities: Record<string, unknown>;
+    };
     assert.equal(earlier.turnCount, 1, "version 2 holds the first turn only");
     assert.equal(earlier.entities.name, "Dana Scully");
     assert.equal(earlier.entities.email, undefined, "the email came later");
@@ -181,10 +238,17 @@ describe("admin dashboard in Chromium", () => {
   it("logs out, and the session is over everywhere (a copied cookie no longer works)", async () => {
     await page.goto(`${api.url}/admin`);
     const copied = (await context.cookies()).find((c) => c.name === "sh_admin")!.value;
-    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status, 200);
+    assert.equal(
+      (await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
+      200,
+    );
     await page.getByRole("button", { name: "Log out" }).click();
     await page.waitForURL(`${api.url}/admin/login`);
-    assert.equal((await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status, 401, "the copied cookie is refused after logout");
+    assert.equal(
+      (await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
+      401,
+      "the copied cookie is refused after logout",
+    );
     await page.goto(`${api.url}/admin/keys`);
     assert.equal(new URL(page.url()).pathname, "/admin/login");
   });

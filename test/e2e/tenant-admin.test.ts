@@ -23,16 +23,33 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     ({ key: tenantAdmin } = await api.clientFor("acme", ["admin"]));
     const { key: acme } = await api.clientFor("acme");
     const { key: globex } = await api.clientFor("globex");
-    const put = (key: string, k: string, value: unknown) => api.call(`/api/v1/state/kv/${k}`, { method: "PUT", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ value }) });
+    const put = (key: string, k: string, value: unknown) =>
+      api.call(`/api/v1/state/kv/${k}`, {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value }),
+      });
     assert.equal((await put(acme, "acme-item", { of: "acme" })).status, 201);
     assert.equal((await put(globex, "globex-item", { of: "globex" })).status, 201);
-    const start = async (key: string) => ((await (await api.call("/api/v1/workflows", { method: "POST", key, headers: { "content-type": "application/json" }, body: '{"type":"plan","input":{"steps":1}}' })).json()) as { runId: string }).runId;
+    const start = async (key: string) =>
+      (
+        (await (
+          await api.call("/api/v1/workflows", {
+            method: "POST",
+            key,
+            headers: { "content-type": "application/json" },
+            body: '{"type":"plan","input":{"steps":1}}',
+          })
+        ).json()) as { runId: string }
+      ).runId;
     acmeRun = await start(acme);
     await start(globex);
     ({ page, close: closeBrowser } = await launchBrowser());
     page.on("response", (res) => {
       const url = new URL(res.url());
-      if (url.pathname.startsWith("/api/") && (res.status() === 403 || res.status() === 404)) refused.push(`${res.status()} ${url.pathname}${url.search}`);
+      if (url.pathname.startsWith("/api/") && (res.status() === 403 || res.status() === 404))
+        refused.push(`${res.status()} ${url.pathname}${url.search}`);
     });
     await page.goto(`${api.url}/admin/login`);
     await page.getByLabel("Admin API key").fill(tenantAdmin);
@@ -44,7 +61,8 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     await api?.close();
   });
 
-  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `tenant-admin-${name}.png`), fullPage: true });
+  const shot = (name: string) =>
+    page.screenshot({ path: path.join(SCREENSHOTS, `tenant-admin-${name}.png`), fullPage: true });
 
   it("the overview is its tenant's usage and the stores, and the nav has no deployment-wide page", async () => {
     assert.match((await page.getByTestId("viewer").textContent()) ?? "", /tenant acme/);
@@ -55,7 +73,10 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     let shown = "";
     let used = "";
     for (let attempt = 0; attempt < 10; attempt++) {
-      used = String(((await (await api.call("/api/v1/quota", { key: tenantAdmin })).json()) as { operations: { used: number } }).operations.used);
+      used = String(
+        ((await (await api.call("/api/v1/quota", { key: tenantAdmin })).json()) as { operations: { used: number } })
+          .operations.used,
+      );
       shown = (await page.getByTestId("tenant-ops").textContent()) ?? "";
       if (shown === used) break;
       await new Promise((r) => setTimeout(r, 500));
@@ -118,7 +139,11 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     await page.getByRole("button", { name: "Create key" }).click();
     const created = (await page.getByTestId("created-key").locator("pre").textContent()) ?? "";
     const id = created.split("_")[1]!;
-    const info = ((await (await api.call("/api/v1/admin/keys?tenant=acme", { key: api.adminToken })).json()) as { keys: { id: string; tenant: string }[] }).keys.find((k) => k.id === id);
+    const info = (
+      (await (await api.call("/api/v1/admin/keys?tenant=acme", { key: api.adminToken })).json()) as {
+        keys: { id: string; tenant: string }[];
+      }
+    ).keys.find((k) => k.id === id);
     assert.equal(info?.tenant, "acme");
     await assertAccessible(page, "tenant keys");
     await shot("keys");

@@ -8,7 +8,6 @@ import type { BrowserContext, Page } from "playwright-core";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { assertAccessible, launchBrowser, SCREENSHOTS } from "../helpers/browser";
 
-
 describe("workflows page in Chromium", () => {
   let api: ApiFixture;
   let context: BrowserContext;
@@ -29,7 +28,12 @@ describe("workflows page in Chromium", () => {
   const axe = (name: string) => assertAccessible(page, name);
 
   const startRun = async (input: Record<string, unknown>): Promise<string> => {
-    const res = await api.call("/api/v1/workflows", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "plan", input }) });
+    const res = await api.call("/api/v1/workflows", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "plan", input }),
+    });
     assert.equal(res.status, 202);
     return ((await res.json()) as { runId: string }).runId;
   };
@@ -53,7 +57,12 @@ describe("workflows page in Chromium", () => {
     await waitStatus(done, "succeeded");
     const failing = await startRun({ steps: 2, failTimes: { "1": 5 } });
     // Writing the plan's side-effect log to the server's disk is off unless the operator turns it on.
-    const refused = await api.call("/api/v1/workflows", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "plan", input: { effectsLog: "x" } }) });
+    const refused = await api.call("/api/v1/workflows", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "plan", input: { effectsLog: "x" } }),
+    });
     assert.equal(refused.status, 422);
     await waitStatus(failing, "failed");
 

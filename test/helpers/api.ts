@@ -26,7 +26,14 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
   const db = await createTestDatabase();
   const redis = createTestRedis();
   const adminToken = `test-admin-${randomBytes(12).toString("hex")}`;
-  const env = { DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32), STATEHOUSE_ADMIN_TOKEN: adminToken, STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`, ...extraEnv };
+  const env = {
+    DATABASE_URL: db.url,
+    REDIS_URL: redis.url,
+    STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+    STATEHOUSE_ADMIN_TOKEN: adminToken,
+    STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
+    ...extraEnv,
+  };
   let server = await startServer(env);
   const fixture: ApiFixture = {
     server,
@@ -64,4 +71,8 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
   return fixture;
 }
 
-export const json = (value: unknown): RequestInit => ({ method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify(value) });
+export const json = (value: unknown): RequestInit => ({
+  method: "PUT",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(value),
+});

@@ -18,7 +18,15 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; page: 
     executablePath: "/usr/bin/chromium",
     headless: true,
     viewport: { width: 1360, height: 1000 },
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {
@@ -34,7 +42,19 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; page: 
 /** Runs axe-core on the page and fails on serious or critical violations. */
 export async function assertAccessible(page: Page, name: string): Promise<void> {
   await page.addScriptTag({ path: require.resolve("axe-core/axe.min.js") });
-  const result = (await page.evaluate(() => (globalThis as unknown as { axe: { run(): Promise<unknown> } }).axe.run())) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
+  const result = (await page.evaluate(() =>
+    (globalThis as unknown as { axe: { run(): Promise<unknown> } }).axe.run(),
+  )) as { violations: { id: string; impact: string; nodes: { target: string[] }[] }[] };
   const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-  assert.deepEqual(serious.map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`), [], `${name}: no serious or critical axe violations`);
+  assert.deepEqual(
+    serious.map(
+      (v) =>
+        `${v.id} (${v.impact}) at ${v.nodes
+          .map((n) => n.target.join(" "))
+          .slice(0, 3)
+          .join(", ")}`,
+    ),
+    [],
+    `${name}: no serious or critical axe violations`,
+  );
 }

@@ -18,9 +18,22 @@ export interface Load {
   result: LoadResult;
 }
 
-export function startIncrementLoad(options: { urls: () => string[]; apiKey: string; keys: string[]; clients: number; namespace?: string }): Load {
+export function startIncrementLoad(options: {
+  urls: () => string[];
+  apiKey: string;
+  keys: string[];
+  clients: number;
+  namespace?: string;
+}): Load {
   const ns = options.namespace ?? "kv";
-  const result: LoadResult = { acknowledged: new Map(options.keys.map((k) => [k, 0])), buffered: 0, ambiguous: 0, statuses: new Map(), maxLatencyMs: 0, requests: 0 };
+  const result: LoadResult = {
+    acknowledged: new Map(options.keys.map((k) => [k, 0])),
+    buffered: 0,
+    ambiguous: 0,
+    statuses: new Map(),
+    maxLatencyMs: 0,
+    requests: 0,
+  };
   let running = true;
   const auth = { authorization: `Bearer ${options.apiKey}` };
   const timed = async (url: string, init: RequestInit): Promise<Response> => {
@@ -52,7 +65,9 @@ export function startIncrementLoad(options: { urls: () => string[]; apiKey: stri
         let write: Response;
         try {
           write = await timed(`${base}/api/v1/state/${ns}/${key}`, {
-            method: "PUT", headers: { ...auth, "content-type": "application/json", "if-match": etag }, body: JSON.stringify({ value: { count: value.count + 1 } }),
+            method: "PUT",
+            headers: { ...auth, "content-type": "application/json", "if-match": etag },
+            body: JSON.stringify({ value: { count: value.count + 1 } }),
           });
         } catch {
           result.ambiguous++; // the write may have been applied before the connection broke
@@ -60,7 +75,8 @@ export function startIncrementLoad(options: { urls: () => string[]; apiKey: stri
           continue;
         }
         await write.body?.cancel();
-        if (write.status === 200 || write.status === 202) result.acknowledged.set(key, result.acknowledged.get(key)! + 1);
+        if (write.status === 200 || write.status === 202)
+          result.acknowledged.set(key, result.acknowledged.get(key)! + 1);
         if (write.status === 202) result.buffered++;
         else if (write.status >= 500) await sleep(20);
       } catch {
@@ -84,7 +100,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Seeds each counter at {count: 0} (version 1). */
 export async function seedCounters(url: string, apiKey: string, keys: string[], ns = "kv"): Promise<void> {
   for (const key of keys) {
-    const res = await fetch(`${url}/api/v1/state/${ns}/${key}`, { method: "PUT", headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" }, body: '{"value":{"count":0}}' });
+    const res = await fetch(`${url}/api/v1/state/${ns}/${key}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: '{"value":{"count":0}}',
+    });
     if (res.status !== 201 && res.status !== 200) throw new Error(`seeding ${key}: ${res.status}`);
   }
 }
@@ -93,11 +113,18 @@ export async function seedCounters(url: string, apiKey: string, keys: string[], 
 export async function readCounters(url: string, apiKey: string, keys: string[], ns = "kv") {
   const out = new Map<string, { count: number; version: number; defaultVersion: number; defaultTier: string | null }>();
   for (const key of keys) {
-    const strong = await fetch(`${url}/api/v1/state/${ns}/${key}?consistency=strong`, { headers: { authorization: `Bearer ${apiKey}` } });
+    const strong = await fetch(`${url}/api/v1/state/${ns}/${key}?consistency=strong`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
     const body = (await strong.json()) as { value: { count: number }; version: number };
     const plain = await fetch(`${url}/api/v1/state/${ns}/${key}`, { headers: { authorization: `Bearer ${apiKey}` } });
     const plainBody = (await plain.json()) as { version: number };
-    out.set(key, { count: body.value.count, version: body.version, defaultVersion: plainBody.version, defaultTier: plain.headers.get("statehouse-tier") });
+    out.set(key, {
+      count: body.value.count,
+      version: body.version,
+      defaultVersion: plainBody.version,
+      defaultTier: plain.headers.get("statehouse-tier"),
+    });
   }
   return out;
 }

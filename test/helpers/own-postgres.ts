@@ -30,10 +30,25 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     chmodSync(dir, 0o700);
   }
   const run = (cmd: string, args: string[]) =>
-    execFileSync(asRoot ? "runuser" : cmd, asRoot ? ["-u", "postgres", "--", cmd, ...args] : args, { stdio: "ignore", cwd: "/tmp" });
+    execFileSync(asRoot ? "runuser" : cmd, asRoot ? ["-u", "postgres", "--", cmd, ...args] : args, {
+      stdio: "ignore",
+      cwd: "/tmp",
+    });
   const data = path.join(dir, "data");
   run(`${BIN}/initdb`, ["-D", data, "-U", "postgres", "--auth=trust", "--no-sync"]);
-  const start = () => run(`${BIN}/pg_ctl`, ["-D", data, "-l", path.join(dir, "log"), "-w", "-t", "30", "-o", `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, "start"]);
+  const start = () =>
+    run(`${BIN}/pg_ctl`, [
+      "-D",
+      data,
+      "-l",
+      path.join(dir, "log"),
+      "-w",
+      "-t",
+      "30",
+      "-o",
+      `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+      "start",
+    ]);
   start();
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres`,

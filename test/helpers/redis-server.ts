@@ -22,7 +22,11 @@ export interface OwnRedis {
 /** A redis-server of the test's own on a free port, that the test may kill (never the shared one). */
 export async function startOwnRedis(): Promise<OwnRedis> {
   const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not start")), 10_000);
     child.stdout!.on("data", (d: Buffer) => {
@@ -62,17 +66,50 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
   const nodes: OwnRedis[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
-    const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, `nodes-${port}.conf`), "--cluster-node-timeout", "2000"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(
+      "redis-server",
+      [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        path.join(dir, `nodes-${port}.conf`),
+        "--cluster-node-timeout",
+        "2000",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("cluster node did not start")), 10_000);
-      child.stdout!.on("data", (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()));
+      child.stdout!.on(
+        "data",
+        (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()),
+      );
     });
-    nodes.push({ url: `redis://127.0.0.1:${port}`, port, process: child, stop: async () => void (child.exitCode === null && child.kill("SIGKILL")) });
+    nodes.push({
+      url: `redis://127.0.0.1:${port}`,
+      port,
+      process: child,
+      stop: async () => void (child.exitCode === null && child.kill("SIGKILL")),
+    });
   }
-  execFileSync("redis-cli", ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"], { stdio: "ignore" });
+  execFileSync(
+    "redis-cli",
+    ["--cluster", "create", ...nodes.map((n) => `127.0.0.1:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"],
+    { stdio: "ignore" },
+  );
   // Wait until every node reports the cluster as ok.
   for (let i = 0; i < 50; i++) {
-    const states = nodes.map((n) => execFileSync("redis-cli", ["-p", String(n.port), "cluster", "info"], { encoding: "utf8" }));
+    const states = nodes.map((n) =>
+      execFileSync("redis-cli", ["-p", String(n.port), "cluster", "info"], { encoding: "utf8" }),
+    );
     if (states.every((s) => /cluster_state:ok/.test(s))) break;
     await new Promise((r) => setTimeout(r, 200));
   }

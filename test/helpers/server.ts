@@ -24,17 +24,35 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 /** Variables that would point a test server at something other than what the test chose. */
-const INHERITED_CONFIG = ["DATABASE_URL", "REDIS_URL", "STATEHOUSE_DATA_DIR", "STATEHOUSE_ADMIN_TOKEN", "PORT", "HOST", "METRICS_TOKEN", "PROMETHEUS_URL"];
+const INHERITED_CONFIG = [
+  "DATABASE_URL",
+  "REDIS_URL",
+  "STATEHOUSE_DATA_DIR",
+  "STATEHOUSE_ADMIN_TOKEN",
+  "PORT",
+  "HOST",
+  "METRICS_TOKEN",
+  "PROMETHEUS_URL",
+];
 
 /**
  * Starts the real process (`server/main.ts`, as `npm start` does after its build step) on a random port
  * and resolves once it logs where it listens. Needs the Next.js build (npm test makes it first).
  */
-export async function startServer(env: Record<string, string> = {}, options: { timeoutMs?: number } = {}): Promise<RunningServer> {
+export async function startServer(
+  env: Record<string, string> = {},
+  options: { timeoutMs?: number } = {},
+): Promise<RunningServer> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !INHERITED_CONFIG.includes(k)));
   const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
     cwd: ROOT,
-    env: { ...base, NEXT_TELEMETRY_DISABLED: "1", HOST: "127.0.0.1", PORT: "0", ...env } as unknown as NodeJS.ProcessEnv,
+    env: {
+      ...base,
+      NEXT_TELEMETRY_DISABLED: "1",
+      HOST: "127.0.0.1",
+      PORT: "0",
+      ...env,
+    } as unknown as NodeJS.ProcessEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);

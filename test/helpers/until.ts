@@ -1,5 +1,10 @@
 /** Polls `probe` until it returns something other than undefined; throws naming `what` after `timeoutMs`. */
-export async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 30_000, intervalMs = 30): Promise<T> {
+export async function until<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+  intervalMs = 30,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const found = await probe();

@@ -9,7 +9,11 @@ export interface WorkerProcess {
   /** Log lines with this msg, parsed. */
   events(msg: string): Record<string, unknown>[];
   /** Resolves when a log line with this msg (and matching fields) appears. */
-  waitFor(msg: string, match?: (fields: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitFor(
+    msg: string,
+    match?: (fields: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** SIGTERM, then SIGKILL after 8 s; resolves once it exited. */
   stop(): Promise<void>;
 }
@@ -18,7 +22,10 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const INHERITED_CONFIG = ["DATABASE_URL", "REDIS_URL", "STATEHOUSE_DATA_DIR", "STATEHOUSE_ADMIN_TOKEN", "PORT", "HOST"];
 
 /** A real `npm run worker` process (server/workflows/worker-main.ts), resolved once it logs that it started. */
-export async function startWorker(env: Record<string, string>, options: { timeoutMs?: number } = {}): Promise<WorkerProcess> {
+export async function startWorker(
+  env: Record<string, string>,
+  options: { timeoutMs?: number } = {},
+): Promise<WorkerProcess> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !INHERITED_CONFIG.includes(k)));
   const child = spawn(process.execPath, ["--import", "tsx", "server/workflows/worker-main.ts"], {
     cwd: ROOT,
@@ -77,7 +84,9 @@ export async function startWorker(env: Record<string, string>, options: { timeou
       clearTimeout(timer);
     },
   };
-  const exitedEarly = new Promise<never>((_, reject) => child.once("exit", (code) => reject(new Error(`worker exited with ${code}:\n${logs.join("\n")}`))));
+  const exitedEarly = new Promise<never>((_, reject) =>
+    child.once("exit", (code) => reject(new Error(`worker exited with ${code}:\n${logs.join("\n")}`))),
+  );
   await Promise.race([worker.waitFor("workflow worker started", undefined, options.timeoutMs ?? 60_000), exitedEarly]);
   exitedEarly.catch(() => {});
   return worker;

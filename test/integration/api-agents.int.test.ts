@@ -8,11 +8,27 @@ import type { StatehouseClient } from "../../server/client";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { startOwnRedis } from "../helpers/redis-server";
 
-type Turn = { reply: string; turn: number | null; version: number | null; intent: string; entities: Record<string, unknown>; degraded: boolean };
+type Turn = {
+  reply: string;
+  turn: number | null;
+  version: number | null;
+  intent: string;
+  entities: Record<string, unknown>;
+  degraded: boolean;
+};
 
-async function say(api: ApiFixture, key: string, sessionId: string, content: string, headers: Record<string, string> = {}): Promise<Turn> {
+async function say(
+  api: ApiFixture,
+  key: string,
+  sessionId: string,
+  content: string,
+  headers: Record<string, string> = {},
+): Promise<Turn> {
   const res = await api.call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
-    method: "POST", key, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ content }),
+    method: "POST",
+    key,
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ content }),
   });
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as Turn;
@@ -32,7 +48,9 @@ describe("agent sessions over HTTP", () => {
   });
 
   const newSession = async (client = sh) => {
-    const { data, response } = await client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } });
+    const { data, response } = await client.POST("/api/v1/agents/{agent}/sessions", {
+      params: { path: { agent: "assistant" } },
+    });
     assert.equal(response.status, 201);
     assert.match(data!.sessionId, /^[0-9a-f-]{36}$/);
     assert.equal(response.headers.get("location"), `/api/v1/agents/assistant/sessions/${data!.sessionId}`);
@@ -60,7 +78,12 @@ describe("agent sessions over HTTP", () => {
     assert.equal(afterRestart.reply, "Your email is alice@example.com.");
     assert.equal(afterRestart.turn, 4);
     const state = await api.call(`/api/v1/agents/assistant/sessions/${id}`, { key });
-    const body = (await state.json()) as { turnCount: number; entities: { email: string }; intent: string; version: number };
+    const body = (await state.json()) as {
+      turnCount: number;
+      entities: { email: string };
+      intent: string;
+      version: number;
+    };
     assert.equal(body.turnCount, 4);
     assert.equal(body.entities.email, "alice@example.com");
     assert.equal(body.intent, "recall");
@@ -69,20 +92,45 @@ describe("agent sessions over HTTP", () => {
 
   it("20 concurrent messages to one session: 20 turns numbered 1..20, none lost, window and summary account for all", async () => {
     const id = await newSession();
-    const turns = await Promise.all(Array.from({ length: 20 }, (_, i) => say(api, key, id, `Message number ${i}. Please remember it.`)));
-    assert.deepEqual(turns.map((t) => t.turn).sort((a, b) => a! - b!), Array.from({ length: 20 }, (_, i) => i + 1));
+    const turns = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => say(api, key, id, `Message number ${i}. Please remember it.`)),
+    );
+    assert.deepEqual(
+      turns.map((t) => t.turn).sort((a, b) => a! - b!),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.equal(new Set(turns.map((t) => t.version)).size, 20, "each turn is its own version");
-    const { data } = await sh.GET("/api/v1/agents/{agent}/sessions/{id}", { params: { path: { agent: "assistant", id } } });
-    const s = data as { turnCount: number; turns: { turn: number; user: string }[]; summarizedTurns: number; summary: string; budget: { turns: { used: number; max: number } } };
+    const { data } = await sh.GET("/api/v1/agents/{agent}/sessions/{id}", {
+      params: { path: { agent: "assistant", id } },
+    });
+    const s = data as {
+      turnCount: number;
+      turns: { turn: number; user: string }[];
+      summarizedTurns: number;
+      summary: string;
+      budget: { turns: { used: number; max: number } };
+    };
     assert.equal(s.turnCount, 20);
     assert.equal(s.turns.length, 10, "the window keeps the last 10 turns");
-    assert.deepEqual(s.turns.map((t) => t.turn), Array.from({ length: 10 }, (_, i) => i + 11));
+    assert.deepEqual(
+      s.turns.map((t) => t.turn),
+      Array.from({ length: 10 }, (_, i) => i + 11),
+    );
     assert.equal(s.summarizedTurns, 10);
     const lines = s.summary.split("\n").filter((l) => l.startsWith("#"));
     assert.equal(lines.length, 10, "one summary line per turn that left the window");
-    assert.deepEqual(lines.map((l) => Number(/^#(\d+):/.exec(l)?.[1])), Array.from({ length: 10 }, (_, i) => i + 1));
-    assert.match(s.summary.split("\n")[0]!, /^Topics: .*message \(10\)/, "the topics line counts words of every summarized turn");
-    const mentioned = new Set([...s.turns.map((t) => t.user), ...lines].map((l) => Number(/Message number (\d+)/.exec(l)?.[1])));
+    assert.deepEqual(
+      lines.map((l) => Number(/^#(\d+):/.exec(l)?.[1])),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+    assert.match(
+      s.summary.split("\n")[0]!,
+      /^Topics: .*message \(10\)/,
+      "the topics line counts words of every summarized turn",
+    );
+    const mentioned = new Set(
+      [...s.turns.map((t) => t.user), ...lines].map((l) => Number(/Message number (\d+)/.exec(l)?.[1])),
+    );
     assert.equal(mentioned.size, 20, "every message is in the window or the summary");
     assert.deepEqual(s.budget.turns, { used: 10, max: 10 });
   });
@@ -91,12 +139,18 @@ describe("agent sessions over HTTP", () => {
     const id = await newSession();
     await say(api, key, id, "my email is bob@example.org");
     const res = await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-      method: "POST", key, headers: { "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ content: "what is my email?" }),
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ content: "what is my email?" }),
     });
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
     const text = await res.text();
-    const events = text.split("\n\n").filter(Boolean).map((block) => ({ event: /event: (\w+)/.exec(block)?.[1], data: JSON.parse(/data: (.*)/.exec(block)![1]!) }));
+    const events = text
+      .split("\n\n")
+      .filter(Boolean)
+      .map((block) => ({ event: /event: (\w+)/.exec(block)?.[1], data: JSON.parse(/data: (.*)/.exec(block)![1]!) }));
     const tokens = events.filter((e) => e.event === "token").map((e) => e.data.text as string);
     assert.ok(tokens.length > 1, "the reply arrives in pieces");
     const done = events.at(-1)!;
@@ -112,14 +166,40 @@ describe("agent sessions over HTTP", () => {
     assert.equal(got.response.status, 200);
     assert.equal((got.data as { turnCount: number }).turnCount, 0);
     assert.equal((got.data as { expiresAt: string | null }).expiresAt !== null, true, "sessions carry the idle TTL");
-    const del = await sh.DELETE("/api/v1/agents/{agent}/sessions/{id}", { params: { path: { agent: "assistant", id } } });
+    const del = await sh.DELETE("/api/v1/agents/{agent}/sessions/{id}", {
+      params: { path: { agent: "assistant", id } },
+    });
     assert.equal(del.response.status, 204);
     assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}`, { key })).status, 404);
-    assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, { method: "POST", key, headers: { "content-type": "application/json" }, body: '{"content":"hi"}' })).status, 404);
+    assert.equal(
+      (
+        await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
+          method: "POST",
+          key,
+          headers: { "content-type": "application/json" },
+          body: '{"content":"hi"}',
+        })
+      ).status,
+      404,
+    );
     const unknown = await api.call("/api/v1/agents/nobody/sessions", { method: "POST", key });
     assert.equal(unknown.status, 404);
-    assert.match(((await unknown.json()) as { detail: string }).detail, /no agent named "nobody"/, "says which agent is missing, not a record");
-    assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, { method: "POST", key, headers: { "content-type": "application/json" }, body: '{"content":""}' })).status, 400);
+    assert.match(
+      ((await unknown.json()) as { detail: string }).detail,
+      /no agent named "nobody"/,
+      "says which agent is missing, not a record",
+    );
+    assert.equal(
+      (
+        await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
+          method: "POST",
+          key,
+          headers: { "content-type": "application/json" },
+          body: '{"content":""}',
+        })
+      ).status,
+      400,
+    );
     const { key: stateOnly } = await api.clientFor("acme", ["state:read", "state:write"]);
     assert.equal((await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: stateOnly })).status, 403);
   });
@@ -131,9 +211,14 @@ describe("tenant isolation", () => {
     try {
       const a = await api.clientFor("tenant-a");
       const b = await api.clientFor("tenant-b");
-      const bput = await b.client.PUT("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "secret" } }, body: { value: { owner: "b" } } });
+      const bput = await b.client.PUT("/api/v1/state/{ns}/{key}", {
+        params: { path: { ns: "kv", key: "secret" } },
+        body: { value: { owner: "b" } },
+      });
       assert.equal(bput.response.status, 201);
-      const session = await b.client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } });
+      const session = await b.client.POST("/api/v1/agents/{agent}/sessions", {
+        params: { path: { agent: "assistant" } },
+      });
       const sid = session.data!.sessionId;
       await say(api, b.key, sid, "my email is b@example.com");
 
@@ -142,11 +227,24 @@ describe("tenant isolation", () => {
         ["/api/v1/state/kv/secret/history", { method: "GET" }],
         ["/api/v1/state/kv/secret/versions/1", { method: "GET" }],
         ["/api/v1/state/kv/secret", { method: "DELETE" }],
-        ["/api/v1/state/kv/secret", { method: "PUT", headers: { "content-type": "application/json", "if-match": '"1"' }, body: '{"value":"stolen"}' }],
-        ["/api/v1/state/kv/secret", { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: '{"owner":"a"}' }],
+        [
+          "/api/v1/state/kv/secret",
+          {
+            method: "PUT",
+            headers: { "content-type": "application/json", "if-match": '"1"' },
+            body: '{"value":"stolen"}',
+          },
+        ],
+        [
+          "/api/v1/state/kv/secret",
+          { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: '{"owner":"a"}' },
+        ],
         [`/api/v1/agents/assistant/sessions/${sid}`, { method: "GET" }],
         [`/api/v1/agents/assistant/sessions/${sid}`, { method: "DELETE" }],
-        [`/api/v1/agents/assistant/sessions/${sid}/messages`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"content":"what is my email?"}' }],
+        [
+          `/api/v1/agents/assistant/sessions/${sid}/messages`,
+          { method: "POST", headers: { "content-type": "application/json" }, body: '{"content":"what is my email?"}' },
+        ],
       ];
       for (const [path, init] of attempts) {
         const res = await api.call(path, { ...init, key: a.key });
@@ -157,13 +255,20 @@ describe("tenant isolation", () => {
       }
       const list = await a.client.GET("/api/v1/state/{ns}", { params: { path: { ns: "kv" } } });
       assert.deepEqual(list.data!.items, []);
-      const tx = await api.call("/api/v1/transactions", { method: "POST", key: a.key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "secret", ifMatch: 1 }] }) });
+      const tx = await api.call("/api/v1/transactions", {
+        method: "POST",
+        key: a.key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "secret", ifMatch: 1 }] }),
+      });
       assert.equal(tx.status, 412);
 
       const still = await b.client.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "secret" } } });
       assert.deepEqual(still.data?.value, { owner: "b" });
       assert.equal(still.data?.version, 1);
-      const bSession = await b.client.GET("/api/v1/agents/{agent}/sessions/{id}", { params: { path: { agent: "assistant", id: sid } } });
+      const bSession = await b.client.GET("/api/v1/agents/{agent}/sessions/{id}", {
+        params: { path: { agent: "assistant", id: sid } },
+      });
       assert.equal((bSession.data as { turnCount: number }).turnCount, 1);
     } finally {
       await api.close();
@@ -177,7 +282,8 @@ describe("degraded agent turns", () => {
     const api = await startApi({ STATEHOUSE_STORE_TIMEOUT_MS: "500", REDIS_URL: redis.url });
     try {
       const { key, client } = await api.clientFor("acme");
-      const id = (await client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } })).data!.sessionId;
+      const id = (await client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } }))
+        .data!.sessionId;
       const remembered = await say(api, key, id, "my email is c@example.com");
       assert.equal(remembered.degraded, false);
       await redis.stop(); // the hot tier dies
@@ -216,14 +322,27 @@ describe("OpenAI-compatible model adapter", () => {
       if (body.stream) {
         res.writeHead(200, { "content-type": "text/event-stream" });
         for (const piece of text.split(/(?<= )/)) {
-          res.write(`data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`);
+          res.write(
+            `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`,
+          );
         }
-        res.write(`data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`);
+        res.write(
+          `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`,
+        );
         res.end("data: [DONE]\n\n");
         return;
       }
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(JSON.stringify({ id: "c1", object: "chat.completion", created: 1, model: body.model, choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      res.end(
+        JSON.stringify({
+          id: "c1",
+          object: "chat.completion",
+          created: 1,
+          model: body.model,
+          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
+          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+        }),
+      );
     });
     await new Promise<void>((r) => llm.listen(0, "127.0.0.1", r));
   });
@@ -231,10 +350,15 @@ describe("OpenAI-compatible model adapter", () => {
 
   it("uses LLM_BASE_URL with the session's memory in the prompt, plain and streamed", async () => {
     const port = (llm.address() as AddressInfo).port;
-    const api = await startApi({ LLM_BASE_URL: `http://127.0.0.1:${port}/v1`, LLM_MODEL: "test-model", LLM_API_KEY: "sk-test" });
+    const api = await startApi({
+      LLM_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      LLM_MODEL: "test-model",
+      LLM_API_KEY: "sk-test",
+    });
     try {
       const { key, client } = await api.clientFor("acme");
-      const id = (await client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } })).data!.sessionId;
+      const id = (await client.POST("/api/v1/agents/{agent}/sessions", { params: { path: { agent: "assistant" } } }))
+        .data!.sessionId;
       const first = await say(api, key, id, "my email is llm@example.com");
       assert.equal(first.reply, "From memory: llm@example.com", "the entities extracted this turn reach the model");
       const second = await say(api, key, id, "what do you know?");
@@ -242,9 +366,16 @@ describe("OpenAI-compatible model adapter", () => {
       assert.equal(seen.at(-1)!.path, "/v1/chat/completions");
       const msgs = seen.at(-1)!.body.messages;
       assert.equal(msgs[0]!.role, "system");
-      assert.deepEqual(msgs.slice(1, 3).map((m) => m.content), ["my email is llm@example.com", "From memory: llm@example.com"], "recent turns are replayed");
+      assert.deepEqual(
+        msgs.slice(1, 3).map((m) => m.content),
+        ["my email is llm@example.com", "From memory: llm@example.com"],
+        "recent turns are replayed",
+      );
       const streamed = await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-        method: "POST", key, headers: { "content-type": "application/json", accept: "text/event-stream" }, body: JSON.stringify({ content: "again?" }),
+        method: "POST",
+        key,
+        headers: { "content-type": "application/json", accept: "text/event-stream" },
+        body: JSON.stringify({ content: "again?" }),
       });
       const text = await streamed.text();
       assert.equal(seen.at(-1)!.body.stream, true);

@@ -30,7 +30,11 @@ describe("the bootstrap key and platform:admin", () => {
 
     assert.equal(await keys.upgradeBootstrapKey(), true);
     assert.deepEqual((await keys.get(legacy.id))?.scopes, [...LEGACY_ADMIN, "platform:admin"]);
-    assert.equal((await keys.authenticate(legacy.key))?.scopes.has("platform:admin"), true, "the cached principal was dropped");
+    assert.equal(
+      (await keys.authenticate(legacy.key))?.scopes.has("platform:admin"),
+      true,
+      "the cached principal was dropped",
+    );
     assert.deepEqual((await keys.get(tenantAdmin.id))?.scopes, ["admin"]);
     assert.equal(await keys.hasAdminKey(), true);
 

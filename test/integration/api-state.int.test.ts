@@ -16,7 +16,11 @@ async function problem(res: Response, status: number, code: string): Promise<Rec
   assert.equal(body.status, status);
   assert.equal(typeof body.title, "string");
   assert.equal(typeof body.detail, "string");
-  assert.doesNotMatch(JSON.stringify(body), /at .*\.ts:\d+|node_modules|postgres(ql)?:\/\/|redis:\/\//, "no stack trace or connection string");
+  assert.doesNotMatch(
+    JSON.stringify(body),
+    /at .*\.ts:\d+|node_modules|postgres(ql)?:\/\/|redis:\/\//,
+    "no stack trace or connection string",
+  );
   return body;
 }
 
@@ -35,18 +39,29 @@ describe("state API over HTTP", () => {
   });
 
   const put = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    api.call(path, { method: "PUT", key, headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    api.call(path, {
+      method: "PUT",
+      key,
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
 
   it("GET /api/health and /api/ready answer without a key", async () => {
     assert.deepEqual(await (await api.call("/api/health")).json(), { status: "ok" });
     const ready = await api.call("/api/ready");
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { stores: { backend: string }[] };
-    assert.deepEqual(body.stores.map((s) => s.backend), ["redis", "postgres", "filesystem"]);
+    assert.deepEqual(
+      body.stores.map((s) => s.backend),
+      ["redis", "postgres", "filesystem"],
+    );
   });
 
   it("PUT creates (201, ETag, Location), GET reads it (ETag, Statehouse-Tier), PUT updates (200)", async () => {
-    const created = await sh.PUT("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "profile" } }, body: { value: { plan: "free" } } });
+    const created = await sh.PUT("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "profile" } },
+      body: { value: { plan: "free" } },
+    });
     assert.equal(created.response.status, 201);
     assert.equal(created.response.headers.get("etag"), '"1"');
     assert.equal(created.response.headers.get("location"), "/api/v1/state/kv/profile");
@@ -58,15 +73,31 @@ describe("state API over HTTP", () => {
     assert.equal(read.response.headers.get("etag"), '"1"');
     assert.equal(read.response.headers.get("statehouse-tier"), "hot");
     const body = read.data!;
-    assert.deepEqual(Object.keys(body).sort(), ["createdAt", "expiresAt", "idleTtlSeconds", "key", "namespace", "schemaVersion", "sizeBytes", "updatedAt", "value", "version"]);
+    assert.deepEqual(Object.keys(body).sort(), [
+      "createdAt",
+      "expiresAt",
+      "idleTtlSeconds",
+      "key",
+      "namespace",
+      "schemaVersion",
+      "sizeBytes",
+      "updatedAt",
+      "value",
+      "version",
+    ]);
     assert.equal(body.idleTtlSeconds, null, "kv has no idle TTL");
     assert.equal(body.sizeBytes, JSON.stringify({ plan: "free" }).length);
     assert.equal(body.expiresAt, null);
 
-    const strong = await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "profile" }, query: { consistency: "strong" } } });
+    const strong = await sh.GET("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "profile" }, query: { consistency: "strong" } },
+    });
     assert.equal(strong.response.headers.get("statehouse-tier"), "warm");
 
-    const updated = await sh.PUT("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "profile" } }, body: { value: { plan: "pro" }, ttlSeconds: 3600 } });
+    const updated = await sh.PUT("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "profile" } },
+      body: { value: { plan: "pro" }, ttlSeconds: 3600 },
+    });
     assert.equal(updated.response.status, 200);
     assert.equal(updated.response.headers.get("etag"), '"2"');
     assert.equal(updated.response.headers.get("location"), null);
@@ -86,13 +117,25 @@ describe("state API over HTTP", () => {
     const ok = await put("/api/v1/state/kv/cas", { value: 2 }, { "if-match": '"1"' });
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get("etag"), '"2"');
-    const stale = await problem(await put("/api/v1/state/kv/cas", { value: 3 }, { "if-match": '"1"' }), 412, "version_conflict");
+    const stale = await problem(
+      await put("/api/v1/state/kv/cas", { value: 3 }, { "if-match": '"1"' }),
+      412,
+      "version_conflict",
+    );
     assert.equal(stale.currentVersion, 2);
-    const weak = await problem(await put("/api/v1/state/kv/cas", { value: 3 }, { "if-match": 'W/"2"' }), 412, "version_conflict");
+    const weak = await problem(
+      await put("/api/v1/state/kv/cas", { value: 3 }, { "if-match": 'W/"2"' }),
+      412,
+      "version_conflict",
+    );
     assert.equal(weak.currentVersion, 2, "a weak ETag never matches (RFC 9110 strong comparison)");
     const star = await put("/api/v1/state/kv/cas", { value: 4 }, { "if-match": "*" });
     assert.equal(star.status, 200);
-    await problem(await put("/api/v1/state/kv/absent-star", { value: 1 }, { "if-match": "*" }), 412, "version_conflict");
+    await problem(
+      await put("/api/v1/state/kv/absent-star", { value: 1 }, { "if-match": "*" }),
+      412,
+      "version_conflict",
+    );
     await problem(await put("/api/v1/state/kv/cas", { value: 1 }, { "if-match": "garbage" }), 400, "malformed");
     const cur = await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "cas" } } });
     assert.equal(cur.data?.value, 4);
@@ -102,68 +145,143 @@ describe("state API over HTTP", () => {
   it("versions beyond the 32-bit range are refused as input (412/400), never as a database failure", async () => {
     await put("/api/v1/state/kv/huge-version", { value: 1 });
     for (let i = 0; i < 8; i++) {
-      const body = await problem(await put("/api/v1/state/kv/huge-version", { value: 2 }, { "if-match": '"3000000000"' }), 412, "version_conflict");
+      const body = await problem(
+        await put("/api/v1/state/kv/huge-version", { value: 2 }, { "if-match": '"3000000000"' }),
+        412,
+        "version_conflict",
+      );
       assert.equal(body.currentVersion, 1);
     }
     await problem(await api.call("/api/v1/state/kv/huge-version/history?before=3000000000", { key }), 400, "malformed");
     await problem(await api.call("/api/v1/state/kv/huge-version/versions/3000000000", { key }), 400, "malformed");
-    const tx = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }] }) });
+    const tx = await api.call("/api/v1/transactions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }],
+      }),
+    });
     await problem(tx, 400, "malformed");
     const ready = (await (await api.call("/api/ready")).json()) as { stores: { tier: string; circuit: string }[] };
-    assert.equal(ready.stores.find((s) => s.tier === "warm")!.circuit, "closed", "bad input never trips the database's circuit breaker");
+    assert.equal(
+      ready.stores.find((s) => s.tier === "warm")!.circuit,
+      "closed",
+      "bad input never trips the database's circuit breaker",
+    );
   });
 
   it("PATCH keeps the record's expiry; transactions honour required preconditions", async () => {
-    const created = (await (await put("/api/v1/state/kv/expiring", { value: { a: 1 }, ttlSeconds: 3600 })).json()) as { expiresAt: string };
-    const patched = await api.call("/api/v1/state/kv/expiring", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: '{"b":2}' });
+    const created = (await (await put("/api/v1/state/kv/expiring", { value: { a: 1 }, ttlSeconds: 3600 })).json()) as {
+      expiresAt: string;
+    };
+    const patched = await api.call("/api/v1/state/kv/expiring", {
+      method: "PATCH",
+      key,
+      headers: { "content-type": "application/merge-patch+json" },
+      body: '{"b":2}',
+    });
     const after = (await patched.json()) as { expiresAt: string };
-    assert.ok(Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000, `${after.expiresAt} vs ${created.expiresAt}`);
-    const blind = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] }) });
+    assert.ok(
+      Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000,
+      `${after.expiresAt} vs ${created.expiresAt}`,
+    );
+    const blind = await api.call("/api/v1/transactions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] }),
+    });
     await problem(blind, 428, "precondition_required");
-    const createOnly = await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }] }) });
+    const createOnly = await api.call("/api/v1/transactions", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }],
+      }),
+    });
     assert.equal(createOnly.status, 200);
   });
 
   it("a dashboard session's mutation with a wrong CSRF token of any bytes is 403, never 500", async () => {
-    const login = await api.call("/api/admin/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: api.adminToken }) });
+    const login = await api.call("/api/admin/session", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: api.adminToken }),
+    });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
     for (const token of ["wrong", "é".repeat(24), "\u00ff".repeat(24)]) {
-      const res = await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { cookie, "x-csrf-token": token, "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' });
+      const res = await fetch(`${api.url}/api/v1/admin/keys`, {
+        method: "POST",
+        headers: { cookie, "x-csrf-token": token, "content-type": "application/json" },
+        body: '{"tenant":"x","scopes":["state:read"]}',
+      });
       await problem(res, 403, "forbidden");
     }
     const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const ok = await fetch(`${api.url}/api/v1/admin/keys`, { method: "POST", headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" }, body: '{"tenant":"x","scopes":["state:read"]}' });
+    const ok = await fetch(`${api.url}/api/v1/admin/keys`, {
+      method: "POST",
+      headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+      body: '{"tenant":"x","scopes":["state:read"]}',
+    });
     assert.equal(ok.status, 201);
-    const big = await api.call("/api/admin/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: "k".repeat(100_000) }) });
+    const big = await api.call("/api/admin/session", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ key: "k".repeat(100_000) }),
+    });
     await problem(big, 413, "body_too_large");
   });
 
   it("If-None-Match: * creates only", async () => {
     const first = await put("/api/v1/state/kv/once", { value: "a" }, { "if-none-match": "*" });
     assert.equal(first.status, 201);
-    const again = await problem(await put("/api/v1/state/kv/once", { value: "b" }, { "if-none-match": "*" }), 412, "version_conflict");
+    const again = await problem(
+      await put("/api/v1/state/kv/once", { value: "b" }, { "if-none-match": "*" }),
+      412,
+      "version_conflict",
+    );
     assert.equal(again.currentVersion, 1);
   });
 
   it("20 concurrent PUTs with the same If-Match: exactly one 2xx, 19 × 412", async () => {
     await put("/api/v1/state/kv/race", { value: 0 });
-    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => put("/api/v1/state/kv/race", { value: i }, { "if-match": '"1"' })));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => put("/api/v1/state/kv/race", { value: i }, { "if-match": '"1"' })),
+    );
     const statuses = answers.map((r) => r.status);
     assert.equal(statuses.filter((s) => s >= 200 && s < 300).length, 1);
     assert.equal(statuses.filter((s) => s === 412).length, 19);
-    const bodies = await Promise.all(answers.filter((r) => r.status === 412).map((r) => r.json() as Promise<{ currentVersion: number }>));
+    const bodies = await Promise.all(
+      answers.filter((r) => r.status === 412).map((r) => r.json() as Promise<{ currentVersion: number }>),
+    );
     assert.ok(bodies.every((b) => b.currentVersion === 2));
-    assert.equal((await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "race" } } })).data?.version, 2);
+    assert.equal(
+      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "race" } } })).data?.version,
+      2,
+    );
   });
 
   it("428 where the namespace requires a precondition", async () => {
-    const body = await problem(await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }), 428, "precondition_required");
+    const body = await problem(
+      await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }),
+      428,
+      "precondition_required",
+    );
     assert.match(String(body.detail), /If-Match or If-None-Match/);
-    assert.equal((await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }, { "if-none-match": "*" })).status, 201);
+    assert.equal(
+      (await put("/api/v1/state/ledger/run-1", { value: { step: 0 } }, { "if-none-match": "*" })).status,
+      201,
+    );
   });
 
   it("413 over the namespace's size limit or the body limit; the size warning header below it", async () => {
-    const tooBig = await problem(await put("/api/v1/state/ratelimits/big", { value: "x".repeat(20_000) }), 413, "too_large");
+    const tooBig = await problem(
+      await put("/api/v1/state/ratelimits/big", { value: "x".repeat(20_000) }),
+      413,
+      "too_large",
+    );
     assert.equal(tooBig.limitBytes, 16 * 1024);
     await problem(await api.call("/api/v1/state/ratelimits/big", { key }), 404, "not_found");
     const warned = await put("/api/v1/state/ratelimits/warned", { value: "y".repeat(2000) });
@@ -177,7 +295,16 @@ describe("state API over HTTP", () => {
     await problem(await put("/api/v1/state/kv/bad", "{not json"), 400, "malformed");
     await problem(await put("/api/v1/state/kv/bad", { notValue: 1 }), 400, "malformed");
     await problem(await put("/api/v1/state/kv/bad", ""), 400, "malformed");
-    await problem(await api.call("/api/v1/state/kv/bad", { method: "PUT", key, headers: { "content-type": "text/plain" }, body: "hi" }), 415, "unsupported_media_type");
+    await problem(
+      await api.call("/api/v1/state/kv/bad", {
+        method: "PUT",
+        key,
+        headers: { "content-type": "text/plain" },
+        body: "hi",
+      }),
+      415,
+      "unsupported_media_type",
+    );
     await problem(await put("/api/v1/state/kv/bad", { value: 1, ttlSeconds: -5 }), 422, "invalid");
     await problem(await put(`/api/v1/state/kv/${"k".repeat(600)}`, { value: 1 }), 422, "invalid");
     await problem(await put("/api/v1/state/kv/nul%00byte", { value: 1 }), 422, "invalid");
@@ -188,32 +315,106 @@ describe("state API over HTTP", () => {
 
   it("PATCH applies merge patches and JSON Patches atomically", async () => {
     await put("/api/v1/state/kv/doc", { value: { a: 1, nested: { x: 1, y: 2 }, list: [1] } });
-    const merged = await api.call("/api/v1/state/kv/doc", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ nested: { y: null, z: 3 }, b: 2 }) });
+    const merged = await api.call("/api/v1/state/kv/doc", {
+      method: "PATCH",
+      key,
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ nested: { y: null, z: 3 }, b: 2 }),
+    });
     assert.equal(merged.status, 200);
     assert.equal(merged.headers.get("etag"), '"2"');
-    assert.deepEqual(((await merged.json()) as { value: unknown }).value, { a: 1, nested: { x: 1, z: 3 }, list: [1], b: 2 });
+    assert.deepEqual(((await merged.json()) as { value: unknown }).value, {
+      a: 1,
+      nested: { x: 1, z: 3 },
+      list: [1],
+      b: 2,
+    });
     const patched = await api.call("/api/v1/state/kv/doc", {
-      method: "PATCH", key, headers: { "content-type": "application/json-patch+json", "if-match": '"2"' },
-      body: JSON.stringify([{ op: "add", path: "/list/-", value: 2 }, { op: "remove", path: "/a" }]),
+      method: "PATCH",
+      key,
+      headers: { "content-type": "application/json-patch+json", "if-match": '"2"' },
+      body: JSON.stringify([
+        { op: "add", path: "/list/-", value: 2 },
+        { op: "remove", path: "/a" },
+      ]),
     });
     assert.equal(patched.status, 200);
-    assert.deepEqual(((await patched.json()) as { value: unknown }).value, { nested: { x: 1, z: 3 }, list: [1, 2], b: 2 });
-    await problem(await api.call("/api/v1/state/kv/doc", { method: "PATCH", key, headers: { "content-type": "application/json-patch+json", "if-match": '"2"' }, body: "[]" }), 412, "version_conflict");
-    await problem(await api.call("/api/v1/state/kv/doc", { method: "PATCH", key, headers: { "content-type": "application/json-patch+json" }, body: JSON.stringify([{ op: "test", path: "/b", value: 99 }]) }), 422, "invalid");
-    await problem(await api.call("/api/v1/state/kv/doc", { method: "PATCH", key, headers: { "content-type": "application/json-patch+json" }, body: JSON.stringify([{ op: "explode", path: "/b" }]) }), 422, "invalid");
-    await problem(await api.call("/api/v1/state/kv/doc", { method: "PATCH", key, headers: { "content-type": "application/json" }, body: "{}" }), 415, "unsupported_media_type");
-    await problem(await api.call("/api/v1/state/kv/no-such-doc", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: "{}" }), 404, "not_found");
+    assert.deepEqual(((await patched.json()) as { value: unknown }).value, {
+      nested: { x: 1, z: 3 },
+      list: [1, 2],
+      b: 2,
+    });
+    await problem(
+      await api.call("/api/v1/state/kv/doc", {
+        method: "PATCH",
+        key,
+        headers: { "content-type": "application/json-patch+json", "if-match": '"2"' },
+        body: "[]",
+      }),
+      412,
+      "version_conflict",
+    );
+    await problem(
+      await api.call("/api/v1/state/kv/doc", {
+        method: "PATCH",
+        key,
+        headers: { "content-type": "application/json-patch+json" },
+        body: JSON.stringify([{ op: "test", path: "/b", value: 99 }]),
+      }),
+      422,
+      "invalid",
+    );
+    await problem(
+      await api.call("/api/v1/state/kv/doc", {
+        method: "PATCH",
+        key,
+        headers: { "content-type": "application/json-patch+json" },
+        body: JSON.stringify([{ op: "explode", path: "/b" }]),
+      }),
+      422,
+      "invalid",
+    );
+    await problem(
+      await api.call("/api/v1/state/kv/doc", {
+        method: "PATCH",
+        key,
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      }),
+      415,
+      "unsupported_media_type",
+    );
+    await problem(
+      await api.call("/api/v1/state/kv/no-such-doc", {
+        method: "PATCH",
+        key,
+        headers: { "content-type": "application/merge-patch+json" },
+        body: "{}",
+      }),
+      404,
+      "not_found",
+    );
   });
 
   it("20 concurrent PATCHes without If-Match all land", async () => {
     await put("/api/v1/state/kv/counter-doc", { value: {} });
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        api.call("/api/v1/state/kv/counter-doc", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ [`f${i}`]: i }) }),
+        api.call("/api/v1/state/kv/counter-doc", {
+          method: "PATCH",
+          key,
+          headers: { "content-type": "application/merge-patch+json" },
+          body: JSON.stringify({ [`f${i}`]: i }),
+        }),
       ),
     );
-    assert.deepEqual(answers.map((r) => r.status), Array(20).fill(200));
-    const final = await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "counter-doc" }, query: { consistency: "strong" } } });
+    assert.deepEqual(
+      answers.map((r) => r.status),
+      Array(20).fill(200),
+    );
+    const final = await sh.GET("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "counter-doc" }, query: { consistency: "strong" } },
+    });
     assert.equal(Object.keys(final.data?.value as object).length, 20);
     assert.equal(final.data?.version, 21);
   });
@@ -221,9 +422,15 @@ describe("state API over HTTP", () => {
   it("DELETE answers 204, then 404; with a stale If-Match 412", async () => {
     await put("/api/v1/state/kv/doomed", { value: 1 });
     await put("/api/v1/state/kv/doomed", { value: 2 });
-    const stale = await problem(await api.call("/api/v1/state/kv/doomed", { method: "DELETE", key, headers: { "if-match": '"1"' } }), 412, "version_conflict");
+    const stale = await problem(
+      await api.call("/api/v1/state/kv/doomed", { method: "DELETE", key, headers: { "if-match": '"1"' } }),
+      412,
+      "version_conflict",
+    );
     assert.equal(stale.currentVersion, 2);
-    const gone = await sh.DELETE("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "doomed" }, header: { "if-match": '"2"' } } });
+    const gone = await sh.DELETE("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "doomed" }, header: { "if-match": '"2"' } },
+    });
     assert.equal(gone.response.status, 204);
     await problem(await api.call("/api/v1/state/kv/doomed", { key }), 404, "not_found");
     await problem(await api.call("/api/v1/state/kv/doomed", { method: "DELETE", key }), 404, "not_found");
@@ -238,14 +445,19 @@ describe("state API over HTTP", () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 5; page++) {
-      const { data, response } = await sh.GET("/api/v1/state/{ns}", { params: { path: { ns: "kv" }, query: { prefix: "users/", limit: 3, cursor } } });
+      const { data, response } = await sh.GET("/api/v1/state/{ns}", {
+        params: { path: { ns: "kv" }, query: { prefix: "users/", limit: 3, cursor } },
+      });
       assert.equal(response.status, 200);
       assert.ok(data!.items.length <= 3);
       seen.push(...data!.items.map((i) => i.key));
       cursor = data!.nextCursor;
       if (!cursor) break;
     }
-    assert.deepEqual(seen.sort(), Array.from({ length: 7 }, (_, i) => `users/${i}`));
+    assert.deepEqual(
+      seen.sort(),
+      Array.from({ length: 7 }, (_, i) => `users/${i}`),
+    );
     await problem(await api.call("/api/v1/state/kv?limit=0", { key }), 400, "malformed");
     await problem(await api.call("/api/v1/state/kv?cursor=%%%", { key }), 422, "invalid");
   });
@@ -253,14 +465,24 @@ describe("state API over HTTP", () => {
   it("history lists versions with time, actor, operation and a JSON Patch; versions/{v} returns the past value", async () => {
     await put("/api/v1/state/kv/hist", { value: { n: 1 } });
     await put("/api/v1/state/kv/hist", { value: { n: 2, extra: true } });
-    const { data, response } = await sh.GET("/api/v1/state/{ns}/{key}/history", { params: { path: { ns: "kv", key: "hist" } } });
+    const { data, response } = await sh.GET("/api/v1/state/{ns}/{key}/history", {
+      params: { path: { ns: "kv", key: "hist" } },
+    });
     assert.equal(response.status, 200);
-    assert.deepEqual(data!.versions.map((v) => v.version), [2, 1]);
-    assert.deepEqual(data!.versions[0]!.patch, [{ op: "replace", path: "/n", value: 2 }, { op: "add", path: "/extra", value: true }]);
+    assert.deepEqual(
+      data!.versions.map((v) => v.version),
+      [2, 1],
+    );
+    assert.deepEqual(data!.versions[0]!.patch, [
+      { op: "replace", path: "/n", value: 2 },
+      { op: "add", path: "/extra", value: true },
+    ]);
     assert.equal(data!.versions[0]!.operation, "put");
     assert.match(data!.versions[0]!.actor ?? "", /^[a-f0-9]{16}$/, "the actor is the API key's id, never its secret");
     assert.ok(!Number.isNaN(Date.parse(data!.versions[0]!.at)));
-    const old = await sh.GET("/api/v1/state/{ns}/{key}/versions/{v}", { params: { path: { ns: "kv", key: "hist", v: 1 } } });
+    const old = await sh.GET("/api/v1/state/{ns}/{key}/versions/{v}", {
+      params: { path: { ns: "kv", key: "hist", v: 1 } },
+    });
     assert.equal(old.response.status, 200);
     assert.deepEqual(old.data?.value, { n: 1 });
     assert.equal(old.response.headers.get("etag"), '"1"');
@@ -272,18 +494,46 @@ describe("state API over HTTP", () => {
   it("POST /api/v1/transactions applies all operations or none", async () => {
     await put("/api/v1/state/kv/tx-a", { value: "a1" });
     const ok = await sh.POST("/api/v1/transactions", {
-      body: { operations: [{ op: "put", namespace: "kv", key: "tx-a", value: "a2", ifMatch: '"1"' }, { op: "put", namespace: "kv", key: "tx-b", value: "b1" }] },
+      body: {
+        operations: [
+          { op: "put", namespace: "kv", key: "tx-a", value: "a2", ifMatch: '"1"' },
+          { op: "put", namespace: "kv", key: "tx-b", value: "b1" },
+        ],
+      },
     });
     assert.equal(ok.response.status, 200);
-    assert.deepEqual(ok.data?.results, [{ op: "put", namespace: "kv", key: "tx-a", version: 2 }, { op: "put", namespace: "kv", key: "tx-b", version: 1 }]);
+    assert.deepEqual(ok.data?.results, [
+      { op: "put", namespace: "kv", key: "tx-a", version: 2 },
+      { op: "put", namespace: "kv", key: "tx-b", version: 1 },
+    ]);
     const failed = await api.call("/api/v1/transactions", {
-      method: "POST", key, headers: { "content-type": "application/json" },
-      body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "tx-b" }, { op: "put", namespace: "kv", key: "tx-a", value: "a3", ifMatch: 1 }] }),
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        operations: [
+          { op: "delete", namespace: "kv", key: "tx-b" },
+          { op: "put", namespace: "kv", key: "tx-a", value: "a3", ifMatch: 1 },
+        ],
+      }),
     });
     const body = await problem(failed, 412, "version_conflict");
     assert.equal(body.currentVersion, 2);
-    assert.equal((await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "tx-b" } } })).response.status, 200, "the delete was rolled back");
-    await problem(await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [] }) }), 400, "malformed");
+    assert.equal(
+      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "tx-b" } } })).response.status,
+      200,
+      "the delete was rolled back",
+    );
+    await problem(
+      await api.call("/api/v1/transactions", {
+        method: "POST",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ operations: [] }),
+      }),
+      400,
+      "malformed",
+    );
   });
 
   it("Idempotency-Key replays the first answer for the same request and answers 409 for another", async () => {
@@ -297,18 +547,36 @@ describe("state API over HTTP", () => {
     assert.equal(replay.headers.get("etag"), '"1"');
     assert.equal(await replay.text(), firstBody);
     await problem(await put("/api/v1/state/kv/order", { value: { total: 99 } }, headers), 409, "idempotency_conflict");
-    assert.equal((await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "order" } } })).data?.version, 1, "the replay wrote nothing");
+    assert.equal(
+      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "order" } } })).data?.version,
+      1,
+      "the replay wrote nothing",
+    );
   });
 
   it("401 without or with a bad key, 403 without the scope", async () => {
     const noKey = await api.call("/api/v1/state/kv/profile");
     await problem(noKey, 401, "unauthorized");
     assert.match(noKey.headers.get("www-authenticate") ?? "", /^Bearer/);
-    await problem(await api.call("/api/v1/state/kv/profile", { key: "shk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" }), 401, "unauthorized");
-    await problem(await api.call("/api/v1/state/kv/profile", { headers: { authorization: "Basic dXNlcjpwYXNz" } }), 401, "unauthorized");
+    await problem(
+      await api.call("/api/v1/state/kv/profile", {
+        key: "shk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+      }),
+      401,
+      "unauthorized",
+    );
+    await problem(
+      await api.call("/api/v1/state/kv/profile", { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
+      401,
+      "unauthorized",
+    );
     const { key: readOnly } = await api.clientFor("acme", ["state:read"]);
     assert.equal((await api.call("/api/v1/state/kv/profile", { key: readOnly })).status, 200);
-    const body = await problem(await api.call("/api/v1/state/kv/profile", { method: "DELETE", key: readOnly }), 403, "forbidden");
+    const body = await problem(
+      await api.call("/api/v1/state/kv/profile", { method: "DELETE", key: readOnly }),
+      403,
+      "forbidden",
+    );
     assert.equal(body.requiredScope, "state:write");
     await problem(await api.call("/api/v1/admin/keys", { key: readOnly }), 403, "forbidden");
   });
@@ -324,7 +592,9 @@ describe("state API over HTTP", () => {
     const { data, response } = await sh.GET("/api/v1/namespaces");
     assert.equal(response.status, 200);
     const names = data!.namespaces.map((n) => n.name);
-    assert.ok(["sessions", "workflows", "agent-profiles", "kv", "ratelimits", "ledger"].every((n) => names.includes(n)));
+    assert.ok(
+      ["sessions", "workflows", "agent-profiles", "kv", "ratelimits", "ledger"].every((n) => names.includes(n)),
+    );
     assert.ok(!names.includes("idempotency"), "internal namespaces stay hidden");
     const sessions = data!.namespaces.find((n) => n.name === "sessions")!;
     assert.equal(sessions.durability, "durable");
@@ -332,9 +602,19 @@ describe("state API over HTTP", () => {
   });
 
   it("admins create, list and revoke keys; a revoked key is refused at once", async () => {
-    const created = await api.admin.POST("/api/v1/admin/keys", { body: { tenant: "globex", scopes: ["state:read"], name: "reporting" } });
+    const created = await api.admin.POST("/api/v1/admin/keys", {
+      body: { tenant: "globex", scopes: ["state:read"], name: "reporting" },
+    });
     assert.equal(created.response.status, 201);
-    assert.deepEqual(Object.keys(created.data!).sort(), ["createdAt", "id", "key", "name", "revokedAt", "scopes", "tenant"]);
+    assert.deepEqual(Object.keys(created.data!).sort(), [
+      "createdAt",
+      "id",
+      "key",
+      "name",
+      "revokedAt",
+      "scopes",
+      "tenant",
+    ]);
     assert.match(created.data!.key, /^shk_[a-f0-9]{16}_/);
     const listed = await api.admin.GET("/api/v1/admin/keys", { params: { query: { tenant: "globex" } } });
     assert.ok(listed.data!.keys.some((k) => k.id === created.data!.id));
@@ -346,9 +626,31 @@ describe("state API over HTTP", () => {
     const revoked = await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: created.data!.id } } });
     assert.equal(revoked.response.status, 204);
     await problem(await api.call("/api/v1/state/kv/x", { key: created.data!.key }), 401, "unauthorized");
-    await problem(await api.call("/api/v1/admin/keys", { method: "POST", key: api.adminToken, headers: { "content-type": "application/json" }, body: JSON.stringify({ tenant: "Bad Tenant", scopes: ["state:read"] }) }), 422, "invalid");
-    await problem(await api.call("/api/v1/admin/keys", { method: "POST", key: api.adminToken, headers: { "content-type": "application/json" }, body: JSON.stringify({ tenant: "t", scopes: ["root"] }) }), 422, "invalid");
-    await problem(await api.call("/api/v1/admin/keys/ffffffffffffffff", { method: "DELETE", key: api.adminToken }), 404, "not_found");
+    await problem(
+      await api.call("/api/v1/admin/keys", {
+        method: "POST",
+        key: api.adminToken,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tenant: "Bad Tenant", scopes: ["state:read"] }),
+      }),
+      422,
+      "invalid",
+    );
+    await problem(
+      await api.call("/api/v1/admin/keys", {
+        method: "POST",
+        key: api.adminToken,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tenant: "t", scopes: ["root"] }),
+      }),
+      422,
+      "invalid",
+    );
+    await problem(
+      await api.call("/api/v1/admin/keys/ffffffffffffffff", { method: "DELETE", key: api.adminToken }),
+      404,
+      "not_found",
+    );
   });
 });
 
@@ -365,7 +667,10 @@ describe("state API limits and failures", () => {
         if (res.status === 429) limited = res;
         else await res.body?.cancel();
       }
-      assert.ok(statuses.slice(0, 3).every((s) => s === 404), `first three within the burst: ${statuses}`);
+      assert.ok(
+        statuses.slice(0, 3).every((s) => s === 404),
+        `first three within the burst: ${statuses}`,
+      );
       assert.ok(limited, `some request was limited: ${statuses}`);
       assert.equal(limited.headers.get("retry-after"), "1");
       await problem(limited, 429, "rate_limited");
@@ -378,9 +683,19 @@ describe("state API limits and failures", () => {
     const api = await startApi({ STATEHOUSE_STORE_TIMEOUT_MS: "1000" });
     try {
       const { key } = await api.clientFor("acme");
-      await api.call("/api/v1/state/kv/before", { method: "PUT", key, headers: { "content-type": "application/json" }, body: '{"value":1}' });
+      await api.call("/api/v1/state/kv/before", {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: '{"value":1}',
+      });
       await api.db.drop(); // terminates the server's connections: the real failure of a real store
-      const write = await api.call("/api/v1/state/kv/during", { method: "PUT", key, headers: { "content-type": "application/json" }, body: '{"value":1}' });
+      const write = await api.call("/api/v1/state/kv/during", {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: '{"value":1}',
+      });
       const body = await problem(write, 503, "unavailable");
       assert.ok(Number(write.headers.get("retry-after")) >= 1);
       assert.equal(body.store, undefined, "which backend failed is logged, not shown");
@@ -405,7 +720,8 @@ describe("several instances", () => {
     const other = await startServer(api.env);
     try {
       const created = await api.clientFor("acme");
-      const through = (url: string) => fetch(`${url}/api/v1/state/kv/anything`, { headers: { authorization: `Bearer ${created.key}` } });
+      const through = (url: string) =>
+        fetch(`${url}/api/v1/state/kv/anything`, { headers: { authorization: `Bearer ${created.key}` } });
       assert.equal((await through(other.url)).status, 404, "the other instance knows (and caches) the key");
       const revoked = await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: created.id } } });
       assert.equal(revoked.response.status, 204);

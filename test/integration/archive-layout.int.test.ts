@@ -11,11 +11,29 @@ const tenant = "acme";
 const namespace = "workflows";
 
 function recordAt(key: string, version: number, value: unknown): StateRecord {
-  return { namespace, key, value, version, schemaVersion: 1, createdAt: new Date(Date.UTC(2026, 0, 1)), updatedAt: new Date(), expiresAt: null, sizeBytes: JSON.stringify(value).length };
+  return {
+    namespace,
+    key,
+    value,
+    version,
+    schemaVersion: 1,
+    createdAt: new Date(Date.UTC(2026, 0, 1)),
+    updatedAt: new Date(),
+    expiresAt: null,
+    sizeBytes: JSON.stringify(value).length,
+  };
 }
 
 function historyOf(...versions: number[]): HistoryEntry[] {
-  return versions.map((version) => ({ version, operation: "put", actor: `w${version}`, value: { v: version }, schemaVersion: 1, sizeBytes: 7, at: new Date(Date.UTC(2026, 0, 1) + version * 1000) }));
+  return versions.map((version) => ({
+    version,
+    operation: "put",
+    actor: `w${version}`,
+    value: { v: version },
+    schemaVersion: 1,
+    sizeBytes: 7,
+    at: new Date(Date.UTC(2026, 0, 1) + version * 1000),
+  }));
 }
 
 for (const backend of archiveBackends) {
@@ -42,7 +60,11 @@ for (const backend of archiveBackends) {
       assert.ok(paths.includes(`${tenant}/${namespace}/_keys/${encoded(key)}.json`));
       const stored = JSON.parse(gunzipSync((await archive().blobs.get(object))!).toString("utf8"));
       assert.equal(stored.version, 2);
-      assert.deepEqual(stored.history.map((h: HistoryEntry) => h.version), [1, 2], "the object is gzipped JSON with the history");
+      assert.deepEqual(
+        stored.history.map((h: HistoryEntry) => h.version),
+        [1, 2],
+        "the object is gzipped JSON with the history",
+      );
     });
 
     it("moves a key re-archived on a later day to that day's partition, keeping all its history", async () => {
@@ -52,13 +74,26 @@ for (const backend of archiveBackends) {
       today = new Date(today.getTime() + 2 * DAY);
       assert.equal(await archive().importRecord(tenant, recordAt(key, 4, { v: 4 }), historyOf(3, 4)), true);
       const mine = (await archive().blobs.list(`${tenant}/${namespace}/`)).filter((p) => p.includes(encoded(key)));
-      assert.deepEqual(mine.sort(), [`${tenant}/${namespace}/2026/01/07/${encoded(key)}.json.gz`, `${tenant}/${namespace}/_keys/${encoded(key)}.json`], "the old day's object is gone");
+      assert.deepEqual(
+        mine.sort(),
+        [
+          `${tenant}/${namespace}/2026/01/07/${encoded(key)}.json.gz`,
+          `${tenant}/${namespace}/_keys/${encoded(key)}.json`,
+        ],
+        "the old day's object is gone",
+      );
       const ref = { tenant, namespace, key };
       assert.equal((await archive().get(ref))?.version, 4);
-      assert.deepEqual((await archive().history(ref)).map((h) => h.version), [4, 3, 2, 1]);
+      assert.deepEqual(
+        (await archive().history(ref)).map((h) => h.version),
+        [4, 3, 2, 1],
+      );
       assert.deepEqual((await archive().getVersion(ref, 1))?.actor, "w1");
       const listed = await archive().list(tenant, namespace, { prefix: key });
-      assert.deepEqual(listed.items.map((i) => [i.key, i.version]), [[key, 4]]);
+      assert.deepEqual(
+        listed.items.map((i) => [i.key, i.version]),
+        [[key, 4]],
+      );
     });
 
     it("expires the keys last archived before a day, and keeps those archived since", async () => {
@@ -68,20 +103,37 @@ for (const backend of archiveBackends) {
       const fresh = { tenant, namespace: ns, key: "fresh" };
       today = new Date(Date.UTC(2026, 0, 10));
       await archive().importRecord(tenant, { ...recordAt("old", 1, "o"), namespace: ns });
-      await archive().importRecord(tenant, { ...recordAt("moved", 1, "m1"), namespace: ns }, [{ ...historyOf(1)[0]!, value: "m1" }]);
+      await archive().importRecord(tenant, { ...recordAt("moved", 1, "m1"), namespace: ns }, [
+        { ...historyOf(1)[0]!, value: "m1" },
+      ]);
       today = new Date(Date.UTC(2026, 0, 20));
-      await archive().importRecord(tenant, { ...recordAt("moved", 2, "m2"), namespace: ns }, [{ ...historyOf(2)[0]!, value: "m2" }]);
+      await archive().importRecord(tenant, { ...recordAt("moved", 2, "m2"), namespace: ns }, [
+        { ...historyOf(2)[0]!, value: "m2" },
+      ]);
       await archive().importRecord(tenant, { ...recordAt("fresh", 1, "f"), namespace: ns });
 
       assert.equal(await archive().expireBefore(tenant, ns, new Date(Date.UTC(2026, 0, 15))), 1);
       assert.equal(await archive().get(old), undefined);
       assert.deepEqual(await archive().history(old), []);
-      assert.deepEqual((await archive().list(tenant, ns)).items.map((i) => i.key), ["fresh", "moved"]);
-      assert.deepEqual((await archive().history(moved)).map((h) => h.value), ["m2", "m1"]);
+      assert.deepEqual(
+        (await archive().list(tenant, ns)).items.map((i) => i.key),
+        ["fresh", "moved"],
+      );
+      assert.deepEqual(
+        (await archive().history(moved)).map((h) => h.value),
+        ["m2", "m1"],
+      );
       assert.equal((await archive().get(fresh))?.value, "f");
       const left = await archive().blobs.list(`${tenant}/${ns}/`);
-      assert.ok(!left.some((p) => p.includes("/2026/01/10/")), `nothing is left in the expired day: ${left.join(", ")}`);
-      assert.equal(await archive().expireBefore(tenant, ns, new Date(Date.UTC(2026, 0, 15))), 0, "a second run finds nothing");
+      assert.ok(
+        !left.some((p) => p.includes("/2026/01/10/")),
+        `nothing is left in the expired day: ${left.join(", ")}`,
+      );
+      assert.equal(
+        await archive().expireBefore(tenant, ns, new Date(Date.UTC(2026, 0, 15))),
+        0,
+        "a second run finds nothing",
+      );
     });
 
     it("reads as absent a key whose day was deleted by hand, and keeps counting its versions", async () => {
@@ -102,10 +154,16 @@ for (const backend of archiveBackends) {
       for (const [i, key] of keys.entries()) await archive().put({ tenant, namespace, key }, i);
       const page1 = await archive().list(tenant, namespace, { prefix, limit: 2 });
       const page2 = await archive().list(tenant, namespace, { prefix, limit: 2, cursor: page1.nextCursor });
-      assert.deepEqual([...page1.items, ...page2.items].map((i) => i.key), [...keys].sort());
+      assert.deepEqual(
+        [...page1.items, ...page2.items].map((i) => i.key),
+        [...keys].sort(),
+      );
       assert.equal((await archive().get({ tenant, namespace, key: keys[1]! }))?.value, 1);
       const names = await archive().blobs.list(`${tenant}/${namespace}/_keys/`);
-      assert.ok(names.some((n) => /\/h-[0-9a-f]{64}\.json$/.test(n)), "long keys are named by their hash");
+      assert.ok(
+        names.some((n) => /\/h-[0-9a-f]{64}\.json$/.test(n)),
+        "long keys are named by their hash",
+      );
     });
 
     if (backend.name.startsWith("S3")) {
@@ -118,7 +176,11 @@ for (const backend of archiveBackends) {
           const ref = { tenant: "prefixed", namespace, key: "k" };
           await prefixed.put(ref, "v");
           assert.equal((await prefixed.get(ref))?.value, "v");
-          assert.equal((await plain.blobs.list("team-a/archive/prefixed/")).length, 2, "record object and pointer under the prefix");
+          assert.equal(
+            (await plain.blobs.list("team-a/archive/prefixed/")).length,
+            2,
+            "record object and pointer under the prefix",
+          );
           assert.deepEqual(await plain.blobs.list("prefixed/"), []);
           await assert.rejects(missing.ping());
           await assert.rejects(missing.get(ref), "a missing bucket is an error, not a miss");

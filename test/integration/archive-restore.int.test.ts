@@ -28,7 +28,12 @@ for (const backend of archiveBackends) {
       warm = await PostgresStore.open({ url: db.url });
       hot = await RedisStore.fromUrl(redis.url, { keyPrefix: redis.prefix });
       ({ archive, stop: stopArchive } = await backend.open());
-      tiered = new TieredStore({ hot: guarded(hot), warm: guarded(warm), cold: guarded(archive), durabilityOf: () => "durable" });
+      tiered = new TieredStore({
+        hot: guarded(hot),
+        warm: guarded(warm),
+        cold: guarded(archive),
+        durabilityOf: () => "durable",
+      });
     });
     after(async () => {
       await tiered.close();
@@ -41,7 +46,11 @@ for (const backend of archiveBackends) {
       await tiered.put(r, { step: 2, log: ["started", "fetched"] }, { actor: "worker-1" });
       await tiered.delete(r, { actor: "operator" });
       await tiered.put(r, { step: 3, log: ["restarted"] }, { actor: "worker-2", schemaVersion: 2 });
-      const last = await tiered.put(r, { step: 4, log: ["restarted", "done"], result: { ok: true, score: 0.93 } }, { actor: "worker-2", schemaVersion: 2 });
+      const last = await tiered.put(
+        r,
+        { step: 4, log: ["restarted", "done"], result: { ok: true, score: 0.93 } },
+        { actor: "worker-2", schemaVersion: 2 },
+      );
       assert.equal(last.version, 5);
       assert.equal((await tiered.get(r))?.tier, "hot", "cached in hot before the move");
       const historyBefore = await tiered.history(r);
@@ -53,8 +62,13 @@ for (const backend of archiveBackends) {
       // Gone from warm (value and history: a slim archived row keeps the version) and from hot; held by the archive.
       assert.equal(await warm.get(r), undefined);
       assert.deepEqual(await warm.history(r), []);
-      const [row] = await warm.prisma.$queryRawUnsafe<{ archived: boolean; deleted: boolean; version: number; value: unknown; size_bytes: number }[]>(
-        "SELECT archived, deleted, version, value, size_bytes FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3", tenant, namespace, r.key,
+      const [row] = await warm.prisma.$queryRawUnsafe<
+        { archived: boolean; deleted: boolean; version: number; value: unknown; size_bytes: number }[]
+      >(
+        "SELECT archived, deleted, version, value, size_bytes FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3",
+        tenant,
+        namespace,
+        r.key,
       );
       assert.deepEqual(row, { archived: true, deleted: false, version: 5, value: null, size_bytes: 0 });
       assert.equal(await warm.dropArchived(r, 5), false, "nothing left in warm to drop");
@@ -70,13 +84,20 @@ for (const backend of archiveBackends) {
       assert.equal(restored?.updatedAt.getTime(), last.updatedAt.getTime());
 
       const again = await tiered.get(r);
-      assert.ok(again?.tier === "warm" || again?.tier === "hot", `then it is served from warm or hot, not ${again?.tier}`);
+      assert.ok(
+        again?.tier === "warm" || again?.tier === "hot",
+        `then it is served from warm or hot, not ${again?.tier}`,
+      );
       assert.equal(again?.version, 5);
       assert.deepEqual(await warm.get(r).then((w) => w?.version), 5, "restored into warm, the source of truth");
 
       const historyAfter = await tiered.history(r);
       assert.deepEqual(historyAfter, historyBefore, "every version, actor, operation, value and time is kept");
-      assert.deepEqual((await warm.history(r)).map((h) => h.version), [5, 4, 3, 2, 1], "history is back in warm, not only in cold");
+      assert.deepEqual(
+        (await warm.history(r)).map((h) => h.version),
+        [5, 4, 3, 2, 1],
+        "history is back in warm, not only in cold",
+      );
       assert.deepEqual((await tiered.getVersion(r, 2))?.value, { step: 2, log: ["started", "fetched"] });
 
       const next = await tiered.put(r, { step: 5 }, { ifVersion: 5 });
@@ -91,11 +112,17 @@ for (const backend of archiveBackends) {
       assert.equal((await tiered.get(r))?.tier, "cold");
       await tiered.put(r, { i: 4 }, { ifVersion: 3 });
       assert.deepEqual(await demoteToCold(tiered, r), { outcome: "archived", version: 4, hotDropped: true });
-      assert.deepEqual((await archive.history(r)).map((h) => h.value), [{ i: 4 }, { i: 3 }, { i: 2 }, { i: 1 }]);
+      assert.deepEqual(
+        (await archive.history(r)).map((h) => h.value),
+        [{ i: 4 }, { i: 3 }, { i: 2 }, { i: 1 }],
+      );
       const restored = await tiered.get(r);
       assert.equal(restored?.tier, "cold");
       assert.equal(restored?.version, 4);
-      assert.deepEqual((await tiered.history(r)).map((h) => h.version), [4, 3, 2, 1]);
+      assert.deepEqual(
+        (await tiered.history(r)).map((h) => h.version),
+        [4, 3, 2, 1],
+      );
     });
 
     it("continues the version count for a write after the move, before any read", async () => {
@@ -113,10 +140,17 @@ for (const backend of archiveBackends) {
       const r = ref(uniqueName("run"));
       for (let i = 1; i <= 3; i++) await tiered.put(r, { i });
       assert.equal((await demoteToCold(tiered, r)).outcome, "archived");
-      await assert.rejects(tiered.put(r, "stale", { ifVersion: 2 }), (err: { code?: string; current?: number }) => err.code === "version_conflict" && err.current === 3);
+      await assert.rejects(
+        tiered.put(r, "stale", { ifVersion: 2 }),
+        (err: { code?: string; current?: number }) => err.code === "version_conflict" && err.current === 3,
+      );
       const written = await tiered.put(r, { i: 4 }, { ifVersion: 3 });
       assert.equal(written.version, 4);
-      assert.deepEqual((await tiered.history(r)).map((h) => h.version), [4, 3, 2, 1], "restored with its history before the write");
+      assert.deepEqual(
+        (await tiered.history(r)).map((h) => h.version),
+        [4, 3, 2, 1],
+        "restored with its history before the write",
+      );
 
       assert.equal((await demoteToCold(tiered, r)).outcome, "archived");
       assert.deepEqual(await tiered.delete(r, { ifVersion: 4 }), { deleted: true, version: 5 });
@@ -125,7 +159,11 @@ for (const backend of archiveBackends) {
       const plain = ref(uniqueName("run"));
       await tiered.put(plain, 1);
       assert.equal((await demoteToCold(tiered, plain)).outcome, "archived");
-      assert.deepEqual(await tiered.delete(plain), { deleted: true, version: 2 }, "an unconditional delete of an archived record deletes it");
+      assert.deepEqual(
+        await tiered.delete(plain),
+        { deleted: true, version: 2 },
+        "an unconditional delete of an archived record deletes it",
+      );
       assert.equal(await tiered.get(plain), undefined);
     });
 
@@ -153,7 +191,17 @@ for (const backend of archiveBackends) {
 
     it("does not drop a record whose key the archive knows from an earlier life at a newer version", async () => {
       const r = ref(uniqueName("run"));
-      const earlier = { namespace, key: r.key, value: { life: 1 }, version: 9, schemaVersion: 1, createdAt: new Date(Date.now() - 3_600_000), updatedAt: new Date(Date.now() - 60_000), expiresAt: null, sizeBytes: 10 };
+      const earlier = {
+        namespace,
+        key: r.key,
+        value: { life: 1 },
+        version: 9,
+        schemaVersion: 1,
+        createdAt: new Date(Date.now() - 3_600_000),
+        updatedAt: new Date(Date.now() - 60_000),
+        expiresAt: null,
+        sizeBytes: 10,
+      };
       await archive.importRecord(tenant, earlier, []);
       await warm.put(r, { life: 2 }); // version 1 in warm: the key started again
       assert.deepEqual(await demoteToCold(tiered, r), { outcome: "conflict", version: 1 });

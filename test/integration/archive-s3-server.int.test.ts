@@ -19,8 +19,12 @@ describe("a server with ARCHIVE_S3_BUCKET archives to S3 and restores through th
   before(async () => {
     s3 = await startS3();
     s3Env = {
-      ARCHIVE_S3_BUCKET: s3.options.bucket, ARCHIVE_S3_PREFIX: "statehouse", AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: s3.endpoint,
-      AWS_ACCESS_KEY_ID: s3.options.credentials!.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.options.credentials!.secretAccessKey,
+      ARCHIVE_S3_BUCKET: s3.options.bucket,
+      ARCHIVE_S3_PREFIX: "statehouse",
+      AWS_REGION: "us-east-1",
+      AWS_ENDPOINT_URL: s3.endpoint,
+      AWS_ACCESS_KEY_ID: s3.options.credentials!.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.options.credentials!.secretAccessKey,
     };
     api = await startApi(s3Env);
     ({ client: sh } = await api.clientFor("acme"));
@@ -31,15 +35,24 @@ describe("a server with ARCHIVE_S3_BUCKET archives to S3 and restores through th
   });
 
   it("reports the S3 cold tier as up", async () => {
-    const body = (await (await api.call("/api/ready")).json()) as { status: string; stores: { tier: string; backend: string; status: string }[] };
-    assert.deepEqual(body.stores.find((s) => s.tier === "cold"), { ...body.stores.find((s) => s.tier === "cold"), backend: "s3", status: "up" });
+    const body = (await (await api.call("/api/ready")).json()) as {
+      status: string;
+      stores: { tier: string; backend: string; status: string }[];
+    };
+    assert.deepEqual(
+      body.stores.find((s) => s.tier === "cold"),
+      { ...body.stores.find((s) => s.tier === "cold"), backend: "s3", status: "up" },
+    );
     assert.equal(body.status, "ready");
   });
 
   it("serves a record moved to the bucket from cold once, with its version, value and history", async () => {
     const path = { ns: "kv", key: "run-42" };
     for (const step of [1, 2, 3]) {
-      const put = await sh.PUT("/api/v1/state/{ns}/{key}", { params: { path }, body: { value: { step, done: step === 3 } } });
+      const put = await sh.PUT("/api/v1/state/{ns}/{key}", {
+        params: { path },
+        body: { value: { step, done: step === 3 } },
+      });
       assert.ok(put.response.ok, `PUT ${put.response.status}`);
     }
     // The mover (the lead's sweeper, in production) runs in-process; here, on the same stores the server uses.
@@ -62,12 +75,21 @@ describe("a server with ARCHIVE_S3_BUCKET archives to S3 and restores through th
     assert.notEqual(again.response.headers.get("statehouse-tier"), "cold");
     assert.equal(again.response.headers.get("etag"), '"3"');
     const history = await sh.GET("/api/v1/state/{ns}/{key}/history", { params: { path } });
-    assert.deepEqual(history.data?.versions.map((h) => h.version), [3, 2, 1]);
+    assert.deepEqual(
+      history.data?.versions.map((h) => h.version),
+      [3, 2, 1],
+    );
   });
 
   it("never writes the S3 secret to its logs, and reports a missing bucket as a degraded cold tier", async () => {
-    await api.restart({ ARCHIVE_S3_BUCKET: s3.missingBucket, AWS_SECRET_ACCESS_KEY: "not-the-right-secret-but-a-secret" });
-    const body = (await (await api.call("/api/ready")).json()) as { status: string; stores: { tier: string; status: string }[] };
+    await api.restart({
+      ARCHIVE_S3_BUCKET: s3.missingBucket,
+      AWS_SECRET_ACCESS_KEY: "not-the-right-secret-but-a-secret",
+    });
+    const body = (await (await api.call("/api/ready")).json()) as {
+      status: string;
+      stores: { tier: string; status: string }[];
+    };
     assert.equal(body.stores.find((s) => s.tier === "cold")?.status, "down");
     assert.equal(body.status, "degraded");
     const logs = api.server.logs.join("");

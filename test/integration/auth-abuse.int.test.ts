@@ -9,14 +9,20 @@ import { loadConfig } from "../../server/config";
 import { type ApiFixture, startApi } from "../helpers/api";
 
 const randomKey = () => `shk_${randomBytes(8).toString("hex")}_${randomBytes(32).toString("base64url")}`;
-const get = (api: ApiFixture, key: string, headers: Record<string, string> = {}) => fetch(`${api.url}/api/v1/state/kv/probe`, { headers: { authorization: `Bearer ${key}`, ...headers } });
+const get = (api: ApiFixture, key: string, headers: Record<string, string> = {}) =>
+  fetch(`${api.url}/api/v1/state/kv/probe`, { headers: { authorization: `Bearer ${key}`, ...headers } });
 
 function login(api: ApiFixture, body: string, headers: Record<string, string>): Promise<Response> {
   return fetch(`${api.url}/api/admin/session`, { method: "POST", headers, body });
 }
 
 /** A request over a raw socket whose body arrives one byte per second; resolves with what the server sent and when. */
-function trickle(api: ApiFixture, head: string, length: number, maxMs: number): Promise<{ text: string; afterMs: number }> {
+function trickle(
+  api: ApiFixture,
+  head: string,
+  length: number,
+  maxMs: number,
+): Promise<{ text: string; afterMs: number }> {
   const { hostname, port } = new URL(api.url);
   return new Promise((resolve) => {
     const started = Date.now();
@@ -47,16 +53,26 @@ describe("authentication abuse, one address (no trusted proxy)", () => {
   });
   after(() => api?.close());
 
-  it("answers 408 to a body trickled one byte a second, and the default request timeout is under 20 s", { timeout: 60_000 }, async () => {
+  it("answers 408 to a body trickled one byte a second, and the default request timeout is under 20 s", {
+    timeout: 60_000,
+  }, async () => {
     const { key } = await api.clientFor("acme", ["state:read", "state:write"]);
     const host = new URL(api.url).host;
-    const { text, afterMs } = await trickle(api, `PUT /api/v1/state/kv/slow HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\n`, 30, 15_000);
+    const { text, afterMs } = await trickle(
+      api,
+      `PUT /api/v1/state/kv/slow HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${key}\r\nContent-Type: application/json\r\n`,
+      30,
+      15_000,
+    );
     assert.match(text, /^HTTP\/1\.1 408 /, `a 408 the client can read (got ${JSON.stringify(text.slice(0, 60))})`);
     assert.ok(afterMs < 10_000, `answered after ${afterMs} ms with a 3 s request timeout checked every second`);
     assert.equal((await get(api, key)).status, 404, "nothing was written and the server still answers");
     // The defaults: a whole request within 15 s, checked every second, so a 20 s trickle never finishes.
     const defaults = loadConfig({});
-    assert.ok(defaults.STATEHOUSE_REQUEST_TIMEOUT_MS + 1000 < 20_000, `default request timeout ${defaults.STATEHOUSE_REQUEST_TIMEOUT_MS} ms`);
+    assert.ok(
+      defaults.STATEHOUSE_REQUEST_TIMEOUT_MS + 1000 < 20_000,
+      `default request timeout ${defaults.STATEHOUSE_REQUEST_TIMEOUT_MS} ms`,
+    );
     assert.ok(defaults.STATEHOUSE_HEADERS_TIMEOUT_MS <= defaults.STATEHOUSE_REQUEST_TIMEOUT_MS);
   });
 
@@ -65,9 +81,24 @@ describe("authentication abuse, one address (no trusted proxy)", () => {
     const origin = api.url; // what a browser on the dashboard's page sends
     const body = JSON.stringify({ key: adminKey });
     const refusals: [string, string, Record<string, string>, number][] = [
-      ["cross-site text/plain (a form or no-cors fetch)", body, { "content-type": "text/plain", origin: "https://evil.example", "sec-fetch-site": "cross-site" }, 403],
-      ["cross-site JSON", body, { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" }, 403],
-      ["JSON with a foreign Origin and no Sec-Fetch-Site", body, { "content-type": "application/json", origin: "https://evil.example" }, 403],
+      [
+        "cross-site text/plain (a form or no-cors fetch)",
+        body,
+        { "content-type": "text/plain", origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+        403,
+      ],
+      [
+        "cross-site JSON",
+        body,
+        { "content-type": "application/json", origin: "https://evil.example", "sec-fetch-site": "cross-site" },
+        403,
+      ],
+      [
+        "JSON with a foreign Origin and no Sec-Fetch-Site",
+        body,
+        { "content-type": "application/json", origin: "https://evil.example" },
+        403,
+      ],
       ["JSON from a sibling site", body, { "content-type": "application/json", "sec-fetch-site": "same-site" }, 403],
       ["JSON with Origin null", body, { "content-type": "application/json", origin: "null" }, 403],
       ["same-origin text/plain", body, { "content-type": "text/plain", origin, "sec-fetch-site": "same-origin" }, 415],
@@ -98,7 +129,9 @@ describe("authentication abuse, one address (no trusted proxy)", () => {
     assert.equal(((await after.json()) as { code: string }).code, "unauthorized");
   });
 
-  it("throttles 80 bad keys from one address (X-Forwarded-For ignored) while its valid keys still work", { timeout: 60_000 }, async () => {
+  it("throttles 80 bad keys from one address (X-Forwarded-For ignored) while its valid keys still work", {
+    timeout: 60_000,
+  }, async () => {
     const { key: busy } = await api.clientFor("acme", ["state:read"]);
     assert.equal((await get(api, busy)).status, 404, "a key in use before the flood");
     const fresh = await api.clientFor("acme", ["state:read"]); // minted by this process, never used yet
@@ -115,7 +148,10 @@ describe("authentication abuse, one address (no trusted proxy)", () => {
         assert.equal(((await res.json()) as { code: string }).code, "rate_limited");
       } else await res.body?.cancel();
     }
-    assert.ok(statuses.every((s) => s === 401 || s === 429), `only 401 and 429: ${[...new Set(statuses)]}`);
+    assert.ok(
+      statuses.every((s) => s === 401 || s === 429),
+      `only 401 and 429: ${[...new Set(statuses)]}`,
+    );
     assert.equal(statuses.indexOf(429), 20, `the first 20 failures are answered 401, then 429 (${statuses.join(",")})`);
     assert.ok(statuses.slice(20).every((s) => s === 429));
     assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, `Retry-After ${retryAfter}`);
@@ -128,7 +164,10 @@ describe("authentication abuse, one address (no trusted proxy)", () => {
     const wrongSecret = await get(api, fresh.key.slice(0, -2) + (fresh.key.endsWith("AA") ? "BB" : "AA"));
     assert.equal(wrongSecret.status, 429, "a wrong secret for a known key id is a failure like any other");
     // ... and the blocked address's login with a valid key of this process still works.
-    assert.equal((await login(api, JSON.stringify({ key: admin.key }), { "content-type": "application/json" })).status, 200);
+    assert.equal(
+      (await login(api, JSON.stringify({ key: admin.key }), { "content-type": "application/json" })).status,
+      200,
+    );
   });
 });
 
@@ -142,7 +181,10 @@ describe("authentication abuse behind a trusted proxy (STATEHOUSE_TRUST_PROXY)",
   it("throttles 40 bad logins per forwarded client address, and only that address", { timeout: 60_000 }, async () => {
     const { key: adminKey } = await api.clientFor("acme", ["admin"]);
     // The proxy (127.0.0.1, trusted) appends the address it saw; what the client wrote to the left is ignored.
-    const from = (client: string, spoofed = `10.9.${Math.floor(Math.random() * 250)}.1`) => ({ "content-type": "application/json", "x-forwarded-for": `${spoofed}, ${client}` });
+    const from = (client: string, spoofed = `10.9.${Math.floor(Math.random() * 250)}.1`) => ({
+      "content-type": "application/json",
+      "x-forwarded-for": `${spoofed}, ${client}`,
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++) {
       const res = await login(api, JSON.stringify({ key: i % 2 ? randomKey() : `wrong-${i}` }), from("198.51.100.7"));
@@ -159,7 +201,10 @@ describe("authentication abuse behind a trusted proxy (STATEHOUSE_TRUST_PROXY)",
     assert.equal((await login(api, JSON.stringify({ key: adminKey }), from("198.51.100.7"))).status, 200);
     assert.equal((await get(api, randomKey(), { "x-forwarded-for": "198.51.100.7" })).status, 429);
     // IPv6 clients count per /64: rotating the interface id does not give a fresh budget.
-    for (let i = 0; i < 25; i++) await (await get(api, randomKey(), { "x-forwarded-for": `2001:db8:1:2::${(i + 1).toString(16)}` })).body?.cancel();
+    for (let i = 0; i < 25; i++)
+      await (
+        await get(api, randomKey(), { "x-forwarded-for": `2001:db8:1:2::${(i + 1).toString(16)}` })
+      ).body?.cancel();
     assert.equal((await get(api, randomKey(), { "x-forwarded-for": "2001:db8:1:2:ffff::1" })).status, 429);
     assert.equal((await get(api, randomKey(), { "x-forwarded-for": "2001:db8:1:3::1" })).status, 401);
   });

@@ -37,8 +37,14 @@ describe("bounded work over HTTP", () => {
     await api.close();
   });
 
-  const send = (method: string, path: string, body: string, contentType = "application/json", headers: Record<string, string> = {}, as = key) =>
-    api.call(path, { method, key: as, headers: { "content-type": contentType, ...headers }, body });
+  const send = (
+    method: string,
+    path: string,
+    body: string,
+    contentType = "application/json",
+    headers: Record<string, string> = {},
+    as = key,
+  ) => api.call(path, { method, key: as, headers: { "content-type": contentType, ...headers }, body });
   const record = async (path: string) => {
     const res = await api.call(path, { key });
     assert.equal(res.status, 200);
@@ -60,18 +66,52 @@ describe("bounded work over HTTP", () => {
   };
 
   it("a body nested 20 000 deep gets 400 too_deep on every kind of JSON body, and changes nothing", async () => {
-    assert.equal((await send("PUT", "/api/v1/state/kv/doc", JSON.stringify({ value: { n: 1, list: [1, 2] } }))).status, 201);
+    assert.equal(
+      (await send("PUT", "/api/v1/state/kv/doc", JSON.stringify({ value: { n: 1, list: [1, 2] } }))).status,
+      201,
+    );
     const before = await record("/api/v1/state/kv/doc");
     const bodies: [string, string, string, string, string?][] = [
       ["PUT", "/api/v1/state/kv/doc", `{"value":${deepArray(DEEP)}}`, "application/json"],
       ["PATCH", "/api/v1/state/kv/doc", deepObject(DEEP), "application/merge-patch+json"],
-      ["PATCH", "/api/v1/state/kv/doc", `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`, "application/json-patch+json"],
-      ["PATCH", "/api/v1/state/kv/doc", `[{"op":"replace","path":"/n","value":${deepObject(DEEP)}}]`, "application/json-patch+json"],
-      ["POST", "/api/v1/transactions", `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`, "application/json"],
-      ["POST", "/api/v1/agents/assistant/invoke", `{"messages":[{"role":"user","content":"hi, I am Ada"}],"entities":{"x":${deepObject(DEEP)}}}`, "application/json"],
-      ["POST", "/api/v1/agents/assistant/batch", `{"documents":[{"text":"hello"},${deepArray(DEEP)}]}`, "application/json"],
+      [
+        "PATCH",
+        "/api/v1/state/kv/doc",
+        `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`,
+        "application/json-patch+json",
+      ],
+      [
+        "PATCH",
+        "/api/v1/state/kv/doc",
+        `[{"op":"replace","path":"/n","value":${deepObject(DEEP)}}]`,
+        "application/json-patch+json",
+      ],
+      [
+        "POST",
+        "/api/v1/transactions",
+        `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`,
+        "application/json",
+      ],
+      [
+        "POST",
+        "/api/v1/agents/assistant/invoke",
+        `{"messages":[{"role":"user","content":"hi, I am Ada"}],"entities":{"x":${deepObject(DEEP)}}}`,
+        "application/json",
+      ],
+      [
+        "POST",
+        "/api/v1/agents/assistant/batch",
+        `{"documents":[{"text":"hello"},${deepArray(DEEP)}]}`,
+        "application/json",
+      ],
       ["POST", "/api/v1/workflows", `{"type":"plan","input":${deepObject(DEEP)}}`, "application/json"],
-      ["POST", "/api/v1/admin/keys", `{"tenant":"acme","scopes":["state:read"],"name":${deepArray(DEEP)}}`, "application/json", api.adminToken],
+      [
+        "POST",
+        "/api/v1/admin/keys",
+        `{"tenant":"acme","scopes":["state:read"],"name":${deepArray(DEEP)}}`,
+        "application/json",
+        api.adminToken,
+      ],
     ];
     for (const [method, path, body, contentType, as] of bodies) {
       const { res, ms } = await timed(() => send(method, path, body, contentType, {}, as ?? key));
@@ -81,7 +121,11 @@ describe("bounded work over HTTP", () => {
     }
     await unchanged("/api/v1/state/kv/doc", before);
     // The dashboard's login body too (with an admin key, so only the nesting can refuse it; under the 16 KiB body limit there).
-    const login = await fetch(`${api.url}/api/admin/session`, { method: "POST", headers: { "content-type": "application/json" }, body: `{"key":${JSON.stringify(api.adminToken)},"x":${deepArray(7000)}}` });
+    const login = await fetch(`${api.url}/api/admin/session`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"key":${JSON.stringify(api.adminToken)},"x":${deepArray(7000)}}`,
+    });
     assert.equal((await problem(login, 400, "too_deep")).limitDepth, 64);
     assert.equal(login.headers.get("set-cookie"), null, "no session for a refused login");
   });
@@ -92,46 +136,90 @@ describe("bounded work over HTTP", () => {
     await problem(await send("PUT", "/api/v1/state/kv/edge", `{"value":${deepArray(64)}}`), 400, "too_deep");
     assert.equal((await record("/api/v1/state/kv/edge")).version, 1);
     // Strings full of brackets do not count.
-    assert.equal((await send("PUT", "/api/v1/state/kv/edge", JSON.stringify({ value: "[{".repeat(5000) }))).status, 200);
+    assert.equal(
+      (await send("PUT", "/api/v1/state/kv/edge", JSON.stringify({ value: "[{".repeat(5000) }))).status,
+      200,
+    );
   });
 
   it("the 30-op root-copy JSON Patch gets 413 fast and leaves the record unchanged", async () => {
-    assert.equal((await send("PUT", "/api/v1/state/kv/bomb", JSON.stringify({ value: { seed: "x".repeat(200) } }))).status, 201);
+    assert.equal(
+      (await send("PUT", "/api/v1/state/kv/bomb", JSON.stringify({ value: { seed: "x".repeat(200) } }))).status,
+      201,
+    );
     const before = await record("/api/v1/state/kv/bomb");
     const ops = Array.from({ length: 30 }, (_, i) => ({ op: "copy", from: "", path: `/c${i}` }));
-    const { res, ms } = await timed(() => send("PATCH", "/api/v1/state/kv/bomb", JSON.stringify(ops), "application/json-patch+json"));
+    const { res, ms } = await timed(() =>
+      send("PATCH", "/api/v1/state/kv/bomb", JSON.stringify(ops), "application/json-patch+json"),
+    );
     const p = await problem(res, 413, "too_large");
     assert.equal(p.limitBytes, 4 * 1024 * 1024, "kv's maxBytes.fail");
     assert.equal(typeof p.operation, "number");
     assert.ok(ms < 5000, `answered in ${ms} ms`);
     await unchanged("/api/v1/state/kv/bomb", before);
     // With If-Match too, and twice in parallel: still refused, still unchanged.
-    const again = await Promise.all([0, 1].map(() => send("PATCH", "/api/v1/state/kv/bomb", JSON.stringify(ops), "application/json-patch+json", { "if-match": '"1"' })));
+    const again = await Promise.all(
+      [0, 1].map(() =>
+        send("PATCH", "/api/v1/state/kv/bomb", JSON.stringify(ops), "application/json-patch+json", {
+          "if-match": '"1"',
+        }),
+      ),
+    );
     for (const r of again) await problem(r, 413, "too_large");
     await unchanged("/api/v1/state/kv/bomb", before);
   });
 
   it("JSON Patches over the operation cap or the work cap get 413; a small patch still applies", async () => {
-    assert.equal((await send("PUT", "/api/v1/state/kv/work", JSON.stringify({ value: { big: "b".repeat(400_000), n: 0 } }))).status, 201);
+    assert.equal(
+      (await send("PUT", "/api/v1/state/kv/work", JSON.stringify({ value: { big: "b".repeat(400_000), n: 0 } })))
+        .status,
+      201,
+    );
     const before = await record("/api/v1/state/kv/work");
     const tooMany = Array.from({ length: 1001 }, () => ({ op: "test", path: "/n", value: 0 }));
-    const p = await problem(await send("PATCH", "/api/v1/state/kv/work", JSON.stringify(tooMany), "application/json-patch+json"), 413, "too_large");
+    const p = await problem(
+      await send("PATCH", "/api/v1/state/kv/work", JSON.stringify(tooMany), "application/json-patch+json"),
+      413,
+      "too_large",
+    );
     assert.equal(p.limitOperations, 1000);
-    const loop = Array.from({ length: 500 }, () => [{ op: "copy", from: "/big", path: "/tmp" }, { op: "remove", path: "/tmp" }]).flat();
-    const w = await problem(await send("PATCH", "/api/v1/state/kv/work", JSON.stringify(loop), "application/json-patch+json"), 413, "too_large");
+    const loop = Array.from({ length: 500 }, () => [
+      { op: "copy", from: "/big", path: "/tmp" },
+      { op: "remove", path: "/tmp" },
+    ]).flat();
+    const w = await problem(
+      await send("PATCH", "/api/v1/state/kv/work", JSON.stringify(loop), "application/json-patch+json"),
+      413,
+      "too_large",
+    );
     assert.equal(w.limitWorkBytes, 16 * 1024 * 1024);
     await unchanged("/api/v1/state/kv/work", before);
-    const ok = await send("PATCH", "/api/v1/state/kv/work", JSON.stringify([{ op: "replace", path: "/n", value: 1 }, { op: "copy", from: "/n", path: "/m" }]), "application/json-patch+json");
+    const ok = await send(
+      "PATCH",
+      "/api/v1/state/kv/work",
+      JSON.stringify([
+        { op: "replace", path: "/n", value: 1 },
+        { op: "copy", from: "/n", path: "/m" },
+      ]),
+      "application/json-patch+json",
+    );
     assert.equal(ok.status, 200, await ok.clone().text());
     assert.deepEqual(((await ok.json()) as { value: Record<string, unknown> }).value.m, 1);
   });
 
   it("a JSON Patch cannot deepen a value past the stored-value nesting limit", async () => {
-    assert.equal((await send("PUT", "/api/v1/state/kv/deepen", JSON.stringify({ value: JSON.parse(deepObject(60)) }))).status, 201);
+    assert.equal(
+      (await send("PUT", "/api/v1/state/kv/deepen", JSON.stringify({ value: JSON.parse(deepObject(60)) }))).status,
+      201,
+    );
     const before = await record("/api/v1/state/kv/deepen");
     const path = `${"/a".repeat(59)}/x`;
     const ops = Array.from({ length: 10 }, () => ({ op: "copy", from: "", path }));
-    const p = await problem(await send("PATCH", "/api/v1/state/kv/deepen", JSON.stringify(ops), "application/json-patch+json"), 422, "invalid");
+    const p = await problem(
+      await send("PATCH", "/api/v1/state/kv/deepen", JSON.stringify(ops), "application/json-patch+json"),
+      422,
+      "invalid",
+    );
     assert.match(String(p.detail), /deeper than 512/);
     await unchanged("/api/v1/state/kv/deepen", before);
   });
@@ -140,8 +228,19 @@ describe("bounded work over HTTP", () => {
     const start = await send("POST", "/api/v1/workflows", JSON.stringify({ type: "plan", input: { steps: 1 } }));
     assert.equal(start.status, 202, await start.clone().text());
     const { runId } = (await start.json()) as { runId: string };
-    await until(async () => (((await (await api.call(`/api/v1/workflows/${runId}`, { key })).json()) as { status: string }).status === "succeeded" ? true : undefined), "the run to succeed");
-    const p = await problem(await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key }), 409, "workflow_finished");
+    await until(
+      async () =>
+        ((await (await api.call(`/api/v1/workflows/${runId}`, { key })).json()) as { status: string }).status ===
+        "succeeded"
+          ? true
+          : undefined,
+      "the run to succeed",
+    );
+    const p = await problem(
+      await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key }),
+      409,
+      "workflow_finished",
+    );
     assert.equal(p.runStatus, "succeeded");
   });
 
@@ -163,13 +262,36 @@ describe("bounded work over HTTP", () => {
     const a = await record("/api/v1/state/kv/tx-a");
     const b = await record("/api/v1/state/kv/tx-b");
     const tx = (operations: unknown[]) => send("POST", "/api/v1/transactions", JSON.stringify({ operations }));
-    const conflict = await problem(await tx([{ op: "put", namespace: "kv", key: "tx-a", value: "a2" }, { op: "put", namespace: "kv", key: "tx-b", value: "b2", ifMatch: 7 }, { op: "delete", namespace: "kv", key: "tx-a" }]), 412, "version_conflict");
+    const conflict = await problem(
+      await tx([
+        { op: "put", namespace: "kv", key: "tx-a", value: "a2" },
+        { op: "put", namespace: "kv", key: "tx-b", value: "b2", ifMatch: 7 },
+        { op: "delete", namespace: "kv", key: "tx-a" },
+      ]),
+      412,
+      "version_conflict",
+    );
     assert.equal(conflict.operation, 1);
     assert.match(String(conflict.detail), /^operations\[1\]: /);
     assert.equal(conflict.currentVersion, 1);
-    const tooBig = await problem(await tx([{ op: "delete", namespace: "kv", key: "tx-b", ifMatch: 1 }, { op: "put", namespace: "ratelimits", key: "x", value: "y".repeat(20_000) }]), 413, "too_large");
+    const tooBig = await problem(
+      await tx([
+        { op: "delete", namespace: "kv", key: "tx-b", ifMatch: 1 },
+        { op: "put", namespace: "ratelimits", key: "x", value: "y".repeat(20_000) },
+      ]),
+      413,
+      "too_large",
+    );
     assert.equal(tooBig.operation, 1);
-    const unknown = await problem(await tx([{ op: "put", namespace: "kv", key: "tx-a", value: 1 }, { op: "put", namespace: "kv", key: "tx-a", value: 2 }, { op: "put", namespace: "nope", key: "k", value: 1 }]), 404, "unknown_namespace");
+    const unknown = await problem(
+      await tx([
+        { op: "put", namespace: "kv", key: "tx-a", value: 1 },
+        { op: "put", namespace: "kv", key: "tx-a", value: 2 },
+        { op: "put", namespace: "nope", key: "k", value: 1 },
+      ]),
+      404,
+      "unknown_namespace",
+    );
     assert.equal(unknown.operation, 2);
     await unchanged("/api/v1/state/kv/tx-a", a);
     await unchanged("/api/v1/state/kv/tx-b", b);

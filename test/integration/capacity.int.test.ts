@@ -12,9 +12,18 @@ describe("capacity", () => {
       const { key } = await api.clientFor("cap");
       const labels = { agent: "assistant", namespace: "sessions" };
       const active = () => metricValue(api, "statehouse_sessions_active", labels);
-      assert.equal(await eventually(active, (v) => v === 0), 0, "observed as 0 before any session (so the series always exists)");
+      assert.equal(
+        await eventually(active, (v) => v === 0),
+        0,
+        "observed as 0 before any session (so the series always exists)",
+      );
 
-      const open = async () => ((await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as { sessionId: string }).sessionId;
+      const open = async () =>
+        (
+          (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
+            sessionId: string;
+          }
+        ).sessionId;
       const ids = [await open(), await open(), await open()];
       await eventually(active, (v) => v === 3);
       const { key: other } = await api.clientFor("cap-other");
@@ -26,7 +35,14 @@ describe("capacity", () => {
       assert.ok(rising > 4, `forecast ${rising} > 4 while sessions grow`);
       const snapshot = (await (await api.call("/api/v1/admin/capacity", { key: api.adminToken })).json()) as {
         horizonSeconds: number;
-        series: { agent: string; namespace: string; active: number; forecast: number; perHour: number; samples: { at: string; active: number }[] }[];
+        series: {
+          agent: string;
+          namespace: string;
+          active: number;
+          forecast: number;
+          perHour: number;
+          samples: { at: string; active: number }[];
+        }[];
       };
       assert.equal(snapshot.horizonSeconds, 3600);
       const series = snapshot.series.find((s) => s.agent === "assistant")!;
@@ -34,7 +50,11 @@ describe("capacity", () => {
       assert.ok(series.perHour > 0);
       assert.ok(series.samples.length >= 2);
 
-      for (const id of ids.slice(0, 2)) assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}`, { method: "DELETE", key })).status, 204);
+      for (const id of ids.slice(0, 2))
+        assert.equal(
+          (await api.call(`/api/v1/agents/assistant/sessions/${id}`, { method: "DELETE", key })).status,
+          204,
+        );
       await eventually(active, (v) => v === 2);
       assert.equal((await api.call("/api/v1/admin/capacity", { key })).status, 403, "admins only");
     } finally {

@@ -35,7 +35,11 @@ describe("fuzzing the API", () => {
   let readOnlyKey: string;
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_RATE_LIMIT_RPS: "100000", STATEHOUSE_RATE_LIMIT_BURST: "100000", STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024) });
+    api = await startApi({
+      STATEHOUSE_RATE_LIMIT_RPS: "100000",
+      STATEHOUSE_RATE_LIMIT_BURST: "100000",
+      STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024),
+    });
     ({ key } = await api.clientFor("fuzz"));
     ({ key: readOnlyKey } = await api.clientFor("fuzz", ["state:read"]));
     const revoked = await api.clientFor("fuzz");
@@ -43,7 +47,12 @@ describe("fuzzing the API", () => {
     await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: revoked.id } } });
     // Some state that must come through untouched.
     for (const k of ["a", "b", "nested/key", "ключ"]) {
-      await api.call(`/api/v1/state/kv/${encodeURIComponent(k)}`, { method: "PUT", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ value: { k } }) });
+      await api.call(`/api/v1/state/kv/${encodeURIComponent(k)}`, {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: { k } }),
+      });
     }
   });
   after(async () => {
@@ -54,7 +63,9 @@ describe("fuzzing the API", () => {
     const c = new pg.Client({ connectionString: api.db.url });
     await c.connect();
     try {
-      const records = await c.query(`SELECT tenant, namespace, key, version, value::text AS value, deleted FROM state_records ORDER BY 1, 2, 3`);
+      const records = await c.query(
+        `SELECT tenant, namespace, key, version, value::text AS value, deleted FROM state_records ORDER BY 1, 2, 3`,
+      );
       const history = await c.query(`SELECT count(*)::int AS n FROM state_history`);
       const outbox = await c.query(`SELECT count(*)::int AS n FROM outbox_events`);
       const keys = await c.query(`SELECT id, revoked_at FROM api_keys ORDER BY id`);
@@ -67,25 +78,48 @@ describe("fuzzing the API", () => {
   function generate(rand: () => number, n: number): Hostile[] {
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
     const deep = (depth: number) => "[".repeat(depth) + "]".repeat(depth);
-    const deepObject = (depth: number) => '{"value":' + '{"a":'.repeat(depth) + "1" + "}".repeat(depth) + "}";
+    const deepObject = (depth: number) => `{"value":${'{"a":'.repeat(depth)}1${"}".repeat(depth)}}`;
     const bytes = (len: number) => randomBytes(len);
     const keys = [
-      "..", "../../etc/passwd", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "%00", "a%00b", "%ff%fe", "%", "%zz", "%E0%A4%A", "🔑".repeat(200),
-      encodeURIComponent("x".repeat(600)), "%0d%0aSet-Cookie:%20x=1", "<script>alert(1)</script>", "'; DROP TABLE state_records; --", "\u202e", "%C0%AF",
+      "..",
+      "../../etc/passwd",
+      "%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+      "%00",
+      "a%00b",
+      "%ff%fe",
+      "%",
+      "%zz",
+      "%E0%A4%A",
+      "🔑".repeat(200),
+      encodeURIComponent("x".repeat(600)),
+      "%0d%0aSet-Cookie:%20x=1",
+      "<script>alert(1)</script>",
+      "'; DROP TABLE state_records; --",
+      "\u202e",
+      "%C0%AF",
     ];
     const namespaces = ["kv", "sessions", "nope", "..", "KV", "idempotency", "%00", "a".repeat(100), "workflows"];
     const methods = ["GET", "PUT", "PATCH", "DELETE", "POST", "OPTIONS", "HEAD", "PROPFIND", "PURGE"]; // fetch refuses TRACE/CONNECT
-    const contentTypes = ["application/json", "text/plain", "application/xml", "application/merge-patch+json", "application/json-patch+json", "multipart/form-data; boundary=x", "", "application/json; charset=utf-16"];
+    const contentTypes = [
+      "application/json",
+      "text/plain",
+      "application/xml",
+      "application/merge-patch+json",
+      "application/json-patch+json",
+      "multipart/form-data; boundary=x",
+      "",
+      "application/json; charset=utf-16",
+    ];
     const badAuth = (): Record<string, string> =>
       pick<Record<string, string>>([
         {},
         { authorization: "Bearer" },
-        { authorization: "Bearer " + "A".repeat(600) },
+        { authorization: `Bearer ${"A".repeat(600)}` },
         { authorization: `Bearer ${revokedKey}` },
         { authorization: `Bearer ${key.slice(0, -1)}x` },
         { authorization: "Basic Zm9vOmJhcg==" },
         { authorization: `Bearer ${key}${key}` },
-        { authorization: "bearer shk_zzzzzzzzzzzzzzzz_" + "a".repeat(43) },
+        { authorization: `bearer shk_zzzzzzzzzzzzzzzz_${"a".repeat(43)}` },
       ]);
     const invalidBodies = () =>
       pick<string | Uint8Array>([
@@ -117,50 +151,143 @@ describe("fuzzing the API", () => {
       const statePath = `/api/v1/state/${ns}/${k}`;
       switch (kind) {
         case 0: // a valid-looking write with a bad, revoked or missing key
-          out.push({ label: "bad key", method: pick(["PUT", "PATCH", "DELETE"]), path: `/api/v1/state/kv/${pick(["a", "b"])}`, headers: { ...badAuth(), "content-type": "application/json" }, body: '{"value":"pwned"}' });
+          out.push({
+            label: "bad key",
+            method: pick(["PUT", "PATCH", "DELETE"]),
+            path: `/api/v1/state/kv/${pick(["a", "b"])}`,
+            headers: { ...badAuth(), "content-type": "application/json" },
+            body: '{"value":"pwned"}',
+          });
           break;
         case 1: // a good key with an invalid body
           // (a PATCH body that happens to be a valid merge patch would rightly apply: patches go to a key that does not exist)
-          out.push(rand() < 0.7
-            ? { label: "invalid body", method: "PUT", path: `/api/v1/state/kv/${pick(["a", "b", "fresh"])}`, headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) }, body: invalidBodies() }
-            : { label: "invalid patch", method: "PATCH", path: "/api/v1/state/kv/fresh", headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) }, body: invalidBodies() });
+          out.push(
+            rand() < 0.7
+              ? {
+                  label: "invalid body",
+                  method: "PUT",
+                  path: `/api/v1/state/kv/${pick(["a", "b", "fresh"])}`,
+                  headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+                  body: invalidBodies(),
+                }
+              : {
+                  label: "invalid patch",
+                  method: "PATCH",
+                  path: "/api/v1/state/kv/fresh",
+                  headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+                  body: invalidBodies(),
+                },
+          );
           break;
         case 2: // hostile keys and namespaces in the path
-          out.push({ label: "hostile path", method: pick(["GET", "DELETE", "PUT"]), path: statePath, headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"999"' }, body: '{"value":1}' });
+          out.push({
+            label: "hostile path",
+            method: pick(["GET", "DELETE", "PUT"]),
+            path: statePath,
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"999"' },
+            body: '{"value":1}',
+          });
           break;
         case 3: // wrong methods
-          out.push({ label: "wrong method", method: pick(methods), path: pick(["/api/v1/transactions", "/api/v1/namespaces", "/api/v1/admin/keys/x", "/api/v1/openapi.json", "/api/ready"]), headers: { authorization: `Bearer ${key}` } });
+          out.push({
+            label: "wrong method",
+            method: pick(methods),
+            path: pick([
+              "/api/v1/transactions",
+              "/api/v1/namespaces",
+              "/api/v1/admin/keys/x",
+              "/api/v1/openapi.json",
+              "/api/ready",
+            ]),
+            headers: { authorization: `Bearer ${key}` },
+          });
           break;
         case 4: // huge headers
-          out.push({ label: "huge header", method: "GET", path: "/api/v1/state/kv/a", headers: { authorization: `Bearer ${key}`, "x-junk": "j".repeat(Math.floor(rand() * 40_000)), "if-none-match": "*".repeat(1000) } });
+          out.push({
+            label: "huge header",
+            method: "GET",
+            path: "/api/v1/state/kv/a",
+            headers: {
+              authorization: `Bearer ${key}`,
+              "x-junk": "j".repeat(Math.floor(rand() * 40_000)),
+              "if-none-match": "*".repeat(1000),
+            },
+          });
           break;
         case 5: // a read-only key trying to write; a full key writing without the precondition a namespace requires
           out.push(
             rand() < 0.5
-              ? { label: "scope", method: pick(["PUT", "DELETE", "PATCH"]), path: "/api/v1/state/kv/a", headers: { authorization: `Bearer ${readOnlyKey}`, "content-type": "application/json" }, body: pick(['{"value":1}', "{", "[]"]) }
-              : { label: "precondition", method: pick(["PUT", "DELETE", "PATCH"]), path: "/api/v1/state/workflows/w", headers: { authorization: `Bearer ${key}`, "content-type": pick(["application/json", "application/merge-patch+json"]) }, body: '{"value":1}' },
+              ? {
+                  label: "scope",
+                  method: pick(["PUT", "DELETE", "PATCH"]),
+                  path: "/api/v1/state/kv/a",
+                  headers: { authorization: `Bearer ${readOnlyKey}`, "content-type": "application/json" },
+                  body: pick(['{"value":1}', "{", "[]"]),
+                }
+              : {
+                  label: "precondition",
+                  method: pick(["PUT", "DELETE", "PATCH"]),
+                  path: "/api/v1/state/workflows/w",
+                  headers: {
+                    authorization: `Bearer ${key}`,
+                    "content-type": pick(["application/json", "application/merge-patch+json"]),
+                  },
+                  body: '{"value":1}',
+                },
           );
           break;
         case 6: // transactions that are malformed or conflict
           out.push({
-            label: "transaction", method: "POST", path: "/api/v1/transactions", headers: { authorization: `Bearer ${key}`, "content-type": pick(["application/json", "text/plain"]) },
+            label: "transaction",
+            method: "POST",
+            path: "/api/v1/transactions",
+            headers: { authorization: `Bearer ${key}`, "content-type": pick(["application/json", "text/plain"]) },
             body: pick([
               invalidBodies(),
-              JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "a" }, { op: "put", namespace: "kv", key: "b", value: 1, ifMatch: '"999"' }] }),
+              JSON.stringify({
+                operations: [
+                  { op: "delete", namespace: "kv", key: "a" },
+                  { op: "put", namespace: "kv", key: "b", value: 1, ifMatch: '"999"' },
+                ],
+              }),
               JSON.stringify({ operations: [{ op: "put", namespace: "nope", key: "a", value: 1 }] }),
-              JSON.stringify({ operations: Array.from({ length: 101 }, () => ({ op: "delete", namespace: "kv", key: "a" })) }),
+              JSON.stringify({
+                operations: Array.from({ length: 101 }, () => ({ op: "delete", namespace: "kv", key: "a" })),
+              }),
               JSON.stringify({ operations: [{ op: "put", namespace: "kv", key: "", value: 1 }] }),
             ]),
           });
           break;
         case 7: // queries with garbage
-          out.push({ label: "query", method: "GET", path: `/api/v1/state/${pick(["kv", "nope"])}?limit=${pick(["-1", "0", "abc", "1e9", "%00", "5"])}&cursor=${pick(["%%%", "////", "AAAA", encodeURIComponent("\u0000"), ""])}&prefix=${pick(["%00", "..", "a", "x".repeat(600)])}`, headers: { authorization: `Bearer ${key}` } });
+          out.push({
+            label: "query",
+            method: "GET",
+            path: `/api/v1/state/${pick(["kv", "nope"])}?limit=${pick(["-1", "0", "abc", "1e9", "%00", "5"])}&cursor=${pick(["%%%", "////", "AAAA", encodeURIComponent("\u0000"), ""])}&prefix=${pick(["%00", "..", "a", "x".repeat(600)])}`,
+            headers: { authorization: `Bearer ${key}` },
+          });
           break;
         case 8: // agent routes with junk
-          out.push({ label: "agents", method: pick(["POST", "GET", "DELETE"]), path: `/api/v1/agents/${pick(["assistant", "nobody", "..", "%00"])}/sessions/${pick(["x", "00000000-0000-0000-0000-000000000000", "..", "%ff"])}${pick(["", "/messages"])}`, headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) }, body: pick(['{"content":""}', '{"content":1}', invalidBodies() as string]) });
+          out.push({
+            label: "agents",
+            method: pick(["POST", "GET", "DELETE"]),
+            path: `/api/v1/agents/${pick(["assistant", "nobody", "..", "%00"])}/sessions/${pick(["x", "00000000-0000-0000-0000-000000000000", "..", "%ff"])}${pick(["", "/messages"])}`,
+            headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+            body: pick(['{"content":""}', '{"content":1}', invalidBodies() as string]),
+          });
           break;
         default: // admin routes with a non-admin key, or bad bodies with the admin token
-          out.push({ label: "admin", method: pick(["POST", "GET", "DELETE"]), path: pick(["/api/v1/admin/keys", "/api/v1/admin/keys/zz", "/api/v1/admin/keys/ffffffffffffffff"]), headers: { authorization: `Bearer ${pick([key, api.adminToken])}`, "content-type": "application/json" }, body: pick(['{"tenant":"Bad!","scopes":["state:read"]}', '{"tenant":"t","scopes":[]}', '{"tenant":"t","scopes":["root"]}', "{"]) });
+          out.push({
+            label: "admin",
+            method: pick(["POST", "GET", "DELETE"]),
+            path: pick(["/api/v1/admin/keys", "/api/v1/admin/keys/zz", "/api/v1/admin/keys/ffffffffffffffff"]),
+            headers: { authorization: `Bearer ${pick([key, api.adminToken])}`, "content-type": "application/json" },
+            body: pick([
+              '{"tenant":"Bad!","scopes":["state:read"]}',
+              '{"tenant":"t","scopes":[]}',
+              '{"tenant":"t","scopes":["root"]}',
+              "{",
+            ]),
+          });
       }
     }
     return out;
@@ -178,15 +305,26 @@ describe("fuzzing the API", () => {
       while (next < requests.length) {
         const r = requests[next++]!;
         try {
-          const res = await fetch(`${api.url}${r.path}`, { method: r.method, headers: r.headers, body: r.method === "GET" || r.method === "HEAD" ? undefined : (r.body as BodyInit | undefined) });
+          const res = await fetch(`${api.url}${r.path}`, {
+            method: r.method,
+            headers: r.headers,
+            body: r.method === "GET" || r.method === "HEAD" ? undefined : (r.body as BodyInit | undefined),
+          });
           const text = await res.text();
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          if (res.status >= 500) failures.push(`${res.status} ${r.label} ${r.method} ${r.path.slice(0, 120)}: ${text.slice(0, 200)}`);
-          if (/at \S+\.(ts|js):\d+/.test(text)) failures.push(`stack trace in body: ${r.label} ${r.method} ${r.path.slice(0, 80)}`);
+          if (res.status >= 500)
+            failures.push(`${res.status} ${r.label} ${r.method} ${r.path.slice(0, 120)}: ${text.slice(0, 200)}`);
+          if (/at \S+\.(ts|js):\d+/.test(text))
+            failures.push(`stack trace in body: ${r.label} ${r.method} ${r.path.slice(0, 80)}`);
         } catch (err) {
           // A connection the server closes (e.g. over its header limit) is a refusal, not a crash: checked below.
           statuses.set(0, (statuses.get(0) ?? 0) + 1);
-          if (!/fetch failed|other side closed|UND_ERR|ECONNRESET|HeadersOverflow/i.test(String((err as Error).cause ?? err))) failures.push(`${r.label}: ${String(err)}`);
+          if (
+            !/fetch failed|other side closed|UND_ERR|ECONNRESET|HeadersOverflow/i.test(
+              String((err as Error).cause ?? err),
+            )
+          )
+            failures.push(`${r.label}: ${String(err)}`);
         }
       }
     };

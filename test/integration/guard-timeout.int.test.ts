@@ -48,7 +48,10 @@ describe("store timeouts under a busy event loop (real Redis)", () => {
     });
     const store = guarded(silent, { timeoutMs: 100, breaker: { failureThreshold: 1 } });
     const started = performance.now();
-    await assert.rejects(store.get(ref), (err: Error & { code?: string }) => err.code === "unavailable" && /within 100 ms/.test(err.message));
+    await assert.rejects(
+      store.get(ref),
+      (err: Error & { code?: string }) => err.code === "unavailable" && /within 100 ms/.test(err.message),
+    );
     const took = performance.now() - started;
     assert.ok(took >= 95 && took < 2000, `timed out after ${Math.round(took)} ms`);
     assert.equal(store.breaker.state, "open");

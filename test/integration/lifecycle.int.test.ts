@@ -13,7 +13,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The value of one Prometheus counter series (0 when absent). */
 function counter(text: string, name: string, labels: Record<string, string>): number {
-  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : 0;
 }
 
@@ -26,9 +28,16 @@ describe("lifecycle through the API: idle and absolute expiry, swept from every 
   });
   after(async () => api?.close());
 
-  it("an idle TTL slides on reads; both kinds expire, become tombstones in warm and hot, and are counted", { timeout: 60_000 }, async () => {
+  it("an idle TTL slides on reads; both kinds expire, become tombstones in warm and hot, and are counted", {
+    timeout: 60_000,
+  }, async () => {
     const put = (k: string, body: unknown) =>
-      api.call(`/api/v1/state/kv/${k}`, { method: "PUT", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      api.call(`/api/v1/state/kv/${k}`, {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     const get = (k: string) => api.call(`/api/v1/state/kv/${k}`, { key });
     const before = await (await api.call("/metrics")).text();
 
@@ -56,12 +65,27 @@ describe("lifecycle through the API: idle and absolute expiry, swept from every 
     try {
       let rows: { key: string; deleted: boolean; version: number }[] = [];
       for (let i = 0; i < 50; i++) {
-        rows = (await db.query("SELECT key, deleted, version FROM state_records WHERE tenant = 'life' AND namespace = 'kv' ORDER BY key")).rows;
+        rows = (
+          await db.query(
+            "SELECT key, deleted, version FROM state_records WHERE tenant = 'life' AND namespace = 'kv' ORDER BY key",
+          )
+        ).rows;
         if (rows.length === 2 && rows.every((r) => r.deleted)) break;
         await sleep(200);
       }
-      assert.deepEqual(rows.map((r) => [r.key, r.deleted, r.version]), [["absolute", true, 2], ["idle", true, 2]], "warm keeps only tombstones");
-      const history = (await db.query("SELECT key, operation, actor FROM state_history WHERE tenant = 'life' AND version = 2 ORDER BY key")).rows;
+      assert.deepEqual(
+        rows.map((r) => [r.key, r.deleted, r.version]),
+        [
+          ["absolute", true, 2],
+          ["idle", true, 2],
+        ],
+        "warm keeps only tombstones",
+      );
+      const history = (
+        await db.query(
+          "SELECT key, operation, actor FROM state_history WHERE tenant = 'life' AND version = 2 ORDER BY key",
+        )
+      ).rows;
       assert.deepEqual(history, [
         { key: "absolute", operation: "delete", actor: "lifecycle:expired" },
         { key: "idle", operation: "delete", actor: "lifecycle:expired" },
@@ -70,7 +94,11 @@ describe("lifecycle through the API: idle and absolute expiry, swept from every 
         const hot = await redis.hgetall(`${api.env.STATEHOUSE_KEY_PREFIX}r:{life/kv/${k}}`);
         assert.ok(Object.keys(hot).length === 0 || hot.d === "1", `no live copy of ${k} in hot`);
       }
-      const events = (await db.query("SELECT key, operation, payload::text FROM outbox_events WHERE tenant = 'life' AND version = 2 ORDER BY key")).rows;
+      const events = (
+        await db.query(
+          "SELECT key, operation, payload::text FROM outbox_events WHERE tenant = 'life' AND version = 2 ORDER BY key",
+        )
+      ).rows;
       assert.equal(events.length, 2, "each expiry is announced in the outbox");
       assert.ok(events.every((e) => e.operation === "delete" && e.payload.includes('"reason" : "expired"')));
     } finally {
@@ -78,9 +106,14 @@ describe("lifecycle through the API: idle and absolute expiry, swept from every 
       redis.disconnect();
     }
     const text = await (await api.call("/metrics")).text();
-    const swept = counter(text, "statehouse_lifecycle_events_total", { event: "expired", namespace: "kv" }) - counter(before, "statehouse_lifecycle_events_total", { event: "expired", namespace: "kv" });
+    const swept =
+      counter(text, "statehouse_lifecycle_events_total", { event: "expired", namespace: "kv" }) -
+      counter(before, "statehouse_lifecycle_events_total", { event: "expired", namespace: "kv" });
     assert.equal(swept, 2, "two expiries counted");
-    assert.ok(counter(text, "statehouse_lifecycle_events_total", { event: "idle_refreshed", namespace: "kv" }) >= 1, "idle refreshes are counted");
+    assert.ok(
+      counter(text, "statehouse_lifecycle_events_total", { event: "idle_refreshed", namespace: "kv" }) >= 1,
+      "idle refreshes are counted",
+    );
     // Re-created, a key continues its versions.
     const again = await put("absolute", { value: "back" });
     assert.equal(again.status, 201);
@@ -97,8 +130,21 @@ describe("a session's rolling window over 500 turns", () => {
   });
   after(async () => api?.close());
 
-  it("stays within its window and byte budget, summarizes every turn that left, and stops growing", { timeout: 180_000 }, async () => {
-    const topics = ["astronomy", "baking", "cycling", "dinosaurs", "espresso", "falconry", "gardening", "hiking", "ikebana", "juggling"];
+  it("stays within its window and byte budget, summarizes every turn that left, and stops growing", {
+    timeout: 180_000,
+  }, async () => {
+    const topics = [
+      "astronomy",
+      "baking",
+      "cycling",
+      "dinosaurs",
+      "espresso",
+      "falconry",
+      "gardening",
+      "hiking",
+      "ikebana",
+      "juggling",
+    ];
     const created = await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key });
     const { sessionId } = (await created.json()) as { sessionId: string };
     const sizes: number[] = [];
@@ -106,7 +152,9 @@ describe("a session's rolling window over 500 turns", () => {
       // Turns of varying length (up to ~3 KiB), each about one of ten topics.
       const filler = " and more detail".repeat((turn * 37) % 190);
       const res = await api.call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
-        method: "POST", key, headers: { "content-type": "application/json" },
+        method: "POST",
+        key,
+        headers: { "content-type": "application/json" },
         body: JSON.stringify({ content: `Turn ${turn} is about ${topics[turn % topics.length]}${filler}.` }),
       });
       assert.equal(res.status, 200, `turn ${turn}`);
@@ -117,26 +165,50 @@ describe("a session's rolling window over 500 turns", () => {
     }
     const res = await api.call(`/api/v1/agents/assistant/sessions/${sessionId}`, { key });
     const s = (await res.json()) as {
-      turnCount: number; turns: { turn: number }[]; summarizedTurns: number; summary: string; sizeBytes: number;
+      turnCount: number;
+      turns: { turn: number }[];
+      summarizedTurns: number;
+      summary: string;
+      sizeBytes: number;
       budget: { turns: { used: number; max: number }; bytes: { used: number; max: number } };
     };
     assert.equal(s.turnCount, 500);
     assert.ok(s.turns.length <= 10 && s.turns.length >= 1, "within the window by count");
     assert.equal(s.turns.at(-1)!.turn, 500);
-    assert.ok(s.budget.bytes.used <= s.budget.bytes.max, `within the window by bytes (${s.budget.bytes.used} of ${s.budget.bytes.max})`);
+    assert.ok(
+      s.budget.bytes.used <= s.budget.bytes.max,
+      `within the window by bytes (${s.budget.bytes.used} of ${s.budget.bytes.max})`,
+    );
     assert.equal(s.summarizedTurns + s.turns.length, 500, "every turn is either in the window or summarized");
     const [topicLine, ...lines] = s.summary.split("\n");
-    for (const t of topics) assert.match(topicLine!, new RegExp(`${t} \\(\\d+\\)`), `the summary still covers ${t}, first seen in turn ${topics.indexOf(t) || 10}`);
-    assert.match(lines.at(-1)!, new RegExp(`^#${s.turns[0]!.turn - 1}: Turn ${s.turns[0]!.turn - 1} is about`), "the last turn to leave the window is the newest summary line");
+    for (const t of topics)
+      assert.match(
+        topicLine!,
+        new RegExp(`${t} \\(\\d+\\)`),
+        `the summary still covers ${t}, first seen in turn ${topics.indexOf(t) || 10}`,
+      );
+    assert.match(
+      lines.at(-1)!,
+      new RegExp(`^#${s.turns[0]!.turn - 1}: Turn ${s.turns[0]!.turn - 1} is about`),
+      "the last turn to leave the window is the newest summary line",
+    );
     assert.ok(s.summary.length <= 4000, "the summary is bounded");
 
     // Bounded: window (64 KiB) + summary (4000 chars) + entities and counters; and flat from turn 100 on.
     const bound = 64 * 1024 + 4000 + 2048;
     assert.ok(Math.max(...sizes) <= bound, `stored size ${Math.max(...sizes)} within ${bound}`);
     const early = Math.max(...sizes.slice(0, 2));
-    assert.ok(sizes.slice(2).every((size) => size <= early * 1.15), `no growth after turn 100: ${sizes.join(", ")}`);
-    const budget = (await api.call(`/api/v1/state/sessions/${sessionId}`, { key })).headers.get("statehouse-budget") ?? "";
-    assert.match(budget, /^size=\d+\/1048576, turns\.items=\d+\/10, turns\.bytes=\d+\/65536$/, "reads report the budget");
+    assert.ok(
+      sizes.slice(2).every((size) => size <= early * 1.15),
+      `no growth after turn 100: ${sizes.join(", ")}`,
+    );
+    const budget =
+      (await api.call(`/api/v1/state/sessions/${sessionId}`, { key })).headers.get("statehouse-budget") ?? "";
+    assert.match(
+      budget,
+      /^size=\d+\/1048576, turns\.items=\d+\/10, turns\.bytes=\d+\/65536$/,
+      "reads report the budget",
+    );
   });
 });
 
@@ -149,9 +221,16 @@ describe("size limits per namespace", () => {
   });
   after(async () => api?.close());
 
-  it("over the failing level: 413 and the previous version intact; over the warning level: written, with the warning and an event", { timeout: 60_000 }, async () => {
+  it("over the failing level: 413 and the previous version intact; over the warning level: written, with the warning and an event", {
+    timeout: 60_000,
+  }, async () => {
     const send = (method: string, body: unknown, headers: Record<string, string> = {}) =>
-      api.call("/api/v1/state/ratelimits/bucket", { method, key, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+      api.call("/api/v1/state/ratelimits/bucket", {
+        method,
+        key,
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      });
     const metrics = async () => (await api.call("/metrics")).text();
     const before = await metrics();
     assert.equal((await send("PUT", { value: { tokens: 5 } })).status, 201);
@@ -163,7 +242,11 @@ describe("size limits per namespace", () => {
     assert.equal(problem.code, "too_large");
     assert.equal(problem.limitBytes, 16 * 1024);
     assert.ok(problem.sizeBytes > 20_000);
-    const patched = await send("PATCH", { pad: "y".repeat(20_000) }, { "content-type": "application/merge-patch+json" });
+    const patched = await send(
+      "PATCH",
+      { pad: "y".repeat(20_000) },
+      { "content-type": "application/merge-patch+json" },
+    );
     assert.equal(patched.status, 413, "a patch that would grow past the limit is refused too");
     const current = await api.call("/api/v1/state/ratelimits/bucket", { key });
     assert.equal(current.status, 200);
@@ -176,7 +259,8 @@ describe("size limits per namespace", () => {
     assert.match(warned.headers.get("statehouse-size-warning") ?? "", /warning level of 1024/);
     const after = await metrics();
     const delta = (event: string) =>
-      counter(after, "statehouse_lifecycle_events_total", { event, namespace: "ratelimits" }) - counter(before, "statehouse_lifecycle_events_total", { event, namespace: "ratelimits" });
+      counter(after, "statehouse_lifecycle_events_total", { event, namespace: "ratelimits" }) -
+      counter(before, "statehouse_lifecycle_events_total", { event, namespace: "ratelimits" });
     assert.equal(delta("size_rejected"), 2);
     assert.equal(delta("size_warning"), 1);
   });
@@ -192,8 +276,13 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
     db = await createTestDatabase();
     redis = createTestRedis();
     env = {
-      DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32), STATEHOUSE_ADMIN_TOKEN: "lifecycle-test-admin-token",
-      STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`, STATEHOUSE_SWEEP_INTERVAL_MS: "0", STATEHOUSE_OUTBOX_RELAY: "off",
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+      STATEHOUSE_ADMIN_TOKEN: "lifecycle-test-admin-token",
+      STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
+      STATEHOUSE_SWEEP_INTERVAL_MS: "0",
+      STATEHOUSE_OUTBOX_RELAY: "off",
     };
     a = await buildServices(loadConfig(env));
     b = await buildServices(loadConfig(env));
@@ -206,11 +295,14 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
     await rm(env.STATEHOUSE_DATA_DIR!, { recursive: true, force: true });
   });
 
-  it("two sweepers at once expire each record exactly once; archived namespaces keep value and history in cold", { timeout: 90_000 }, async () => {
+  it("two sweepers at once expire each record exactly once; archived namespaces keep value and history in cold", {
+    timeout: 90_000,
+  }, async () => {
     const tenant = "sweep";
     const kv = Array.from({ length: 300 }, (_, i) => ({ tenant, namespace: "kv", key: `k${i}` }));
     const sessions = Array.from({ length: 20 }, (_, i) => ({ tenant, namespace: "sessions", key: `s${i}` }));
-    for (let i = 0; i < kv.length; i += 50) await Promise.all(kv.slice(i, i + 50).map((ref) => a.state.put(ref, { i: ref.key }, { ttlSeconds: 1 })));
+    for (let i = 0; i < kv.length; i += 50)
+      await Promise.all(kv.slice(i, i + 50).map((ref) => a.state.put(ref, { i: ref.key }, { ttlSeconds: 1 })));
     for (const ref of sessions) {
       const first = await a.state.put(ref, { turns: ["hello"] });
       await a.state.put(ref, { turns: ["hello", "again"] }, { ifVersion: first.record.version, ttlSeconds: 1 });
@@ -220,17 +312,27 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
     await sleep(1200);
 
     const [ra, rb] = await Promise.all([a.sweeper.sweepOnce(), b.sweeper.sweepOnce()]);
-    assert.equal(ra.expired + rb.expired, 320, `each expired record removed once in all (${ra.expired} + ${rb.expired})`);
+    assert.equal(
+      ra.expired + rb.expired,
+      320,
+      `each expired record removed once in all (${ra.expired} + ${rb.expired})`,
+    );
     assert.equal(ra.archived + rb.archived, 20, "the sessions namespace archives what expires");
 
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     try {
       const { rows } = await sql.query(
-        "SELECT count(*)::int AS n, count(DISTINCT (namespace, key))::int AS keys FROM state_history WHERE tenant = $1 AND actor = 'lifecycle:expired'", [tenant]);
+        "SELECT count(*)::int AS n, count(DISTINCT (namespace, key))::int AS keys FROM state_history WHERE tenant = $1 AND actor = 'lifecycle:expired'",
+        [tenant],
+      );
       assert.deepEqual(rows[0], { n: 320, keys: 320 }, "one expiry per record, never two");
       const live = await sql.query("SELECT key FROM state_records WHERE tenant = $1 AND NOT deleted", [tenant]);
-      assert.deepEqual(live.rows.map((r) => r.key), ["keep"], "the record without expiry is untouched");
+      assert.deepEqual(
+        live.rows.map((r) => r.key),
+        ["keep"],
+        "the record without expiry is untouched",
+      );
     } finally {
       await sql.end();
     }
@@ -239,7 +341,11 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
       assert.equal(await b.tiers.hot.get(ref), undefined, "no tier serves it");
     }
     const archived = await a.tiers.cold.history(sessions[0]!, { limit: 10 });
-    assert.deepEqual(archived.map((h) => h.version), [2, 1], "the archive holds the expired session's history");
+    assert.deepEqual(
+      archived.map((h) => h.version),
+      [2, 1],
+      "the archive holds the expired session's history",
+    );
     assert.deepEqual(archived[0]!.value, { turns: ["hello", "again"] });
     assert.equal((await a.tiers.cold.history(kv[0]!)).length, 0, "kv expiries are dropped, not archived");
 
@@ -247,13 +353,19 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
     assert.equal(again[0].expired + again[1].expired, 0, "a second sweep finds nothing to do");
   });
 
-  it("moves finished workflow runs to the archive and restores them on read or write, versions and history intact", { timeout: 60_000 }, async () => {
+  it("moves finished workflow runs to the archive and restores them on read or write, versions and history intact", {
+    timeout: 60_000,
+  }, async () => {
     const tenant = "archive";
     const ref = (key: string) => ({ tenant, namespace: "workflows", key });
     const run = async (key: string, statuses: string[]) => {
       let version: number | undefined;
       for (const status of statuses) {
-        const { record } = await a.state.put(ref(key), { status, steps: statuses.indexOf(status) }, version === undefined ? { createOnly: true } : { ifVersion: version });
+        const { record } = await a.state.put(
+          ref(key),
+          { status, steps: statuses.indexOf(status) },
+          version === undefined ? { createOnly: true } : { ifVersion: version },
+        );
         version = record.version;
       }
       return version!;
@@ -265,18 +377,39 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
     await sql.connect();
     try {
       // As if the runs had finished two hours ago (records and history, which the move checks against each other).
-      await sql.query("UPDATE state_records SET updated_at = updated_at - interval '2 hours' WHERE tenant = $1", [tenant]);
-      await sql.query("UPDATE state_history SET created_at = created_at - interval '2 hours' WHERE tenant = $1", [tenant]);
+      await sql.query("UPDATE state_records SET updated_at = updated_at - interval '2 hours' WHERE tenant = $1", [
+        tenant,
+      ]);
+      await sql.query("UPDATE state_history SET created_at = created_at - interval '2 hours' WHERE tenant = $1", [
+        tenant,
+      ]);
       const report = await a.sweeper.sweepOnce();
       assert.equal(report.archived, 2, "the two finished runs are archived, the running one is not");
-      const rows = (await sql.query("SELECT key, archived, version, value::text AS value FROM state_records WHERE tenant = $1 ORDER BY key", [tenant])).rows;
-      assert.deepEqual(rows.map((r) => [r.key, r.archived, r.version, r.value === "null"]), [["busy", false, 2, false], ["done", true, 3, true], ["other", true, 2, true]]);
-      const history = (await sql.query("SELECT count(*)::int AS n FROM state_history WHERE tenant = $1 AND key = 'done'", [tenant])).rows[0].n;
+      const rows = (
+        await sql.query(
+          "SELECT key, archived, version, value::text AS value FROM state_records WHERE tenant = $1 ORDER BY key",
+          [tenant],
+        )
+      ).rows;
+      assert.deepEqual(
+        rows.map((r) => [r.key, r.archived, r.version, r.value === "null"]),
+        [
+          ["busy", false, 2, false],
+          ["done", true, 3, true],
+          ["other", true, 2, true],
+        ],
+      );
+      const history = (
+        await sql.query("SELECT count(*)::int AS n FROM state_history WHERE tenant = $1 AND key = 'done'", [tenant])
+      ).rows[0].n;
       assert.equal(history, 0, "the history moved to the archive");
       const client = new Redis(redis.url);
       try {
         const copy = await client.hgetall((a.tiers.hot.inner as RedisStore).recordKey(ref("done")));
-        assert.ok(Object.keys(copy).length === 0 || copy.d === "1", "no live hot copy (a tombstone fences late promotions)");
+        assert.ok(
+          Object.keys(copy).length === 0 || copy.d === "1",
+          "no live hot copy (a tombstone fences late promotions)",
+        );
       } finally {
         client.disconnect();
       }
@@ -285,21 +418,33 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
       assert.equal(restored?.tier, "cold", "the first read restores from the archive");
       assert.deepEqual(restored?.value, { status: "succeeded", steps: 2 });
       assert.equal(restored?.version, done, "same version");
-      assert.deepEqual((await b.store.history(ref("done"))).map((h) => h.version), [3, 2, 1], "history kept");
+      assert.deepEqual(
+        (await b.store.history(ref("done"))).map((h) => h.version),
+        [3, 2, 1],
+        "history kept",
+      );
       assert.notEqual((await b.store.get(ref("done")))?.tier, "cold", "then it is served from warm or hot again");
 
       // A write with a precondition restores an archived key first, then checks against it.
-      await assert.rejects(b.state.put(ref("other"), { status: "queued" }, { createOnly: true }), (err: { code: string; details: { currentVersion: number } }) =>
-        err.code === "version_conflict" && err.details.currentVersion === other);
+      await assert.rejects(
+        b.state.put(ref("other"), { status: "queued" }, { createOnly: true }),
+        (err: { code: string; details: { currentVersion: number } }) =>
+          err.code === "version_conflict" && err.details.currentVersion === other,
+      );
       const next = await b.state.put(ref("other"), { status: "queued", retry: true }, { ifVersion: other });
       assert.equal(next.record.version, other + 1, "versions continue after a restore");
-      assert.deepEqual((await b.store.history(ref("other"))).map((h) => h.version), [3, 2, 1]);
+      assert.deepEqual(
+        (await b.store.history(ref("other"))).map((h) => h.version),
+        [3, 2, 1],
+      );
     } finally {
       await sql.end();
     }
   });
 
-  it("finds and removes orphans: old tombstones with their history, stray history, published outbox rows, hot copies with no warm record", { timeout: 60_000 }, async () => {
+  it("finds and removes orphans: old tombstones with their history, stray history, published outbox rows, hot copies with no warm record", {
+    timeout: 60_000,
+  }, async () => {
     const c = await buildServices(loadConfig({ ...env, STATEHOUSE_TOMBSTONE_RETENTION_SECONDS: "1" }));
     const sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
@@ -315,7 +460,17 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
       await sql.query("UPDATE outbox_events SET published_at = now() - interval '1 hour' WHERE tenant = $1", [tenant]);
       const hotOnly = { tenant, namespace: "kv", key: "hot-only" };
       const raw = c.tiers.hot.inner as RedisStore;
-      await raw.setIfNewer(tenant, { namespace: "kv", key: "hot-only", value: "stray", version: 4, schemaVersion: 1, createdAt: new Date(), updatedAt: new Date(), expiresAt: null, sizeBytes: 7 });
+      await raw.setIfNewer(tenant, {
+        namespace: "kv",
+        key: "hot-only",
+        value: "stray",
+        version: 4,
+        schemaVersion: 1,
+        createdAt: new Date(),
+        updatedAt: new Date(),
+        expiresAt: null,
+        sizeBytes: 7,
+      });
       const live = { tenant, namespace: "kv", key: "alive" };
       await c.state.put(live, "stays");
       await sleep(1500);
@@ -334,8 +489,15 @@ describe("the sweeper with two instances, archiving and orphans (real PostgreSQL
         client.disconnect();
       }
       const left = await sql.query("SELECT key FROM state_history WHERE tenant = $1 ORDER BY key", [tenant]);
-      assert.deepEqual(left.rows.map((r) => r.key), ["alive"], "only the live record's history is left");
-      const pending = await sql.query("SELECT count(*)::int AS n FROM outbox_events WHERE tenant = $1 AND published_at IS NULL", [tenant]);
+      assert.deepEqual(
+        left.rows.map((r) => r.key),
+        ["alive"],
+        "only the live record's history is left",
+      );
+      const pending = await sql.query(
+        "SELECT count(*)::int AS n FROM outbox_events WHERE tenant = $1 AND published_at IS NULL",
+        [tenant],
+      );
       assert.equal(pending.rows[0].n, 1, "unpublished events are never removed");
       assert.equal(await raw.get(hotOnly), undefined);
       assert.equal((await c.store.get(live))?.value, "stays", "live state is untouched");

@@ -36,8 +36,22 @@ describe("migrations in Prisma's format", () => {
     const all = (await loadMigrations()).map((m) => m.name);
     assert.deepEqual([...ranA, ...ranB].sort(), all.sort(), "between them, each migration ran exactly once");
     assert.deepEqual(await migrate(driver(a)), [], "nothing left to do");
-    const tables = await a.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`);
-    assert.deepEqual(tables.rows.map((r) => r.table_name), ["_prisma_migrations", "api_keys", "outbox_events", "residency_audit", "state_history", "state_records", "tenant_policies", "tenant_regions"]);
+    const tables = await a.query(
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1`,
+    );
+    assert.deepEqual(
+      tables.rows.map((r) => r.table_name),
+      [
+        "_prisma_migrations",
+        "api_keys",
+        "outbox_events",
+        "residency_audit",
+        "state_history",
+        "state_records",
+        "tenant_policies",
+        "tenant_regions",
+      ],
+    );
   });
 
   it("records Prisma's bookkeeping: name, SHA-256 checksum of migration.sql, finished_at, steps", async () => {
@@ -64,7 +78,14 @@ describe("migrations in Prisma's format", () => {
 
   it("rolls back a failing migration and records nothing for it", async () => {
     const c = await connect();
-    const migrations = [...(await loadMigrations()), { name: "29991231000000_broken", sql: "CREATE TABLE ok_table (id int); SELECT * FROM missing_table;", checksum: "f".repeat(64) }];
+    const migrations = [
+      ...(await loadMigrations()),
+      {
+        name: "29991231000000_broken",
+        sql: "CREATE TABLE ok_table (id int); SELECT * FROM missing_table;",
+        checksum: "f".repeat(64),
+      },
+    ];
     await assert.rejects(migrate(driver(c), migrations), /29991231000000_broken failed/);
     const tables = await c.query(`SELECT 1 FROM information_schema.tables WHERE table_name = 'ok_table'`);
     assert.equal(tables.rowCount, 0);

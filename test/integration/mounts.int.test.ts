@@ -19,11 +19,20 @@ describe("both mounts answer the same", () => {
     const port = await freePort();
     nextUrl = `http://127.0.0.1:${port}`;
     const root = path.resolve(import.meta.dirname, "../..");
-    next = spawn(process.execPath, [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"], {
-      cwd: root, env: { ...process.env, ...api.env, NEXT_TELEMETRY_DISABLED: "1" }, stdio: "ignore",
-    });
+    next = spawn(
+      process.execPath,
+      [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
+      {
+        cwd: root,
+        env: { ...process.env, ...api.env, NEXT_TELEMETRY_DISABLED: "1" },
+        stdio: "ignore",
+      },
+    );
     for (let i = 0; i < 100; i++) {
-      const ok = await fetch(`${nextUrl}/api/health`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${nextUrl}/api/health`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) return;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -34,18 +43,37 @@ describe("both mounts answer the same", () => {
     await api.close();
   });
 
-  const normalize = (body: unknown) => JSON.parse(JSON.stringify(body).replace(/"(createdAt|updatedAt|at|traceId)":"[^"]*"/g, '"$1":"*"').replace(/"latencyMs":[\d.]+/g, '"latencyMs":0'));
+  const normalize = (body: unknown) =>
+    JSON.parse(
+      JSON.stringify(body)
+        .replace(/"(createdAt|updatedAt|at|traceId)":"[^"]*"/g, '"$1":"*"')
+        .replace(/"latencyMs":[\d.]+/g, '"latencyMs":0'),
+    );
 
   it("state reads, writes, conflicts, errors and the OpenAPI document", async () => {
-    await fetch(`${api.url}/api/v1/state/kv/shared`, { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "application/json" }, body: '{"value":{"n":1}}' });
+    await fetch(`${api.url}/api/v1/state/kv/shared`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: '{"value":{"n":1}}',
+    });
     const requests: [string, RequestInit][] = [
       ["/api/health", {}],
       ["/api/ready", {}],
       ["/api/v1/openapi.json", {}],
       ["/api/v1/state/kv/shared?consistency=strong", { headers: { authorization: `Bearer ${key}` } }],
       ["/api/v1/state/kv/absent", { headers: { authorization: `Bearer ${key}` } }],
-      ["/api/v1/state/kv/shared", { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"9"' }, body: '{"value":2}' }],
-      ["/api/v1/state/kv/shared", { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" }, body: "x" }],
+      [
+        "/api/v1/state/kv/shared",
+        {
+          method: "PUT",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"9"' },
+          body: '{"value":2}',
+        },
+      ],
+      [
+        "/api/v1/state/kv/shared",
+        { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" }, body: "x" },
+      ],
       ["/api/v1/state/kv/shared", {}],
       ["/api/v1/state/kv", { headers: { authorization: `Bearer ${key}` } }],
       ["/api/v1/namespaces", { headers: { authorization: `Bearer ${key}` } }],
@@ -59,9 +87,15 @@ describe("both mounts answer the same", () => {
       }
       assert.deepEqual(normalize(await viaNext.json()), normalize(await own.json()), p);
     }
-    const viaNext = await fetch(`${nextUrl}/api/v1/state/kv/shared`, { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"1"' }, body: '{"value":{"n":2}}' });
+    const viaNext = await fetch(`${nextUrl}/api/v1/state/kv/shared`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"1"' },
+      body: '{"value":{"n":2}}',
+    });
     assert.equal(viaNext.status, 200);
-    const own = await fetch(`${api.url}/api/v1/state/kv/shared?consistency=strong`, { headers: { authorization: `Bearer ${key}` } });
+    const own = await fetch(`${api.url}/api/v1/state/kv/shared?consistency=strong`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
     assert.equal(own.headers.get("etag"), '"2"', "a write through one mount is seen through the other");
   });
 });

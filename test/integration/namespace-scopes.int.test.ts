@@ -45,7 +45,12 @@ describe("domain-owned namespaces through the state API", () => {
   const keys: Record<string, string> = {};
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_WORKFLOW_WORKERS: "1", STATEHOUSE_WORKFLOW_POLL_MS: "50", STATEHOUSE_WORKFLOW_SCAN_MS: "300", STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" });
+    api = await startApi({
+      STATEHOUSE_WORKFLOW_WORKERS: "1",
+      STATEHOUSE_WORKFLOW_POLL_MS: "50",
+      STATEHOUSE_WORKFLOW_SCAN_MS: "300",
+      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
+    });
     const mint = async (name: string, scopes: string[]) => (keys[name] = (await api.clientFor(TENANT, scopes)).key);
     await mint("plain", ["state:read", "state:write"]);
     await mint("agents", ["state:read", "state:write", "agents:invoke"]);
@@ -56,25 +61,67 @@ describe("domain-owned namespaces through the state API", () => {
 
     // Records written by the domains, the way they write them.
     const call = (p: string, key: string, body?: unknown) =>
-      api.call(p, { method: body === undefined ? "GET" : "POST", key, ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }) });
-    const session = (await (await call("/api/v1/agents/assistant/sessions", keys.agents!, {})).json()) as { sessionId: string };
-    assert.equal((await call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, keys.agents!, { content: "Hi, my email is ann@example.com" })).status, 200);
+      api.call(p, {
+        method: body === undefined ? "GET" : "POST",
+        key,
+        ...(body === undefined ? {} : { headers: { "content-type": "application/json" }, body: JSON.stringify(body) }),
+      });
+    const session = (await (await call("/api/v1/agents/assistant/sessions", keys.agents!, {})).json()) as {
+      sessionId: string;
+    };
+    assert.equal(
+      (
+        await call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, keys.agents!, {
+          content: "Hi, my email is ann@example.com",
+        })
+      ).status,
+      200,
+    );
     const started = await call("/api/v1/workflows", keys.workflows!, { type: "plan", input: { steps: 2 } });
     assert.equal(started.status, 202);
     const { runId } = (await started.json()) as { runId: string };
-    await until(async () => ((await (await call(`/api/v1/workflows/${runId}`, keys.workflows!)).json()) as { status: string }).status === "succeeded" || undefined, "the run to finish");
+    await until(
+      async () =>
+        ((await (await call(`/api/v1/workflows/${runId}`, keys.workflows!)).json()) as { status: string }).status ===
+          "succeeded" || undefined,
+      "the run to finish",
+    );
     // A second process of the same deployment (no workers) runs a LangGraph checkpointer for the tenant.
-    direct = await buildServices(loadConfig({ ...api.env, STATEHOUSE_WORKFLOW_WORKERS: "0", STATEHOUSE_SWEEP_INTERVAL_MS: "0", STATEHOUSE_OUTBOX_RELAY: "off" }));
+    direct = await buildServices(
+      loadConfig({
+        ...api.env,
+        STATEHOUSE_WORKFLOW_WORKERS: "0",
+        STATEHOUSE_SWEEP_INTERVAL_MS: "0",
+        STATEHOUSE_OUTBOX_RELAY: "off",
+      }),
+    );
     const saver = new StatehouseSaver({ state: direct.state, tenant: TENANT });
-    await saver.put({ configurable: { thread_id: "thread-1", checkpoint_ns: "" } }, { ...emptyCheckpoint(), id: "1f000000-0000-6000-8000-000000000001" }, { source: "input", step: -1, parents: {} }, {});
-    const listed = async (ns: string) => ((await direct.state.list(TENANT, ns, { limit: 10 })).items.map((i) => i.key));
+    await saver.put(
+      { configurable: { thread_id: "thread-1", checkpoint_ns: "" } },
+      { ...emptyCheckpoint(), id: "1f000000-0000-6000-8000-000000000001" },
+      { source: "input", step: -1, parents: {} },
+      {},
+    );
+    const listed = async (ns: string) => (await direct.state.list(TENANT, ns, { limit: 10 })).items.map((i) => i.key);
     const [checkpointKey] = await listed("checkpoints");
     const [headKey] = await listed("checkpoint-heads");
     assert.ok(checkpointKey && headKey, "the checkpointer wrote a checkpoint and its head");
 
     owned = [
-      { ns: "sessions", key: session.sessionId, scope: "agents:invoke", use: /\/api\/v1\/agents\/\{agent\}\/sessions/, history: true },
-      { ns: "agent-profiles", key: `profile:assistant:${session.sessionId}`, scope: "agents:invoke", use: /\/api\/v1\/agents\/\{agent\}\/sessions/, history: true },
+      {
+        ns: "sessions",
+        key: session.sessionId,
+        scope: "agents:invoke",
+        use: /\/api\/v1\/agents\/\{agent\}\/sessions/,
+        history: true,
+      },
+      {
+        ns: "agent-profiles",
+        key: `profile:assistant:${session.sessionId}`,
+        scope: "agents:invoke",
+        use: /\/api\/v1\/agents\/\{agent\}\/sessions/,
+        history: true,
+      },
       { ns: "workflows", key: runId, scope: "workflows:run", use: /\/api\/v1\/workflows/, history: true },
       { ns: "checkpoints", key: checkpointKey, scope: "checkpoints:read", use: /StatehouseSaver/, history: false },
       { ns: "checkpoint-heads", key: headKey, scope: "checkpoints:read", use: /StatehouseSaver/, history: false },
@@ -96,17 +143,52 @@ describe("domain-owned namespaces through the state API", () => {
     const json = { "content-type": "application/json" };
     return {
       put: () => api.call(at, { method: "PUT", key, headers: json, body: JSON.stringify({ value: { forged: true } }) }),
-      putCreate: () => api.call(`/api/v1/state/${o.ns}/new-${Date.now()}`, { method: "PUT", key, headers: { ...json, "if-none-match": "*" }, body: JSON.stringify({ value: { forged: true } }) }),
-      patch: () => api.call(at, { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ forged: true }) }),
-      jsonPatch: () => api.call(at, { method: "PATCH", key, headers: { "content-type": "application/json-patch+json" }, body: JSON.stringify([{ op: "add", path: "/forged", value: true }]) }),
+      putCreate: () =>
+        api.call(`/api/v1/state/${o.ns}/new-${Date.now()}`, {
+          method: "PUT",
+          key,
+          headers: { ...json, "if-none-match": "*" },
+          body: JSON.stringify({ value: { forged: true } }),
+        }),
+      patch: () =>
+        api.call(at, {
+          method: "PATCH",
+          key,
+          headers: { "content-type": "application/merge-patch+json" },
+          body: JSON.stringify({ forged: true }),
+        }),
+      jsonPatch: () =>
+        api.call(at, {
+          method: "PATCH",
+          key,
+          headers: { "content-type": "application/json-patch+json" },
+          body: JSON.stringify([{ op: "add", path: "/forged", value: true }]),
+        }),
       delete: () => api.call(at, { method: "DELETE", key }),
-      txPut: () => api.call("/api/v1/transactions", { method: "POST", key, headers: json, body: JSON.stringify({ operations: [{ op: "put", namespace: o.ns, key: o.key, value: { forged: true }, ifNoneMatch: "*" }] }) }),
-      txDelete: () => api.call("/api/v1/transactions", { method: "POST", key, headers: json, body: JSON.stringify({ operations: [{ op: "delete", namespace: o.ns, key: o.key }] }) }),
+      txPut: () =>
+        api.call("/api/v1/transactions", {
+          method: "POST",
+          key,
+          headers: json,
+          body: JSON.stringify({
+            operations: [{ op: "put", namespace: o.ns, key: o.key, value: { forged: true }, ifNoneMatch: "*" }],
+          }),
+        }),
+      txDelete: () =>
+        api.call("/api/v1/transactions", {
+          method: "POST",
+          key,
+          headers: json,
+          body: JSON.stringify({ operations: [{ op: "delete", namespace: o.ns, key: o.key }] }),
+        }),
     };
   };
   /** The record as its domain sees it (engine, not HTTP): unchanged by any refused request. */
   const stored = async (o: Owned) => {
-    const r = await direct.state.getOrThrow({ tenant: TENANT, namespace: o.ns, key: o.key }, { consistency: o.ns === "checkpoint-heads" ? "eventual" : "strong" });
+    const r = await direct.state.getOrThrow(
+      { tenant: TENANT, namespace: o.ns, key: o.key },
+      { consistency: o.ns === "checkpoint-heads" ? "eventual" : "strong" },
+    );
     return { version: r.version, value: JSON.stringify(r.value) };
   };
 
@@ -134,10 +216,17 @@ describe("domain-owned namespaces through the state API", () => {
       assert.equal(((await record.json()) as { key: string }).key, o.key);
       const list = await r.list();
       assert.equal(list.status, 200);
-      assert.ok(((await list.json()) as { items: { key: string }[] }).items.some((i) => i.key === o.key), `list ${o.ns}`);
+      assert.ok(
+        ((await list.json()) as { items: { key: string }[] }).items.some((i) => i.key === o.key),
+        `list ${o.ns}`,
+      );
       for (const res of [await r.history(), await r.version()]) {
         if (o.history) assert.equal(res.status, 200, `history of ${o.ns}`);
-        else assert.ok([404, 422].includes(res.status), `${o.ns} keeps no history (hot tier only: 422 unsupported): ${res.status}, not 403`);
+        else
+          assert.ok(
+            [404, 422].includes(res.status),
+            `${o.ns} keeps no history (hot tier only: 422 unsupported): ${res.status}, not 403`,
+          );
       }
       const admin = await read(o, keys.admin!).record();
       assert.equal(admin.status, 200, "admin implies the domain's scope within its tenant");
@@ -153,7 +242,12 @@ describe("domain-owned namespaces through the state API", () => {
         }
       }
       assert.deepEqual(await stored(o), before, `${o.ns}/${o.key} unchanged`);
-      if (o.ns === "sessions") assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${o.key}`, { key: keys.agents! })).status, 200, "the session is still there");
+      if (o.ns === "sessions")
+        assert.equal(
+          (await api.call(`/api/v1/agents/assistant/sessions/${o.key}`, { key: keys.agents! })).status,
+          200,
+          "the session is still there",
+        );
     }
   });
 
@@ -166,36 +260,96 @@ describe("domain-owned namespaces through the state API", () => {
   it("a transaction mixing an open and an owned namespace is refused whole, naming the operation", async () => {
     const wf = owned.find((o) => o.ns === "workflows")!;
     const res = await api.call("/api/v1/transactions", {
-      method: "POST", key: keys.workflows!, headers: { "content-type": "application/json" },
-      body: JSON.stringify({ operations: [{ op: "put", namespace: "kv", key: "mixed", value: 1 }, { op: "delete", namespace: "workflows", key: wf.key }] }),
+      method: "POST",
+      key: keys.workflows!,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        operations: [
+          { op: "put", namespace: "kv", key: "mixed", value: 1 },
+          { op: "delete", namespace: "workflows", key: wf.key },
+        ],
+      }),
     });
     const body = await forbidden(res, "mixed transaction");
     assert.equal(body.index, 1);
     assert.match(String(body.detail), /^operations\[1\]: namespace workflows/);
-    assert.equal((await api.call("/api/v1/state/kv/mixed", { key: keys.plain! })).status, 404, "the open write was not applied");
+    assert.equal(
+      (await api.call("/api/v1/state/kv/mixed", { key: keys.plain! })).status,
+      404,
+      "the open write was not applied",
+    );
   });
 
   it("a forged queued run cannot be written, so no worker runs it", async () => {
     const runId = `run_${"f".repeat(20)}`;
     const now = new Date().toISOString();
     const forged = {
-      runId, type: "plan", input: { steps: 3, effectsLog: "forged" }, status: "queued", totalSteps: 3, completedSteps: 0, results: [], checkpoints: [],
-      failedAttempts: 0, attemptsTotal: 0, maxAttempts: 3, lease: null, notBefore: 0, cancelRequested: false, resumes: 0, lastError: null, result: null, error: null,
-      createdAt: now, startedAt: null, finishedAt: null,
+      runId,
+      type: "plan",
+      input: { steps: 3, effectsLog: "forged" },
+      status: "queued",
+      totalSteps: 3,
+      completedSteps: 0,
+      results: [],
+      checkpoints: [],
+      failedAttempts: 0,
+      attemptsTotal: 0,
+      maxAttempts: 3,
+      lease: null,
+      notBefore: 0,
+      cancelRequested: false,
+      resumes: 0,
+      lastError: null,
+      result: null,
+      error: null,
+      createdAt: now,
+      startedAt: null,
+      finishedAt: null,
     };
     for (const key of [keys.plain!, keys.workflows!, keys.admin!]) {
-      await forbidden(await api.call(`/api/v1/state/workflows/${runId}`, { method: "PUT", key, headers: { "content-type": "application/json", "if-none-match": "*" }, body: JSON.stringify({ value: forged }) }), "PUT forged run");
-      await forbidden(await api.call("/api/v1/transactions", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }] }) }), "forged run in a transaction");
+      await forbidden(
+        await api.call(`/api/v1/state/workflows/${runId}`, {
+          method: "PUT",
+          key,
+          headers: { "content-type": "application/json", "if-none-match": "*" },
+          body: JSON.stringify({ value: forged }),
+        }),
+        "PUT forged run",
+      );
+      await forbidden(
+        await api.call("/api/v1/transactions", {
+          method: "POST",
+          key,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }],
+          }),
+        }),
+        "forged run in a transaction",
+      );
     }
     await new Promise((r) => setTimeout(r, 1500)); // several recovery scans (every 300 ms) and queue polls
     assert.equal((await api.call(`/api/v1/workflows/${runId}`, { key: keys.workflows! })).status, 404, "no such run");
-    await assert.rejects(direct.state.getOrThrow({ tenant: TENANT, namespace: "workflows", key: runId }, { consistency: "strong" }), (e: { code?: string }) => e.code === "not_found");
-    assert.equal(existsSync(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", "forged.jsonl")), false, "no step of it ran");
+    await assert.rejects(
+      direct.state.getOrThrow({ tenant: TENANT, namespace: "workflows", key: runId }, { consistency: "strong" }),
+      (e: { code?: string }) => e.code === "not_found",
+    );
+    assert.equal(
+      existsSync(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", "forged.jsonl")),
+      false,
+      "no step of it ran",
+    );
   });
 
   it("GET /api/v1/namespaces shows each namespace's owner and the scopes that reach it", async () => {
     const res = await api.call("/api/v1/namespaces", { key: keys.plain! });
-    const { namespaces } = (await res.json()) as { namespaces: { name: string; owner?: { domain: string; readScope: string }; access: { read: string[]; write: string[] | null; owner?: string; use?: string } }[] };
+    const { namespaces } = (await res.json()) as {
+      namespaces: {
+        name: string;
+        owner?: { domain: string; readScope: string };
+        access: { read: string[]; write: string[] | null; owner?: string; use?: string };
+      }[];
+    };
     const by = Object.fromEntries(namespaces.map((n) => [n.name, n]));
     for (const o of owned) {
       assert.deepEqual(by[o.ns]!.access.read, ["state:read", o.scope], o.ns);
@@ -203,7 +357,8 @@ describe("domain-owned namespaces through the state API", () => {
       assert.equal(by[o.ns]!.owner?.readScope, o.scope);
       assert.match(by[o.ns]!.access.use!, o.use);
     }
-    for (const open of ["embeddings", "features", "kv", "jobs"]) assert.deepEqual(by[open]!.access, { read: ["state:read"], write: ["state:write"] }, `${open} stays open`);
+    for (const open of ["embeddings", "features", "kv", "jobs"])
+      assert.deepEqual(by[open]!.access, { read: ["state:read"], write: ["state:write"] }, `${open} stays open`);
   });
 
   it("profile vectors live in agent-profiles, not in the open embeddings namespace", async () => {
@@ -211,25 +366,64 @@ describe("domain-owned namespaces through the state API", () => {
     const profile = await api.call(`/api/v1/state/agent-profiles/profile:assistant:${sid}`, { key: keys.agents! });
     assert.equal(profile.status, 200);
     assert.equal(((await profile.json()) as { value: { messages: number } }).value.messages, 1);
-    assert.equal((await api.call(`/api/v1/state/embeddings/profile:assistant:${sid}`, { key: keys.plain! })).status, 404);
+    assert.equal(
+      (await api.call(`/api/v1/state/embeddings/profile:assistant:${sid}`, { key: keys.plain! })).status,
+      404,
+    );
     // embeddings and features stay the product teams': a state:write key writes them.
     for (const ns of ["embeddings", "features"]) {
-      const res = await api.call(`/api/v1/state/${ns}/doc-1`, { method: "PUT", key: keys.plain!, headers: { "content-type": "application/json" }, body: JSON.stringify({ value: { v: [0.1, 0.2] } }) });
+      const res = await api.call(`/api/v1/state/${ns}/doc-1`, {
+        method: "PUT",
+        key: keys.plain!,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value: { v: [0.1, 0.2] } }),
+      });
       assert.equal(res.status, 201, ns);
     }
   });
 
   it("profile vectors earlier versions left in embeddings are deleted at start-up; product records there are kept", async () => {
     const put = (key: string, value: unknown) =>
-      api.call(`/api/v1/state/embeddings/${encodeURIComponent(key)}`, { method: "PUT", key: keys.plain!, headers: { "content-type": "application/json" }, body: JSON.stringify({ value }) });
-    const legacy = { model: "hashed-bow-v1", dim: 256, messages: 2, vector: [0.5, 0.5], topics: [{ turn: 1, text: "my email is bob@example.com", terms: [[3, 0.7]] }] };
+      api.call(`/api/v1/state/embeddings/${encodeURIComponent(key)}`, {
+        method: "PUT",
+        key: keys.plain!,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ value }),
+      });
+    const legacy = {
+      model: "hashed-bow-v1",
+      dim: 256,
+      messages: 2,
+      vector: [0.5, 0.5],
+      topics: [{ turn: 1, text: "my email is bob@example.com", terms: [[3, 0.7]] }],
+    };
     assert.equal((await put("profile:assistant:old-session", legacy)).status, 201);
-    assert.equal((await put("profile:team:their-own", { model: "theirs", vector: [1] })).status, 201, "a product record under the same prefix");
-    assert.equal((await put("profile:assistant:with-extra", { ...legacy, owner: "team" })).status, 201, "same fields plus one: not a profile the agents wrote");
+    assert.equal(
+      (await put("profile:team:their-own", { model: "theirs", vector: [1] })).status,
+      201,
+      "a product record under the same prefix",
+    );
+    assert.equal(
+      (await put("profile:assistant:with-extra", { ...legacy, owner: "team" })).status,
+      201,
+      "same fields plus one: not a profile the agents wrote",
+    );
     await api.restart();
-    await until(async () => ((await api.call("/api/v1/state/embeddings/profile:assistant:old-session", { key: keys.plain! })).status === 404 ? true : undefined), "the legacy profile to be purged", 20_000, 100);
+    await until(
+      async () =>
+        (await api.call("/api/v1/state/embeddings/profile:assistant:old-session", { key: keys.plain! })).status === 404
+          ? true
+          : undefined,
+      "the legacy profile to be purged",
+      20_000,
+      100,
+    );
     for (const kept of ["profile:team:their-own", "profile:assistant:with-extra", "doc-1"]) {
-      assert.equal((await api.call(`/api/v1/state/embeddings/${encodeURIComponent(kept)}`, { key: keys.plain! })).status, 200, `${kept} kept`);
+      assert.equal(
+        (await api.call(`/api/v1/state/embeddings/${encodeURIComponent(kept)}`, { key: keys.plain! })).status,
+        200,
+        `${kept} kept`,
+      );
     }
   });
 });
@@ -239,10 +433,18 @@ describe("declared namespaces (STATEHOUSE_NAMESPACES)", () => {
     const dir = await mkdtemp(path.join(tmpdir(), "sh-ns-"));
     try {
       const file = path.join(dir, "owned.mjs");
-      await writeFile(file, `export default [{ name: "mine", kind: "general", durability: "durable", description: "x", owner: { domain: "workflows", readScope: "workflows:run", use: "x" } }];\n`);
-      await assert.rejects(loadDeclaredNamespaces(file), (e: { issues?: string[]; message?: string }) => /owner is reserved for built-in namespaces/.test(JSON.stringify(e.issues ?? e.message)));
+      await writeFile(
+        file,
+        `export default [{ name: "mine", kind: "general", durability: "durable", description: "x", owner: { domain: "workflows", readScope: "workflows:run", use: "x" } }];\n`,
+      );
+      await assert.rejects(loadDeclaredNamespaces(file), (e: { issues?: string[]; message?: string }) =>
+        /owner is reserved for built-in namespaces/.test(JSON.stringify(e.issues ?? e.message)),
+      );
       const open = path.join(dir, "open.mjs");
-      await writeFile(open, `export default [{ name: "mine", kind: "general", durability: "durable", description: "x" }];\n`);
+      await writeFile(
+        open,
+        `export default [{ name: "mine", kind: "general", durability: "durable", description: "x" }];\n`,
+      );
       assert.equal((await loadDeclaredNamespaces(open))[0]!.owner, undefined);
     } finally {
       await rm(dir, { recursive: true, force: true });

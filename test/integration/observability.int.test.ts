@@ -15,14 +15,25 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 
 describe("grafana/ files", () => {
   it("promtool checks the rules and runs their unit tests (every alert once firing, once quiet)", () => {
-    const check = execFileSync("promtool", ["check", "rules", "grafana/prometheus/statehouse-rules.yml"], { cwd: ROOT, encoding: "utf8" });
+    const check = execFileSync("promtool", ["check", "rules", "grafana/prometheus/statehouse-rules.yml"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     assert.match(check, /SUCCESS: 15 rules found/);
-    const out = execFileSync("promtool", ["test", "rules", "grafana/prometheus/statehouse-rules.test.yml"], { cwd: ROOT, encoding: "utf8" });
+    const out = execFileSync("promtool", ["test", "rules", "grafana/prometheus/statehouse-rules.test.yml"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     assert.match(out, /SUCCESS/);
     const tests = readFileSyncText("grafana/prometheus/statehouse-rules.test.yml");
-    const alerts = prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert).map((r) => r.alert!);
+    const alerts = prometheusRules()
+      .groups.flatMap((g) => g.rules)
+      .filter((r) => r.alert)
+      .map((r) => r.alert!);
     for (const alert of alerts) {
-      const cases = [...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, "g"))].map((m) => m[1]!.trim());
+      const cases = [...tests.matchAll(new RegExp(`alertname: ${alert}\\n\\s+exp_alerts:(.*)`, "g"))].map((m) =>
+        m[1]!.trim(),
+      );
       assert.ok(cases.includes("[]"), `${alert} has a test where it stays quiet`);
       assert.ok(cases.includes(""), `${alert} has a test where it fires`);
     }
@@ -32,16 +43,27 @@ describe("grafana/ files", () => {
   it("the dashboard's in-process alerts are exactly the rules' alerts", async () => {
     const { evaluateAlerts } = await import("../../server/telemetry/alerts");
     const { TimeSeriesStore } = await import("../../server/telemetry/time-series");
-    const inProcess = evaluateAlerts({ series: new TimeSeriesStore(), circuits: [], stores: [], outboxLagSeconds: null, quotas: new Map() });
-    const rules = prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert);
+    const inProcess = evaluateAlerts({
+      series: new TimeSeriesStore(),
+      circuits: [],
+      stores: [],
+      outboxLagSeconds: null,
+      quotas: new Map(),
+    });
+    const rules = prometheusRules()
+      .groups.flatMap((g) => g.rules)
+      .filter((r) => r.alert);
     assert.deepEqual(inProcess.map((a) => a.alert).sort(), rules.map((r) => r.alert!).sort());
-    for (const a of inProcess) assert.equal(a.severity, rules.find((r) => r.alert === a.alert)!.labels!.severity, a.alert);
+    for (const a of inProcess)
+      assert.equal(a.severity, rules.find((r) => r.alert === a.alert)!.labels!.severity, a.alert);
   });
 
   it("every alert has severity, summary, description and a runbook_url that exists in the runbook", async () => {
     const runbook = await readFile(path.join(ROOT, "grafana/runbook.md"), "utf8");
     const anchors = new Set([...runbook.matchAll(/^## (\S+)/gm)].map((m) => m[1]!.toLowerCase()));
-    for (const rule of prometheusRules().groups.flatMap((g) => g.rules).filter((r) => r.alert)) {
+    for (const rule of prometheusRules()
+      .groups.flatMap((g) => g.rules)
+      .filter((r) => r.alert)) {
       assert.match(rule.labels?.severity ?? "", /^(warning|critical)$/, rule.alert);
       assert.ok(rule.annotations?.summary && rule.annotations.description, rule.alert);
       const anchor = /^grafana\/runbook\.md#(.+)$/.exec(rule.annotations?.runbook_url ?? "")?.[1];
@@ -51,7 +73,11 @@ describe("grafana/ files", () => {
 
   it("dashboards use the classic model with fixed uids and a datasource variable; generated files are committed as generated", async () => {
     for (const [file, content] of Object.entries(generatedGrafanaFiles())) {
-      assert.equal(await readFile(path.join(ROOT, file), "utf8"), content, `${file} is stale: run npm run grafana:generate`);
+      assert.equal(
+        await readFile(path.join(ROOT, file), "utf8"),
+        content,
+        `${file} is stale: run npm run grafana:generate`,
+      );
     }
     for (const d of Object.values(DASHBOARDS)) {
       assert.match(d.uid, /^statehouse-/);
@@ -82,14 +108,34 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     await writeFile(
       path.join(dir, "prometheus.yml"),
       [
-        "global:", "  scrape_interval: 1s", "  evaluation_interval: 1s",
-        "rule_files:", `  - ${path.join(ROOT, "grafana/prometheus/statehouse-rules.yml")}`,
-        "scrape_configs:", "  - job_name: statehouse", "    static_configs:", `      - targets: ["127.0.0.1:${api.server.port}"]`,
+        "global:",
+        "  scrape_interval: 1s",
+        "  evaluation_interval: 1s",
+        "rule_files:",
+        `  - ${path.join(ROOT, "grafana/prometheus/statehouse-rules.yml")}`,
+        "scrape_configs:",
+        "  - job_name: statehouse",
+        "    static_configs:",
+        `      - targets: ["127.0.0.1:${api.server.port}"]`,
       ].join("\n"),
     );
-    prom = spawn("prometheus", [`--config.file=${path.join(dir, "prometheus.yml")}`, `--web.listen-address=127.0.0.1:${port}`, `--storage.tsdb.path=${path.join(dir, "data")}`], { stdio: "ignore" });
+    prom = spawn(
+      "prometheus",
+      [
+        `--config.file=${path.join(dir, "prometheus.yml")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        `--storage.tsdb.path=${path.join(dir, "data")}`,
+      ],
+      { stdio: "ignore" },
+    );
     for (let i = 0; i < 100; i++) {
-      if (await fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false)) break;
+      if (
+        await fetch(`${promUrl}/-/ready`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
       await new Promise((r) => setTimeout(r, 200));
     }
   });
@@ -107,10 +153,20 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
   it("all parse, and every panel query returns data after mixed traffic", { timeout: 180_000 }, async () => {
     const { key } = await api.clientFor("acme");
     const statuses: Record<string, number> = {};
-    const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key }).then((r) => { statuses[`${init.method ?? "GET"} ${r.status}`] = (statuses[`${init.method ?? "GET"} ${r.status}`] ?? 0) + 1; return r.body?.cancel(); });
-    const json = (method: string, value: unknown, headers: Record<string, string> = {}) => ({ method, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(value) });
+    const call = (p: string, init: RequestInit = {}) =>
+      api.call(p, { ...init, key }).then((r) => {
+        statuses[`${init.method ?? "GET"} ${r.status}`] = (statuses[`${init.method ?? "GET"} ${r.status}`] ?? 0) + 1;
+        return r.body?.cancel();
+      });
+    const json = (method: string, value: unknown, headers: Record<string, string> = {}) => ({
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(value),
+    });
     // Traffic over several scrapes: hits, misses, conflicts, errors, lifecycle events, agent turns.
-    const session = (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as { sessionId: string };
+    const session = (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
+      sessionId: string;
+    };
     for (let round = 0; round < 8; round++) {
       for (let i = 0; i < 10; i++) {
         await call(`/api/v1/state/kv/k${i}`, json("PUT", { value: { round, i, pad: "x".repeat(200 * i) } }));
@@ -121,15 +177,26 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
       await call("/api/v1/state/kv/k1?consistency=strong");
       await call("/api/v1/state/ratelimits/big", json("PUT", { value: "r".repeat(2000) }));
       await call("/api/v1/state/kv/huge", json("PUT", { value: "h".repeat(1_100_000) }));
-      await call("/api/v1/state/sessions/not-json", { method: "PUT", headers: { "content-type": "text/plain" }, body: "x" });
-      await call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, json("POST", { content: `my email is r${round}@example.com` }));
-      await call("/api/v1/transactions", json("POST", { operations: [{ op: "put", namespace: "kv", key: "tx", value: round }] }));
+      await call("/api/v1/state/sessions/not-json", {
+        method: "PUT",
+        headers: { "content-type": "text/plain" },
+        body: "x",
+      });
+      await call(
+        `/api/v1/agents/assistant/sessions/${session.sessionId}/messages`,
+        json("POST", { content: `my email is r${round}@example.com` }),
+      );
+      await call(
+        "/api/v1/transactions",
+        json("POST", { operations: [{ op: "put", namespace: "kv", key: "tx", value: round }] }),
+      );
       await new Promise((r) => setTimeout(r, 1000));
     }
     // Let Prometheus scrape the last of it and evaluate the rules.
     await new Promise((r) => setTimeout(r, 3000));
 
-    for (const expected of ["PUT 200", "PUT 201", "PUT 412", "GET 200", "GET 404", "PUT 415", "POST 200"]) assert.ok(statuses[expected], `traffic included ${expected}: ${JSON.stringify(statuses)}`);
+    for (const expected of ["PUT 200", "PUT 201", "PUT 412", "GET 200", "GET 404", "PUT 415", "POST 200"])
+      assert.ok(statuses[expected], `traffic included ${expected}: ${JSON.stringify(statuses)}`);
     const { panels, rules } = allQueries();
     const failures: string[] = [];
     for (const q of [...panels, ...rules]) {
@@ -138,7 +205,8 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     }
     for (const q of panels) {
       const res = await query(q.expr);
-      if (res.status === "success" && res.data!.result.length === 0) failures.push(`${q.source}: no data for ${q.expr}`);
+      if (res.status === "success" && res.data!.result.length === 0)
+        failures.push(`${q.source}: no data for ${q.expr}`);
     }
     assert.deepEqual(failures, []);
     assert.ok(panels.length >= 25, `${panels.length} panel queries`);
@@ -152,12 +220,24 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     const missing = names.filter((n) => !readme.includes(`\`${n}\``));
     assert.deepEqual(missing, [], "README.md names every exported metric");
     // …and names only metrics that exist (a histogram by its base name, as its # TYPE line has it).
-    const named = [...new Set([...readme.matchAll(/`(statehouse_[a-z_]+?)(?:_bucket|_sum|_count)?(?:\{[^`]*)?`/g)].map((m) => m[1]!))];
+    const named = [
+      ...new Set(
+        [...readme.matchAll(/`(statehouse_[a-z_]+?)(?:_bucket|_sum|_count)?(?:\{[^`]*)?`/g)].map((m) => m[1]!),
+      ),
+    ];
     // Instruments this scrape has no data for yet (e.g. workflow resumes) count when the code declares them.
     const declared = new Set<string>();
-    for (const file of execFileSync("grep", ["-rlE", "(createCounter|createHistogram|createObservableGauge|counter|histogram)\\(\"statehouse\\.", "server"], { cwd: ROOT, encoding: "utf8" }).split("\n").filter(Boolean)) {
+    for (const file of execFileSync(
+      "grep",
+      ["-rlE", '(createCounter|createHistogram|createObservableGauge|counter|histogram)\\("statehouse\\.', "server"],
+      { cwd: ROOT, encoding: "utf8" },
+    )
+      .split("\n")
+      .filter(Boolean)) {
       const source = await readFile(path.join(ROOT, file), "utf8");
-      for (const m of source.matchAll(/(createCounter|createHistogram|createObservableGauge|counter|histogram)\("(statehouse\.[a-z_.]+)"/g)) {
+      for (const m of source.matchAll(
+        /(createCounter|createHistogram|createObservableGauge|counter|histogram)\("(statehouse\.[a-z_.]+)"/g,
+      )) {
         declared.add(m[2]!.replace(/\./g, "_") + (/counter/i.test(m[1]!) ? "_total" : ""));
       }
     }
@@ -188,7 +268,11 @@ describe("/metrics protection", () => {
 describe("traces over OTLP", () => {
   it("exports a request span with a child span per state operation and per tier, sharing the trace id problem bodies show", async () => {
     const { createServer } = await import("node:http");
-    const received: { resourceSpans: { scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[] }[] }[] = [];
+    const received: {
+      resourceSpans: {
+        scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[];
+      }[];
+    }[] = [];
     const collector = createServer(async (req, res) => {
       let body = "";
       for await (const chunk of req) body += chunk;
@@ -198,15 +282,29 @@ describe("traces over OTLP", () => {
     });
     await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
     const port = (collector.address() as { port: number }).port;
-    const api = await startApi({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_BSP_SCHEDULE_DELAY: "100" });
+    const api = await startApi({
+      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_BSP_SCHEDULE_DELAY: "100",
+    });
     try {
       const { key } = await api.clientFor("acme");
-      await api.call("/api/v1/state/kv/traced", { method: "PUT", key, headers: { "content-type": "application/json" }, body: '{"value":1}' });
+      await api.call("/api/v1/state/kv/traced", {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: '{"value":1}',
+      });
       const miss = await api.call("/api/v1/state/kv/absent", { key });
       const problem = (await miss.json()) as { traceId: string };
       assert.match(problem.traceId, /^[0-9a-f]{32}$/);
-      const spans = async () => received.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
-      for (let i = 0; i < 50 && !(await spans()).some((s) => s.traceId === problem.traceId && s.name === "statehouse.warm.get"); i++) {
+      const spans = async () =>
+        received.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
+      for (
+        let i = 0;
+        i < 50 && !(await spans()).some((s) => s.traceId === problem.traceId && s.name === "statehouse.warm.get");
+        i++
+      ) {
         await new Promise((r) => setTimeout(r, 100));
       }
       const trace = (await spans()).filter((s) => s.traceId === problem.traceId);

@@ -32,7 +32,9 @@ describe("outbox relay", () => {
   });
 
   const readStream = async (): Promise<OutboxEvent[]> =>
-    (await redis.xrange(stream, "-", "+")).map(([, fields]) => JSON.parse(fields[fields.indexOf("event") + 1]!) as OutboxEvent);
+    (await redis.xrange(stream, "-", "+")).map(
+      ([, fields]) => JSON.parse(fields[fields.indexOf("event") + 1]!) as OutboxEvent,
+    );
 
   it("publishes every change once, in version order per key, and marks it published", async () => {
     const relay = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)]);
@@ -44,7 +46,11 @@ describe("outbox relay", () => {
     assert.equal(new Set(events.map((e) => e.id)).size, 31);
     for (const key of ["k0", "k1", "k2"]) {
       const versions = events.filter((e) => e.key === key).map((e) => e.version);
-      assert.deepEqual(versions, [...versions].sort((a, b) => a - b), `${key} in version order`);
+      assert.deepEqual(
+        versions,
+        [...versions].sort((a, b) => a - b),
+        `${key} in version order`,
+      );
     }
     assert.equal(events.at(-1)!.operation, "delete");
     assert.deepEqual(await warm.outboxStats(), { pending: 0, lagSeconds: 0 });
@@ -66,7 +72,10 @@ describe("outbox relay", () => {
     assert.equal(events.length, 20, "the batch arrived twice (at least once)");
     const unique = new Map(events.map((e) => [e.id, e]));
     assert.equal(unique.size, 10, "deduplicating by id leaves each change exactly once");
-    assert.deepEqual([...unique.values()].map((e) => e.version), Array.from({ length: 10 }, (_, i) => i + 1));
+    assert.deepEqual(
+      [...unique.values()].map((e) => e.version),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
     assert.equal((await warm.outboxStats()).pending, 0);
   });
 
@@ -75,7 +84,11 @@ describe("outbox relay", () => {
     for (let i = 0; i < 25; i++) await warm.put({ tenant: "t", namespace: "kv", key: `killed-${i % 5}` }, { i });
     const { spawnSync } = await import("node:child_process");
     const path = await import("node:path");
-    const child = spawnSync(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "../helpers/relay-crash.ts"), db.url, redisInfo.url, stream], { encoding: "utf8", timeout: 60_000 });
+    const child = spawnSync(
+      process.execPath,
+      ["--import", "tsx", path.join(import.meta.dirname, "../helpers/relay-crash.ts"), db.url, redisInfo.url, stream],
+      { encoding: "utf8", timeout: 60_000 },
+    );
     assert.equal(child.signal, "SIGKILL", `the relay process was killed: ${child.stderr}`);
     assert.equal((await readStream()).length, 25, "it had published the batch");
     assert.equal((await warm.outboxStats()).pending, 25, "but marked nothing");
@@ -86,7 +99,10 @@ describe("outbox relay", () => {
     const unique = new Map(events.map((e) => [e.id, e]));
     assert.equal(unique.size, 25, "every change exactly once after deduplicating by id");
     for (let k = 0; k < 5; k++) {
-      assert.deepEqual([...unique.values()].filter((e) => e.key === `killed-${k}`).map((e) => e.version), [1, 2, 3, 4, 5]);
+      assert.deepEqual(
+        [...unique.values()].filter((e) => e.key === `killed-${k}`).map((e) => e.version),
+        [1, 2, 3, 4, 5],
+      );
     }
     assert.equal((await warm.outboxStats()).pending, 0);
   });
@@ -96,10 +112,14 @@ describe("outbox relay", () => {
     for (let i = 0; i < 200; i++) await warm.put({ tenant: "t", namespace: "kv", key: `m${i % 10}` }, { i });
     const second = await PostgresStore.open({ url: db.url }, { migrate: false });
     try {
-      const relays = [warm, second, warm, second].map((s) => new OutboxRelay(s.prisma, [new RedisStreamPublisher(redis, stream)], { batchSize: 20 }));
-      await Promise.all(relays.map(async (r) => {
-        for (let n = 0; n < 50; n++) if ((await r.runOnce()) === 0 && (await warm.outboxStats()).pending === 0) break;
-      }));
+      const relays = [warm, second, warm, second].map(
+        (s) => new OutboxRelay(s.prisma, [new RedisStreamPublisher(redis, stream)], { batchSize: 20 }),
+      );
+      await Promise.all(
+        relays.map(async (r) => {
+          for (let n = 0; n < 50; n++) if ((await r.runOnce()) === 0 && (await warm.outboxStats()).pending === 0) break;
+        }),
+      );
       const events = await readStream();
       assert.equal(events.length, 200);
       assert.equal(new Set(events.map((e) => e.id)).size, 200, "no event published twice");
@@ -119,21 +139,28 @@ describe("outbox relay", () => {
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
     try {
       const secret = "whsec-test-0123456789";
-      const relay = new OutboxRelay(warm.prisma, [new WebhookPublisher(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret)]);
+      const relay = new OutboxRelay(warm.prisma, [
+        new WebhookPublisher(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret),
+      ]);
       await warm.put({ tenant: "t", namespace: "kv", key: "hooked" }, { ok: true });
       while ((await relay.runOnce()) > 0);
       assert.equal(received.length, 1);
       const [, t, v1] = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(received[0]!.signature)!;
       assert.equal(v1, createHmac("sha256", secret).update(`${t}.${received[0]!.body}`).digest("hex"));
       const { events } = JSON.parse(received[0]!.body) as { events: OutboxEvent[] };
-      assert.deepEqual(events.map((e) => [e.key, e.version, e.operation]), [["hooked", 1, "put"]]);
+      assert.deepEqual(
+        events.map((e) => [e.key, e.version, e.operation]),
+        [["hooked", 1, "put"]],
+      );
     } finally {
       hook.close();
     }
   });
 
   it("a failing destination keeps events pending (never marked unpublished as published)", async () => {
-    const relay = new OutboxRelay(warm.prisma, [new WebhookPublisher("http://127.0.0.1:1/nothing-listens", "secret-0123456789abcdef")]);
+    const relay = new OutboxRelay(warm.prisma, [
+      new WebhookPublisher("http://127.0.0.1:1/nothing-listens", "secret-0123456789abcdef"),
+    ]);
     await warm.put({ tenant: "t", namespace: "kv", key: "undeliverable" }, 1);
     await assert.rejects(relay.runOnce());
     assert.equal((await warm.outboxStats()).pending, 1);

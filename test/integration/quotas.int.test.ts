@@ -8,20 +8,43 @@ import { type ApiFixture, startApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
 
 type Problem = { status: number; code: string; detail: string; [k: string]: unknown };
-type Usage = { tenant: string; day: string; resetsAt: string; operations: { used: number; limit: number | null }; bytesStored: { used: number; limit: number | null } };
+type Usage = {
+  tenant: string;
+  day: string;
+  resetsAt: string;
+  operations: { used: number; limit: number | null };
+  bytesStored: { used: number; limit: number | null };
+};
 
 describe("tenant quotas", () => {
   let api: ApiFixture;
   const setPolicy = (tenant: string, body: unknown) =>
-    api.call(`/api/v1/admin/tenants/${tenant}/policy`, { method: "PUT", key: api.adminToken, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    api.call(`/api/v1/admin/tenants/${tenant}/policy`, {
+      method: "PUT",
+      key: api.adminToken,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const put = (key: string, path: string, value: unknown, headers: Record<string, string> = {}) =>
-    api.call(`/api/v1/state/${path}`, { method: "PUT", key, headers: { "content-type": "application/json", ...headers }, body: JSON.stringify({ value }) });
-  const post = (key: string, path: string, body: unknown) => api.call(path, { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    api.call(`/api/v1/state/${path}`, {
+      method: "PUT",
+      key,
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify({ value }),
+    });
+  const post = (key: string, path: string, body: unknown) =>
+    api.call(path, {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
   const warmRows = async (tenant: string) => {
     const c = new pg.Client({ connectionString: api.db.url });
     await c.connect();
     try {
-      const q = async (table: string) => Number((await c.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant = $1`, [tenant])).rows[0].n);
+      const q = async (table: string) =>
+        Number((await c.query(`SELECT count(*)::int AS n FROM ${table} WHERE tenant = $1`, [tenant])).rows[0].n);
       return { records: await q("state_records"), history: await q("state_history"), outbox: await q("outbox_events") };
     } finally {
       await c.end();
@@ -55,16 +78,36 @@ describe("tenant quotas", () => {
     const now = new Date();
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
     const retryAfter = Number(refused.headers.get("retry-after"));
-    assert.ok(Math.abs(retryAfter - (midnight - now.getTime()) / 1000) < 30, `Retry-After ${retryAfter} s is the time to the next UTC day`);
+    assert.ok(
+      Math.abs(retryAfter - (midnight - now.getTime()) / 1000) < 30,
+      `Retry-After ${retryAfter} s is the time to the next UTC day`,
+    );
     assert.equal(problem.resetsAt, new Date(midnight).toISOString());
     assert.equal((await api.call("/api/v1/state/kv/k-over", { key })).status, 404, "nothing written");
 
     // Every kind of metered call is refused alike, and none of them writes.
     const rows = await warmRows("q-ops");
-    assert.equal((await post(key, "/api/v1/transactions", { operations: [{ op: "put", namespace: "kv", key: "t", value: 1 }] })).status, 429);
+    assert.equal(
+      (await post(key, "/api/v1/transactions", { operations: [{ op: "put", namespace: "kv", key: "t", value: 1 }] }))
+        .status,
+      429,
+    );
     assert.equal((await api.call("/api/v1/state/kv/k0", { method: "DELETE", key })).status, 429);
-    assert.equal((await api.call("/api/v1/state/kv/k0", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: '{"x":1}' })).status, 429);
-    assert.equal((await post(key, "/api/v1/agents/assistant/invoke", { messages: [{ role: "user", content: "hi" }] })).status, 429);
+    assert.equal(
+      (
+        await api.call("/api/v1/state/kv/k0", {
+          method: "PATCH",
+          key,
+          headers: { "content-type": "application/merge-patch+json" },
+          body: '{"x":1}',
+        })
+      ).status,
+      429,
+    );
+    assert.equal(
+      (await post(key, "/api/v1/agents/assistant/invoke", { messages: [{ role: "user", content: "hi" }] })).status,
+      429,
+    );
     assert.equal((await post(key, "/api/v1/agents/assistant/batch", { documents: [{ text: "hi" }] })).status, 429);
     assert.deepEqual(await warmRows("q-ops"), rows);
 
@@ -75,10 +118,19 @@ describe("tenant quotas", () => {
 
     // A batch counts one operation per document, and is refused whole when they do not all fit.
     assert.equal((await setPolicy("q-ops", { operationsPerDay: 8 })).status, 200);
-    const batch = await post(key, "/api/v1/agents/assistant/batch", { documents: [{ text: "a" }, { text: "b" }, { text: "c" }, { text: "d" }] });
+    const batch = await post(key, "/api/v1/agents/assistant/batch", {
+      documents: [{ text: "a" }, { text: "b" }, { text: "c" }, { text: "d" }],
+    });
     assert.equal(batch.status, 429, "4 documents do not fit in the 3 operations left");
-    assert.equal((await post(key, "/api/v1/agents/assistant/batch", { documents: [{ text: "a" }, { text: "b" }, { text: "c" }] })).status, 200);
-    assert.deepEqual(((await (await api.call("/api/v1/quota", { key })).json()) as Usage).operations, { used: 8, limit: 8 });
+    assert.equal(
+      (await post(key, "/api/v1/agents/assistant/batch", { documents: [{ text: "a" }, { text: "b" }, { text: "c" }] }))
+        .status,
+      200,
+    );
+    assert.deepEqual(((await (await api.call("/api/v1/quota", { key })).json()) as Usage).operations, {
+      used: 8,
+      limit: 8,
+    });
 
     // Lifting the limit applies at once.
     assert.equal((await setPolicy("q-ops", { operationsPerDay: null })).status, 200);
@@ -106,9 +158,19 @@ describe("tenant quotas", () => {
     assert.equal(replaced.status, 200, "550 bytes replace 400: within 600");
     const version = ((await replaced.json()) as { version: number }).version;
     assert.equal((await put(key, "kv/a", value(700))).status, 413);
-    const patch = await api.call("/api/v1/state/kv/a", { method: "PATCH", key, headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ more: "y".repeat(100) }) });
+    const patch = await api.call("/api/v1/state/kv/a", {
+      method: "PATCH",
+      key,
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ more: "y".repeat(100) }),
+    });
     assert.equal(patch.status, 413);
-    const tx = await post(key, "/api/v1/transactions", { operations: [{ op: "put", namespace: "kv", key: "c", value: 1 }, { op: "put", namespace: "kv", key: "d", value: value(100) }] });
+    const tx = await post(key, "/api/v1/transactions", {
+      operations: [
+        { op: "put", namespace: "kv", key: "c", value: 1 },
+        { op: "put", namespace: "kv", key: "d", value: value(100) },
+      ],
+    });
     assert.equal(tx.status, 413, "the transaction as a whole is over");
     assert.equal((await api.call("/api/v1/state/kv/c", { key })).status, 404, "all or nothing: not even the small put");
     const session = await post(key, "/api/v1/agents/assistant/sessions", {});
@@ -117,7 +179,11 @@ describe("tenant quotas", () => {
     const a = (await (await api.call("/api/v1/state/kv/a", { key })).json()) as { version: number; sizeBytes: number };
     assert.equal(a.version, version, "refused writes left the record as it was");
     assert.equal(a.sizeBytes, 550);
-    assert.deepEqual(await warmRows("q-bytes"), { ...before, history: before.history + 1, outbox: before.outbox + 1 }, "only the accepted replace was written");
+    assert.deepEqual(
+      await warmRows("q-bytes"),
+      { ...before, history: before.history + 1, outbox: before.outbox + 1 },
+      "only the accepted replace was written",
+    );
 
     // Ephemeral namespaces (hot only) do not count; deletes always pass and free space.
     assert.equal((await put(key, "breakers/b1", { open: false })).status, 201);
@@ -131,18 +197,29 @@ describe("tenant quotas", () => {
 
   it("an agent turn over the stored-bytes quota writes neither the session nor its profile", async () => {
     const { key } = await api.clientFor("q-agent");
-    const sid = ((await (await post(key, "/api/v1/agents/assistant/sessions", {})).json()) as { sessionId: string }).sessionId;
-    assert.equal((await post(key, `/api/v1/agents/assistant/sessions/${sid}/messages`, { content: "I like sailing on lakes" })).status, 200);
+    const sid = ((await (await post(key, "/api/v1/agents/assistant/sessions", {})).json()) as { sessionId: string })
+      .sessionId;
+    assert.equal(
+      (await post(key, `/api/v1/agents/assistant/sessions/${sid}/messages`, { content: "I like sailing on lakes" }))
+        .status,
+      200,
+    );
     const used = ((await (await api.call("/api/v1/quota", { key })).json()) as Usage).bytesStored.used;
     assert.equal((await setPolicy("q-agent", { bytesStored: used + 50 })).status, 200);
     const before = await warmRows("q-agent");
-    const turn = await post(key, `/api/v1/agents/assistant/sessions/${sid}/messages`, { content: `Here is a long story: ${"and then we sailed on. ".repeat(20)}` });
+    const turn = await post(key, `/api/v1/agents/assistant/sessions/${sid}/messages`, {
+      content: `Here is a long story: ${"and then we sailed on. ".repeat(20)}`,
+    });
     assert.equal(turn.status, 413);
     assert.equal(((await turn.json()) as Problem).code, "storage_quota_exceeded");
     assert.deepEqual(await warmRows("q-agent"), before);
-    const session = (await (await api.call(`/api/v1/agents/assistant/sessions/${sid}`, { key })).json()) as { turnCount: number };
+    const session = (await (await api.call(`/api/v1/agents/assistant/sessions/${sid}`, { key })).json()) as {
+      turnCount: number;
+    };
     assert.equal(session.turnCount, 1);
-    const profile = (await (await api.call(`/api/v1/state/agent-profiles/profile:assistant:${sid}`, { key })).json()) as { value: { messages: number } };
+    const profile = (await (
+      await api.call(`/api/v1/state/agent-profiles/profile:assistant:${sid}`, { key })
+    ).json()) as { value: { messages: number } };
     assert.equal(profile.value.messages, 1);
   });
 
@@ -150,20 +227,36 @@ describe("tenant quotas", () => {
     const { key } = await api.clientFor("q-admin");
     assert.equal((await setPolicy("q-admin", { operationsPerDay: 100, bytesStored: 10_000 })).status, 200);
     assert.equal((await put(key, "kv/x", { hello: "world" })).status, 201);
-    const one = (await (await api.call("/api/v1/admin/tenants/q-admin/policy", { key: api.adminToken })).json()) as Usage;
+    const one = (await (
+      await api.call("/api/v1/admin/tenants/q-admin/policy", { key: api.adminToken })
+    ).json()) as Usage;
     assert.deepEqual(one.operations, { used: 1, limit: 100 });
     assert.deepEqual(one.bytesStored, { used: 17, limit: 10_000 });
-    const all = (await (await api.call("/api/v1/admin/quotas", { key: api.adminToken })).json()) as { tenants: Usage[] };
+    const all = (await (await api.call("/api/v1/admin/quotas", { key: api.adminToken })).json()) as {
+      tenants: Usage[];
+    };
     assert.deepEqual(all.tenants.find((t) => t.tenant === "q-admin")?.operations, { used: 1, limit: 100 });
 
     assert.equal((await setPolicy("q-admin", { operationsPerDay: -1 })).status, 400);
     assert.equal((await setPolicy("q-admin", { operationsPerDay: 1.5 })).status, 400);
     assert.equal((await setPolicy("q-admin", { unknownField: 1 })).status, 400);
     assert.equal((await setPolicy("Bad Tenant!", { operationsPerDay: 1 })).status, 422);
-    assert.equal((await api.call("/api/v1/admin/tenants/q-admin/policy", { method: "PUT", key, headers: { "content-type": "application/json" }, body: '{"operationsPerDay":1}' })).status, 403);
+    assert.equal(
+      (
+        await api.call("/api/v1/admin/tenants/q-admin/policy", {
+          method: "PUT",
+          key,
+          headers: { "content-type": "application/json" },
+          body: '{"operationsPerDay":1}',
+        })
+      ).status,
+      403,
+    );
     // Partial updates keep the other fields.
     assert.equal((await setPolicy("q-admin", { bytesStored: 20_000 })).status, 200);
-    const kept = (await (await api.call("/api/v1/admin/tenants/q-admin/policy", { key: api.adminToken })).json()) as Usage;
+    const kept = (await (
+      await api.call("/api/v1/admin/tenants/q-admin/policy", { key: api.adminToken })
+    ).json()) as Usage;
     assert.deepEqual([kept.operations.limit, kept.bytesStored.limit], [100, 20_000]);
   });
 

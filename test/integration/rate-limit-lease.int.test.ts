@@ -33,7 +33,9 @@ describe("RedisRateLimiter with leases", () => {
   it("two instances under concurrent load admit at most the burst, and close to it, in few commands", async () => {
     const burst = 640;
     const [a, b] = [instance(0.001, burst), instance(0.001, burst)];
-    const decisions = await Promise.all(Array.from({ length: 1000 }, (_, i) => (i % 2 ? a : b).limiter.take("key-1", "t1")));
+    const decisions = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => (i % 2 ? a : b).limiter.take("key-1", "t1")),
+    );
     const allowed = decisions.filter((d) => d.allowed).length;
     assert.ok(allowed <= burst, `admitted ${allowed} > burst ${burst}`);
     assert.ok(allowed >= burst - 2 * 20, `admitted only ${allowed} of ${burst}`);
@@ -47,8 +49,14 @@ describe("RedisRateLimiter with leases", () => {
     const { limiter, stats } = instance(0.001, 3);
     const decisions = [];
     for (let i = 0; i < 5; i++) decisions.push(await limiter.take("key-2", "t2"));
-    assert.deepEqual(decisions.map((d) => d.allowed), [true, true, true, false, false]);
-    assert.deepEqual(decisions.map((d) => d.remaining), [2, 1, 0, 0, 0]);
+    assert.deepEqual(
+      decisions.map((d) => d.allowed),
+      [true, true, true, false, false],
+    );
+    assert.deepEqual(
+      decisions.map((d) => d.remaining),
+      [2, 1, 0, 0, 0],
+    );
     assert.ok(decisions.every((d) => d.limit === 3 && d.remaining <= d.limit));
     assert.equal(stats.commands, 5);
   });
@@ -59,7 +67,10 @@ describe("RedisRateLimiter with leases", () => {
     const decisions = [];
     for (let i = 0; i < 12; i++) decisions.push(await (i % 2 ? a : b).limiter.take(`key-${i % 4}`, "t3"));
     assert.equal(decisions.filter((d) => d.allowed).length, 6, "four keys on two instances share six tokens");
-    assert.deepEqual(decisions.slice(0, 6).map((d) => [d.bucket, d.limit, d.remaining]), [5, 4, 3, 2, 1, 0].map((r) => ["tenant", 6, r]));
+    assert.deepEqual(
+      decisions.slice(0, 6).map((d) => [d.bucket, d.limit, d.remaining]),
+      [5, 4, 3, 2, 1, 0].map((r) => ["tenant", 6, r]),
+    );
     const refused = decisions[6]!;
     assert.equal(refused.allowed, false);
     assert.equal(refused.bucket, "tenant");
@@ -71,6 +82,13 @@ describe("RedisRateLimiter with leases", () => {
   it("a key's own bucket binds when it is the smaller, and the headers' numbers are that bucket's", async () => {
     const { limiter } = instance(0.001, 2, { ratePerSecond: 0.001, burst: 50 });
     const d = [await limiter.take("key-9", "t5"), await limiter.take("key-9", "t5"), await limiter.take("key-9", "t5")];
-    assert.deepEqual(d.map((x) => [x.allowed, x.bucket, x.limit, x.remaining]), [[true, "key", 2, 1], [true, "key", 2, 0], [false, "key", 2, 0]]);
+    assert.deepEqual(
+      d.map((x) => [x.allowed, x.bucket, x.limit, x.remaining]),
+      [
+        [true, "key", 2, 1],
+        [true, "key", 2, 0],
+        [false, "key", 2, 0],
+      ],
+    );
   });
 });

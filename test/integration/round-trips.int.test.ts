@@ -104,7 +104,17 @@ describe("round trips on the real services", () => {
     await redisClient.del(key);
     // What builds before the packed field wrote: fields only, the value in j, and here a newer version
     // than warm's, which must not stop the promotion.
-    await redisClient.hset(key, { v: rec.version + 5, d: "0", j: JSON.stringify("stale"), s: 1, c: 1, u: 1, e: "", z: 7, i: "" });
+    await redisClient.hset(key, {
+      v: rec.version + 5,
+      d: "0",
+      j: JSON.stringify("stale"),
+      s: 1,
+      c: 1,
+      u: 1,
+      e: "",
+      z: 7,
+      i: "",
+    });
     const got = await store.get(ref);
     assert.equal(got?.tier, "warm");
     assert.equal(got?.value, "current");

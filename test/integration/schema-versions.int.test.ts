@@ -21,11 +21,23 @@ describe("schema versions upgraded on read", () => {
   let sql: pg.Client;
   const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key });
   const row = async (ns: string, k: string) =>
-    (await sql.query(`SELECT value::text AS value, version, schema_version, expires_at FROM state_records WHERE tenant = 'acme' AND namespace = $1 AND key = $2`, [ns, k])).rows.map((r) => ({ ...r, value: JSON.parse(r.value) }))[0];
+    (
+      await sql.query(
+        `SELECT value::text AS value, version, schema_version, expires_at FROM state_records WHERE tenant = 'acme' AND namespace = $1 AND key = $2`,
+        [ns, k],
+      )
+    ).rows.map((r) => ({ ...r, value: JSON.parse(r.value) }))[0];
   /** statehouse_lifecycle_events_total for one namespace and event, as /metrics shows it. */
   const lifecycleCount = async (namespace: string, event: string) => {
     const text = await (await api.call("/metrics")).text();
-    const line = text.split("\n").find((l) => l.startsWith("statehouse_lifecycle_events_total{") && l.includes(`event="${event}"`) && l.includes(`namespace="${namespace}"`));
+    const line = text
+      .split("\n")
+      .find(
+        (l) =>
+          l.startsWith("statehouse_lifecycle_events_total{") &&
+          l.includes(`event="${event}"`) &&
+          l.includes(`namespace="${namespace}"`),
+      );
     return line ? Number(line.split(" ").at(-1)) : 0;
   };
   let profileExpiry: Date;
@@ -41,7 +53,10 @@ describe("schema versions upgraded on read", () => {
       "profiles/ada": { text: "Ada Lovelace" },
     };
     for (const [p, value] of Object.entries(written)) {
-      const res = await call(`/api/v1/state/${p}`, json({ value, ...(p === "profiles/ada" ? { ttlSeconds: 3600 } : {}) }));
+      const res = await call(
+        `/api/v1/state/${p}`,
+        json({ value, ...(p === "profiles/ada" ? { ttlSeconds: 3600 } : {}) }),
+      );
       const text = await res.text();
       assert.equal(res.status, 201, text);
       assert.equal((JSON.parse(text) as { schemaVersion: number }).schemaVersion, 1);
@@ -59,7 +74,9 @@ describe("schema versions upgraded on read", () => {
   });
 
   it("declared namespaces are served with their policies", async () => {
-    const body = (await (await call("/api/v1/namespaces")).json()) as { namespaces: { name: string; schemaVersion: number; writeBackUpgrades?: boolean }[] };
+    const body = (await (await call("/api/v1/namespaces")).json()) as {
+      namespaces: { name: string; schemaVersion: number; writeBackUpgrades?: boolean }[];
+    };
     const byName = new Map(body.namespaces.map((n) => [n.name, n]));
     assert.equal(byName.get("notes")?.schemaVersion, 3);
     assert.equal(byName.get("profiles")?.writeBackUpgrades, true);
@@ -78,14 +95,31 @@ describe("schema versions upgraded on read", () => {
       assert.equal(body.schemaVersion, 3);
       assert.equal(body.sizeBytes, Buffer.byteLength(JSON.stringify(body.value)));
     }
-    assert.deepEqual(await row("notes", "hello"), { value: { text: "hello brave new world" }, version: 1, schema_version: 1, expires_at: null });
-    assert.equal(await lifecycleCount("notes", "schema_upgraded"), before + 2, "each upgraded read is a lifecycle event");
+    assert.deepEqual(await row("notes", "hello"), {
+      value: { text: "hello brave new world" },
+      version: 1,
+      schema_version: 1,
+      expires_at: null,
+    });
+    assert.equal(
+      await lifecycleCount("notes", "schema_upgraded"),
+      before + 2,
+      "each upgraded read is a lifecycle event",
+    );
   });
 
   it("history and past versions show values as they were stored", async () => {
-    const history = (await (await call("/api/v1/state/notes/hello/history")).json()) as { versions: { version: number; schemaVersion: number }[] };
-    assert.deepEqual(history.versions.map((v) => [v.version, v.schemaVersion]), [[1, 1]]);
-    const v1 = (await (await call("/api/v1/state/notes/hello/versions/1")).json()) as { value: unknown; schemaVersion: number };
+    const history = (await (await call("/api/v1/state/notes/hello/history")).json()) as {
+      versions: { version: number; schemaVersion: number }[];
+    };
+    assert.deepEqual(
+      history.versions.map((v) => [v.version, v.schemaVersion]),
+      [[1, 1]],
+    );
+    const v1 = (await (await call("/api/v1/state/notes/hello/versions/1")).json()) as {
+      value: unknown;
+      schemaVersion: number;
+    };
     assert.deepEqual([v1.value, v1.schemaVersion], [{ text: "hello brave new world" }, 1]);
   });
 
@@ -99,8 +133,16 @@ describe("schema versions upgraded on read", () => {
     assert.ok(Math.abs(stored.expires_at.getTime() - profileExpiry.getTime()) < 2000, "the record's expiry is kept");
     const again = await call("/api/v1/state/profiles/ada");
     assert.equal(again.headers.get("etag"), '"2"', "a current record is not written again");
-    const history = (await (await call("/api/v1/state/profiles/ada/history")).json()) as { versions: { version: number; actor: string | null; schemaVersion: number; patch: unknown[] }[] };
-    assert.deepEqual(history.versions.map((v) => [v.version, v.actor, v.schemaVersion]), [[2, "schema-upgrade", 3], [1, history.versions[1]!.actor, 1]]);
+    const history = (await (await call("/api/v1/state/profiles/ada/history")).json()) as {
+      versions: { version: number; actor: string | null; schemaVersion: number; patch: unknown[] }[];
+    };
+    assert.deepEqual(
+      history.versions.map((v) => [v.version, v.actor, v.schemaVersion]),
+      [
+        [2, "schema-upgrade", 3],
+        [1, history.versions[1]!.actor, 1],
+      ],
+    );
     assert.deepEqual(history.versions[0]!.patch, [
       { op: "remove", path: "/text" },
       { op: "add", path: "/body", value: "Ada Lovelace" },
@@ -128,10 +170,17 @@ describe("schema versions upgraded on read", () => {
   });
 
   it("a patch applies to the upgraded value and is written at the current schema version", async () => {
-    const res = await call("/api/v1/state/notes/patched", { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ pinned: true }) });
+    const res = await call("/api/v1/state/notes/patched", {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ pinned: true }),
+    });
     assert.equal(res.status, 200, await res.text());
     const stored = await row("notes", "patched");
-    assert.deepEqual([stored.value, stored.version, stored.schema_version], [{ body: "to be patched", words: 3, pinned: true }, 2, 3]);
+    assert.deepEqual(
+      [stored.value, stored.version, stored.schema_version],
+      [{ body: "to be patched", words: 3, pinned: true }, 2, 3],
+    );
   });
 
   it("an upgrader that throws: 409 upgrade_failed problem, counted, nothing written; overwriting the record resolves it", async () => {
@@ -142,11 +191,23 @@ describe("schema versions upgraded on read", () => {
     const problem = (await res.json()) as Record<string, unknown>;
     assert.equal(problem.code, "upgrade_failed");
     assert.deepEqual([problem.schemaVersion, problem.targetSchemaVersion], [1, 3]);
-    assert.doesNotMatch(JSON.stringify(problem), /text is not a string|TypeError/, "the upgrader's own error stays out of the body");
-    const patch = await call("/api/v1/state/notes/broken", { method: "PATCH", headers: { "content-type": "application/merge-patch+json" }, body: JSON.stringify({ x: 1 }) });
+    assert.doesNotMatch(
+      JSON.stringify(problem),
+      /text is not a string|TypeError/,
+      "the upgrader's own error stays out of the body",
+    );
+    const patch = await call("/api/v1/state/notes/broken", {
+      method: "PATCH",
+      headers: { "content-type": "application/merge-patch+json" },
+      body: JSON.stringify({ x: 1 }),
+    });
     assert.equal(patch.status, 409);
     assert.equal(((await patch.json()) as { code: string }).code, "upgrade_failed");
-    assert.deepEqual(await row("notes", "broken"), { value: { text: 42 }, version: 1, schema_version: 1, expires_at: null }, "nothing written");
+    assert.deepEqual(
+      await row("notes", "broken"),
+      { value: { text: 42 }, version: 1, schema_version: 1, expires_at: null },
+      "nothing written",
+    );
     assert.equal(await lifecycleCount("notes", "upgrade_failed"), failedBefore + 2);
     const put = await call("/api/v1/state/notes/broken", json({ value: { body: "fixed", words: 1 } }));
     assert.equal(put.status, 200);

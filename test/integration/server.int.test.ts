@@ -14,7 +14,9 @@ describe("the Statehouse process", () => {
     for (const c of cleanups.reverse()) await c();
   });
 
-  it("starts with no configuration on the embedded defaults and reports them in /api/ready", { timeout: 120_000 }, async () => {
+  it("starts with no configuration on the embedded defaults and reports them in /api/ready", {
+    timeout: 120_000,
+  }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "sh-embedded-"));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     const server = await startServer({ STATEHOUSE_DATA_DIR: dataDir });
@@ -30,8 +32,17 @@ describe("the Statehouse process", () => {
     const body = await ready.json();
     assert.equal(body.ready, true);
     assert.deepEqual(
-      body.stores.map((s: { tier: string; backend: string; status: string; circuit: string }) => [s.tier, s.backend, s.status, s.circuit]),
-      [["hot", "memory", "up", "closed"], ["warm", "pglite", "up", "closed"], ["cold", "filesystem", "up", "closed"]],
+      body.stores.map((s: { tier: string; backend: string; status: string; circuit: string }) => [
+        s.tier,
+        s.backend,
+        s.status,
+        s.circuit,
+      ]),
+      [
+        ["hot", "memory", "up", "closed"],
+        ["warm", "pglite", "up", "closed"],
+        ["cold", "filesystem", "up", "closed"],
+      ],
     );
 
     const page = await fetch(`${server.url}/`);
@@ -40,24 +51,42 @@ describe("the Statehouse process", () => {
     await server.stop();
   });
 
-  it("names redis and postgres when REDIS_URL and DATABASE_URL are set, and says 503 when PostgreSQL is unreachable", { timeout: 120_000 }, async () => {
+  it("names redis and postgres when REDIS_URL and DATABASE_URL are set, and says 503 when PostgreSQL is unreachable", {
+    timeout: 120_000,
+  }, async () => {
     const db = await createTestDatabase();
     const redis = createTestRedis();
-    cleanups.push(() => db.drop(), () => redis.cleanup());
-    const server = await startServer({ DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32) });
+    cleanups.push(
+      () => db.drop(),
+      () => redis.cleanup(),
+    );
+    const server = await startServer({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+    });
     cleanups.push(() => server.stop());
     const body = await (await fetch(`${server.url}/api/ready`)).json();
-    assert.deepEqual(body.stores.map((s: { backend: string }) => s.backend), ["redis", "postgres", "filesystem"]);
+    assert.deepEqual(
+      body.stores.map((s: { backend: string }) => s.backend),
+      ["redis", "postgres", "filesystem"],
+    );
     assert.equal(body.status, "ready");
     assert.doesNotMatch(JSON.stringify(body), /postgres(ql)?:\/\/|redis:\/\//, "no connection strings in the body");
     await server.stop();
   });
 
-  it("keeps one bootstrap admin key file per backend: moving to DATABASE_URL never overwrites the embedded store's key", { timeout: 180_000 }, async () => {
+  it("keeps one bootstrap admin key file per backend: moving to DATABASE_URL never overwrites the embedded store's key", {
+    timeout: 180_000,
+  }, async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "sh-adminkey-"));
     const db = await createTestDatabase();
-    cleanups.push(() => rm(dataDir, { recursive: true, force: true }), () => db.drop());
-    const keyWorks = async (url: string, key: string) => (await fetch(`${url}/api/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
+    cleanups.push(
+      () => rm(dataDir, { recursive: true, force: true }),
+      () => db.drop(),
+    );
+    const keyWorks = async (url: string, key: string) =>
+      (await fetch(`${url}/api/v1/admin/keys`, { headers: { authorization: `Bearer ${key}` } })).status;
 
     let server = await startServer({ STATEHOUSE_DATA_DIR: dataDir });
     const embeddedKey = (await readFile(path.join(dataDir, "admin-key"), "utf8")).trim();
@@ -83,7 +112,10 @@ describe("the Statehouse process", () => {
   });
 
   it("refuses bad configuration with a message that names the variable", { timeout: 60_000 }, async () => {
-    await assert.rejects(startServer({ PORT: "not-a-port" }, { timeoutMs: 20_000 }), (err: Error) => /PORT/.test(err.message) && /exited with 2/.test(err.message));
+    await assert.rejects(
+      startServer({ PORT: "not-a-port" }, { timeoutMs: 20_000 }),
+      (err: Error) => /PORT/.test(err.message) && /exited with 2/.test(err.message),
+    );
   });
 
   for (const mode of ["embedded", "services"] as const) {
@@ -93,8 +125,15 @@ describe("the Statehouse process", () => {
       if (mode === "services") {
         const db = await createTestDatabase();
         const redis = createTestRedis();
-        cleanups.push(() => db.drop(), () => redis.cleanup());
-        Object.assign(env, { DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32) });
+        cleanups.push(
+          () => db.drop(),
+          () => redis.cleanup(),
+        );
+        Object.assign(env, {
+          DATABASE_URL: db.url,
+          REDIS_URL: redis.url,
+          STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+        });
       }
       cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
       const ref = { tenant: "default", namespace: "kv", key: "survives" };

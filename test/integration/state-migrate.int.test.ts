@@ -63,11 +63,26 @@ describe("state:migrate on 10 000 stored records", () => {
     sql = new pg.Client({ connectionString: db.url });
     await sql.connect();
     dataDir = await mkdtemp(path.join(tmpdir(), "sh-migrate-"));
-    const inherited = ["DATABASE_URL", "REDIS_URL", "STATEHOUSE_DATA_DIR", "STATEHOUSE_ADMIN_TOKEN", "STATEHOUSE_NAMESPACES", "STATEHOUSE_KEY_PREFIX"];
+    const inherited = [
+      "DATABASE_URL",
+      "REDIS_URL",
+      "STATEHOUSE_DATA_DIR",
+      "STATEHOUSE_ADMIN_TOKEN",
+      "STATEHOUSE_NAMESPACES",
+      "STATEHOUSE_KEY_PREFIX",
+    ];
     env = {
-      ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => !inherited.includes(k))) as Record<string, string>),
-      NEXT_TELEMETRY_DISABLED: "1", DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
-      STATEHOUSE_DATA_DIR: dataDir, STATEHOUSE_ADMIN_TOKEN: "test-admin-token-for-state-migrate", STATEHOUSE_NAMESPACES: NAMESPACES_V3,
+      ...(Object.fromEntries(Object.entries(process.env).filter(([k]) => !inherited.includes(k))) as Record<
+        string,
+        string
+      >),
+      NEXT_TELEMETRY_DISABLED: "1",
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+      STATEHOUSE_DATA_DIR: dataDir,
+      STATEHOUSE_ADMIN_TOKEN: "test-admin-token-for-state-migrate",
+      STATEHOUSE_NAMESPACES: NAMESPACES_V3,
     };
     for (const [tenant, count] of Object.entries(TENANTS)) await seedNotes(tenant, count);
   });
@@ -78,10 +93,21 @@ describe("state:migrate on 10 000 stored records", () => {
   });
 
   /** Runs the CLI; `killWhen` sees each progress line on stderr and may SIGKILL the process. */
-  function migrate(args: string[], options: { npm?: boolean; killWhen?: (line: string, child: ChildProcess) => void } = {}): Promise<CliRun> {
+  function migrate(
+    args: string[],
+    options: { npm?: boolean; killWhen?: (line: string, child: ChildProcess) => void } = {},
+  ): Promise<CliRun> {
     const child: ChildProcess = options.npm
-      ? spawn("npm", ["run", "--silent", "state:migrate", "--", ...args], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] })
-      : spawn(process.execPath, ["--import", "tsx", "server/lifecycle/state-migrate-cli.ts", ...args], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+      ? spawn("npm", ["run", "--silent", "state:migrate", "--", ...args], {
+          cwd: ROOT,
+          env: env as NodeJS.ProcessEnv,
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+      : spawn(process.execPath, ["--import", "tsx", "server/lifecycle/state-migrate-cli.ts", ...args], {
+          cwd: ROOT,
+          env: env as NodeJS.ProcessEnv,
+          stdio: ["ignore", "pipe", "pipe"],
+        });
     let stdout = "";
     let stderr = "";
     child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
@@ -97,11 +123,16 @@ describe("state:migrate on 10 000 stored records", () => {
 
   /** (schema version, record version) → count, for the notes namespace. */
   async function versions(): Promise<Record<string, number>> {
-    const rows = (await sql.query(`SELECT schema_version, version, count(*)::int AS n FROM state_records WHERE namespace = 'notes' GROUP BY 1, 2`)).rows;
+    const rows = (
+      await sql.query(
+        `SELECT schema_version, version, count(*)::int AS n FROM state_records WHERE namespace = 'notes' GROUP BY 1, 2`,
+      )
+    ).rows;
     return Object.fromEntries(rows.map((r) => [`s${r.schema_version}v${r.version}`, r.n]));
   }
 
-  const progressFiles = async () => (existsSync(path.join(dataDir, "state-migrate")) ? readdir(path.join(dataDir, "state-migrate")) : []);
+  const progressFiles = async () =>
+    existsSync(path.join(dataDir, "state-migrate")) ? readdir(path.join(dataDir, "state-migrate")) : [];
 
   it("a dry run (npm run state:migrate -- --dry-run) reports what it would do per stored version and writes nothing", async () => {
     const run = await migrate(["--namespace", "notes", "--dry-run"], { npm: true });
@@ -109,7 +140,11 @@ describe("state:migrate on 10 000 stored records", () => {
     assert.match(run.stdout, /dry run: nothing was written/);
     assert.match(run.stdout, /^stored version\s+found\s+would upgrade\s+failed\s+skipped$/m);
     assert.match(run.stdout, new RegExp(`^v1\\s+${TOTAL}\\s+${TOTAL}\\s+0\\s+0$`, "m"));
-    assert.match(run.stderr, new RegExp(`${TOTAL}/${TOTAL} records \\(100%\\)`), "plain progress lines when stderr is not a terminal");
+    assert.match(
+      run.stderr,
+      new RegExp(`${TOTAL}/${TOTAL} records \\(100%\\)`),
+      "plain progress lines when stderr is not a terminal",
+    );
     assert.deepEqual(await versions(), { s1v1: TOTAL });
     assert.equal((await sql.query(`SELECT count(*)::int AS n FROM state_history WHERE version > 1`)).rows[0].n, 0);
     assert.equal((await sql.query(`SELECT count(*)::int AS n FROM outbox_events`)).rows[0].n, 0);
@@ -133,8 +168,15 @@ describe("state:migrate on 10 000 stored records", () => {
     assert.ok(killedAt < TOTAL, "killed before the end");
     const counts = await versions();
     upgradedBeforeKill = counts.s3v2 ?? 0;
-    assert.ok(upgradedBeforeKill >= killedAt, `at least the ${killedAt} records reported were upgraded (found ${upgradedBeforeKill})`);
-    assert.equal(upgradedBeforeKill + (counts.s1v1 ?? 0), TOTAL, `every record is either untouched or upgraded once: ${JSON.stringify(counts)}`);
+    assert.ok(
+      upgradedBeforeKill >= killedAt,
+      `at least the ${killedAt} records reported were upgraded (found ${upgradedBeforeKill})`,
+    );
+    assert.equal(
+      upgradedBeforeKill + (counts.s1v1 ?? 0),
+      TOTAL,
+      `every record is either untouched or upgraded once: ${JSON.stringify(counts)}`,
+    );
     assert.equal((await progressFiles()).length, 1, "progress saved under the data directory");
   });
 
@@ -143,28 +185,60 @@ describe("state:migrate on 10 000 stored records", () => {
     assert.equal(run.code, 0, run.stderr);
     const r = report(run);
     assert.ok(r.resumedTenants.includes("acme"), "resumed from the saved cursor");
-    assert.ok(r.examined <= TOTAL - killedAt, `walked only what was left (${r.examined} records, ${killedAt} were done)`);
+    assert.ok(
+      r.examined <= TOTAL - killedAt,
+      `walked only what was left (${r.examined} records, ${killedAt} were done)`,
+    );
     assert.equal(r.totals.upgraded, TOTAL - upgradedBeforeKill, "upgraded the rest, and only the rest");
     assert.equal(r.totals.failed, 0);
     // Versions tell: one write per record (version 2), one history entry and one outbox event each.
     assert.deepEqual(await versions(), { s3v2: TOTAL });
-    const history = (await sql.query(`SELECT version, actor, schema_version, count(*)::int AS n FROM state_history WHERE namespace = 'notes' GROUP BY 1, 2, 3 ORDER BY 1`)).rows;
+    const history = (
+      await sql.query(
+        `SELECT version, actor, schema_version, count(*)::int AS n FROM state_history WHERE namespace = 'notes' GROUP BY 1, 2, 3 ORDER BY 1`,
+      )
+    ).rows;
     assert.deepEqual(history, [
       { version: 1, actor: "old-deployment", schema_version: 1, n: TOTAL },
       { version: 2, actor: "state-migrate", schema_version: 3, n: TOTAL },
     ]);
-    assert.equal((await sql.query(`SELECT count(*)::int AS n FROM outbox_events WHERE namespace = 'notes'`)).rows[0].n, TOTAL);
-    const sample = (await sql.query(`SELECT tenant, key, value::text AS value, expires_at FROM state_records WHERE key IN ('n00007', 'n03999') ORDER BY tenant, key`)).rows;
-    assert.deepEqual(sample.map((s) => [s.tenant, s.key, JSON.parse(s.value)]), [
-      ["acme", "n00007", { body: "note number 7 of acme", words: 5 }],
-      ["acme", "n03999", { body: "note number 3999 of acme", words: 5 }],
-      ["globex", "n00007", { body: "note number 7 of globex", words: 5 }],
-      ["globex", "n03999", { body: "note number 3999 of globex", words: 5 }],
-    ]);
-    const expiring = (await sql.query(`SELECT count(*)::int AS n FROM state_records WHERE namespace = 'notes' AND expires_at > now() + interval '23 hours'`)).rows[0].n;
-    const expected = Object.values(TENANTS).reduce((n, count) => n + Array.from({ length: count }, (_, i) => i).filter(EXPIRING).length, 0);
+    assert.equal(
+      (await sql.query(`SELECT count(*)::int AS n FROM outbox_events WHERE namespace = 'notes'`)).rows[0].n,
+      TOTAL,
+    );
+    const sample = (
+      await sql.query(
+        `SELECT tenant, key, value::text AS value, expires_at FROM state_records WHERE key IN ('n00007', 'n03999') ORDER BY tenant, key`,
+      )
+    ).rows;
+    assert.deepEqual(
+      sample.map((s) => [s.tenant, s.key, JSON.parse(s.value)]),
+      [
+        ["acme", "n00007", { body: "note number 7 of acme", words: 5 }],
+        ["acme", "n03999", { body: "note number 3999 of acme", words: 5 }],
+        ["globex", "n00007", { body: "note number 7 of globex", words: 5 }],
+        ["globex", "n03999", { body: "note number 3999 of globex", words: 5 }],
+      ],
+    );
+    const expiring = (
+      await sql.query(
+        `SELECT count(*)::int AS n FROM state_records WHERE namespace = 'notes' AND expires_at > now() + interval '23 hours'`,
+      )
+    ).rows[0].n;
+    const expected = Object.values(TENANTS).reduce(
+      (n, count) => n + Array.from({ length: count }, (_, i) => i).filter(EXPIRING).length,
+      0,
+    );
     assert.equal(expiring, expected, "records that had an expiry kept it");
-    assert.equal((await sql.query(`SELECT count(*)::int AS n FROM state_records WHERE namespace = 'notes' AND expires_at IS NOT NULL`)).rows[0].n, expected, "and none gained one");
+    assert.equal(
+      (
+        await sql.query(
+          `SELECT count(*)::int AS n FROM state_records WHERE namespace = 'notes' AND expires_at IS NOT NULL`,
+        )
+      ).rows[0].n,
+      expected,
+      "and none gained one",
+    );
     assert.deepEqual(await progressFiles(), [], "a finished run removes its progress");
   });
 
@@ -188,32 +262,66 @@ describe("state:migrate on 10 000 stored records", () => {
     // --tenant: only that tenant's records.
     const globex = report(await migrate(["--namespace", "profiles", "--tenant", "globex", "--json"]));
     assert.deepEqual(globex.totals, { found: 1, upgraded: 1, failed: 0, skipped: 0 });
-    assert.equal((await sql.query(`SELECT schema_version FROM state_records WHERE namespace = 'profiles' AND key = 'ada'`)).rows[0].schema_version, 1, "other tenants untouched");
+    assert.equal(
+      (await sql.query(`SELECT schema_version FROM state_records WHERE namespace = 'profiles' AND key = 'ada'`)).rows[0]
+        .schema_version,
+      1,
+      "other tenants untouched",
+    );
 
     const run = await migrate(["--namespace", "profiles"]);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /^v1\s+2\s+1\s+1\s+0$/m);
     assert.match(run.stdout, /^v3\s+2\s+0\s+0\s+2$/m);
     assert.match(run.stdout, /tenant acme key "broken" \(v1\): upgrader 1→2 failed: TypeError: text is not a string/);
-    const rows = (await sql.query(`SELECT key, value::text AS value, version, schema_version FROM state_records WHERE namespace = 'profiles' ORDER BY key`)).rows;
-    assert.deepEqual(rows.map((r) => [r.key, JSON.parse(r.value), r.version, r.schema_version]), [
-      ["ada", { body: "Ada Lovelace", words: 2 }, 2, 3],
-      ["broken", { text: 42 }, 4, 1],
-      ["current", { body: "already new", words: 2 }, 2, 3],
-      ["grace", { body: "Grace Hopper", words: 2 }, 2, 3],
-    ]);
-    assert.equal((await sql.query(`SELECT count(*)::int AS n FROM state_history WHERE namespace = 'profiles' AND key = 'broken'`)).rows[0].n, 0, "nothing written for it");
+    const rows = (
+      await sql.query(
+        `SELECT key, value::text AS value, version, schema_version FROM state_records WHERE namespace = 'profiles' ORDER BY key`,
+      )
+    ).rows;
+    assert.deepEqual(
+      rows.map((r) => [r.key, JSON.parse(r.value), r.version, r.schema_version]),
+      [
+        ["ada", { body: "Ada Lovelace", words: 2 }, 2, 3],
+        ["broken", { text: 42 }, 4, 1],
+        ["current", { body: "already new", words: 2 }, 2, 3],
+        ["grace", { body: "Grace Hopper", words: 2 }, 2, 3],
+      ],
+    );
+    assert.equal(
+      (await sql.query(`SELECT count(*)::int AS n FROM state_history WHERE namespace = 'profiles' AND key = 'broken'`))
+        .rows[0].n,
+      0,
+      "nothing written for it",
+    );
   });
 
   it("on a terminal, progress is a bar redrawn in place", async () => {
     // util-linux `script` gives the command a pseudo-terminal, as an operator's shell would.
-    const command = [process.execPath, "--import", "tsx", "server/lifecycle/state-migrate-cli.ts", "--namespace", "profiles", "--tenant", "globex", "--dry-run"].join(" ");
-    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+    const command = [
+      process.execPath,
+      "--import",
+      "tsx",
+      "server/lifecycle/state-migrate-cli.ts",
+      "--namespace",
+      "profiles",
+      "--tenant",
+      "globex",
+      "--dry-run",
+    ].join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      cwd: ROOT,
+      env: env as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
     const code = await new Promise((resolve) => child.once("close", resolve));
     assert.equal(code, 0, out);
-    assert.ok(out.includes(`\r\x1b[2Kprofiles → schema v3 (dry run) [${"#".repeat(30)}] 1/1 records (100%)`), out.slice(-400));
+    assert.ok(
+      out.includes(`\r\x1b[2Kprofiles → schema v3 (dry run) [${"#".repeat(30)}] 1/1 records (100%)`),
+      out.slice(-400),
+    );
     assert.doesNotMatch(out, /^state:migrate profiles → schema v3/m, "no plain progress lines on a terminal");
   });
 
@@ -241,23 +349,46 @@ describe("state:migrate on 10 000 stored records", () => {
           const rows = await prisma.$queryRawUnsafe<unknown[]>(query, ...params);
           if (!interfered && query.includes("ORDER BY key LIMIT") && rows.length > 0) {
             interfered = true;
-            await services.store.put(ref("n00010"), { text: "edited by an old instance" }, { schemaVersion: 1, ifVersion: 1 });
-            await services.store.put(ref("n00060"), { body: "written by a new instance", words: 5 }, { schemaVersion: 3, ifVersion: 1 });
+            await services.store.put(
+              ref("n00010"),
+              { text: "edited by an old instance" },
+              { schemaVersion: 1, ifVersion: 1 },
+            );
+            await services.store.put(
+              ref("n00060"),
+              { body: "written by a new instance", words: 5 },
+              { schemaVersion: 3, ifVersion: 1 },
+            );
           }
           return rows;
         },
       } as unknown as WarmSql;
-      const migration = new StateMigration({ state: services.state, warm, progressFile: () => path.join(dataDir, "concurrent.json") });
+      const migration = new StateMigration({
+        state: services.state,
+        warm,
+        progressFile: () => path.join(dataDir, "concurrent.json"),
+      });
       const r = await migration.run({ namespace: "notes", tenant: "initech", batchSize: 500, dryRun: false });
       assert.ok(interfered);
       assert.deepEqual(r.totals, { found: 120, upgraded: 119, failed: 0, skipped: 1 });
-      const rows = (await sql.query(`SELECT key, value::text AS value, version, schema_version FROM state_records WHERE tenant = 'initech' AND key IN ('n00009', 'n00010', 'n00060') ORDER BY key`)).rows;
-      assert.deepEqual(rows.map((x) => [x.key, JSON.parse(x.value), x.version, x.schema_version]), [
-        ["n00009", { body: "note number 9 of initech", words: 5 }, 2, 3],
-        ["n00010", { body: "edited by an old instance", words: 5 }, 3, 3],
-        ["n00060", { body: "written by a new instance", words: 5 }, 2, 3],
-      ]);
-      const counts = (await sql.query(`SELECT schema_version, count(*)::int AS n FROM state_records WHERE tenant = 'initech' GROUP BY 1`)).rows;
+      const rows = (
+        await sql.query(
+          `SELECT key, value::text AS value, version, schema_version FROM state_records WHERE tenant = 'initech' AND key IN ('n00009', 'n00010', 'n00060') ORDER BY key`,
+        )
+      ).rows;
+      assert.deepEqual(
+        rows.map((x) => [x.key, JSON.parse(x.value), x.version, x.schema_version]),
+        [
+          ["n00009", { body: "note number 9 of initech", words: 5 }, 2, 3],
+          ["n00010", { body: "edited by an old instance", words: 5 }, 3, 3],
+          ["n00060", { body: "written by a new instance", words: 5 }, 2, 3],
+        ],
+      );
+      const counts = (
+        await sql.query(
+          `SELECT schema_version, count(*)::int AS n FROM state_records WHERE tenant = 'initech' GROUP BY 1`,
+        )
+      ).rows;
       assert.deepEqual(counts, [{ schema_version: 3, n: 120 }]);
     } finally {
       await services.close();

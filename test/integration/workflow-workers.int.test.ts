@@ -24,7 +24,8 @@ interface Effect {
 
 function expectedPlan(seed: string, steps: number): { steps: number; digest: string } {
   let digest = "";
-  for (let n = 1; n <= steps; n++) digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
+  for (let n = 1; n <= steps; n++)
+    digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
   return { steps, digest };
 }
 
@@ -62,7 +63,12 @@ describe("workflow workers (separate processes)", () => {
   });
 
   const startRun = async (input: Record<string, unknown>): Promise<string> => {
-    const res = await api.call("/api/v1/workflows", { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ type: "plan", input }) });
+    const res = await api.call("/api/v1/workflows", {
+      method: "POST",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "plan", input }),
+    });
     assert.equal(res.status, 202, await res.clone().text());
     return ((await res.json()) as { runId: string }).runId;
   };
@@ -72,12 +78,20 @@ describe("workflow workers (separate processes)", () => {
     return (await res.json()) as Run;
   };
   const runUntil = (runId: string, done: (r: Run) => boolean, timeoutMs?: number) =>
-    until(async () => {
-      const r = await status(runId);
-      return done(r) ? r : undefined;
-    }, `run ${runId}`, timeoutMs ?? 40_000);
+    until(
+      async () => {
+        const r = await status(runId);
+        return done(r) ? r : undefined;
+      },
+      `run ${runId}`,
+      timeoutMs ?? 40_000,
+    );
   const effects = async (name: string): Promise<Effect[]> =>
-    (await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(() => ""))
+    (
+      await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(
+        () => "",
+      )
+    )
       .split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Effect);
@@ -98,7 +112,10 @@ describe("workflow workers (separate processes)", () => {
     const input = { steps: 20, seed: "crash", slowMs: 30, stepSlowMs: { "15": 2000 } };
     const runId = await startRun({ ...input, effectsLog: "crash" });
     // Kill the worker while step 15 is in progress (its side effect is recorded when the step begins).
-    await until(async () => ((await effects("crash")).some((e) => e.step === 15) ? true : undefined), "step 15 to begin");
+    await until(
+      async () => ((await effects("crash")).some((e) => e.step === 15) ? true : undefined),
+      "step 15 to begin",
+    );
     first!.process.kill("SIGKILL");
     const beforeKill = await status(runId);
     assert.equal(beforeKill.status, "running");
@@ -111,16 +128,39 @@ describe("workflow workers (separate processes)", () => {
 
     const executed = await effects("crash");
     const byStep = (n: number) => executed.filter((e) => e.step === n);
-    for (let n = 1; n <= 14; n++) assert.deepEqual(byStep(n).map((e) => e.pid), [first!.pid], `step ${n} ran exactly once, in the first worker`);
+    for (let n = 1; n <= 14; n++)
+      assert.deepEqual(
+        byStep(n).map((e) => e.pid),
+        [first!.pid],
+        `step ${n} ran exactly once, in the first worker`,
+      );
     const fifteen = byStep(15);
     assert.ok(fifteen.length >= 1 && fifteen.length <= 2, `step 15 ran ${fifteen.length} times`);
-    assert.deepEqual(fifteen.map((e) => e.idempotencyKey), fifteen.map(() => `${runId}:step-15`));
-    assert.deepEqual(fifteen.map((e) => e.pid), [first!.pid, second!.pid]);
-    assert.deepEqual(fifteen.map((e) => e.attempt), [1, 2], "the interrupted attempt counts");
-    for (let n = 16; n <= 20; n++) assert.deepEqual(byStep(n).map((e) => e.pid), [second!.pid], `step ${n} ran exactly once, in the second worker`);
+    assert.deepEqual(
+      fifteen.map((e) => e.idempotencyKey),
+      fifteen.map(() => `${runId}:step-15`),
+    );
+    assert.deepEqual(
+      fifteen.map((e) => e.pid),
+      [first!.pid, second!.pid],
+    );
+    assert.deepEqual(
+      fifteen.map((e) => e.attempt),
+      [1, 2],
+      "the interrupted attempt counts",
+    );
+    for (let n = 16; n <= 20; n++)
+      assert.deepEqual(
+        byStep(n).map((e) => e.pid),
+        [second!.pid],
+        `step ${n} ran exactly once, in the second worker`,
+      );
 
     assert.equal(done.resumes, 1);
-    assert.deepEqual(done.checkpoints.map((c) => c.step), Array.from({ length: 20 }, (_, i) => i + 1));
+    assert.deepEqual(
+      done.checkpoints.map((c) => c.step),
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
     assert.ok(done.checkpoints.slice(0, 14).every((c) => pidOf(c.worker) === first!.pid));
     assert.ok(done.checkpoints.slice(14).every((c) => pidOf(c.worker) === second!.pid));
 
@@ -148,7 +188,10 @@ describe("workflow workers (separate processes)", () => {
     } finally {
       owner.process.kill("SIGCONT");
     }
-    const lost = await owner.waitFor("workflow lease lost: another worker took over the run; this worker stops working on it", (e) => e.runId === runId);
+    const lost = await owner.waitFor(
+      "workflow lease lost: another worker took over the run; this worker stops working on it",
+      (e) => e.runId === runId,
+    );
     assert.equal(typeof lost.token, "number");
     const done = await runUntil(runId, (r) => r.status === "succeeded");
     assert.deepEqual(done.result, expectedPlan("race", 8));
@@ -157,10 +200,18 @@ describe("workflow workers (separate processes)", () => {
     const executed = await effects("race");
     const ownerSteps = executed.filter((e) => e.pid === owner.pid).map((e) => e.step);
     const pausedStep = Math.max(...ownerSteps);
-    assert.deepEqual(ownerSteps, Array.from({ length: pausedStep }, (_, i) => i + 1));
+    assert.deepEqual(
+      ownerSteps,
+      Array.from({ length: pausedStep }, (_, i) => i + 1),
+    );
     const byWorker = done.checkpoints.map((c) => pidOf(c.worker));
     const handover = byWorker.indexOf(other.pid);
-    assert.ok(handover > 0 && byWorker.slice(0, handover).every((p) => p === owner.pid) && byWorker.slice(handover).every((p) => p === other.pid), `checkpoints by ${byWorker.join(",")}`);
+    assert.ok(
+      handover > 0 &&
+        byWorker.slice(0, handover).every((p) => p === owner.pid) &&
+        byWorker.slice(handover).every((p) => p === other.pid),
+      `checkpoints by ${byWorker.join(",")}`,
+    );
     assert.ok(handover <= pausedStep, "the paused worker's step after the takeover was not checkpointed by it");
     for (let n = 1; n <= 8; n++) {
       const times = executed.filter((e) => e.step === n).length;
@@ -170,13 +221,28 @@ describe("workflow workers (separate processes)", () => {
 
     // The record's history: every version names one lease owner; the owner changes once (the takeover),
     // fencing tokens only grow, and every checkpoint was written by the lease holder of that version.
-    const res = await api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, { key: api.adminToken });
-    const versions = ((await res.json()) as { versions: { version: number; value: { lease: { owner: string; token: number } | null; checkpoints: Checkpoint[] } }[] }).versions.reverse();
+    const res = await api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, {
+      key: api.adminToken,
+    });
+    const versions = (
+      (await res.json()) as {
+        versions: {
+          version: number;
+          value: { lease: { owner: string; token: number } | null; checkpoints: Checkpoint[] };
+        }[];
+      }
+    ).versions.reverse();
     const owners: number[] = [];
     let lastToken = 0;
     let lastCheckpoints = 0;
-    const terminal = versions.map(({ value }) => ["succeeded", "failed", "cancelled"].includes((value as unknown as { status: string }).status));
-    assert.deepEqual(terminal.map((t, i) => t && i), [...terminal.slice(0, -1).map(() => false), versions.length - 1], "only the last version is final: nothing is written after");
+    const terminal = versions.map(({ value }) =>
+      ["succeeded", "failed", "cancelled"].includes((value as unknown as { status: string }).status),
+    );
+    assert.deepEqual(
+      terminal.map((t, i) => t && i),
+      [...terminal.slice(0, -1).map(() => false), versions.length - 1],
+      "only the last version is final: nothing is written after",
+    );
     for (const { value } of versions) {
       if (value.lease) {
         assert.equal(typeof value.lease.owner, "string", "every lease names its owner");
@@ -185,7 +251,11 @@ describe("workflow workers (separate processes)", () => {
         lastToken = value.lease.token;
       }
       for (const c of value.checkpoints.slice(lastCheckpoints)) {
-        assert.equal(pidOf(c.worker), value.lease ? pidOf(value.lease.owner) : owners.at(-1), `checkpoint of step ${c.step} written by the lease holder`);
+        assert.equal(
+          pidOf(c.worker),
+          value.lease ? pidOf(value.lease.owner) : owners.at(-1),
+          `checkpoint of step ${c.step} written by the lease holder`,
+        );
       }
       lastCheckpoints = value.checkpoints.length;
     }
@@ -195,7 +265,13 @@ describe("workflow workers (separate processes)", () => {
   it("100 concurrent short runs across 3 workers all finish, each step exactly once, also those whose queue entry was lost", async () => {
     const ids: string[] = [];
     for (let batch = 0; batch < 5; batch++) {
-      ids.push(...(await Promise.all(Array.from({ length: 20 }, (_, i) => startRun({ steps: 3, seed: `s${batch * 20 + i}`, effectsLog: "hundred" })))));
+      ids.push(
+        ...(await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            startRun({ steps: 3, seed: `s${batch * 20 + i}`, effectsLog: "hundred" }),
+          ),
+        )),
+      );
     }
     // Lose a tenth of the queue's entries (as a worker that popped them and died would): the recovery
     // scan of PostgreSQL must still find those runs.
@@ -210,17 +286,25 @@ describe("workflow workers (separate processes)", () => {
     const three = await spawnWorkers(3);
     // One listing per poll (not 100 reads), then each run once.
     const wanted = new Set(ids);
-    await until(async () => {
-      const res = await api.call("/api/v1/admin/workflows?status=succeeded&limit=500", { key: api.adminToken });
-      const { runs: finished } = (await res.json()) as { runs: { runId: string }[] };
-      return finished.filter((r) => wanted.has(r.runId)).length === ids.length ? true : undefined;
-    }, "100 runs to succeed", 60_000, 200);
+    await until(
+      async () => {
+        const res = await api.call("/api/v1/admin/workflows?status=succeeded&limit=500", { key: api.adminToken });
+        const { runs: finished } = (await res.json()) as { runs: { runId: string }[] };
+        return finished.filter((r) => wanted.has(r.runId)).length === ids.length ? true : undefined;
+      },
+      "100 runs to succeed",
+      60_000,
+      200,
+    );
     const runs = await Promise.all(ids.map(status));
     runs.forEach((r, i) => {
       assert.deepEqual(r.result, expectedPlan(`s${i}`, 3));
       assert.equal(r.attempts, 3);
       assert.equal(r.resumes, 0);
-      assert.deepEqual(r.checkpoints.map((c) => c.step), [1, 2, 3]);
+      assert.deepEqual(
+        r.checkpoints.map((c) => c.step),
+        [1, 2, 3],
+      );
     });
     const executed = await effects("hundred");
     assert.equal(executed.length, 300, "300 step executions for 100 runs of 3 steps");

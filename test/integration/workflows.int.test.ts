@@ -19,7 +19,8 @@ type Run = RunView;
 /** The plan workflow's result, computed independently: a chain of digests of the seed and step number. */
 function expectedPlan(seed: string, steps: number): { steps: number; digest: string } {
   let digest = "";
-  for (let n = 1; n <= steps; n++) digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
+  for (let n = 1; n <= steps; n++)
+    digest = createHash("sha256").update(`${seed}|${n}|${digest}`).digest("hex").slice(0, 16);
   return { steps, digest };
 }
 
@@ -37,7 +38,13 @@ describe("workflows over HTTP", () => {
   let otherKey: string;
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_WORKFLOW_WORKERS: "2", STATEHOUSE_WORKFLOW_LEASE_MS: "3000", STATEHOUSE_WORKFLOW_POLL_MS: "50", STATEHOUSE_WORKFLOW_SCAN_MS: "500", STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" });
+    api = await startApi({
+      STATEHOUSE_WORKFLOW_WORKERS: "2",
+      STATEHOUSE_WORKFLOW_LEASE_MS: "3000",
+      STATEHOUSE_WORKFLOW_POLL_MS: "50",
+      STATEHOUSE_WORKFLOW_SCAN_MS: "500",
+      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
+    });
     ({ key } = await api.clientFor("acme", ["workflows:run"]));
     ({ key: otherKey } = await api.clientFor("globex", ["workflows:run"]));
   });
@@ -46,7 +53,12 @@ describe("workflows over HTTP", () => {
   });
 
   const start = (body: unknown, k = key, headers: Record<string, string> = {}) =>
-    api.call("/api/v1/workflows", { method: "POST", key: k, headers: { "content-type": "application/json", ...headers }, body: typeof body === "string" ? body : JSON.stringify(body) });
+    api.call("/api/v1/workflows", {
+      method: "POST",
+      key: k,
+      headers: { "content-type": "application/json", ...headers },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
   const status = async (runId: string, k = key): Promise<Run> => {
     const res = await api.call(`/api/v1/workflows/${runId}`, { key: k });
     assert.equal(res.status, 200);
@@ -61,24 +73,39 @@ describe("workflows over HTTP", () => {
     return runId;
   };
   /** Polls until the run satisfies `done`; collects every status seen on the way. */
-  const until = async (runId: string, done: (r: Run) => boolean, timeoutMs = 30_000): Promise<{ run: Run; seen: string[] }> => {
+  const until = async (
+    runId: string,
+    done: (r: Run) => boolean,
+    timeoutMs = 30_000,
+  ): Promise<{ run: Run; seen: string[] }> => {
     const seen: string[] = [];
-    const run = await poll(async () => {
-      const r = await status(runId);
-      if (seen[seen.length - 1] !== r.status) seen.push(r.status);
-      return done(r) ? r : undefined;
-    }, `run ${runId}`, timeoutMs, 40);
+    const run = await poll(
+      async () => {
+        const r = await status(runId);
+        if (seen[seen.length - 1] !== r.status) seen.push(r.status);
+        return done(r) ? r : undefined;
+      },
+      `run ${runId}`,
+      timeoutMs,
+      40,
+    );
     return { run, seen };
   };
   const effects = async (name: string) =>
-    (await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(() => ""))
+    (
+      await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(
+        () => "",
+      )
+    )
       .split("\n")
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { step: number; idempotencyKey: string; attempt: number });
   const runsOf = async (tenant: string) => {
     const res = await api.call("/api/v1/admin/workflows?limit=500", { key: api.adminToken });
     assert.equal(res.status, 200);
-    return ((await res.json()) as { runs: { tenant: string; runId: string }[] }).runs.filter((r) => r.tenant === tenant);
+    return ((await res.json()) as { runs: { tenant: string; runId: string }[] }).runs.filter(
+      (r) => r.tenant === tenant,
+    );
   };
 
   it("runs a plan to the end: 202 queued, then running, then succeeded with every step checkpointed once", async () => {
@@ -94,10 +121,19 @@ describe("workflows over HTTP", () => {
     assert.equal(run.worker, null);
     assert.ok(run.finishedAt);
     assert.deepEqual(run.result, expectedPlan("a", 5));
-    assert.deepEqual(run.checkpoints.map((c) => [c.step, c.name, c.attempt]), [1, 2, 3, 4, 5].map((n) => [n, `step ${n}`, 1]));
+    assert.deepEqual(
+      run.checkpoints.map((c) => [c.step, c.name, c.attempt]),
+      [1, 2, 3, 4, 5].map((n) => [n, `step ${n}`, 1]),
+    );
     const executed = await effects("happy");
-    assert.deepEqual(executed.map((e) => e.step), [1, 2, 3, 4, 5]);
-    assert.deepEqual(executed.map((e) => e.idempotencyKey), [1, 2, 3, 4, 5].map((n) => `${runId}:step-${n}`));
+    assert.deepEqual(
+      executed.map((e) => e.step),
+      [1, 2, 3, 4, 5],
+    );
+    assert.deepEqual(
+      executed.map((e) => e.idempotencyKey),
+      [1, 2, 3, 4, 5].map((n) => `${runId}:step-${n}`),
+    );
   });
 
   it("shows progress while running, and a cancel stops the run at the next step boundary", async () => {
@@ -114,14 +150,24 @@ describe("workflows over HTTP", () => {
     const { run, seen } = await until(runId, (r) => r.status === "cancelled");
     assert.deepEqual(seen.slice(-2), ["cancelling", "cancelled"]);
     // The step that was running when the cancel came finished and was kept; no step started after it.
-    assert.ok(run.completedSteps >= cancelling.completedSteps && run.completedSteps <= cancelling.completedSteps + 1, JSON.stringify({ at: cancelling.completedSteps, end: run.completedSteps }));
+    assert.ok(
+      run.completedSteps >= cancelling.completedSteps && run.completedSteps <= cancelling.completedSteps + 1,
+      JSON.stringify({ at: cancelling.completedSteps, end: run.completedSteps }),
+    );
     assert.ok(run.completedSteps < 6);
     assert.equal(run.checkpoints.length, run.completedSteps);
     assert.equal(run.result, null);
     const executed = await effects("cancel");
-    assert.deepEqual(executed.map((e) => e.step), Array.from({ length: run.completedSteps }, (_, i) => i + 1));
+    assert.deepEqual(
+      executed.map((e) => e.step),
+      Array.from({ length: run.completedSteps }, (_, i) => i + 1),
+    );
     // Terminal states are final: a second cancel is refused and nothing changes.
-    await problem(await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key }), 409, "workflow_finished");
+    await problem(
+      await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key }),
+      409,
+      "workflow_finished",
+    );
     await new Promise((r) => setTimeout(r, 700));
     const later = await status(runId);
     assert.equal(later.status, "cancelled");
@@ -129,23 +175,39 @@ describe("workflows over HTTP", () => {
   });
 
   it("retries a failing step with backoff and succeeds; fails the run after maxAttempts", async () => {
-    const retried = await startOk({ type: "plan", input: { steps: 3, seed: "r", failTimes: { "2": 2 }, effectsLog: "retry" } });
+    const retried = await startOk({
+      type: "plan",
+      input: { steps: 3, seed: "r", failTimes: { "2": 2 }, effectsLog: "retry" },
+    });
     const failing = await startOk({ type: "plan", input: { steps: 3, failTimes: { "2": 3 }, effectsLog: "fail" } });
     const { run: ok, seen } = await until(retried, (r) => r.status === "succeeded");
     assert.ok(seen.includes("queued"), `waits in queued between attempts: ${seen.join(" → ")}`);
     assert.deepEqual(ok.result, expectedPlan("r", 3));
-    assert.deepEqual(ok.checkpoints.map((c) => c.attempt), [1, 3, 1]);
+    assert.deepEqual(
+      ok.checkpoints.map((c) => c.attempt),
+      [1, 3, 1],
+    );
     assert.equal(ok.attempts, 5);
     const tries = (await effects("retry")).filter((e) => e.step === 2);
-    assert.deepEqual(tries.map((e) => e.attempt), [1, 2, 3]);
-    assert.equal(new Set(tries.map((e) => e.idempotencyKey)).size, 1, "every attempt of a step gets the same idempotency key");
+    assert.deepEqual(
+      tries.map((e) => e.attempt),
+      [1, 2, 3],
+    );
+    assert.equal(
+      new Set(tries.map((e) => e.idempotencyKey)).size,
+      1,
+      "every attempt of a step gets the same idempotency key",
+    );
 
     const { run: bad } = await until(failing, (r) => r.status === "failed");
     assert.equal(bad.error?.step, 2);
     assert.match(bad.error!.message, /failed on purpose \(attempt 3\)/);
     assert.equal(bad.completedSteps, 1);
     assert.equal(bad.stepAttempts, 3);
-    assert.deepEqual((await effects("fail")).map((e) => e.step), [1, 2, 2, 2]);
+    assert.deepEqual(
+      (await effects("fail")).map((e) => e.step),
+      [1, 2, 2, 2],
+    );
   });
 
   it("checkpoints every N steps where the input asks: one write per N steps, each carrying N checkpoints", async () => {
@@ -156,9 +218,17 @@ describe("workflows over HTTP", () => {
       return r.status === "succeeded";
     });
     assert.deepEqual(run.result, expectedPlan("n", 7));
-    assert.deepEqual(run.checkpoints.map((c) => c.step), [1, 2, 3, 4, 5, 6, 7]);
-    assert.ok([...seenCompleted].every((n) => [0, 3, 6, 7].includes(n)), `progress moved in steps of 3: ${[...seenCompleted].join(",")}`);
-    const res = await api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, { key: api.adminToken });
+    assert.deepEqual(
+      run.checkpoints.map((c) => c.step),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.ok(
+      [...seenCompleted].every((n) => [0, 3, 6, 7].includes(n)),
+      `progress moved in steps of 3: ${[...seenCompleted].join(",")}`,
+    );
+    const res = await api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, {
+      key: api.adminToken,
+    });
     const versions = ((await res.json()) as { versions: { value: { completedSteps: number } }[] }).versions.reverse();
     const writes = versions.map((v) => v.value.completedSteps).filter((n, i, all) => i === 0 || n !== all[i - 1]);
     assert.deepEqual(writes, [0, 3, 6, 7], "the checkpointed step count changed in exactly three writes");
@@ -174,15 +244,28 @@ describe("workflows over HTTP", () => {
     const chunks = run.totalSteps - 2;
     assert.ok(chunks >= 3, `the document was split into ${chunks} chunks`);
     assert.deepEqual([run.checkpoints[0]!.name, run.checkpoints.at(-1)!.name], ["split", "aggregate"]);
-    const result = run.result as { title: string; chunks: number; chars: number; entities: Record<string, string[]>; summary: string[] };
+    const result = run.result as {
+      title: string;
+      chunks: number;
+      chars: number;
+      entities: Record<string, string[]>;
+      summary: string[];
+    };
     assert.equal(result.title, "Minutes");
     assert.equal(result.chunks, chunks);
     assert.equal(result.chars, document.length);
     // Entities come from every chunk: emails of several paragraphs, and the people named.
-    assert.ok((result.entities.email?.length ?? 0) >= 2 && result.entities.email!.every((e) => /^alice\d+@example\.com$/.test(e)), JSON.stringify(result.entities));
+    assert.ok(
+      (result.entities.email?.length ?? 0) >= 2 &&
+        result.entities.email!.every((e) => /^alice\d+@example\.com$/.test(e)),
+      JSON.stringify(result.entities),
+    );
     assert.ok(result.entities.people?.includes("Bob Smith"), JSON.stringify(result.entities));
     assert.ok(result.entities.dates?.includes("2025-03-14"));
-    assert.ok(result.summary.length >= 1 && result.summary.every((s) => document.includes(s)), "the summary is extractive");
+    assert.ok(
+      result.summary.length >= 1 && result.summary.every((s) => document.includes(s)),
+      "the summary is extractive",
+    );
   });
 
   it("Idempotency-Key: a repeated start returns the same run; another body with the key is 409; one run exists", async () => {
@@ -213,25 +296,60 @@ describe("workflows over HTTP", () => {
     await problem(await start({ type: "plan", input: { steps: 2, surprise: true } }, badKey), 422, "invalid");
     await problem(await start({ type: "plan", input: { effectsLog: "../../etc/passwd" } }, badKey), 422, "invalid");
     await problem(await start({ type: "document-analysis", input: {} }, badKey), 422, "invalid");
-    const oversized = await problem(await start({ type: "document-analysis", input: { document: "word ".repeat(120_000) } }, badKey), 413, "too_large");
+    const oversized = await problem(
+      await start({ type: "document-analysis", input: { document: "word ".repeat(120_000) } }, badKey),
+      413,
+      "too_large",
+    );
     assert.equal(oversized.limitBytes, 512 * 1024);
     await problem(await start({ input: {} }, badKey), 400, "malformed");
     await problem(await start("{not json", badKey), 400, "malformed");
-    await problem(await api.call("/api/v1/workflows", { method: "POST", key: badKey, headers: { "content-type": "text/plain" }, body: "plan" }), 415, "unsupported_media_type");
-    await problem(await start({ type: "plan", input: { seed: "x".repeat(6 * 1024 * 1024) } }, badKey), 413, "body_too_large");
+    await problem(
+      await api.call("/api/v1/workflows", {
+        method: "POST",
+        key: badKey,
+        headers: { "content-type": "text/plain" },
+        body: "plan",
+      }),
+      415,
+      "unsupported_media_type",
+    );
+    await problem(
+      await start({ type: "plan", input: { seed: "x".repeat(6 * 1024 * 1024) } }, badKey),
+      413,
+      "body_too_large",
+    );
     await problem(await start({ type: "plan", input: {} }, readOnly), 403, "forbidden");
     await problem(await start({ type: "plan", input: {} }, "shk_nope_nope"), 401, "unauthorized");
     // Hostile bodies and ids: always a 4xx problem, never a 5xx, and still nothing started.
-    const junk: unknown[] = [null, [], 42, "plan", { type: null }, { type: 7 }, { type: "plan", input: [] }, { type: "plan", input: "x" }, { type: "plan", input: { steps: 1e9 } },
-      { type: "plan", input: { steps: 2, stepSlowMs: { "1": -5 } } }, { type: "plan", input: { failTimes: { abc: 1 } } }, { type: "document-analysis", input: { document: 5 } },
-      { type: "document-analysis", input: { document: "x", chunkChars: 1 } }, { type: "x".repeat(65) }, { type: "plan", input: { steps: 3.5 } }, { type: "__proto__", input: {} }];
+    const junk: unknown[] = [
+      null,
+      [],
+      42,
+      "plan",
+      { type: null },
+      { type: 7 },
+      { type: "plan", input: [] },
+      { type: "plan", input: "x" },
+      { type: "plan", input: { steps: 1e9 } },
+      { type: "plan", input: { steps: 2, stepSlowMs: { "1": -5 } } },
+      { type: "plan", input: { failTimes: { abc: 1 } } },
+      { type: "document-analysis", input: { document: 5 } },
+      { type: "document-analysis", input: { document: "x", chunkChars: 1 } },
+      { type: "x".repeat(65) },
+      { type: "plan", input: { steps: 3.5 } },
+      { type: "__proto__", input: {} },
+    ];
     for (const body of junk) {
       const res = await start(body, badKey);
       assert.ok(res.status >= 400 && res.status < 500, `${JSON.stringify(body)} → ${res.status}`);
       assert.equal(res.headers.get("content-type"), PROBLEM);
     }
-    for (const id of ["%00", "run_" + "a".repeat(200), "..", "run_AAAAAAAAAAAAAAAAAAAA", "run_00000000000000000000"]) {
-      for (const res of [await api.call(`/api/v1/workflows/${id}`, { key: badKey }), await api.call(`/api/v1/workflows/${id}/cancel`, { method: "POST", key: badKey })]) {
+    for (const id of ["%00", `run_${"a".repeat(200)}`, "..", "run_AAAAAAAAAAAAAAAAAAAA", "run_00000000000000000000"]) {
+      for (const res of [
+        await api.call(`/api/v1/workflows/${id}`, { key: badKey }),
+        await api.call(`/api/v1/workflows/${id}/cancel`, { method: "POST", key: badKey }),
+      ]) {
         assert.ok(res.status === 404 || res.status === 400, `${id} → ${res.status}`);
         assert.equal(res.headers.get("content-type"), PROBLEM);
       }
@@ -241,23 +359,62 @@ describe("workflows over HTTP", () => {
 
   it("run records cannot be written through the state API; records from elsewhere (junk, corrupt input) fail cleanly, never run unchecked", async () => {
     const { key: stateKey } = await api.clientFor("acme", ["workflows:run", "state:read", "state:write"]);
-    const refused = await api.call("/api/v1/state/workflows/not-a-run", { method: "PUT", key: stateKey, headers: { "content-type": "application/json", "if-none-match": "*" }, body: JSON.stringify({ value: { status: "queued" } }) });
+    const refused = await api.call("/api/v1/state/workflows/not-a-run", {
+      method: "PUT",
+      key: stateKey,
+      headers: { "content-type": "application/json", "if-none-match": "*" },
+      body: JSON.stringify({ value: { status: "queued" } }),
+    });
     await problem(refused, 403, "forbidden");
     // What the state API can no longer write can still be in the store: a corrupt record, or one an older
     // version wrote. Written here as another process of the deployment (no workers of its own) would.
-    const direct = await buildServices(loadConfig({ ...api.env, STATEHOUSE_WORKFLOW_WORKERS: "0", STATEHOUSE_SWEEP_INTERVAL_MS: "0", STATEHOUSE_OUTBOX_RELAY: "off" }));
+    const direct = await buildServices(
+      loadConfig({
+        ...api.env,
+        STATEHOUSE_WORKFLOW_WORKERS: "0",
+        STATEHOUSE_SWEEP_INTERVAL_MS: "0",
+        STATEHOUSE_OUTBOX_RELAY: "off",
+      }),
+    );
     try {
       const ref = (k: string) => ({ tenant: "acme", namespace: "workflows", key: k });
       await direct.state.put(ref("not-a-run"), { status: "queued" }, { createOnly: true });
       const queued = (runId: string, type: string, input: unknown, totalSteps: number) => ({
-        runId, type, input, status: "queued", totalSteps, completedSteps: 0, results: [], checkpoints: [], failedAttempts: 0, attemptsTotal: 0, maxAttempts: 3,
-        lease: null, notBefore: 0, cancelRequested: false, resumes: 0, lastError: null, result: null, error: null, createdAt: new Date().toISOString(), startedAt: null, finishedAt: null,
+        runId,
+        type,
+        input,
+        status: "queued",
+        totalSteps,
+        completedSteps: 0,
+        results: [],
+        checkpoints: [],
+        failedAttempts: 0,
+        attemptsTotal: 0,
+        maxAttempts: 3,
+        lease: null,
+        notBefore: 0,
+        cancelRequested: false,
+        resumes: 0,
+        lastError: null,
+        result: null,
+        error: null,
+        createdAt: new Date().toISOString(),
+        startedAt: null,
+        finishedAt: null,
       });
       const badSchema = `run_${"b".repeat(20)}`;
       const tooLarge = `run_${"l".repeat(20)}`;
       const sparse = `run_${"d".repeat(20)}`;
-      await direct.state.put(ref(badSchema), queued(badSchema, "plan", { steps: "many", effectsLog: "forged-input" }, 3), { createOnly: true });
-      await direct.state.put(ref(tooLarge), queued(tooLarge, "document-analysis", { document: "Long text. ".repeat(60_000), chunkChars: 200 }, 3), { createOnly: true });
+      await direct.state.put(
+        ref(badSchema),
+        queued(badSchema, "plan", { steps: "many", effectsLog: "forged-input" }, 3),
+        { createOnly: true },
+      );
+      await direct.state.put(
+        ref(tooLarge),
+        queued(tooLarge, "document-analysis", { document: "Long text. ".repeat(60_000), chunkChars: 200 }, 3),
+        { createOnly: true },
+      );
       // Only what the schema requires: the steps must see its defaults (seed "", no slowness, no failures).
       await direct.state.put(ref(sparse), queued(sparse, "plan", { steps: 2 }, 2), { createOnly: true });
 
@@ -265,7 +422,11 @@ describe("workflows over HTTP", () => {
       assert.match(failed.error!.message, /stored input is not valid for plan: invalid input for plan: input\.steps/);
       assert.deepEqual(await effects("forged-input"), [], "no step ran");
       const big = (await until(tooLarge, (r) => r.status === "failed")).run;
-      assert.match(big.error!.message, /stored input is not valid for document-analysis: the document is \d+ bytes; at most 524288/, "the type's own check (checkInput), not only its schema");
+      assert.match(
+        big.error!.message,
+        /stored input is not valid for document-analysis: the document is \d+ bytes; at most 524288/,
+        "the type's own check (checkInput), not only its schema",
+      );
       assert.equal(big.completedSteps, 0);
       const ran = (await until(sparse, (r) => r.status === "succeeded")).run;
       assert.deepEqual(ran.result, expectedPlan("", 2), "the steps ran on the parsed input, defaults applied");
@@ -277,7 +438,11 @@ describe("workflows over HTTP", () => {
       for (let tries = 0; ; tries++) {
         const stored = await direct.state.getOrThrow(ref(slow), { consistency: "strong" });
         try {
-          await direct.state.put(ref(slow), { ...(stored.value as Record<string, unknown>), input: { steps: "many" } }, { ifVersion: stored.version });
+          await direct.state.put(
+            ref(slow),
+            { ...(stored.value as Record<string, unknown>), input: { steps: "many" } },
+            { ifVersion: stored.version },
+          );
           break;
         } catch (err) {
           assert.equal((err as { code?: string }).code, "version_conflict");
@@ -290,7 +455,10 @@ describe("workflows over HTTP", () => {
       await direct.close();
     }
     await new Promise((r) => setTimeout(r, 1200)); // more than two recovery scans over the junk record
-    const problems = api.server.logs.join("").split("\n").filter((l) => (l.includes("could not take work") && l.includes("TypeError")) || l.includes('"level":"error"'));
+    const problems = api.server.logs
+      .join("")
+      .split("\n")
+      .filter((l) => (l.includes("could not take work") && l.includes("TypeError")) || l.includes('"level":"error"'));
     assert.deepEqual(problems, [], "no worker failed on the junk record");
     const other = await startOk({ type: "plan", input: { steps: 1 } });
     await until(other, (r) => r.status === "succeeded");
@@ -299,7 +467,11 @@ describe("workflows over HTTP", () => {
   it("runs belong to the key's tenant: another tenant gets 404 and cannot cancel", async () => {
     const runId = await startOk({ type: "plan", input: { steps: 2, slowMs: 300 } });
     await problem(await api.call(`/api/v1/workflows/${runId}`, { key: otherKey }), 404, "not_found");
-    await problem(await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: otherKey }), 404, "not_found");
+    await problem(
+      await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: otherKey }),
+      404,
+      "not_found",
+    );
     await problem(await api.call(`/api/v1/workflows/not-a-run`, { key }), 404, "not_found");
     const { run } = await until(runId, (r) => r.status === "succeeded");
     assert.equal(run.cancelRequested, false);
@@ -309,7 +481,9 @@ describe("workflows over HTTP", () => {
     const runId = await startOk({ type: "plan", input: { steps: 3 } });
     await until(runId, (r) => r.status === "succeeded");
     const list = await api.call("/api/v1/admin/workflows?status=succeeded", { key: api.adminToken });
-    const { runs } = (await list.json()) as { runs: { tenant: string; runId: string; status: string; progress: number }[] };
+    const { runs } = (await list.json()) as {
+      runs: { tenant: string; runId: string; status: string; progress: number }[];
+    };
     assert.ok(runs.some((r) => r.runId === runId && r.tenant === "acme" && r.progress === 1));
     assert.ok(runs.every((r) => r.status === "succeeded"));
     await problem(await api.call("/api/v1/admin/workflows", { key }), 403, "forbidden");
@@ -321,7 +495,11 @@ describe("workflows over HTTP", () => {
     const text = await (await api.call("/metrics")).text();
     const series = (name: string) => text.split("\n").filter((l) => l.startsWith(`${name}{`));
     const runSeries = series("statehouse_workflow_runs_total");
-    const count = (status: string) => runSeries.filter((l) => l.includes(`status="${status}"`) && l.includes('type="plan"')).map((l) => Number(l.split(" ").pop())).reduce((a, b) => a + b, 0);
+    const count = (status: string) =>
+      runSeries
+        .filter((l) => l.includes(`status="${status}"`) && l.includes('type="plan"'))
+        .map((l) => Number(l.split(" ").pop()))
+        .reduce((a, b) => a + b, 0);
     assert.ok(count("succeeded") >= 5, runSeries.join("\n"));
     assert.ok(count("queued") >= 7, runSeries.join("\n"));
     assert.equal(count("cancelled"), 1, runSeries.join("\n"));

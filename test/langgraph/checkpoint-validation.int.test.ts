@@ -30,8 +30,28 @@ async function runSuite(spec: string, t: { diagnostic(msg: string): void }): Pro
     const code = await new Promise<number | null>((resolve, reject) => {
       const child = spawn(
         process.execPath,
-        [path.join(ROOT, "node_modules/vitest/vitest.mjs"), "run", "--config", "test/langgraph/vitest.config.ts", "--reporter=default", "--reporter=json", `--outputFile.json=${reportFile}`, spec],
-        { cwd: ROOT, env: { ...process.env, DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32), NO_COLOR: "1", FORCE_COLOR: "0" }, stdio: ["ignore", "pipe", "pipe"] },
+        [
+          path.join(ROOT, "node_modules/vitest/vitest.mjs"),
+          "run",
+          "--config",
+          "test/langgraph/vitest.config.ts",
+          "--reporter=default",
+          "--reporter=json",
+          `--outputFile.json=${reportFile}`,
+          spec,
+        ],
+        {
+          cwd: ROOT,
+          env: {
+            ...process.env,
+            DATABASE_URL: db.url,
+            REDIS_URL: redis.url,
+            STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+            NO_COLOR: "1",
+            FORCE_COLOR: "0",
+          },
+          stdio: ["ignore", "pipe", "pipe"],
+        },
       );
       child.stdout.on("data", (c: Buffer) => output.push(c.toString("utf8")));
       child.stderr.on("data", (c: Buffer) => output.push(c.toString("utf8")));
@@ -39,7 +59,12 @@ async function runSuite(spec: string, t: { diagnostic(msg: string): void }): Pro
       child.once("exit", resolve);
     });
     // vitest's own summary, visible in npm test's output.
-    for (const line of output.join("").split("\n").filter((l) => /Test Files|Tests |✓|✗|×|FAIL|Error/.test(l)).slice(0, 40)) t.diagnostic(`vitest: ${line.trim()}`);
+    for (const line of output
+      .join("")
+      .split("\n")
+      .filter((l) => /Test Files|Tests |✓|✗|×|FAIL|Error/.test(l))
+      .slice(0, 40))
+      t.diagnostic(`vitest: ${line.trim()}`);
     const report = JSON.parse(await readFile(reportFile, "utf8").catch(() => "null")) as VitestReport | null;
     assert.ok(report, `vitest wrote no report (exit ${code}):\n${output.join("").slice(-4000)}`);
     const failed = report.testResults.flatMap((f) => f.assertionResults.filter((a) => a.status === "failed"));
@@ -53,17 +78,25 @@ async function runSuite(spec: string, t: { diagnostic(msg: string): void }): Pro
   }
 }
 
-test("LangGraph's checkpoint-validation suite passes for StatehouseSaver (Redis + PostgreSQL engine)", { timeout: 300_000 }, async (t) => {
+test("LangGraph's checkpoint-validation suite passes for StatehouseSaver (Redis + PostgreSQL engine)", {
+  timeout: 300_000,
+}, async (t) => {
   const r = await runSuite("test/langgraph/statehouse-saver.vitest.ts", t);
-  t.diagnostic(`StatehouseSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+  t.diagnostic(
+    `StatehouseSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
+  );
   assert.equal(r.numFailedTests, 0);
   assert.equal(r.numTotalTests, EXPECTED_TESTS);
   assert.equal(r.numPassedTests, EXPECTED_TESTS, "every test of the suite runs and passes (none skipped)");
 });
 
-test("the same suite passes for LangGraph's PostgresSaver (the reference) on the same PostgreSQL", { timeout: 300_000 }, async (t) => {
+test("the same suite passes for LangGraph's PostgresSaver (the reference) on the same PostgreSQL", {
+  timeout: 300_000,
+}, async (t) => {
   const r = await runSuite("test/langgraph/postgres-saver.vitest.ts", t);
-  t.diagnostic(`PostgresSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+  t.diagnostic(
+    `PostgresSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
+  );
   assert.equal(r.numFailedTests, 0);
   assert.equal(r.numTotalTests, EXPECTED_TESTS);
   assert.equal(r.numPassedTests, EXPECTED_TESTS);

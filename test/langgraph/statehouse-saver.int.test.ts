@@ -17,7 +17,14 @@ describe("StatehouseSaver on Redis + PostgreSQL", () => {
   before(async () => {
     db = await createTestDatabase();
     services = await buildServices(
-      loadConfig({ DATABASE_URL: db.url, REDIS_URL: redis.url, STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32), STATEHOUSE_ADMIN_TOKEN: "test-admin-0123456789abcdef", STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`, STATEHOUSE_OUTBOX_RELAY: "off" }),
+      loadConfig({
+        DATABASE_URL: db.url,
+        REDIS_URL: redis.url,
+        STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+        STATEHOUSE_ADMIN_TOKEN: "test-admin-0123456789abcdef",
+        STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
+        STATEHOUSE_OUTBOX_RELAY: "off",
+      }),
     );
   });
   after(async () => {
@@ -26,14 +33,22 @@ describe("StatehouseSaver on Redis + PostgreSQL", () => {
     await redis.cleanup();
   });
 
-  const checkpoint = (messages: string[]) => ({ ...emptyCheckpoint(), id: uuid6(0), channel_values: { messages }, channel_versions: { messages: messages.length } });
+  const checkpoint = (messages: string[]) => ({
+    ...emptyCheckpoint(),
+    id: uuid6(0),
+    channel_values: { messages },
+    channel_versions: { messages: messages.length },
+  });
   const meta = (step: number) => ({ source: "loop" as const, step, parents: {} });
 
   it("two savers (two processes) on one thread agree on the latest checkpoint and its writes", async () => {
     const a = new StatehouseSaver({ state: services.state, tenant: "t1" });
     const b = new StatehouseSaver({ state: services.state, tenant: "t1" });
     const c1 = await a.put({ configurable: { thread_id: "shared" } }, checkpoint(["hi"]), meta(0), { messages: 1 });
-    assert.equal((await b.getTuple({ configurable: { thread_id: "shared" } }))?.config.configurable?.checkpoint_id, c1.configurable?.checkpoint_id);
+    assert.equal(
+      (await b.getTuple({ configurable: { thread_id: "shared" } }))?.config.configurable?.checkpoint_id,
+      c1.configurable?.checkpoint_id,
+    );
     const c2 = await b.put(c1, checkpoint(["hi", "there"]), meta(1), { messages: 2 });
     await b.putWrites(c2, [["messages", ["!"]]], "task-1");
     // `a` last saw c1 as the newest: it must notice b's checkpoint and its writes.
@@ -44,13 +59,19 @@ describe("StatehouseSaver on Redis + PostgreSQL", () => {
     // An older checkpoint put late never moves the head backwards.
     const old = { ...checkpoint(["late"]), id: "00000000-0000-6000-8000-000000000000" };
     await a.put(c1, old, meta(5), { messages: 9 });
-    assert.equal((await b.getTuple({ configurable: { thread_id: "shared" } }))?.config.configurable?.checkpoint_id, c2.configurable?.checkpoint_id);
+    assert.equal(
+      (await b.getTuple({ configurable: { thread_id: "shared" } }))?.config.configurable?.checkpoint_id,
+      c2.configurable?.checkpoint_id,
+    );
   });
 
   it("the head lost from Redis is rebuilt from the stored checkpoints", async () => {
     const saver = new StatehouseSaver({ state: services.state, tenant: "t2" });
     let config = { configurable: { thread_id: "lost", checkpoint_ns: "" } } as Parameters<StatehouseSaver["put"]>[0];
-    for (let step = 1; step <= 3; step++) config = await saver.put(config, checkpoint(Array.from({ length: step }, (_, i) => String(i))), meta(step), { messages: step });
+    for (let step = 1; step <= 3; step++)
+      config = await saver.put(config, checkpoint(Array.from({ length: step }, (_, i) => String(i))), meta(step), {
+        messages: step,
+      });
     await saver.putWrites(config, [["messages", ["w"]]], "task");
     await redis.cleanup(); // every hot key: heads and cached checkpoints
     const fresh = new StatehouseSaver({ state: services.state, tenant: "t2" }); // no in-process memory either
@@ -68,11 +89,18 @@ describe("StatehouseSaver on Redis + PostgreSQL", () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();
     try {
-      const rows = await client.query("SELECT key, size_bytes FROM state_records WHERE tenant = 't3' AND namespace = 'checkpoints'");
-      const history = await client.query("SELECT count(*)::int AS n FROM state_history WHERE tenant = 't3' AND namespace = 'checkpoints'");
+      const rows = await client.query(
+        "SELECT key, size_bytes FROM state_records WHERE tenant = 't3' AND namespace = 'checkpoints'",
+      );
+      const history = await client.query(
+        "SELECT count(*)::int AS n FROM state_history WHERE tenant = 't3' AND namespace = 'checkpoints'",
+      );
       assert.equal(history.rows[0].n, 0);
       const stored = rows.rows.find((r) => r.key.startsWith("c:"))!;
-      assert.ok(stored.size_bytes < JSON.stringify(big).length / 2, `stored ${stored.size_bytes} bytes for ${JSON.stringify(big).length} of messages`);
+      assert.ok(
+        stored.size_bytes < JSON.stringify(big).length / 2,
+        `stored ${stored.size_bytes} bytes for ${JSON.stringify(big).length} of messages`,
+      );
     } finally {
       await client.end();
     }

@@ -8,7 +8,11 @@ import { type ApiFixture, startApi } from "../helpers/api";
 const LOAD_MS = 8_000;
 const A_DOT = "a.".repeat(16_000); // ~1.8 s of compromise + the old email pattern, before the pool
 const EMAIL_KILLER = `a@${"a.".repeat(15_999)}`; // quadratic in the old email pattern
-const json = (body: unknown): RequestInit => ({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const json = (body: unknown): RequestInit => ({
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -23,14 +27,20 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
     api = await startApi();
     keyA = (await api.clientFor("tenant-a", ["agents:invoke"])).key;
     keyB = (await api.clientFor("tenant-b", ["state:read", "state:write"])).key;
-    const put = await api.call("/api/v1/state/kv/b-record", { ...json({ value: { plan: "pro" } }), method: "PUT", key: keyB });
+    const put = await api.call("/api/v1/state/kv/b-record", {
+      ...json({ value: { plan: "pro" } }),
+      method: "PUT",
+      key: keyB,
+    });
     assert.equal(put.status, 201);
   });
   after(() => api?.close());
 
   it(`hostile invoke, batch and session turns for ${LOAD_MS / 1000} s: health and tenant B's GETs stay fast, no 5xx`, async () => {
     const hostile: { route: string; status: number }[] = [];
-    const session = (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: keyA })).json()) as { sessionId: string };
+    const session = (await (
+      await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: keyA })
+    ).json()) as { sessionId: string };
     const deadline = Date.now() + LOAD_MS;
     const loop = async (route: string, send: () => Promise<Response>) => {
       while (Date.now() < deadline) {
@@ -40,11 +50,41 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
       }
     };
     const load = Promise.all([
-      loop("invoke", () => api.call("/api/v1/agents/assistant/invoke", { ...json({ messages: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER, A_DOT].map((content, i) => ({ role: i % 2 ? "assistant" : "user", content })) }), key: keyA })),
-      loop("invoke", () => api.call("/api/v1/agents/assistant/invoke", { ...json({ messages: [{ role: "user", content: EMAIL_KILLER }] }), key: keyA })),
-      loop("batch", () => api.call("/api/v1/agents/assistant/batch", { ...json({ documents: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER].map((text) => ({ text })) }), key: keyA })),
-      loop("batch", () => api.call("/api/v1/agents/assistant/batch", { ...json({ documents: Array.from({ length: 8 }, (_, i) => ({ text: i % 2 ? A_DOT : EMAIL_KILLER })) }), key: keyA })),
-      loop("message", () => api.call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, { ...json({ content: A_DOT }), key: keyA })),
+      loop("invoke", () =>
+        api.call("/api/v1/agents/assistant/invoke", {
+          ...json({
+            messages: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER, A_DOT].map((content, i) => ({
+              role: i % 2 ? "assistant" : "user",
+              content,
+            })),
+          }),
+          key: keyA,
+        }),
+      ),
+      loop("invoke", () =>
+        api.call("/api/v1/agents/assistant/invoke", {
+          ...json({ messages: [{ role: "user", content: EMAIL_KILLER }] }),
+          key: keyA,
+        }),
+      ),
+      loop("batch", () =>
+        api.call("/api/v1/agents/assistant/batch", {
+          ...json({ documents: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER].map((text) => ({ text })) }),
+          key: keyA,
+        }),
+      ),
+      loop("batch", () =>
+        api.call("/api/v1/agents/assistant/batch", {
+          ...json({ documents: Array.from({ length: 8 }, (_, i) => ({ text: i % 2 ? A_DOT : EMAIL_KILLER })) }),
+          key: keyA,
+        }),
+      ),
+      loop("message", () =>
+        api.call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, {
+          ...json({ content: A_DOT }),
+          key: keyA,
+        }),
+      ),
     ]);
 
     const health: number[] = [];
@@ -65,16 +105,27 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
     }
     await load;
 
-    const report = (name: string, xs: number[]) => `${name}: n=${xs.length} p50=${percentile(xs, 50).toFixed(1)} p90=${percentile(xs, 90).toFixed(1)} max=${Math.max(...xs).toFixed(1)} ms`;
+    const report = (name: string, xs: number[]) =>
+      `${name}: n=${xs.length} p50=${percentile(xs, 50).toFixed(1)} p90=${percentile(xs, 90).toFixed(1)} max=${Math.max(...xs).toFixed(1)} ms`;
     const tally = new Map<string, number>();
     for (const h of hostile) tally.set(`${h.route} ${h.status}`, (tally.get(`${h.route} ${h.status}`) ?? 0) + 1);
     const counts = [...tally].map(([k, n]) => `${k}: ${n}`);
     console.log([report("health", health), report("tenant B GET", reads), ...counts].join("\n"));
 
     assert.ok(hostile.length > 0, "the hostile tenant's calls were answered");
-    assert.deepEqual(hostile.filter((h) => h.status >= 500), [], "no hostile call got a 5xx");
-    assert.ok(hostile.some((h) => h.route === "batch" && h.status === 200), "batches answered");
-    for (const [name, xs] of [["health", health], ["tenant B GET", reads]] as const) {
+    assert.deepEqual(
+      hostile.filter((h) => h.status >= 500),
+      [],
+      "no hostile call got a 5xx",
+    );
+    assert.ok(
+      hostile.some((h) => h.route === "batch" && h.status === 200),
+      "batches answered",
+    );
+    for (const [name, xs] of [
+      ["health", health],
+      ["tenant B GET", reads],
+    ] as const) {
       assert.ok(xs.length >= 10, `${name}: enough samples`);
       assert.ok(percentile(xs, 90) <= 250, report(name, xs));
       assert.ok(Math.max(...xs) <= 1_000, report(name, xs));

@@ -16,7 +16,12 @@ describe("bounded work answers within a second", () => {
   before(async () => {
     api = await startApi();
     ({ key } = await api.clientFor("acme"));
-    const res = await api.call("/api/v1/state/kv/doc", { method: "PUT", key, headers: { "content-type": "application/json" }, body: JSON.stringify({ value: { seed: "x".repeat(200) } }) });
+    const res = await api.call("/api/v1/state/kv/doc", {
+      method: "PUT",
+      key,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: { seed: "x".repeat(200) } }),
+    });
     assert.equal(res.status, 201);
   });
   after(async () => {
@@ -28,9 +33,24 @@ describe("bounded work answers within a second", () => {
     const requests: [string, string, string, string][] = [
       ["PATCH", "/api/v1/state/kv/doc", rootCopy, "application/json-patch+json"],
       ["PATCH", "/api/v1/state/kv/doc", deepObject(DEEP), "application/merge-patch+json"],
-      ["PATCH", "/api/v1/state/kv/doc", `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`, "application/json-patch+json"],
-      ["POST", "/api/v1/transactions", `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`, "application/json"],
-      ["POST", "/api/v1/agents/assistant/invoke", `{"messages":[{"role":"user","content":"hi"}],"entities":{"x":${deepObject(DEEP)}}}`, "application/json"],
+      [
+        "PATCH",
+        "/api/v1/state/kv/doc",
+        `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`,
+        "application/json-patch+json",
+      ],
+      [
+        "POST",
+        "/api/v1/transactions",
+        `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`,
+        "application/json",
+      ],
+      [
+        "POST",
+        "/api/v1/agents/assistant/invoke",
+        `{"messages":[{"role":"user","content":"hi"}],"entities":{"x":${deepObject(DEEP)}}}`,
+        "application/json",
+      ],
     ];
     for (let round = 0; round < 3; round++) {
       for (const [method, path, body, contentType] of requests) {

@@ -42,7 +42,11 @@ describe("Redis paused under load, default settings", () => {
     const timings: Timed[] = [];
     const timed = async (what: string, url: string, init: RequestInit = {}): Promise<Response> => {
       const started = performance.now();
-      const res = await fetch(url, { ...init, headers: { ...auth, ...(init.headers as Record<string, string>) }, signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(url, {
+        ...init,
+        headers: { ...auth, ...(init.headers as Record<string, string>) },
+        signal: AbortSignal.timeout(30_000),
+      });
       const body = await res.arrayBuffer(); // the whole answer, not just its headers
       timings.push({ started, ms: performance.now() - started, status: res.status, what });
       return new Response(res.status === 204 ? null : body, { status: res.status, headers: res.headers });
@@ -59,8 +63,13 @@ describe("Redis paused under load, default settings", () => {
         const k = `w${client}-${n}`;
         const value = { client, n };
         try {
-          const put = await timed("PUT", `${api.url}/api/v1/state/kv/${k}`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ value }) });
-          if (put.status === 201 || put.status === 200) acked.set(k, { version: Number(put.headers.get("etag")!.replaceAll('"', "")), value });
+          const put = await timed("PUT", `${api.url}/api/v1/state/kv/${k}`, {
+            method: "PUT",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ value }),
+          });
+          if (put.status === 201 || put.status === 200)
+            acked.set(k, { version: Number(put.headers.get("etag")!.replaceAll('"', "")), value });
           const earlier = `w${client}-${Math.floor(Math.random() * (n + 1))}`;
           const get = await timed("GET", `${api.url}/api/v1/state/kv/${earlier}`);
           const expected = acked.get(earlier);
@@ -79,7 +88,9 @@ describe("Redis paused under load, default settings", () => {
     const idempotent = async () => {
       for (let n = 0; running; n++) {
         await timed("PUT idempotent", `${api.url}/api/v1/state/kv/idem-${n}`, {
-          method: "PUT", headers: { "content-type": "application/json", "idempotency-key": `idem-${n}` }, body: JSON.stringify({ value: { n } }),
+          method: "PUT",
+          headers: { "content-type": "application/json", "idempotency-key": `idem-${n}` },
+          body: JSON.stringify({ value: { n } }),
         }).catch(() => sleep(20));
       }
     };
@@ -103,15 +114,29 @@ describe("Redis paused under load, default settings", () => {
     const slowest = [...timings].sort((a, b) => b.ms - a.ms).slice(0, 5);
     const during = timings.filter((t) => t.started >= pausedAt && t.started < resumedAt);
     assert.ok(during.length >= 10, `requests were served while Redis was paused (${during.length})`);
-    assert.ok(during.filter((t) => t.what === "GET" && t.status === 200).length > 0, "reads answered from warm meanwhile");
+    assert.ok(
+      during.filter((t) => t.what === "GET" && t.status === 200).length > 0,
+      "reads answered from warm meanwhile",
+    );
     assert.ok(during.filter((t) => t.what === "PUT" && t.status < 300).length > 0, "writes acknowledged meanwhile");
-    assert.ok(incremented.maxLatencyMs < LIMIT_MS, `compare-and-set load: slowest request ${Math.round(incremented.maxLatencyMs)} ms`);
+    assert.ok(
+      incremented.maxLatencyMs < LIMIT_MS,
+      `compare-and-set load: slowest request ${Math.round(incremented.maxLatencyMs)} ms`,
+    );
     const when = (r: Timed) => `${Math.round(r.started - pausedAt)} ms after the pause`;
     const report = slowest.map((r) => `${r.what} ${r.status} ${Math.round(r.ms)} ms, started ${when(r)}`).join("; ");
     t.diagnostic(`${timings.length} requests (${during.length} while paused); slowest: ${report}`);
     assert.ok(slowest[0]!.ms < LIMIT_MS, `slowest requests: ${report}`);
-    assert.equal(timings.filter((t) => t.status >= 500 && t.what !== "PUT idempotent").length, 0, "no 5xx for requests warm can serve");
-    assert.deepEqual([...incremented.statuses.keys()].filter((s) => s >= 500), [], "none for the compare-and-set load either");
+    assert.equal(
+      timings.filter((t) => t.status >= 500 && t.what !== "PUT idempotent").length,
+      0,
+      "no 5xx for requests warm can serve",
+    );
+    assert.deepEqual(
+      [...incremented.statuses.keys()].filter((s) => s >= 500),
+      [],
+      "none for the compare-and-set load either",
+    );
 
     // Nothing acknowledged lost: after Redis resumes, every acknowledged write reads back at its version,
     // through the default (hot-first) read and the strong (warm) one.
@@ -134,7 +159,11 @@ describe("Redis paused under load, default settings", () => {
       assert.equal(incremented.ambiguous, 0);
       assert.equal(c.count, incremented.acknowledged.get(k), `${k}: every acknowledged increment, and only those`);
       assert.equal(c.version, c.count + 1, `${k}: one version per increment`);
-      assert.equal(c.defaultVersion, c.version, `${k}: the hot-first read serves the latest version (tier ${c.defaultTier})`);
+      assert.equal(
+        c.defaultVersion,
+        c.version,
+        `${k}: the hot-first read serves the latest version (tier ${c.defaultTier})`,
+      );
     }
   });
 });

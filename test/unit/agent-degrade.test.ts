@@ -20,17 +20,43 @@ function analyzer(seen: string[] = []): TextAnalyzer {
 describe("agent calls degrade when text work is over budget (never an error)", () => {
   it("a batch reports `failed` for the document over budget, in its place, and answers the others", async () => {
     const seen: string[] = [];
-    const results = await classifyBatch([{ id: "a", text: "Hi, I'm Ann" }, { id: "b", text: "slow slow" }, { text: "" }, { text: "mail bob@example.org" }], { analyzer: analyzer(seen), tenant: "t1" });
-    assert.deepEqual(results.map((r) => (r.ok ? "ok" : r.error.code)), ["ok", "failed", "invalid", "ok"]);
-    assert.deepEqual(results[1], { index: 1, id: "b", ok: false, error: { code: "failed", detail: "the document took too long to classify" } });
+    const results = await classifyBatch(
+      [
+        { id: "a", text: "Hi, I'm Ann" },
+        { id: "b", text: "slow slow" },
+        { text: "" },
+        { text: "mail bob@example.org" },
+      ],
+      { analyzer: analyzer(seen), tenant: "t1" },
+    );
+    assert.deepEqual(
+      results.map((r) => (r.ok ? "ok" : r.error.code)),
+      ["ok", "failed", "invalid", "ok"],
+    );
+    assert.deepEqual(results[1], {
+      index: 1,
+      id: "b",
+      ok: false,
+      error: { code: "failed", detail: "the document took too long to classify" },
+    });
     assert.equal(results[3]!.ok && results[3]!.entities.email, "bob@example.org");
-    assert.deepEqual(seen, ["t1", "t1", "t1"], "every valid document is the tenant's task; the invalid one costs nothing");
+    assert.deepEqual(
+      seen,
+      ["t1", "t1", "t1"],
+      "every valid document is the tenant's task; the invalid one costs nothing",
+    );
   });
 
   it("invoke answers without the entities of a message over budget, and with the others'", async () => {
     const result = await invokeStateless(
       new OfflineModel(),
-      { messages: [{ role: "user", content: "My name is Ann Lee" }, { role: "assistant", content: "ok" }, { role: "user", content: "slow: write to slow@example.com?" }] },
+      {
+        messages: [
+          { role: "user", content: "My name is Ann Lee" },
+          { role: "assistant", content: "ok" },
+          { role: "user", content: "slow: write to slow@example.com?" },
+        ],
+      },
       10,
       { analyzer: analyzer(), tenant: "t1" },
     );

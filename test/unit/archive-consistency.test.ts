@@ -70,12 +70,17 @@ describe("the archive on a blob store with torn or stale reads", () => {
       }
       const final = await archive.get(r);
       assert.equal(final?.version, 21);
-      assert.deepEqual((await archive.history(r)).map((h) => h.version), Array.from({ length: 21 }, (_, i) => 21 - i));
+      assert.deepEqual(
+        (await archive.history(r)).map((h) => h.version),
+        Array.from({ length: 21 }, (_, i) => 21 - i),
+      );
     });
   }
 
   it("fails a write rather than lose an update when reads stay stale", async () => {
-    const archive = new ArchiveStore(new InconsistentBlobs(new FilesystemBlobStore(path.join(dir, "stuck")), "stale", 1_000));
+    const archive = new ArchiveStore(
+      new InconsistentBlobs(new FilesystemBlobStore(path.join(dir, "stuck")), "stale", 1_000),
+    );
     const r = ref("stuck");
     await archive.put(r, 1);
     await assert.rejects(archive.put(r, 2), /outdated copy/);

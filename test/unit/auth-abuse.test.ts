@@ -11,18 +11,34 @@ describe("client addresses for the failed-auth throttle", () => {
     const none = new ClientAddresses(undefined);
     assert.equal(none.resolve("203.0.113.9", "1.2.3.4"), "203.0.113.9");
     assert.equal(none.resolve("::ffff:203.0.113.9", undefined), "203.0.113.9");
-    assert.equal(none.resolve(undefined, "1.2.3.4"), UNKNOWN_ADDRESS, "no socket (Next.js mount) and no trusted proxy: one shared address");
+    assert.equal(
+      none.resolve(undefined, "1.2.3.4"),
+      UNKNOWN_ADDRESS,
+      "no socket (Next.js mount) and no trusted proxy: one shared address",
+    );
   });
 
   it("walks X-Forwarded-For from the right past trusted proxies only", () => {
     const trust = new ClientAddresses("10.0.0.0/8, 192.0.2.1");
-    assert.equal(trust.resolve("10.1.2.3", "6.6.6.6, 198.51.100.4"), "198.51.100.4", "the client-written left part is ignored");
+    assert.equal(
+      trust.resolve("10.1.2.3", "6.6.6.6, 198.51.100.4"),
+      "198.51.100.4",
+      "the client-written left part is ignored",
+    );
     assert.equal(trust.resolve("10.1.2.3", "198.51.100.4, 192.0.2.1"), "198.51.100.4", "two trusted hops");
     assert.equal(trust.resolve("198.51.100.99", "1.1.1.1"), "198.51.100.99", "an untrusted peer's header is ignored");
     assert.equal(trust.resolve("10.1.2.3", undefined), "10.1.2.3", "a trusted proxy that forwarded nothing");
     assert.equal(trust.resolve("10.1.2.3", "198.51.100.4:5555"), "198.51.100.4");
-    assert.equal(trust.resolve("10.1.2.3", "garbage, 10.0.0.1"), "10.0.0.1", "an unreadable hop ends the walk at the last readable one");
-    assert.equal(trust.resolve(undefined, "6.6.6.6, 198.51.100.4"), "198.51.100.4", "no socket: the named proxy's entry");
+    assert.equal(
+      trust.resolve("10.1.2.3", "garbage, 10.0.0.1"),
+      "10.0.0.1",
+      "an unreadable hop ends the walk at the last readable one",
+    );
+    assert.equal(
+      trust.resolve(undefined, "6.6.6.6, 198.51.100.4"),
+      "198.51.100.4",
+      "no socket: the named proxy's entry",
+    );
     assert.ok(trust.isTrustedPeer("::ffff:10.0.0.7"));
     assert.ok(!trust.isTrustedPeer("11.0.0.1"));
   });
@@ -37,10 +53,19 @@ describe("client addresses for the failed-auth throttle", () => {
   });
 
   it("refuses a STATEHOUSE_TRUST_PROXY that is not addresses or ranges, naming the entry", () => {
-    assert.throws(() => loadConfig({ STATEHOUSE_TRUST_PROXY: "10.0.0.0/8, proxy.internal" }), (e: unknown) => e instanceof ConfigError && /STATEHOUSE_TRUST_PROXY.*proxy\.internal/.test(e.message));
+    assert.throws(
+      () => loadConfig({ STATEHOUSE_TRUST_PROXY: "10.0.0.0/8, proxy.internal" }),
+      (e: unknown) => e instanceof ConfigError && /STATEHOUSE_TRUST_PROXY.*proxy\.internal/.test(e.message),
+    );
     assert.throws(() => loadConfig({ STATEHOUSE_TRUST_PROXY: "10.0.0.0/33" }), ConfigError);
-    assert.equal(loadConfig({ STATEHOUSE_TRUST_PROXY: "loopback, fd00::/8, 172.16.0.0/12" }).STATEHOUSE_TRUST_PROXY, "loopback, fd00::/8, 172.16.0.0/12");
-    assert.throws(() => loadConfig({ STATEHOUSE_HEADERS_TIMEOUT_MS: "20000", STATEHOUSE_REQUEST_TIMEOUT_MS: "10000" }), ConfigError);
+    assert.equal(
+      loadConfig({ STATEHOUSE_TRUST_PROXY: "loopback, fd00::/8, 172.16.0.0/12" }).STATEHOUSE_TRUST_PROXY,
+      "loopback, fd00::/8, 172.16.0.0/12",
+    );
+    assert.throws(
+      () => loadConfig({ STATEHOUSE_HEADERS_TIMEOUT_MS: "20000", STATEHOUSE_REQUEST_TIMEOUT_MS: "10000" }),
+      ConfigError,
+    );
   });
 });
 
@@ -84,10 +109,16 @@ describe("constant-time comparison", () => {
 describe("what a throttled address may still present", () => {
   it("recognises a 32+ character admin token in memory, but gives no verdict on a shorter one", () => {
     const noDatabase = {} as ConstructorParameters<typeof ApiKeyService>[0];
-    const long = "x".repeat(20) + "-long-admin-token";
+    const long = `${"x".repeat(20)}-long-admin-token`;
     assert.ok(new ApiKeyService(noDatabase, long).knownSecretMatches(long));
-    assert.ok(!new ApiKeyService(noDatabase, long).knownSecretMatches(long + "!"));
-    assert.ok(!new ApiKeyService(noDatabase, "short-admin-token").knownSecretMatches("short-admin-token"), "16-31 characters may be guessable");
-    assert.ok(!new ApiKeyService(noDatabase, long).knownSecretMatches(`shk_${"a".repeat(16)}_${"b".repeat(43)}`), "a key id this process has not seen");
+    assert.ok(!new ApiKeyService(noDatabase, long).knownSecretMatches(`${long}!`));
+    assert.ok(
+      !new ApiKeyService(noDatabase, "short-admin-token").knownSecretMatches("short-admin-token"),
+      "16-31 characters may be guessable",
+    );
+    assert.ok(
+      !new ApiKeyService(noDatabase, long).knownSecretMatches(`shk_${"a".repeat(16)}_${"b".repeat(43)}`),
+      "a key id this process has not seen",
+    );
   });
 });

@@ -9,7 +9,12 @@ describe("circuit breaker", () => {
   it("opens after consecutive failures, probes once when half-open, closes on success", () => {
     let now = 0;
     const changes: string[] = [];
-    const b = new CircuitBreaker({ failureThreshold: 3, openMs: 1000, now: () => now, onStateChange: (s) => changes.push(s) });
+    const b = new CircuitBreaker({
+      failureThreshold: 3,
+      openMs: 1000,
+      now: () => now,
+      onStateChange: (s) => changes.push(s),
+    });
     b.failure();
     b.failure();
     b.success(); // a success resets the count
@@ -54,7 +59,10 @@ describe("guarded store", () => {
     await assert.rejects(store.get(ref), { code: "unavailable" });
     assert.equal(store.breaker.state, "open");
     const started = Date.now();
-    await assert.rejects(store.get(ref), (err: { code: string; retryAfterSeconds: number }) => err.code === "unavailable" && err.retryAfterSeconds >= 1);
+    await assert.rejects(
+      store.get(ref),
+      (err: { code: string; retryAfterSeconds: number }) => err.code === "unavailable" && err.retryAfterSeconds >= 1,
+    );
     assert.ok(Date.now() - started < 15, "an open circuit does not wait for the timeout");
   });
 
@@ -68,8 +76,12 @@ describe("guarded store", () => {
     const store = guarded(failing, { breaker: { failureThreshold: 2 } });
     const ref = { tenant: "t", namespace: "n", key: "k" };
     await inner.put(ref, 1);
-    for (let i = 0; i < 5; i++) await assert.rejects(store.put(ref, 2, { ifVersion: 99 }), { code: "version_conflict" });
+    for (let i = 0; i < 5; i++)
+      await assert.rejects(store.put(ref, 2, { ifVersion: 99 }), { code: "version_conflict" });
     assert.equal(store.breaker.state, "closed");
-    await assert.rejects(store.ping(), (err: Error & { code: string }) => err.code === "unavailable" && !err.message.includes("secret"));
+    await assert.rejects(
+      store.ping(),
+      (err: Error & { code: string }) => err.code === "unavailable" && !err.message.includes("secret"),
+    );
   });
 });

@@ -2,7 +2,16 @@
 // and unrelated wording far, the profile bounded, and the related topic chosen by similarity.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { cosine, EMBEDDING_DIM, embed, fromSparse, PROFILE_TOPICS, relatedTopic, toSparse, withMessage } from "../../server/agents/embedding";
+import {
+  cosine,
+  EMBEDDING_DIM,
+  embed,
+  fromSparse,
+  PROFILE_TOPICS,
+  relatedTopic,
+  toSparse,
+  withMessage,
+} from "../../server/agents/embedding";
 
 describe("hashed bag-of-words embedding", () => {
   it("is deterministic, unit length, and zero for text without content words", () => {
@@ -41,6 +50,9 @@ describe("hashed bag-of-words embedding", () => {
     assert.equal(p.topics[0]!.turn, 40 - PROFILE_TOPICS);
     const t = "sailing on lakes";
     const twice = withMessage(withMessage(undefined, 1, t), 2, "hiking in mountains");
-    assert.ok(Math.abs(cosine(twice.vector, embed(t)) - cosine(twice.vector, embed("hiking in mountains"))) < 0.01, "the profile is the mean of its messages");
+    assert.ok(
+      Math.abs(cosine(twice.vector, embed(t)) - cosine(twice.vector, embed("hiking in mountains"))) < 0.01,
+      "the profile is the mean of its messages",
+    );
   });
 });

@@ -9,7 +9,8 @@ import { applyJsonPatchBounded, MAX_PATCH_OPERATIONS, type PatchOperation } from
 import { mergePatch } from "../../server/state/service";
 import { encodeValue, LIMITS } from "../../server/state/store";
 
-const nested = (depth: number, open = "[", close = "]", inner = "1") => `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
+const nested = (depth: number, open = "[", close = "]", inner = "1") =>
+  `${open.repeat(depth)}${inner}${close.repeat(depth)}`;
 const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 const code = (fn: () => unknown) => {
   try {
@@ -37,14 +38,15 @@ describe("jsonNestingDepth (raw text, before parsing)", () => {
 
   it("agrees with the parsed value's depth on random documents", () => {
     let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const gen = (d: number): unknown => {
       const r = rand();
-      if (d > 6 || r < 0.3) return rand() < 0.5 ? "s[\"{\\" : 1;
+      if (d > 6 || r < 0.3) return rand() < 0.5 ? 's["{\\' : 1;
       if (r < 0.65) return Array.from({ length: Math.floor(rand() * 3) }, () => gen(d + 1));
       return Object.fromEntries(Array.from({ length: Math.floor(rand() * 3) }, (_, i) => [`k${i}"[`, gen(d + 1)]));
     };
-    const depth = (v: unknown): number => (v !== null && typeof v === "object" ? 1 + Math.max(0, ...Object.values(v as object).map(depth)) : 0);
+    const depth = (v: unknown): number =>
+      v !== null && typeof v === "object" ? 1 + Math.max(0, ...Object.values(v as object).map(depth)) : 0;
     for (let i = 0; i < 300; i++) {
       const v = gen(0);
       assert.equal(jsonNestingDepth(JSON.stringify(v)), depth(v));
@@ -68,15 +70,38 @@ describe("jsonNestingDepth (raw text, before parsing)", () => {
       assert.equal(err.code, "too_deep");
       assert.equal(err.details?.limitDepth, 64);
     }
-    assert.equal(code(() => parseJsonBody("{not json")), "malformed");
-    assert.equal(code(() => parseJsonBody("  ")), "malformed");
+    assert.equal(
+      code(() => parseJsonBody("{not json")),
+      "malformed",
+    );
+    assert.equal(
+      code(() => parseJsonBody("  ")),
+      "malformed",
+    );
   });
 });
 
 describe("measureJson", () => {
   const samples: unknown[] = [
-    null, true, false, 0, -0, 1.5e-7, 123456789012, "", "plain", 'quote " and \\ backslash', "\u0000\u001f\n\t", "é中😀", "\ud800 lone", "lone \udfff",
-    [], {}, [1, [2, [3]]], { a: 1, "b\"c": [null, { d: "e" }], "": 0, "😀": "x" }, JSON.parse('{"__proto__":{"x":1},"y":2}'),
+    null,
+    true,
+    false,
+    0,
+    -0,
+    1.5e-7,
+    123456789012,
+    "",
+    "plain",
+    'quote " and \\ backslash',
+    "\u0000\u001f\n\t",
+    "é中😀",
+    "\ud800 lone",
+    "lone \udfff",
+    [],
+    {},
+    [1, [2, [3]]],
+    { a: 1, 'b"c': [null, { d: "e" }], "": 0, "😀": "x" },
+    JSON.parse('{"__proto__":{"x":1},"y":2}'),
   ];
 
   it("equals the UTF-8 size of JSON.stringify, with the nesting", () => {
@@ -99,48 +124,103 @@ describe("measureJson", () => {
   });
 
   it("refuses what is not plain JSON, and nesting past the stored-value limit", () => {
-    assert.equal(code(() => measureJson({ a: undefined }, 1e9)), "invalid");
-    assert.equal(code(() => measureJson([Number.NaN], 1e9)), "invalid");
-    assert.equal(code(() => measureJson(new Date(), 1e9)), "invalid");
-    assert.equal(code(() => measureJson({ f: () => 1 }, 1e9)), "invalid");
+    assert.equal(
+      code(() => measureJson({ a: undefined }, 1e9)),
+      "invalid",
+    );
+    assert.equal(
+      code(() => measureJson([Number.NaN], 1e9)),
+      "invalid",
+    );
+    assert.equal(
+      code(() => measureJson(new Date(), 1e9)),
+      "invalid",
+    );
+    assert.equal(
+      code(() => measureJson({ f: () => 1 }, 1e9)),
+      "invalid",
+    );
     let deep: unknown = 1;
     for (let i = 0; i < MAX_VALUE_NESTING; i++) deep = [deep];
     assert.equal(measureJson(deep, 1e9).nesting, MAX_VALUE_NESTING);
-    assert.equal(code(() => measureJson([deep], 1e9)), "invalid");
+    assert.equal(
+      code(() => measureJson([deep], 1e9)),
+      "invalid",
+    );
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    assert.equal(code(() => measureJson(cyclic, 1e9)), "invalid");
+    assert.equal(
+      code(() => measureJson(cyclic, 1e9)),
+      "invalid",
+    );
   });
 
   it("encodeValue refuses over the ceiling without serializing, and sizes exactly below it", () => {
     assert.deepEqual(encodeValue({ a: "é" }), { json: '{"a":"é"}', sizeBytes: 10 });
-    assert.equal(code(() => encodeValue("z".repeat(LIMITS.maxValueBytes))), "too_large");
+    assert.equal(
+      code(() => encodeValue("z".repeat(LIMITS.maxValueBytes))),
+      "too_large",
+    );
   });
 });
 
 describe("applyJsonPatchBounded", () => {
-  const apply = (doc: unknown, ops: PatchOperation[], maxBytes = 1_000_000) => applyJsonPatchBounded(doc, ops, { maxBytes });
+  const apply = (doc: unknown, ops: PatchOperation[], maxBytes = 1_000_000) =>
+    applyJsonPatchBounded(doc, ops, { maxBytes });
 
   it("matches fast-json-patch on RFC 6902 operations, without changing the input", () => {
     const doc = { a: 1, b: { c: [1, 2, 3], d: "x" }, "e/f": { "~g": true } };
     const cases: PatchOperation[][] = [
       [{ op: "add", path: "/z", value: { n: [1] } }],
-      [{ op: "add", path: "/b/c/1", value: 9 }, { op: "add", path: "/b/c/-", value: 10 }],
-      [{ op: "remove", path: "/b/c/0" }, { op: "remove", path: "/a" }],
-      [{ op: "replace", path: "/b/d", value: [1, 2] }, { op: "replace", path: "/b/c/2", value: null }],
-      [{ op: "move", from: "/b/c", path: "/moved" }, { op: "move", from: "/moved/0", path: "/moved/-" }],
-      [{ op: "copy", from: "/b", path: "/b2" }, { op: "add", path: "/b2/c/-", value: 4 }],
-      [{ op: "test", path: "/e~1f/~0g", value: true }, { op: "remove", path: "/e~1f/~0g" }],
-      [{ op: "add", path: "", value: [1] }, { op: "add", path: "/0", value: 0 }],
-      [{ op: "add", path: "/a", value: 2 }, { op: "move", from: "/a", path: "/a" }],
+      [
+        { op: "add", path: "/b/c/1", value: 9 },
+        { op: "add", path: "/b/c/-", value: 10 },
+      ],
+      [
+        { op: "remove", path: "/b/c/0" },
+        { op: "remove", path: "/a" },
+      ],
+      [
+        { op: "replace", path: "/b/d", value: [1, 2] },
+        { op: "replace", path: "/b/c/2", value: null },
+      ],
+      [
+        { op: "move", from: "/b/c", path: "/moved" },
+        { op: "move", from: "/moved/0", path: "/moved/-" },
+      ],
+      [
+        { op: "copy", from: "/b", path: "/b2" },
+        { op: "add", path: "/b2/c/-", value: 4 },
+      ],
+      [
+        { op: "test", path: "/e~1f/~0g", value: true },
+        { op: "remove", path: "/e~1f/~0g" },
+      ],
+      [
+        { op: "add", path: "", value: [1] },
+        { op: "add", path: "/0", value: 0 },
+      ],
+      [
+        { op: "add", path: "/a", value: 2 },
+        { op: "move", from: "/a", path: "/a" },
+      ],
       [{ op: "test", path: "/b", value: { d: "x", c: [1, 2, 3] } }],
     ];
     for (const ops of cases) {
       const before = JSON.stringify(doc);
       const ours = apply(doc, ops);
-      const theirs = fastJsonPatch.applyPatch(structuredClone(doc), structuredClone(ops) as never, true, false).newDocument;
+      const theirs = fastJsonPatch.applyPatch(
+        structuredClone(doc),
+        structuredClone(ops) as never,
+        true,
+        false,
+      ).newDocument;
       assert.deepEqual(ours.value, theirs, JSON.stringify(ops));
-      assert.equal(ours.sizeBytes, Buffer.byteLength(JSON.stringify(ours.value)), `tracked size for ${JSON.stringify(ops)}`);
+      assert.equal(
+        ours.sizeBytes,
+        Buffer.byteLength(JSON.stringify(ours.value)),
+        `tracked size for ${JSON.stringify(ops)}`,
+      );
       assert.equal(JSON.stringify(doc), before, "the input document is unchanged");
     }
   });
@@ -173,7 +253,10 @@ describe("applyJsonPatchBounded", () => {
   });
 
   it("treats __proto__ as an ordinary member", () => {
-    const out = apply({}, [{ op: "add", path: "/__proto__", value: { polluted: true } }]).value as Record<string, unknown>;
+    const out = apply({}, [{ op: "add", path: "/__proto__", value: { polluted: true } }]).value as Record<
+      string,
+      unknown
+    >;
     assert.equal(Object.getPrototypeOf(out), Object.prototype);
     assert.equal(JSON.stringify(out), '{"__proto__":{"polluted":true}}');
     assert.equal(({} as Record<string, unknown>).polluted, undefined);
@@ -201,16 +284,30 @@ describe("applyJsonPatchBounded", () => {
     const big = { big: "b".repeat(400_000) };
     const ops: PatchOperation[] = [];
     for (let i = 0; i < 500; i++) ops.push({ op: "copy", from: "/big", path: "/tmp" }, { op: "remove", path: "/tmp" });
-    assert.equal(code(() => apply(big, ops.slice(0, MAX_PATCH_OPERATIONS), 1_000_000)), "too_large");
+    assert.equal(
+      code(() => apply(big, ops.slice(0, MAX_PATCH_OPERATIONS), 1_000_000)),
+      "too_large",
+    );
     // The same loop, a few times, is fine.
     assert.deepEqual(apply(big, ops.slice(0, 6), 1_000_000).value, big);
   });
 
   it("caps operations, and shifting large arrays counts as work", () => {
-    assert.equal(code(() => apply({}, Array.from({ length: MAX_PATCH_OPERATIONS + 1 }, () => ({ op: "test", path: "", value: {} })))), "too_large");
+    assert.equal(
+      code(() =>
+        apply(
+          {},
+          Array.from({ length: MAX_PATCH_OPERATIONS + 1 }, () => ({ op: "test", path: "", value: {} })),
+        ),
+      ),
+      "too_large",
+    );
     const array = new Array(2_000_000).fill(0);
     const shifts: PatchOperation[] = Array.from({ length: 1000 }, () => ({ op: "remove", path: "/0" }));
-    assert.equal(code(() => applyJsonPatchBounded(array, shifts, { maxBytes: 8 * 1024 * 1024 })), "too_large");
+    assert.equal(
+      code(() => applyJsonPatchBounded(array, shifts, { maxBytes: 8 * 1024 * 1024 })),
+      "too_large",
+    );
   });
 
   it("a copy into a deeper path cannot nest the value past the stored-value limit", () => {
@@ -218,13 +315,21 @@ describe("applyJsonPatchBounded", () => {
     for (let i = 0; i < 40; i++) doc = { a: doc };
     const deeper = "/a".repeat(39);
     const ops: PatchOperation[] = Array.from({ length: 20 }, () => ({ op: "copy", from: "", path: `${deeper}/x` }));
-    assert.equal(code(() => apply(doc, ops, 8 * 1024 * 1024)), "invalid");
+    assert.equal(
+      code(() => apply(doc, ops, 8 * 1024 * 1024)),
+      "invalid",
+    );
   });
 
   it("a value can shrink when it is already over the limit, never grow", () => {
     const doc = { keep: 1, drop: "d".repeat(2000) };
-    assert.deepEqual(applyJsonPatchBounded(doc, [{ op: "remove", path: "/drop" }], { maxBytes: 100 }).value, { keep: 1 });
-    assert.equal(code(() => applyJsonPatchBounded(doc, [{ op: "add", path: "/more", value: 1 }], { maxBytes: 100 })), "too_large");
+    assert.deepEqual(applyJsonPatchBounded(doc, [{ op: "remove", path: "/drop" }], { maxBytes: 100 }).value, {
+      keep: 1,
+    });
+    assert.equal(
+      code(() => applyJsonPatchBounded(doc, [{ op: "add", path: "/more", value: 1 }], { maxBytes: 100 })),
+      "too_large",
+    );
   });
 
   it("stored values as deep as allowed still diff and clone (history, upgrades)", () => {

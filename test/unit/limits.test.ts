@@ -20,12 +20,22 @@ describe("request limits", () => {
   });
 
   it("the OpenAPI document publishes the same rows, as configured", () => {
-    const doc = buildOpenApiDocument(config) as { info: Record<string, unknown>; components: { schemas: Record<string, { properties: Record<string, { maxItems?: number; maxLength?: number }> }> } };
+    const doc = buildOpenApiDocument(config) as {
+      info: Record<string, unknown>;
+      components: {
+        schemas: Record<string, { properties: Record<string, { maxItems?: number; maxLength?: number }> }>;
+      };
+    };
     assert.deepEqual(doc.info["x-statehouse-limits"], JSON.parse(JSON.stringify(limits)));
-    const custom = buildOpenApiDocument(loadConfig({ STATEHOUSE_MAX_BODY_BYTES: "1234" })) as { info: Record<string, { name: string; limit: number }[]> };
+    const custom = buildOpenApiDocument(loadConfig({ STATEHOUSE_MAX_BODY_BYTES: "1234" })) as {
+      info: Record<string, { name: string; limit: number }[]>;
+    };
     assert.equal(custom.info["x-statehouse-limits"]!.find((l) => l.name === "body-bytes")!.limit, 1234);
     // The route schemas use the same constants the table names.
-    assert.equal(doc.components.schemas.TransactionRequest!.properties.operations!.maxItems, MAX_TRANSACTION_OPERATIONS);
+    assert.equal(
+      doc.components.schemas.TransactionRequest!.properties.operations!.maxItems,
+      MAX_TRANSACTION_OPERATIONS,
+    );
     assert.equal(doc.components.schemas.MessageRequest!.properties.content!.maxLength, MAX_MESSAGE_CHARS);
   });
 
@@ -41,8 +51,27 @@ describe("request limits", () => {
       assert.equal(l.status, STATUS[l.code], l.name);
       assert.ok(l.status! >= 400 && l.status! < 500, l.name);
     }
-    for (const name of ["body-bytes", "json-depth", "patch-operations", "patch-work-bytes", "transaction-operations", "list-limit", "key-bytes", "namespace-chars", "message-chars", "invoke-messages", "batch-documents", "auth-failures", "request-ms", "agent-text-prefix-chars", "agent-task-ms"]) {
-      assert.ok(limits.some((l) => l.name === name), `${name} is in the table`);
+    for (const name of [
+      "body-bytes",
+      "json-depth",
+      "patch-operations",
+      "patch-work-bytes",
+      "transaction-operations",
+      "list-limit",
+      "key-bytes",
+      "namespace-chars",
+      "message-chars",
+      "invoke-messages",
+      "batch-documents",
+      "auth-failures",
+      "request-ms",
+      "agent-text-prefix-chars",
+      "agent-task-ms",
+    ]) {
+      assert.ok(
+        limits.some((l) => l.name === name),
+        `${name} is in the table`,
+      );
     }
   });
 });

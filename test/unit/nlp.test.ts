@@ -15,13 +15,45 @@ describe("entity extraction", () => {
 // What extraction found on normal text before the patterns were made linear (computed with main's
 // nlp.ts): the rewrite must not change a single result, nor the order of the fields.
 const BEFORE: [string, Record<string, unknown>, string][] = [
-    ["Hi, my name is Ann Lee, email ann.lee@example.com, I need $250 by March 3rd, call 555-123-4567 and see https://example.com.", {"email": "ann.lee@example.com", "phone": "555-123-4567", "name": "Ann Lee", "people": ["Ann Lee"], "amounts": ["$250"], "dates": ["March 3rd"], "urls": ["https://example.com."]}, "greeting"],
-    ["Please send the report to bob.smith+work@mail.example.org and carla@x.io by next week.", {"email": "carla@x.io", "dates": ["next week"]}, "request"],
-    ["I met John Carter and Mary Jones on Monday; the budget is \u20ac4,000 or $3.50 per unit.", {"people": ["John Carter", "Mary Jones"], "amounts": ["\u20ac4,000", "$3.50"], "dates": ["Monday"]}, "inform"],
-    ["Call me Dee. My backup address is d.e.e@sub.domain.co.uk!", {"email": "d.e.e@sub.domain.co.uk", "name": "Dee", "people": ["Dee"]}, "inform"],
-    ["What's my email?", {}, "recall"],
-    ["Thanks a lot, see you on 2024-05-01 or 12th of June 2025.", {"dates": ["2024-05-01", "12th of June 2025"]}, "farewell"],
-    ["contact: a@b.c, x@y.zz, not-an-email@, @nobody.com, first.last@company.travel", {"email": "first.last@company.travel", "urls": ["@nobody.com,"]}, "inform"],
+  [
+    "Hi, my name is Ann Lee, email ann.lee@example.com, I need $250 by March 3rd, call 555-123-4567 and see https://example.com.",
+    {
+      email: "ann.lee@example.com",
+      phone: "555-123-4567",
+      name: "Ann Lee",
+      people: ["Ann Lee"],
+      amounts: ["$250"],
+      dates: ["March 3rd"],
+      urls: ["https://example.com."],
+    },
+    "greeting",
+  ],
+  [
+    "Please send the report to bob.smith+work@mail.example.org and carla@x.io by next week.",
+    { email: "carla@x.io", dates: ["next week"] },
+    "request",
+  ],
+  [
+    "I met John Carter and Mary Jones on Monday; the budget is \u20ac4,000 or $3.50 per unit.",
+    { people: ["John Carter", "Mary Jones"], amounts: ["\u20ac4,000", "$3.50"], dates: ["Monday"] },
+    "inform",
+  ],
+  [
+    "Call me Dee. My backup address is d.e.e@sub.domain.co.uk!",
+    { email: "d.e.e@sub.domain.co.uk", name: "Dee", people: ["Dee"] },
+    "inform",
+  ],
+  ["What's my email?", {}, "recall"],
+  [
+    "Thanks a lot, see you on 2024-05-01 or 12th of June 2025.",
+    { dates: ["2024-05-01", "12th of June 2025"] },
+    "farewell",
+  ],
+  [
+    "contact: a@b.c, x@y.zz, not-an-email@, @nobody.com, first.last@company.travel",
+    { email: "first.last@company.travel", urls: ["@nobody.com,"] },
+    "inform",
+  ],
 ];
 
 describe("extraction on normal text is unchanged by the linear patterns", () => {

@@ -7,16 +7,35 @@ import { WorkflowError } from "../../server/workflows/types";
 
 describe("problemResponse", () => {
   it("keeps type, title, status, code, detail, instance and traceId whatever the details say", async () => {
-    const err = new StateError("not_found", "the real detail", { type: "x", title: "x", status: "succeeded", code: "x", detail: "x", instance: "x", traceId: "x", store: "postgres", extra: 1 });
+    const err = new StateError("not_found", "the real detail", {
+      type: "x",
+      title: "x",
+      status: "succeeded",
+      code: "x",
+      detail: "x",
+      instance: "x",
+      traceId: "x",
+      store: "postgres",
+      extra: 1,
+    });
     const res = problemResponse(err, { instance: "/api/v1/x", traceId: "t1" });
     assert.equal(res.status, 404);
     assert.deepEqual(await res.json(), {
-      type: "https://statehouse.dev/problems/not-found", title: "Not found", status: 404, code: "not_found", detail: "the real detail", extra: 1, instance: "/api/v1/x", traceId: "t1",
+      type: "https://statehouse.dev/problems/not-found",
+      title: "Not found",
+      status: 404,
+      code: "not_found",
+      detail: "the real detail",
+      extra: 1,
+      instance: "/api/v1/x",
+      traceId: "t1",
     });
   });
 
   it("a finished workflow's state is runStatus, and status stays the HTTP status", async () => {
-    const body = (await problemResponse(new WorkflowError("workflow_finished", "run r already succeeded", { runStatus: "succeeded" })).json()) as Record<string, unknown>;
+    const body = (await problemResponse(
+      new WorkflowError("workflow_finished", "run r already succeeded", { runStatus: "succeeded" }),
+    ).json()) as Record<string, unknown>;
     assert.equal(body.status, 409);
     assert.equal(body.runStatus, "succeeded");
   });

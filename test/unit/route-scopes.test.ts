@@ -10,15 +10,24 @@ import { buildOpenApiDocument } from "../../server/http/app";
 const ROOT = path.resolve(import.meta.dirname, "../..");
 
 test("the README's route × scope table equals the scopes the OpenAPI document declares", async () => {
-  const doc = buildOpenApiDocument(loadConfig({})) as { paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>> };
+  const doc = buildOpenApiDocument(loadConfig({})) as {
+    paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
+  };
   const declared = new Map<string, string>();
   for (const [p, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) declared.set(`${method.toUpperCase()} ${p}`, op.security?.[0]?.bearerAuth?.[0] ?? "none");
+    for (const [method, op] of Object.entries(ops))
+      declared.set(`${method.toUpperCase()} ${p}`, op.security?.[0]?.bearerAuth?.[0] ?? "none");
   }
   const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("### Routes and scopes"), readme.indexOf("### Scopes and namespaces"));
   const documented = new Map<string, string>();
-  for (const m of section.matchAll(/^\| `((?:GET|PUT|PATCH|DELETE|POST) \/api\/v1\/[^`]+)` \| (?:`([a-z:]+)`|none) \|$/gm)) documented.set(m[1]!, m[2] ?? "none");
+  for (const m of section.matchAll(
+    /^\| `((?:GET|PUT|PATCH|DELETE|POST) \/api\/v1\/[^`]+)` \| (?:`([a-z:]+)`|none) \|$/gm,
+  ))
+    documented.set(m[1]!, m[2] ?? "none");
   assert.ok(declared.size >= 35, `${declared.size} operations`);
-  assert.deepEqual(Object.fromEntries([...documented].sort()), Object.fromEntries([...declared].filter(([k]) => k.startsWith("GET /api/v1/openapi") === false).sort()));
+  assert.deepEqual(
+    Object.fromEntries([...documented].sort()),
+    Object.fromEntries([...declared].filter(([k]) => k.startsWith("GET /api/v1/openapi") === false).sort()),
+  );
 });

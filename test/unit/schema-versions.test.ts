@@ -12,7 +12,11 @@ const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
 
 describe("upgraders", () => {
   const policy = definePolicy({
-    name: "steps", kind: "general", durability: "durable", description: "three steps", schemaVersion: 4,
+    name: "steps",
+    kind: "general",
+    durability: "durable",
+    description: "three steps",
+    schemaVersion: 4,
     upgraders: {
       1: (v) => ({ ...(v as object), a: 1 }),
       2: (v) => {
@@ -33,18 +37,46 @@ describe("upgraders", () => {
 
   it("a throwing upgrader names the failing step and leaves the stored value as it was", () => {
     const stored = { a: 2 };
-    assert.throws(() => upgradeValue(policy, stored, 2), (err: Error & { code?: string; fromSchemaVersion?: number }) => err.code === "upgrade_failed" && err.fromSchemaVersion === 2);
+    assert.throws(
+      () => upgradeValue(policy, stored, 2),
+      (err: Error & { code?: string; fromSchemaVersion?: number }) =>
+        err.code === "upgrade_failed" && err.fromSchemaVersion === 2,
+    );
     assert.deepEqual(stored, { a: 2 });
   });
 
   it("an upgrader that returns something that is not JSON fails like one that throws", () => {
-    const bad = definePolicy({ name: "bad", kind: "general", durability: "durable", description: "", schemaVersion: 2, upgraders: { 1: () => undefined } });
-    assert.throws(() => upgradeValue(bad, {}, 1), (err: Error & { code?: string }) => err.code === "upgrade_failed");
+    const bad = definePolicy({
+      name: "bad",
+      kind: "general",
+      durability: "durable",
+      description: "",
+      schemaVersion: 2,
+      upgraders: { 1: () => undefined },
+    });
+    assert.throws(
+      () => upgradeValue(bad, {}, 1),
+      (err: Error & { code?: string }) => err.code === "upgrade_failed",
+    );
   });
 
   it("definePolicy refuses a missing upgrader and a schema version that is not a positive integer", () => {
-    assert.throws(() => definePolicy({ name: "gap", kind: "general", durability: "durable", description: "", schemaVersion: 3, upgraders: { 1: (v) => v } }), /no upgrader from schema version 2/);
-    assert.throws(() => definePolicy({ name: "zero", kind: "general", durability: "durable", description: "", schemaVersion: 0 }), /positive integer/);
+    assert.throws(
+      () =>
+        definePolicy({
+          name: "gap",
+          kind: "general",
+          durability: "durable",
+          description: "",
+          schemaVersion: 3,
+          upgraders: { 1: (v) => v },
+        }),
+      /no upgrader from schema version 2/,
+    );
+    assert.throws(
+      () => definePolicy({ name: "zero", kind: "general", durability: "durable", description: "", schemaVersion: 0 }),
+      /positive integer/,
+    );
   });
 });
 
@@ -63,7 +95,11 @@ describe("STATEHOUSE_NAMESPACES", () => {
     return file;
   };
   const configError = async (promise: Promise<unknown>, pattern: RegExp) =>
-    assert.rejects(promise, (err: unknown) => err instanceof ConfigError && err.message.includes("STATEHOUSE_NAMESPACES") && pattern.test(err.message));
+    assert.rejects(
+      promise,
+      (err: unknown) =>
+        err instanceof ConfigError && err.message.includes("STATEHOUSE_NAMESPACES") && pattern.test(err.message),
+    );
 
   it("loads a TypeScript module's policies next to the built-ins, through definePolicy", async () => {
     const registry = await namespaceRegistryFor({ STATEHOUSE_NAMESPACES: path.join(FIXTURES, "namespaces-v3.ts") });
@@ -76,7 +112,10 @@ describe("STATEHOUSE_NAMESPACES", () => {
   });
 
   it("loads a plain .mjs module", async () => {
-    const file = await module("ns.mjs", `export default [{ name: "carts", kind: "general", durability: "durable", description: "carts", schemaVersion: 2, upgraders: { 1: (v) => ({ items: v }) } }];`);
+    const file = await module(
+      "ns.mjs",
+      `export default [{ name: "carts", kind: "general", durability: "durable", description: "carts", schemaVersion: 2, upgraders: { 1: (v) => ({ items: v }) } }];`,
+    );
     const [carts] = await loadDeclaredNamespaces(file);
     assert.deepEqual(carts!.upgraders[1]!(["x"]), { items: ["x"] });
   });
@@ -84,9 +123,31 @@ describe("STATEHOUSE_NAMESPACES", () => {
   it("refuses a bad path, a missing file, a module that is not an array, a broken policy and a name declared twice", async () => {
     assert.throws(() => loadConfig({ STATEHOUSE_NAMESPACES: "/etc/passwd" }), /STATEHOUSE_NAMESPACES/);
     await configError(loadDeclaredNamespaces(path.join(dir, "absent.mjs")), /no such file/);
-    await configError(loadDeclaredNamespaces(await module("object.mjs", "export default { name: 'x' };")), /must be an array/);
-    await configError(loadDeclaredNamespaces(await module("gap.mjs", "export default [{ name: 'gap', kind: 'general', durability: 'durable', description: '', schemaVersion: 2 }];")), /policy \[0\].*no upgrader from schema version 1/);
-    await configError(loadDeclaredNamespaces(await module("throws.mjs", "throw new Error('boom');")), /could not be loaded/);
-    await configError(namespaceRegistryFor({ STATEHOUSE_NAMESPACES: await module("dup.mjs", "export default [{ name: 'kv', kind: 'general', durability: 'durable', description: '' }];") }), /declared twice/);
+    await configError(
+      loadDeclaredNamespaces(await module("object.mjs", "export default { name: 'x' };")),
+      /must be an array/,
+    );
+    await configError(
+      loadDeclaredNamespaces(
+        await module(
+          "gap.mjs",
+          "export default [{ name: 'gap', kind: 'general', durability: 'durable', description: '', schemaVersion: 2 }];",
+        ),
+      ),
+      /policy \[0\].*no upgrader from schema version 1/,
+    );
+    await configError(
+      loadDeclaredNamespaces(await module("throws.mjs", "throw new Error('boom');")),
+      /could not be loaded/,
+    );
+    await configError(
+      namespaceRegistryFor({
+        STATEHOUSE_NAMESPACES: await module(
+          "dup.mjs",
+          "export default [{ name: 'kv', kind: 'general', durability: 'durable', description: '' }];",
+        ),
+      }),
+      /declared twice/,
+    );
   });
 });

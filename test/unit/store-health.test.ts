@@ -56,7 +56,12 @@ describe("store health", () => {
   });
 
   it("a timeout seen by one user of the connection makes every other user fail fast", async () => {
-    const health = new StoreHealth({ name: "redis", timeoutMs: 300, breaker: { failureThreshold: 5, openMs: 60_000 }, openOnTimeout: true });
+    const health = new StoreHealth({
+      name: "redis",
+      timeoutMs: 300,
+      breaker: { failureThreshold: 5, openMs: 60_000 },
+      openOnTimeout: true,
+    });
     const hot = pausable();
     const store = guarded(hot, { health });
     hot.paused = true;
@@ -97,19 +102,40 @@ describe("store health", () => {
 
   it("passes callers' errors through as successes and hides driver messages", async () => {
     const health = new StoreHealth({ name: "redis", breaker: { failureThreshold: 1 } });
-    await assert.rejects(health.call(async () => Promise.reject(Object.assign(new Error("conflict"), { name: "VersionConflictError", code: "version_conflict", details: {} }))), { code: "version_conflict" });
+    await assert.rejects(
+      health.call(async () =>
+        Promise.reject(
+          Object.assign(new Error("conflict"), { name: "VersionConflictError", code: "version_conflict", details: {} }),
+        ),
+      ),
+      { code: "version_conflict" },
+    );
     assert.equal(health.breaker.state, "closed");
-    await assert.rejects(health.call(async () => Promise.reject(Object.assign(new Error("connect ECONNREFUSED redis://:secret@h"), { code: "ECONNREFUSED" }))), (err: Error & { code: string }) => err.code === "unavailable" && !err.message.includes("secret"));
+    await assert.rejects(
+      health.call(async () =>
+        Promise.reject(Object.assign(new Error("connect ECONNREFUSED redis://:secret@h"), { code: "ECONNREFUSED" })),
+      ),
+      (err: Error & { code: string }) => err.code === "unavailable" && !err.message.includes("secret"),
+    );
     assert.equal(health.breaker.state, "open");
   });
 
   it("with the hot tier paused, a request's rate-limit check, quota count and read cost one hot timeout plus the warm answer", async () => {
     const hotTimeoutMs = 400;
-    const hotHealth = new StoreHealth({ name: "redis", timeoutMs: hotTimeoutMs, breaker: { failureThreshold: 5, openMs: 60_000 }, openOnTimeout: true });
+    const hotHealth = new StoreHealth({
+      name: "redis",
+      timeoutMs: hotTimeoutMs,
+      breaker: { failureThreshold: 5, openMs: 60_000 },
+      openOnTimeout: true,
+    });
     const hot = pausable();
     const warm = new MemoryStore();
     const namespaces = new NamespaceRegistry();
-    const tiered = new TieredStore({ hot: guarded(hot, { health: hotHealth }), warm: guarded(warm, { timeoutMs: 2000 }), durabilityOf: namespaces.durabilityOf });
+    const tiered = new TieredStore({
+      hot: guarded(hot, { health: hotHealth }),
+      warm: guarded(warm, { timeoutMs: 2000 }),
+      durabilityOf: namespaces.durabilityOf,
+    });
     try {
       const ref = { tenant: "t", namespace: "kv", key: "k" };
       await tiered.put(ref, { n: 1 });
@@ -146,14 +172,28 @@ describe("store health", () => {
 describe("per-tier timeouts (configuration)", () => {
   it("hot 250 ms, warm 2 s, cold 5 s by default", () => {
     const c = loadConfig({});
-    assert.deepEqual([c.STATEHOUSE_HOT_TIMEOUT_MS, c.STATEHOUSE_WARM_TIMEOUT_MS, c.STATEHOUSE_COLD_TIMEOUT_MS], [250, 2000, 5000]);
+    assert.deepEqual(
+      [c.STATEHOUSE_HOT_TIMEOUT_MS, c.STATEHOUSE_WARM_TIMEOUT_MS, c.STATEHOUSE_COLD_TIMEOUT_MS],
+      [250, 2000, 5000],
+    );
   });
 
   it("the deprecated STATEHOUSE_STORE_TIMEOUT_MS still sets warm and cold, and each tier's own variable wins", () => {
     const legacy = loadConfig({ STATEHOUSE_STORE_TIMEOUT_MS: "800" });
-    assert.deepEqual([legacy.STATEHOUSE_HOT_TIMEOUT_MS, legacy.STATEHOUSE_WARM_TIMEOUT_MS, legacy.STATEHOUSE_COLD_TIMEOUT_MS], [250, 800, 800]);
-    const own = loadConfig({ STATEHOUSE_STORE_TIMEOUT_MS: "800", STATEHOUSE_HOT_TIMEOUT_MS: "100", STATEHOUSE_WARM_TIMEOUT_MS: "1500", STATEHOUSE_COLD_TIMEOUT_MS: "9000" });
-    assert.deepEqual([own.STATEHOUSE_HOT_TIMEOUT_MS, own.STATEHOUSE_WARM_TIMEOUT_MS, own.STATEHOUSE_COLD_TIMEOUT_MS], [100, 1500, 9000]);
+    assert.deepEqual(
+      [legacy.STATEHOUSE_HOT_TIMEOUT_MS, legacy.STATEHOUSE_WARM_TIMEOUT_MS, legacy.STATEHOUSE_COLD_TIMEOUT_MS],
+      [250, 800, 800],
+    );
+    const own = loadConfig({
+      STATEHOUSE_STORE_TIMEOUT_MS: "800",
+      STATEHOUSE_HOT_TIMEOUT_MS: "100",
+      STATEHOUSE_WARM_TIMEOUT_MS: "1500",
+      STATEHOUSE_COLD_TIMEOUT_MS: "9000",
+    });
+    assert.deepEqual(
+      [own.STATEHOUSE_HOT_TIMEOUT_MS, own.STATEHOUSE_WARM_TIMEOUT_MS, own.STATEHOUSE_COLD_TIMEOUT_MS],
+      [100, 1500, 9000],
+    );
   });
 
   it("refuses a timeout that is not a positive integer, naming the variable", () => {

@@ -2,7 +2,14 @@
 // and size is recorded once, with the right attributes and nothing identifying.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { AggregationTemporality, DataPointType, MeterProvider, MetricReader, PeriodicExportingMetricReader, type ResourceMetrics } from "@opentelemetry/sdk-metrics";
+import {
+  AggregationTemporality,
+  DataPointType,
+  MeterProvider,
+  MetricReader,
+  PeriodicExportingMetricReader,
+  type ResourceMetrics,
+} from "@opentelemetry/sdk-metrics";
 import { MemoryStore } from "../../server/state/memory";
 import { TieredStore } from "../../server/state/tiered";
 import { adminMetrics } from "../../server/telemetry/admin-metrics";
@@ -76,9 +83,13 @@ describe("telemetry by wrapping stores", () => {
     await store.get(ref);
     await store.get({ ...ref, key: "absent" });
     const { resourceMetrics } = await reader.collect();
-    const cache = rows(resourceMetrics, "statehouse.cache.requests").map((r) => `${r.attributes.tier}/${r.attributes.result}=${r.value}`).sort();
+    const cache = rows(resourceMetrics, "statehouse.cache.requests")
+      .map((r) => `${r.attributes.tier}/${r.attributes.result}=${r.value}`)
+      .sort();
     assert.deepEqual(cache, ["hot/hit=1", "hot/miss=1", "warm/miss=1"]);
-    const tieredGets = rows(resourceMetrics, "statehouse.state.operation.duration").filter((r) => r.attributes.tier === "tiered" && r.attributes.operation === "get");
+    const tieredGets = rows(resourceMetrics, "statehouse.state.operation.duration").filter(
+      (r) => r.attributes.tier === "tiered" && r.attributes.operation === "get",
+    );
     assert.deepEqual(tieredGets.map((r) => `${r.attributes.outcome}=${r.value}`).sort(), ["miss=1", "ok=1"]);
     await close();
   });
@@ -89,9 +100,14 @@ describe("telemetry by wrapping stores", () => {
     await assert.rejects(store.put(ref, 2, { ifVersion: 7 }), { code: "version_conflict" });
     await assert.rejects(store.delete(ref, { ifVersion: 7 }), { code: "version_conflict" });
     const { resourceMetrics } = await reader.collect();
-    const conflicts = rows(resourceMetrics, "statehouse.state.conflicts").map((r) => `${r.attributes.namespace}/${r.attributes.operation}=${r.value}`).sort();
+    const conflicts = rows(resourceMetrics, "statehouse.state.conflicts")
+      .map((r) => `${r.attributes.namespace}/${r.attributes.operation}=${r.value}`)
+      .sort();
     assert.deepEqual(conflicts, ["kv/delete=1", "kv/put=1"]);
-    const outcomes = rows(resourceMetrics, "statehouse.state.operation.duration").filter((r) => r.attributes.outcome === "conflict").map((r) => `${r.attributes.tier}/${r.attributes.operation}`).sort();
+    const outcomes = rows(resourceMetrics, "statehouse.state.operation.duration")
+      .filter((r) => r.attributes.outcome === "conflict")
+      .map((r) => `${r.attributes.tier}/${r.attributes.operation}`)
+      .sort();
     assert.deepEqual(outcomes, ["tiered/delete", "tiered/put", "warm/delete", "warm/put"]);
     await close();
   });
@@ -102,7 +118,9 @@ describe("telemetry by wrapping stores", () => {
     await store.get(ref);
     await store.put({ ...ref, namespace: "made-up-by-a-caller" }, 1);
     const { resourceMetrics } = await reader.collect();
-    const all = resourceMetrics.scopeMetrics.flatMap((s) => s.metrics).flatMap((m) => m.dataPoints.map((d) => d.attributes as Record<string, string>));
+    const all = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .flatMap((m) => m.dataPoints.map((d) => d.attributes as Record<string, string>));
     for (const attrs of all) {
       for (const [k, v] of Object.entries(attrs)) {
         assert.ok(ALLOWED_ATTRIBUTES.has(k), `unexpected attribute ${k}`);
@@ -116,8 +134,23 @@ describe("telemetry by wrapping stores", () => {
 
   it("a failing telemetry pipeline never fails the operation", async () => {
     const hot = new MemoryStore();
-    const broken = { record: () => { throw new Error("boom"); }, add: () => { throw new Error("boom"); } };
-    const instruments = { operationDuration: broken, cacheRequests: broken, conflicts: broken, size: broken, lifecycleEvents: broken, agentTurnDuration: broken, httpServerDuration: broken } as never;
+    const broken = {
+      record: () => {
+        throw new Error("boom");
+      },
+      add: () => {
+        throw new Error("boom");
+      },
+    };
+    const instruments = {
+      operationDuration: broken,
+      cacheRequests: broken,
+      conflicts: broken,
+      size: broken,
+      lifecycleEvents: broken,
+      agentTurnDuration: broken,
+      httpServerDuration: broken,
+    } as never;
     const store = instrumented(hot, { tier: "hot", instruments, namespaceLabel: (n) => n });
     const rec = await store.put(ref, 1);
     assert.equal(rec.version, 1);
@@ -151,15 +184,25 @@ describe("admin metrics from the in-process time series", () => {
     const instruments = createInstruments(provider.getMeter("test"));
     // Deterministic, skewed samples: mostly sub-millisecond (hot) with a slow tail.
     let seed = 42;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     const samples = { hot: [] as number[], warm: [] as number[] };
     for (let i = 0; i < 5000; i++) {
       const hot = rand() < 0.97 ? 0.00005 + rand() * 0.0008 : 0.002 + rand() * 0.05;
       const warm = 0.0008 + rand() * rand() * 0.2;
       samples.hot.push(hot);
       samples.warm.push(warm);
-      instruments.operationDuration.record(hot, { operation: "get", tier: "hot", namespace: "kv", outcome: i % 2 ? "ok" : "miss" });
-      instruments.operationDuration.record(warm, { operation: "get", tier: "warm", namespace: i % 3 ? "kv" : "sessions", outcome: "ok" });
+      instruments.operationDuration.record(hot, {
+        operation: "get",
+        tier: "hot",
+        namespace: "kv",
+        outcome: i % 2 ? "ok" : "miss",
+      });
+      instruments.operationDuration.record(warm, {
+        operation: "get",
+        tier: "warm",
+        namespace: i % 3 ? "kv" : "sessions",
+        outcome: "ok",
+      });
     }
     instruments.conflicts.add(30, { namespace: "kv", operation: "put" });
     instruments.cacheRequests.add(75, { tier: "hot", namespace: "kv", result: "hit" });
@@ -170,14 +213,24 @@ describe("admin metrics from the in-process time series", () => {
     for (const tier of ["hot", "warm"] as const) {
       const row = m.latency.find((l) => l.tier === tier && l.operation === "get")!;
       assert.equal(row.count, 5000);
-      for (const [q, reported] of [[0.5, row.p50], [0.95, row.p95], [0.99, row.p99]] as const) {
+      for (const [q, reported] of [
+        [0.5, row.p50],
+        [0.95, row.p95],
+        [0.99, row.p99],
+      ] as const) {
         const expected = expectedQuantile(q, samples[tier]);
-        assert.ok(Math.abs(reported! - expected) < 1e-6, `${tier} p${q * 100}: reported ${reported}, expected ${expected}`);
+        assert.ok(
+          Math.abs(reported! - expected) < 1e-6,
+          `${tier} p${q * 100}: reported ${reported}, expected ${expected}`,
+        );
         // And the exact sample quantile lies in the same bucket as the estimate.
         const sorted = [...samples[tier]].sort((a, b) => a - b);
         const exact = sorted[Math.ceil(q * sorted.length) - 1]!;
         const bucket = (v: number) => DURATION_BUCKETS.findIndex((b) => v <= b);
-        assert.ok(Math.abs(bucket(exact) - bucket(reported!)) <= 1, `${tier} p${q * 100}: exact ${exact} vs ${reported}`);
+        assert.ok(
+          Math.abs(bucket(exact) - bucket(reported!)) <= 1,
+          `${tier} p${q * 100}: exact ${exact} vs ${reported}`,
+        );
       }
     }
     assert.deepEqual(m.hitRatio, [{ tier: "hot", hits: 75, misses: 25, ratio: 0.75 }]);
@@ -200,7 +253,12 @@ describe("fast instruments", () => {
     const record = (n: number) => {
       for (let i = 0; i < n; i++) {
         const v = (i % 37) * 0.00137 + (i % 5) * 0.3;
-        const attrs = { operation: i % 3 ? "get" : "put", tier: "hot", namespace: "kv", outcome: i % 7 ? "ok" : "miss" };
+        const attrs = {
+          operation: i % 3 ? "get" : "put",
+          tier: "hot",
+          namespace: "kv",
+          outcome: i % 7 ? "ok" : "miss",
+        };
         sdk.operationDuration.record(v, attrs);
         quick.operationDuration.record(v, attrs);
         sdk.cacheRequests.add(1, { tier: "hot", namespace: "kv", result: i % 4 ? "hit" : "miss" });
@@ -208,17 +266,40 @@ describe("fast instruments", () => {
       }
     };
     const normalize = (rm: ResourceMetrics) =>
-      rm.scopeMetrics.flatMap((s) => s.metrics).filter((m) => m.dataPoints.length).map((m) => ({
-        name: m.descriptor.name,
-        points: m.dataPoints.map((d) => ({ attributes: d.attributes, value: typeof d.value === "number" ? d.value : { counts: (d.value as { buckets: { counts: number[] } }).buckets.counts, count: (d.value as { count: number }).count, sum: Number((d.value as { sum: number }).sum.toFixed(9)) } })).sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes))),
-      })).sort((a, b) => a.name.localeCompare(b.name));
+      rm.scopeMetrics
+        .flatMap((s) => s.metrics)
+        .filter((m) => m.dataPoints.length)
+        .map((m) => ({
+          name: m.descriptor.name,
+          points: m.dataPoints
+            .map((d) => ({
+              attributes: d.attributes,
+              value:
+                typeof d.value === "number"
+                  ? d.value
+                  : {
+                      counts: (d.value as { buckets: { counts: number[] } }).buckets.counts,
+                      count: (d.value as { count: number }).count,
+                      sum: Number((d.value as { sum: number }).sum.toFixed(9)),
+                    },
+            }))
+            .sort((a, b) => JSON.stringify(a.attributes).localeCompare(JSON.stringify(b.attributes))),
+        }))
+        .sort((a, b) => a.name.localeCompare(b.name));
     record(500);
     const fromSdk = normalize((await sdkReader.collect()).resourceMetrics);
     assert.deepEqual(normalize((await cumulative.collect()).resourceMetrics), fromSdk);
-    assert.deepEqual(normalize((await delta.collect()).resourceMetrics), fromSdk, "the first delta is everything so far");
+    assert.deepEqual(
+      normalize((await delta.collect()).resourceMetrics),
+      fromSdk,
+      "the first delta is everything so far",
+    );
     record(200);
     const second = normalize((await delta.collect()).resourceMetrics);
-    const total = (name: string) => second.find((m) => m.name === name)!.points.reduce((n, p) => n + (typeof p.value === "number" ? p.value : p.value.count), 0);
+    const total = (name: string) =>
+      second
+        .find((m) => m.name === name)!
+        .points.reduce((n, p) => n + (typeof p.value === "number" ? p.value : p.value.count), 0);
     assert.equal(total("statehouse.state.operation.duration"), 200, "the second delta holds only the new recordings");
     assert.equal(total("statehouse.cache.requests"), 200);
     assert.deepEqual(normalize((await delta.collect()).resourceMetrics), [], "nothing new, nothing reported");

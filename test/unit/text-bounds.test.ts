@@ -46,8 +46,12 @@ describe("agent text patterns are linear on hostile text", () => {
 
   it("the window summarizer reads a bounded prefix and parses a hostile summary line linearly", async () => {
     const summarizer = new ExtractiveSummarizer();
-    finishes("summarize", () => summarizer.summarize(`Topics: ${"a ".repeat(N)}`, [{ turn: 1, user: HOSTILE["a. run"] }]));
-    const summary = await summarizer.summarize("Topics: zebras (3), lions (2)\n#1: old", [{ turn: 2, user: `Zebras again. ${"x ".repeat(N)}` }]);
+    finishes("summarize", () =>
+      summarizer.summarize(`Topics: ${"a ".repeat(N)}`, [{ turn: 1, user: HOSTILE["a. run"] }]),
+    );
+    const summary = await summarizer.summarize("Topics: zebras (3), lions (2)\n#1: old", [
+      { turn: 2, user: `Zebras again. ${"x ".repeat(N)}` },
+    ]);
     assert.match(summary, /^Topics: zebras \(4\), lions \(2\)/, "counts from the previous line are kept");
     assert.ok(summary.length <= 4000);
   });
@@ -73,6 +77,7 @@ describe("agent text work reads a bounded prefix", () => {
   });
 
   it("the NLP library on the bounded prefix of the worst text found finishes (it runs in the pool, with a budget)", () => {
-    for (const text of [HOSTILE["a. run"]!, HOSTILE["email killer"]!]) finishes("analyzeText", () => analyzeText({ text, embed: true }), 10_000);
+    for (const text of [HOSTILE["a. run"]!, HOSTILE["email killer"]!])
+      finishes("analyzeText", () => analyzeText({ text, embed: true }), 10_000);
   });
 });

@@ -6,7 +6,13 @@ import { createTextAnalyzer, FairScheduler, type TaskBudget } from "../../server
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A scheduler over fake tasks that take `ms` and log when they start. */
-function fake(options: { slots: number; perTenant: number; timeoutMs?: number; maxWaitMs?: number; maxQueuedPerTenant?: number }) {
+function fake(options: {
+  slots: number;
+  perTenant: number;
+  timeoutMs?: number;
+  maxWaitMs?: number;
+  maxQueuedPerTenant?: number;
+}) {
   const started: string[] = [];
   const scheduler = new FairScheduler<{ id: string; ms: number }, string>(
     async (task, budget: TaskBudget) => {
@@ -23,7 +29,6 @@ function fake(options: { slots: number; perTenant: number; timeoutMs?: number; m
   return { scheduler, started };
 }
 
-
 /** Text whose analysis (names, dates, amounts on the 4 000-character prefix) costs ~0.1 s of CPU on an idle machine. */
 const SLOW_TEXT = "John Smith met Mary Jones on March 3rd, 2024 at $1,000. ".repeat(600);
 
@@ -37,10 +42,16 @@ describe("fair scheduler", () => {
     const startedBefore = started.length;
     const single = scheduler.submit("b", { id: "b0", ms: 5 });
     assert.deepEqual(await single, { ok: true, value: "b0" });
-    assert.ok(started.indexOf("b0") <= startedBefore + 1, `b0 started at position ${started.indexOf("b0")}, after ${startedBefore} of a's had`);
+    assert.ok(
+      started.indexOf("b0") <= startedBefore + 1,
+      `b0 started at position ${started.indexOf("b0")}, after ${startedBefore} of a's had`,
+    );
     assert.ok(startedBefore < 20, "b's task did not wait for a's whole batch");
     assert.equal((await Promise.all(batch)).filter((o) => o.ok).length, 20, "the batch still completes, in order");
-    assert.deepEqual(started.filter((id) => id.startsWith("a")), Array.from({ length: 20 }, (_, i) => `a${i}`));
+    assert.deepEqual(
+      started.filter((id) => id.startsWith("a")),
+      Array.from({ length: 20 }, (_, i) => `a${i}`),
+    );
   });
 
   it("at most perTenant tasks of one tenant run at once, even with free slots", async () => {
@@ -64,9 +75,16 @@ describe("fair scheduler", () => {
     const { scheduler } = fake({ slots: 1, perTenant: 1, maxWaitMs: 50, maxQueuedPerTenant: 2 });
     const first = scheduler.submit("a", { id: "a0", ms: 200 });
     const queued = [scheduler.submit("a", { id: "a1", ms: 1 }), scheduler.submit("a", { id: "a2", ms: 1 })];
-    assert.deepEqual(await scheduler.submit("a", { id: "a3", ms: 1 }), { ok: false, reason: "busy" }, "over the cap: refused at once");
+    assert.deepEqual(
+      await scheduler.submit("a", { id: "a3", ms: 1 }),
+      { ok: false, reason: "busy" },
+      "over the cap: refused at once",
+    );
     const other = scheduler.submit("b", { id: "b0", ms: 1 });
-    assert.deepEqual(await Promise.all(queued), [{ ok: false, reason: "busy" }, { ok: false, reason: "busy" }]);
+    assert.deepEqual(await Promise.all(queued), [
+      { ok: false, reason: "busy" },
+      { ok: false, reason: "busy" },
+    ]);
     assert.equal((await first).ok, true);
     assert.equal((await other).ok, false, "b waited behind a0 past the wait limit too (one slot)");
     assert.deepEqual(await scheduler.submit("b", { id: "b1", ms: 1 }), { ok: true, value: "b1" });

@@ -17,7 +17,9 @@ function switchable(inner: StateStore): StateStore & { down: boolean } {
   s.down = false;
   for (const m of ["get", "put", "delete", "list", "setIfNewer", "ping"] as const) {
     (s as unknown as Record<string, unknown>)[m] = (...args: unknown[]) =>
-      s.down ? Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })) : (inner[m] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
+      s.down
+        ? Promise.reject(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))
+        : (inner[m] as (...a: unknown[]) => Promise<unknown>).apply(inner, args);
   }
   return s;
 }
@@ -88,10 +90,24 @@ describe("tiered store behaviour", () => {
   it("restores an archived key on read, with its version and history", async () => {
     const ref = { tenant: t, namespace: "kv", key: "archived" };
     const at = new Date(Date.now() - 3600_000);
-    await cold.importRecord(t, { namespace: "kv", key: "archived", value: { old: true }, version: 4, schemaVersion: 1, createdAt: at, updatedAt: at, expiresAt: null, sizeBytes: 12 }, [
-      { version: 3, operation: "put", actor: null, value: { older: true }, schemaVersion: 1, sizeBytes: 14, at },
-      { version: 4, operation: "put", actor: null, value: { old: true }, schemaVersion: 1, sizeBytes: 12, at },
-    ]);
+    await cold.importRecord(
+      t,
+      {
+        namespace: "kv",
+        key: "archived",
+        value: { old: true },
+        version: 4,
+        schemaVersion: 1,
+        createdAt: at,
+        updatedAt: at,
+        expiresAt: null,
+        sizeBytes: 12,
+      },
+      [
+        { version: 3, operation: "put", actor: null, value: { older: true }, schemaVersion: 1, sizeBytes: 14, at },
+        { version: 4, operation: "put", actor: null, value: { old: true }, schemaVersion: 1, sizeBytes: 12, at },
+      ],
+    );
     const got = await store.get(ref);
     assert.equal(got?.tier, "cold");
     assert.equal(got?.version, 4);
@@ -117,7 +133,11 @@ describe("tiered store behaviour", () => {
       const first = await buffering.put(ref, { n: 1 });
       await buffering.put(kvRef, 1);
       warmSwitch.down = true;
-      await assert.rejects(buffering.put(kvRef, 2), { code: "unavailable" }, "a namespace that rejects still answers 503");
+      await assert.rejects(
+        buffering.put(kvRef, 2),
+        { code: "unavailable" },
+        "a namespace that rejects still answers 503",
+      );
       const b1 = await buffering.put(ref, { n: 2 }, { ifVersion: first.version });
       assert.equal(b1.durable, false);
       assert.equal(b1.version, first.version + 1);
@@ -125,13 +145,20 @@ describe("tiered store behaviour", () => {
       assert.equal(b2.version, first.version + 2, "a compare-and-set chain works on buffered versions");
       await assert.rejects(buffering.put(ref, { n: 99 }, { ifVersion: b1.version }), { code: "version_conflict" });
       assert.deepEqual((await buffering.get(ref))?.value, { n: 3 }, "buffered writes are visible");
-      await assert.rejects(buffering.put({ ...ref, key: "never-seen" }, 1), { code: "unavailable" }, "without a hot copy the version is unknown: 503");
+      await assert.rejects(
+        buffering.put({ ...ref, key: "never-seen" }, 1),
+        { code: "unavailable" },
+        "without a hot copy the version is unknown: 503",
+      );
       warmSwitch.down = false;
       await buffering.replayJournal();
       const durable = await warm.get(ref);
       assert.deepEqual(durable?.value, { n: 3 });
       assert.equal(durable?.version, b2.version, "warm has the same versions hot gave");
-      assert.deepEqual((await warm.history(ref)).slice(0, 3).map((h) => h.version), [b2.version, b1.version, first.version]);
+      assert.deepEqual(
+        (await warm.history(ref)).slice(0, 3).map((h) => h.version),
+        [b2.version, b1.version, first.version],
+      );
       const after = await buffering.put(ref, { n: 4 }, { ifVersion: b2.version });
       assert.equal(after.durable, undefined);
     }

@@ -4,7 +4,10 @@ import { applyWindows, budgetHeader, ExtractiveSummarizer, ModelSummarizer } fro
 import { definePolicy } from "../../server/state/namespaces";
 
 const policy = definePolicy({
-  name: "chats", kind: "session", durability: "durable", description: "test",
+  name: "chats",
+  kind: "session",
+  durability: "durable",
+  description: "test",
   windows: [{ field: "items", maxItems: 5, maxBytes: 350, summaryField: "summary", countField: "dropped" }],
 });
 const item = (n: number, text = `message ${n} about zebras`) => ({ turn: n, user: `${text}${" pad".repeat(20)}` });
@@ -13,11 +16,18 @@ describe("rolling windows", () => {
   it("keeps the newest items by count and by bytes, and counts and summarizes the rest", async () => {
     const items = Array.from({ length: 8 }, (_, i) => item(i + 1));
     const each = JSON.stringify(items[0]).length;
-    const { value, dropped } = await applyWindows(policy, { items, summary: "", dropped: 0, other: true }, new ExtractiveSummarizer());
+    const { value, dropped } = await applyWindows(
+      policy,
+      { items, summary: "", dropped: 0, other: true },
+      new ExtractiveSummarizer(),
+    );
     const v = value as { items: { turn: number }[]; summary: string; dropped: number; other: boolean };
     const fit = Math.floor((350 - 2) / (each + 1));
     assert.ok(fit < 5, "the byte budget is the tighter bound here");
-    assert.deepEqual(v.items.map((i) => i.turn), Array.from({ length: fit }, (_, i) => 8 - fit + 1 + i));
+    assert.deepEqual(
+      v.items.map((i) => i.turn),
+      Array.from({ length: fit }, (_, i) => 8 - fit + 1 + i),
+    );
     assert.equal(dropped, 8 - fit);
     assert.equal(v.dropped, 8 - fit);
     assert.equal(v.other, true, "other fields are untouched");
@@ -29,15 +39,25 @@ describe("rolling windows", () => {
     const big = { turn: 9, user: "x".repeat(1000) };
     const { value } = await applyWindows(policy, { items: [item(1), big] }, new ExtractiveSummarizer());
     assert.deepEqual((value as { items: unknown[] }).items, [big]);
-    assert.deepEqual(await applyWindows(policy, [1, 2, 3], new ExtractiveSummarizer()), { value: [1, 2, 3], dropped: 0 });
-    assert.deepEqual(await applyWindows(policy, { items: "not a list" }, new ExtractiveSummarizer()), { value: { items: "not a list" }, dropped: 0 });
+    assert.deepEqual(await applyWindows(policy, [1, 2, 3], new ExtractiveSummarizer()), {
+      value: [1, 2, 3],
+      dropped: 0,
+    });
+    assert.deepEqual(await applyWindows(policy, { items: "not a list" }, new ExtractiveSummarizer()), {
+      value: { items: "not a list" },
+      dropped: 0,
+    });
   });
 
   it("the extractive summary accumulates topics over many rounds and stays within its bound", async () => {
     const summarizer = new ExtractiveSummarizer({ maxChars: 600 });
     let summary = "";
     for (let round = 0; round < 200; round++) {
-      summary = await summarizer.summarize(summary, [item(round, round % 2 ? "we discussed volcanoes" : "we discussed glaciers")], policy.windows[0]!);
+      summary = await summarizer.summarize(
+        summary,
+        [item(round, round % 2 ? "we discussed volcanoes" : "we discussed glaciers")],
+        policy.windows[0]!,
+      );
     }
     assert.ok(summary.length <= 600, `bounded: ${summary.length}`);
     assert.match(summary, /volcanoes \(100\)/);
@@ -55,6 +75,9 @@ describe("rolling windows", () => {
   });
 
   it("reports the budget as a header", () => {
-    assert.equal(budgetHeader(policy, 812, { items: [item(1)] }), `size=812/${4 * 1024 * 1024}, items.items=1/5, items.bytes=${JSON.stringify([item(1)]).length}/350`);
+    assert.equal(
+      budgetHeader(policy, 812, { items: [item(1)] }),
+      `size=812/${4 * 1024 * 1024}, items.items=1/5, items.bytes=${JSON.stringify([item(1)]).length}/350`,
+    );
   });
 });

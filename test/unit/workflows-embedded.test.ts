@@ -16,7 +16,13 @@ describe("workflows on the embedded stores", () => {
   let dir: string;
   let services: Services;
   const config = () =>
-    loadConfig({ STATEHOUSE_DATA_DIR: dir, STATEHOUSE_ADMIN_TOKEN: "embedded-admin-token-0123", STATEHOUSE_OUTBOX_RELAY: "off", STATEHOUSE_WORKFLOW_POLL_MS: "20", STATEHOUSE_WORKFLOW_LEASE_MS: "2000" });
+    loadConfig({
+      STATEHOUSE_DATA_DIR: dir,
+      STATEHOUSE_ADMIN_TOKEN: "embedded-admin-token-0123",
+      STATEHOUSE_OUTBOX_RELAY: "off",
+      STATEHOUSE_WORKFLOW_POLL_MS: "20",
+      STATEHOUSE_WORKFLOW_LEASE_MS: "2000",
+    });
 
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), "sh-workflows-"));
@@ -29,7 +35,9 @@ describe("workflows on the embedded stores", () => {
 
   it("runs a plan and a document analysis to the end", async () => {
     const plan = await services.workflows.start("acme", "plan", { steps: 3, seed: "e" });
-    const doc = await services.workflows.start("acme", "document-analysis", { document: "Ada Lovelace wrote to ada@example.org on 2024-01-02. She described the engine." });
+    const doc = await services.workflows.start("acme", "document-analysis", {
+      document: "Ada Lovelace wrote to ada@example.org on 2024-01-02. She described the engine.",
+    });
     for (const run of [plan, doc]) {
       const done = await until(async () => {
         const r = await services.workflows.getOrThrow("acme", run.value.runId);
@@ -50,7 +58,14 @@ describe("workflows on the embedded stores", () => {
     }, "the first checkpoint");
     await services.close();
     const released = await (async () => {
-      services = await buildServices(loadConfig({ STATEHOUSE_DATA_DIR: dir, STATEHOUSE_ADMIN_TOKEN: "embedded-admin-token-0123", STATEHOUSE_OUTBOX_RELAY: "off", STATEHOUSE_WORKFLOW_WORKERS: "0" }));
+      services = await buildServices(
+        loadConfig({
+          STATEHOUSE_DATA_DIR: dir,
+          STATEHOUSE_ADMIN_TOKEN: "embedded-admin-token-0123",
+          STATEHOUSE_OUTBOX_RELAY: "off",
+          STATEHOUSE_WORKFLOW_WORKERS: "0",
+        }),
+      );
       const r = await services.workflows.getOrThrow("acme", run.value.runId);
       await services.close();
       return r;
@@ -65,13 +80,18 @@ describe("workflows on the embedded stores", () => {
     }, "the resumed run");
     assert.equal(done.value.resumes, 0, "a released run is not a crash");
     assert.equal(done.value.attemptsTotal, 4, "no step counted twice");
-    assert.deepEqual(done.value.checkpoints.map((c) => c.step), [1, 2, 3, 4]);
+    assert.deepEqual(
+      done.value.checkpoints.map((c) => c.step),
+      [1, 2, 3, 4],
+    );
   });
 });
 
 describe("document analysis helpers", () => {
   it("chunks cover the text exactly, in order, within the size, cut at sentence ends when near", () => {
-    const text = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} says something about topic ${i % 5}.`).join(" ");
+    const text = Array.from({ length: 40 }, (_, i) => `Sentence number ${i} says something about topic ${i % 5}.`).join(
+      " ",
+    );
     const ranges = chunkRanges(text, 300);
     assert.equal(ranges[0]![0], 0);
     assert.equal(ranges.at(-1)![1], text.length);
@@ -81,7 +101,8 @@ describe("document analysis helpers", () => {
   });
 
   it("the summary is made of the document's own most representative sentences, in order", () => {
-    const text = "Budgets matter. The budget review covers the budget for travel. Lunch was nice. The budget is approved.";
+    const text =
+      "Budgets matter. The budget review covers the budget for travel. Lunch was nice. The budget is approved.";
     const summary = summarize(text, 2);
     assert.equal(summary.length, 2);
     for (const s of summary) assert.ok(text.includes(s));

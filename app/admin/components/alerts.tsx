@@ -4,7 +4,14 @@ import { useEffect, useState } from "react";
 import { api } from "./api";
 import { PlatformOnly, useViewer } from "./viewer";
 
-type Alert = { alert: string; severity: string; summary: string; state: string; value: number | null; threshold: number };
+type Alert = {
+  alert: string;
+  severity: string;
+  summary: string;
+  state: string;
+  value: number | null;
+  threshold: number;
+};
 
 export function Alerts() {
   return useViewer().platformAdmin ? <AlertTable /> : <PlatformOnly title="Alerts" />;
@@ -14,30 +21,57 @@ function AlertTable() {
   const [data, setData] = useState<{ source: string; alerts: Alert[] }>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    const load = () => api<{ source: string; alerts: Alert[] }>("/api/v1/admin/alerts").then(setData, (e: Error) => setError(e.message));
+    const load = () =>
+      api<{ source: string; alerts: Alert[] }>("/api/v1/admin/alerts").then(setData, (e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 15_000);
     return () => clearInterval(timer);
   }, []);
-  if (error) return <p role="alert" className="bad">{error}</p>;
-  if (!data) return <p className="muted" role="status">Evaluating alert rules…</p>;
+  if (error)
+    return (
+      <p role="alert" className="bad">
+        {error}
+      </p>
+    );
+  if (!data)
+    return (
+      <p className="muted" role="status">
+        Evaluating alert rules…
+      </p>
+    );
   const firing = data.alerts.filter((a) => a.state === "firing").length;
   return (
     <>
       <h1>Alerts</h1>
       <p className="muted">
-        {data.source === "prometheus" ? "Active alerts from Prometheus." : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics (the rules' `for` durations apply in Prometheus)."}{" "}
+        {data.source === "prometheus"
+          ? "Active alerts from Prometheus."
+          : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics (the rules' `for` durations apply in Prometheus)."}{" "}
         <strong className={firing ? "bad" : "ok"}>{firing ? `${firing} firing` : "Nothing firing"}</strong>
       </p>
       <section className="card">
         <table data-testid="alerts">
-          <thead><tr><th scope="col">Alert</th><th scope="col">Severity</th><th scope="col">State</th><th scope="col">Value</th><th scope="col">Threshold</th><th scope="col">Summary</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Alert</th>
+              <th scope="col">Severity</th>
+              <th scope="col">State</th>
+              <th scope="col">Value</th>
+              <th scope="col">Threshold</th>
+              <th scope="col">Summary</th>
+            </tr>
+          </thead>
           <tbody>
             {data.alerts.map((a) => (
               <tr key={a.alert}>
-                <th scope="row">{a.alert}</th><td>{a.severity}</td>
-                <td className={a.state === "firing" ? "bad" : a.state === "inactive" ? "ok" : "muted"}>{a.state === "no_data" ? "no data" : a.state}</td>
-                <td>{a.value === null ? "–" : Number(a.value.toPrecision(4))}</td><td>{Number.isNaN(a.threshold) ? "–" : a.threshold}</td><td>{a.summary}</td>
+                <th scope="row">{a.alert}</th>
+                <td>{a.severity}</td>
+                <td className={a.state === "firing" ? "bad" : a.state === "inactive" ? "ok" : "muted"}>
+                  {a.state === "no_data" ? "no data" : a.state}
+                </td>
+                <td>{a.value === null ? "–" : Number(a.value.toPrecision(4))}</td>
+                <td>{Number.isNaN(a.threshold) ? "–" : a.threshold}</td>
+                <td>{a.summary}</td>
               </tr>
             ))}
           </tbody>

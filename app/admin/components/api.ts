@@ -7,7 +7,9 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const method = (init.method ?? "GET").toUpperCase();
   const headers = new Headers(init.headers);
   if (method !== "GET") {
-    csrf ??= ((await (await fetch("/api/admin/session", { credentials: "same-origin" })).json()) as { csrfToken: string }).csrfToken;
+    csrf ??= (
+      (await (await fetch("/api/admin/session", { credentials: "same-origin" })).json()) as { csrfToken: string }
+    ).csrfToken;
     headers.set("x-csrf-token", csrf);
   }
   const res = await fetch(path, { ...init, method, headers, credentials: "same-origin", cache: "no-store" });
@@ -22,7 +24,8 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   return (res.status === 204 ? undefined : await res.json()) as T;
 }
 
-export const formatMs = (seconds: number | null | undefined) => (seconds === null || seconds === undefined ? "–" : `${(seconds * 1000).toFixed(seconds < 0.001 ? 3 : 2)} ms`);
+export const formatMs = (seconds: number | null | undefined) =>
+  seconds === null || seconds === undefined ? "–" : `${(seconds * 1000).toFixed(seconds < 0.001 ? 3 : 2)} ms`;
 export const formatBytes = (n: number | null | undefined) => {
   if (n === null || n === undefined) return "–";
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -31,4 +34,5 @@ export const formatBytes = (n: number | null | undefined) => {
   while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
   return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
 };
-export const formatTime = (t: number) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+export const formatTime = (t: number) =>
+  new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });

@@ -7,7 +7,14 @@ import { Chart } from "./overview";
 type Capacity = {
   horizonSeconds: number;
   windowSeconds: number;
-  series: { agent: string; namespace: string; active: number; forecast: number; perHour: number; samples: { at: string; active: number }[] }[];
+  series: {
+    agent: string;
+    namespace: string;
+    active: number;
+    forecast: number;
+    perHour: number;
+    samples: { at: string; active: number }[];
+  }[];
 };
 
 /** Active sessions per agent, their recent samples and the one-hour forecast (GET /api/v1/admin/capacity). */
@@ -15,13 +22,27 @@ export function CapacityCard() {
   const [data, setData] = useState<Capacity>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    const load = () => api<Capacity>("/api/v1/admin/capacity").then((d) => (setData(d), setError(undefined)), (e: Error) => setError(e.message));
+    const load = () =>
+      api<Capacity>("/api/v1/admin/capacity").then(
+        (d) => (setData(d), setError(undefined)),
+        (e: Error) => setError(e.message),
+      );
     void load();
     const timer = setInterval(load, 10_000);
     return () => clearInterval(timer);
   }, []);
-  if (error) return <p role="alert" className="bad">Could not load capacity: {error}</p>;
-  if (!data) return <p className="muted" role="status">Loading capacity…</p>;
+  if (error)
+    return (
+      <p role="alert" className="bad">
+        Could not load capacity: {error}
+      </p>
+    );
+  if (!data)
+    return (
+      <p className="muted" role="status">
+        Loading capacity…
+      </p>
+    );
   // One line of samples per agent, and a dashed-in projection from the last sample to the forecast.
   const rows: ({ t: number } & Record<string, number | null>)[] = [];
   for (const s of data.series) {
@@ -40,15 +61,27 @@ export function CapacityCard() {
       <div className="stats">
         {data.series.map((s) => (
           <div key={s.agent} className="stat">
-            <div className="label">{s.agent} ({s.namespace})</div>
-            <div className="value" data-testid={`sessions-active-${s.agent}`}>{s.active}</div>
+            <div className="label">
+              {s.agent} ({s.namespace})
+            </div>
+            <div className="value" data-testid={`sessions-active-${s.agent}`}>
+              {s.active}
+            </div>
             <div className="muted">
-              in 1 h: <span data-testid={`sessions-forecast-${s.agent}`}>{s.forecast}</span> ({s.perHour >= 0 ? "+" : ""}{s.perHour}/h, from {spanOf(s.samples)} of samples)
+              in 1 h: <span data-testid={`sessions-forecast-${s.agent}`}>{s.forecast}</span> (
+              {s.perHour >= 0 ? "+" : ""}
+              {s.perHour}/h, from {spanOf(s.samples)} of samples)
             </div>
           </div>
         ))}
       </div>
-      <Chart testId="chart-sessions" title={`Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ${Math.round(data.windowSeconds / 60)} minutes)`} unit="sessions" data={rows} keys={keys} />
+      <Chart
+        testId="chart-sessions"
+        title={`Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ${Math.round(data.windowSeconds / 60)} minutes)`}
+        unit="sessions"
+        data={rows}
+        keys={keys}
+      />
     </section>
   );
 }

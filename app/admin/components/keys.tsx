@@ -4,8 +4,23 @@ import { useCallback, useEffect, useState } from "react";
 import { api } from "./api";
 import { useViewer } from "./viewer";
 
-type Key = { id: string; tenant: string; name: string | null; scopes: string[]; createdAt: string; revokedAt: string | null };
-const SCOPES = ["state:read", "state:write", "agents:invoke", "workflows:run", "checkpoints:read", "admin", "platform:admin"];
+type Key = {
+  id: string;
+  tenant: string;
+  name: string | null;
+  scopes: string[];
+  createdAt: string;
+  revokedAt: string | null;
+};
+const SCOPES = [
+  "state:read",
+  "state:write",
+  "agents:invoke",
+  "workflows:run",
+  "checkpoints:read",
+  "admin",
+  "platform:admin",
+];
 
 /**
  * API keys: a platform admin mints and revokes keys of any tenant with any scope; a tenant admin those of
@@ -16,7 +31,14 @@ export function Keys() {
   const [keys, setKeys] = useState<Key[]>();
   const [created, setCreated] = useState<{ id: string; key: string }>();
   const [error, setError] = useState<string>();
-  const load = useCallback(() => api<{ keys: Key[] }>("/api/v1/admin/keys").then((r) => setKeys(r.keys), (e: Error) => setError(e.message)), []);
+  const load = useCallback(
+    () =>
+      api<{ keys: Key[] }>("/api/v1/admin/keys").then(
+        (r) => setKeys(r.keys),
+        (e: Error) => setError(e.message),
+      ),
+    [],
+  );
   useEffect(() => void load(), [load]);
   return (
     <>
@@ -33,7 +55,11 @@ export function Keys() {
               const k = await api<{ id: string; key: string }>("/api/v1/admin/keys", {
                 method: "POST",
                 headers: { "content-type": "application/json" },
-                body: JSON.stringify({ tenant: platformAdmin ? form.get("tenant") : tenant, name: form.get("name") || undefined, scopes: form.getAll("scopes") }),
+                body: JSON.stringify({
+                  tenant: platformAdmin ? form.get("tenant") : tenant,
+                  name: form.get("name") || undefined,
+                  scopes: form.getAll("scopes"),
+                }),
               });
               setCreated(k);
               await load();
@@ -42,8 +68,20 @@ export function Keys() {
             }
           }}
         >
-          {platformAdmin ? <label>Tenant<input name="tenant" required defaultValue="default" /></label> : <p data-testid="own-tenant">Tenant <strong>{tenant}</strong></p>}
-          <label>Name<input name="name" placeholder="optional" /></label>
+          {platformAdmin ? (
+            <label>
+              Tenant
+              <input name="tenant" required defaultValue="default" />
+            </label>
+          ) : (
+            <p data-testid="own-tenant">
+              Tenant <strong>{tenant}</strong>
+            </p>
+          )}
+          <label>
+            Name
+            <input name="name" placeholder="optional" />
+          </label>
           <fieldset>
             <legend>Scopes</legend>
             {SCOPES.filter((s) => platformAdmin || s !== "platform:admin").map((s) => (
@@ -60,28 +98,61 @@ export function Keys() {
             <pre tabIndex={0}>{created.key}</pre>
           </div>
         )}
-        {error && <p role="alert" className="bad">{error}</p>}
+        {error && (
+          <p role="alert" className="bad">
+            {error}
+          </p>
+        )}
       </section>
       <section className="card">
         <h2>Keys</h2>
-        {!keys ? <p className="muted" role="status">Loading keys…</p> : (
+        {!keys ? (
+          <p className="muted" role="status">
+            Loading keys…
+          </p>
+        ) : (
           <table data-testid="keys">
-            <thead><tr><th scope="col">Id</th><th scope="col">Tenant</th><th scope="col">Name</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">Status</th><th scope="col"><span className="muted">Action</span></th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Id</th>
+                <th scope="col">Tenant</th>
+                <th scope="col">Name</th>
+                <th scope="col">Scopes</th>
+                <th scope="col">Created</th>
+                <th scope="col">Status</th>
+                <th scope="col">
+                  <span className="muted">Action</span>
+                </th>
+              </tr>
+            </thead>
             <tbody>
               {keys.map((k) => (
                 <tr key={k.id} data-testid={`key-${k.id}`}>
-                  <td><code>{k.id}</code></td><td>{k.tenant}</td><td>{k.name ?? "–"}</td><td>{k.scopes.join(", ")}</td><td>{new Date(k.createdAt).toLocaleString()}</td>
+                  <td>
+                    <code>{k.id}</code>
+                  </td>
+                  <td>{k.tenant}</td>
+                  <td>{k.name ?? "–"}</td>
+                  <td>{k.scopes.join(", ")}</td>
+                  <td>{new Date(k.createdAt).toLocaleString()}</td>
                   <td className={k.revokedAt ? "bad" : "ok"}>{k.revokedAt ? "revoked" : "active"}</td>
                   <td>
                     {!k.revokedAt && (platformAdmin || !k.scopes.includes("platform:admin")) && (
-                      <button type="button" className="secondary" aria-label={`Revoke key ${k.id}`} onClick={async () => {
-                        try {
-                          await api(`/api/v1/admin/keys/${k.id}`, { method: "DELETE" });
-                          await load();
-                        } catch (err) {
-                          setError((err as Error).message);
-                        }
-                      }}>Revoke</button>
+                      <button
+                        type="button"
+                        className="secondary"
+                        aria-label={`Revoke key ${k.id}`}
+                        onClick={async () => {
+                          try {
+                            await api(`/api/v1/admin/keys/${k.id}`, { method: "DELETE" });
+                            await load();
+                          } catch (err) {
+                            setError((err as Error).message);
+                          }
+                        }}
+                      >
+                        Revoke
+                      </button>
                     )}
                   </td>
                 </tr>

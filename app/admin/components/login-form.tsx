@@ -12,7 +12,12 @@ export function LoginForm() {
         setBusy(true);
         setError(undefined);
         const key = new FormData(e.currentTarget).get("key");
-        const res = await fetch("/api/admin/session", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key }), credentials: "same-origin" });
+        const res = await fetch("/api/admin/session", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ key }),
+          credentials: "same-origin",
+        });
         setBusy(false);
         if (res.ok) window.location.href = "/admin";
         else setError(((await res.json().catch(() => ({}))) as { detail?: string }).detail ?? "Login failed");

@@ -6,12 +6,24 @@ import { Chart, type Metrics, pivot } from "./overview";
 import { useViewer } from "./viewer";
 
 type Policy = {
-  name: string; kind: string; description: string; durability: string; idleTtlSeconds?: number; ttlSeconds?: number; hotTtlSeconds?: number;
-  maxBytes: { warn: number; fail: number }; windows: { field: string; maxItems: number; maxBytes?: number }[]; schemaVersion: number;
-  consistency: string; requirePrecondition: boolean; whenWarmDown: string; storageQuotaBytes?: number;
+  name: string;
+  kind: string;
+  description: string;
+  durability: string;
+  idleTtlSeconds?: number;
+  ttlSeconds?: number;
+  hotTtlSeconds?: number;
+  maxBytes: { warn: number; fail: number };
+  windows: { field: string; maxItems: number; maxBytes?: number }[];
+  schemaVersion: number;
+  consistency: string;
+  requirePrecondition: boolean;
+  whenWarmDown: string;
+  storageQuotaBytes?: number;
 };
 
-const seconds = (s?: number) => (s === undefined ? "–" : s >= 3600 ? `${s / 3600} h` : s >= 60 ? `${s / 60} min` : `${s} s`);
+const seconds = (s?: number) =>
+  s === undefined ? "–" : s >= 3600 ? `${s / 3600} h` : s >= 60 ? `${s / 60} min` : `${s} s`;
 
 /** Every namespace's policy; for a platform admin also each one's growth (the metrics cover every tenant). */
 export function Namespaces() {
@@ -20,45 +32,102 @@ export function Namespaces() {
   const [metrics, setMetrics] = useState<Metrics>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    Promise.all([api<{ namespaces: Policy[] }>("/api/v1/namespaces"), platformAdmin ? api<Metrics>("/api/v1/admin/metrics?window=1h") : undefined])
+    Promise.all([
+      api<{ namespaces: Policy[] }>("/api/v1/namespaces"),
+      platformAdmin ? api<Metrics>("/api/v1/admin/metrics?window=1h") : undefined,
+    ])
       .then(([p, m]) => (setPolicies(p.namespaces), setMetrics(m)))
       .catch((e: Error) => setError(e.message));
   }, [platformAdmin]);
-  if (error) return <p role="alert" className="bad">{error}</p>;
-  if (!policies || (platformAdmin && !metrics)) return <p className="muted" role="status">Loading namespaces…</p>;
+  if (error)
+    return (
+      <p role="alert" className="bad">
+        {error}
+      </p>
+    );
+  if (!policies || (platformAdmin && !metrics))
+    return (
+      <p className="muted" role="status">
+        Loading namespaces…
+      </p>
+    );
   return (
     <>
       <h1>Namespaces</h1>
       <section className="card">
         <table data-testid="namespaces">
           <thead>
-            <tr><th scope="col">Namespace</th><th scope="col">Kind</th><th scope="col">Durability</th><th scope="col">Idle TTL</th><th scope="col">TTL</th><th scope="col">Window</th><th scope="col">Size warn / fail</th><th scope="col">Quota</th><th scope="col">Schema</th><th scope="col">Writes</th></tr>
+            <tr>
+              <th scope="col">Namespace</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Durability</th>
+              <th scope="col">Idle TTL</th>
+              <th scope="col">TTL</th>
+              <th scope="col">Window</th>
+              <th scope="col">Size warn / fail</th>
+              <th scope="col">Quota</th>
+              <th scope="col">Schema</th>
+              <th scope="col">Writes</th>
+            </tr>
           </thead>
           <tbody>
             {policies.map((p) => (
               <tr key={p.name}>
-                <th scope="row">{p.name}</th><td>{p.kind}</td><td>{p.durability}</td><td>{seconds(p.idleTtlSeconds)}</td><td>{seconds(p.ttlSeconds)}</td>
-                <td>{p.windows.map((w) => `${w.field}: last ${w.maxItems}${w.maxBytes ? `, ${formatBytes(w.maxBytes)}` : ""}`).join("; ") || "–"}</td>
-                <td>{formatBytes(p.maxBytes.warn)} / {formatBytes(p.maxBytes.fail)}</td><td>{formatBytes(p.storageQuotaBytes)}</td><td>v{p.schemaVersion}</td>
-                <td>{p.requirePrecondition ? "If-Match required" : "any"}{p.whenWarmDown === "buffer" ? ", buffered when warm is down" : ""}</td>
+                <th scope="row">{p.name}</th>
+                <td>{p.kind}</td>
+                <td>{p.durability}</td>
+                <td>{seconds(p.idleTtlSeconds)}</td>
+                <td>{seconds(p.ttlSeconds)}</td>
+                <td>
+                  {p.windows
+                    .map((w) => `${w.field}: last ${w.maxItems}${w.maxBytes ? `, ${formatBytes(w.maxBytes)}` : ""}`)
+                    .join("; ") || "–"}
+                </td>
+                <td>
+                  {formatBytes(p.maxBytes.warn)} / {formatBytes(p.maxBytes.fail)}
+                </td>
+                <td>{formatBytes(p.storageQuotaBytes)}</td>
+                <td>v{p.schemaVersion}</td>
+                <td>
+                  {p.requirePrecondition ? "If-Match required" : "any"}
+                  {p.whenWarmDown === "buffer" ? ", buffered when warm is down" : ""}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       </section>
-      {metrics && <div className="grid">
-        {policies.filter((p) => p.durability === "durable").map((p) => {
-          const series = metrics.storage.filter((s) => s.namespace === p.name);
-          const chart = pivot(series.flatMap((s) => s.points.map((pt) => ({ t: pt.t, k: `${s.tier} bytes`, v: pt.bytes }))), (r) => r.k, (r) => r.v);
-          const events = metrics.lifecycle.filter((l) => l.namespace === p.name);
-          return (
-            <div key={p.name}>
-              <Chart testId={`ns-${p.name}`} title={`${p.name}: stored bytes (last hour)`} unit="bytes" data={chart.data} keys={chart.keys} format={formatBytes} />
-              <p className="muted">Lifecycle events: {events.length ? events.map((e) => `${e.event} × ${e.count}`).join(", ") : "none in the last hour"}</p>
-            </div>
-          );
-        })}
-      </div>}
+      {metrics && (
+        <div className="grid">
+          {policies
+            .filter((p) => p.durability === "durable")
+            .map((p) => {
+              const series = metrics.storage.filter((s) => s.namespace === p.name);
+              const chart = pivot(
+                series.flatMap((s) => s.points.map((pt) => ({ t: pt.t, k: `${s.tier} bytes`, v: pt.bytes }))),
+                (r) => r.k,
+                (r) => r.v,
+              );
+              const events = metrics.lifecycle.filter((l) => l.namespace === p.name);
+              return (
+                <div key={p.name}>
+                  <Chart
+                    testId={`ns-${p.name}`}
+                    title={`${p.name}: stored bytes (last hour)`}
+                    unit="bytes"
+                    data={chart.data}
+                    keys={chart.keys}
+                    format={formatBytes}
+                  />
+                  <p className="muted">
+                    Lifecycle events:{" "}
+                    {events.length ? events.map((e) => `${e.event} × ${e.count}`).join(", ") : "none in the last hour"}
+                  </p>
+                </div>
+              );
+            })}
+        </div>
+      )}
     </>
   );
 }

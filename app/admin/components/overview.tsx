@@ -10,7 +10,14 @@ export type Metrics = {
   window: string;
   to: string;
   stepSeconds: number;
-  latency: { tier: string; operation: string; count: number; p50: number | null; p95: number | null; p99: number | null }[];
+  latency: {
+    tier: string;
+    operation: string;
+    count: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+  }[];
   latencyOverTime: { t: number; tier: string; p50: number | null; p95: number | null; p99: number | null }[];
   hitRatio: { tier: string; hits: number; misses: number; ratio: number | null }[];
   hitRatioOverTime: { t: number; tier: string; ratio: number | null }[];
@@ -19,11 +26,19 @@ export type Metrics = {
   operations: { total: number; perSecond: number | null };
   operationsOverTime: { t: number; perSecond: number | null; errorRate: number | null }[];
   errors: { total: number; rate: number | null };
-  storage: { namespace: string; tier: string; points: { t: number; bytes: number | null; keys: number | null }[]; trendBytesPerHour: number | null }[];
+  storage: {
+    namespace: string;
+    tier: string;
+    points: { t: number; bytes: number | null; keys: number | null }[];
+    trendBytesPerHour: number | null;
+  }[];
   lifecycle: { namespace: string; event: string; count: number }[];
 };
 
-type Ready = { status: string; stores: { tier: string; backend: string; status: string; circuit: string; latencyMs?: number }[] };
+type Ready = {
+  status: string;
+  stores: { tier: string; backend: string; status: string; circuit: string; latencyMs?: number }[];
+};
 
 const COLORS = ["#1f4e8c", "#b3261e", "#0f7b3f", "#8a4f00", "#6b3fa0", "#00696f", "#5c5c5c"];
 
@@ -41,7 +56,21 @@ export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => strin
   return { data: [...byT.values()].sort((a, b) => a.t - b.t), keys: [...keys].sort() };
 }
 
-export function Chart({ title, unit, data, keys, format, testId }: { title: string; unit: string; data: ({ t: number } & Record<string, number | null>)[]; keys: string[]; format?: (v: number) => string; testId: string }) {
+export function Chart({
+  title,
+  unit,
+  data,
+  keys,
+  format,
+  testId,
+}: {
+  title: string;
+  unit: string;
+  data: ({ t: number } & Record<string, number | null>)[];
+  keys: string[];
+  format?: (v: number) => string;
+  testId: string;
+}) {
   return (
     <section className="card" data-testid={testId} aria-label={title}>
       <h2>{title}</h2>
@@ -50,12 +79,30 @@ export function Chart({ title, unit, data, keys, format, testId }: { title: stri
       ) : (
         <LineChart width={560} height={240} data={data} margin={{ top: 8, right: 16, bottom: 24, left: 16 }}>
           <CartesianGrid stroke="#e3e6eb" />
-          <XAxis dataKey="t" type="number" domain={["dataMin", "dataMax"]} tickFormatter={formatTime} label={{ value: "time", position: "insideBottom", offset: -12 }} />
+          <XAxis
+            dataKey="t"
+            type="number"
+            domain={["dataMin", "dataMax"]}
+            tickFormatter={formatTime}
+            label={{ value: "time", position: "insideBottom", offset: -12 }}
+          />
           <YAxis tickFormatter={format} label={{ value: unit, angle: -90, position: "insideLeft" }} width={72} />
-          <Tooltip labelFormatter={(t) => formatTime(Number(t))} formatter={(v) => (format ? format(Number(v)) : String(v))} />
+          <Tooltip
+            labelFormatter={(t) => formatTime(Number(t))}
+            formatter={(v) => (format ? format(Number(v)) : String(v))}
+          />
           <Legend verticalAlign="top" height={24} />
           {keys.map((k, i) => (
-            <Line key={k} type="monotone" dataKey={k} name={k} stroke={COLORS[i % COLORS.length]} dot={{ r: 2 }} isAnimationActive={false} connectNulls />
+            <Line
+              key={k}
+              type="monotone"
+              dataKey={k}
+              name={k}
+              stroke={COLORS[i % COLORS.length]}
+              dot={{ r: 2 }}
+              isAnimationActive={false}
+              connectNulls
+            />
           ))}
         </LineChart>
       )}
@@ -68,7 +115,14 @@ export function Overview() {
   return useViewer().platformAdmin ? <PlatformOverview /> : <TenantOverview />;
 }
 
-type Usage = { tenant: string; day: string; operations: { used: number; limit: number | null }; bytesStored: { used: number; limit: number | null }; region: string | null; serverRegion: string };
+type Usage = {
+  tenant: string;
+  day: string;
+  operations: { used: number; limit: number | null };
+  bytesStored: { used: number; limit: number | null };
+  region: string | null;
+  serverRegion: string;
+};
 
 function TenantOverview() {
   const [usage, setUsage] = useState<Usage>();
@@ -76,7 +130,10 @@ function TenantOverview() {
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = () =>
-      Promise.all([api<Usage>("/api/v1/quota"), fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>)])
+      Promise.all([
+        api<Usage>("/api/v1/quota"),
+        fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
+      ])
         .then(([u, r]) => (setUsage(u), setReady(r), setError(undefined)))
         .catch((e: Error) => setError(e.message));
     void load();
@@ -86,13 +143,38 @@ function TenantOverview() {
   return (
     <>
       <h1>Overview of {usage?.tenant ?? "your tenant"}</h1>
-      {error && <p role="alert" className="bad">Could not load usage: {error}</p>}
-      {!usage && !error && <p className="muted" role="status">Loading usage…</p>}
+      {error && (
+        <p role="alert" className="bad">
+          Could not load usage: {error}
+        </p>
+      )}
+      {!usage && !error && (
+        <p className="muted" role="status">
+          Loading usage…
+        </p>
+      )}
       {usage && (
         <div className="stats" data-testid="tenant-usage">
-          <div className="stat"><div className="label">Operations today (UTC)</div><div className="value" data-testid="tenant-ops">{usage.operations.used}{usage.operations.limit === null ? "" : ` / ${usage.operations.limit}`}</div></div>
-          <div className="stat"><div className="label">Stored</div><div className="value" data-testid="tenant-bytes">{formatBytes(usage.bytesStored.used)}{usage.bytesStored.limit === null ? "" : ` / ${formatBytes(usage.bytesStored.limit)}`}</div></div>
-          <div className="stat"><div className="label">Region</div><div className="value">{usage.region ?? "any"} (this server: {usage.serverRegion})</div></div>
+          <div className="stat">
+            <div className="label">Operations today (UTC)</div>
+            <div className="value" data-testid="tenant-ops">
+              {usage.operations.used}
+              {usage.operations.limit === null ? "" : ` / ${usage.operations.limit}`}
+            </div>
+          </div>
+          <div className="stat">
+            <div className="label">Stored</div>
+            <div className="value" data-testid="tenant-bytes">
+              {formatBytes(usage.bytesStored.used)}
+              {usage.bytesStored.limit === null ? "" : ` / ${formatBytes(usage.bytesStored.limit)}`}
+            </div>
+          </div>
+          <div className="stat">
+            <div className="label">Region</div>
+            <div className="value">
+              {usage.region ?? "any"} (this server: {usage.serverRegion})
+            </div>
+          </div>
         </div>
       )}
       <Stores ready={ready} />
@@ -104,13 +186,24 @@ function Stores({ ready }: { ready: Ready | undefined }) {
   return (
     <section className="card">
       <h2>Stores</h2>
-      {!ready ? <p className="muted">Checking stores…</p> : (
+      {!ready ? (
+        <p className="muted">Checking stores…</p>
+      ) : (
         <table data-testid="stores">
-          <thead><tr><th scope="col">Tier</th><th scope="col">Backend</th><th scope="col">Status</th><th scope="col">Circuit</th><th scope="col">Probe</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Tier</th>
+              <th scope="col">Backend</th>
+              <th scope="col">Status</th>
+              <th scope="col">Circuit</th>
+              <th scope="col">Probe</th>
+            </tr>
+          </thead>
           <tbody>
             {ready.stores.map((s) => (
               <tr key={s.tier}>
-                <td>{s.tier}</td><td>{s.backend}</td>
+                <td>{s.tier}</td>
+                <td>{s.backend}</td>
                 <td className={s.status === "up" ? "ok" : "bad"}>{s.status}</td>
                 <td className={s.circuit === "closed" ? "ok" : s.circuit === "open" ? "bad" : "warn"}>{s.circuit}</td>
                 <td>{s.latencyMs === undefined ? "–" : `${s.latencyMs} ms`}</td>
@@ -132,7 +225,10 @@ function PlatformOverview() {
 
   const load = useCallback(async () => {
     try {
-      const [m, r] = await Promise.all([api<Metrics>(`/api/v1/admin/metrics?window=${window}`), fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>)]);
+      const [m, r] = await Promise.all([
+        api<Metrics>(`/api/v1/admin/metrics?window=${window}`),
+        fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
+      ]);
       setMetrics(m);
       setReady(r);
       setError(undefined);
@@ -147,14 +243,52 @@ function PlatformOverview() {
     return () => clearInterval(timer);
   }, [load]);
 
-  const latency = metrics ? pivot(metrics.latencyOverTime, (r) => `${r.tier} ${percentile}`, (r) => (r[percentile] === null ? null : r[percentile]! * 1000)) : undefined;
-  const hits = metrics ? pivot(metrics.hitRatioOverTime, (r) => r.tier, (r) => (r.ratio === null ? null : r.ratio * 100)) : undefined;
-  const ops = metrics ? pivot(metrics.operationsOverTime.map((r) => ({ ...r, k: "operations/s" })), (r) => r.k, (r) => r.perSecond) : undefined;
-  const errors = metrics ? pivot(metrics.operationsOverTime, () => "error rate %", (r) => (r.errorRate === null ? null : r.errorRate * 100)) : undefined;
-  const conflicts = metrics ? pivot(metrics.conflictsOverTime, () => "conflicts/min", (r) => r.perMinute) : undefined;
+  const latency = metrics
+    ? pivot(
+        metrics.latencyOverTime,
+        (r) => `${r.tier} ${percentile}`,
+        (r) => (r[percentile] === null ? null : r[percentile]! * 1000),
+      )
+    : undefined;
+  const hits = metrics
+    ? pivot(
+        metrics.hitRatioOverTime,
+        (r) => r.tier,
+        (r) => (r.ratio === null ? null : r.ratio * 100),
+      )
+    : undefined;
+  const ops = metrics
+    ? pivot(
+        metrics.operationsOverTime.map((r) => ({ ...r, k: "operations/s" })),
+        (r) => r.k,
+        (r) => r.perSecond,
+      )
+    : undefined;
+  const errors = metrics
+    ? pivot(
+        metrics.operationsOverTime,
+        () => "error rate %",
+        (r) => (r.errorRate === null ? null : r.errorRate * 100),
+      )
+    : undefined;
+  const conflicts = metrics
+    ? pivot(
+        metrics.conflictsOverTime,
+        () => "conflicts/min",
+        (r) => r.perMinute,
+      )
+    : undefined;
   const warm = metrics?.storage.filter((s) => s.tier === "warm") ?? [];
-  const stored = pivot(warm.flatMap((s) => s.points.map((p) => ({ t: p.t, ns: s.namespace, v: p.bytes }))), (r) => r.ns, (r) => r.v);
-  const keys = pivot(warm.flatMap((s) => s.points.map((p) => ({ t: p.t, ns: s.namespace, v: p.keys }))), (r) => r.ns, (r) => r.v);
+  const stored = pivot(
+    warm.flatMap((s) => s.points.map((p) => ({ t: p.t, ns: s.namespace, v: p.bytes }))),
+    (r) => r.ns,
+    (r) => r.v,
+  );
+  const keys = pivot(
+    warm.flatMap((s) => s.points.map((p) => ({ t: p.t, ns: s.namespace, v: p.keys }))),
+    (r) => r.ns,
+    (r) => r.v,
+  );
 
   return (
     <>
@@ -169,8 +303,16 @@ function PlatformOverview() {
           </select>
         </label>
       </div>
-      {error && <p role="alert" className="bad">Could not load metrics: {error}</p>}
-      {!metrics && !error && <p className="muted" role="status">Loading metrics…</p>}
+      {error && (
+        <p role="alert" className="bad">
+          Could not load metrics: {error}
+        </p>
+      )}
+      {!metrics && !error && (
+        <p className="muted" role="status">
+          Loading metrics…
+        </p>
+      )}
       {metrics && (
         <>
           <p className="muted" data-testid="window-end">
@@ -179,23 +321,67 @@ function PlatformOverview() {
               : `Window ${metrics.window}, up to ${new Date(metrics.to).toLocaleTimeString()}, refreshed every 10 s.`}
           </p>
           <div className="stats">
-            <div className="stat"><div className="label">Operations</div><div className="value" data-testid="ops-total">{metrics.operations.total}</div></div>
-            <div className="stat"><div className="label">Operations per second</div><div className="value" data-testid="ops-per-second">{metrics.operations.perSecond}</div></div>
-            <div className="stat"><div className="label">Conflicts</div><div className="value" data-testid="conflicts-total">{metrics.conflicts.total}</div></div>
-            <div className="stat"><div className="label">Conflicts per minute</div><div className="value" data-testid="conflicts-per-minute">{metrics.conflicts.perMinute}</div></div>
-            <div className="stat"><div className="label">Error rate</div><div className="value" data-testid="error-rate">{((metrics.errors.rate ?? 0) * 100).toFixed(2)}%</div></div>
+            <div className="stat">
+              <div className="label">Operations</div>
+              <div className="value" data-testid="ops-total">
+                {metrics.operations.total}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Operations per second</div>
+              <div className="value" data-testid="ops-per-second">
+                {metrics.operations.perSecond}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Conflicts</div>
+              <div className="value" data-testid="conflicts-total">
+                {metrics.conflicts.total}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Conflicts per minute</div>
+              <div className="value" data-testid="conflicts-per-minute">
+                {metrics.conflicts.perMinute}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Error rate</div>
+              <div className="value" data-testid="error-rate">
+                {((metrics.errors.rate ?? 0) * 100).toFixed(2)}%
+              </div>
+            </div>
             {metrics.hitRatio.map((h) => (
-              <div className="stat" key={h.tier}><div className="label">Hit ratio ({h.tier})</div><div className="value" data-testid={`hit-ratio-${h.tier}`}>{h.ratio === null ? "–" : `${(h.ratio * 100).toFixed(1)}%`}</div></div>
+              <div className="stat" key={h.tier}>
+                <div className="label">Hit ratio ({h.tier})</div>
+                <div className="value" data-testid={`hit-ratio-${h.tier}`}>
+                  {h.ratio === null ? "–" : `${(h.ratio * 100).toFixed(1)}%`}
+                </div>
+              </div>
             ))}
           </div>
           <section className="card" style={{ marginTop: "1rem" }}>
             <h2>Latency per tier and operation</h2>
             <table data-testid="latency-table">
-              <thead><tr><th scope="col">Tier</th><th scope="col">Operation</th><th scope="col">Count</th><th scope="col">p50</th><th scope="col">p95</th><th scope="col">p99</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Tier</th>
+                  <th scope="col">Operation</th>
+                  <th scope="col">Count</th>
+                  <th scope="col">p50</th>
+                  <th scope="col">p95</th>
+                  <th scope="col">p99</th>
+                </tr>
+              </thead>
               <tbody>
                 {metrics.latency.map((l) => (
                   <tr key={`${l.tier}/${l.operation}`} data-testid={`latency-${l.tier}-${l.operation}`}>
-                    <td>{l.tier}</td><td>{l.operation}</td><td>{l.count}</td><td>{formatMs(l.p50)}</td><td>{formatMs(l.p95)}</td><td data-p99={l.p99 ?? ""}>{formatMs(l.p99)}</td>
+                    <td>{l.tier}</td>
+                    <td>{l.operation}</td>
+                    <td>{l.count}</td>
+                    <td>{formatMs(l.p50)}</td>
+                    <td>{formatMs(l.p95)}</td>
+                    <td data-p99={l.p99 ?? ""}>{formatMs(l.p99)}</td>
                   </tr>
                 ))}
               </tbody>
@@ -203,28 +389,77 @@ function PlatformOverview() {
           </section>
           <div className="grid">
             <div>
-              <Chart testId="chart-latency" title={`${percentile} latency per tier`} unit="ms" data={latency!.data} keys={latency!.keys} format={(v) => v.toFixed(2)} />
+              <Chart
+                testId="chart-latency"
+                title={`${percentile} latency per tier`}
+                unit="ms"
+                data={latency!.data}
+                keys={latency!.keys}
+                format={(v) => v.toFixed(2)}
+              />
               <div role="group" aria-label="Percentile" className="timeline">
                 {(["p50", "p95", "p99"] as const).map((p) => (
-                  <button key={p} type="button" aria-pressed={p === percentile} onClick={() => setPercentile(p)}>{p}</button>
+                  <button key={p} type="button" aria-pressed={p === percentile} onClick={() => setPercentile(p)}>
+                    {p}
+                  </button>
                 ))}
               </div>
             </div>
-            <Chart testId="chart-hit-ratio" title="Hit ratio per tier" unit="%" data={hits!.data} keys={hits!.keys} format={(v) => v.toFixed(0)} />
+            <Chart
+              testId="chart-hit-ratio"
+              title="Hit ratio per tier"
+              unit="%"
+              data={hits!.data}
+              keys={hits!.keys}
+              format={(v) => v.toFixed(0)}
+            />
             <Chart testId="chart-ops" title="Operations per second" unit="ops/s" data={ops!.data} keys={ops!.keys} />
             <Chart testId="chart-errors" title="Error rate" unit="%" data={errors!.data} keys={errors!.keys} />
-            <Chart testId="chart-conflicts" title="Conflicts per minute" unit="per min" data={conflicts!.data} keys={conflicts!.keys} />
-            <Chart testId="chart-stored" title="Stored bytes per namespace (warm)" unit="bytes" data={stored.data} keys={stored.keys} format={formatBytes} />
-            <Chart testId="chart-keys" title="Keys per namespace (warm)" unit="keys" data={keys.data} keys={keys.keys} />
+            <Chart
+              testId="chart-conflicts"
+              title="Conflicts per minute"
+              unit="per min"
+              data={conflicts!.data}
+              keys={conflicts!.keys}
+            />
+            <Chart
+              testId="chart-stored"
+              title="Stored bytes per namespace (warm)"
+              unit="bytes"
+              data={stored.data}
+              keys={stored.keys}
+              format={formatBytes}
+            />
+            <Chart
+              testId="chart-keys"
+              title="Keys per namespace (warm)"
+              unit="keys"
+              data={keys.data}
+              keys={keys.keys}
+            />
           </div>
           {warm.length > 0 && (
             <section className="card">
               <h2>Growth trend</h2>
               <table>
-                <thead><tr><th scope="col">Namespace</th><th scope="col">Stored now</th><th scope="col">Trend per hour</th></tr></thead>
+                <thead>
+                  <tr>
+                    <th scope="col">Namespace</th>
+                    <th scope="col">Stored now</th>
+                    <th scope="col">Trend per hour</th>
+                  </tr>
+                </thead>
                 <tbody>
                   {warm.map((s) => (
-                    <tr key={s.namespace}><td>{s.namespace}</td><td>{formatBytes(s.points.at(-1)?.bytes)}</td><td>{s.trendBytesPerHour === null ? "–" : `${s.trendBytesPerHour >= 0 ? "+" : "−"}${formatBytes(Math.abs(s.trendBytesPerHour))}/h`}</td></tr>
+                    <tr key={s.namespace}>
+                      <td>{s.namespace}</td>
+                      <td>{formatBytes(s.points.at(-1)?.bytes)}</td>
+                      <td>
+                        {s.trendBytesPerHour === null
+                          ? "–"
+                          : `${s.trendBytesPerHour >= 0 ? "+" : "−"}${formatBytes(Math.abs(s.trendBytesPerHour))}/h`}
+                      </td>
+                    </tr>
                   ))}
                 </tbody>
               </table>

@@ -4,14 +4,31 @@ import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { api, formatBytes } from "./api";
 import { useViewer } from "./viewer";
 
-type Usage = { tenant: string; day: string; resetsAt: string; operations: { used: number; limit: number | null }; bytesStored: { used: number; limit: number | null }; region: string | null };
+type Usage = {
+  tenant: string;
+  day: string;
+  resetsAt: string;
+  operations: { used: number; limit: number | null };
+  bytesStored: { used: number; limit: number | null };
+  region: string | null;
+};
 type Residency = {
   serverRegion: string;
   storedIn: { tenant: string; region: string; firstWriteAt: string; lastWriteAt: string }[];
-  audit: { id: string; at: string; tenant: string; tenantRegion: string; serverRegion: string; operation: string; namespace: string | null; key: string | null }[];
+  audit: {
+    id: string;
+    at: string;
+    tenant: string;
+    tenantRegion: string;
+    serverRegion: string;
+    operation: string;
+    namespace: string | null;
+    key: string | null;
+  }[];
 };
 
-const share = (used: number, limit: number | null) => (limit === null ? "no limit" : `${limit === 0 ? 100 : Math.round((used / limit) * 100)}%`);
+const share = (used: number, limit: number | null) =>
+  limit === null ? "no limit" : `${limit === 0 ? 100 : Math.round((used / limit) * 100)}%`;
 
 /** Quotas per tenant (usage against limits), region pins, where tenants' state is written, refused writes. */
 export function QuotasPage() {
@@ -24,7 +41,10 @@ export function QuotasPage() {
 
   const load = useCallback(async () => {
     try {
-      const [q, r] = await Promise.all([api<{ serverRegion: string; tenants: Usage[] }>("/api/v1/admin/quotas"), api<Residency>("/api/v1/admin/residency?limit=20")]);
+      const [q, r] = await Promise.all([
+        api<{ serverRegion: string; tenants: Usage[] }>("/api/v1/admin/quotas"),
+        api<Residency>("/api/v1/admin/residency?limit=20"),
+      ]);
       setQuotas(q);
       setResidency(r);
       setError(undefined);
@@ -47,7 +67,11 @@ export function QuotasPage() {
       await api(`/api/v1/admin/tenants/${encodeURIComponent(tenant)}/policy`, {
         method: "PUT",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ operationsPerDay: num("operationsPerDay"), bytesStored: num("bytesStored"), region: String(f.get("region") ?? "").trim() || null }),
+        body: JSON.stringify({
+          operationsPerDay: num("operationsPerDay"),
+          bytesStored: num("bytesStored"),
+          region: String(f.get("region") ?? "").trim() || null,
+        }),
       });
       setSaved(`Saved the policy of ${tenant}.`);
       await load();
@@ -60,56 +84,132 @@ export function QuotasPage() {
   return (
     <>
       <h1>Quotas and residency</h1>
-      {error && <p role="alert" className="bad">{error}</p>}
-      {!quotas && !error && <p className="muted" role="status">Loading quotas…</p>}
+      {error && (
+        <p role="alert" className="bad">
+          {error}
+        </p>
+      )}
+      {!quotas && !error && (
+        <p className="muted" role="status">
+          Loading quotas…
+        </p>
+      )}
       {quotas && (
         <section className="card">
           <h2>Usage today (UTC) against quotas</h2>
-          <p className="muted">This server's region: <strong data-testid="server-region">{quotas.serverRegion}</strong>. Operations are state writes and agent calls (a batch counts each document); bytes are live values in durable namespaces.</p>
+          <p className="muted">
+            This server's region: <strong data-testid="server-region">{quotas.serverRegion}</strong>. Operations are
+            state writes and agent calls (a batch counts each document); bytes are live values in durable namespaces.
+          </p>
           <table data-testid="quota-table">
-            <thead><tr><th scope="col">Tenant</th><th scope="col">Operations today</th><th scope="col">Daily limit</th><th scope="col">Share used</th><th scope="col">Stored</th><th scope="col">Storage limit</th><th scope="col">Share used</th><th scope="col">Pinned to</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Tenant</th>
+                <th scope="col">Operations today</th>
+                <th scope="col">Daily limit</th>
+                <th scope="col">Share used</th>
+                <th scope="col">Stored</th>
+                <th scope="col">Storage limit</th>
+                <th scope="col">Share used</th>
+                <th scope="col">Pinned to</th>
+              </tr>
+            </thead>
             <tbody>
               {quotas.tenants.map((t) => (
                 <tr key={t.tenant} data-testid={`quota-${t.tenant}`}>
                   <td>{t.tenant}</td>
-                  <td data-testid={`ops-used-${t.tenant}`}>{t.operations.used}</td><td>{t.operations.limit ?? "–"}</td><td>{share(t.operations.used, t.operations.limit)}</td>
-                  <td data-testid={`bytes-used-${t.tenant}`}>{formatBytes(t.bytesStored.used)}</td><td>{t.bytesStored.limit === null ? "–" : formatBytes(t.bytesStored.limit)}</td><td>{share(t.bytesStored.used, t.bytesStored.limit)}</td>
-                  <td className={t.region && t.region !== quotas.serverRegion ? "warn" : undefined}>{t.region ?? "any"}</td>
+                  <td data-testid={`ops-used-${t.tenant}`}>{t.operations.used}</td>
+                  <td>{t.operations.limit ?? "–"}</td>
+                  <td>{share(t.operations.used, t.operations.limit)}</td>
+                  <td data-testid={`bytes-used-${t.tenant}`}>{formatBytes(t.bytesStored.used)}</td>
+                  <td>{t.bytesStored.limit === null ? "–" : formatBytes(t.bytesStored.limit)}</td>
+                  <td>{share(t.bytesStored.used, t.bytesStored.limit)}</td>
+                  <td className={t.region && t.region !== quotas.serverRegion ? "warn" : undefined}>
+                    {t.region ?? "any"}
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
         </section>
       )}
-      {platformAdmin && <section className="card">
-        <h2>Set a tenant's policy</h2>
-        <form onSubmit={save} className="row" aria-label="Tenant policy">
-          <label>Tenant <input name="tenant" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" /></label>
-          <label>Operations per day <input name="operationsPerDay" type="number" min={0} placeholder="no limit" /></label>
-          <label>Bytes stored <input name="bytesStored" type="number" min={0} placeholder="no limit" /></label>
-          <label>Region <input name="region" placeholder="any" /></label>
-          <button type="submit">Save</button>
-        </form>
-        {saved && <p role="status" className="ok">{saved}</p>}
-      </section>}
+      {platformAdmin && (
+        <section className="card">
+          <h2>Set a tenant's policy</h2>
+          <form onSubmit={save} className="row" aria-label="Tenant policy">
+            <label>
+              Tenant <input name="tenant" required pattern="[a-z0-9][a-z0-9_\-]{0,63}" />
+            </label>
+            <label>
+              Operations per day <input name="operationsPerDay" type="number" min={0} placeholder="no limit" />
+            </label>
+            <label>
+              Bytes stored <input name="bytesStored" type="number" min={0} placeholder="no limit" />
+            </label>
+            <label>
+              Region <input name="region" placeholder="any" />
+            </label>
+            <button type="submit">Save</button>
+          </form>
+          {saved && (
+            <p role="status" className="ok">
+              {saved}
+            </p>
+          )}
+        </section>
+      )}
       {residency && (
         <section className="card">
           <h2>Where tenants' state is written</h2>
           <table data-testid="stored-in">
-            <thead><tr><th scope="col">Tenant</th><th scope="col">Region</th><th scope="col">First write</th><th scope="col">Last write</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Tenant</th>
+                <th scope="col">Region</th>
+                <th scope="col">First write</th>
+                <th scope="col">Last write</th>
+              </tr>
+            </thead>
             <tbody>
               {residency.storedIn.map((s) => (
-                <tr key={`${s.tenant}/${s.region}`}><td>{s.tenant}</td><td>{s.region}</td><td>{new Date(s.firstWriteAt).toLocaleString()}</td><td>{new Date(s.lastWriteAt).toLocaleString()}</td></tr>
+                <tr key={`${s.tenant}/${s.region}`}>
+                  <td>{s.tenant}</td>
+                  <td>{s.region}</td>
+                  <td>{new Date(s.firstWriteAt).toLocaleString()}</td>
+                  <td>{new Date(s.lastWriteAt).toLocaleString()}</td>
+                </tr>
               ))}
             </tbody>
           </table>
           <h2>Refused writes (tenant pinned elsewhere)</h2>
-          {residency.audit.length === 0 ? <p className="muted">None.</p> : (
+          {residency.audit.length === 0 ? (
+            <p className="muted">None.</p>
+          ) : (
             <table data-testid="residency-audit">
-              <thead><tr><th scope="col">When</th><th scope="col">Tenant</th><th scope="col">Pinned to</th><th scope="col">This server</th><th scope="col">Operation</th><th scope="col">Namespace</th><th scope="col">Key</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">When</th>
+                  <th scope="col">Tenant</th>
+                  <th scope="col">Pinned to</th>
+                  <th scope="col">This server</th>
+                  <th scope="col">Operation</th>
+                  <th scope="col">Namespace</th>
+                  <th scope="col">Key</th>
+                </tr>
+              </thead>
               <tbody>
                 {residency.audit.map((a) => (
-                  <tr key={a.id}><td>{new Date(a.at).toLocaleString()}</td><td>{a.tenant}</td><td>{a.tenantRegion}</td><td>{a.serverRegion}</td><td><code>{a.operation}</code></td><td>{a.namespace ?? "–"}</td><td>{a.key ?? "–"}</td></tr>
+                  <tr key={a.id}>
+                    <td>{new Date(a.at).toLocaleString()}</td>
+                    <td>{a.tenant}</td>
+                    <td>{a.tenantRegion}</td>
+                    <td>{a.serverRegion}</td>
+                    <td>
+                      <code>{a.operation}</code>
+                    </td>
+                    <td>{a.namespace ?? "–"}</td>
+                    <td>{a.key ?? "–"}</td>
+                  </tr>
                 ))}
               </tbody>
             </table>

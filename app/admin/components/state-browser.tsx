@@ -5,8 +5,26 @@ import { api, formatBytes } from "./api";
 import { useViewer } from "./viewer";
 
 type Item = { key: string; version: number; sizeBytes: number };
-type RecordView = { namespace: string; key: string; version: number; value: unknown; tier: string | null; ttlSeconds: number | null; expiresAt: string | null; sizeBytes: number; limits: { warn: number; fail: number }; updatedAt: string };
-type Version = { version: number; at: string; actor: string | null; operation: string; value: unknown; patch: { op: string; path: string; value?: unknown; from?: string }[] };
+type RecordView = {
+  namespace: string;
+  key: string;
+  version: number;
+  value: unknown;
+  tier: string | null;
+  ttlSeconds: number | null;
+  expiresAt: string | null;
+  sizeBytes: number;
+  limits: { warn: number; fail: number };
+  updatedAt: string;
+};
+type Version = {
+  version: number;
+  at: string;
+  actor: string | null;
+  operation: string;
+  value: unknown;
+  patch: { op: string; path: string; value?: unknown; from?: string }[];
+};
 
 const enc = encodeURIComponent;
 
@@ -25,7 +43,10 @@ export function StateBrowser() {
   const [error, setError] = useState<string>();
 
   useEffect(() => {
-    Promise.all([viewer.platformAdmin ? api<{ tenants: string[] }>("/api/v1/admin/tenants") : { tenants: [viewer.tenant] }, api<{ namespaces: { name: string }[] }>("/api/v1/namespaces")])
+    Promise.all([
+      viewer.platformAdmin ? api<{ tenants: string[] }>("/api/v1/admin/tenants") : { tenants: [viewer.tenant] },
+      api<{ namespaces: { name: string }[] }>("/api/v1/namespaces"),
+    ])
       .then(([t, n]) => {
         setTenants(t.tenants);
         setTenant((cur) => cur || t.tenants[0] || "default");
@@ -38,7 +59,9 @@ export function StateBrowser() {
     setError(undefined);
     setRecord(undefined);
     try {
-      const page = await api<{ items: Item[] }>(`/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}?limit=200${prefix ? `&prefix=${enc(prefix)}` : ""}`);
+      const page = await api<{ items: Item[] }>(
+        `/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}?limit=200${prefix ? `&prefix=${enc(prefix)}` : ""}`,
+      );
       setItems(page.items);
     } catch (e) {
       setError((e as Error).message);
@@ -49,7 +72,10 @@ export function StateBrowser() {
     setError(undefined);
     try {
       const base = `/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}/${enc(key)}`;
-      const [r, h] = await Promise.all([api<RecordView>(base), api<{ versions: Version[] }>(`${base}/history?limit=100`)]);
+      const [r, h] = await Promise.all([
+        api<RecordView>(base),
+        api<{ versions: Version[] }>(`${base}/history?limit=100`),
+      ]);
       setRecord(r);
       setVersions(h.versions);
       setSelected(r.version);
@@ -68,16 +94,26 @@ export function StateBrowser() {
             <label>
               Tenant
               <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
-                {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => <option key={t} value={t}>{t}</option>)}
+                {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => (
+                  <option key={t} value={t}>
+                    {t}
+                  </option>
+                ))}
               </select>
             </label>
           ) : (
-            <p data-testid="own-tenant">Tenant <strong>{tenant}</strong></p>
+            <p data-testid="own-tenant">
+              Tenant <strong>{tenant}</strong>
+            </p>
           )}
           <label>
             Namespace
             <select value={namespace} onChange={(e) => setNamespace(e.target.value)}>
-              {namespaces.map((n) => <option key={n} value={n}>{n}</option>)}
+              {namespaces.map((n) => (
+                <option key={n} value={n}>
+                  {n}
+                </option>
+              ))}
             </select>
           </label>
           <label>
@@ -87,31 +123,57 @@ export function StateBrowser() {
           <button type="submit">Search</button>
         </form>
       </section>
-      {error && <p role="alert" className="bad">{error}</p>}
+      {error && (
+        <p role="alert" className="bad">
+          {error}
+        </p>
+      )}
       <div className="split">
         <section className="card" aria-label="Keys">
           <h2>Keys</h2>
-          {!items ? <p className="muted">Pick a tenant and namespace, then search.</p> : items.length === 0 ? <p className="muted">No keys match.</p> : (
+          {!items ? (
+            <p className="muted">Pick a tenant and namespace, then search.</p>
+          ) : items.length === 0 ? (
+            <p className="muted">No keys match.</p>
+          ) : (
             <ul className="keys" data-testid="key-list">
               {items.map((i) => (
-                <li key={i.key}><button type="button" onClick={() => void open(i.key)}>{i.key} <span className="muted">v{i.version} · {formatBytes(i.sizeBytes)}</span></button></li>
+                <li key={i.key}>
+                  <button type="button" onClick={() => void open(i.key)}>
+                    {i.key}{" "}
+                    <span className="muted">
+                      v{i.version} · {formatBytes(i.sizeBytes)}
+                    </span>
+                  </button>
+                </li>
               ))}
             </ul>
           )}
         </section>
         <section className="card" aria-label="Record">
-          {!record ? <p className="muted">Select a key to see its value and history.</p> : (
+          {!record ? (
+            <p className="muted">Select a key to see its value and history.</p>
+          ) : (
             <>
-              <h2>{record.namespace} / {record.key}</h2>
+              <h2>
+                {record.namespace} / {record.key}
+              </h2>
               <p data-testid="record-meta">
                 Version <strong>{record.version}</strong> · served by the <strong>{record.tier ?? "–"}</strong> tier ·
-                TTL {record.ttlSeconds === null ? "none" : `${record.ttlSeconds} s`} · size {formatBytes(record.sizeBytes)} of {formatBytes(record.limits.fail)} allowed
-                (warning at {formatBytes(record.limits.warn)})
+                TTL {record.ttlSeconds === null ? "none" : `${record.ttlSeconds} s`} · size{" "}
+                {formatBytes(record.sizeBytes)} of {formatBytes(record.limits.fail)} allowed (warning at{" "}
+                {formatBytes(record.limits.warn)})
               </p>
               <h2>History</h2>
               <div className="timeline" role="group" aria-label="Versions">
                 {versions.map((v) => (
-                  <button key={v.version} type="button" aria-pressed={v.version === selected} onClick={() => setSelected(v.version)} data-testid={`version-${v.version}`}>
+                  <button
+                    key={v.version}
+                    type="button"
+                    aria-pressed={v.version === selected}
+                    onClick={() => setSelected(v.version)}
+                    data-testid={`version-${v.version}`}
+                  >
                     v{v.version}
                   </button>
                 ))}
@@ -119,15 +181,30 @@ export function StateBrowser() {
               {shown && (
                 <div data-testid="version-view">
                   <p className="muted">
-                    Version {shown.version}: {shown.operation} at {new Date(shown.at).toLocaleString()}{shown.actor ? ` by ${shown.actor}` : ""}
+                    Version {shown.version}: {shown.operation} at {new Date(shown.at).toLocaleString()}
+                    {shown.actor ? ` by ${shown.actor}` : ""}
                   </p>
                   <h2>Value at version {shown.version}</h2>
-                  <pre data-testid="version-value" tabIndex={0} aria-label={`Value at version ${shown.version}`}>{JSON.stringify(shown.value, null, 2)}</pre>
+                  <pre data-testid="version-value" tabIndex={0} aria-label={`Value at version ${shown.version}`}>
+                    {JSON.stringify(shown.value, null, 2)}
+                  </pre>
                   <h2>Changes from version {shown.version - 1}</h2>
-                  {shown.patch.length === 0 ? <p className="muted">No changes.</p> : (
+                  {shown.patch.length === 0 ? (
+                    <p className="muted">No changes.</p>
+                  ) : (
                     <ul data-testid="version-diff">
                       {shown.patch.map((p, i) => (
-                        <li key={i}><code>{p.op} {p.path || "/"}</code>{"value" in p ? <> → <code>{JSON.stringify(p.value).slice(0, 200)}</code></> : null}</li>
+                        <li key={i}>
+                          <code>
+                            {p.op} {p.path || "/"}
+                          </code>
+                          {"value" in p ? (
+                            <>
+                              {" "}
+                              → <code>{JSON.stringify(p.value).slice(0, 200)}</code>
+                            </>
+                          ) : null}
+                        </li>
                       ))}
                     </ul>
                   )}

@@ -19,7 +19,9 @@ export function PlatformOnly({ title }: { title: string }) {
   return (
     <>
       <h1>{title}</h1>
-      <p className="muted" data-testid="platform-only">This page covers every tenant of the deployment: it needs a key with the platform:admin scope.</p>
+      <p className="muted" data-testid="platform-only">
+        This page covers every tenant of the deployment: it needs a key with the platform:admin scope.
+      </p>
     </>
   );
 }

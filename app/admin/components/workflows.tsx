@@ -5,11 +5,17 @@ import type { RunView } from "../../../server/workflows/service";
 import { RUN_STATUSES as STATUSES } from "../../../server/workflows/types";
 import { api } from "./api";
 
-
 type RunSummary = Omit<RunView, "checkpoints" | "result"> & { tenant: string };
 type RunDetail = RunView & { tenant: string };
 
-const tone = (status: string) => (status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" || status === "cancelling" ? "warn" : undefined);
+const tone = (status: string) =>
+  status === "succeeded"
+    ? "ok"
+    : status === "failed"
+      ? "bad"
+      : status === "cancelled" || status === "cancelling"
+        ? "warn"
+        : undefined;
 
 export function WorkflowsPage() {
   const [status, setStatus] = useState("");
@@ -20,10 +26,13 @@ export function WorkflowsPage() {
 
   useEffect(() => {
     const load = () =>
-      api<{ runs: RunSummary[] }>(`/api/v1/admin/workflows?limit=100${status ? `&status=${status}` : ""}`).then((d) => {
-        setRuns(d.runs);
-        setError(undefined);
-      }, (e: Error) => setError(e.message));
+      api<{ runs: RunSummary[] }>(`/api/v1/admin/workflows?limit=100${status ? `&status=${status}` : ""}`).then(
+        (d) => {
+          setRuns(d.runs);
+          setError(undefined);
+        },
+        (e: Error) => setError(e.message),
+      );
     void load();
     const timer = setInterval(load, 3000);
     return () => clearInterval(timer);
@@ -32,7 +41,9 @@ export function WorkflowsPage() {
   useEffect(() => {
     if (!selected) return;
     const load = () =>
-      api<RunDetail>(`/api/v1/admin/workflows/${encodeURIComponent(selected.tenant)}/${encodeURIComponent(selected.runId)}`).then(setDetail, (e: Error) => setError(e.message));
+      api<RunDetail>(
+        `/api/v1/admin/workflows/${encodeURIComponent(selected.tenant)}/${encodeURIComponent(selected.runId)}`,
+      ).then(setDetail, (e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 2000);
     return () => clearInterval(timer);
@@ -41,27 +52,73 @@ export function WorkflowsPage() {
   return (
     <>
       <h1>Workflows</h1>
-      {error ? <p role="alert" className="bad">{error}</p> : null}
+      {error ? (
+        <p role="alert" className="bad">
+          {error}
+        </p>
+      ) : null}
       <section className="card">
         <h2>Recent runs</h2>
         <label>
           Status{" "}
-          <select style={{ width: "auto" }} value={status} onChange={(e) => setStatus(e.target.value)} data-testid="workflow-status-filter">
+          <select
+            style={{ width: "auto" }}
+            value={status}
+            onChange={(e) => setStatus(e.target.value)}
+            data-testid="workflow-status-filter"
+          >
             <option value="">all</option>
-            {STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
           </select>
         </label>
-        {!runs ? <p className="muted" role="status">Loading runs…</p> : runs.length === 0 ? <p className="muted">No runs yet: start one with POST /api/v1/workflows.</p> : (
+        {!runs ? (
+          <p className="muted" role="status">
+            Loading runs…
+          </p>
+        ) : runs.length === 0 ? (
+          <p className="muted">No runs yet: start one with POST /api/v1/workflows.</p>
+        ) : (
           <table data-testid="workflow-runs">
-            <thead><tr><th scope="col">Run</th><th scope="col">Tenant</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Progress</th><th scope="col">Attempts</th><th scope="col">Resumes</th><th scope="col">Worker</th><th scope="col">Updated</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Run</th>
+                <th scope="col">Tenant</th>
+                <th scope="col">Type</th>
+                <th scope="col">Status</th>
+                <th scope="col">Progress</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Resumes</th>
+                <th scope="col">Worker</th>
+                <th scope="col">Updated</th>
+              </tr>
+            </thead>
             <tbody>
               {runs.map((r) => (
                 <tr key={`${r.tenant}/${r.runId}`} data-run={r.runId}>
-                  <td><button type="button" className="secondary" onClick={() => setSelected({ tenant: r.tenant, runId: r.runId })}><code>{r.runId}</code></button></td>
+                  <td>
+                    <button
+                      type="button"
+                      className="secondary"
+                      onClick={() => setSelected({ tenant: r.tenant, runId: r.runId })}
+                    >
+                      <code>{r.runId}</code>
+                    </button>
+                  </td>
                   <td>{r.tenant}</td>
                   <td>{r.type}</td>
                   <td className={tone(r.status)}>{r.status}</td>
-                  <td><progress max={r.totalSteps} value={r.completedSteps} aria-label={`${r.completedSteps} of ${r.totalSteps} steps`} /> {r.completedSteps}/{r.totalSteps}</td>
+                  <td>
+                    <progress
+                      max={r.totalSteps}
+                      value={r.completedSteps}
+                      aria-label={`${r.completedSteps} of ${r.totalSteps} steps`}
+                    />{" "}
+                    {r.completedSteps}/{r.totalSteps}
+                  </td>
                   <td>{r.attempts}</td>
                   <td>{r.resumes}</td>
                   <td>{r.worker ?? "–"}</td>
@@ -73,28 +130,85 @@ export function WorkflowsPage() {
         )}
       </section>
       {detail ? (
-        <section className="card" style={{ marginTop: "1rem" }} data-testid="workflow-detail" aria-label={`Run ${detail.runId}`}>
-          <h2>Run <code>{detail.runId}</code> ({detail.tenant})</h2>
+        <section
+          className="card"
+          style={{ marginTop: "1rem" }}
+          data-testid="workflow-detail"
+          aria-label={`Run ${detail.runId}`}
+        >
+          <h2>
+            Run <code>{detail.runId}</code> ({detail.tenant})
+          </h2>
           <div className="stats">
-            <div className="stat"><div className="label">Status</div><div className={`value ${tone(detail.status) ?? ""}`} data-testid="workflow-detail-status">{detail.status}</div></div>
-            <div className="stat"><div className="label">Step</div><div className="value">{detail.step} of {detail.totalSteps}</div></div>
-            <div className="stat"><div className="label">Attempts</div><div className="value">{detail.attempts} (max {detail.maxAttempts} per step)</div></div>
-            <div className="stat"><div className="label">Resumes</div><div className="value">{detail.resumes}</div></div>
-            <div className="stat"><div className="label">Version</div><div className="value">{detail.version}</div></div>
+            <div className="stat">
+              <div className="label">Status</div>
+              <div className={`value ${tone(detail.status) ?? ""}`} data-testid="workflow-detail-status">
+                {detail.status}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Step</div>
+              <div className="value">
+                {detail.step} of {detail.totalSteps}
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Attempts</div>
+              <div className="value">
+                {detail.attempts} (max {detail.maxAttempts} per step)
+              </div>
+            </div>
+            <div className="stat">
+              <div className="label">Resumes</div>
+              <div className="value">{detail.resumes}</div>
+            </div>
+            <div className="stat">
+              <div className="label">Version</div>
+              <div className="value">{detail.version}</div>
+            </div>
           </div>
-          {detail.error ? <p className="bad">Failed at step {detail.error.step}: {detail.error.message}</p> : detail.lastError ? <p className="warn">Last error: {detail.lastError}</p> : null}
+          {detail.error ? (
+            <p className="bad">
+              Failed at step {detail.error.step}: {detail.error.message}
+            </p>
+          ) : detail.lastError ? (
+            <p className="warn">Last error: {detail.lastError}</p>
+          ) : null}
           <h3>Checkpoints</h3>
-          {detail.checkpoints.length === 0 ? <p className="muted">No step has completed yet.</p> : (
+          {detail.checkpoints.length === 0 ? (
+            <p className="muted">No step has completed yet.</p>
+          ) : (
             <table data-testid="workflow-checkpoints">
-              <thead><tr><th scope="col">Step</th><th scope="col">Name</th><th scope="col">Attempt</th><th scope="col">Worker</th><th scope="col">Duration</th><th scope="col">Completed</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Step</th>
+                  <th scope="col">Name</th>
+                  <th scope="col">Attempt</th>
+                  <th scope="col">Worker</th>
+                  <th scope="col">Duration</th>
+                  <th scope="col">Completed</th>
+                </tr>
+              </thead>
               <tbody>
                 {detail.checkpoints.map((c) => (
-                  <tr key={c.step}><td>{c.step}</td><td>{c.name}</td><td>{c.attempt}</td><td>{c.worker}</td><td>{c.durationMs} ms</td><td>{new Date(c.completedAt).toLocaleTimeString()}</td></tr>
+                  <tr key={c.step}>
+                    <td>{c.step}</td>
+                    <td>{c.name}</td>
+                    <td>{c.attempt}</td>
+                    <td>{c.worker}</td>
+                    <td>{c.durationMs} ms</td>
+                    <td>{new Date(c.completedAt).toLocaleTimeString()}</td>
+                  </tr>
                 ))}
               </tbody>
             </table>
           )}
-          {detail.result !== null && detail.result !== undefined ? (<><h3>Result</h3><pre>{JSON.stringify(detail.result, null, 2)}</pre></>) : null}
+          {detail.result !== null && detail.result !== undefined ? (
+            <>
+              <h3>Result</h3>
+              <pre>{JSON.stringify(detail.result, null, 2)}</pre>
+            </>
+          ) : null}
         </section>
       ) : null}
     </>

@@ -6,69 +6,141 @@ import { HttpError } from "../problem";
 import { problems, type RouteKit } from "./kit";
 
 const KeyInfo = z
-  .object({ id: z.string(), tenant: z.string(), name: z.string().nullable(), scopes: z.array(z.enum(SCOPES)), createdAt: z.string(), revokedAt: z.string().nullable() })
+  .object({
+    id: z.string(),
+    tenant: z.string(),
+    name: z.string().nullable(),
+    scopes: z.array(z.enum(SCOPES)),
+    createdAt: z.string(),
+    revokedAt: z.string().nullable(),
+  })
   .openapi("ApiKey");
 
 export function registerAdminRoutes({ define }: RouteKit): void {
   // POST /api/v1/admin/keys – create a key for the caller's tenant (any tenant: platform admins); the key is in this answer only
   define(
     {
-      method: "post", path: "/api/v1/admin/keys", summary: "Create an API key", tags: ["admin"], scope: "admin",
+      method: "post",
+      path: "/api/v1/admin/keys",
+      summary: "Create an API key",
+      tags: ["admin"],
+      scope: "admin",
       body: {
         schema: z
           .object({
-            tenant: z.string().max(64).optional().openapi({ description: "Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise)" }),
-            scopes: z.array(z.string().max(64)).min(1).max(16).openapi({ description: "Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise)" }),
+            tenant: z
+              .string()
+              .max(64)
+              .optional()
+              .openapi({
+                description: "Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise)",
+              }),
+            scopes: z
+              .array(z.string().max(64))
+              .min(1)
+              .max(16)
+              .openapi({
+                description: "Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise)",
+              }),
             name: z.string().max(200).optional(),
           })
           .openapi("CreateKeyRequest"),
         contentTypes: ["application/json"],
       },
-      responses: { 201: { description: "Created; `key` is shown only here", content: { "application/json": { schema: KeyInfo.extend({ key: z.string() }).openapi("CreatedApiKey") } } }, ...problems(400, 401, 403, 404, 415, 422, 429, 503) },
+      responses: {
+        201: {
+          description: "Created; `key` is shown only here",
+          content: { "application/json": { schema: KeyInfo.extend({ key: z.string() }).openapi("CreatedApiKey") } },
+        },
+        ...problems(400, 401, 403, 404, 415, 422, 429, 503),
+      },
     },
     async ({ c, services, principal, body }) => {
       const tenant = visibleTenant(principal, body.tenant ?? principal.tenant);
       assertMayGrant(principal, body.scopes);
       const k = await services.keys.create({ ...body, tenant });
       c.header("cache-control", "no-store");
-      return c.json({ id: k.id, key: k.key, tenant: k.tenant, scopes: k.scopes, name: k.name, createdAt: k.createdAt.toISOString(), revokedAt: null }, 201);
+      return c.json(
+        {
+          id: k.id,
+          key: k.key,
+          tenant: k.tenant,
+          scopes: k.scopes,
+          name: k.name,
+          createdAt: k.createdAt.toISOString(),
+          revokedAt: null,
+        },
+        201,
+      );
     },
   );
 
   // GET /api/v1/admin/keys – list keys (never their secrets): the caller's tenant's (every tenant's: platform admins)
   define(
     {
-      method: "get", path: "/api/v1/admin/keys", summary: "List API keys", tags: ["admin"], scope: "admin",
+      method: "get",
+      path: "/api/v1/admin/keys",
+      summary: "List API keys",
+      tags: ["admin"],
+      scope: "admin",
       query: z.object({ tenant: z.string().max(64).optional() }),
-      responses: { 200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(KeyInfo) }) } } }, ...problems(401, 403, 404, 429, 503) },
+      responses: {
+        200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(KeyInfo) }) } } },
+        ...problems(401, 403, 404, 429, 503),
+      },
     },
     async ({ c, services, principal, query }) => {
-      const keys = await services.keys.list(query.tenant !== undefined ? visibleTenant(principal, query.tenant) : visibleTenants(principal));
-      return c.json({ keys: keys.map((k) => ({ ...k, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null })) });
+      const keys = await services.keys.list(
+        query.tenant !== undefined ? visibleTenant(principal, query.tenant) : visibleTenants(principal),
+      );
+      return c.json({
+        keys: keys.map((k) => ({
+          ...k,
+          createdAt: k.createdAt.toISOString(),
+          revokedAt: k.revokedAt?.toISOString() ?? null,
+        })),
+      });
     },
   );
 
   // DELETE /api/v1/admin/keys/{id} – revoke a key of the caller's tenant (any tenant's: platform admins)
   define(
     {
-      method: "delete", path: "/api/v1/admin/keys/{id}", summary: "Revoke an API key", tags: ["admin"], scope: "admin",
-      params: z.object({ id: z.string().max(64).openapi({ param: { name: "id", in: "path" } }) }),
+      method: "delete",
+      path: "/api/v1/admin/keys/{id}",
+      summary: "Revoke an API key",
+      tags: ["admin"],
+      scope: "admin",
+      params: z.object({
+        id: z
+          .string()
+          .max(64)
+          .openapi({ param: { name: "id", in: "path" } }),
+      }),
       responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const key = await services.keys.get(params.id);
       // Another tenant's key is as absent as an unknown one.
-      if (!key || (key.tenant !== principal.tenant && !isPlatformAdmin(principal))) throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
+      if (!key || (key.tenant !== principal.tenant && !isPlatformAdmin(principal)))
+        throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
       assertMayGrant(principal, key.scopes);
-      if (!(await services.keys.revoke(params.id))) throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
+      if (!(await services.keys.revoke(params.id)))
+        throw new HttpError("not_found", `no key ${params.id.slice(0, 64)}`);
       return c.body(null, 204);
     },
   );
 }
 
 const TenantNs = z.object({
-  tenant: z.string().max(64).openapi({ param: { name: "tenant", in: "path" } }),
-  ns: z.string().max(64).openapi({ param: { name: "ns", in: "path" } }),
+  tenant: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "tenant", in: "path" } }),
+  ns: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "ns", in: "path" } }),
 });
 const TenantNsKey = TenantNs.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) });
 
@@ -80,41 +152,92 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/tenants – tenants that have state or keys (a tenant admin: its own only)
   define(
     {
-      method: "get", path: "/api/v1/admin/tenants", summary: "Tenants with state or keys", tags: ["admin"], scope: "admin",
-      responses: { 200: { description: "Tenants", content: { "application/json": { schema: z.object({ tenants: z.array(z.string()) }) } } }, ...problems(401, 403, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/tenants",
+      summary: "Tenants with state or keys",
+      tags: ["admin"],
+      scope: "admin",
+      responses: {
+        200: {
+          description: "Tenants",
+          content: { "application/json": { schema: z.object({ tenants: z.array(z.string()) }) } },
+        },
+        ...problems(401, 403, 429, 503),
+      },
     },
-    async ({ c, services, principal }) => c.json({ tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
+    async ({ c, services, principal }) =>
+      c.json({ tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
   );
 
   // GET /api/v1/admin/state/{tenant}/{ns} – any tenant's keys
   define(
     {
-      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}", summary: "List a tenant's keys", tags: ["admin"], scope: "admin", params: TenantNs,
-      query: z.object({ prefix: z.string().max(512).optional(), limit: z.coerce.number().int().min(1).max(1000).optional(), cursor: z.string().max(2048).optional() }),
-      responses: { 200: { description: "A page of keys", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(400, 401, 403, 404, 422, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/state/{tenant}/{ns}",
+      summary: "List a tenant's keys",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantNs,
+      query: z.object({
+        prefix: z.string().max(512).optional(),
+        limit: z.coerce.number().int().min(1).max(1000).optional(),
+        cursor: z.string().max(2048).optional(),
+      }),
+      responses: {
+        200: {
+          description: "A page of keys",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...problems(400, 401, 403, 404, 422, 429, 503),
+      },
     },
     async ({ c, services, principal, params, query }) => {
       const tenant = visibleTenant(principal, params.tenant);
       const page = await services.state.list(tenant, params.ns, query);
-      return c.json({ tenant, namespace: params.ns, items: page.items, ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}) });
+      return c.json({
+        tenant,
+        namespace: params.ns,
+        items: page.items,
+        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+      });
     },
   );
 
   // GET /api/v1/admin/state/{tenant}/{ns}/{key} – one record with its tier, TTL and size against the namespace's limits
   define(
     {
-      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}", summary: "Inspect a record", tags: ["admin"], scope: "admin", params: TenantNsKey,
-      responses: { 200: { description: "The record", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 409, 422, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/state/{tenant}/{ns}/{key}",
+      summary: "Inspect a record",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantNsKey,
+      responses: {
+        200: {
+          description: "The record",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...problems(401, 403, 404, 409, 422, 429, 503),
+      },
     },
     async ({ c, services, principal, params }) => {
       const tenant = visibleTenant(principal, params.tenant);
       const r = await services.state.getOrThrow({ tenant, namespace: params.ns, key: params.key });
       const policy = services.state.policy(params.ns);
       return c.json({
-        tenant, namespace: r.namespace, key: r.key, version: r.version, value: r.value, schemaVersion: r.schemaVersion, tier: r.tier ?? null,
-        createdAt: r.createdAt.toISOString(), updatedAt: r.updatedAt.toISOString(), expiresAt: r.expiresAt?.toISOString() ?? null,
+        tenant,
+        namespace: r.namespace,
+        key: r.key,
+        version: r.version,
+        value: r.value,
+        schemaVersion: r.schemaVersion,
+        tier: r.tier ?? null,
+        createdAt: r.createdAt.toISOString(),
+        updatedAt: r.updatedAt.toISOString(),
+        expiresAt: r.expiresAt?.toISOString() ?? null,
         ttlSeconds: r.expiresAt ? Math.max(0, Math.round((r.expiresAt.getTime() - Date.now()) / 1000)) : null,
-        sizeBytes: r.sizeBytes, limits: policy.maxBytes,
+        sizeBytes: r.sizeBytes,
+        limits: policy.maxBytes,
       });
     },
   );
@@ -122,21 +245,59 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/state/{tenant}/{ns}/{key}/history – versions with their values and diffs (time travel)
   define(
     {
-      method: "get", path: "/api/v1/admin/state/{tenant}/{ns}/{key}/history", summary: "A record's versions with values", tags: ["admin"], scope: "admin", params: TenantNsKey,
-      query: z.object({ limit: z.coerce.number().int().min(1).max(1000).optional(), before: z.coerce.number().int().min(1).max(2_147_483_647).optional() }),
-      responses: { 200: { description: "Versions, newest first", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 422, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/state/{tenant}/{ns}/{key}/history",
+      summary: "A record's versions with values",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantNsKey,
+      query: z.object({
+        limit: z.coerce.number().int().min(1).max(1000).optional(),
+        before: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
+      }),
+      responses: {
+        200: {
+          description: "Versions, newest first",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...problems(401, 403, 404, 422, 429, 503),
+      },
     },
     async ({ c, services, principal, params, query }) => {
-      const versions = await services.state.history({ tenant: visibleTenant(principal, params.tenant), namespace: params.ns, key: params.key }, { limit: query.limit ?? 50, before: query.before });
-      return c.json({ versions: versions.map((v) => ({ version: v.version, at: v.at.toISOString(), actor: v.actor, operation: v.operation, value: v.value, patch: v.patch, sizeBytes: v.sizeBytes })) });
+      const versions = await services.state.history(
+        { tenant: visibleTenant(principal, params.tenant), namespace: params.ns, key: params.key },
+        { limit: query.limit ?? 50, before: query.before },
+      );
+      return c.json({
+        versions: versions.map((v) => ({
+          version: v.version,
+          at: v.at.toISOString(),
+          actor: v.actor,
+          operation: v.operation,
+          value: v.value,
+          patch: v.patch,
+          sizeBytes: v.sizeBytes,
+        })),
+      });
     },
   );
 
   // GET /api/v1/admin/outbox – pending events, lag, the newest events and where they go (a tenant admin: its tenant's events)
   define(
     {
-      method: "get", path: "/api/v1/admin/outbox", summary: "The outbox", tags: ["admin"], scope: "admin",
-      responses: { 200: { description: "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/outbox",
+      summary: "The outbox",
+      tags: ["admin"],
+      scope: "admin",
+      responses: {
+        200: {
+          description:
+            "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+        },
+        ...problems(401, 403, 429, 503),
+      },
     },
     async ({ c, services, principal }) => {
       const tenant = visibleTenants(principal);
@@ -144,7 +305,11 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       return c.json({
         ...stats,
         publishers: recent.publishers,
-        events: recent.events.map((e) => ({ ...e, createdAt: e.createdAt.toISOString(), publishedAt: e.publishedAt?.toISOString() ?? null })),
+        events: recent.events.map((e) => ({
+          ...e,
+          createdAt: e.createdAt.toISOString(),
+          publishedAt: e.publishedAt?.toISOString() ?? null,
+        })),
       });
     },
   );
@@ -153,8 +318,22 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
   // platform:admin: the rules watch the whole deployment (every tenant's traffic and storage).
   define(
     {
-      method: "get", path: "/api/v1/admin/alerts", summary: "Alert states", tags: ["admin"], scope: "platform:admin",
-      responses: { 200: { description: "Each alert with its state", content: { "application/json": { schema: z.object({ source: z.string(), alerts: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
+      method: "get",
+      path: "/api/v1/admin/alerts",
+      summary: "Alert states",
+      tags: ["admin"],
+      scope: "platform:admin",
+      responses: {
+        200: {
+          description: "Each alert with its state",
+          content: {
+            "application/json": {
+              schema: z.object({ source: z.string(), alerts: z.array(z.record(z.string(), z.unknown())) }),
+            },
+          },
+        },
+        ...problems(401, 403, 429),
+      },
     },
     async ({ c, services }) => {
       if (services.config.PROMETHEUS_URL) {
@@ -171,7 +350,12 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         circuits: ready.stores.map((s) => ({ store: s.backend, tier: s.tier, state: s.circuit })),
         stores: ready.stores.map((s) => ({ store: s.backend, tier: s.tier, up: s.status === "up" })),
         outboxLagSeconds: outbox?.lagSeconds ?? null,
-        quotas: new Map(services.namespaces.list().filter((p) => p.storageQuotaBytes).map((p) => [p.name, p.storageQuotaBytes!])),
+        quotas: new Map(
+          services.namespaces
+            .list()
+            .filter((p) => p.storageQuotaBytes)
+            .map((p) => [p.name, p.storageQuotaBytes!]),
+        ),
       });
       return c.json({ source: "in-process", alerts });
     },

@@ -4,8 +4,15 @@ import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless
 import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
 import { problems, type RouteKit } from "./kit";
 
-const AgentParams = z.object({ agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }) });
-const SessionParams = AgentParams.extend({ id: z.string().max(MAX_SESSION_ID_CHARS).openapi({ param: { name: "id", in: "path" } }) });
+const AgentParams = z.object({
+  agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }),
+});
+const SessionParams = AgentParams.extend({
+  id: z
+    .string()
+    .max(MAX_SESSION_ID_CHARS)
+    .openapi({ param: { name: "id", in: "path" } }),
+});
 const Entities = z.record(z.string(), z.unknown()).openapi("Entities");
 const TurnResult = z
   .object({
@@ -14,7 +21,9 @@ const TurnResult = z
     version: z.number().int().nullable(),
     intent: z.string(),
     entities: Entities,
-    degraded: z.boolean().openapi({ description: "True when memory was unavailable: the reply was made without state" }),
+    degraded: z
+      .boolean()
+      .openapi({ description: "True when memory was unavailable: the reply was made without state" }),
   })
   .openapi("TurnResult");
 const MessageBody = z.object({ content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).openapi("MessageRequest");
@@ -23,25 +32,53 @@ export function registerAgentRoutes({ define }: RouteKit): void {
   // POST /api/v1/agents/{agent}/sessions – start a conversation
   define(
     {
-      method: "post", path: "/api/v1/agents/{agent}/sessions", summary: "Start a session", tags: ["agents"], scope: "agents:invoke", params: AgentParams, idempotent: true,
-      responses: { 201: { description: "Created", content: { "application/json": { schema: z.object({ sessionId: z.string(), agent: z.string(), version: z.number(), createdAt: z.string() }).openapi("Session") } } }, ...problems(401, 403, 404, 429, 503) },
+      method: "post",
+      path: "/api/v1/agents/{agent}/sessions",
+      summary: "Start a session",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: AgentParams,
+      idempotent: true,
+      responses: {
+        201: {
+          description: "Created",
+          content: {
+            "application/json": {
+              schema: z
+                .object({ sessionId: z.string(), agent: z.string(), version: z.number(), createdAt: z.string() })
+                .openapi("Session"),
+            },
+          },
+        },
+        ...problems(401, 403, 404, 429, 503),
+      },
     },
     async ({ c, services, principal, params }) => {
       const s = await services.agents.createSession(principal.tenant, params.agent);
       c.header("location", `/api/v1/agents/${params.agent}/sessions/${s.sessionId}`);
       c.header("etag", `"${s.version}"`);
-      return c.json({ sessionId: s.sessionId, agent: params.agent, version: s.version, createdAt: s.createdAt.toISOString() }, 201);
+      return c.json(
+        { sessionId: s.sessionId, agent: params.agent, version: s.version, createdAt: s.createdAt.toISOString() },
+        201,
+      );
     },
   );
 
   // POST /api/v1/agents/{agent}/sessions/{id}/messages – one turn; Accept: text/event-stream streams the reply
   define(
     {
-      method: "post", path: "/api/v1/agents/{agent}/sessions/{id}/messages", summary: "Send a message (one turn)", tags: ["agents"], scope: "agents:invoke", params: SessionParams, idempotent: true,
+      method: "post",
+      path: "/api/v1/agents/{agent}/sessions/{id}/messages",
+      summary: "Send a message (one turn)",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: SessionParams,
+      idempotent: true,
       body: { schema: MessageBody, contentTypes: ["application/json"] },
       responses: {
         200: {
-          description: "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` event carrying this object.",
+          description:
+            "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` event carrying this object.",
           content: { "application/json": { schema: TurnResult }, "text/event-stream": { schema: z.string() } },
         },
         ...problems(400, 401, 403, 404, 409, 413, 415, 429, 503),
@@ -66,8 +103,19 @@ export function registerAgentRoutes({ define }: RouteKit): void {
   // GET /api/v1/agents/{agent}/sessions/{id} – the session's state and memory budget
   define(
     {
-      method: "get", path: "/api/v1/agents/{agent}/sessions/{id}", summary: "A session's state", tags: ["agents"], scope: "agents:invoke", params: SessionParams,
-      responses: { 200: { description: "Memory: recent turns, summary, entities, intent, budget", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("SessionState") } } }, ...problems(401, 403, 404, 409, 429, 503) },
+      method: "get",
+      path: "/api/v1/agents/{agent}/sessions/{id}",
+      summary: "A session's state",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: SessionParams,
+      responses: {
+        200: {
+          description: "Memory: recent turns, summary, entities, intent, budget",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("SessionState") } },
+        },
+        ...problems(401, 403, 404, 409, 429, 503),
+      },
     },
     async ({ c, services, principal, params }) => {
       const s = await services.agents.getSession(principal.tenant, params.agent, params.id);
@@ -79,7 +127,12 @@ export function registerAgentRoutes({ define }: RouteKit): void {
   // DELETE /api/v1/agents/{agent}/sessions/{id} – end a session
   define(
     {
-      method: "delete", path: "/api/v1/agents/{agent}/sessions/{id}", summary: "End a session", tags: ["agents"], scope: "agents:invoke", params: SessionParams,
+      method: "delete",
+      path: "/api/v1/agents/{agent}/sessions/{id}",
+      summary: "End a session",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: SessionParams,
       responses: { 204: { description: "Ended" }, ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
@@ -96,12 +149,21 @@ const InvokeBody = z
       .min(1)
       .max(MAX_INVOKE_MESSAGES)
       .openapi({ description: "The whole conversation, oldest first; the last message is the user's" }),
-    summary: z.string().max(MAX_SUMMARY_CHARS).optional().openapi({ description: "A summary of turns older than the messages sent" }),
-    entities: Entities.optional().openapi({ description: "Facts known from before the messages sent (name, email, ...)" }),
+    summary: z
+      .string()
+      .max(MAX_SUMMARY_CHARS)
+      .optional()
+      .openapi({ description: "A summary of turns older than the messages sent" }),
+    entities: Entities.optional().openapi({
+      description: "Facts known from before the messages sent (name, email, ...)",
+    }),
   })
   .openapi("InvokeRequest");
 const InvokeResult = TurnResult.extend({
-  turn: z.number().int().openapi({ description: "The number of user messages sent (the turn this would be in a session)" }),
+  turn: z
+    .number()
+    .int()
+    .openapi({ description: "The number of user messages sent (the turn this would be in a session)" }),
   version: z.null(),
   relatedTopic: z.object({ turn: z.number().int(), text: z.string(), similarity: z.number() }).optional(),
 }).openapi("InvokeResult");
@@ -111,7 +173,9 @@ const BatchBody = z
       .array(z.unknown().openapi({ description: "{ id?: string (≤128), text: string (1–32000) }" }))
       .min(1)
       .max(MAX_BATCH_DOCUMENTS)
-      .openapi({ description: `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed document is reported in its place` }),
+      .openapi({
+        description: `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed document is reported in its place`,
+      }),
   })
   .openapi("BatchRequest");
 const BatchItem = z
@@ -129,21 +193,47 @@ export function registerStatelessAgentRoutes({ define }: RouteKit): void {
   // POST /api/v1/agents/{agent}/invoke – one stateless turn: the whole context in, a reply out, nothing stored
   define(
     {
-      method: "post", path: "/api/v1/agents/{agent}/invoke", summary: "Stateless turn (context sent whole, nothing stored)", tags: ["agents"], scope: "agents:invoke", params: AgentParams,
+      method: "post",
+      path: "/api/v1/agents/{agent}/invoke",
+      summary: "Stateless turn (context sent whole, nothing stored)",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: AgentParams,
       body: { schema: InvokeBody, contentTypes: ["application/json"] },
-      responses: { 200: { description: "The reply, as a session turn would answer; nothing is stored", content: { "application/json": { schema: InvokeResult } } }, ...problems(400, 401, 403, 404, 413, 415, 422, 429) },
+      responses: {
+        200: {
+          description: "The reply, as a session turn would answer; nothing is stored",
+          content: { "application/json": { schema: InvokeResult } },
+        },
+        ...problems(400, 401, 403, 404, 413, 415, 422, 429),
+      },
     },
-    async ({ c, services, principal, params, body }) => c.json(await services.agents.invoke(principal.tenant, params.agent, body)),
+    async ({ c, services, principal, params, body }) =>
+      c.json(await services.agents.invoke(principal.tenant, params.agent, body)),
   );
 
   // POST /api/v1/agents/{agent}/batch – classify independent documents (intent and entities), errors per item
   define(
     {
-      method: "post", path: "/api/v1/agents/{agent}/batch", summary: "Classify documents in a batch", tags: ["agents"], scope: "agents:invoke", params: AgentParams,
+      method: "post",
+      path: "/api/v1/agents/{agent}/batch",
+      summary: "Classify documents in a batch",
+      tags: ["agents"],
+      scope: "agents:invoke",
+      params: AgentParams,
       body: { schema: BatchBody, contentTypes: ["application/json"] },
       operations: (body) => body.documents.length,
       responses: {
-        200: { description: "One result per document, in order; failed documents carry `error`", content: { "application/json": { schema: z.object({ results: z.array(BatchItem), succeeded: z.number().int(), failed: z.number().int() }).openapi("BatchResult") } } },
+        200: {
+          description: "One result per document, in order; failed documents carry `error`",
+          content: {
+            "application/json": {
+              schema: z
+                .object({ results: z.array(BatchItem), succeeded: z.number().int(), failed: z.number().int() })
+                .openapi("BatchResult"),
+            },
+          },
+        },
         ...problems(400, 401, 403, 404, 413, 415, 429),
       },
     },

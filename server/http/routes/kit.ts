@@ -23,7 +23,12 @@ export const Problem = z
     detail: z.string(),
     instance: z.string().optional(),
     traceId: z.string().optional(),
-    currentVersion: z.number().int().nullable().optional().openapi({ description: "On 412: the record's current version (null when absent)" }),
+    currentVersion: z
+      .number()
+      .int()
+      .nullable()
+      .optional()
+      .openapi({ description: "On 412: the record's current version (null when absent)" }),
   })
   .passthrough()
   .openapi("Problem");
@@ -47,6 +52,9 @@ const DESCRIPTIONS: Record<number, string> = {
 /** The documented problem+json answers of a route. */
 export function problems(...statuses: number[]): RouteConfig["responses"] {
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: DESCRIPTIONS[s] ?? "Error", content: { "application/problem+json": { schema: Problem } } }]),
+    statuses.map((s) => [
+      s,
+      { description: DESCRIPTIONS[s] ?? "Error", content: { "application/problem+json": { schema: Problem } } },
+    ]),
   );
 }

@@ -28,20 +28,37 @@ const RecordBody = z
     updatedAt: z.string(),
     expiresAt: z.string().nullable(),
     sizeBytes: z.number().int(),
-    idleTtlSeconds: z.number().nullable().openapi({ description: "Set when expiresAt slides: each access pushes it this many seconds ahead" }),
-    durable: z.literal(false).optional().openapi({ description: "Present (false) only on a 202: buffered, not yet durable" }),
+    idleTtlSeconds: z
+      .number()
+      .nullable()
+      .openapi({ description: "Set when expiresAt slides: each access pushes it this many seconds ahead" }),
+    durable: z
+      .literal(false)
+      .optional()
+      .openapi({ description: "Present (false) only on a 202: buffered, not yet durable" }),
   })
   .openapi("StateRecord");
 
 const PutBody = z
   .object({
-    value: z.unknown().refine((v) => v !== undefined, "value is required").openapi({ description: "Any JSON value" }),
+    value: z
+      .unknown()
+      .refine((v) => v !== undefined, "value is required")
+      .openapi({ description: "Any JSON value" }),
     ttlSeconds: z.number().optional().openapi({ description: "Absolute time to live from this write; > 0" }),
-    idleTtlSeconds: z.number().optional().openapi({ description: "Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL" }),
+    idleTtlSeconds: z
+      .number()
+      .optional()
+      .openapi({
+        description:
+          "Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL",
+      }),
   })
   .openapi("PutStateRequest");
 
-const JsonPatchOp = z.object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() }).openapi("JsonPatchOperation");
+const JsonPatchOp = z
+  .object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() })
+  .openapi("JsonPatchOperation");
 
 const ListQuery = z.object({
   prefix: z.string().max(LIMITS.maxKeyBytes).optional(),
@@ -71,7 +88,10 @@ const TransactionBody = z
           namespace: z.string(),
           key: z.string(),
           value: z.unknown().optional(),
-          ifMatch: z.union([z.string(), z.number().int()]).optional().openapi({ description: 'Expected version, "<v>" or <v>' }),
+          ifMatch: z
+            .union([z.string(), z.number().int()])
+            .optional()
+            .openapi({ description: 'Expected version, "<v>" or <v>' }),
           ifNoneMatch: z.literal("*").optional().openapi({ description: "* = create only (put)" }),
           ttlSeconds: z.number().optional(),
         }),
@@ -103,9 +123,11 @@ export const etag = (version: number) => `"${version}"`;
 function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyVersion?: boolean } {
   const ifMatch = c.req.header("if-match")?.trim();
   const ifNoneMatch = c.req.header("if-none-match")?.trim();
-  if (ifMatch !== undefined && ifNoneMatch !== undefined) throw new HttpError("malformed", "send If-Match or If-None-Match, not both");
+  if (ifMatch !== undefined && ifNoneMatch !== undefined)
+    throw new HttpError("malformed", "send If-Match or If-None-Match, not both");
   if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch !== "*") throw new HttpError("malformed", 'on writes, If-None-Match supports only "*" (create only)');
+    if (ifNoneMatch !== "*")
+      throw new HttpError("malformed", 'on writes, If-None-Match supports only "*" (create only)');
     return { createOnly: true };
   }
   if (ifMatch === undefined) return {};
@@ -124,7 +146,12 @@ function malformedEtag(): never {
 // Only built-in namespaces have owners (declared ones cannot), so the OpenAPI text is built from them.
 const OWNED = BUILT_IN_NAMESPACES.filter((p) => p.owner);
 const OWNED_READS = [...new Set(OWNED.map((p) => p.owner!.readScope))]
-  .map((scope) => `${OWNED.filter((p) => p.owner!.readScope === scope).map((p) => `\`${p.name}\``).join(", ")} → \`${scope}\``)
+  .map(
+    (scope) =>
+      `${OWNED.filter((p) => p.owner!.readScope === scope)
+        .map((p) => `\`${p.name}\``)
+        .join(", ")} → \`${scope}\``,
+  )
   .join("; ");
 const READ_ACCESS = `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); without it: 403 \`forbidden\` naming the scope and the domain's route.`;
 const WRITE_ACCESS = `Scope \`state:write\`. Namespaces a domain owns (${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
@@ -135,9 +162,22 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/namespaces – the declared namespaces and their policies
   define(
     {
-      method: "get", path: "/api/v1/namespaces", summary: "Namespaces and their policies", tags: ["state"], scope: "state:read",
-      description: "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).",
-      responses: { 200: { description: "Namespaces", content: { "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(401, 403, 429) },
+      method: "get",
+      path: "/api/v1/namespaces",
+      summary: "Namespaces and their policies",
+      tags: ["state"],
+      scope: "state:read",
+      description:
+        "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).",
+      responses: {
+        200: {
+          description: "Namespaces",
+          content: {
+            "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) },
+          },
+        },
+        ...problems(401, 403, 429),
+      },
     },
     async ({ c, services }) =>
       c.json({
@@ -154,21 +194,42 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/state/{ns}/{key} – read one record
   define(
     {
-      method: "get", path: "/api/v1/state/{ns}/{key}", summary: "Read a record", tags: ["state"], scope: "state:read", params: NsKey, query: ReadQuery,
-      description: READ_ACCESS, stateAccess: readsNs,
+      method: "get",
+      path: "/api/v1/state/{ns}/{key}",
+      summary: "Read a record",
+      tags: ["state"],
+      scope: "state:read",
+      params: NsKey,
+      query: ReadQuery,
+      description: READ_ACCESS,
+      stateAccess: readsNs,
       responses: {
-        200: { description: "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)", content: { "application/json": { schema: RecordBody } } },
+        200: {
+          description:
+            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
+          content: { "application/json": { schema: RecordBody } },
+        },
         304: { description: "If-None-Match matched the current version" },
         ...problems(400, 401, 403, 404, 409, 429, 503),
       },
     },
     async ({ c, services, principal, params, query }) => {
-      const record = await services.state.getOrThrow({ tenant: principal.tenant, namespace: params.ns, key: params.key }, { consistency: query.consistency });
+      const record = await services.state.getOrThrow(
+        { tenant: principal.tenant, namespace: params.ns, key: params.key },
+        { consistency: query.consistency },
+      );
       c.header("etag", etag(record.version));
       c.header("statehouse-tier", record.tier ?? "warm");
       c.header("statehouse-budget", budgetHeader(services.state.policy(params.ns), record.sizeBytes, record.value));
       c.header("cache-control", "no-store");
-      if (c.req.header("if-none-match")?.split(",").map((s) => s.trim()).includes(etag(record.version))) return c.body(null, 304);
+      if (
+        c.req
+          .header("if-none-match")
+          ?.split(",")
+          .map((s) => s.trim())
+          .includes(etag(record.version))
+      )
+        return c.body(null, 304);
       return c.json(recordJson(record));
     },
   );
@@ -176,28 +237,50 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // PUT /api/v1/state/{ns}/{key} – create or replace a record
   define(
     {
-      method: "put", path: "/api/v1/state/{ns}/{key}", summary: "Create or replace a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
-      description: WRITE_ACCESS, stateAccess: writesNs,
+      method: "put",
+      path: "/api/v1/state/{ns}/{key}",
+      summary: "Create or replace a record",
+      tags: ["state"],
+      scope: "state:write",
+      params: NsKey,
+      headers: WriteHeaders,
+      idempotent: true,
+      description: WRITE_ACCESS,
+      stateAccess: writesNs,
       body: { schema: PutBody, contentTypes: ["application/json"] },
       responses: {
         200: { description: "Updated", content: { "application/json": { schema: RecordBody } } },
         201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
-        202: { description: "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed", content: { "application/json": { schema: RecordBody } } },
+        202: {
+          description:
+            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed",
+          content: { "application/json": { schema: RecordBody } },
+        },
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
       },
     },
     async ({ c, services, principal, params, body }) => {
       const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
       const pre = await resolvePrecondition(c, services, ref);
-      const outcome = await services.state.put(ref, body.value, { ...pre, ttlSeconds: body.ttlSeconds, idleTtlSeconds: body.idleTtlSeconds, actor: principal.keyId });
+      const outcome = await services.state.put(ref, body.value, {
+        ...pre,
+        ttlSeconds: body.ttlSeconds,
+        idleTtlSeconds: body.idleTtlSeconds,
+        actor: principal.keyId,
+      });
       c.header("etag", etag(outcome.record.version));
       if (outcome.record.durable === false) {
         // Accepted while the warm tier is down: visible now, durable once replayed (design: Failure behaviour).
         c.header("statehouse-durability", "buffered");
         return c.json(recordJson(outcome.record), 202);
       }
-      if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`);
-      if (outcome.created) c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
+      if (outcome.sizeWarning)
+        c.header(
+          "statehouse-size-warning",
+          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`,
+        );
+      if (outcome.created)
+        c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
       return c.json(recordJson(outcome.record), outcome.created ? 201 : 200);
     },
   );
@@ -205,23 +288,49 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // PATCH /api/v1/state/{ns}/{key} – merge patch (RFC 7396) or JSON Patch (RFC 6902), atomically
   define(
     {
-      method: "patch", path: "/api/v1/state/{ns}/{key}", summary: "Patch a record atomically", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
-      description: WRITE_ACCESS, stateAccess: writesNs,
-      body: { schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]), contentTypes: ["application/merge-patch+json", "application/json-patch+json"] },
-      responses: { 200: { description: "Patched", content: { "application/json": { schema: RecordBody } } }, 202: { description: "Accepted while the warm tier is down, not yet durable", content: { "application/json": { schema: RecordBody } } }, ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503) },
+      method: "patch",
+      path: "/api/v1/state/{ns}/{key}",
+      summary: "Patch a record atomically",
+      tags: ["state"],
+      scope: "state:write",
+      params: NsKey,
+      headers: WriteHeaders,
+      idempotent: true,
+      description: WRITE_ACCESS,
+      stateAccess: writesNs,
+      body: {
+        schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]),
+        contentTypes: ["application/merge-patch+json", "application/json-patch+json"],
+      },
+      responses: {
+        200: { description: "Patched", content: { "application/json": { schema: RecordBody } } },
+        202: {
+          description: "Accepted while the warm tier is down, not yet durable",
+          content: { "application/json": { schema: RecordBody } },
+        },
+        ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
+      },
     },
     async ({ c, services, principal, params, body, contentType }) => {
       const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
       const pre = await resolvePrecondition(c, services, ref);
-      if (pre.createOnly) throw new HttpError("malformed", "If-None-Match: * does not apply to PATCH (the record must exist)");
+      if (pre.createOnly)
+        throw new HttpError("malformed", "If-None-Match: * does not apply to PATCH (the record must exist)");
       const format = contentType === "application/json-patch+json" ? "json-patch" : "merge";
-      const outcome = await services.state.patch(ref, format, body, { ifVersion: pre.ifVersion, actor: principal.keyId });
+      const outcome = await services.state.patch(ref, format, body, {
+        ifVersion: pre.ifVersion,
+        actor: principal.keyId,
+      });
       c.header("etag", etag(outcome.record.version));
       if (outcome.record.durable === false) {
         c.header("statehouse-durability", "buffered");
         return c.json(recordJson(outcome.record), 202);
       }
-      if (outcome.sizeWarning) c.header("statehouse-size-warning", `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`);
+      if (outcome.sizeWarning)
+        c.header(
+          "statehouse-size-warning",
+          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`,
+        );
       return c.json(recordJson(outcome.record));
     },
   );
@@ -229,8 +338,16 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // DELETE /api/v1/state/{ns}/{key} – delete a record
   define(
     {
-      method: "delete", path: "/api/v1/state/{ns}/{key}", summary: "Delete a record", tags: ["state"], scope: "state:write", params: NsKey, headers: WriteHeaders, idempotent: true,
-      description: WRITE_ACCESS, stateAccess: writesNs,
+      method: "delete",
+      path: "/api/v1/state/{ns}/{key}",
+      summary: "Delete a record",
+      tags: ["state"],
+      scope: "state:write",
+      params: NsKey,
+      headers: WriteHeaders,
+      idempotent: true,
+      description: WRITE_ACCESS,
+      stateAccess: writesNs,
       responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 409, 412, 428, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
@@ -246,21 +363,56 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/state/{ns} – list keys by prefix, paginated
   define(
     {
-      method: "get", path: "/api/v1/state/{ns}", summary: "List keys", tags: ["state"], scope: "state:read", params: Ns, query: ListQuery,
-      description: READ_ACCESS, stateAccess: readsNs,
+      method: "get",
+      path: "/api/v1/state/{ns}",
+      summary: "List keys",
+      tags: ["state"],
+      scope: "state:read",
+      params: Ns,
+      query: ListQuery,
+      description: READ_ACCESS,
+      stateAccess: readsNs,
       responses: {
         200: {
           description: "A page of keys; pass nextCursor as cursor for the next",
-          content: { "application/json": { schema: z.object({ namespace: z.string(), items: z.array(z.object({ key: z.string(), version: z.number(), updatedAt: z.string(), expiresAt: z.string().nullable(), sizeBytes: z.number() })), nextCursor: z.string().optional() }).openapi("KeyPage") } },
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  namespace: z.string(),
+                  items: z.array(
+                    z.object({
+                      key: z.string(),
+                      version: z.number(),
+                      updatedAt: z.string(),
+                      expiresAt: z.string().nullable(),
+                      sizeBytes: z.number(),
+                    }),
+                  ),
+                  nextCursor: z.string().optional(),
+                })
+                .openapi("KeyPage"),
+            },
+          },
         },
         ...problems(400, 401, 403, 404, 422, 429, 503),
       },
     },
     async ({ c, services, principal, params, query }) => {
-      const page = await services.state.list(principal.tenant, params.ns, { prefix: query.prefix, limit: query.limit, cursor: query.cursor });
+      const page = await services.state.list(principal.tenant, params.ns, {
+        prefix: query.prefix,
+        limit: query.limit,
+        cursor: query.cursor,
+      });
       return c.json({
         namespace: params.ns,
-        items: page.items.map((i) => ({ key: i.key, version: i.version, updatedAt: i.updatedAt.toISOString(), expiresAt: i.expiresAt?.toISOString() ?? null, sizeBytes: i.sizeBytes })),
+        items: page.items.map((i) => ({
+          key: i.key,
+          version: i.version,
+          updatedAt: i.updatedAt.toISOString(),
+          expiresAt: i.expiresAt?.toISOString() ?? null,
+          sizeBytes: i.sizeBytes,
+        })),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       });
     },
@@ -269,12 +421,39 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/state/{ns}/{key}/history – versions with who, when, how, and a JSON Patch from the previous one
   define(
     {
-      method: "get", path: "/api/v1/state/{ns}/{key}/history", summary: "Version history", tags: ["state"], scope: "state:read", params: NsKey, query: HistoryQuery,
-      description: READ_ACCESS, stateAccess: readsNs,
+      method: "get",
+      path: "/api/v1/state/{ns}/{key}/history",
+      summary: "Version history",
+      tags: ["state"],
+      scope: "state:read",
+      params: NsKey,
+      query: HistoryQuery,
+      description: READ_ACCESS,
+      stateAccess: readsNs,
       responses: {
         200: {
           description: "Versions, newest first",
-          content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), versions: z.array(z.object({ version: z.number(), at: z.string(), actor: z.string().nullable(), operation: z.enum(["put", "delete"]), patch: z.array(JsonPatchOp), schemaVersion: z.number(), sizeBytes: z.number() })) }).openapi("History") } },
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  namespace: z.string(),
+                  key: z.string(),
+                  versions: z.array(
+                    z.object({
+                      version: z.number(),
+                      at: z.string(),
+                      actor: z.string().nullable(),
+                      operation: z.enum(["put", "delete"]),
+                      patch: z.array(JsonPatchOp),
+                      schemaVersion: z.number(),
+                      sizeBytes: z.number(),
+                    }),
+                  ),
+                })
+                .openapi("History"),
+            },
+          },
         },
         ...problems(400, 401, 403, 404, 429, 503),
       },
@@ -282,11 +461,20 @@ export function registerStateRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, query }) => {
       const ref = { tenant: principal.tenant, namespace: params.ns, key: params.key };
       const versions = await services.state.history(ref, { limit: query.limit, before: query.before });
-      if (versions.length === 0 && query.before === undefined) throw new StateError("not_found", `no record ${params.ns}/${params.key}`);
+      if (versions.length === 0 && query.before === undefined)
+        throw new StateError("not_found", `no record ${params.ns}/${params.key}`);
       return c.json({
         namespace: params.ns,
         key: params.key,
-        versions: versions.map((v) => ({ version: v.version, at: v.at.toISOString(), actor: v.actor, operation: v.operation, patch: v.patch, schemaVersion: v.schemaVersion, sizeBytes: v.sizeBytes })),
+        versions: versions.map((v) => ({
+          version: v.version,
+          at: v.at.toISOString(),
+          actor: v.actor,
+          operation: v.operation,
+          patch: v.patch,
+          schemaVersion: v.schemaVersion,
+          sizeBytes: v.sizeBytes,
+        })),
       });
     },
   );
@@ -294,30 +482,98 @@ export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/state/{ns}/{key}/versions/{v} – the value as it was at version v
   define(
     {
-      method: "get", path: "/api/v1/state/{ns}/{key}/versions/{v}", summary: "A past version", tags: ["state"], scope: "state:read",
-      description: READ_ACCESS, stateAccess: readsNs,
-      params: NsKey.extend({ v: z.coerce.number().int().min(1).max(LIMITS.maxVersion).openapi({ param: { name: "v", in: "path" }, example: 1 }) }),
+      method: "get",
+      path: "/api/v1/state/{ns}/{key}/versions/{v}",
+      summary: "A past version",
+      tags: ["state"],
+      scope: "state:read",
+      description: READ_ACCESS,
+      stateAccess: readsNs,
+      params: NsKey.extend({
+        v: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(LIMITS.maxVersion)
+          .openapi({ param: { name: "v", in: "path" }, example: 1 }),
+      }),
       responses: {
-        200: { description: "The value at that version", content: { "application/json": { schema: z.object({ namespace: z.string(), key: z.string(), version: z.number(), value: z.unknown(), operation: z.enum(["put", "delete"]), at: z.string(), actor: z.string().nullable(), schemaVersion: z.number(), sizeBytes: z.number() }).openapi("Version") } } },
+        200: {
+          description: "The value at that version",
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  namespace: z.string(),
+                  key: z.string(),
+                  version: z.number(),
+                  value: z.unknown(),
+                  operation: z.enum(["put", "delete"]),
+                  at: z.string(),
+                  actor: z.string().nullable(),
+                  schemaVersion: z.number(),
+                  sizeBytes: z.number(),
+                })
+                .openapi("Version"),
+            },
+          },
+        },
         ...problems(400, 401, 403, 404, 429, 503),
       },
     },
     async ({ c, services, principal, params }) => {
-      const entry = await services.state.versionOrThrow({ tenant: principal.tenant, namespace: params.ns, key: params.key }, params.v);
+      const entry = await services.state.versionOrThrow(
+        { tenant: principal.tenant, namespace: params.ns, key: params.key },
+        params.v,
+      );
       c.header("etag", etag(entry.version));
-      return c.json({ namespace: params.ns, key: params.key, version: entry.version, value: entry.value, operation: entry.operation, at: entry.at.toISOString(), actor: entry.actor, schemaVersion: entry.schemaVersion, sizeBytes: entry.sizeBytes });
+      return c.json({
+        namespace: params.ns,
+        key: params.key,
+        version: entry.version,
+        value: entry.value,
+        operation: entry.operation,
+        at: entry.at.toISOString(),
+        actor: entry.actor,
+        schemaVersion: entry.schemaVersion,
+        sizeBytes: entry.sizeBytes,
+      });
     },
   );
 
   // POST /api/v1/transactions – several puts and deletes, all or nothing
   define(
     {
-      method: "post", path: "/api/v1/transactions", summary: "All-or-nothing writes across keys", tags: ["state"], scope: "state:write", idempotent: true,
-      description: WRITE_ACCESS, stateAccess: { access: "write", list: "operations", of: ({ body }) => body.operations.map((op) => op.namespace) },
+      method: "post",
+      path: "/api/v1/transactions",
+      summary: "All-or-nothing writes across keys",
+      tags: ["state"],
+      scope: "state:write",
+      idempotent: true,
+      description: WRITE_ACCESS,
+      stateAccess: { access: "write", list: "operations", of: ({ body }) => body.operations.map((op) => op.namespace) },
       headers: WriteHeaders.pick({ "idempotency-key": true }),
       body: { schema: TransactionBody, contentTypes: ["application/json"] },
       responses: {
-        200: { description: "Every operation applied", content: { "application/json": { schema: z.object({ results: z.array(z.object({ op: z.enum(["put", "delete"]), namespace: z.string(), key: z.string(), version: z.number().nullable() })) }).openapi("TransactionResult") } } },
+        200: {
+          description: "Every operation applied",
+          content: {
+            "application/json": {
+              schema: z
+                .object({
+                  results: z.array(
+                    z.object({
+                      op: z.enum(["put", "delete"]),
+                      namespace: z.string(),
+                      key: z.string(),
+                      version: z.number().nullable(),
+                    }),
+                  ),
+                })
+                .openapi("TransactionResult"),
+            },
+          },
+        },
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503),
       },
     },
@@ -326,14 +582,28 @@ export function registerStateRoutes({ define }: RouteKit): void {
         const ifVersion = parseIfMatch(op.ifMatch, i);
         if (op.op === "put") {
           if (op.value === undefined) throw new HttpError("malformed", `operations[${i}]: a put needs a value`);
-          if (op.ifNoneMatch && ifVersion !== undefined) throw new HttpError("malformed", `operations[${i}]: ifMatch and ifNoneMatch cannot be combined`);
-          return { op: "put" as const, namespace: op.namespace, key: op.key, value: op.value, ifVersion, createOnly: op.ifNoneMatch === "*", ttlSeconds: op.ttlSeconds };
+          if (op.ifNoneMatch && ifVersion !== undefined)
+            throw new HttpError("malformed", `operations[${i}]: ifMatch and ifNoneMatch cannot be combined`);
+          return {
+            op: "put" as const,
+            namespace: op.namespace,
+            key: op.key,
+            value: op.value,
+            ifVersion,
+            createOnly: op.ifNoneMatch === "*",
+            ttlSeconds: op.ttlSeconds,
+          };
         }
         return { op: "delete" as const, namespace: op.namespace, key: op.key, ifVersion };
       });
       const results = await services.state.transact(principal.tenant, ops, principal.keyId);
       return c.json({
-        results: results.map((r, i) => ({ op: r.op, namespace: ops[i]!.namespace, key: ops[i]!.key, version: r.op === "put" ? r.record.version : r.result.version })),
+        results: results.map((r, i) => ({
+          op: r.op,
+          namespace: ops[i]!.namespace,
+          key: ops[i]!.key,
+          version: r.op === "put" ? r.record.version : r.result.version,
+        })),
       });
     },
   );
@@ -342,20 +612,29 @@ export function registerStateRoutes({ define }: RouteKit): void {
 function parseIfMatch(v: string | number | undefined, index: number): number | undefined {
   if (v === undefined) return undefined;
   const n = typeof v === "number" ? v : /^"?(\d{1,15})"?$/.exec(v)?.[1];
-  if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1 || Number(n) > LIMITS.maxVersion) throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
+  if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1 || Number(n) > LIMITS.maxVersion)
+    throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
   return Number(n);
 }
 
 /** Turns If-Match: * and unmatchable ETags into concrete answers: * needs an existing record, a foreign ETag never matches. */
-async function resolvePrecondition(c: Context, services: RouteKitServices, ref: { tenant: string; namespace: string; key: string }): Promise<Precondition> {
+async function resolvePrecondition(
+  c: Context,
+  services: RouteKitServices,
+  ref: { tenant: string; namespace: string; key: string },
+): Promise<Precondition> {
   const pre = preconditions(c);
   if (!pre.unmatchable && !pre.anyVersion) return pre;
   const current = await services.state.store.get(ref, { consistency: "strong" });
   if (pre.anyVersion && current) return { ifVersion: current.version };
   services.state.policy(ref.namespace);
-  throw new StateError("version_conflict", pre.anyVersion ? "If-Match: * needs an existing record" : "the ETag does not match the current version", {
-    currentVersion: current?.version ?? null,
-  });
+  throw new StateError(
+    "version_conflict",
+    pre.anyVersion ? "If-Match: * needs an existing record" : "the ETag does not match the current version",
+    {
+      currentVersion: current?.version ?? null,
+    },
+  );
 }
 
 type RouteKitServices = Parameters<Parameters<RouteKit["define"]>[1]>[0]["services"];

@@ -7,10 +7,23 @@ export function registerTelemetryRoutes({ define }: RouteKit): void {
   // platform:admin: the series carry no tenant, so they are every tenant's traffic and storage together.
   define(
     {
-      method: "get", path: "/api/v1/admin/metrics", summary: "Operational metrics for a window", tags: ["admin"], scope: "platform:admin",
-      query: z.object({ window: z.enum(Object.keys(WINDOWS) as [WindowName, ...WindowName[]]).optional().openapi({ description: "15m, 1h (default) or 6h" }) }),
+      method: "get",
+      path: "/api/v1/admin/metrics",
+      summary: "Operational metrics for a window",
+      tags: ["admin"],
+      scope: "platform:admin",
+      query: z.object({
+        window: z
+          .enum(Object.keys(WINDOWS) as [WindowName, ...WindowName[]])
+          .optional()
+          .openapi({ description: "15m, 1h (default) or 6h" }),
+      }),
       responses: {
-        200: { description: "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time", content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AdminMetrics") } } },
+        200: {
+          description:
+            "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time",
+          content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AdminMetrics") } },
+        },
         ...problems(400, 401, 403, 429),
       },
     },

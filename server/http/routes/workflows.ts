@@ -3,28 +3,60 @@ import { RUN_STATUSES as STATUSES } from "../../workflows/types";
 import { visibleTenant, visibleTenants } from "../access";
 import { problems, type RouteKit } from "./kit";
 
-const RunParams = z.object({ runId: z.string().max(64).openapi({ param: { name: "runId", in: "path" }, example: "run_0123456789abcdefghij" }) });
+const RunParams = z.object({
+  runId: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "runId", in: "path" }, example: "run_0123456789abcdefghij" }),
+});
 const StartBody = z
   .object({
-    type: z.string().max(64).openapi({ description: "A declared workflow type: `plan` or `document-analysis`", example: "document-analysis" }),
-    input: z.unknown().optional().openapi({ description: "The type's input (validated by the type: 422 when invalid, 413 when too large)" }),
+    type: z
+      .string()
+      .max(64)
+      .openapi({
+        description: "A declared workflow type: `plan` or `document-analysis`",
+        example: "document-analysis",
+      }),
+    input: z
+      .unknown()
+      .optional()
+      .openapi({ description: "The type's input (validated by the type: 422 when invalid, 413 when too large)" }),
   })
   .openapi("StartWorkflowRequest");
 const Started = z.object({ runId: z.string(), status: z.string() }).openapi("WorkflowStarted");
-const Checkpoint = z.object({ step: z.number().int(), name: z.string(), attempt: z.number().int(), worker: z.string(), durationMs: z.number(), completedAt: z.string() }).openapi("WorkflowCheckpoint");
+const Checkpoint = z
+  .object({
+    step: z.number().int(),
+    name: z.string(),
+    attempt: z.number().int(),
+    worker: z.string(),
+    durationMs: z.number(),
+    completedAt: z.string(),
+  })
+  .openapi("WorkflowCheckpoint");
 const Run = z
   .object({
     runId: z.string(),
     type: z.string(),
     status: z.enum(STATUSES),
-    step: z.number().int().openapi({ description: "The step being worked on (1-based), or the last one once finished" }),
+    step: z
+      .number()
+      .int()
+      .openapi({ description: "The step being worked on (1-based), or the last one once finished" }),
     totalSteps: z.number().int(),
     completedSteps: z.number().int(),
     progress: z.number().openapi({ description: "completedSteps / totalSteps" }),
-    attempts: z.number().int().openapi({ description: "Attempts of all steps so far (retries and crashed attempts included)" }),
+    attempts: z
+      .number()
+      .int()
+      .openapi({ description: "Attempts of all steps so far (retries and crashed attempts included)" }),
     stepAttempts: z.number().int().openapi({ description: "Failed or interrupted attempts of the current step" }),
     maxAttempts: z.number().int(),
-    resumes: z.number().int().openapi({ description: "Times another worker resumed the run after its worker's lease expired" }),
+    resumes: z
+      .number()
+      .int()
+      .openapi({ description: "Times another worker resumed the run after its worker's lease expired" }),
     cancelRequested: z.boolean(),
     worker: z.string().nullable(),
     leaseExpiresAt: z.string().nullable(),
@@ -44,9 +76,17 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
   // POST /api/v1/workflows – start a run; a worker picks it up
   define(
     {
-      method: "post", path: "/api/v1/workflows", summary: "Start a workflow run", tags: ["workflows"], scope: "workflows:run", idempotent: true,
+      method: "post",
+      path: "/api/v1/workflows",
+      summary: "Start a workflow run",
+      tags: ["workflows"],
+      scope: "workflows:run",
+      idempotent: true,
       body: { schema: StartBody, contentTypes: ["application/json"] },
-      responses: { 202: { description: "Accepted: queued for a worker", content: { "application/json": { schema: Started } } }, ...problems(400, 401, 403, 409, 413, 415, 422, 429, 503) },
+      responses: {
+        202: { description: "Accepted: queued for a worker", content: { "application/json": { schema: Started } } },
+        ...problems(400, 401, 403, 409, 413, 415, 422, 429, 503),
+      },
     },
     async ({ c, services, principal, body }) => {
       const run = await services.workflows.start(principal.tenant, body.type, body.input, principal.keyId);
@@ -58,8 +98,16 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
   // GET /api/v1/workflows/{runId} – status, step, progress, attempts, checkpoints, result or error
   define(
     {
-      method: "get", path: "/api/v1/workflows/{runId}", summary: "A workflow run's status", tags: ["workflows"], scope: "workflows:run", params: RunParams,
-      responses: { 200: { description: "The run", content: { "application/json": { schema: Run } } }, ...problems(401, 403, 404, 429, 503) },
+      method: "get",
+      path: "/api/v1/workflows/{runId}",
+      summary: "A workflow run's status",
+      tags: ["workflows"],
+      scope: "workflows:run",
+      params: RunParams,
+      responses: {
+        200: { description: "The run", content: { "application/json": { schema: Run } } },
+        ...problems(401, 403, 404, 429, 503),
+      },
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.getOrThrow(principal.tenant, params.runId);
@@ -72,9 +120,19 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
   // POST /api/v1/workflows/{runId}/cancel – stop at the next step boundary
   define(
     {
-      method: "post", path: "/api/v1/workflows/{runId}/cancel", summary: "Cancel a workflow run", tags: ["workflows"], scope: "workflows:run", params: RunParams, idempotent: true,
+      method: "post",
+      path: "/api/v1/workflows/{runId}/cancel",
+      summary: "Cancel a workflow run",
+      tags: ["workflows"],
+      scope: "workflows:run",
+      params: RunParams,
+      idempotent: true,
       responses: {
-        202: { description: "`cancelled` at once when no worker holds the run, else `cancelling` until the next step boundary", content: { "application/json": { schema: Run } } },
+        202: {
+          description:
+            "`cancelled` at once when no worker holds the run, else `cancelling` until the next step boundary",
+          content: { "application/json": { schema: Run } },
+        },
         ...problems(401, 403, 404, 409, 429, 503),
       },
     },
@@ -85,19 +143,41 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
   );
 }
 
-const AdminRunParams = RunParams.extend({ tenant: z.string().max(64).openapi({ param: { name: "tenant", in: "path" } }) });
+const AdminRunParams = RunParams.extend({
+  tenant: z
+    .string()
+    .max(64)
+    .openapi({ param: { name: "tenant", in: "path" } }),
+});
 
 /** What operators see in the dashboard: runs (every tenant's for a platform admin, else its own) and each run's checkpoints. */
 export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/workflows – recent runs of every tenant (a tenant admin: its own), newest change first
   define(
     {
-      method: "get", path: "/api/v1/admin/workflows", summary: "Recent workflow runs", tags: ["admin"], scope: "admin",
-      query: z.object({ status: z.enum(STATUSES).optional(), limit: z.coerce.number().int().min(1).max(500).optional() }),
-      responses: { 200: { description: "Runs with status and progress", content: { "application/json": { schema: z.object({ runs: z.array(z.record(z.string(), z.unknown())) }) } } }, ...problems(400, 401, 403, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/workflows",
+      summary: "Recent workflow runs",
+      tags: ["admin"],
+      scope: "admin",
+      query: z.object({
+        status: z.enum(STATUSES).optional(),
+        limit: z.coerce.number().int().min(1).max(500).optional(),
+      }),
+      responses: {
+        200: {
+          description: "Runs with status and progress",
+          content: { "application/json": { schema: z.object({ runs: z.array(z.record(z.string(), z.unknown())) }) } },
+        },
+        ...problems(400, 401, 403, 429, 503),
+      },
     },
     async ({ c, services, principal, query }) => {
-      const runs = await services.workflows.recent({ status: query.status, limit: query.limit, tenant: visibleTenants(principal) });
+      const runs = await services.workflows.recent({
+        status: query.status,
+        limit: query.limit,
+        tenant: visibleTenants(principal),
+      });
       c.header("cache-control", "no-store");
       return c.json({
         runs: runs.map((r) => {
@@ -111,8 +191,16 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/workflows/{tenant}/{runId} – one run with its input and checkpoints
   define(
     {
-      method: "get", path: "/api/v1/admin/workflows/{tenant}/{runId}", summary: "A workflow run with its checkpoints", tags: ["admin"], scope: "admin", params: AdminRunParams,
-      responses: { 200: { description: "The run", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } }, ...problems(401, 403, 404, 429, 503) },
+      method: "get",
+      path: "/api/v1/admin/workflows/{tenant}/{runId}",
+      summary: "A workflow run with its checkpoints",
+      tags: ["admin"],
+      scope: "admin",
+      params: AdminRunParams,
+      responses: {
+        200: { description: "The run", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+        ...problems(401, 403, 404, 429, 503),
+      },
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.getOrThrow(visibleTenant(principal, params.tenant), params.runId);
