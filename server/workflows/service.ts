@@ -193,13 +193,11 @@ export class WorkflowService {
 
   /** Queues the run (best effort: the recovery scan finds it anyway) and wakes this process's idle workers. */
   async enqueue(run: QueuedRun, dueAt: number): Promise<void> {
-    await this.deps.queue
-      .push(run, dueAt)
-      .catch(() =>
-        this.deps.log.warn("could not queue a workflow run; the recovery scan will find it", {
-          queue: this.deps.queue.name,
-        }),
-      );
+    await this.deps.queue.push(run, dueAt).catch(() =>
+      this.deps.log.warn("could not queue a workflow run; the recovery scan will find it", {
+        queue: this.deps.queue.name,
+      }),
+    );
     if (dueAt <= Date.now()) for (const wake of this.wakeListeners) wake();
   }
 

@@ -28,20 +28,12 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       body: {
         schema: z
           .object({
-            tenant: z
-              .string()
-              .max(64)
-              .optional()
-              .openapi({
-                description: "Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise)",
-              }),
-            scopes: z
-              .array(z.string().max(64))
-              .min(1)
-              .max(16)
-              .openapi({
-                description: "Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise)",
-              }),
+            tenant: z.string().max(64).optional().openapi({
+              description: "Default: the caller's tenant. Another tenant needs platform:admin (404 otherwise)",
+            }),
+            scopes: z.array(z.string().max(64)).min(1).max(16).openapi({
+              description: "Only scopes the caller holds (platform:admin only from a platform admin; 403 otherwise)",
+            }),
             name: z.string().max(200).optional(),
           })
           .openapi("CreateKeyRequest"),

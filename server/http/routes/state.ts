@@ -46,13 +46,10 @@ const PutBody = z
       .refine((v) => v !== undefined, "value is required")
       .openapi({ description: "Any JSON value" }),
     ttlSeconds: z.number().optional().openapi({ description: "Absolute time to live from this write; > 0" }),
-    idleTtlSeconds: z
-      .number()
-      .optional()
-      .openapi({
-        description:
-          "Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL",
-      }),
+    idleTtlSeconds: z.number().optional().openapi({
+      description:
+        "Sliding time to live: expires this long after the last access; > 0; ignored with ttlSeconds. Default: the namespace's idle TTL",
+    }),
   })
   .openapi("PutStateRequest");
 

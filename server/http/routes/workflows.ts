@@ -11,13 +11,10 @@ const RunParams = z.object({
 });
 const StartBody = z
   .object({
-    type: z
-      .string()
-      .max(64)
-      .openapi({
-        description: "A declared workflow type: `plan` or `document-analysis`",
-        example: "document-analysis",
-      }),
+    type: z.string().max(64).openapi({
+      description: "A declared workflow type: `plan` or `document-analysis`",
+      example: "document-analysis",
+    }),
     input: z
       .unknown()
       .optional()
