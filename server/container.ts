@@ -19,7 +19,7 @@ import type { Config } from "./config";
 import { IdempotencyService } from "./http/idempotency";
 import { logger } from "./logger";
 import { LifecycleSweeper } from "./lifecycle/sweeper";
-import { ExtractiveSummarizer, ModelSummarizer } from "./lifecycle/windows";
+import { ExtractiveSummarizer, ModelSummarizer } from "./state/windows";
 import {
   type EventPublisher,
   FileLogPublisher,
@@ -46,7 +46,7 @@ import type { NamespaceRegistry } from "./state/namespaces";
 import { PostgresStore } from "./state/postgres";
 import { type RedisClient, RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
-import type { StateStore } from "./state/store";
+import type { StateStore, TierName } from "./state/store";
 import { TieredStore } from "./state/tiered";
 import { StateGauges } from "./telemetry/gauges";
 import { instrumented } from "./telemetry/instrumented";
@@ -56,10 +56,8 @@ import { CapacityMonitor, countActiveSessions } from "./telemetry/capacity";
 import { createWorkflows } from "./workflows";
 import type { WorkflowService } from "./workflows/service";
 
-export type TierRole = "hot" | "warm" | "cold";
-
 export interface StoreStatus {
-  tier: TierRole;
+  tier: TierName;
   backend: string;
   status: "up" | "down";
   circuit: CircuitState;
@@ -87,7 +85,7 @@ export interface Services {
   readonly workflows: WorkflowService;
   readonly keys: ApiKeyService;
   readonly idempotency: IdempotencyService;
-  readonly tiers: Readonly<Record<TierRole, GuardedStore>>;
+  readonly tiers: Readonly<Record<TierName, GuardedStore>>;
   readonly log: typeof logger;
   /** Expiry enforcement and clean-up (started per STATEHOUSE_SWEEP_INTERVAL_MS). */
   readonly sweeper: LifecycleSweeper;
@@ -248,7 +246,7 @@ export async function buildServices(config: Config): Promise<Services> {
 
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
-    stores: (Object.entries(tiers) as [TierRole, GuardedStore][]).map(([tier, s]) => ({
+    stores: (Object.entries(tiers) as [TierName, GuardedStore][]).map(([tier, s]) => ({
       tier,
       backend: s.name,
       circuit: () => s.breaker.state,
@@ -434,7 +432,7 @@ export async function buildServices(config: Config): Promise<Services> {
     },
     async readiness() {
       const stores = await Promise.all(
-        (Object.entries(tiers) as [TierRole, GuardedStore][]).map(async ([tier, s]): Promise<StoreStatus> => {
+        (Object.entries(tiers) as [TierName, GuardedStore][]).map(async ([tier, s]): Promise<StoreStatus> => {
           const started = performance.now();
           try {
             await s.ping();

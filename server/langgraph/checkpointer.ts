@@ -332,7 +332,7 @@ export class StatehouseSaver extends BaseCheckpointSaver {
     consistency?: "strong",
     namespace = CHECKPOINTS_NAMESPACE,
   ): Promise<(StateRecord & { value: T }) | undefined> {
-    return this.state.store.get(this.ref(key, namespace), consistency ? { consistency } : undefined) as Promise<
+    return this.state.readStored(this.ref(key, namespace), consistency ? { consistency } : undefined) as Promise<
       (StateRecord & { value: T }) | undefined
     >;
   }

@@ -2,7 +2,8 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ConfigError } from "../config";
-import { BUILT_IN_NAMESPACES, definePolicy, type NamespacePolicy, NamespaceRegistry } from "../state/namespaces";
+import { BUILT_IN_NAMESPACES } from "../namespaces";
+import { definePolicy, type NamespacePolicy, NamespaceRegistry } from "../state/namespaces";
 
 const VARIABLE = "STATEHOUSE_NAMESPACES";
 

@@ -6,7 +6,7 @@ import { isCallerError, isConflict, isStateError } from "../state/errors";
 import type { NamespacePolicy } from "../state/namespaces";
 import type { StateService } from "../state/service";
 import type { StateRef, WriteOptions } from "../state/store";
-import { isUpgradeFailed, keptExpiry, needsUpgrade, upgradeValue } from "./schema-upgrade";
+import { isUpgradeFailed, keptExpiry, needsUpgrade, upgradeValue } from "../state/schema-upgrade";
 
 /** Who history names as the author of the migrate command's writes. */
 export const MIGRATE_ACTOR = "state-migrate";
@@ -222,7 +222,7 @@ export class StateMigration {
     );
     await forEachLimited(chunks, options.concurrency ?? 4, async (chunk) => {
       try {
-        await this.deps.state.store.transact(
+        await this.deps.state.writeStored(
           chunk.map(({ write }) => ({
             op: "put" as const,
             ref: write.ref,
@@ -244,11 +244,14 @@ export class StateMigration {
     let current = write;
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.deps.state.store.put(
-          current.ref,
-          current.value,
-          this.writeOptions(policy, current.version, current),
-        );
+        await this.deps.state.writeStored([
+          {
+            op: "put",
+            ref: current.ref,
+            value: current.value,
+            options: this.writeOptions(policy, current.version, current),
+          },
+        ]);
         return { kind: "upgraded" };
       } catch (err) {
         if (!isCallerError(err)) throw err;
@@ -259,7 +262,7 @@ export class StateMigration {
             reason: isStateError(err) ? `${err.code}: ${err.message}` : "the write failed",
           };
         // Someone wrote meanwhile: their write may already be at the current schema.
-        const fresh = await this.deps.state.store.get(current.ref, { consistency: "strong" });
+        const fresh = await this.deps.state.readStored(current.ref, { consistency: "strong" });
         if (!fresh || !needsUpgrade(policy, fresh.schemaVersion)) return { kind: "skipped" };
         if (attempt >= 1)
           return {

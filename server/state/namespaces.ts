@@ -24,7 +24,7 @@ export interface WindowPolicy {
  * `readScope` (server/http/namespace-access.ts).
  */
 export interface NamespaceOwner {
-  readonly domain: "agents" | "workflows" | "checkpointer";
+  readonly domain: string;
   /** Needed, beside `state:read`, to read the namespace through the state API. */
   readonly readScope: Scope;
   /** Where to go instead, for error messages and the namespace listing (routes or the library that writes it). */
@@ -76,8 +76,8 @@ export interface NamespacePolicy {
   readonly owner?: NamespaceOwner;
 }
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
 
 type PolicyInput = Pick<NamespacePolicy, "name" | "kind" | "description" | "durability"> & Partial<NamespacePolicy>;
 
@@ -107,93 +107,17 @@ export function definePolicy(input: PolicyInput): NamespacePolicy {
   return Object.freeze(policy);
 }
 
-const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
-
-/** A workflow run that will not change again (see server/workflows). */
-export function isFinishedRun(value: unknown): boolean {
-  return typeof value === "object" && value !== null && FINISHED.has(String((value as { status?: unknown }).status));
-}
-
-const AGENTS: NamespaceOwner = {
-  domain: "agents",
-  readScope: "agents:invoke",
-  use: "/api/v1/agents/{agent}/sessions (scope agents:invoke)",
-};
-const WORKFLOWS: NamespaceOwner = {
-  domain: "workflows",
-  readScope: "workflows:run",
-  use: "/api/v1/workflows (scope workflows:run)",
-};
-const CHECKPOINTER: NamespaceOwner = {
-  domain: "checkpointer",
-  readScope: "checkpoints:read",
-  use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)",
-};
-
-/** The built-in namespaces of the design's table. */
-export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
-  definePolicy({
-    name: "sessions",
-    kind: "session",
-    durability: "durable",
-    description: "Conversation memory: recent turns, a summary of older ones, entities and intent",
-    idleTtlSeconds: 30 * 60,
-    hotTtlSeconds: 30 * 60,
-    maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
-    windows: [
-      { field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" },
-    ],
-    whenWarmDown: "buffer",
-    onExpire: "archive",
-    owner: AGENTS,
-  }),
-  definePolicy({
-    name: "workflows",
-    kind: "process",
-    durability: "durable",
-    description: "Multi-step workflow runs and their checkpoints",
-    maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
-    requirePrecondition: true,
-    consistency: "strong",
-    onExpire: "archive",
-    archiveAfter: { idleSeconds: 3600, when: isFinishedRun },
-    owner: WORKFLOWS,
-  }),
+/**
+ * The engine's general-purpose namespaces. The domains declare their own (server/agents/namespaces.ts,
+ * server/workflows/namespace.ts, server/langgraph/namespaces.ts); server/namespaces.ts lists them all.
+ */
+export const GENERAL_NAMESPACES: readonly NamespacePolicy[] = [
   definePolicy({
     name: "jobs",
     kind: "process",
     durability: "durable",
     description: "Long-running jobs' progress",
     maxBytes: { warn: 1 * MiB, fail: 4 * MiB },
-  }),
-  definePolicy({
-    name: "checkpoints",
-    kind: "process",
-    durability: "durable",
-    description: "LangGraph checkpoints, channel values and pending writes (server/langgraph/checkpointer.ts)",
-    hotTtlSeconds: 3600,
-    keepHistory: false,
-    maxBytes: { warn: 2 * MiB, fail: 8 * MiB },
-    owner: CHECKPOINTER,
-  }),
-  definePolicy({
-    name: "checkpoint-heads",
-    kind: "system",
-    durability: "ephemeral",
-    description: "The newest LangGraph checkpoint per thread (hot tier only; rebuilt from checkpoints when lost)",
-    ttlSeconds: 7 * 24 * 3600,
-    maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
-    owner: CHECKPOINTER,
-  }),
-  definePolicy({
-    name: "agent-profiles",
-    kind: "model",
-    durability: "durable",
-    description: "Agents' per-session profile vectors (server/agents/profiles.ts); served hot-first",
-    ttlSeconds: 30 * 24 * 3600,
-    hotTtlSeconds: 24 * 3600,
-    maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
-    owner: AGENTS,
   }),
   definePolicy({
     name: "embeddings",
@@ -256,7 +180,7 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
 export class NamespaceRegistry {
   private readonly policies = new Map<string, NamespacePolicy>();
 
-  constructor(policies: readonly NamespacePolicy[] = BUILT_IN_NAMESPACES) {
+  constructor(policies: readonly NamespacePolicy[]) {
     for (const p of policies) this.register(p);
   }
 

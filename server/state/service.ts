@@ -1,6 +1,6 @@
 import fastJsonPatch, { type Operation } from "fast-json-patch";
-import { upgradeOnRead, upgradeReported } from "../lifecycle/schema-upgrade";
-import { applyWindows, ExtractiveSummarizer, type WindowSummarizer } from "../lifecycle/windows";
+import { upgradeOnRead, upgradeReported } from "./schema-upgrade";
+import { applyWindows, ExtractiveSummarizer, type WindowSummarizer } from "./windows";
 import { inOperation, isConflict, NotFoundError, StateError } from "./errors";
 import { measureJson } from "./json-measure";
 import { applyJsonPatchBounded, validateJsonPatch, type PatchOperation } from "./json-patch";
@@ -71,7 +71,7 @@ const PATCH_RETRIES = 20;
  */
 export class StateService {
   constructor(
-    readonly store: StateStore,
+    private readonly store: StateStore,
     readonly namespaces: NamespaceRegistry,
     /** Told of lifecycle actions (size warnings, rejections), for the lifecycle events counter. */
     private readonly onLifecycle: (event: string, namespace: string, count?: number) => void = () => {},
@@ -81,6 +81,22 @@ export class StateService {
 
   /** Checked before every write reaches a store (tenant policies: residency, storage quota); throws to refuse. */
   writeGuard?: (tenant: string, writes: readonly PlannedWrite[], actor?: string) => Promise<void>;
+
+  /**
+   * The record exactly as stored: no schema upgrade, no idle-expiry refresh, internal namespaces too. For
+   * code that works on stored versions: precondition checks, the checkpointer, the schema migrator.
+   */
+  readStored(ref: StateRef, options?: ReadOptions): Promise<StateRecord | undefined> {
+    return this.store.get(ref, options);
+  }
+
+  /**
+   * Compare-and-set writes of values already in their stored form, with explicit store options (schema
+   * version, expiry): no windows, no write guard. Only the schema migrator, which rewrites what is there.
+   */
+  writeStored(ops: readonly TransactionOp[]): Promise<TransactionResult[]> {
+    return this.store.transact(ops);
+  }
 
   policy(namespace: string): NamespacePolicy {
     const p = this.namespaces.getOrThrow(namespace);
@@ -300,7 +316,7 @@ export class StateService {
     return { op: "delete", ref, options: { ifVersion: op.ifVersion, actor } };
   }
 
-  /** The value with the namespace's rolling windows applied (see server/lifecycle/windows.ts). */
+  /** The value with the namespace's rolling windows applied (see server/state/windows.ts). */
   private async windowed(policy: NamespacePolicy, value: unknown): Promise<unknown> {
     if (policy.windows.length === 0) return value;
     const result = await applyWindows(policy, value, this.summarizer);

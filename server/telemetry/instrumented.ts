@@ -1,13 +1,12 @@
 import { type Span, SpanStatusCode, type Tracer } from "@opentelemetry/api";
 import { isStateError } from "../state/errors";
-import type { StateRecord, StateStore, TransactionOp } from "../state/store";
+import type { StateRecord, StateStore, TierName, TransactionOp } from "../state/store";
 import { attributeKey } from "./fast-metrics";
 import type { Instruments } from "./instruments";
 
-export type TierLabel = "hot" | "warm" | "cold" | "tiered";
-
 export interface InstrumentOptions {
-  tier: TierLabel;
+  /** The tier measured, or "tiered" for the composition as product code sees it. */
+  tier: TierName | "tiered";
   instruments: Instruments;
   tracer?: Tracer;
   /** Maps a namespace to its attribute value; undeclared names collapse to one value (cardinality). */

@@ -6,7 +6,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { loadDeclaredNamespaces } from "../../server/lifecycle/declared-namespaces";
-import { upgradeOnRead } from "../../server/lifecycle/schema-upgrade";
+import { upgradeOnRead } from "../../server/state/schema-upgrade";
 import { NamespaceRegistry } from "../../server/state/namespaces";
 import { PostgresStore } from "../../server/state/postgres";
 import { type ApiFixture, json, startApi } from "../helpers/api";

@@ -5,7 +5,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ConfigError, loadConfig } from "../../server/config";
 import { loadDeclaredNamespaces, namespaceRegistryFor } from "../../server/lifecycle/declared-namespaces";
-import { upgradeValue } from "../../server/lifecycle/schema-upgrade";
+import { upgradeValue } from "../../server/state/schema-upgrade";
 import { definePolicy } from "../../server/state/namespaces";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");

@@ -1,3 +1,4 @@
+import { BUILT_IN_NAMESPACES } from "../../server/namespaces";
 // One health per backend connection, shared by all its users, and a per-request memory of timeouts:
 // together they bound a request to one hot timeout followed by the warm tier's answer.
 import assert from "node:assert/strict";
@@ -130,7 +131,7 @@ describe("store health", () => {
     });
     const hot = pausable();
     const warm = new MemoryStore();
-    const namespaces = new NamespaceRegistry();
+    const namespaces = new NamespaceRegistry(BUILT_IN_NAMESPACES);
     const tiered = new TieredStore({
       hot: guarded(hot, { health: hotHealth }),
       warm: guarded(warm, { timeoutMs: 2000 }),

@@ -4,7 +4,7 @@ import { embed } from "../../server/agents/embedding";
 import { detectIntent, patternEntities, recallTarget, summarizeTurn } from "../../server/agents/nlp";
 import { analyzeText } from "../../server/agents/text-analysis";
 import { AGENT_TEXT_PREFIX_CHARS, analysisPrefix } from "../../server/agents/text-limits";
-import { ExtractiveSummarizer } from "../../server/lifecycle/windows";
+import { ExtractiveSummarizer } from "../../server/state/windows";
 
 // Texts that made the old patterns backtrack quadratically (the email pattern took ~2.5 s on 32 000
 // characters of the first two). 64 000 characters here: a quadratic pattern would take ~10 s each.

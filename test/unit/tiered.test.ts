@@ -1,3 +1,4 @@
+import { BUILT_IN_NAMESPACES } from "../../server/namespaces";
 import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -31,7 +32,7 @@ describe("tiered store behaviour", () => {
   let hot: ReturnType<typeof switchable>;
   let cold: FilesystemArchive;
   let store: TieredStore;
-  const namespaces = new NamespaceRegistry();
+  const namespaces = new NamespaceRegistry(BUILT_IN_NAMESPACES);
   const t = "acme";
 
   before(async () => {

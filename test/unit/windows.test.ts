@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { applyWindows, budgetHeader, ExtractiveSummarizer, ModelSummarizer } from "../../server/lifecycle/windows";
+import { budgetHeader } from "../../server/http/budget-header";
+import { applyWindows, ExtractiveSummarizer, ModelSummarizer } from "../../server/state/windows";
 import { definePolicy } from "../../server/state/namespaces";
 
 const policy = definePolicy({

@@ -1,8 +1,8 @@
-import { budgetHeader } from "../../lifecycle/windows";
+import { budgetHeader } from "../budget-header";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { StateError } from "../../state/errors";
-import { BUILT_IN_NAMESPACES } from "../../state/namespaces";
+import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
 import type { Precondition } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
@@ -622,7 +622,7 @@ async function resolvePrecondition(
 ): Promise<Precondition> {
   const pre = preconditions(c);
   if (!pre.unmatchable && !pre.anyVersion) return pre;
-  const current = await services.state.store.get(ref, { consistency: "strong" });
+  const current = await services.state.readStored(ref, { consistency: "strong" });
   if (pre.anyVersion && current) return { ifVersion: current.version };
   services.state.policy(ref.namespace);
   throw new StateError(

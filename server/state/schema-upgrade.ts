@@ -1,7 +1,8 @@
+// Schema versions: the engine upgrades old records on read, step by step, and optionally writes them back.
 import { logger } from "../logger";
-import { isConflict, isStateError, StateError } from "../state/errors";
-import type { NamespacePolicy } from "../state/namespaces";
-import { encodeValue, type StateRecord, type StateRef, type StateStore } from "../state/store";
+import { isConflict, isStateError, StateError } from "./errors";
+import type { NamespacePolicy } from "./namespaces";
+import { encodeValue, type StateRecord, type StateRef, type StateStore } from "./store";
 
 /**
  * Schema versions, applied on read (issue 5, point 5). A namespace declares its current `schemaVersion`

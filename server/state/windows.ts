@@ -1,5 +1,6 @@
+// Rolling windows: the engine keeps list fields to their newest items and folds the rest into a summary.
 import { analysisPrefix } from "../agents/text-limits";
-import type { NamespacePolicy, WindowPolicy } from "../state/namespaces";
+import type { NamespacePolicy, WindowPolicy } from "./namespaces";
 
 /**
  * Rolling windows on list fields (design: State model). A namespace's policy names list fields that
@@ -198,14 +199,4 @@ export function windowBudget(policy: NamespacePolicy, value: unknown): WindowBud
       },
     ];
   });
-}
-
-/** `Statehouse-Budget` header value: size=used/max, then per window items and bytes. */
-export function budgetHeader(policy: NamespacePolicy, sizeBytes: number, value: unknown): string {
-  const parts = [`size=${sizeBytes}/${policy.maxBytes.fail}`];
-  for (const b of windowBudget(policy, value)) {
-    parts.push(`${b.field}.items=${b.items.used}/${b.items.max}`);
-    if (b.bytes.max !== null) parts.push(`${b.field}.bytes=${b.bytes.used}/${b.bytes.max}`);
-  }
-  return parts.join(", ");
 }

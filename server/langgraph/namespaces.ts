@@ -1,0 +1,29 @@
+// The namespaces the LangGraph checkpointer owns: checkpoints and each thread's newest one.
+import { definePolicy, KiB, MiB, type NamespaceOwner } from "../state/namespaces";
+
+const CHECKPOINTER: NamespaceOwner = {
+  domain: "checkpointer",
+  readScope: "checkpoints:read",
+  use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)",
+};
+
+export const CHECKPOINTS_POLICY = definePolicy({
+  name: "checkpoints",
+  kind: "process",
+  durability: "durable",
+  description: "LangGraph checkpoints, channel values and pending writes (server/langgraph/checkpointer.ts)",
+  hotTtlSeconds: 3600,
+  keepHistory: false,
+  maxBytes: { warn: 2 * MiB, fail: 8 * MiB },
+  owner: CHECKPOINTER,
+});
+
+export const CHECKPOINT_HEADS_POLICY = definePolicy({
+  name: "checkpoint-heads",
+  kind: "system",
+  durability: "ephemeral",
+  description: "The newest LangGraph checkpoint per thread (hot tier only; rebuilt from checkpoints when lost)",
+  ttlSeconds: 7 * 24 * 3600,
+  maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
+  owner: CHECKPOINTER,
+});
