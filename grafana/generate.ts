@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { parse, stringify } from "yaml";
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's template variable, written literally
 const DS = { type: "prometheus", uid: "${datasource}" };
 const RATE = "$__rate_interval";
 const JOB = 'job=~"$job"';

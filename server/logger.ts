@@ -1,3 +1,4 @@
+// Structured JSON logs, and what a log line may say about an error.
 /**
  * Structured JSON logs on stdout, one line per event. Fields are chosen by callers; nothing here adds
  * request bodies, keys or secrets. The trace id is attached by callers that have a span.
@@ -18,3 +19,14 @@ export const logger = {
   warn: (msg: string, fields?: Record<string, unknown>) => log("warn", msg, fields),
   error: (msg: string, fields?: Record<string, unknown>) => log("error", msg, fields),
 };
+
+/**
+ * What a log line may say about an error: its class and code only, never its message (driver messages
+ * can name hosts, and errors about input can quote it).
+ */
+export function errorName(err: unknown): string {
+  const e = err as { name?: unknown; code?: unknown } | null | undefined;
+  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
+    .filter(Boolean)
+    .join(" ");
+}

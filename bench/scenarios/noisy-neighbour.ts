@@ -184,7 +184,10 @@ export const noisyNeighbour: Scenario = {
                 headers: json(noisyAuth, h.type),
                 body: h.body,
               }).then(
-                async (r) => (await r.arrayBuffer(), r.status),
+                async (r) => {
+                  await r.arrayBuffer();
+                  return r.status;
+                },
                 () => 0,
               );
               const label = `${h.name} ${status}`;

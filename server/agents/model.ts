@@ -1,3 +1,5 @@
+import type { Config } from "../config";
+import { ExtractiveSummarizer, ModelSummarizer, type WindowSummarizer } from "../state/windows";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
 import type { RelatedTopic } from "./embedding";
@@ -127,4 +129,21 @@ function messages(c: AgentContext) {
     ]),
     { role: "user" as const, content: c.message },
   ];
+}
+
+/**
+ * The agents' model from the configuration: the OpenAI-compatible one at LLM_BASE_URL, or the offline
+ * model. Rolling windows are summarized by that model when there is one, extractively otherwise.
+ */
+export function agentModelFor(config: Pick<Config, "LLM_BASE_URL" | "LLM_MODEL" | "LLM_API_KEY">): {
+  model: AgentModel;
+  summarizer: WindowSummarizer;
+} {
+  if (!config.LLM_BASE_URL) return { model: new OfflineModel(), summarizer: new ExtractiveSummarizer() };
+  const llm = new OpenAICompatibleModel({
+    baseURL: config.LLM_BASE_URL,
+    model: config.LLM_MODEL ?? "gpt-4o-mini",
+    apiKey: config.LLM_API_KEY,
+  });
+  return { model: llm, summarizer: new ModelSummarizer((prompt) => llm.complete(prompt), llm.name) };
 }

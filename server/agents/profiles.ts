@@ -1,3 +1,4 @@
+import { errorName, logger } from "../logger";
 import { isConflict, isStateError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRef } from "../state/store";
@@ -137,4 +138,19 @@ export async function purgeLegacyProfiles(
     } while (cursor);
   }
   return removed;
+}
+
+/** Runs purgeLegacyProfiles over every tenant without holding up start-up; a failure is logged and the next start retries. */
+export async function purgeLegacyProfilesInBackground(
+  state: StateService,
+  tenants: () => Promise<readonly string[]>,
+): Promise<void> {
+  try {
+    const removed = await purgeLegacyProfiles(state, await tenants());
+    if (removed > 0) logger.info("deleted profile vectors left in the embeddings namespace", { removed });
+  } catch (err) {
+    logger.warn("could not purge old profile vectors from embeddings; the next start retries", {
+      error: errorName(err),
+    });
+  }
 }

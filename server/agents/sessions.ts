@@ -186,7 +186,7 @@ export class AgentService {
             { turn: known.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() },
           ],
         };
-        await this.state.writeGuard?.(
+        await this.state.checkWrites(
           tenant,
           [
             { op: "put", namespace: NAMESPACE, key: sessionId, value: planned },
@@ -269,7 +269,8 @@ export class AgentService {
     return { tenant, namespace: NAMESPACE, key: sessionId };
   }
 
-  private agentOrThrow(tenant: string, agent: string): void {
+  // Takes the tenant already: agents will be defined per tenant, and the checks should not move then.
+  private agentOrThrow(_tenant: string, agent: string): void {
     if (!(AGENTS as readonly string[]).includes(agent)) throw new UnknownAgentError(agent);
   }
 }

@@ -45,7 +45,7 @@ export async function invokeStateless(
   text: { analyzer: TextAnalyzer; tenant: string },
 ): Promise<InvokeResult> {
   const last = request.messages.at(-1);
-  if (!last || last.role !== "user")
+  if (last?.role !== "user")
     throw new InvalidError("the last message must be the user's (role: user)", { field: "messages" });
   // Pair each user message with the assistant reply that followed it, as a session's turns are kept.
   const turns: { user: string; reply: string }[] = [];

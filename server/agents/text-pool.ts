@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -176,8 +177,11 @@ export class FairScheduler<T, R> {
 }
 
 export interface TextPoolOptions {
-  /** Worker threads; 0 runs the work inline on the event loop (bounded by the prefix only). */
-  threads: number;
+  /**
+   * Worker threads; 0 runs the work inline on the event loop (bounded by the prefix only). Default: one
+   * on two cores or fewer (it leaves the other to the event loop), two otherwise.
+   */
+  threads?: number;
   /** Time budget of one task (ms). */
   timeoutMs?: number;
   log?: { warn(msg: string, fields?: Record<string, unknown>): void };
@@ -189,7 +193,8 @@ export interface TextPoolOptions {
  * pages load: there the work stays on the event loop, bounded by the prefix).
  */
 export async function createTextAnalyzer(options: TextPoolOptions): Promise<TextAnalyzer> {
-  if (options.threads <= 0) return new InlineTextAnalyzer();
+  const threads = options.threads ?? (availableParallelism() <= 2 ? 1 : 2);
+  if (threads <= 0) return new InlineTextAnalyzer();
   const filename = workerEntry();
   if (!filename) {
     options.log?.warn("agent text worker not found; text analysis runs on the event loop", {});
@@ -197,7 +202,6 @@ export async function createTextAnalyzer(options: TextPoolOptions): Promise<Text
   }
   // Imported here, not at the top, so bundles that never build a pool never load it.
   const { default: Tinypool } = await import("tinypool");
-  const threads = options.threads;
   const pool = new Tinypool({
     filename,
     minThreads: threads,

@@ -109,3 +109,28 @@ export class RedisSessionDenylist implements SessionDenylist {
     return (await this.client.exists(`${this.prefix}session:revoked:${sid}`)) === 1;
   }
 }
+
+/** The denylist through the hot tier's shared health (timeout and circuit breaker). */
+export function guardedDenylist(
+  denylist: SessionDenylist,
+  hotCall: <T>(fn: () => Promise<T>) => Promise<T>,
+): SessionDenylist {
+  return {
+    revoke: (s) => hotCall(() => denylist.revoke(s)),
+    isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)),
+  };
+}
+
+/**
+ * A verified, not logged-out dashboard session from a cookie value, or undefined. A denylist that
+ * cannot answer (Redis down) does not lock operators out: the signature still holds.
+ */
+export async function sessionFromCookie(
+  sessions: AdminSessions,
+  denylist: SessionDenylist,
+  cookie: string | undefined,
+): Promise<AdminSession | undefined> {
+  const s = sessions.verify(cookie);
+  if (!s) return undefined;
+  return (await denylist.isRevoked(s.sid).catch(() => false)) ? undefined : s;
+}

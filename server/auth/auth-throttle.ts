@@ -1,3 +1,4 @@
+import { withTimeout } from "../state/timeout";
 import { LRUCache } from "lru-cache";
 import type { RedisClient } from "../state/redis";
 
@@ -101,17 +102,7 @@ export class AuthThrottle {
   private async countShared(shared: NonNullable<AuthThrottleOptions["redis"]>, key: string): Promise<[number, number]> {
     const run = (shared.client as unknown as { statehouseAuthFail(k: string, ms: number): Promise<[number, number]> })
       .statehouseAuthFail;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const [n, ttl] = await Promise.race([
-        run.call(shared.client, key, this.options.windowMs),
-        new Promise<never>(
-          (_, reject) => (timer = setTimeout(() => reject(new Error("auth throttle timed out")), shared.timeoutMs)),
-        ),
-      ]);
-      return [Number(n), Number(ttl)];
-    } finally {
-      clearTimeout(timer);
-    }
+    const [n, ttl] = await withTimeout(run.call(shared.client, key, this.options.windowMs), shared.timeoutMs);
+    return [Number(n), Number(ttl)];
   }
 }

@@ -1,10 +1,9 @@
 // npm run db:migrate – applies pending migrations to DATABASE_URL, or to the embedded PGlite database.
-import path from "node:path";
-import { loadConfig } from "../config";
+import { loadConfigOrExit } from "../bootstrap";
+import { warmTarget } from "../clients";
 import { openWarmDatabase } from "./warm-database";
 
-const config = loadConfig();
-const target = config.DATABASE_URL ? { url: config.DATABASE_URL } : { pgliteDir: path.join(config.dataDir, "pglite") };
-const db = await openWarmDatabase(target, { migrate: true });
+const config = loadConfigOrExit("statehouse db:migrate");
+const db = await openWarmDatabase(warmTarget(config), { migrate: true });
 await db.close();
 console.log(`statehouse: ${db.kind} database is up to date`);

@@ -1,7 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
-import type { Services } from "../container";
+import type { ApiServices as Services } from "./services";
 import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
 import { inRequestScope } from "../state/request-scope";
@@ -150,7 +150,7 @@ export function createApi(services: Services): Api {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));
     if (!session) return problemResponse(new HttpError("unauthorized", "not logged in"));
     // The cookie's signature outlives its key: a revoked key ends the session (as it does for the API).
-    let principal;
+    let principal: Awaited<ReturnType<typeof services.keys.principalById>>;
     try {
       principal = await services.keys.principalById(session.keyId);
     } catch (err) {

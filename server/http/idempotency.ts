@@ -1,6 +1,6 @@
 import type { Principal } from "../auth/api-keys";
 import { isConflict } from "../state/errors";
-import type { StateStore } from "../state/store";
+import type { StateRecord, StateStore } from "../state/store";
 import { HttpError } from "./problem";
 
 const NAMESPACE = "idempotency";
@@ -43,7 +43,7 @@ export class IdempotencyService {
       throw new HttpError("malformed", "Idempotency-Key must be 1 to 255 visible ASCII characters");
     }
     const ref = { tenant: principal.tenant, namespace: NAMESPACE, key: `${principal.keyId}:${idempotencyKey}` };
-    let reservation;
+    let reservation: StateRecord;
     try {
       // Pending for at most a minute: a process that dies mid-request must not block the key for a day.
       reservation = await this.store.put(ref, { state: "pending", fingerprint } satisfies Remembered, {

@@ -1,3 +1,4 @@
+import { errorName } from "../logger";
 import { createHash } from "node:crypto";
 import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { safeEqual } from "../auth/safe-equal";
@@ -297,12 +298,4 @@ function fingerprint(c: Context, rawBody: string): string {
   return createHash("sha256")
     .update(`${c.req.method} ${new URL(c.req.url).pathname}\n${rawBody}`)
     .digest("hex");
-}
-
-/** The error's class and code only: messages of driver errors can name hosts. */
-function errorName(err: unknown): string {
-  const e = err as { name?: string; code?: unknown };
-  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
-    .filter(Boolean)
-    .join(" ");
 }

@@ -95,9 +95,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let args;
-try {
-  args = parseArgs({
+function parseArguments() {
+  return parseArgs({
     options: {
       namespace: { type: "string" },
       tenant: { type: "string" },
@@ -109,6 +108,10 @@ try {
     },
     strict: true,
   }).values;
+}
+let args: ReturnType<typeof parseArguments>;
+try {
+  args = parseArguments();
 } catch (err) {
   fail(err instanceof Error ? err.message : "bad arguments");
 }
@@ -147,23 +150,25 @@ if (policy.internal) fail(`no namespace named ${JSON.stringify(policy.name)}`);
 if (policy.durability === "ephemeral")
   fail(`namespace ${policy.name} lives in the hot tier only; its records are upgraded when read`);
 
-// Loaded only now: the whole server's module graph is not needed to refuse bad arguments.
-const { buildServices } = await import("../container");
-const services = await buildServices(config).catch((err: unknown) =>
+// Loaded only now: the state engine's module graph is not needed to refuse bad arguments. Only the
+// engine is built: no sweeper, relay, workers or agents run beside the migration.
+const { buildStateEngine } = await import("../container");
+const { openClients } = await import("../clients");
+const clients = await openClients(config).catch((err: unknown) =>
+  fail(err instanceof Error ? err.message : "could not start"),
+);
+const services = await buildStateEngine(config, clients).catch((err: unknown) =>
   fail(err instanceof Error ? err.message : "could not start"),
 );
 let exitCode = 0;
 try {
-  const warm = services.tiers.warm.inner as unknown as { prisma?: WarmSql };
-  if (!warm.prisma) throw new Error("the warm tier is not PostgreSQL");
-
   const progress = new ProgressDisplay(
     `${policy.name} → schema v${policy.schemaVersion}${args["dry-run"] ? " (dry run)" : ""}`,
     args["dry-run"],
   );
   const migration = new StateMigration({
     state: services.state,
-    warm: warm.prisma,
+    warm: clients.db.prisma as unknown as WarmSql,
     progressFile: (p) => progressFilePath(config.dataDir, databaseIdentity(config), p),
     onProgress: (p) => progress.update(p),
   });
@@ -188,5 +193,6 @@ try {
   exitCode = 1;
 } finally {
   await services.close().catch(() => {});
+  await clients.close().catch(() => {});
 }
 process.exit(exitCode);

@@ -1,3 +1,4 @@
+import type { Config } from "../config";
 import type { RedisClient } from "../state/redis";
 
 /** A token bucket: `ratePerSecond` tokens refill continuously up to `burst`. */
@@ -211,7 +212,10 @@ export class MemoryRateLimiter implements RateLimiter {
     const k = this.level(`k:${keyId}`, this.key, now);
     const t = this.level(`t:${tenant}`, this.tenant, now);
     const allowed = k.tokens >= 1 && t.tokens >= 1;
-    if (allowed) (k.tokens -= 1), (t.tokens -= 1);
+    if (allowed) {
+      k.tokens -= 1;
+      t.tokens -= 1;
+    }
     const wait = (b: { tokens: number }, spec: Bucket) =>
       b.tokens >= 1 ? 0 : Math.ceil(((1 - b.tokens) * 1000) / spec.ratePerSecond);
     return decide(
@@ -230,4 +234,41 @@ export class MemoryRateLimiter implements RateLimiter {
     if (this.buckets.size > 100_000) this.buckets.delete(this.buckets.keys().next().value!);
     return b;
   }
+}
+
+/**
+ * The limiter as requests use it: through the hot tier's shared health (an open circuit, or a Redis
+ * that already timed out in this request, costs nothing, and a timeout here makes the hot tier's calls
+ * fail fast), failing open when the buckets cannot be read.
+ */
+export function guardedRateLimit(
+  limiter: RateLimiter,
+  hotCall: <T>(fn: () => Promise<T>) => Promise<T>,
+): (principal: { keyId: string; tenant: string }) => Promise<RateDecision> {
+  return async ({ keyId, tenant }) => {
+    try {
+      return await hotCall(() => limiter.take(keyId, tenant));
+    } catch {
+      return failOpen(limiter);
+    }
+  };
+}
+
+/** The key and tenant buckets from the configuration (the tenant's default to the key's numbers). */
+export function bucketsFrom(
+  config: Pick<
+    Config,
+    | "STATEHOUSE_RATE_LIMIT_RPS"
+    | "STATEHOUSE_RATE_LIMIT_BURST"
+    | "STATEHOUSE_TENANT_RATE_LIMIT_RPS"
+    | "STATEHOUSE_TENANT_RATE_LIMIT_BURST"
+  >,
+): Record<BucketName, Bucket> {
+  return {
+    key: { ratePerSecond: config.STATEHOUSE_RATE_LIMIT_RPS, burst: config.STATEHOUSE_RATE_LIMIT_BURST },
+    tenant: {
+      ratePerSecond: config.STATEHOUSE_TENANT_RATE_LIMIT_RPS ?? config.STATEHOUSE_RATE_LIMIT_RPS,
+      burst: config.STATEHOUSE_TENANT_RATE_LIMIT_BURST ?? config.STATEHOUSE_RATE_LIMIT_BURST,
+    },
+  };
 }

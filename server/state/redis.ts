@@ -183,56 +183,12 @@ export class RedisStore implements StateStore {
     this.scripts = client as unknown as ScriptedClient;
   }
 
-  /**
-   * Connects to `url` (a Redis URL; for Redis Cluster, any node's URL) and waits until it answers.
-   * A node that reports cluster mode is reconnected through ioredis' Cluster client.
-   */
+  /** Connects to `url` (see connectRedis); closing the store closes the client. */
   static async fromUrl(
     url: string,
     options: Omit<RedisStoreOptions, "ownsClient"> & { connectTimeoutMs?: number } = {},
   ): Promise<RedisStore> {
-    // commandTimeout bounds calls made outside the guarded store too (rate limits, journal, pub/sub).
-    const common = {
-      connectTimeout: options.connectTimeoutMs ?? 2000,
-      commandTimeout: 5000,
-      maxRetriesPerRequest: 1,
-      enableOfflineQueue: false,
-      lazyConnect: true,
-    };
-    let clusterMode = false;
-    const probe = new Redis(url, { ...common, retryStrategy: () => null });
-    probe.on("error", () => {});
-    try {
-      await probe.connect();
-      clusterMode = /cluster_enabled:1/.test(await probe.info("cluster"));
-    } catch {
-      // Down at start-up: begin as a standalone client that keeps reconnecting; calls fail (and trip the
-      // circuit breaker) until Redis answers, and the process serves from the other tiers meanwhile.
-    } finally {
-      probe.disconnect();
-    }
-    if (clusterMode) {
-      const { hostname, port, password, username } = new URL(url);
-      const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
-        enableOfflineQueue: false,
-        redisOptions: {
-          connectTimeout: common.connectTimeout,
-          maxRetriesPerRequest: 1,
-          password: password || undefined,
-          username: username || undefined,
-        },
-      });
-      cluster.on("error", () => {});
-      await new Promise<void>((resolve, reject) => {
-        cluster.once("ready", resolve);
-        cluster.once("node error", reject);
-      });
-      return new RedisStore(cluster, { ...options, ownsClient: true });
-    }
-    const client = new Redis(url, { ...common, retryStrategy: (n) => Math.min(n * 200, 2000) });
-    client.on("error", () => {}); // failures surface on the calls themselves, through the guard
-    await client.connect().catch(() => {});
-    return new RedisStore(client, { ...options, ownsClient: true });
+    return new RedisStore(await connectRedis(url, options), { ...options, ownsClient: true });
   }
 
   recordKey(ref: StateRef): string {
@@ -506,4 +462,53 @@ export class RedisStore implements StateStore {
       sizeBytes: Number(z),
     };
   }
+}
+
+/**
+ * Connects to `url` (a Redis URL; for Redis Cluster, any node's URL) and waits until it answers.
+ * A node that reports cluster mode is reconnected through ioredis' Cluster client.
+ */
+export async function connectRedis(url: string, options: { connectTimeoutMs?: number } = {}): Promise<RedisClient> {
+  // commandTimeout bounds calls made outside the guarded store too (rate limits, journal, pub/sub).
+  const common = {
+    connectTimeout: options.connectTimeoutMs ?? 2000,
+    commandTimeout: 5000,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+  };
+  let clusterMode = false;
+  const probe = new Redis(url, { ...common, retryStrategy: () => null });
+  probe.on("error", () => {});
+  try {
+    await probe.connect();
+    clusterMode = /cluster_enabled:1/.test(await probe.info("cluster"));
+  } catch {
+    // Down at start-up: begin as a standalone client that keeps reconnecting; calls fail (and trip the
+    // circuit breaker) until Redis answers, and the process serves from the other tiers meanwhile.
+  } finally {
+    probe.disconnect();
+  }
+  if (clusterMode) {
+    const { hostname, port, password, username } = new URL(url);
+    const cluster = new Cluster([{ host: hostname, port: Number(port || 6379) }], {
+      enableOfflineQueue: false,
+      redisOptions: {
+        connectTimeout: common.connectTimeout,
+        maxRetriesPerRequest: 1,
+        password: password || undefined,
+        username: username || undefined,
+      },
+    });
+    cluster.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      cluster.once("ready", resolve);
+      cluster.once("node error", reject);
+    });
+    return cluster;
+  }
+  const client = new Redis(url, { ...common, retryStrategy: (n) => Math.min(n * 200, 2000) });
+  client.on("error", () => {}); // failures surface on the calls themselves, through the guard
+  await client.connect().catch(() => {});
+  return client;
 }

@@ -77,10 +77,9 @@ export class StateService {
     private readonly onLifecycle: (event: string, namespace: string, count?: number) => void = () => {},
     /** Folds items that leave a rolling window into the namespace's summary field. */
     readonly summarizer: WindowSummarizer = new ExtractiveSummarizer(),
+    /** Checked before every write reaches a store (tenant policies: residency, storage quota); throws to refuse. */
+    private readonly writeGuard?: (tenant: string, writes: readonly PlannedWrite[], actor?: string) => Promise<void>,
   ) {}
-
-  /** Checked before every write reaches a store (tenant policies: residency, storage quota); throws to refuse. */
-  writeGuard?: (tenant: string, writes: readonly PlannedWrite[], actor?: string) => Promise<void>;
 
   /**
    * The record exactly as stored: no schema upgrade, no idle-expiry refresh, internal namespaces too. For
@@ -96,6 +95,11 @@ export class StateService {
    */
   writeStored(ops: readonly TransactionOp[]): Promise<TransactionResult[]> {
     return this.store.transact(ops);
+  }
+
+  /** Checks writes planned together against the tenant's policies (quota, residency) without writing; throws to refuse. */
+  async checkWrites(tenant: string, writes: readonly PlannedWrite[], actor?: string): Promise<void> {
+    await this.writeGuard?.(tenant, writes, actor);
   }
 
   policy(namespace: string): NamespacePolicy {

@@ -93,7 +93,7 @@ export class TieredStore implements StateStore {
 
   async get(ref: StateRef, options: ReadOptions = {}): Promise<StateRecord | undefined> {
     validateRef(ref);
-    const { hot, warm, cold } = this.tiers;
+    const { hot, warm } = this.tiers;
     if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return servedHot(await hot.get(ref));
 
     if (options.consistency !== "strong" && (this.staleInHot.size === 0 || !this.staleInHot.has(refKey(ref)))) {

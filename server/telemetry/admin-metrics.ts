@@ -96,8 +96,9 @@ export function adminMetrics(series: TimeSeriesStore, window: WindowName, now = 
       const hit = s.attributes.result === "hit";
       const total = hitsByTier.get(tier) ?? { hits: 0, misses: 0 };
       const step = hitSteps.get(`${stepOf(p.t)}|${tier}`) ?? { hits: 0, misses: 0 };
-      if (hit) (total.hits += p.value), (step.hits += p.value);
-      else (total.misses += p.value), (step.misses += p.value);
+      const field = hit ? "hits" : "misses";
+      total[field] += p.value;
+      step[field] += p.value;
       hitsByTier.set(tier, total);
       hitSteps.set(`${stepOf(p.t)}|${tier}`, step);
     }

@@ -1,7 +1,8 @@
 import type { Meter, ObservableResult } from "@opentelemetry/api";
 import type { CircuitState } from "../state/circuit-breaker";
 import type { NamespaceRegistry } from "../state/namespaces";
-import type { NamespaceStats } from "../state/store";
+import type { GuardedStore } from "../state/guarded";
+import type { NamespaceStats, TierName } from "../state/store";
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = { closed: 0, "half-open": 1, open: 2 };
 
@@ -113,4 +114,15 @@ export class StateGauges {
       for (const s of list) if (declared.has(s.namespace)) r.observe(s[field], { namespace: s.namespace, tier });
     }
   }
+}
+
+/** What the gauges read of each tier: its backend, circuit, a ping and (where the store has them) its stats. */
+export function tierProbes(tiers: Readonly<Record<TierName, GuardedStore>>) {
+  return (Object.entries(tiers) as [TierName, GuardedStore][]).map(([tier, s]) => ({
+    tier,
+    backend: s.name,
+    circuit: () => s.breaker.state,
+    ping: () => s.ping(),
+    stats: s.inner.stats ? () => s.stats!() : undefined,
+  }));
 }

@@ -187,3 +187,28 @@ function outcomeOf(err: unknown): Outcome {
       return "invalid";
   }
 }
+
+/**
+ * How the state engine reports itself: stores wrapped with `instrumented`, lifecycle events counted,
+ * namespaces labelled. Undeclared names (bad input) collapse to one label value, so they cannot blow up
+ * cardinality. Spans per state operation only when traces are exported: unexported, they would cost a
+ * tenth of hot-read throughput for nothing (requests still get a span, whose trace id logs and errors show).
+ */
+export function stateTelemetry(
+  telemetry: { instruments: Instruments; tracer: Tracer; tracesExported: boolean },
+  namespaces: { has(name: string): boolean },
+) {
+  const namespaceLabel = (ns: string) => (namespaces.has(ns) ? ns : "other");
+  const tracer = telemetry.tracesExported ? telemetry.tracer : undefined;
+  return {
+    namespaceLabel,
+    /** Counts a lifecycle event of a namespace, or of "all" (the sweeper's deployment-wide clean-ups). */
+    lifecycle: (event: string, namespace: string, count = 1) =>
+      telemetry.instruments.lifecycleEvents.add(count, {
+        event,
+        namespace: namespace === "all" ? "all" : namespaceLabel(namespace),
+      }),
+    measure: <S extends StateStore>(store: S, tier: TierName | "tiered") =>
+      instrumented(store, { tier, instruments: telemetry.instruments, tracer, namespaceLabel }),
+  };
+}

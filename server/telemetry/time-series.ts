@@ -138,7 +138,7 @@ export function mergeHistograms(
     if (p.kind !== "histogram") continue;
     if (!merged) merged = { boundaries: p.boundaries, counts: [...p.counts], count: p.count, sum: p.sum };
     else {
-      p.counts.forEach((c, i) => (merged!.counts[i] = (merged!.counts[i] ?? 0) + c));
+      for (const [i, c] of p.counts.entries()) merged!.counts[i] = (merged!.counts[i] ?? 0) + c;
       merged.count += p.count;
       merged.sum += p.sum;
     }

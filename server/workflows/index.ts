@@ -32,7 +32,7 @@ export function createWorkflows(deps: {
   meter: Meter;
   log: typeof logger;
   /** Runs a direct warm-tier query with the store timeout (a clear `unavailable` when it fails). */
-  guardedCall: <T>(fn: () => Promise<T>) => Promise<T>;
+  warmCall: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Runs a Redis command through the hot tier's shared health (its timeout and circuit breaker). */
   hotCall?: <T>(fn: () => Promise<T>) => Promise<T>;
 }): Workflows {
@@ -53,7 +53,7 @@ export function createWorkflows(deps: {
     metrics: createWorkflowMetrics(deps.meter),
     log: deps.log,
     scan: ({ statuses, order, limit, tenant }) =>
-      deps.guardedCall(() =>
+      deps.warmCall(() =>
         deps.warm.findAcrossTenants(NAMESPACE, {
           field: statuses ? "status" : undefined,
           values: statuses,

@@ -139,7 +139,7 @@ export class WorkflowRegistry {
   private readonly types = new Map<string, WorkflowType<unknown>>();
 
   // Each type's input type differs; the registry only hands inputs back to the type that parsed them.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a registry of types whose inputs differ
   constructor(types: readonly WorkflowType<any>[] = []) {
     for (const t of types) this.register(t);
   }

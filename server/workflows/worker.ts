@@ -1,3 +1,4 @@
+import { errorName } from "../logger";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -466,11 +467,4 @@ class RunExecution {
 function errorMessage(err: unknown): string {
   const m = err instanceof Error ? err.message : String(err);
   return m.length > 500 ? `${m.slice(0, 497)}...` : m;
-}
-
-function errorName(err: unknown): string {
-  const e = err as { name?: string; code?: unknown };
-  return [typeof e?.name === "string" ? e.name : "error", typeof e?.code === "string" ? e.code : undefined]
-    .filter(Boolean)
-    .join(" ");
 }

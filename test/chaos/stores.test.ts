@@ -309,10 +309,11 @@ async function startOwnRedisOnPort(port: number) {
   );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("redis-server did not restart")), 10_000);
-    child.stdout!.on(
-      "data",
-      (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()),
-    );
+    child.stdout!.on("data", (d: Buffer) => {
+      if (!/Ready to accept connections/.test(d.toString())) return;
+      clearTimeout(timer);
+      resolve();
+    });
   });
   return { stop: async () => void child.kill("SIGKILL") };
 }

@@ -174,7 +174,7 @@ export function stateStoreConformance(init: ConformanceInit): void {
       const rec = await store.put(ref, big);
       assert.equal(rec.sizeBytes, 1024 * 1024);
       const got = await store.get(ref);
-      assert.equal((got?.value as string).length, big.length);
+      assert.equal((got!.value as string).length, big.length);
       assert.equal(got?.sizeBytes, 1024 * 1024);
       const nested = { items: Array.from({ length: 5000 }, (_, i) => ({ i, text: "é🔑".repeat(20) })) };
       await store.put(ref, nested);

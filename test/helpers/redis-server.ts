@@ -88,10 +88,11 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
     );
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error("cluster node did not start")), 10_000);
-      child.stdout!.on(
-        "data",
-        (d: Buffer) => /Ready to accept connections/.test(d.toString()) && (clearTimeout(timer), resolve()),
-      );
+      child.stdout!.on("data", (d: Buffer) => {
+        if (!/Ready to accept connections/.test(d.toString())) return;
+        clearTimeout(timer);
+        resolve();
+      });
     });
     nodes.push({
       url: `redis://127.0.0.1:${port}`,

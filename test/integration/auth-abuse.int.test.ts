@@ -30,7 +30,10 @@ function trickle(
     let text = "";
     let sent = 0;
     const timer = setInterval(() => {
-      if (sent < length && !socket.destroyed) socket.write("a", () => {}), sent++;
+      if (sent < length && !socket.destroyed) {
+        socket.write("a", () => {});
+        sent++;
+      }
     }, 1000);
     const done = () => {
       clearInterval(timer);

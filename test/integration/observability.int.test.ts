@@ -83,7 +83,7 @@ describe("grafana/ files", () => {
       assert.match(d.uid, /^statehouse-/);
       assert.equal((d.templating.list[0] as { type: string }).type, "datasource");
       for (const p of d.panels) {
-        assert.equal(p.datasource.uid, "${datasource}");
+        assert.equal(p.datasource.uid, "$" + "{datasource}"); // Grafana's template variable, literally
         assert.ok(p.fieldConfig.defaults.unit, `${p.title} has a unit`);
       }
     }

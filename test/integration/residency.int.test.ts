@@ -54,7 +54,7 @@ describe("data residency", () => {
     await api.close();
   });
 
-  it("a write for a tenant pinned to another region is refused (403 residency_violation), nothing is written, and it is audited", async () => {
+  it("a write for a tenant pinned to another region is refused (403 residency_violation), nothing is written, and it is audited", async (t) => {
     const { key, id: keyId } = await api.clientFor("r-pinned");
     assert.equal((await send(key, "PUT", "/api/v1/state/kv/before-pin", { value: { ok: true } })).status, 201);
     const sid = (
@@ -64,7 +64,7 @@ describe("data residency", () => {
     assert.equal(pinned.status, 200, await pinned.clone().text());
     const c = new pg.Client({ connectionString: api.db.url });
     await c.connect();
-    after(() => c.end());
+    t.after(() => c.end());
     const rows = async () =>
       (await c.query(`SELECT namespace, key, version FROM state_records WHERE tenant = 'r-pinned' ORDER BY 1, 2`)).rows;
     const stored = await rows();

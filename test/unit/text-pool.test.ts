@@ -20,7 +20,10 @@ function fake(options: {
       started.push(task.id);
       await new Promise<void>((resolve, reject) => {
         const t = setTimeout(resolve, task.ms);
-        budget.signal.addEventListener("abort", () => (clearTimeout(t), reject(new Error("aborted"))));
+        budget.signal.addEventListener("abort", () => {
+          clearTimeout(t);
+          reject(new Error("aborted"));
+        });
       });
       return task.id;
     },

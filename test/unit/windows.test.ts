@@ -68,7 +68,10 @@ describe("rolling windows", () => {
 
   it("a model summarizer uses the model, and falls back to the extractive one when it fails", async () => {
     const prompts: string[] = [];
-    const ok = new ModelSummarizer(async (p) => (prompts.push(p), "They talked about zebras."), "test");
+    const ok = new ModelSummarizer(async (p) => {
+      prompts.push(p);
+      return "They talked about zebras.";
+    }, "test");
     assert.equal(await ok.summarize("", [item(1)], policy.windows[0]!), "They talked about zebras.");
     assert.match(prompts[0]!, /#1: message 1 about zebras/);
     const down = new ModelSummarizer(async () => Promise.reject(new Error("model down")), "test");
