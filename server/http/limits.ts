@@ -9,7 +9,7 @@ import { type HttpErrorCode, STATUS } from "./problem";
 
 /**
  * Every limit a request can meet, in one table: what it bounds, its value, and the answer past it.
- * The README's "Limits" table and the OpenAPI document's `info.x-statehouse-limits` are rendered from
+ * The "Limits" table of docs/api.md and the OpenAPI document's `info.x-statehouse-limits` are rendered from
  * this table, and a test checks all three agree. A new request-size or work limit gets a row here.
  */
 
@@ -33,7 +33,7 @@ export const MAX_NAME_CHARS = 64;
 export interface RequestLimit {
   /** Stable identifier. */
   name: string;
-  /** The value in force (for a setting: as configured; the README shows its default). */
+  /** The value in force (for a setting: as configured; docs/api.md shows its default). */
   limit: number;
   unit: "bytes" | "levels" | "operations" | "items" | "characters" | "seconds" | "milliseconds" | "failures";
   /** What it bounds, and where. */
@@ -241,7 +241,7 @@ export function requestLimits(
   ];
 }
 
-/** The README's table of limits, rendered from `limits` (the test compares it with the README). */
+/** The Limits table of docs/api.md, rendered from `limits` (test/unit/limits.test.ts compares the two). */
 export function limitsMarkdown(limits: readonly RequestLimit[]): string {
   const lines = ["| limit | value | bounds | past it |", "|---|---|---|---|"];
   for (const l of limits) {

@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { allQueries, DASHBOARDS, generatedGrafanaFiles, prometheusRules } from "../../grafana/generate";
 import { type ApiFixture, startApi } from "../helpers/api";
+import { docPages, readPage } from "../helpers/docs";
 import { freePort } from "../helpers/redis-server";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -212,17 +213,19 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     assert.ok(panels.length >= 25, `${panels.length} panel queries`);
   });
 
-  it("the README lists every metric name /metrics exports", async () => {
+  it("docs/observability.md lists every metric name /metrics exports, and no page names another", async () => {
     const text = await (await api.call("/metrics")).text();
     const names = [...new Set([...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].map((m) => m[1]!))];
     assert.ok(names.length >= 14, names.join(", "));
-    const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
-    const missing = names.filter((n) => !readme.includes(`\`${n}\``));
-    assert.deepEqual(missing, [], "README.md names every exported metric");
-    // …and names only metrics that exist (a histogram by its base name, as its # TYPE line has it).
+    const metricsPage = readPage("docs/observability.md");
+    const missing = names.filter((n) => !metricsPage.includes(`\`${n}\``));
+    assert.deepEqual(missing, [], "docs/observability.md names every exported metric");
+    // …and the README and every docs page name only metrics that exist (a histogram by its base name, as its
+    // # TYPE line has it).
+    const everyPage = docPages().map(readPage).join("\n");
     const named = [
       ...new Set(
-        [...readme.matchAll(/`(statehouse_[a-z_]+?)(?:_bucket|_sum|_count)?(?:\{[^`]*)?`/g)].map((m) => m[1]!),
+        [...everyPage.matchAll(/`(statehouse_[a-z_]+?)(?:_bucket|_sum|_count)?(?:\{[^`]*)?`/g)].map((m) => m[1]!),
       ),
     ];
     // Instruments this scrape has no data for yet (e.g. workflow resumes) count when the code declares them.
@@ -242,7 +245,7 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
       }
     }
     const unknown = named.filter((n) => !names.includes(n) && !declared.has(n));
-    assert.deepEqual(unknown, [], "README.md names only metrics /metrics exports");
+    assert.deepEqual(unknown, [], "the README and docs/ name only metrics /metrics exports");
     assert.doesNotMatch(text, /acme|tenant=|key="/, "no tenant or key in any series");
   });
 });

@@ -45,7 +45,7 @@ const SCOPES = [
   "platform:admin",
 ];
 
-/** Whether a key with `held` may call a route that needs `needed` (README: scopes). */
+/** Whether a key with `held` may call a route that needs `needed` (docs/api.md: Routes and scopes). */
 function grants(held: readonly string[], needed: string): boolean {
   if (held.includes(needed) || held.includes("platform:admin")) return true;
   return held.includes("admin") && needed !== "platform:admin";

@@ -1,15 +1,12 @@
-// The README's "Routes and scopes" table is the OpenAPI document's: every operation with its scope, no
-// more, no less. The document is built from the same route definitions that enforce the scopes.
+// The "Routes and scopes" table of docs/api.md is the OpenAPI document's: every operation with its scope,
+// no more, no less. The document is built from the same route definitions that enforce the scopes.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
-import path from "node:path";
 import { test } from "node:test";
 import { loadConfig } from "../../server/config";
 import { buildOpenApiDocument } from "../../server/http/app";
+import { readPage, section, tables } from "../helpers/docs";
 
-const ROOT = path.resolve(import.meta.dirname, "../..");
-
-test("the README's route × scope table equals the scopes the OpenAPI document declares", async () => {
+test("the route × scope table of docs/api.md equals the scopes the OpenAPI document declares", () => {
   const doc = buildOpenApiDocument(loadConfig({})) as {
     paths: Record<string, Record<string, { security?: Record<string, string[]>[] }>>;
   };
@@ -18,13 +15,15 @@ test("the README's route × scope table equals the scopes the OpenAPI document d
     for (const [method, op] of Object.entries(ops))
       declared.set(`${method.toUpperCase()} ${p}`, op.security?.[0]?.bearerAuth?.[0] ?? "none");
   }
-  const readme = await readFile(path.join(ROOT, "README.md"), "utf8");
-  const section = readme.slice(readme.indexOf("### Routes and scopes"), readme.indexOf("### Scopes and namespaces"));
+  // Compared by cells: a Markdown formatter may pad the columns.
+  const [table] = tables(section(readPage("docs/api.md"), "Routes and scopes"));
+  assert.ok(table, "a table under docs/api.md's Routes and scopes heading");
   const documented = new Map<string, string>();
-  for (const m of section.matchAll(
-    /^\| `((?:GET|PUT|PATCH|DELETE|POST) \/api\/v1\/[^`]+)` \| (?:`([a-z:]+)`|none) \|$/gm,
-  ))
-    documented.set(m[1]!, m[2] ?? "none");
+  for (const [route, scope] of table.slice(1)) {
+    const m = /^`((?:GET|PUT|PATCH|DELETE|POST) \/api\/v1\/[^`]+)`$/.exec(route!);
+    const s = /^(?:`([a-z:]+)`|none)$/.exec(scope!);
+    if (m && s) documented.set(m[1]!, s[1] ?? "none");
+  }
   assert.ok(declared.size >= 35, `${declared.size} operations`);
   assert.deepEqual(
     Object.fromEntries([...documented].sort()),
