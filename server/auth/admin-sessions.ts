@@ -55,7 +55,10 @@ export class AdminSessions {
   }
 
   cookie(value: string, secure: boolean): string {
-    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure ? "; Secure" : ""}`;
+    return (
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; ` +
+      `Max-Age=${Math.floor(this.ttlMs / 1000)}${secure ? "; Secure" : ""}`
+    );
   }
 
   clearCookie(secure: boolean): string {

@@ -202,7 +202,9 @@ export function createApi(services: Services): Api {
         title: "Statehouse API",
         version: "1.0.0",
         description:
-          "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
+          "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON " +
+          "Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the " +
+          "status and problem code past it.",
         // One row per limit, from server/http/limits.ts (the README's Limits table is rendered from it too).
         "x-statehouse-limits": requestLimits(services.config),
       },

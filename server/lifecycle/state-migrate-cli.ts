@@ -38,7 +38,9 @@ class ProgressDisplay {
     const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
     this.startedAt ??= p.done; // a resumed run starts part-way: its rate counts only its own records
     const rate = Math.round((p.done - this.startedAt) / Math.max(0.001, (performance.now() - this.started) / 1000));
-    const tail = `${p.done}/${p.total} records (${pct}%) · ${p.upgraded} ${this.dryRun ? "would upgrade" : "upgraded"} · ${p.failed} failed · ${p.skipped} skipped`;
+    const tail =
+      `${p.done}/${p.total} records (${pct}%) · ${p.upgraded} ` +
+      `${this.dryRun ? "would upgrade" : "upgraded"} · ${p.failed} failed · ${p.skipped} skipped`;
     if (this.tty) {
       const width = 30;
       const filled = Math.round((pct / 100) * width);

@@ -78,7 +78,8 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` event carrying this object.",
+            "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` " +
+            "event carrying this object.",
           content: { "application/json": { schema: TurnResult }, "text/event-stream": { schema: z.string() } },
         },
         ...problems(400, 401, 403, 404, 409, 413, 415, 429, 503),
@@ -174,7 +175,9 @@ const BatchBody = z
       .min(1)
       .max(MAX_BATCH_DOCUMENTS)
       .openapi({
-        description: `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed document is reported in its place`,
+        description:
+          `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed ` +
+          `document is reported in its place`,
       }),
   })
   .openapi("BatchRequest");

@@ -36,10 +36,14 @@ export const Problem = z
 const DESCRIPTIONS: Record<number, string> = {
   400: "Malformed request",
   401: "No or invalid API key",
-  403: "The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation)",
+  403:
+    "The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with " +
+    "its scope), or the tenant is pinned to another region (residency_violation)",
   404: "Not found (also for other tenants' records)",
   405: "Method not allowed",
-  409: "Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed)",
+  409:
+    "Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record " +
+    "cannot be upgraded to the namespace's schema version (upgrade_failed)",
   412: "Version mismatch (If-Match / If-None-Match)",
   413: "Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded)",
   415: "Unsupported content type",

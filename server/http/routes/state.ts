@@ -150,8 +150,13 @@ const OWNED_READS = [...new Set(OWNED.map((p) => p.owner!.readScope))]
         .join(", ")} → \`${scope}\``,
   )
   .join("; ");
-const READ_ACCESS = `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); without it: 403 \`forbidden\` naming the scope and the domain's route.`;
-const WRITE_ACCESS = `Scope \`state:write\`. Namespaces a domain owns (${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
+const READ_ACCESS =
+  `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); ` +
+  `without it: 403 \`forbidden\` naming the scope and the domain's route.`;
+const WRITE_ACCESS =
+  `Scope \`state:write\`. Namespaces a domain owns ` +
+  `(${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, ` +
+  `whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
 const readsNs = { access: "read" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
 const writesNs = { access: "write" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
 
@@ -165,7 +170,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
       tags: ["state"],
       scope: "state:read",
       description:
-        "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).",
+        "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: " +
+        "null`: owned by a domain, written only through its routes).",
       responses: {
         200: {
           description: "Namespaces",
@@ -203,7 +209,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
+            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and " +
+            "rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
           content: { "application/json": { schema: RecordBody } },
         },
         304: { description: "If-None-Match matched the current version" },
@@ -250,7 +257,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
         201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
         202: {
           description:
-            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed",
+            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body " +
+            "`durable: false`; durable once replayed",
           content: { "application/json": { schema: RecordBody } },
         },
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
@@ -274,7 +282,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
       if (outcome.sizeWarning)
         c.header(
           "statehouse-size-warning",
-          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`,
+          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} ` +
+            `(limit ${outcome.sizeWarning.failBytes})`,
         );
       if (outcome.created)
         c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
