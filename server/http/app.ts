@@ -6,7 +6,7 @@ import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
 import { inRequestScope } from "../state/request-scope";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { trace } from "@opentelemetry/api";
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { safeEqual } from "../auth/safe-equal";
 import { checkKey, refuseCrossSite } from "./auth-failures";
 import { parseJsonBody } from "./json-body";
@@ -233,7 +233,8 @@ export function createApi(services: Services): Api {
     return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
   });
   app.onError((err, c) => {
-    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    const context = trace.getActiveSpan()?.spanContext();
+    const traceId = context && isSpanContextValid(context) ? context.traceId : undefined;
     services.log.error("unhandled error in request", { error: err.name, path: new URL(c.req.url).pathname, traceId });
     return problemResponse(err, { traceId });
   });

@@ -339,7 +339,7 @@ describe("traces over OTLP", () => {
 });
 
 describe("OTEL_SDK_DISABLED=true", () => {
-  it("serves the API with no-op telemetry, and /metrics answers 200 with an empty exposition", async () => {
+  it("serves the API with no-op telemetry: /metrics answers 200 with an empty exposition, problems carry no trace id", async () => {
     const api = await startApi({ OTEL_SDK_DISABLED: "true" });
     try {
       const { key } = await api.clientFor("acme");
@@ -355,6 +355,11 @@ describe("OTEL_SDK_DISABLED=true", () => {
       assert.equal(metrics.status, 200);
       assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
       assert.equal(await metrics.text(), "", "no SDK: no series and no target_info");
+      const miss = await api.call("/api/v1/state/kv/never-written", { key });
+      assert.equal(miss.status, 404);
+      const problem = (await miss.json()) as { code: string; traceId?: string };
+      assert.equal(problem.code, "not_found");
+      assert.equal(problem.traceId, undefined, "no trace: no all-zero trace id in the problem");
     } finally {
       await api.close();
     }
