@@ -3575,8 +3575,8 @@ export interface components {
             keepHistory?: boolean;
             /** @description Namespaces a domain writes: only its routes write them */
             owner?: {
-                /** @enum {string} */
-                domain: "agents" | "workflows" | "checkpointer";
+                /** @description The domain that writes the namespace, e.g. workflows */
+                domain: string;
                 /** @enum {string} */
                 readScope: "state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin";
                 use: string;
@@ -3585,8 +3585,8 @@ export interface components {
                 read: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[];
                 /** @description null: owned by a domain */
                 write: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[] | null;
-                /** @enum {string} */
-                owner?: "agents" | "workflows" | "checkpointer";
+                /** @description The domain that writes the namespace, e.g. workflows */
+                owner?: string;
                 use?: string;
             };
         };

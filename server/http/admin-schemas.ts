@@ -198,7 +198,8 @@ export const Capacity = z
   })
   .openapi("Capacity");
 
-const NamespaceOwner = z.enum(["agents", "workflows", "checkpointer"]);
+// Domains declare their own namespaces (agents, workflows, checkpointer today), so the name is open.
+const NamespaceOwner = z.string().openapi({ description: "The domain that writes the namespace, e.g. workflows" });
 
 /** A namespace's policy as GET /api/v1/namespaces lists it (the upgraders and internal flag left out). */
 export const NamespaceInfo = z
