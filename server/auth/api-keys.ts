@@ -3,20 +3,10 @@ import { LRUCache } from "lru-cache";
 import type { PrismaClient } from "../db/generated/client";
 import { InvalidError, UnavailableError } from "../state/errors";
 import { withTimeout } from "../state/timeout";
+import { SCOPES, type Scope } from "../shared/types";
 
-// checkpoints:read: reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP).
-// admin: every other scope, within the key's own tenant. platform:admin: admin across every tenant (the
-// bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
-export const SCOPES = [
-  "state:read",
-  "state:write",
-  "agents:invoke",
-  "workflows:run",
-  "checkpoints:read",
-  "admin",
-  "platform:admin",
-] as const;
-export type Scope = (typeof SCOPES)[number];
+// The scopes live in server/shared/types.ts: the dashboard lists them too.
+export { SCOPES, type Scope } from "../shared/types";
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */
 export interface Principal {

@@ -12,6 +12,7 @@ import { checkKey, refuseCrossSite } from "./auth-failures";
 import { parseJsonBody } from "./json-body";
 import { ADMIN_BODY_BYTES, requestLimits } from "./limits";
 import { grants } from "./access";
+import type { AdminSessionBody, ReadyReportBody } from "./admin-schemas";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -83,7 +84,7 @@ export function createApi(services: Services): Api {
   app.get("/api/ready", async (c) => {
     const report = await services.readiness();
     c.header("cache-control", "no-store");
-    return c.json(report, report.ready ? 200 : 503);
+    return c.json(report satisfies ReadyReportBody, report.ready ? 200 : 503);
   });
   served.push({ method: "GET", path: "/api/ready", pattern: /^\/api\/ready$/ });
 
@@ -140,7 +141,7 @@ export function createApi(services: Services): Api {
         tenant: session.tenant,
         csrfToken: session.csrf,
         expiresAt: new Date(session.expiresAt).toISOString(),
-      });
+      } satisfies AdminSessionBody);
     } catch (err) {
       return problemResponse(err);
     }
@@ -164,7 +165,7 @@ export function createApi(services: Services): Api {
       tenant: session.tenant,
       csrfToken: session.csrf,
       expiresAt: new Date(session.expiresAt).toISOString(),
-    });
+    } satisfies AdminSessionBody);
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
   app.delete("/api/admin/session", async (c) => {

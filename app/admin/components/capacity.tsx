@@ -1,29 +1,17 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api } from "./api";
+import type { Schemas } from "../../../server/client";
+import { must, sh } from "./api";
 import { Chart } from "./overview";
-
-type Capacity = {
-  horizonSeconds: number;
-  windowSeconds: number;
-  series: {
-    agent: string;
-    namespace: string;
-    active: number;
-    forecast: number;
-    perHour: number;
-    samples: { at: string; active: number }[];
-  }[];
-};
 
 /** Active sessions per agent, their recent samples and the one-hour forecast (GET /api/v1/admin/capacity). */
 export function CapacityCard() {
-  const [data, setData] = useState<Capacity>();
+  const [data, setData] = useState<Schemas["Capacity"]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = () =>
-      api<Capacity>("/api/v1/admin/capacity").then(
+      must(sh.GET("/api/v1/admin/capacity")).then(
         (d) => (setData(d), setError(undefined)),
         (e: Error) => setError(e.message),
       );

@@ -2,43 +2,13 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
-import { api, formatBytes, formatMs, formatTime } from "./api";
+import type { ReadyReportBody as Ready, Schemas } from "../../../server/client";
+import type { MetricWindow } from "../../../server/shared/types";
+import { formatBytes, formatMs, formatTime, must, sh } from "./api";
 import { CapacityCard } from "./capacity";
 import { useViewer } from "./viewer";
 
-export type Metrics = {
-  window: string;
-  to: string;
-  stepSeconds: number;
-  latency: {
-    tier: string;
-    operation: string;
-    count: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-  }[];
-  latencyOverTime: { t: number; tier: string; p50: number | null; p95: number | null; p99: number | null }[];
-  hitRatio: { tier: string; hits: number; misses: number; ratio: number | null }[];
-  hitRatioOverTime: { t: number; tier: string; ratio: number | null }[];
-  conflicts: { total: number; perMinute: number | null };
-  conflictsOverTime: { t: number; perMinute: number | null }[];
-  operations: { total: number; perSecond: number | null };
-  operationsOverTime: { t: number; perSecond: number | null; errorRate: number | null }[];
-  errors: { total: number; rate: number | null };
-  storage: {
-    namespace: string;
-    tier: string;
-    points: { t: number; bytes: number | null; keys: number | null }[];
-    trendBytesPerHour: number | null;
-  }[];
-  lifecycle: { namespace: string; event: string; count: number }[];
-};
-
-type Ready = {
-  status: string;
-  stores: { tier: string; backend: string; status: string; circuit: string; latencyMs?: number }[];
-};
+type Metrics = Schemas["AdminMetrics"];
 
 const COLORS = ["#1f4e8c", "#b3261e", "#0f7b3f", "#8a4f00", "#6b3fa0", "#00696f", "#5c5c5c"];
 
@@ -115,23 +85,14 @@ export function Overview() {
   return useViewer().platformAdmin ? <PlatformOverview /> : <TenantOverview />;
 }
 
-type Usage = {
-  tenant: string;
-  day: string;
-  operations: { used: number; limit: number | null };
-  bytesStored: { used: number; limit: number | null };
-  region: string | null;
-  serverRegion: string;
-};
-
 function TenantOverview() {
-  const [usage, setUsage] = useState<Usage>();
+  const [usage, setUsage] = useState<Schemas["QuotaUsage"]>();
   const [ready, setReady] = useState<Ready>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = () =>
       Promise.all([
-        api<Usage>("/api/v1/quota"),
+        must(sh.GET("/api/v1/quota")),
         fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
       ])
         .then(([u, r]) => (setUsage(u), setReady(r), setError(undefined)))
@@ -217,7 +178,7 @@ function Stores({ ready }: { ready: Ready | undefined }) {
 }
 
 function PlatformOverview() {
-  const [window, setWindow] = useState("15m");
+  const [window, setWindow] = useState<MetricWindow>("15m");
   const [percentile, setPercentile] = useState<"p50" | "p95" | "p99">("p99");
   const [metrics, setMetrics] = useState<Metrics>();
   const [ready, setReady] = useState<Ready>();
@@ -226,7 +187,7 @@ function PlatformOverview() {
   const load = useCallback(async () => {
     try {
       const [m, r] = await Promise.all([
-        api<Metrics>(`/api/v1/admin/metrics?window=${window}`),
+        must(sh.GET("/api/v1/admin/metrics", { params: { query: { window } } })),
         fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
       ]);
       setMetrics(m);
@@ -296,7 +257,7 @@ function PlatformOverview() {
         <h1>Overview</h1>
         <label>
           Window
-          <select value={window} onChange={(e) => setWindow(e.target.value)} aria-label="Time window">
+          <select value={window} onChange={(e) => setWindow(e.target.value as MetricWindow)} aria-label="Time window">
             <option value="15m">Last 15 minutes</option>
             <option value="1h">Last hour</option>
             <option value="6h">Last 6 hours</option>

@@ -8,8 +8,9 @@ import type { Precondition } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
+import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
-import { problems } from "./kit";
+import { problems, reply } from "./kit";
 
 const NsKey = z.object({
   ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
@@ -176,21 +177,40 @@ export function registerStateRoutes({ define }: RouteKit): void {
         200: {
           description: "Namespaces",
           content: {
-            "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) },
+            "application/json": { schema: NamespaceList },
           },
         },
         ...problems(401, 403, 429),
       },
     },
     async ({ c, services }) =>
-      c.json({
+      reply(c, NamespaceList, {
         namespaces: services.namespaces
           .list()
           .filter((p) => !p.internal)
-          .map((policy) => {
-            const { upgraders: _u, internal: _i, ...p } = policy;
-            return { ...p, access: namespaceScopes(policy) };
-          }),
+          .map((p) => ({
+            name: p.name,
+            kind: p.kind,
+            description: p.description,
+            durability: p.durability,
+            idleTtlSeconds: p.idleTtlSeconds,
+            // `when` is code: the listing says only how long records wait.
+            archiveAfter: p.archiveAfter && { idleSeconds: p.archiveAfter.idleSeconds },
+            onExpire: p.onExpire,
+            ttlSeconds: p.ttlSeconds,
+            hotTtlSeconds: p.hotTtlSeconds,
+            maxBytes: p.maxBytes,
+            windows: p.windows,
+            schemaVersion: p.schemaVersion,
+            writeBackUpgrades: p.writeBackUpgrades,
+            consistency: p.consistency,
+            requirePrecondition: p.requirePrecondition,
+            whenWarmDown: p.whenWarmDown,
+            storageQuotaBytes: p.storageQuotaBytes,
+            keepHistory: p.keepHistory,
+            owner: p.owner,
+            access: namespaceScopes(p),
+          })),
       }),
   );
 
