@@ -72,7 +72,7 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   // Queries outside the store's contract live in their owners' repositories, over the same client.
   const policies = new PolicyRepository(db.prisma);
   const tenantPolicies = new TenantPolicyService(
-    db.prisma,
+    policies,
     redis ? new RedisOperationCounter(redis, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(),
     {
       serverRegion: config.STATEHOUSE_REGION,
