@@ -12,6 +12,7 @@ import {
   sessionFromCookie,
 } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
+import { KeyRepository } from "./auth/key-repository";
 import { AuthThrottle } from "./auth/auth-throttle";
 import { bootstrapAdminKey } from "./auth/bootstrap-key";
 import { type Clients, openClients } from "./clients";
@@ -20,11 +21,14 @@ import type { ApiServices } from "./http/services";
 import { IdempotencyService } from "./http/idempotency";
 import { localInvalidation, redisInvalidation } from "./invalidation";
 import { namespaceRegistryFor } from "./lifecycle/declared-namespaces";
+import { SweepRepository } from "./lifecycle/sweep-repository";
 import { LifecycleSweeper } from "./lifecycle/sweeper";
 import { errorName, logger } from "./logger";
 import { publishersFor, relayErrorLog } from "./outbox/publishers";
+import { OutboxRepository } from "./outbox/outbox-repository";
 import { OutboxRelay } from "./outbox/relay";
 import { bucketsFrom, guardedRateLimit, MemoryRateLimiter, RedisRateLimiter } from "./policies/rate-limit";
+import { PolicyRepository } from "./policies/policy-repository";
 import { MemoryOperationCounter, RedisOperationCounter, TenantPolicyService } from "./policies/tenant-policies";
 import { ArchiveStore } from "./state/archive";
 import { s3ArchiveOptions } from "./state/blob-s3";
@@ -35,11 +39,13 @@ import { RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { composeTiers } from "./state/tiers";
-import { CapacityMonitor, countActiveSessions } from "./telemetry/capacity";
+import { CapacityMonitor } from "./telemetry/capacity";
+import { CapacityRepository } from "./telemetry/capacity-repository";
 import { StateGauges, tierProbes } from "./telemetry/gauges";
 import { stateTelemetry } from "./telemetry/instrumented";
 import { startTelemetry } from "./telemetry/start";
 import { createWorkflows } from "./workflows";
+import { RunRepository } from "./workflows/run-repository";
 
 export type Services = ApiServices;
 
@@ -63,8 +69,10 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   });
   const store = measure(tiered, "tiered");
   const { model, summarizer } = agentModelFor(config);
+  // Queries outside the store's contract live in their owners' repositories, over the same client.
+  const policies = new PolicyRepository(db.prisma);
   const tenantPolicies = new TenantPolicyService(
-    db.prisma,
+    policies,
     redis ? new RedisOperationCounter(redis, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(),
     {
       serverRegion: config.STATEHOUSE_REGION,
@@ -84,7 +92,8 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   };
   return {
     ...{ config, telemetry, namespaces, health, hotCall, warmCall, tiers, tiered, warm, store },
-    ...{ model, state, tenantPolicies, lifecycle, namespaceLabel, close },
+    ...{ model, state, tenantPolicies, lifecycle, namespaceLabel, close, policies },
+    runs: new RunRepository(db.prisma),
   };
 }
 
@@ -108,35 +117,38 @@ export async function buildWorker(config: Config, clients: Clients) {
 export async function buildServices(config: Config, clients?: Clients): Promise<Services> {
   clients ??= await openClients(config);
   const engine = await buildStateEngine(config, clients);
-  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies } = engine;
-  const { redis } = clients;
+  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies, policies } = engine;
+  const { redis, db } = clients;
+  const outbox = new OutboxRepository(db.prisma);
+  const sessionCounts = new CapacityRepository(db.prisma);
   const capacity = new CapacityMonitor(telemetry.meter, {
-    count: () => warmCall(countActiveSessions(clients.db.prisma)),
+    count: () => warmCall(() => sessionCounts.activeSessions()),
     agents: AGENTS,
   });
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
     stores: tierProbes(tiers),
-    outbox: () => warm.outboxStats(),
+    outbox: () => outbox.stats(),
     refreshAlso: [() => capacity.refresh()],
   }).start(config.STATEHOUSE_STATS_INTERVAL_MS);
 
   const publishers = publishersFor(config, redis, hotCall);
-  const relay = new OutboxRelay(clients.db.prisma, publishers, { onError: relayErrorLog(publishers) });
+  const relay = new OutboxRelay(outbox, publishers, { onError: relayErrorLog(publishers) });
   if (config.STATEHOUSE_OUTBOX_RELAY === "on") relay.start();
   const sweeper = new LifecycleSweeper({
-    ...{ warm, hot: tiers.hot.inner, cold: tiers.cold, tiered: engine.tiered, namespaces },
+    ...{ warm, hot: tiers.hot.inner, cold: tiers.cold, tiered: engine.tiered, namespaces, outbox },
+    repository: new SweepRepository(db.prisma),
     tombstoneRetentionSeconds: config.STATEHOUSE_TOMBSTONE_RETENTION_SECONDS,
     onEvent: engine.lifecycle,
     onError: (err) => logger.warn("lifecycle sweep failed; the next one retries", { error: errorName(err) }),
   });
   sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
   // Profile vectors moved from the open `embeddings` namespace to the agents' own: drop what earlier versions left there.
-  void purgeLegacyProfilesInBackground(state, () => warm.tenants(100_000));
+  void purgeLegacyProfilesInBackground(state, () => policies.tenants(100_000));
 
   // Per-process caches (API keys, tenant policies) are invalidated across instances through Redis pub/sub.
   const invalidation = redis ? redisInvalidation(redis, config.STATEHOUSE_KEY_PREFIX) : localInvalidation;
-  const keys = new ApiKeyService(clients.db.prisma, config.STATEHOUSE_ADMIN_TOKEN);
+  const keys = new ApiKeyService(new KeyRepository(db.prisma), config.STATEHOUSE_ADMIN_TOKEN);
   keys.guard = warmCall;
   keys.onRevoke = (id) => invalidation.publish({ type: "api_key", id });
   tenantPolicies.onChange = (tenant) => invalidation.publish({ type: "tenant_policy", tenant });
@@ -174,11 +186,11 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
     agents: new AgentService(state, engine.model, telemetry.instruments, text),
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
-    tenants: () => warmCall(() => warm.tenants()),
-    outbox: (tenant) => warmCall(() => warm.outboxStats(tenant)),
+    tenants: () => warmCall(() => policies.tenants()),
+    outbox: (tenant) => warmCall(() => outbox.stats(tenant)),
     outboxRecent: async (limit, tenant) => ({
       publishers: publishers.map((p) => p.name),
-      events: await warmCall(() => warm.recentOutboxEvents(limit, tenant)),
+      events: await warmCall(() => outbox.recent(limit, tenant)),
     }),
     rateLimit: guardedRateLimit(limiter, hotCall),
     readiness: () => readiness(tiers),

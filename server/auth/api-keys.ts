@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { PrismaClient } from "../db/generated/client";
+import type { KeyRepository, KeyRow } from "./key-repository";
 import { InvalidError, UnavailableError } from "../state/errors";
 import { withTimeout } from "../state/timeout";
 import { SCOPES, type Scope } from "../shared/types";
@@ -52,7 +52,7 @@ export class ApiKeyService {
   private readonly adminTokenGuessable: boolean;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly rows: KeyRepository,
     adminToken?: string,
   ) {
     this.adminTokenHash = adminToken ? sha256(adminToken) : undefined;
@@ -73,22 +73,25 @@ export class ApiKeyService {
       throw new InvalidError(`scopes must be a non-empty list of ${SCOPES.join(", ")}`, { field: "scopes" });
     const id = randomBytes(8).toString("hex");
     const secret = randomBytes(32).toString("base64url");
-    const row = await this.prisma.apiKey.create({
-      data: { id, tenant: input.tenant, name: input.name ?? null, secretHash: sha256(secret).toString("hex"), scopes },
+    const row = await this.rows.create({
+      id,
+      tenant: input.tenant,
+      name: input.name ?? null,
+      secretHash: sha256(secret).toString("hex"),
+      scopes,
     });
     this.verifiedSecrets.set(id, sha256(secret));
     return { ...toInfo(row), key: `shk_${id}_${secret}` };
   }
 
   async list(tenant?: string): Promise<ApiKeyInfo[]> {
-    const rows = await this.prisma.apiKey.findMany({ where: tenant ? { tenant } : {}, orderBy: { createdAt: "asc" } });
-    return rows.map(toInfo);
+    return (await this.rows.list(tenant)).map(toInfo);
   }
 
   /** One key (never its secret), revoked or not; undefined when there is no such key. */
   async get(id: string): Promise<ApiKeyInfo | undefined> {
     if (!/^[a-f0-9]{16}$/.test(id)) return undefined;
-    const row = await this.prisma.apiKey.findUnique({ where: { id } });
+    const row = await this.rows.byId(id);
     return row ? toInfo(row) : undefined;
   }
 
@@ -107,14 +110,10 @@ export class ApiKeyService {
    */
   async revoke(id: string): Promise<boolean> {
     if (!/^[a-f0-9]{16}$/.test(id)) return false;
-    const { count } = await this.prisma.apiKey.updateMany({
-      where: { id, revokedAt: null },
-      data: { revokedAt: new Date() },
-    });
+    const revoked = await this.rows.revoke(id);
     this.forget(id);
     this.onRevoke(id);
-    if (count > 0) return true;
-    return (await this.prisma.apiKey.count({ where: { id } })) > 0;
+    return revoked || (await this.rows.exists(id));
   }
 
   /** Drops every cached answer about key `id` (after a revocation here or in another instance). */
@@ -150,10 +149,10 @@ export class ApiKeyService {
     if (!m) return undefined;
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached || undefined;
-    let row;
+    let row: KeyRow | null;
     const generation = this.revocations;
     try {
-      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: m[1]! } }));
+      row = await this.guard(() => this.rows.byId(m[1]!));
     } catch {
       const known = this.lastKnownGood.get(token);
       if (known) return known;
@@ -181,9 +180,9 @@ export class ApiKeyService {
     const cached = this.byId.get(keyId);
     if (cached !== undefined) return cached || undefined;
     const generation = this.revocations;
-    let row;
+    let row: KeyRow | null;
     try {
-      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: keyId } }));
+      row = await this.guard(() => this.rows.byId(keyId));
     } catch {
       throw new UnavailableError("warm", "API keys cannot be checked right now");
     }
@@ -195,11 +194,7 @@ export class ApiKeyService {
 
   /** Whether an unrevoked platform admin key exists for tenant `default` (the bootstrap admin). */
   async hasAdminKey(): Promise<boolean> {
-    return (
-      (await this.prisma.apiKey.count({
-        where: { tenant: "default", revokedAt: null, scopes: { has: "platform:admin" } },
-      })) > 0
-    );
+    return this.rows.activeWithScope("default", "platform:admin");
   }
 
   /**
@@ -209,16 +204,10 @@ export class ApiKeyService {
    * key has ever held the scope (revoked rows count), so a tenant admin cannot name a key into it later.
    */
   async upgradeBootstrapKey(): Promise<boolean> {
-    if ((await this.prisma.apiKey.count({ where: { scopes: { has: "platform:admin" } } })) > 0) return false;
-    const oldest = await this.prisma.apiKey.findFirst({
-      where: { tenant: "default", name: "bootstrap admin" },
-      orderBy: { createdAt: "asc" },
-    });
+    if (await this.rows.everHeld("platform:admin")) return false;
+    const oldest = await this.rows.oldestNamed("default", "bootstrap admin");
     if (!oldest || oldest.revokedAt || !oldest.scopes.includes("admin")) return false;
-    await this.prisma.apiKey.update({
-      where: { id: oldest.id },
-      data: { scopes: [...new Set([...oldest.scopes, "platform:admin"])] },
-    });
+    await this.rows.setScopes(oldest.id, [...new Set([...oldest.scopes, "platform:admin"])]);
     this.forget(oldest.id);
     return true;
   }

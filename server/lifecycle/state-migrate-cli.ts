@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config";
 import { isStateError } from "../state/errors";
+import { StateMigrateRepository } from "./state-migrate-repository";
 import { namespaceRegistryFor } from "./declared-namespaces";
 import {
   databaseIdentity,
@@ -12,7 +13,6 @@ import {
   progressFilePath,
   StateMigration,
   type VersionCounts,
-  type WarmSql,
 } from "./state-migrate";
 
 const USAGE = `usage: npm run state:migrate -- --namespace <name> [--dry-run] [--tenant <tenant>] [--batch <1-1000>] [--restart] [--json]
@@ -170,7 +170,7 @@ try {
   );
   const migration = new StateMigration({
     state: services.state,
-    warm: clients.db.prisma as unknown as WarmSql,
+    warm: new StateMigrateRepository(clients.db.prisma),
     progressFile: (p) => progressFilePath(config.dataDir, databaseIdentity(config), p),
     onProgress: (p) => progress.update(p),
   });
