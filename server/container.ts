@@ -4,17 +4,11 @@ import { AGENTS, AgentService } from "./agents/sessions";
 import { agentModelFor } from "./agents/model";
 import { purgeLegacyProfilesInBackground } from "./agents/profiles";
 import { createTextAnalyzer } from "./agents/text-pool";
-import {
-  AdminSessions,
-  guardedDenylist,
-  MemorySessionDenylist,
-  RedisSessionDenylist,
-  sessionFromCookie,
-} from "./auth/admin-sessions";
+import { AdminSessions, sessionDenylistFor, sessionFromCookie } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import { KeyRepository } from "./auth/key-repository";
 import { AuthThrottle } from "./auth/auth-throttle";
-import { bootstrapAdminKey } from "./auth/bootstrap-key";
+import { ensureAdminKey } from "./auth/bootstrap-key";
 import { type Clients, openClients } from "./clients";
 import type { Config } from "./config";
 import type { ApiServices } from "./http/services";
@@ -71,6 +65,8 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   const { model, summarizer } = agentModelFor(config);
   // Queries outside the store's contract live in their owners' repositories, over the same client.
   const policies = new PolicyRepository(db.prisma);
+  // Per-process caches (API keys, tenant policies) are invalidated across instances through Redis pub/sub.
+  const invalidation = redis ? redisInvalidation(redis, config.STATEHOUSE_KEY_PREFIX) : localInvalidation;
   const tenantPolicies = new TenantPolicyService(
     policies,
     redis ? new RedisOperationCounter(redis, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(),
@@ -81,18 +77,20 @@ export async function buildStateEngine(config: Config, clients: Clients) {
       guardHot: hotCall,
       log: logger,
       onRefused: lifecycle,
+      onChange: (tenant) => invalidation.publish({ type: "tenant_policy", tenant }),
     },
   ).start();
   const state = new StateService(store, namespaces, lifecycle, summarizer, (tenant, writes, actor) =>
     tenantPolicies.checkWrites(tenant, writes, actor),
   );
   const close = async () => {
+    invalidation.close();
     await tenantPolicies.stop();
     await tiered.close();
   };
   return {
     ...{ config, telemetry, namespaces, health, hotCall, warmCall, tiers, tiered, warm, store },
-    ...{ model, state, tenantPolicies, lifecycle, namespaceLabel, close, policies },
+    ...{ model, state, tenantPolicies, invalidation, lifecycle, namespaceLabel, close, policies },
     runs: new RunRepository(db.prisma),
   };
 }
@@ -117,7 +115,8 @@ export async function buildWorker(config: Config, clients: Clients) {
 export async function buildServices(config: Config, clients?: Clients): Promise<Services> {
   clients ??= await openClients(config);
   const engine = await buildStateEngine(config, clients);
-  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies, policies } = engine;
+  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies, policies, invalidation } =
+    engine;
   const { redis, db } = clients;
   const outbox = new OutboxRepository(db.prisma);
   const sessionCounts = new CapacityRepository(db.prisma);
@@ -146,22 +145,16 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   // Profile vectors moved from the open `embeddings` namespace to the agents' own: drop what earlier versions left there.
   void purgeLegacyProfilesInBackground(state, () => policies.tenants(100_000));
 
-  // Per-process caches (API keys, tenant policies) are invalidated across instances through Redis pub/sub.
-  const invalidation = redis ? redisInvalidation(redis, config.STATEHOUSE_KEY_PREFIX) : localInvalidation;
-  const keys = new ApiKeyService(new KeyRepository(db.prisma), config.STATEHOUSE_ADMIN_TOKEN);
-  keys.guard = warmCall;
-  keys.onRevoke = (id) => invalidation.publish({ type: "api_key", id });
-  tenantPolicies.onChange = (tenant) => invalidation.publish({ type: "tenant_policy", tenant });
+  const keys = new ApiKeyService(new KeyRepository(db.prisma), config.STATEHOUSE_ADMIN_TOKEN, {
+    guard: warmCall,
+    onRevoke: (id) => invalidation.publish({ type: "api_key", id }),
+  });
   await invalidation.subscribe((m) => (m.type === "api_key" ? keys.forget(m.id) : tenantPolicies.forget(m.tenant)));
-  if (!config.STATEHOUSE_ADMIN_TOKEN) await keys.upgradeBootstrapKey(); // keys made before platform:admin existed
-  if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
+  await ensureAdminKey(keys, config);
 
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
   const prefix = config.STATEHOUSE_KEY_PREFIX;
-  const sessionDenylist = guardedDenylist(
-    redis ? new RedisSessionDenylist(redis as never, prefix) : new MemorySessionDenylist(),
-    hotCall,
-  );
+  const sessionDenylist = sessionDenylistFor(redis, prefix, hotCall);
   // Failure counts shared through Redis when there is one; a Redis that cannot answer within the hot
   // timeout leaves each instance its own count (the failure path must not wait out a store timeout).
   const authThrottle = new AuthThrottle({
@@ -199,7 +192,6 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
       gauges.stop();
       relay.stop();
       await sweeper.stop();
-      invalidation.close();
       await text.close();
       await engine.close();
       await clients.close();

@@ -1,3 +1,4 @@
+import type { RedisClient } from "../state/redis";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SESSION_COOKIE = "sh_admin";
@@ -113,11 +114,13 @@ export class RedisSessionDenylist implements SessionDenylist {
   }
 }
 
-/** The denylist through the hot tier's shared health (timeout and circuit breaker). */
-export function guardedDenylist(
-  denylist: SessionDenylist,
+/** The denylist in Redis when there is one (every instance sees a logout), through the hot tier's shared health. */
+export function sessionDenylistFor(
+  redis: RedisClient | undefined,
+  prefix: string,
   hotCall: <T>(fn: () => Promise<T>) => Promise<T>,
 ): SessionDenylist {
+  const denylist = redis ? new RedisSessionDenylist(redis as never, prefix) : new MemorySessionDenylist();
   return {
     revoke: (s) => hotCall(() => denylist.revoke(s)),
     isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)),

@@ -51,10 +51,21 @@ export class ApiKeyService {
   /** An admin token this long is too long to guess (if it is random), so a throttled address may still use it. */
   private readonly adminTokenGuessable: boolean;
 
+  /**
+   * Runs a key lookup against the warm tier: through the warm tier's shared health in the server (its
+   * timeout and breaker, so lookups fail fast while PostgreSQL is known to be down); 2 s alone otherwise.
+   */
+  private readonly guard: <T>(query: () => Promise<T>) => Promise<T>;
+  /** Told when this process revokes a key, so other instances can forget it (server/invalidation.ts). */
+  private readonly onRevoke: (id: string) => void;
+
   constructor(
     private readonly rows: KeyRepository,
     adminToken?: string,
+    options: { guard?: <T>(query: () => Promise<T>) => Promise<T>; onRevoke?: (id: string) => void } = {},
   ) {
+    this.guard = options.guard ?? ((query) => withTimeout(query(), 2000));
+    this.onRevoke = options.onRevoke ?? (() => {});
     this.adminTokenHash = adminToken ? sha256(adminToken) : undefined;
     this.adminTokenGuessable = (adminToken?.length ?? 0) < 32;
   }
@@ -96,15 +107,6 @@ export class ApiKeyService {
   }
 
   /**
-   * Runs a key lookup against the warm tier. The container sets the warm tier's shared health (its
-   * timeout and breaker, so lookups fail fast while PostgreSQL is known to be down); 2 s alone otherwise.
-   */
-  guard: <T>(query: () => Promise<T>) => Promise<T> = (query) => withTimeout(query(), 2000);
-
-  /** Told when this process revokes a key, so other instances can forget it (Redis pub/sub). */
-  onRevoke: (id: string) => void = () => {};
-
-  /**
    * Revokes a key; false if no such key. Takes effect at once in this process and, through onRevoke
    * (Redis pub/sub when Redis is configured), in the others; at worst within 5 s (the cache's life).
    */
@@ -127,7 +129,8 @@ export class ApiKeyService {
 
   /**
    * Whether `token` is a key this process has created or verified in the last hour, with the right
-   * secret, or the admin token when it is at least 32 characters: memory only, constant-time. Not an authentication (revocation is checked by authenticate);
+   * secret, or the admin token when it is at least 32 characters: memory only, constant-time. Not an authentication
+   * (revocation is checked by authenticate);
    * it only tells a throttled caller's valid key from a guess without a database round trip.
    */
   knownSecretMatches(token: string): boolean {

@@ -17,13 +17,12 @@ export class PolicyCache {
    */
   private readonly lastKnown = new LRUCache<string, TenantPolicy>({ max: 100_000 });
   private preloadTimer: NodeJS.Timeout | undefined;
-  /** Told when this process changes a tenant's policy, so other instances can drop their cached copy. */
-  onChange: (tenant: string) => void = () => {};
-
   constructor(
     private readonly repository: Pick<PolicyRepository, "all" | "get" | "save">,
     /** Runs a warm-tier query with the store timeout, turning failures into `unavailable`. */
     private readonly guard: <T>(fn: () => Promise<T>) => Promise<T>,
+    /** Told when this process changes a tenant's policy, so other instances can drop their cached copy. */
+    private readonly onChange: (tenant: string) => void = () => {},
   ) {}
 
   /** Loads every policy now and every minute. */

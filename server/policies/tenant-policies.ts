@@ -14,6 +14,8 @@ export interface TenantPolicyOptions extends AdmissionOptions {
   log: { warn(msg: string, fields?: Record<string, unknown>): void };
   /** Told of each refused write (for the lifecycle events counter). */
   onRefused?(event: "residency_refused" | "quota_refused", namespace: string): void;
+  /** Told when this process changes a tenant's policy (server/invalidation.ts tells the other instances). */
+  onChange?(tenant: string): void;
 }
 
 /**
@@ -30,16 +32,12 @@ export class TenantPolicyService {
 
   constructor(repository: PolicyRepository, counter: OperationCounter, options: TenantPolicyOptions) {
     this.serverRegion = options.serverRegion;
-    this.policies = new PolicyCache(repository, options.guard);
+    this.policies = new PolicyCache(repository, options.guard, options.onChange);
     this.residency = new Residency(repository, options);
     this.gate = new PolicyGate(this.policies, this.residency, counter, repository, options);
   }
 
   /** Told when this process changes a tenant's policy, so other instances can drop their cached copy. */
-  set onChange(listener: (tenant: string) => void) {
-    this.policies.onChange = listener;
-  }
-
   /** Starts flushing unlimited tenants' counts every `intervalMs`, and loading every policy each minute. */
   start(intervalMs = 1000): this {
     this.gate.start(intervalMs);

@@ -36,7 +36,8 @@ const LIVE = live("$4");
 // round trip and the three can never disagree. Parameters:
 // $1 tenant $2 namespace $3 key $4 now $5 value json $6 schemaVersion $7 expiresAt $8 size $9 actor $10 idleTtl $11 ifVersion
 const HISTORY_CTE = `h AS (
-    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+      size_bytes, created_at)
     SELECT $1, $2, $3, version, 'put', $9::text, $5::json, $6, $8, $4 FROM up
   ),`;
 const WRITE_TAIL = `,
@@ -44,14 +45,16 @@ const WRITE_TAIL = `,
   o AS (
     INSERT INTO outbox_events (tenant, namespace, key, version, operation, payload, created_at)
     SELECT $1, $2, $3, version, 'put',
-      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'put', 'sizeBytes', $8::int, 'at', $4::timestamptz),
+      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'put',
+        'sizeBytes', $8::int, 'at', $4::timestamptz),
       $4 FROM up
   )
 SELECT version, created_at FROM up`;
 
 const UPSERT = (guard: string) => `
 WITH up AS (
-  INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
+  INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at,
+    expires_at, size_bytes, deleted, idle_ttl_seconds)
   VALUES ($1, $2, $3, $5::json, 1, $6, $4, $4, $7, $8, false, $10::float8)
   ON CONFLICT (tenant, namespace, key) DO UPDATE SET
     value = EXCLUDED.value, version = r.version + 1, schema_version = EXCLUDED.schema_version,
@@ -83,23 +86,27 @@ const WITHOUT_HISTORY = new Map(
 
 const DELETE = `
 WITH up AS (
-  UPDATE state_records SET version = version + 1, deleted = true, value = 'null'::json, size_bytes = 0, updated_at = $4, expires_at = NULL, idle_ttl_seconds = NULL
+  UPDATE state_records SET version = version + 1, deleted = true, value = 'null'::json, size_bytes = 0,
+    updated_at = $4, expires_at = NULL, idle_ttl_seconds = NULL
   WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE} AND ($5::int IS NULL OR version = $5::int)
   RETURNING version, schema_version
 ),
   h AS (
-    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+      size_bytes, created_at)
     SELECT $1, $2, $3, version, 'delete', $6::text, NULL, schema_version, 0, $4 FROM up
   ),
   o AS (
     INSERT INTO outbox_events (tenant, namespace, key, version, operation, payload, created_at)
     SELECT $1, $2, $3, version, 'delete',
-      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'delete', 'at', $4::timestamptz),
+      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'delete', 'at',
+        $4::timestamptz),
       $4 FROM up
   )
 SELECT version FROM up`;
 
-/** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value, not from the database's health. */
+/** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value,
+  not from the database's health. */
 export function dataExceptionAsInvalid(err: unknown): never {
   const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } }; code?: string } })?.meta;
   // Through Prisma's adapter the SQLSTATE sits in meta; straight from pg it is the error's own code.
@@ -168,7 +175,8 @@ export class PostgresStore implements StateStore {
   async get(ref: StateRef): Promise<StateRecord | undefined> {
     validateRef(ref);
     const rows = await this.sql.$queryRawUnsafe<RecordRow[]>(
-      `SELECT value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds FROM state_records
+      `SELECT value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes,
+        idle_ttl_seconds FROM state_records
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE}`,
       ref.tenant,
       ref.namespace,
@@ -211,7 +219,8 @@ export class PostgresStore implements StateStore {
       { key: string; version: number; updated_at: Date; expires_at: Date | null; size_bytes: number }[]
     >(
       `SELECT key, version, updated_at, expires_at, size_bytes FROM state_records
-       WHERE tenant = $1 AND namespace = $2 AND ${LIVE} AND starts_with(key, $3) AND ($5::text IS NULL OR key > $5::text)
+       WHERE tenant = $1 AND namespace = $2 AND ${LIVE} AND starts_with(key,
+         $3) AND ($5::text IS NULL OR key > $5::text)
        ORDER BY key LIMIT $6`,
       tenant,
       namespace,
@@ -297,11 +306,13 @@ export class PostgresStore implements StateStore {
     validateRef(ref);
     return this.prisma.$transaction(async (tx) => {
       const written = await tx.$queryRawUnsafe<{ version: number }[]>(
-        `INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
+        `INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at,
+          updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
          VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, $10, false, $11::float8)
          ON CONFLICT (tenant, namespace, key) DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version,
            schema_version = EXCLUDED.schema_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-           expires_at = EXCLUDED.expires_at, size_bytes = EXCLUDED.size_bytes, deleted = false, idle_ttl_seconds = EXCLUDED.idle_ttl_seconds,
+           expires_at = EXCLUDED.expires_at, size_bytes = EXCLUDED.size_bytes, deleted = false,
+             idle_ttl_seconds = EXCLUDED.idle_ttl_seconds,
            archived = false
          WHERE r.version < EXCLUDED.version OR (r.version = EXCLUDED.version AND r.archived)
          RETURNING version`,
@@ -320,7 +331,8 @@ export class PostgresStore implements StateStore {
       if (written.length === 0) return false;
       for (const h of history) {
         await tx.$queryRawUnsafe(
-          `INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+          `INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+            size_bytes, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10) ON CONFLICT DO NOTHING`,
           tenant,
           record.namespace,
@@ -349,7 +361,8 @@ export class PostgresStore implements StateStore {
     // importRecord restore over it.
     const rows = await this.prisma.$queryRawUnsafe<{ dropped: number }[]>(
       `WITH r AS (
-         UPDATE state_records SET archived = true, value = 'null'::json, size_bytes = 0, expires_at = NULL, idle_ttl_seconds = NULL
+         UPDATE state_records SET archived = true, value = 'null'::json, size_bytes = 0, expires_at = NULL,
+           idle_ttl_seconds = NULL
          WHERE tenant = $1 AND namespace = $2 AND key = $3 AND version = $4 AND ${stored()} RETURNING version
        ),
        h AS (

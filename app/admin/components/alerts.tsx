@@ -37,7 +37,8 @@ function AlertTable() {
       <p className="muted">
         {data.source === "prometheus"
           ? "Active alerts from Prometheus."
-          : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics (the rules' `for` durations apply in Prometheus)."}{" "}
+          : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics " +
+            "(the rules' `for` durations apply in Prometheus)."}{" "}
         <strong className={firing ? "bad" : "ok"}>{firing ? `${firing} firing` : "Nothing firing"}</strong>
       </p>
       <section className="card">

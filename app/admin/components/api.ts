@@ -65,7 +65,7 @@ export const formatBytes = (n: number | null | undefined) => {
   const units = ["B", "KiB", "MiB", "GiB", "TiB"];
   let i = 0;
   let v = n;
-  while (v >= 1024 && i < units.length - 1) (v /= 1024), i++;
+  for (; v >= 1024 && i < units.length - 1; i++) v /= 1024;
   return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
 };
 export const formatTime = (t: number) =>

@@ -12,7 +12,10 @@ export function CapacityCard() {
   useEffect(() => {
     const load = () =>
       must(sh.GET("/api/v1/admin/capacity")).then(
-        (d) => (setData(d), setError(undefined)),
+        (d) => {
+          setData(d);
+          setError(undefined);
+        },
         (e: Error) => setError(e.message),
       );
     void load();
@@ -65,7 +68,10 @@ export function CapacityCard() {
       </div>
       <Chart
         testId="chart-sessions"
-        title={`Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ${Math.round(data.windowSeconds / 60)} minutes)`}
+        title={
+          `Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ` +
+          `${Math.round(data.windowSeconds / 60)} minutes)`
+        }
         unit="sessions"
         data={rows}
         keys={keys}

@@ -20,7 +20,10 @@ export function Namespaces() {
       must(sh.GET("/api/v1/namespaces")),
       platformAdmin ? must(sh.GET("/api/v1/admin/metrics", { params: { query: { window: "1h" } } })) : undefined,
     ])
-      .then(([p, m]) => (setPolicies(p.namespaces), setMetrics(m)))
+      .then(([p, m]) => {
+        setPolicies(p.namespaces);
+        setMetrics(m);
+      })
       .catch((e: Error) => setError(e.message));
   }, [platformAdmin]);
   if (error)

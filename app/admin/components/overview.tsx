@@ -13,14 +13,14 @@ type Metrics = Schemas["AdminMetrics"];
 const COLORS = ["#1f4e8c", "#b3261e", "#0f7b3f", "#8a4f00", "#6b3fa0", "#00696f", "#5c5c5c"];
 
 /** Rows {t, a: …, b: …} from series of {t, key, value}: one column per key, for one chart line each. */
-export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => string, valueOf: (r: T) => number | null) {
+export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => string, valueFor: (r: T) => number | null) {
   const byT = new Map<number, Record<string, number | null> & { t: number }>();
   const keys = new Set<string>();
   for (const r of rows) {
     const k = keyOf(r);
     keys.add(k);
     const row = byT.get(r.t) ?? { t: r.t };
-    row[k] = valueOf(r);
+    row[k] = valueFor(r);
     byT.set(r.t, row);
   }
   return { data: [...byT.values()].sort((a, b) => a.t - b.t), keys: [...keys].sort() };
@@ -95,7 +95,11 @@ function TenantOverview() {
         must(sh.GET("/api/v1/quota")),
         fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
       ])
-        .then(([u, r]) => (setUsage(u), setReady(r), setError(undefined)))
+        .then(([u, r]) => {
+          setUsage(u);
+          setReady(r);
+          setError(undefined);
+        })
         .catch((e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 10_000);

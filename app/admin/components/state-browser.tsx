@@ -68,7 +68,13 @@ export function StateBrowser() {
     <>
       <h1>State browser</h1>
       <section className="card">
-        <form className="row" onSubmit={(e) => (e.preventDefault(), void search())}>
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void search();
+          }}
+        >
           {viewer.platformAdmin ? (
             <label>
               Tenant
@@ -173,6 +179,7 @@ export function StateBrowser() {
                   ) : (
                     <ul data-testid="version-diff">
                       {shown.patch.map((p, i) => (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: a patch's operations have no identity but their order
                         <li key={i}>
                           <code>
                             {p.op} {p.path || "/"}

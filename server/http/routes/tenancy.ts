@@ -184,7 +184,8 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
     },
   );
 
-  // GET /api/v1/admin/residency – this server's region, pins, where each tenant's state was written, refused writes (a tenant admin: its own)
+  // GET /api/v1/admin/residency – this server's region, pins, where each tenant's state was written, refused writes (a
+  // tenant admin: its own)
   define(
     {
       method: "get",
@@ -199,7 +200,8 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "`storedIn`: each region under which a tenant's state was written (every record of this deployment is stored in `serverRegion`); `audit`: refused writes, newest first",
+            "`storedIn`: each region under which a tenant's state was written (every record of this deployment is " +
+            "stored in `serverRegion`); `audit`: refused writes, newest first",
           content: {
             "application/json": {
               schema: Residency,
