@@ -1,8 +1,7 @@
 "use client";
 
-import { useEffect, useState } from "react";
-import type { Schemas } from "../../../server/client";
 import { must, sh } from "./api";
+import { HeaderRow, Pending, usePolled } from "./parts";
 import { PlatformOnly, useViewer } from "./viewer";
 
 export function Alerts() {
@@ -10,26 +9,8 @@ export function Alerts() {
 }
 
 function AlertTable() {
-  const [data, setData] = useState<Schemas["Alerts"]>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    const load = () => must(sh.GET("/api/v1/admin/alerts")).then(setData, (e: Error) => setError(e.message));
-    void load();
-    const timer = setInterval(load, 15_000);
-    return () => clearInterval(timer);
-  }, []);
-  if (error)
-    return (
-      <p role="alert" className="bad">
-        {error}
-      </p>
-    );
-  if (!data)
-    return (
-      <p className="muted" role="status">
-        Evaluating alert rules…
-      </p>
-    );
+  const { data, error } = usePolled(() => must(sh.GET("/api/v1/admin/alerts")), 15_000);
+  if (!data) return <Pending error={error} loading="Evaluating alert rules…" />;
   const firing = data.alerts.filter((a) => a.state === "firing").length;
   return (
     <>
@@ -43,16 +24,7 @@ function AlertTable() {
       </p>
       <section className="card">
         <table data-testid="alerts">
-          <thead>
-            <tr>
-              <th scope="col">Alert</th>
-              <th scope="col">Severity</th>
-              <th scope="col">State</th>
-              <th scope="col">Value</th>
-              <th scope="col">Threshold</th>
-              <th scope="col">Summary</th>
-            </tr>
-          </thead>
+          <HeaderRow columns={["Alert", "Severity", "State", "Value", "Threshold", "Summary"]} />
           <tbody>
             {data.alerts.map((a) => (
               <tr key={a.alert}>

@@ -1,39 +1,13 @@
 "use client";
 
-import { useEffect, useState } from "react";
-import type { Schemas } from "../../../server/client";
 import { must, sh } from "./api";
+import { Pending, usePolled } from "./parts";
 import { Chart } from "./overview";
 
 /** Active sessions per agent, their recent samples and the one-hour forecast (GET /api/v1/admin/capacity). */
 export function CapacityCard() {
-  const [data, setData] = useState<Schemas["Capacity"]>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    const load = () =>
-      must(sh.GET("/api/v1/admin/capacity")).then(
-        (d) => {
-          setData(d);
-          setError(undefined);
-        },
-        (e: Error) => setError(e.message),
-      );
-    void load();
-    const timer = setInterval(load, 10_000);
-    return () => clearInterval(timer);
-  }, []);
-  if (error)
-    return (
-      <p role="alert" className="bad">
-        Could not load capacity: {error}
-      </p>
-    );
-  if (!data)
-    return (
-      <p className="muted" role="status">
-        Loading capacity…
-      </p>
-    );
+  const { data, error } = usePolled(() => must(sh.GET("/api/v1/admin/capacity")), 10_000);
+  if (!data) return <Pending error={error} errorPrefix="Could not load capacity: " loading="Loading capacity…" />;
   // One line of samples per agent, and a dashed-in projection from the last sample to the forecast.
   const rows: ({ t: number } & Record<string, number | null>)[] = [];
   for (const s of data.series) {

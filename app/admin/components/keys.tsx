@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { SCOPES } from "../../../server/shared/types";
 import { must, ok, sh } from "./api";
+import { HeaderRow } from "./parts";
 import { useViewer } from "./viewer";
 
 /**
@@ -97,19 +98,19 @@ export function Keys() {
           </p>
         ) : (
           <table data-testid="keys">
-            <thead>
-              <tr>
-                <th scope="col">Id</th>
-                <th scope="col">Tenant</th>
-                <th scope="col">Name</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="muted">Action</span>
-                </th>
-              </tr>
-            </thead>
+            <HeaderRow
+              columns={[
+                "Id",
+                "Tenant",
+                "Name",
+                "Scopes",
+                "Created",
+                "Status",
+                <span key="action" className="muted">
+                  Action
+                </span>,
+              ]}
+            />
             <tbody>
               {keys.map((k) => (
                 <tr key={k.id} data-testid={`key-${k.id}`}>

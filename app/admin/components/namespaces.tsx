@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, sh } from "./api";
+import { HeaderRow } from "./parts";
 import { Chart, pivot } from "./overview";
 import { useViewer } from "./viewer";
 
@@ -43,20 +44,20 @@ export function Namespaces() {
       <h1>Namespaces</h1>
       <section className="card">
         <table data-testid="namespaces">
-          <thead>
-            <tr>
-              <th scope="col">Namespace</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Durability</th>
-              <th scope="col">Idle TTL</th>
-              <th scope="col">TTL</th>
-              <th scope="col">Window</th>
-              <th scope="col">Size warn / fail</th>
-              <th scope="col">Quota</th>
-              <th scope="col">Schema</th>
-              <th scope="col">Writes</th>
-            </tr>
-          </thead>
+          <HeaderRow
+            columns={[
+              "Namespace",
+              "Kind",
+              "Durability",
+              "Idle TTL",
+              "TTL",
+              "Window",
+              "Size warn / fail",
+              "Quota",
+              "Schema",
+              "Writes",
+            ]}
+          />
           <tbody>
             {policies.map((p) => (
               <tr key={p.name}>

@@ -1,30 +1,11 @@
 "use client";
 
-import { useEffect, useState } from "react";
-import type { Schemas } from "../../../server/client";
 import { must, sh } from "./api";
+import { HeaderRow, Pending, usePolled } from "./parts";
 
 export function OutboxPage() {
-  const [data, setData] = useState<Schemas["Outbox"]>();
-  const [error, setError] = useState<string>();
-  useEffect(() => {
-    const load = () => must(sh.GET("/api/v1/admin/outbox")).then(setData, (e: Error) => setError(e.message));
-    void load();
-    const timer = setInterval(load, 5000);
-    return () => clearInterval(timer);
-  }, []);
-  if (error)
-    return (
-      <p role="alert" className="bad">
-        {error}
-      </p>
-    );
-  if (!data)
-    return (
-      <p className="muted" role="status">
-        Loading the outbox…
-      </p>
-    );
+  const { data, error } = usePolled(() => must(sh.GET("/api/v1/admin/outbox")), 5000);
+  if (!data) return <Pending error={error} loading="Loading the outbox…" />;
   return (
     <>
       <h1>Outbox</h1>
@@ -52,18 +33,9 @@ export function OutboxPage() {
           <p className="muted">No events yet: every durable change adds one.</p>
         ) : (
           <table data-testid="outbox-events">
-            <thead>
-              <tr>
-                <th scope="col">Event</th>
-                <th scope="col">Tenant</th>
-                <th scope="col">Namespace</th>
-                <th scope="col">Key</th>
-                <th scope="col">Version</th>
-                <th scope="col">Operation</th>
-                <th scope="col">Created</th>
-                <th scope="col">Published</th>
-              </tr>
-            </thead>
+            <HeaderRow
+              columns={["Event", "Tenant", "Namespace", "Key", "Version", "Operation", "Created", "Published"]}
+            />
             <tbody>
               {data.events.map((e) => (
                 <tr key={e.id}>

@@ -5,6 +5,7 @@ import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "r
 import type { ReadyReportBody as Ready, Schemas } from "../../../server/client";
 import type { MetricWindow } from "../../../server/shared/types";
 import { formatBytes, formatMs, formatTime, must, sh } from "./api";
+import { HeaderRow } from "./parts";
 import { CapacityCard } from "./capacity";
 import { useViewer } from "./viewer";
 
@@ -155,15 +156,7 @@ function Stores({ ready }: { ready: Ready | undefined }) {
         <p className="muted">Checking stores…</p>
       ) : (
         <table data-testid="stores">
-          <thead>
-            <tr>
-              <th scope="col">Tier</th>
-              <th scope="col">Backend</th>
-              <th scope="col">Status</th>
-              <th scope="col">Circuit</th>
-              <th scope="col">Probe</th>
-            </tr>
-          </thead>
+          <HeaderRow columns={["Tier", "Backend", "Status", "Circuit", "Probe"]} />
           <tbody>
             {ready.stores.map((s) => (
               <tr key={s.tier}>
@@ -328,16 +321,7 @@ function PlatformOverview() {
           <section className="card" style={{ marginTop: "1rem" }}>
             <h2>Latency per tier and operation</h2>
             <table data-testid="latency-table">
-              <thead>
-                <tr>
-                  <th scope="col">Tier</th>
-                  <th scope="col">Operation</th>
-                  <th scope="col">Count</th>
-                  <th scope="col">p50</th>
-                  <th scope="col">p95</th>
-                  <th scope="col">p99</th>
-                </tr>
-              </thead>
+              <HeaderRow columns={["Tier", "Operation", "Count", "p50", "p95", "p99"]} />
               <tbody>
                 {metrics.latency.map((l) => (
                   <tr key={`${l.tier}/${l.operation}`} data-testid={`latency-${l.tier}-${l.operation}`}>
@@ -407,13 +391,7 @@ function PlatformOverview() {
             <section className="card">
               <h2>Growth trend</h2>
               <table>
-                <thead>
-                  <tr>
-                    <th scope="col">Namespace</th>
-                    <th scope="col">Stored now</th>
-                    <th scope="col">Trend per hour</th>
-                  </tr>
-                </thead>
+                <HeaderRow columns={["Namespace", "Stored now", "Trend per hour"]} />
                 <tbody>
                   {warm.map((s) => (
                     <tr key={s.namespace}>

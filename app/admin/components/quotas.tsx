@@ -3,6 +3,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, ok, sh } from "./api";
+import { HeaderRow } from "./parts";
 import { useViewer } from "./viewer";
 
 const share = (used: number, limit: number | null) =>
@@ -81,18 +82,18 @@ export function QuotasPage() {
             state writes and agent calls (a batch counts each document); bytes are live values in durable namespaces.
           </p>
           <table data-testid="quota-table">
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Operations today</th>
-                <th scope="col">Daily limit</th>
-                <th scope="col">Share used</th>
-                <th scope="col">Stored</th>
-                <th scope="col">Storage limit</th>
-                <th scope="col">Share used</th>
-                <th scope="col">Pinned to</th>
-              </tr>
-            </thead>
+            <HeaderRow
+              columns={[
+                "Tenant",
+                "Operations today",
+                "Daily limit",
+                "Share used",
+                "Stored",
+                "Storage limit",
+                "Share used",
+                "Pinned to",
+              ]}
+            />
             <tbody>
               {quotas.tenants.map((t) => (
                 <tr key={t.tenant} data-testid={`quota-${t.tenant}`}>
@@ -141,14 +142,7 @@ export function QuotasPage() {
         <section className="card">
           <h2>Where tenants' state is written</h2>
           <table data-testid="stored-in">
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Region</th>
-                <th scope="col">First write</th>
-                <th scope="col">Last write</th>
-              </tr>
-            </thead>
+            <HeaderRow columns={["Tenant", "Region", "First write", "Last write"]} />
             <tbody>
               {residency.storedIn.map((s) => (
                 <tr key={`${s.tenant}/${s.region}`}>
@@ -165,17 +159,7 @@ export function QuotasPage() {
             <p className="muted">None.</p>
           ) : (
             <table data-testid="residency-audit">
-              <thead>
-                <tr>
-                  <th scope="col">When</th>
-                  <th scope="col">Tenant</th>
-                  <th scope="col">Pinned to</th>
-                  <th scope="col">This server</th>
-                  <th scope="col">Operation</th>
-                  <th scope="col">Namespace</th>
-                  <th scope="col">Key</th>
-                </tr>
-              </thead>
+              <HeaderRow columns={["When", "Tenant", "Pinned to", "This server", "Operation", "Namespace", "Key"]} />
               <tbody>
                 {residency.audit.map((a) => (
                   <tr key={a.id}>

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { RUN_STATUSES as STATUSES, type RunStatus } from "../../../server/shared/types";
 import { must, sh } from "./api";
+import { HeaderRow } from "./parts";
 
 const tone = (status: string) =>
   status === "succeeded"
@@ -83,19 +84,9 @@ export function WorkflowsPage() {
           <p className="muted">No runs yet: start one with POST /api/v1/workflows.</p>
         ) : (
           <table data-testid="workflow-runs">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Tenant</th>
-                <th scope="col">Type</th>
-                <th scope="col">Status</th>
-                <th scope="col">Progress</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Resumes</th>
-                <th scope="col">Worker</th>
-                <th scope="col">Updated</th>
-              </tr>
-            </thead>
+            <HeaderRow
+              columns={["Run", "Tenant", "Type", "Status", "Progress", "Attempts", "Resumes", "Worker", "Updated"]}
+            />
             <tbody>
               {runs.map((r) => (
                 <tr key={`${r.tenant}/${r.runId}`} data-run={r.runId}>
@@ -179,16 +170,7 @@ export function WorkflowsPage() {
             <p className="muted">No step has completed yet.</p>
           ) : (
             <table data-testid="workflow-checkpoints">
-              <thead>
-                <tr>
-                  <th scope="col">Step</th>
-                  <th scope="col">Name</th>
-                  <th scope="col">Attempt</th>
-                  <th scope="col">Worker</th>
-                  <th scope="col">Duration</th>
-                  <th scope="col">Completed</th>
-                </tr>
-              </thead>
+              <HeaderRow columns={["Step", "Name", "Attempt", "Worker", "Duration", "Completed"]} />
               <tbody>
                 {detail.checkpoints.map((c) => (
                   <tr key={c.step}>

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { StateError } from "../../state/errors";
 import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
-import type { Precondition } from "../../state/service";
+import type { Precondition, WriteOutcome } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
@@ -293,21 +293,9 @@ export function registerStateRoutes({ define }: RouteKit): void {
         idleTtlSeconds: body.idleTtlSeconds,
         actor: principal.keyId,
       });
-      c.header("etag", etag(outcome.record.version));
-      if (outcome.record.durable === false) {
-        // Accepted while the warm tier is down: visible now, durable once replayed (design: Failure behaviour).
-        c.header("statehouse-durability", "buffered");
-        return c.json(recordJson(outcome.record), 202);
-      }
-      if (outcome.sizeWarning)
-        c.header(
-          "statehouse-size-warning",
-          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} ` +
-            `(limit ${outcome.sizeWarning.failBytes})`,
-        );
-      if (outcome.created)
+      if (outcome.created && outcome.record.durable !== false)
         c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
-      return c.json(recordJson(outcome.record), outcome.created ? 201 : 200);
+      return writeResponse(c, outcome, outcome.created ? 201 : 200);
     },
   );
 
@@ -347,17 +335,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
         ifVersion: pre.ifVersion,
         actor: principal.keyId,
       });
-      c.header("etag", etag(outcome.record.version));
-      if (outcome.record.durable === false) {
-        c.header("statehouse-durability", "buffered");
-        return c.json(recordJson(outcome.record), 202);
-      }
-      if (outcome.sizeWarning)
-        c.header(
-          "statehouse-size-warning",
-          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`,
-        );
-      return c.json(recordJson(outcome.record));
+      return writeResponse(c, outcome, 200);
     },
   );
 
@@ -641,6 +619,26 @@ function parseIfMatch(v: string | number | undefined, index: number): number | u
   if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1 || Number(n) > LIMITS.maxVersion)
     throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
   return Number(n);
+}
+
+/**
+ * The answer to a PUT or PATCH: the record with its ETag, 202 and `Statehouse-Durability: buffered` when it
+ * was accepted while the warm tier is down (visible now, durable once replayed), and the size warning when
+ * the value is over its namespace's warning level.
+ */
+function writeResponse(c: Context, outcome: WriteOutcome, status: 200 | 201) {
+  c.header("etag", etag(outcome.record.version));
+  if (outcome.record.durable === false) {
+    c.header("statehouse-durability", "buffered");
+    return c.json(recordJson(outcome.record), 202);
+  }
+  const warning = outcome.sizeWarning;
+  if (warning)
+    c.header(
+      "statehouse-size-warning",
+      `${warning.sizeBytes} bytes exceeds the warning level of ${warning.warnBytes} (limit ${warning.failBytes})`,
+    );
+  return c.json(recordJson(outcome.record), status);
 }
 
 /** Turns If-Match: * and unmatchable ETags into concrete answers: * needs an existing record, a foreign ETag never matches. */
