@@ -1,3 +1,4 @@
+import { gauge } from "./instruments";
 import type { Meter } from "@opentelemetry/api";
 
 export interface ActiveSessions {
@@ -33,14 +34,18 @@ export class CapacityMonitor {
       now?(): number;
     },
   ) {
-    const active = meter.createObservableGauge("statehouse.sessions.active", {
-      unit: "{session}",
-      description: "Active (live) sessions per agent and namespace",
-    });
-    const forecast = meter.createObservableGauge("statehouse.sessions.forecast", {
-      unit: "{session}",
-      description: "Active sessions forecast one hour ahead from the recent trend (least squares)",
-    });
+    const active = gauge(
+      meter,
+      "statehouse.sessions.active",
+      "{session}",
+      "Active (live) sessions per agent and namespace",
+    );
+    const forecast = gauge(
+      meter,
+      "statehouse.sessions.forecast",
+      "{session}",
+      "Active sessions forecast one hour ahead from the recent trend (least squares)",
+    );
     active.addCallback((r) => {
       for (const s of this.current()) r.observe(s.active, { agent: s.agent, namespace: s.namespace });
     });

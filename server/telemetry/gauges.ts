@@ -1,3 +1,4 @@
+import { gauge } from "./instruments";
 import type { Meter, ObservableResult } from "@opentelemetry/api";
 import type { CircuitState } from "../state/circuit-breaker";
 import type { NamespaceRegistry } from "../state/namespaces";
@@ -37,32 +38,23 @@ export class StateGauges {
     meter: Meter,
     private readonly sources: GaugeSources,
   ) {
-    const stored = meter.createObservableGauge("statehouse.state.stored", {
-      unit: "By",
-      description: "Bytes of live values per namespace and tier",
-    });
-    const keys = meter.createObservableGauge("statehouse.state.keys", {
-      unit: "{key}",
-      description: "Live keys per namespace and tier",
-    });
-    const circuit = meter.createObservableGauge("statehouse.store.circuit.state", {
-      description: "Circuit breaker per store: 0 closed, 1 half-open, 2 open",
-    });
-    const upGauge = meter.createObservableGauge("statehouse.store.up", {
-      description: "1 when the store answered its last probe",
-    });
-    const pending = meter.createObservableGauge("statehouse.outbox.pending", {
-      unit: "{event}",
-      description: "Outbox events not yet published",
-    });
-    const lag = meter.createObservableGauge("statehouse.outbox.lag", {
-      unit: "s",
-      description: "Age of the oldest unpublished outbox event",
-    });
-    const quota = meter.createObservableGauge("statehouse.namespace.quota", {
-      unit: "By",
-      description: "Storage quota per namespace (alerts project growth against it)",
-    });
+    const stored = gauge(meter, "statehouse.state.stored", "By", "Bytes of live values per namespace and tier");
+    const keys = gauge(meter, "statehouse.state.keys", "{key}", "Live keys per namespace and tier");
+    const circuit = gauge(
+      meter,
+      "statehouse.store.circuit.state",
+      undefined,
+      "Circuit breaker per store: 0 closed, 1 half-open, 2 open",
+    );
+    const upGauge = gauge(meter, "statehouse.store.up", undefined, "1 when the store answered its last probe");
+    const pending = gauge(meter, "statehouse.outbox.pending", "{event}", "Outbox events not yet published");
+    const lag = gauge(meter, "statehouse.outbox.lag", "s", "Age of the oldest unpublished outbox event");
+    const quota = gauge(
+      meter,
+      "statehouse.namespace.quota",
+      "By",
+      "Storage quota per namespace (alerts project growth against it)",
+    );
 
     stored.addCallback((r) => this.observeStats(r, "bytes"));
     keys.addCallback((r) => this.observeStats(r, "keys"));

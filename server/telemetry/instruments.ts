@@ -111,3 +111,8 @@ export function createInstruments(meter: Meter): Instruments {
     httpServerDuration: h(sdk.httpServerDuration),
   };
 }
+
+/** An observable gauge, declared on one line (name, unit or undefined, description): the gauges' modules list many. */
+export function gauge(meter: Meter, name: string, unit: string | undefined, description: string) {
+  return meter.createObservableGauge(name, unit ? { unit, description } : { description });
+}
