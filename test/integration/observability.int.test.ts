@@ -232,14 +232,18 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     const declared = new Set<string>();
     for (const file of execFileSync(
       "grep",
-      ["-rlE", '(createCounter|createHistogram|createObservableGauge|counter|histogram)\\("statehouse\\.', "server"],
+      [
+        "-rlE",
+        '(createCounter|createHistogram|createObservableGauge|counter|histogram|gauge)\\((meter, )?"statehouse\\.',
+        "server",
+      ],
       { cwd: ROOT, encoding: "utf8" },
     )
       .split("\n")
       .filter(Boolean)) {
       const source = await readFile(path.join(ROOT, file), "utf8");
       for (const m of source.matchAll(
-        /(createCounter|createHistogram|createObservableGauge|counter|histogram)\("(statehouse\.[a-z_.]+)"/g,
+        /(createCounter|createHistogram|createObservableGauge|counter|histogram|gauge)\((?:meter, )?"(statehouse\.[a-z_.]+)"/g,
       )) {
         declared.add(m[2]!.replace(/\./g, "_") + (/counter/i.test(m[1]!) ? "_total" : ""));
       }
