@@ -12,7 +12,7 @@ import {
   TenantList,
 } from "../admin-schemas";
 import { HttpError } from "../problem";
-import { problems, type RouteKit, reply } from "./kit";
+import { listPageJson, problems, type RouteKit, reply } from "./kit";
 
 export function registerAdminRoutes({ define }: RouteKit): void {
   // POST /api/v1/admin/keys – create a key for the caller's tenant (any tenant: platform admins); the key is in this answer only
@@ -189,14 +189,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       return reply(c, AdminKeyPage, {
         tenant,
         namespace: params.ns,
-        items: page.items.map((i) => ({
-          key: i.key,
-          version: i.version,
-          updatedAt: i.updatedAt.toISOString(),
-          expiresAt: i.expiresAt?.toISOString() ?? null,
-          sizeBytes: i.sizeBytes,
-        })),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        ...listPageJson(page),
       });
     },
   );

@@ -10,7 +10,7 @@ import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
 import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
-import { problems, reply } from "./kit";
+import { listPageJson, problems, reply } from "./kit";
 
 const NsKey = z.object({
   ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
@@ -410,14 +410,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       });
       return c.json({
         namespace: params.ns,
-        items: page.items.map((i) => ({
-          key: i.key,
-          version: i.version,
-          updatedAt: i.updatedAt.toISOString(),
-          expiresAt: i.expiresAt?.toISOString() ?? null,
-          sizeBytes: i.sizeBytes,
-        })),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+        ...listPageJson(page),
       });
     },
   );
