@@ -13,14 +13,12 @@ import {
   type StateStore,
   type Tombstone,
   type WriteOptions,
-  decodeCursor,
   encodeValue,
   expiryOf,
   isTombstone,
-  listLimit,
+  listQuery,
   toPage,
   unsupported,
-  validateNamespaceName,
   validateRef,
   validateWriteOptions,
 } from "./store";
@@ -262,10 +260,8 @@ export class RedisStore implements StateStore {
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {
-    validateNamespaceName(namespace);
-    const limit = listLimit(options);
-    const prefix = options.prefix ?? "";
-    let after = decodeCursor(options.cursor);
+    const { limit, prefix, ...query } = listQuery(namespace, options);
+    let after = query.after;
     const index = this.indexKey(tenant, namespace);
     const items: ListEntry[] = [];
     // Pages are filled from the index and checked against the records; dead index entries are pruned.

@@ -341,6 +341,18 @@ export function validatePrefix(prefix: string | undefined): void {
   }
 }
 
+/**
+ * A list call's request, checked in the order every store reports it (namespace, prefix and limit,
+ * cursor; each throws `invalid`): the page size, the key to start after, and the key prefix.
+ */
+export function listQuery(
+  namespace: string,
+  options: ListOptions,
+): { limit: number; after: string | undefined; prefix: string } {
+  validateNamespaceName(namespace);
+  return { limit: listLimit(options), after: decodeCursor(options.cursor), prefix: options.prefix ?? "" };
+}
+
 export function listLimit(options: ListOptions | undefined): number {
   validatePrefix(options?.prefix);
   const limit = options?.limit ?? LIMITS.defaultListLimit;
@@ -395,6 +407,31 @@ export function expiryOf(
   if (options.idleTtlSeconds !== undefined)
     return { expiresAt: expiryFrom(now, options.idleTtlSeconds), idleTtlSeconds: options.idleTtlSeconds };
   return { expiresAt: null, idleTtlSeconds: null };
+}
+
+/**
+ * The metadata of the version a put writes at `now` (ms since the epoch): its schema version, when the
+ * key was created (`createdAt`: the replaced live version's, or `now`), and its expiry from `options`.
+ */
+export function writtenMeta(
+  now: number,
+  options: WriteOptions,
+  createdAt: number,
+): {
+  schemaVersion: number;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number | null;
+  idleTtlSeconds: number | null;
+} {
+  const expiry = expiryOf(now, options);
+  return {
+    schemaVersion: options.schemaVersion ?? 1,
+    createdAt,
+    updatedAt: now,
+    expiresAt: expiry.expiresAt?.getTime() ?? null,
+    idleTtlSeconds: expiry.idleTtlSeconds,
+  };
 }
 
 /** Every version a store keeps of a key, oldest first, read a page at a time (history pages come newest first). */
