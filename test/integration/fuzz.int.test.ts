@@ -7,18 +7,7 @@ import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { type ApiFixture, startApi } from "../helpers/api";
-
-/** A seeded PRNG so a failure can be replayed (the seed is printed). */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from "../helpers/random";
 
 interface Hostile {
   method: string;
