@@ -20,7 +20,7 @@ describe("capacity and quotas in the dashboard (Chromium)", () => {
     for (let i = 0; i < 3; i++)
       assert.equal((await e2e.api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).status, 201);
     const capacity = () =>
-      api
+      e2e.api
         .call("/api/v1/admin/capacity", { key: e2e.api.adminToken })
         .then(
           (r) =>
