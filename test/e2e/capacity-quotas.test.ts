@@ -2,7 +2,6 @@
 // playwright-core) against a started server on the real PostgreSQL and Redis: numbers equal to the API
 // answers, the sessions chart drawn, a tenant policy set from the page and enforced, axe on both pages.
 import assert from "node:assert/strict";
-import path from "node:path";
 import { before, describe, it } from "node:test";
 import { dashboardSuite } from "../helpers/e2e";
 import { eventually } from "../helpers/metrics";

@@ -15,6 +15,13 @@ export interface ApiFixture {
   clientFor(tenant: string, scopes?: string[]): Promise<{ client: StatehouseClient; key: string; id: string }>;
   /** Raw fetch against the server with an API key. */
   call(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
+  /** `call` with `body` as JSON (`content-type: application/json` unless `headers` name another). */
+  send(
+    method: string,
+    path: string,
+    body: unknown,
+    init?: { key?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
   restart(extraEnv?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
@@ -56,6 +63,14 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
       const headers = new Headers(init.headers);
       if (init.key !== undefined && !headers.has("authorization")) headers.set("authorization", `Bearer ${init.key}`);
       return fetch(`${server.url}${path}`, { ...init, headers });
+    },
+    send(method, path, body, init = {}) {
+      return fixture.call(path, {
+        method,
+        key: init.key,
+        headers: { "content-type": "application/json", ...init.headers },
+        body: JSON.stringify(body),
+      });
     },
     async restart(more = {}) {
       await server.stop();

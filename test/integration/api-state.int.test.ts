@@ -627,22 +627,17 @@ describe("state API over HTTP", () => {
     assert.equal(revoked.response.status, 204);
     await problem(await api.call("/api/v1/state/kv/x", { key: created.data!.key }), 401, "unauthorized");
     await problem(
-      await api.call("/api/v1/admin/keys", {
-        method: "POST",
-        key: api.adminToken,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ tenant: "Bad Tenant", scopes: ["state:read"] }),
-      }),
+      await api.send(
+        "POST",
+        "/api/v1/admin/keys",
+        { tenant: "Bad Tenant", scopes: ["state:read"] },
+        { key: api.adminToken },
+      ),
       422,
       "invalid",
     );
     await problem(
-      await api.call("/api/v1/admin/keys", {
-        method: "POST",
-        key: api.adminToken,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ tenant: "t", scopes: ["root"] }),
-      }),
+      await api.send("POST", "/api/v1/admin/keys", { tenant: "t", scopes: ["root"] }, { key: api.adminToken }),
       422,
       "invalid",
     );

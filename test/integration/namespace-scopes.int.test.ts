@@ -13,6 +13,7 @@ import { loadConfig } from "../../server/config";
 import { buildServices, type Services } from "../../server/container";
 import { StatehouseSaver } from "../../server/langgraph/checkpointer";
 import { loadDeclaredNamespaces } from "../../server/lifecycle/declared-namespaces";
+import { queuedRun } from "../../server/workflows/service";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { until } from "../helpers/until";
 
@@ -283,29 +284,14 @@ describe("domain-owned namespaces through the state API", () => {
   it("a forged queued run cannot be written, so no worker runs it", async () => {
     const runId = `run_${"f".repeat(20)}`;
     const now = new Date().toISOString();
-    const forged = {
+    const forged = queuedRun({
       runId,
       type: "plan",
       input: { steps: 3, effectsLog: "forged" },
-      status: "queued",
       totalSteps: 3,
-      completedSteps: 0,
-      results: [],
-      checkpoints: [],
-      failedAttempts: 0,
-      attemptsTotal: 0,
       maxAttempts: 3,
-      lease: null,
-      notBefore: 0,
-      cancelRequested: false,
-      resumes: 0,
-      lastError: null,
-      result: null,
-      error: null,
       createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-    };
+    });
     for (const key of [keys.plain!, keys.workflows!, keys.admin!]) {
       await forbidden(
         await api.call(`/api/v1/state/workflows/${runId}`, {

@@ -29,12 +29,7 @@ type Residency = {
 describe("data residency", () => {
   let api: ApiFixture;
   const setPolicy = (tenant: string, body: unknown) =>
-    api.call(`/api/v1/admin/tenants/${tenant}/policy`, {
-      method: "PUT",
-      key: api.adminToken,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    api.send("PUT", `/api/v1/admin/tenants/${tenant}/policy`, body, { key: api.adminToken });
   const send = (key: string, method: string, path: string, body?: unknown, contentType = "application/json") =>
     api.call(path, {
       method,

@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../server/config";
 import { buildServices } from "../../server/container";
-import type { RunView } from "../../server/workflows/service";
+import { queuedRun, type RunView } from "../../server/workflows/service";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { until as poll } from "../helpers/until";
 
@@ -379,29 +379,8 @@ describe("workflows over HTTP", () => {
     try {
       const ref = (k: string) => ({ tenant: "acme", namespace: "workflows", key: k });
       await direct.state.put(ref("not-a-run"), { status: "queued" }, { createOnly: true });
-      const queued = (runId: string, type: string, input: unknown, totalSteps: number) => ({
-        runId,
-        type,
-        input,
-        status: "queued",
-        totalSteps,
-        completedSteps: 0,
-        results: [],
-        checkpoints: [],
-        failedAttempts: 0,
-        attemptsTotal: 0,
-        maxAttempts: 3,
-        lease: null,
-        notBefore: 0,
-        cancelRequested: false,
-        resumes: 0,
-        lastError: null,
-        result: null,
-        error: null,
-        createdAt: new Date().toISOString(),
-        startedAt: null,
-        finishedAt: null,
-      });
+      const queued = (runId: string, type: string, input: unknown, totalSteps: number) =>
+        queuedRun({ runId, type, input, totalSteps, maxAttempts: 3, createdAt: new Date().toISOString() });
       const badSchema = `run_${"b".repeat(20)}`;
       const tooLarge = `run_${"l".repeat(20)}`;
       const sparse = `run_${"d".repeat(20)}`;

@@ -4,7 +4,7 @@ import type { Context } from "hono";
 import { StateError } from "../../state/errors";
 import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
-import type { Precondition } from "../../state/service";
+import type { Precondition, WriteOutcome } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
@@ -115,6 +115,28 @@ export function recordJson(r: StateRecord) {
 }
 
 export const etag = (version: number) => `"${version}"`;
+
+/**
+ * Answers a write with its record and new ETag: 202 and `Statehouse-Durability: buffered` when it was
+ * accepted while the warm tier was down (visible now, durable once replayed; design: Failure behaviour);
+ * otherwise `status`, `location` (a created record), and `Statehouse-Size-Warning` when the value is
+ * over its namespace's warning level.
+ */
+function writeResponse(c: Context, outcome: WriteOutcome, status: 200 | 201, location?: string) {
+  c.header("etag", etag(outcome.record.version));
+  if (outcome.record.durable === false) {
+    c.header("statehouse-durability", "buffered");
+    return c.json(recordJson(outcome.record), 202);
+  }
+  const warning = outcome.sizeWarning;
+  if (warning)
+    c.header(
+      "statehouse-size-warning",
+      `${warning.sizeBytes} bytes exceeds the warning level of ${warning.warnBytes} (limit ${warning.failBytes})`,
+    );
+  if (location) c.header("location", location);
+  return c.json(recordJson(outcome.record), status);
+}
 
 /** Reads If-Match / If-None-Match. Returns the precondition; a non-numeric ETag can never match. */
 function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyVersion?: boolean } {
@@ -265,20 +287,13 @@ export function registerStateRoutes({ define }: RouteKit): void {
         idleTtlSeconds: body.idleTtlSeconds,
         actor: principal.keyId,
       });
-      c.header("etag", etag(outcome.record.version));
-      if (outcome.record.durable === false) {
-        // Accepted while the warm tier is down: visible now, durable once replayed (design: Failure behaviour).
-        c.header("statehouse-durability", "buffered");
-        return c.json(recordJson(outcome.record), 202);
-      }
-      if (outcome.sizeWarning)
-        c.header(
-          "statehouse-size-warning",
-          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes} (limit ${outcome.sizeWarning.failBytes})`,
-        );
-      if (outcome.created)
-        c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
-      return c.json(recordJson(outcome.record), outcome.created ? 201 : 200);
+      if (!outcome.created) return writeResponse(c, outcome, 200);
+      return writeResponse(
+        c,
+        outcome,
+        201,
+        `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`,
+      );
     },
   );
 
@@ -318,17 +333,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
         ifVersion: pre.ifVersion,
         actor: principal.keyId,
       });
-      c.header("etag", etag(outcome.record.version));
-      if (outcome.record.durable === false) {
-        c.header("statehouse-durability", "buffered");
-        return c.json(recordJson(outcome.record), 202);
-      }
-      if (outcome.sizeWarning)
-        c.header(
-          "statehouse-size-warning",
-          `${outcome.sizeWarning.sizeBytes} bytes exceeds the warning level of ${outcome.sizeWarning.warnBytes}`,
-        );
-      return c.json(recordJson(outcome.record));
+      return writeResponse(c, outcome, 200);
     },
   );
 
