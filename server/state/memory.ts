@@ -16,6 +16,7 @@ import {
   encodeValue,
   isTombstone,
   listQuery,
+  storedMeta,
   toPage,
   unsupported,
   validateRef,
@@ -199,11 +200,7 @@ export class MemoryStore implements StateStore {
         version: record.version,
         deleted: false,
         json: JSON.stringify(record.value),
-        schemaVersion: record.schemaVersion,
-        createdAt: record.createdAt.getTime(),
-        updatedAt: record.updatedAt.getTime(),
-        expiresAt: record.expiresAt?.getTime() ?? null,
-        idleTtlSeconds: record.idleTtlSeconds ?? null,
+        ...storedMeta(record),
         sizeBytes: record.sizeBytes,
       });
     }

@@ -409,21 +409,31 @@ export function expiryOf(
   return { expiresAt: null, idleTtlSeconds: null };
 }
 
-/**
- * The metadata of the version a put writes at `now` (ms since the epoch): its schema version, when the
- * key was created (`createdAt`: the replaced live version's, or `now`), and its expiry from `options`.
- */
-export function writtenMeta(
-  now: number,
-  options: WriteOptions,
-  createdAt: number,
-): {
+/** A version's metadata as the memory and archive tiers keep it: times in ms since the epoch. */
+export interface StoredMeta {
   schemaVersion: number;
   createdAt: number;
   updatedAt: number;
   expiresAt: number | null;
   idleTtlSeconds: number | null;
-} {
+}
+
+/** The metadata of `record` as a tier that keeps times in ms stores it (an imported or copied record). */
+export function storedMeta(record: StateRecord): StoredMeta {
+  return {
+    schemaVersion: record.schemaVersion,
+    createdAt: record.createdAt.getTime(),
+    updatedAt: record.updatedAt.getTime(),
+    expiresAt: record.expiresAt?.getTime() ?? null,
+    idleTtlSeconds: record.idleTtlSeconds ?? null,
+  };
+}
+
+/**
+ * The metadata of the version a put writes at `now` (ms since the epoch): its schema version, when the
+ * key was created (`createdAt`: the replaced live version's, or `now`), and its expiry from `options`.
+ */
+export function writtenMeta(now: number, options: WriteOptions, createdAt: number): StoredMeta {
   const expiry = expiryOf(now, options);
   return {
     schemaVersion: options.schemaVersion ?? 1,
