@@ -7,15 +7,10 @@ import { after, before, describe, it } from "node:test";
 import type { StatehouseClient } from "../../server/client";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { startOwnRedis } from "../helpers/redis-server";
+import type { components } from "../../server/client/schema";
 
-type Turn = {
-  reply: string;
-  turn: number | null;
-  version: number | null;
-  intent: string;
-  entities: Record<string, unknown>;
-  degraded: boolean;
-};
+/** A session turn's answer, as the OpenAPI document (and so the typed client) describes it. */
+type Turn = components["schemas"]["TurnResult"];
 
 async function say(
   api: ApiFixture,

@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
 import { prng } from "../helpers/random";
 
 interface Hostile {
@@ -25,8 +25,7 @@ describe("fuzzing the API", () => {
 
   before(async () => {
     api = await startApi({
-      STATEHOUSE_RATE_LIMIT_RPS: "100000",
-      STATEHOUSE_RATE_LIMIT_BURST: "100000",
+      ...rateLimitEnv({ rps: 100_000, burst: 100_000 }),
       STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024),
     });
     ({ key } = await api.clientFor("fuzz"));

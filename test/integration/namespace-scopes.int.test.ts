@@ -14,7 +14,7 @@ import { buildServices, type Services } from "../../server/container";
 import { StatehouseSaver } from "../../server/langgraph/checkpointer";
 import { loadDeclaredNamespaces } from "../../server/lifecycle/declared-namespaces";
 import { queuedRun } from "../../server/workflows/service";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
 import { until } from "../helpers/until";
 
 const PROBLEM = "application/problem+json";
@@ -46,12 +46,7 @@ describe("domain-owned namespaces through the state API", () => {
   const keys: Record<string, string> = {};
 
   before(async () => {
-    api = await startApi({
-      STATEHOUSE_WORKFLOW_WORKERS: "1",
-      STATEHOUSE_WORKFLOW_POLL_MS: "50",
-      STATEHOUSE_WORKFLOW_SCAN_MS: "300",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    api = await startApi(workflowEnv({ workers: 1, pollMs: 50, scanMs: 300, effectsLog: true }));
     const mint = async (name: string, scopes: string[]) => (keys[name] = (await api.clientFor(TENANT, scopes)).key);
     await mint("plain", ["state:read", "state:write"]);
     await mint("agents", ["state:read", "state:write", "agents:invoke"]);

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../server/config";
 import { buildServices } from "../../server/container";
 import { queuedRun, type RunView } from "../../server/workflows/service";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
 import { until as poll } from "../helpers/until";
 
 const PROBLEM = "application/problem+json";
@@ -38,13 +38,7 @@ describe("workflows over HTTP", () => {
   let otherKey: string;
 
   before(async () => {
-    api = await startApi({
-      STATEHOUSE_WORKFLOW_WORKERS: "2",
-      STATEHOUSE_WORKFLOW_LEASE_MS: "3000",
-      STATEHOUSE_WORKFLOW_POLL_MS: "50",
-      STATEHOUSE_WORKFLOW_SCAN_MS: "500",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    api = await startApi(workflowEnv({ workers: 2, leaseMs: 3000, pollMs: 50, scanMs: 500, effectsLog: true }));
     ({ key } = await api.clientFor("acme", ["workflows:run"]));
     ({ key: otherKey } = await api.clientFor("globex", ["workflows:run"]));
   });

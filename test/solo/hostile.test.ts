@@ -13,7 +13,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { SCOPES } from "../../server/auth/api-keys";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
 import { prng } from "../helpers/random";
 
 interface Route {
@@ -78,13 +78,8 @@ describe("a hostile tenant against every route", () => {
 
   before(async () => {
     // Generous rate limits: the suite sends thousands of requests from one tenant on purpose.
-    api = await startApi({
-      STATEHOUSE_RATE_LIMIT_RPS: "1000000",
-      STATEHOUSE_RATE_LIMIT_BURST: "1000000",
-      STATEHOUSE_TENANT_RATE_LIMIT_RPS: "1000000",
-      STATEHOUSE_TENANT_RATE_LIMIT_BURST: "1000000",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    const generous = { rps: 1_000_000, burst: 1_000_000 };
+    api = await startApi({ ...rateLimitEnv(generous, generous), STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" });
     const doc = (await (await fetch(`${api.url}/api/v1/openapi.json`)).json()) as {
       paths: Record<
         string,
