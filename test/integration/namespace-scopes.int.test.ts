@@ -255,17 +255,17 @@ describe("domain-owned namespaces through the state API", () => {
 
   it("a transaction mixing an open and an owned namespace is refused whole, naming the operation", async () => {
     const wf = owned.find((o) => o.ns === "workflows")!;
-    const res = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key: keys.workflows!,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
+    const res = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      {
         operations: [
           { op: "put", namespace: "kv", key: "mixed", value: 1 },
           { op: "delete", namespace: "workflows", key: wf.key },
         ],
-      }),
-    });
+      },
+      { key: keys.workflows! },
+    );
     const body = await forbidden(res, "mixed transaction");
     assert.equal(body.index, 1);
     assert.match(String(body.detail), /^operations\[1\]: namespace workflows/);
@@ -289,23 +289,21 @@ describe("domain-owned namespaces through the state API", () => {
     });
     for (const key of [keys.plain!, keys.workflows!, keys.admin!]) {
       await forbidden(
-        await api.call(`/api/v1/state/workflows/${runId}`, {
-          method: "PUT",
-          key,
-          headers: { "content-type": "application/json", "if-none-match": "*" },
-          body: JSON.stringify({ value: forged }),
-        }),
+        await api.send(
+          "PUT",
+          `/api/v1/state/workflows/${runId}`,
+          { value: forged },
+          { key, headers: { "if-none-match": "*" } },
+        ),
         "PUT forged run",
       );
       await forbidden(
-        await api.call("/api/v1/transactions", {
-          method: "POST",
-          key,
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }],
-          }),
-        }),
+        await api.send(
+          "POST",
+          "/api/v1/transactions",
+          { operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }] },
+          { key },
+        ),
         "forged run in a transaction",
       );
     }
@@ -353,24 +351,19 @@ describe("domain-owned namespaces through the state API", () => {
     );
     // embeddings and features stay the product teams': a state:write key writes them.
     for (const ns of ["embeddings", "features"]) {
-      const res = await api.call(`/api/v1/state/${ns}/doc-1`, {
-        method: "PUT",
-        key: keys.plain!,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value: { v: [0.1, 0.2] } }),
-      });
+      const res = await api.send(
+        "PUT",
+        `/api/v1/state/${ns}/doc-1`,
+        { value: { v: [0.1, 0.2] } },
+        { key: keys.plain! },
+      );
       assert.equal(res.status, 201, ns);
     }
   });
 
   it("profile vectors earlier versions left in embeddings are deleted at start-up; product records there are kept", async () => {
     const put = (key: string, value: unknown) =>
-      api.call(`/api/v1/state/embeddings/${encodeURIComponent(key)}`, {
-        method: "PUT",
-        key: keys.plain!,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value }),
-      });
+      api.send("PUT", `/api/v1/state/embeddings/${encodeURIComponent(key)}`, { value }, { key: keys.plain! });
     const legacy = {
       model: "hashed-bow-v1",
       dim: 256,

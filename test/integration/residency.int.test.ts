@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
+import type { components } from "../../server/client/schema";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
 import { startOwnPostgres } from "../helpers/own-postgres";
@@ -11,20 +12,8 @@ import { startServer } from "../helpers/server";
 import { eventually } from "../helpers/metrics";
 
 type Problem = { status: number; code: string; detail: string; tenantRegion?: string; serverRegion?: string };
-type Residency = {
-  serverRegion: string;
-  pins: { tenant: string; region: string }[];
-  storedIn: { tenant: string; region: string }[];
-  audit: {
-    tenant: string;
-    tenantRegion: string;
-    serverRegion: string;
-    operation: string;
-    namespace: string | null;
-    key: string | null;
-    actor: string | null;
-  }[];
-};
+/** The admin residency report, as the OpenAPI document (and so the typed client) describes it. */
+type Residency = components["schemas"]["Residency"];
 
 describe("data residency", () => {
   let api: ApiFixture;
