@@ -298,32 +298,21 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (createOnly && ifVersion !== undefined) {
     throw new InvalidError("createOnly and ifVersion cannot be combined", { field: "ifVersion" });
   }
-  if (
-    ttlSeconds !== undefined &&
-    (typeof ttlSeconds !== "number" ||
-      !Number.isFinite(ttlSeconds) ||
-      ttlSeconds <= 0 ||
-      ttlSeconds > LIMITS.maxTtlSeconds)
-  ) {
-    throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
-  }
-  if (
-    idleTtlSeconds !== undefined &&
-    (typeof idleTtlSeconds !== "number" ||
-      !Number.isFinite(idleTtlSeconds) ||
-      idleTtlSeconds <= 0 ||
-      idleTtlSeconds > LIMITS.maxTtlSeconds)
-  ) {
-    throw new InvalidError(`idleTtlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, {
-      field: "idleTtlSeconds",
-    });
-  }
+  validateTtl("ttlSeconds", ttlSeconds);
+  validateTtl("idleTtlSeconds", idleTtlSeconds);
   if (
     schemaVersion !== undefined &&
     (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)
   ) {
     throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
   }
+}
+
+/** Throws `invalid` naming `field` unless `seconds` is absent or a number in (0, maxTtlSeconds]. */
+function validateTtl(field: "ttlSeconds" | "idleTtlSeconds", seconds: unknown): void {
+  if (seconds === undefined) return;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0 || seconds > LIMITS.maxTtlSeconds)
+    throw new InvalidError(`${field} must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field });
 }
 
 /** Throws `invalid` unless the prefix could begin a valid key (it reaches SQL and Redis as text). */
