@@ -2,16 +2,12 @@
 // and run, alternating in slices so machine noise hits every variant alike, and reports throughput,
 // p50/p99, ratios against targets, and correctness checks (a failed check fails the run).
 import type pg from "pg";
-import { AggregationTemporality, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
-import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
 import { PostgresStore } from "../server/state/postgres";
 import { RedisStore } from "../server/state/redis";
 import { TieredStore } from "../server/state/tiered";
 import type { StateStore } from "../server/state/store";
-import { FastMetrics } from "../server/telemetry/fast-metrics";
-import { createFastInstruments } from "../server/telemetry/instruments";
 import { instrumented } from "../server/telemetry/instrumented";
-import { TimeSeriesStore } from "../server/telemetry/time-series";
+import { startTelemetry } from "../server/telemetry/start";
 import type { TestDatabase, TestRedis } from "../test/helpers/services";
 
 /** BENCH_QUICK=1: seconds, for CI; otherwise the full mode (minutes). */
@@ -174,7 +170,7 @@ export function withTarget(r: Ratio): Ratio {
   return { ...r, met: (r.direction ?? "min") === "min" ? r.value >= r.target : r.value <= r.target };
 }
 
-/** The tiered engine as the server wires it (server/container.ts): telemetry off, and on with the same readers. */
+/** The tiered engine as the server wires it (server/container.ts): telemetry off, and on through the server's own start. */
 export async function buildEngines(
   ctx: Pick<BenchContext, "db" | "redis" | "defer">,
 ): Promise<{ off: TieredStore; on: StateStore }> {
@@ -182,26 +178,17 @@ export async function buildEngines(
     const hot = await RedisStore.fromUrl(ctx.redis.url, { keyPrefix: ctx.redis.prefix });
     const warm = await PostgresStore.open({ url: ctx.db.url });
     if (!telemetry) return new TieredStore({ hot, warm, durabilityOf: () => "durable" });
-    // Fast instruments read by the Prometheus exporter and the time-series reader; no spans per operation
-    // unless traces are exported (server/telemetry/start.ts).
-    const fast = new FastMetrics({ name: "statehouse" });
-    const provider = new MeterProvider({
-      readers: [
-        new PrometheusExporter({
-          preventServerStart: true,
-          metricProducers: [fast.producer(AggregationTemporality.CUMULATIVE)],
-        }),
-        new PeriodicExportingMetricReader({
-          exporter: new TimeSeriesStore(),
-          exportIntervalMillis: 10_000,
-          metricProducers: [fast.producer(AggregationTemporality.DELTA)],
-        }),
-      ],
-    });
-    ctx.defer(() => provider.shutdown());
-    const instruments = createFastInstruments(fast);
+    // startTelemetry() as server/main.ts calls it (NodeSDK, the Prometheus and time-series readers over the
+    // fast instruments); spans per operation only when traces are exported, as server/container.ts does.
+    const t = startTelemetry();
+    ctx.defer(() => t.shutdown());
     const m = <S extends StateStore>(s: S, tier: "hot" | "warm" | "tiered") =>
-      instrumented(s, { tier, instruments, namespaceLabel: (n) => n });
+      instrumented(s, {
+        tier,
+        instruments: t.instruments,
+        tracer: t.tracesExported ? t.tracer : undefined,
+        namespaceLabel: (n) => n,
+      });
     return m(new TieredStore({ hot: m(hot, "hot"), warm: m(warm, "warm"), durabilityOf: () => "durable" }), "tiered");
   };
   const off = (await build(false)) as TieredStore;

@@ -4,27 +4,25 @@ import { AGENTS, AgentService } from "./agents/sessions";
 import { agentModelFor } from "./agents/model";
 import { purgeLegacyProfilesInBackground } from "./agents/profiles";
 import { createTextAnalyzer } from "./agents/text-pool";
-import {
-  AdminSessions,
-  guardedDenylist,
-  MemorySessionDenylist,
-  RedisSessionDenylist,
-  sessionFromCookie,
-} from "./auth/admin-sessions";
+import { AdminSessions, sessionDenylistFor, sessionFromCookie } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
+import { KeyRepository } from "./auth/key-repository";
 import { AuthThrottle } from "./auth/auth-throttle";
-import { bootstrapAdminKey } from "./auth/bootstrap-key";
+import { ensureAdminKey } from "./auth/bootstrap-key";
 import { type Clients, openClients } from "./clients";
 import type { Config } from "./config";
 import type { ApiServices } from "./http/services";
 import { IdempotencyService } from "./http/idempotency";
 import { localInvalidation, redisInvalidation } from "./invalidation";
 import { namespaceRegistryFor } from "./lifecycle/declared-namespaces";
+import { SweepRepository } from "./lifecycle/sweep-repository";
 import { LifecycleSweeper } from "./lifecycle/sweeper";
 import { errorName, logger } from "./logger";
 import { publishersFor, relayErrorLog } from "./outbox/publishers";
+import { OutboxRepository } from "./outbox/outbox-repository";
 import { OutboxRelay } from "./outbox/relay";
 import { bucketsFrom, guardedRateLimit, MemoryRateLimiter, RedisRateLimiter } from "./policies/rate-limit";
+import { PolicyRepository } from "./policies/policy-repository";
 import { MemoryOperationCounter, RedisOperationCounter, TenantPolicyService } from "./policies/tenant-policies";
 import { ArchiveStore } from "./state/archive";
 import { s3ArchiveOptions } from "./state/blob-s3";
@@ -35,11 +33,13 @@ import { RedisStore } from "./state/redis";
 import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { composeTiers } from "./state/tiers";
-import { CapacityMonitor, countActiveSessions } from "./telemetry/capacity";
+import { CapacityMonitor } from "./telemetry/capacity";
+import { CapacityRepository } from "./telemetry/capacity-repository";
 import { StateGauges, tierProbes } from "./telemetry/gauges";
 import { stateTelemetry } from "./telemetry/instrumented";
 import { startTelemetry } from "./telemetry/start";
 import { createWorkflows } from "./workflows";
+import { RunRepository } from "./workflows/run-repository";
 
 export type Services = ApiServices;
 
@@ -63,8 +63,12 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   });
   const store = measure(tiered, "tiered");
   const { model, summarizer } = agentModelFor(config);
+  // Queries outside the store's contract live in their owners' repositories, over the same client.
+  const policies = new PolicyRepository(db.prisma);
+  // Per-process caches (API keys, tenant policies) are invalidated across instances through Redis pub/sub.
+  const invalidation = redis ? redisInvalidation(redis, config.STATEHOUSE_KEY_PREFIX) : localInvalidation;
   const tenantPolicies = new TenantPolicyService(
-    db.prisma,
+    policies,
     redis ? new RedisOperationCounter(redis, config.STATEHOUSE_KEY_PREFIX) : new MemoryOperationCounter(),
     {
       serverRegion: config.STATEHOUSE_REGION,
@@ -73,18 +77,21 @@ export async function buildStateEngine(config: Config, clients: Clients) {
       guardHot: hotCall,
       log: logger,
       onRefused: lifecycle,
+      onChange: (tenant) => invalidation.publish({ type: "tenant_policy", tenant }),
     },
   ).start();
   const state = new StateService(store, namespaces, lifecycle, summarizer, (tenant, writes, actor) =>
     tenantPolicies.checkWrites(tenant, writes, actor),
   );
   const close = async () => {
+    invalidation.close();
     await tenantPolicies.stop();
     await tiered.close();
   };
   return {
     ...{ config, telemetry, namespaces, health, hotCall, warmCall, tiers, tiered, warm, store },
-    ...{ model, state, tenantPolicies, lifecycle, namespaceLabel, close },
+    ...{ model, state, tenantPolicies, invalidation, lifecycle, namespaceLabel, close, policies },
+    runs: new RunRepository(db.prisma),
   };
 }
 
@@ -108,48 +115,46 @@ export async function buildWorker(config: Config, clients: Clients) {
 export async function buildServices(config: Config, clients?: Clients): Promise<Services> {
   clients ??= await openClients(config);
   const engine = await buildStateEngine(config, clients);
-  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies } = engine;
-  const { redis } = clients;
+  const { telemetry, namespaces, hotCall, warmCall, tiers, warm, state, tenantPolicies, policies, invalidation } =
+    engine;
+  const { redis, db } = clients;
+  const outbox = new OutboxRepository(db.prisma);
+  const sessionCounts = new CapacityRepository(db.prisma);
   const capacity = new CapacityMonitor(telemetry.meter, {
-    count: () => warmCall(countActiveSessions(clients.db.prisma)),
+    count: () => warmCall(() => sessionCounts.activeSessions()),
     agents: AGENTS,
   });
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
     stores: tierProbes(tiers),
-    outbox: () => warm.outboxStats(),
+    outbox: () => outbox.stats(),
     refreshAlso: [() => capacity.refresh()],
   }).start(config.STATEHOUSE_STATS_INTERVAL_MS);
 
   const publishers = publishersFor(config, redis, hotCall);
-  const relay = new OutboxRelay(clients.db.prisma, publishers, { onError: relayErrorLog(publishers) });
+  const relay = new OutboxRelay(outbox, publishers, { onError: relayErrorLog(publishers) });
   if (config.STATEHOUSE_OUTBOX_RELAY === "on") relay.start();
   const sweeper = new LifecycleSweeper({
-    ...{ warm, hot: tiers.hot.inner, cold: tiers.cold, tiered: engine.tiered, namespaces },
+    ...{ warm, hot: tiers.hot.inner, cold: tiers.cold, tiered: engine.tiered, namespaces, outbox },
+    repository: new SweepRepository(db.prisma),
     tombstoneRetentionSeconds: config.STATEHOUSE_TOMBSTONE_RETENTION_SECONDS,
     onEvent: engine.lifecycle,
     onError: (err) => logger.warn("lifecycle sweep failed; the next one retries", { error: errorName(err) }),
   });
   sweeper.start(config.STATEHOUSE_SWEEP_INTERVAL_MS);
   // Profile vectors moved from the open `embeddings` namespace to the agents' own: drop what earlier versions left there.
-  void purgeLegacyProfilesInBackground(state, () => warm.tenants(100_000));
+  void purgeLegacyProfilesInBackground(state, () => policies.tenants(100_000));
 
-  // Per-process caches (API keys, tenant policies) are invalidated across instances through Redis pub/sub.
-  const invalidation = redis ? redisInvalidation(redis, config.STATEHOUSE_KEY_PREFIX) : localInvalidation;
-  const keys = new ApiKeyService(clients.db.prisma, config.STATEHOUSE_ADMIN_TOKEN);
-  keys.guard = warmCall;
-  keys.onRevoke = (id) => invalidation.publish({ type: "api_key", id });
-  tenantPolicies.onChange = (tenant) => invalidation.publish({ type: "tenant_policy", tenant });
+  const keys = new ApiKeyService(new KeyRepository(db.prisma), config.STATEHOUSE_ADMIN_TOKEN, {
+    guard: warmCall,
+    onRevoke: (id) => invalidation.publish({ type: "api_key", id }),
+  });
   await invalidation.subscribe((m) => (m.type === "api_key" ? keys.forget(m.id) : tenantPolicies.forget(m.tenant)));
-  if (!config.STATEHOUSE_ADMIN_TOKEN) await keys.upgradeBootstrapKey(); // keys made before platform:admin existed
-  if (!config.STATEHOUSE_ADMIN_TOKEN && !(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
+  await ensureAdminKey(keys, config);
 
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
   const prefix = config.STATEHOUSE_KEY_PREFIX;
-  const sessionDenylist = guardedDenylist(
-    redis ? new RedisSessionDenylist(redis as never, prefix) : new MemorySessionDenylist(),
-    hotCall,
-  );
+  const sessionDenylist = sessionDenylistFor(redis, prefix, hotCall);
   // Failure counts shared through Redis when there is one; a Redis that cannot answer within the hot
   // timeout leaves each instance its own count (the failure path must not wait out a store timeout).
   const authThrottle = new AuthThrottle({
@@ -174,11 +179,11 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
     agents: new AgentService(state, engine.model, telemetry.instruments, text),
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
-    tenants: () => warmCall(() => warm.tenants()),
-    outbox: (tenant) => warmCall(() => warm.outboxStats(tenant)),
+    tenants: () => warmCall(() => policies.tenants()),
+    outbox: (tenant) => warmCall(() => outbox.stats(tenant)),
     outboxRecent: async (limit, tenant) => ({
       publishers: publishers.map((p) => p.name),
-      events: await warmCall(() => warm.recentOutboxEvents(limit, tenant)),
+      events: await warmCall(() => outbox.recent(limit, tenant)),
     }),
     rateLimit: guardedRateLimit(limiter, hotCall),
     readiness: () => readiness(tiers),
@@ -187,7 +192,6 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
       gauges.stop();
       relay.stop();
       await sweeper.stop();
-      invalidation.close();
       await text.close();
       await engine.close();
       await clients.close();

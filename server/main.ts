@@ -11,7 +11,7 @@ import { provideServices } from "./runtime";
 /**
  * The Statehouse process: one node:http server that answers the API (/api/*, /metrics) from fetch
  * handlers directly and hands every other path (pages, the dashboard) to Next.js in the same process.
- * A Next.js route handler costs over 1 ms of CPU per request here, ~20× a bare server (README: Design).
+ * A Next.js route handler costs over 1 ms of CPU per request here, ~20× a bare server (docs/operations.md: Two mounts, one API).
  */
 runProcess(
   "statehouse",

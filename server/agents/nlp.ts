@@ -14,8 +14,19 @@ export interface Entities {
 
 export type Intent = "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
 
-const DATE =
-  /\b(\d{4}-\d{2}-\d{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(?:st|nd|rd|th)?(?:,? \d{4})?|\d{1,2}(?:st|nd|rd|th)? (?:of )?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*(?: \d{4})?|today|tomorrow|yesterday|next (?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|sunday)|(?:on )?(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b/gi;
+const MONTH = "(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*";
+const WEEKDAY = "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)";
+const DATE = new RegExp(
+  [
+    "\\b(\\d{4}-\\d{2}-\\d{2}",
+    `${MONTH}\\.? \\d{1,2}(?:st|nd|rd|th)?(?:,? \\d{4})?`,
+    `\\d{1,2}(?:st|nd|rd|th)? (?:of )?${MONTH}(?: \\d{4})?`,
+    "today|tomorrow|yesterday",
+    `next (?:week|month|year|${WEEKDAY.slice(3, -1)})`,
+    `(?:on )?${WEEKDAY})\\b`,
+  ].join("|"),
+  "gi",
+);
 // An address starts only where a run of local-part characters starts (the lookbehind): without it, a
 // failed match was retried from every position inside the run, each scanning to the run's end, which is
 // quadratic on text like "a@" + "a." × 16 000 (2.5 s for 32 000 characters). Matches are the same: the

@@ -1,3 +1,4 @@
+import type { RedisClient } from "../state/redis";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 
 export const SESSION_COOKIE = "sh_admin";
@@ -55,7 +56,10 @@ export class AdminSessions {
   }
 
   cookie(value: string, secure: boolean): string {
-    return `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(this.ttlMs / 1000)}${secure ? "; Secure" : ""}`;
+    return (
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; ` +
+      `Max-Age=${Math.floor(this.ttlMs / 1000)}${secure ? "; Secure" : ""}`
+    );
   }
 
   clearCookie(secure: boolean): string {
@@ -110,11 +114,13 @@ export class RedisSessionDenylist implements SessionDenylist {
   }
 }
 
-/** The denylist through the hot tier's shared health (timeout and circuit breaker). */
-export function guardedDenylist(
-  denylist: SessionDenylist,
+/** The denylist in Redis when there is one (every instance sees a logout), through the hot tier's shared health. */
+export function sessionDenylistFor(
+  redis: RedisClient | undefined,
+  prefix: string,
   hotCall: <T>(fn: () => Promise<T>) => Promise<T>,
 ): SessionDenylist {
+  const denylist = redis ? new RedisSessionDenylist(redis as never, prefix) : new MemorySessionDenylist();
   return {
     revoke: (s) => hotCall(() => denylist.revoke(s)),
     isRevoked: (sid) => hotCall(() => denylist.isRevoked(sid)),

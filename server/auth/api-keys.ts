@@ -1,22 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import type { PrismaClient } from "../db/generated/client";
+import type { KeyRepository, KeyRow } from "./key-repository";
 import { InvalidError, UnavailableError } from "../state/errors";
 import { withTimeout } from "../state/timeout";
+import { SCOPES, type Scope } from "../shared/types";
 
-// checkpoints:read: reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP).
-// admin: every other scope, within the key's own tenant. platform:admin: admin across every tenant (the
-// bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
-export const SCOPES = [
-  "state:read",
-  "state:write",
-  "agents:invoke",
-  "workflows:run",
-  "checkpoints:read",
-  "admin",
-  "platform:admin",
-] as const;
-export type Scope = (typeof SCOPES)[number];
+// The scopes live in server/shared/types.ts: the dashboard lists them too.
+export { SCOPES, type Scope } from "../shared/types";
 
 /** Who is calling: one tenant, some scopes. Every state address is built from `tenant`, never from the request. */
 export interface Principal {
@@ -61,10 +51,21 @@ export class ApiKeyService {
   /** An admin token this long is too long to guess (if it is random), so a throttled address may still use it. */
   private readonly adminTokenGuessable: boolean;
 
+  /**
+   * Runs a key lookup against the warm tier: through the warm tier's shared health in the server (its
+   * timeout and breaker, so lookups fail fast while PostgreSQL is known to be down); 2 s alone otherwise.
+   */
+  private readonly guard: <T>(query: () => Promise<T>) => Promise<T>;
+  /** Told when this process revokes a key, so other instances can forget it (server/invalidation.ts). */
+  private readonly onRevoke: (id: string) => void;
+
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly rows: KeyRepository,
     adminToken?: string,
+    options: { guard?: <T>(query: () => Promise<T>) => Promise<T>; onRevoke?: (id: string) => void } = {},
   ) {
+    this.guard = options.guard ?? ((query) => withTimeout(query(), 2000));
+    this.onRevoke = options.onRevoke ?? (() => {});
     this.adminTokenHash = adminToken ? sha256(adminToken) : undefined;
     this.adminTokenGuessable = (adminToken?.length ?? 0) < 32;
   }
@@ -83,33 +84,27 @@ export class ApiKeyService {
       throw new InvalidError(`scopes must be a non-empty list of ${SCOPES.join(", ")}`, { field: "scopes" });
     const id = randomBytes(8).toString("hex");
     const secret = randomBytes(32).toString("base64url");
-    const row = await this.prisma.apiKey.create({
-      data: { id, tenant: input.tenant, name: input.name ?? null, secretHash: sha256(secret).toString("hex"), scopes },
+    const row = await this.rows.create({
+      id,
+      tenant: input.tenant,
+      name: input.name ?? null,
+      secretHash: sha256(secret).toString("hex"),
+      scopes,
     });
     this.verifiedSecrets.set(id, sha256(secret));
     return { ...toInfo(row), key: `shk_${id}_${secret}` };
   }
 
   async list(tenant?: string): Promise<ApiKeyInfo[]> {
-    const rows = await this.prisma.apiKey.findMany({ where: tenant ? { tenant } : {}, orderBy: { createdAt: "asc" } });
-    return rows.map(toInfo);
+    return (await this.rows.list(tenant)).map(toInfo);
   }
 
   /** One key (never its secret), revoked or not; undefined when there is no such key. */
   async get(id: string): Promise<ApiKeyInfo | undefined> {
     if (!/^[a-f0-9]{16}$/.test(id)) return undefined;
-    const row = await this.prisma.apiKey.findUnique({ where: { id } });
+    const row = await this.rows.byId(id);
     return row ? toInfo(row) : undefined;
   }
-
-  /**
-   * Runs a key lookup against the warm tier. The container sets the warm tier's shared health (its
-   * timeout and breaker, so lookups fail fast while PostgreSQL is known to be down); 2 s alone otherwise.
-   */
-  guard: <T>(query: () => Promise<T>) => Promise<T> = (query) => withTimeout(query(), 2000);
-
-  /** Told when this process revokes a key, so other instances can forget it (Redis pub/sub). */
-  onRevoke: (id: string) => void = () => {};
 
   /**
    * Revokes a key; false if no such key. Takes effect at once in this process and, through onRevoke
@@ -117,14 +112,10 @@ export class ApiKeyService {
    */
   async revoke(id: string): Promise<boolean> {
     if (!/^[a-f0-9]{16}$/.test(id)) return false;
-    const { count } = await this.prisma.apiKey.updateMany({
-      where: { id, revokedAt: null },
-      data: { revokedAt: new Date() },
-    });
+    const revoked = await this.rows.revoke(id);
     this.forget(id);
     this.onRevoke(id);
-    if (count > 0) return true;
-    return (await this.prisma.apiKey.count({ where: { id } })) > 0;
+    return revoked || (await this.rows.exists(id));
   }
 
   /** Drops every cached answer about key `id` (after a revocation here or in another instance). */
@@ -138,7 +129,8 @@ export class ApiKeyService {
 
   /**
    * Whether `token` is a key this process has created or verified in the last hour, with the right
-   * secret, or the admin token when it is at least 32 characters: memory only, constant-time. Not an authentication (revocation is checked by authenticate);
+   * secret, or the admin token when it is at least 32 characters: memory only, constant-time. Not an authentication
+   * (revocation is checked by authenticate);
    * it only tells a throttled caller's valid key from a guess without a database round trip.
    */
   knownSecretMatches(token: string): boolean {
@@ -160,10 +152,10 @@ export class ApiKeyService {
     if (!m) return undefined;
     const cached = this.cache.get(token);
     if (cached !== undefined) return cached || undefined;
-    let row;
+    let row: KeyRow | null;
     const generation = this.revocations;
     try {
-      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: m[1]! } }));
+      row = await this.guard(() => this.rows.byId(m[1]!));
     } catch {
       const known = this.lastKnownGood.get(token);
       if (known) return known;
@@ -191,9 +183,9 @@ export class ApiKeyService {
     const cached = this.byId.get(keyId);
     if (cached !== undefined) return cached || undefined;
     const generation = this.revocations;
-    let row;
+    let row: KeyRow | null;
     try {
-      row = await this.guard(() => this.prisma.apiKey.findUnique({ where: { id: keyId } }));
+      row = await this.guard(() => this.rows.byId(keyId));
     } catch {
       throw new UnavailableError("warm", "API keys cannot be checked right now");
     }
@@ -205,11 +197,7 @@ export class ApiKeyService {
 
   /** Whether an unrevoked platform admin key exists for tenant `default` (the bootstrap admin). */
   async hasAdminKey(): Promise<boolean> {
-    return (
-      (await this.prisma.apiKey.count({
-        where: { tenant: "default", revokedAt: null, scopes: { has: "platform:admin" } },
-      })) > 0
-    );
+    return this.rows.activeWithScope("default", "platform:admin");
   }
 
   /**
@@ -219,16 +207,10 @@ export class ApiKeyService {
    * key has ever held the scope (revoked rows count), so a tenant admin cannot name a key into it later.
    */
   async upgradeBootstrapKey(): Promise<boolean> {
-    if ((await this.prisma.apiKey.count({ where: { scopes: { has: "platform:admin" } } })) > 0) return false;
-    const oldest = await this.prisma.apiKey.findFirst({
-      where: { tenant: "default", name: "bootstrap admin" },
-      orderBy: { createdAt: "asc" },
-    });
+    if (await this.rows.everHeld("platform:admin")) return false;
+    const oldest = await this.rows.oldestNamed("default", "bootstrap admin");
     if (!oldest || oldest.revokedAt || !oldest.scopes.includes("admin")) return false;
-    await this.prisma.apiKey.update({
-      where: { id: oldest.id },
-      data: { scopes: [...new Set([...oldest.scopes, "platform:admin"])] },
-    });
+    await this.rows.setScopes(oldest.id, [...new Set([...oldest.scopes, "platform:admin"])]);
     this.forget(oldest.id);
     return true;
   }

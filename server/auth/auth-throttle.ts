@@ -30,7 +30,8 @@ return {n, redis.call('PTTL', KEYS[1])}
 
 /**
  * Failed authentications (bad API keys, bad dashboard logins) counted per client address, in a
- * window that starts at the address's first failure. Only failures are counted and nothing here is consulted for a key that checks out, so a
+ * window that starts at the address's first failure. Only failures are counted and nothing here is consulted for a key
+ * that checks out, so a
  * busy address's valid keys are never refused for its failures (server/http/auth-failures.ts decides
  * what a blocked address may still try). The cost per failure is bounded: one entry in an LRU of
  * addresses and, with Redis, one INCR on a key that expires with its window. While an address is

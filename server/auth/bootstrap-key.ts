@@ -41,3 +41,13 @@ export function adminKeyFile(config: Pick<Config, "dataDir" | "DATABASE_URL">): 
     .slice(0, 12);
   return path.join(config.dataDir, `admin-key-${id}`);
 }
+
+/**
+ * Without STATEHOUSE_ADMIN_TOKEN: upgrades a bootstrap key made before platform:admin existed, and creates
+ * one when there is no admin key at all.
+ */
+export async function ensureAdminKey(keys: ApiKeyService, config: Config): Promise<void> {
+  if (config.STATEHOUSE_ADMIN_TOKEN) return;
+  await keys.upgradeBootstrapKey();
+  if (!(await keys.hasAdminKey())) await bootstrapAdminKey(keys, config);
+}

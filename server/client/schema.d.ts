@@ -26,11 +26,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            namespaces: {
-                                [key: string]: unknown;
-                            }[];
-                        };
+                        "application/json": components["schemas"]["NamespaceList"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -1459,9 +1455,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            keys: components["schemas"]["ApiKey"][];
-                        };
+                        "application/json": components["schemas"]["ApiKeyList"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -1719,9 +1713,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            tenants: string[];
-                        };
+                        "application/json": components["schemas"]["TenantList"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -1800,9 +1792,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["AdminKeyPage"];
                     };
                 };
                 /** @description Malformed request */
@@ -1905,9 +1895,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["AdminRecord"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -2013,9 +2001,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["AdminHistory"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -2105,9 +2091,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["Outbox"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -2179,12 +2163,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            source: string;
-                            alerts: {
-                                [key: string]: unknown;
-                            }[];
-                        };
+                        "application/json": components["schemas"]["Alerts"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -2613,10 +2592,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            serverRegion: string;
-                            tenants: components["schemas"]["QuotaUsage"][];
-                        };
+                        "application/json": components["schemas"]["QuotaList"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -3409,11 +3385,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            runs: {
-                                [key: string]: unknown;
-                            }[];
-                        };
+                        "application/json": components["schemas"]["AdminWorkflowRunList"];
                     };
                 };
                 /** @description Malformed request */
@@ -3497,9 +3469,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            [key: string]: unknown;
-                        };
+                        "application/json": components["schemas"]["AdminWorkflowRun"];
                     };
                 };
                 /** @description No or invalid API key */
@@ -3561,6 +3531,65 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        NamespaceList: {
+            namespaces: components["schemas"]["NamespaceInfo"][];
+        };
+        NamespaceInfo: {
+            name: string;
+            /** @enum {string} */
+            kind: "session" | "process" | "model" | "system" | "general";
+            description: string;
+            /** @enum {string} */
+            durability: "durable" | "ephemeral";
+            /** @description Sliding expiry, refreshed on every access */
+            idleTtlSeconds?: number;
+            /** @description Records not written for this long are moved to the archive (when they qualify) */
+            archiveAfter?: {
+                idleSeconds: number;
+            };
+            /** @enum {string} */
+            onExpire: "delete" | "archive";
+            /** @description Default absolute expiry of a write that names none */
+            ttlSeconds?: number;
+            /** @description How long a copy promoted from warm stays hot */
+            hotTtlSeconds?: number;
+            maxBytes: {
+                warn: number;
+                fail: number;
+            };
+            windows: {
+                field: string;
+                maxItems: number;
+                maxBytes?: number;
+                summaryField?: string;
+                countField?: string;
+            }[];
+            schemaVersion: number;
+            writeBackUpgrades?: boolean;
+            /** @enum {string} */
+            consistency: "eventual" | "strong";
+            requirePrecondition: boolean;
+            /** @enum {string} */
+            whenWarmDown: "reject" | "buffer";
+            storageQuotaBytes?: number;
+            keepHistory?: boolean;
+            /** @description Namespaces a domain writes: only its routes write them */
+            owner?: {
+                /** @description The domain that writes the namespace, e.g. workflows */
+                domain: string;
+                /** @enum {string} */
+                readScope: "state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin";
+                use: string;
+            };
+            access: {
+                read: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[];
+                /** @description null: owned by a domain */
+                write: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[] | null;
+                /** @description The domain that writes the namespace, e.g. workflows */
+                owner?: string;
+                use?: string;
+            };
+        };
         Problem: {
             type: string;
             title: string;
@@ -3680,19 +3709,70 @@ export interface components {
             reply: string;
             turn: number | null;
             version: number | null;
-            intent: string;
-            entities: components["schemas"]["Entities"];
+            /** @enum {string} */
+            intent: "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
+            entities: components["schemas"]["FoundEntities"];
             /** @description True when memory was unavailable: the reply was made without state */
             degraded: boolean;
+            /** @description The earlier message the reply picked up (from the session's profile vector) */
+            relatedTopic?: {
+                turn: number;
+                text: string;
+                similarity: number;
+            };
         };
-        Entities: {
-            [key: string]: unknown;
+        /** @description What the assistant knows about the user (a stateless call also returns the entities it was sent) */
+        FoundEntities: {
+            name?: string;
+            email?: string;
+            phone?: string;
+            people?: string[];
+            dates?: string[];
+            amounts?: string[];
+            urls?: string[];
         };
         MessageRequest: {
             content: string;
         };
         SessionState: {
-            [key: string]: unknown;
+            sessionId: string;
+            version: number;
+            updatedAt: string;
+            expiresAt: string | null;
+            sizeBytes: number;
+            agent: string;
+            startedAt: string;
+            /** @description The newest turns, at most the namespace's window */
+            turns: {
+                turn: number;
+                user: string;
+                reply: string;
+                /** @enum {string} */
+                intent: "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
+                at: string;
+            }[];
+            /** @description Every turn ever taken: summarizedTurns + turns.length */
+            turnCount: number;
+            /** @description One extractive line per turn that left the window */
+            summary: string;
+            summarizedTurns: number;
+            entities: components["schemas"]["FoundEntities"];
+            /** @enum {string|null} */
+            intent: "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks" | null;
+            budget: {
+                turns: {
+                    used: number;
+                    max: number;
+                };
+                bytes: {
+                    used: number;
+                    max: number | null;
+                };
+                sizeBytes: {
+                    used: number;
+                    max: number;
+                };
+            };
         };
         CreatedApiKey: components["schemas"]["ApiKey"] & {
             key: string;
@@ -3702,7 +3782,9 @@ export interface components {
             tenant: string;
             name: string | null;
             scopes: ("state:read" | "state:write" | "agents:invoke" | "workflows:run" | "checkpoints:read" | "admin" | "platform:admin")[];
+            /** Format: date-time */
             createdAt: string;
+            /** Format: date-time */
             revokedAt: string | null;
         };
         CreateKeyRequest: {
@@ -3712,18 +3794,221 @@ export interface components {
             scopes: string[];
             name?: string;
         };
+        ApiKeyList: {
+            keys: components["schemas"]["ApiKey"][];
+        };
+        TenantList: {
+            tenants: string[];
+        };
+        AdminKeyPage: {
+            tenant: string;
+            namespace: string;
+            items: {
+                key: string;
+                version: number;
+                /** Format: date-time */
+                updatedAt: string;
+                /** Format: date-time */
+                expiresAt: string | null;
+                sizeBytes: number;
+            }[];
+            /** @description Present when more keys may follow: pass as `cursor` */
+            nextCursor?: string;
+        };
+        AdminRecord: {
+            tenant: string;
+            namespace: string;
+            key: string;
+            version: number;
+            /** @description The record's JSON value */
+            value?: unknown;
+            schemaVersion: number;
+            /**
+             * @description The tier that answered the read
+             * @enum {string|null}
+             */
+            tier: "hot" | "warm" | "cold" | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: date-time */
+            expiresAt: string | null;
+            /** @description Seconds until expiry, rounded (null: none) */
+            ttlSeconds: number | null;
+            sizeBytes: number;
+            /** @description The namespace's size limits in bytes: a warning over `warn`, refused over `fail` */
+            limits: {
+                warn: number;
+                fail: number;
+            };
+        };
+        AdminHistory: {
+            versions: {
+                version: number;
+                /** Format: date-time */
+                at: string;
+                actor: string | null;
+                /** @enum {string} */
+                operation: "put" | "delete";
+                /** @description The value as of this version (null for a delete) */
+                value?: unknown;
+                patch: components["schemas"]["PatchOperation"][];
+                sizeBytes: number;
+            }[];
+        };
+        PatchOperation: {
+            /** @description add, remove, replace (as diffs are computed), move, copy or test */
+            op: string;
+            path: string;
+            from?: string;
+            value?: unknown;
+        };
+        Outbox: {
+            /** @description Events not yet published */
+            pending: number;
+            /** @description Age of the oldest pending event (0 when none) */
+            lagSeconds: number;
+            /** @description Where the relay publishes (e.g. redis-stream, webhook) */
+            publishers: string[];
+            /** @description The newest events, newest first */
+            events: components["schemas"]["OutboxEvent"][];
+        };
+        OutboxEvent: {
+            id: string;
+            tenant: string;
+            namespace: string;
+            key: string;
+            version: number;
+            /** @description The change: put or delete */
+            operation: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description Null while pending
+             */
+            publishedAt: string | null;
+        };
+        Alerts: {
+            /**
+             * @description prometheus when PROMETHEUS_URL answered; in-process: the rules evaluated against this process
+             * @enum {string}
+             */
+            source: "in-process" | "prometheus";
+            alerts: components["schemas"]["AlertStatus"][];
+        };
+        AlertStatus: {
+            /** @description The rule's name in grafana/prometheus/statehouse-rules.yml */
+            alert: string;
+            /** @enum {string} */
+            severity: "warning" | "critical";
+            summary: string;
+            /** @enum {string} */
+            state: "firing" | "inactive" | "no_data";
+            /** @description The rule's expression now (null: no data) */
+            value: number | null;
+            /** @description The rule's threshold (null when Prometheus answered: its alerts carry none) */
+            threshold: number | null;
+            /** @enum {string} */
+            source: "in-process" | "prometheus";
+        };
         AdminMetrics: {
-            [key: string]: unknown;
+            /** @enum {string} */
+            window: "15m" | "1h" | "6h";
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
+            /** @description Width of each step of the *OverTime series */
+            stepSeconds: number;
+            latency: {
+                /** @description hot, warm, cold or tiered (what callers asked for) */
+                tier: string;
+                operation: string;
+                count: number;
+                /** @description Seconds (null: no samples) */
+                p50: number | null;
+                /** @description Seconds (null: no samples) */
+                p95: number | null;
+                /** @description Seconds (null: no samples) */
+                p99: number | null;
+                /** @description Seconds */
+                mean: number | null;
+            }[];
+            latencyOverTime: {
+                /** @description Start of the step, epoch milliseconds */
+                t: number;
+                tier: string;
+                /** @description Seconds (null: no samples) */
+                p50: number | null;
+                /** @description Seconds (null: no samples) */
+                p95: number | null;
+                /** @description Seconds (null: no samples) */
+                p99: number | null;
+            }[];
+            hitRatio: {
+                tier: string;
+                hits: number;
+                misses: number;
+                /** @description 0..1 */
+                ratio: number | null;
+            }[];
+            hitRatioOverTime: {
+                /** @description Start of the step, epoch milliseconds */
+                t: number;
+                tier: string;
+                /** @description 0..1 */
+                ratio: number | null;
+            }[];
+            conflicts: {
+                total: number;
+                perMinute: number | null;
+            };
+            conflictsOverTime: {
+                /** @description Start of the step, epoch milliseconds */
+                t: number;
+                perMinute: number | null;
+            }[];
+            operations: {
+                total: number;
+                perSecond: number | null;
+            };
+            operationsOverTime: {
+                /** @description Start of the step, epoch milliseconds */
+                t: number;
+                perSecond: number | null;
+                /** @description 0..1 */
+                errorRate: number | null;
+            }[];
+            errors: {
+                total: number;
+                /** @description Errors per operation, 0..1 */
+                rate: number | null;
+            };
+            storage: {
+                namespace: string;
+                tier: string;
+                points: {
+                    /** @description Start of the step, epoch milliseconds */
+                    t: number;
+                    bytes: number | null;
+                    keys: number | null;
+                }[];
+                /** @description Least-squares slope of bytes (null: fewer than two points) */
+                trendBytesPerHour: number | null;
+            }[];
+            lifecycle: {
+                namespace: string;
+                /** @description expired, archived, restored, … */
+                event: string;
+                count: number;
+            }[];
         };
         InvokeResult: components["schemas"]["TurnResult"] & {
             /** @description The number of user messages sent (the turn this would be in a session) */
             turn?: number;
             version?: null;
-            relatedTopic?: {
-                turn: number;
-                text: string;
-                similarity: number;
-            };
         };
         InvokeRequest: {
             /** @description The whole conversation, oldest first; the last message is the user's */
@@ -3734,7 +4019,11 @@ export interface components {
             }[];
             /** @description A summary of turns older than the messages sent */
             summary?: string;
-            entities?: components["schemas"]["Entities"] & unknown;
+            entities?: components["schemas"]["Entities"];
+        };
+        /** @description Facts known from before the messages sent (name, email, ...) */
+        Entities: {
+            [key: string]: unknown;
         };
         BatchResult: {
             results: components["schemas"]["BatchItemResult"][];
@@ -3745,8 +4034,9 @@ export interface components {
             index: number;
             id?: string;
             ok: boolean;
-            intent?: string;
-            entities?: components["schemas"]["Entities"];
+            /** @enum {string} */
+            intent?: "greeting" | "farewell" | "recall" | "question" | "request" | "inform" | "thanks";
+            entities?: components["schemas"]["FoundEntities"];
             error?: {
                 /** @enum {string} */
                 code: "invalid" | "failed";
@@ -3773,6 +4063,10 @@ export interface components {
             /** @description The region the tenant is pinned to (null: any) */
             region: string | null;
             serverRegion: string;
+        };
+        QuotaList: {
+            serverRegion: string;
+            tenants: components["schemas"]["QuotaUsage"][];
         };
         TenantPolicyRequest: {
             /** @description Operations per UTC day; null = unlimited */
@@ -3816,7 +4110,25 @@ export interface components {
             tenantPinnedTo: string | null;
         };
         Capacity: {
-            [key: string]: unknown;
+            /** @description How far ahead `forecast` looks */
+            horizonSeconds: number;
+            /** @description How far back the trend's samples reach */
+            windowSeconds: number;
+            series: {
+                agent: string;
+                namespace: string;
+                /** @description Live sessions now */
+                active: number;
+                /** @description Live sessions expected at now + horizon */
+                forecast: number;
+                /** @description The trend, sessions per hour */
+                perHour: number;
+                samples: {
+                    /** Format: date-time */
+                    at: string;
+                    active: number;
+                }[];
+            }[];
         };
         WorkflowStarted: {
             runId: string;
@@ -3872,6 +4184,48 @@ export interface components {
             worker: string;
             durationMs: number;
             completedAt: string;
+        };
+        AdminWorkflowRunList: {
+            runs: {
+                runId: string;
+                type: string;
+                /** @enum {string} */
+                status: "queued" | "running" | "cancelling" | "succeeded" | "failed" | "cancelled";
+                /** @description The step being worked on (1-based), or the last one once finished */
+                step: number;
+                totalSteps: number;
+                completedSteps: number;
+                /** @description completedSteps / totalSteps */
+                progress: number;
+                /** @description Attempts of all steps so far (retries and crashed attempts included) */
+                attempts: number;
+                /** @description Failed or interrupted attempts of the current step */
+                stepAttempts: number;
+                maxAttempts: number;
+                /** @description Times another worker resumed the run after its worker's lease expired */
+                resumes: number;
+                cancelRequested: boolean;
+                worker: string | null;
+                leaseExpiresAt: string | null;
+                error: {
+                    step: number;
+                    message: string;
+                } | null;
+                lastError: string | null;
+                createdAt: string;
+                startedAt: string | null;
+                finishedAt: string | null;
+                updatedAt: string;
+                version: number;
+                /** @description The tenant the run belongs to */
+                tenant: string;
+            }[];
+        };
+        AdminWorkflowRun: components["schemas"]["WorkflowRun"] & {
+            /** @description The tenant the run belongs to */
+            tenant: string;
+            /** @description The run's input, as validated when it started */
+            input?: unknown;
         };
     };
     responses: never;

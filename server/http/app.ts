@@ -6,12 +6,13 @@ import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
 import { inRequestScope } from "../state/request-scope";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
-import { trace } from "@opentelemetry/api";
+import { isSpanContextValid, trace } from "@opentelemetry/api";
 import { safeEqual } from "../auth/safe-equal";
 import { checkKey, refuseCrossSite } from "./auth-failures";
 import { parseJsonBody } from "./json-body";
 import { ADMIN_BODY_BYTES, requestLimits } from "./limits";
 import { grants } from "./access";
+import type { AdminSessionBody, ReadyReportBody } from "./admin-schemas";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
@@ -83,7 +84,7 @@ export function createApi(services: Services): Api {
   app.get("/api/ready", async (c) => {
     const report = await services.readiness();
     c.header("cache-control", "no-store");
-    return c.json(report, report.ready ? 200 : 503);
+    return c.json(report satisfies ReadyReportBody, report.ready ? 200 : 503);
   });
   served.push({ method: "GET", path: "/api/ready", pattern: /^\/api\/ready$/ });
 
@@ -140,7 +141,7 @@ export function createApi(services: Services): Api {
         tenant: session.tenant,
         csrfToken: session.csrf,
         expiresAt: new Date(session.expiresAt).toISOString(),
-      });
+      } satisfies AdminSessionBody);
     } catch (err) {
       return problemResponse(err);
     }
@@ -164,7 +165,7 @@ export function createApi(services: Services): Api {
       tenant: session.tenant,
       csrfToken: session.csrf,
       expiresAt: new Date(session.expiresAt).toISOString(),
-    });
+    } satisfies AdminSessionBody);
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
   app.delete("/api/admin/session", async (c) => {
@@ -202,7 +203,9 @@ export function createApi(services: Services): Api {
         title: "Statehouse API",
         version: "1.0.0",
         description:
-          "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the status and problem code past it.",
+          "Versioned, tiered, observable state for AI agents. Every request limit (body size, JSON nesting, JSON " +
+          "Patch operations and work, list sizes, message lengths) is listed in `x-statehouse-limits` with the " +
+          "status and problem code past it.",
         // One row per limit, from server/http/limits.ts (the README's Limits table is rendered from it too).
         "x-statehouse-limits": requestLimits(services.config),
       },
@@ -231,7 +234,8 @@ export function createApi(services: Services): Api {
     return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
   });
   app.onError((err, c) => {
-    const traceId = trace.getActiveSpan()?.spanContext().traceId;
+    const context = trace.getActiveSpan()?.spanContext();
+    const traceId = context && isSpanContextValid(context) ? context.traceId : undefined;
     services.log.error("unhandled error in request", { error: err.name, path: new URL(c.req.url).pathname, traceId });
     return problemResponse(err, { traceId });
   });

@@ -112,14 +112,16 @@ export function requestLimits(
       "json-depth",
       MAX_JSON_DEPTH,
       "levels",
-      "nesting of objects and arrays in every JSON body (state, patches, transactions, agents, workflows, admin, login), counted on the raw text before parsing",
+      "nesting of objects and arrays in every JSON body (state, patches, transactions, agents, workflows, admin, " +
+        "login), counted on the raw text before parsing",
       "too_deep",
     ),
     row(
       "value-bytes",
       LIMITS.maxValueBytes,
       "bytes",
-      "a stored value's JSON text; each namespace's own `maxBytes.fail` is lower (`GET /api/v1/namespaces`) and is what PUT, PATCH and transactions meet",
+      "a stored value's JSON text; each namespace's own `maxBytes.fail` is lower (`GET /api/v1/namespaces`) and is " +
+        "what PUT, PATCH and transactions meet",
       "too_large",
     ),
     row(
@@ -140,7 +142,8 @@ export function requestLimits(
       "patch-work-bytes",
       MAX_PATCH_WORK_BYTES,
       "bytes",
-      "bytes one JSON Patch may count, copy or shift while applied (its value is also refused as soon as it would grow past the namespace's `maxBytes.fail`)",
+      "bytes one JSON Patch may count, copy or shift while applied (its value is also refused as soon as it would " +
+        "grow past the namespace's `maxBytes.fail`)",
       "too_large",
     ),
     row(
@@ -197,7 +200,8 @@ export function requestLimits(
       "auth-failures",
       config.STATEHOUSE_AUTH_FAILURES,
       "failures",
-      "failed key checks and logins from one client address in its window (`STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS`); valid keys are never refused for them",
+      "failed key checks and logins from one client address in its window " +
+        "(`STATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS`); valid keys are never refused for them",
       "rate_limited",
       "STATEHOUSE_AUTH_FAILURES",
     ),

@@ -4,7 +4,7 @@ import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { safeEqual } from "../auth/safe-equal";
 import { checkKey } from "./auth-failures";
 import type { OpenAPIHono, RouteConfig } from "@hono/zod-openapi";
-import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
+import { isSpanContextValid, SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import type { Context } from "hono";
 import type { z } from "zod";
 import type { Principal, Scope } from "../auth/api-keys";
@@ -123,7 +123,8 @@ export function defineRoute<
       { kind: SpanKind.SERVER, attributes: { "http.route": route, "http.request.method": method } },
       async (span) => {
         const started = performance.now();
-        const traceId = span.spanContext().traceId;
+        // No id when telemetry is off (the all-zero id of a no-op span names no trace).
+        const traceId = isSpanContextValid(span.spanContext()) ? span.spanContext().traceId : undefined;
         let response: Response;
         try {
           response = await handle(c, services, spec, handler);

@@ -10,7 +10,7 @@ import type { RateDecision } from "../policies/rate-limit";
 import type { TenantPolicyService } from "../policies/tenant-policies";
 import type { GuardedStore } from "../state/guarded";
 import type { NamespaceRegistry } from "../state/namespaces";
-import type { PostgresStore } from "../state/postgres";
+import type { OutboxEventSummary } from "../outbox/outbox-repository";
 import type { ReadyReport } from "../state/readiness";
 import type { StateService } from "../state/service";
 import type { StateStore, TierName } from "../state/store";
@@ -48,10 +48,7 @@ export interface ApiServices {
   /** Unpublished outbox events and the oldest one's age (of one tenant, with `tenant`). */
   outbox(tenant?: string): Promise<{ pending: number; lagSeconds: number }>;
   /** The newest outbox events (of one tenant, with `tenant`) and where the relay publishes them. */
-  outboxRecent(
-    limit?: number,
-    tenant?: string,
-  ): Promise<{ publishers: string[]; events: Awaited<ReturnType<PostgresStore["recentOutboxEvents"]>> }>;
+  outboxRecent(limit?: number, tenant?: string): Promise<{ publishers: string[]; events: OutboxEventSummary[] }>;
   /** Takes one token from the key's bucket and one from its tenant's; allows when the hot tier cannot answer. */
   rateLimit(principal: Pick<Principal, "keyId" | "tenant">): Promise<RateDecision>;
   readiness(): Promise<ReadyReport>;

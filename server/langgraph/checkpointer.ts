@@ -273,7 +273,8 @@ export class StatehouseSaver extends BaseCheckpointSaver {
         const entries = [...(current?.value.w ?? [])];
         for (const w of packed) {
           const at = entries.findIndex((e) => e[0] === taskId && e[1] === w.idx);
-          // Regular writes keep the first value (a retried task rewrites the same thing); special channels (errors, interrupts) take the latest.
+          // Regular writes keep the first value (a retried task rewrites the same thing); special channels (errors,
+          // interrupts) take the latest.
           if (at >= 0 && w.idx >= 0) continue;
           const entry: WritesValue["w"][number] = [taskId, w.idx, w.channel, w.value, taskPath];
           if (at >= 0) entries[at] = entry;

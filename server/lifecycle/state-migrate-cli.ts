@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { type Config, type ConfigError, loadConfig } from "../config";
 import { isStateError } from "../state/errors";
+import { StateMigrateRepository } from "./state-migrate-repository";
 import { namespaceRegistryFor } from "./declared-namespaces";
 import {
   databaseIdentity,
@@ -12,7 +13,6 @@ import {
   progressFilePath,
   StateMigration,
   type VersionCounts,
-  type WarmSql,
 } from "./state-migrate";
 
 const USAGE = `usage: npm run state:migrate -- --namespace <name> [--dry-run] [--tenant <tenant>] [--batch <1-1000>] [--restart] [--json]
@@ -38,7 +38,9 @@ class ProgressDisplay {
     const pct = p.total === 0 ? 100 : Math.floor((p.done / p.total) * 100);
     this.startedAt ??= p.done; // a resumed run starts part-way: its rate counts only its own records
     const rate = Math.round((p.done - this.startedAt) / Math.max(0.001, (performance.now() - this.started) / 1000));
-    const tail = `${p.done}/${p.total} records (${pct}%) · ${p.upgraded} ${this.dryRun ? "would upgrade" : "upgraded"} · ${p.failed} failed · ${p.skipped} skipped`;
+    const tail =
+      `${p.done}/${p.total} records (${pct}%) · ${p.upgraded} ` +
+      `${this.dryRun ? "would upgrade" : "upgraded"} · ${p.failed} failed · ${p.skipped} skipped`;
     if (this.tty) {
       const width = 30;
       const filled = Math.round((pct / 100) * width);
@@ -168,7 +170,7 @@ try {
   );
   const migration = new StateMigration({
     state: services.state,
-    warm: clients.db.prisma as unknown as WarmSql,
+    warm: new StateMigrateRepository(clients.db.prisma),
     progressFile: (p) => progressFilePath(config.dataDir, databaseIdentity(config), p),
     onProgress: (p) => progress.update(p),
   });

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import type { PrismaClient } from "../db/generated/client";
 import { isCallerError, isConflict, isStateError } from "../state/errors";
 import type { NamespacePolicy } from "../state/namespaces";
 import type { StateService } from "../state/service";
 import type { StateRef, WriteOptions } from "../state/store";
+import type { ScannedRow, StateMigrateRepository } from "./state-migrate-repository";
 import { isUpgradeFailed, keptExpiry, needsUpgrade, upgradeValue } from "../state/schema-upgrade";
 
 /** Who history names as the author of the migrate command's writes. */
@@ -67,9 +67,6 @@ export interface MigrateReport {
   failures: MigrateFailure[];
 }
 
-/** The warm tier's SQL, for reading records in key order with their schema versions (one query per batch). */
-export type WarmSql = Pick<PrismaClient, "$queryRawUnsafe">;
-
 interface Saved {
   namespace: string;
   targetSchemaVersion: number;
@@ -77,16 +74,6 @@ interface Saved {
   tenants: Record<string, { after?: string; done?: boolean }>;
 }
 
-interface ScannedRow {
-  key: string;
-  value: string | null;
-  version: number;
-  schema_version: number;
-  expires_at: Date | null;
-  idle_ttl_seconds: number | null;
-}
-
-const LIVE = `NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $3)`;
 const MAX_LISTED_FAILURES = 1000;
 /** Records per write transaction: one commit for many records, small enough to stay well inside a store call's timeout. */
 const WRITE_CHUNK = 50;
@@ -105,7 +92,8 @@ export class StateMigration {
   constructor(
     private readonly deps: {
       state: StateService;
-      warm: WarmSql;
+      /** Reads records in key order with their schema versions (one query per batch). */
+      warm: Pick<StateMigrateRepository, "tenants" | "countUpTo" | "scan">;
       /** Where progress is saved (per namespace, target version and database). */
       progressFile: (policy: NamespacePolicy) => string;
       onProgress?: (progress: MigrateProgress) => void;
@@ -130,7 +118,7 @@ export class StateMigration {
       totals: counts(),
       failures: [],
     };
-    const tenants = await this.tenants(policy.name, options.tenant);
+    const tenants = await this.deps.warm.tenants(policy.name, options.tenant);
     // A dry run reports on everything as it is now; only a real run continues an interrupted one.
     const resumeFrom = (tenant: string) => (options.dryRun ? undefined : saved.tenants[tenant]);
     const progress: MigrateProgress = {
@@ -143,7 +131,8 @@ export class StateMigration {
     for (const { tenant } of tenants) {
       const from = resumeFrom(tenant);
       if (from?.done) progress.done += tenants.find((t) => t.tenant === tenant)!.records;
-      else if (from?.after !== undefined) progress.done += await this.countUpTo(policy.name, tenant, from.after);
+      else if (from?.after !== undefined)
+        progress.done += await this.deps.warm.countUpTo(policy.name, tenant, from.after);
     }
     this.deps.onProgress?.({ ...progress });
 
@@ -156,7 +145,7 @@ export class StateMigration {
       let after = from?.after;
       if (after !== undefined) report.resumedTenants.push(tenant);
       for (;;) {
-        const rows = await this.scan(policy, tenant, after, options.batchSize);
+        const rows = await this.deps.warm.scan(policy, tenant, after, options.batchSize);
         if (rows.length === 0) break;
         const outcomes = await this.migrateBatch(policy, tenant, rows, options);
         rows.forEach((row, i) => {
@@ -316,49 +305,6 @@ export class StateMigration {
     expiry: { expiresAt: Date | null; idleTtlSeconds?: number | null },
   ): WriteOptions {
     return { ifVersion, ...keptExpiry(expiry), schemaVersion: policy.schemaVersion, actor: MIGRATE_ACTOR };
-  }
-
-  /** Tenants with live records in the namespace, with how many each has (for the progress total). */
-  private async tenants(namespace: string, only: string | undefined): Promise<{ tenant: string; records: number }[]> {
-    const rows = await this.deps.warm.$queryRawUnsafe<{ tenant: string; records: number }[]>(
-      `SELECT tenant, count(*)::int AS records FROM state_records
-       WHERE namespace = $1 AND ($2::text IS NULL OR tenant = $2::text) AND ${LIVE} GROUP BY tenant ORDER BY tenant`,
-      namespace,
-      only ?? null,
-      new Date(),
-    );
-    return rows.map((r) => ({ tenant: r.tenant, records: Number(r.records) }));
-  }
-
-  private async countUpTo(namespace: string, tenant: string, lastKey: string): Promise<number> {
-    const rows = await this.deps.warm.$queryRawUnsafe<{ n: number }[]>(
-      `SELECT count(*)::int AS n FROM state_records WHERE namespace = $1 AND tenant = $2 AND ${LIVE} AND key <= $4`,
-      namespace,
-      tenant,
-      new Date(),
-      lastKey,
-    );
-    return Number(rows[0]?.n ?? 0);
-  }
-
-  /** One batch in key order after `after`; values only for records that need upgrading. */
-  private async scan(
-    policy: NamespacePolicy,
-    tenant: string,
-    after: string | undefined,
-    limit: number,
-  ): Promise<ScannedRow[]> {
-    return this.deps.warm.$queryRawUnsafe<ScannedRow[]>(
-      `SELECT key, CASE WHEN schema_version < $5 THEN value::text END AS value, version, schema_version, expires_at, idle_ttl_seconds FROM state_records
-       WHERE namespace = $1 AND tenant = $2 AND ${LIVE} AND ($4::text IS NULL OR key > $4::text)
-       ORDER BY key LIMIT $6`,
-      policy.name,
-      tenant,
-      new Date(),
-      after ?? null,
-      policy.schemaVersion,
-      limit,
-    );
   }
 }
 

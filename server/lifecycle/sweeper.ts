@@ -1,15 +1,20 @@
 import type { NamespaceRegistry } from "../state/namespaces";
-import type { PostgresStore } from "../state/postgres";
+import type { OutboxRepository } from "../outbox/outbox-repository";
 import { demoteToCold } from "../state/demote";
 import { type CopyScanner, fullHistory, refKey, type StateStore } from "../state/store";
 import type { TieredStore } from "../state/tiered";
+import type { SweepRepository } from "./sweep-repository";
 
 export interface SweeperOptions {
-  /** The warm tier itself (not a wrapper): the sweeper runs its lifecycle queries. */
-  warm: Pick<
-    PostgresStore,
-    "expiredCandidates" | "expire" | "purgeOrphans" | "versionsOf" | "history" | "archiveCandidates"
+  /** The warm tier (for the history of records it archives). */
+  warm: Pick<StateStore, "history">;
+  /** The sweeper's own queries over the warm tier. */
+  repository: Pick<
+    SweepRepository,
+    "expiredCandidates" | "expire" | "purgeOrphans" | "versionsOf" | "archiveCandidates"
   >;
+  /** Outbox retention: published events are forgotten with the tombstones. */
+  outbox: Pick<OutboxRepository, "purgePublished">;
   /** The composed store, through which live records are moved to the archive (demoteToCold). */
   tiered?: TieredStore;
   /** The hot tier; orphaned copies are looked for when it can list them. */
@@ -51,7 +56,7 @@ const MAX_BATCHES = 40;
 /**
  * Enforces expiry and cleans up after it, in the app, in batches. Safe with any number of instances
  * sweeping at once: every removal is a statement guarded by the version it saw (see
- * PostgresStore.expire), so each expired record is removed — and counted — by exactly one of them.
+ * SweepRepository.expire), so each expired record is removed — and counted — by exactly one of them.
  * Reads never depend on it (every tier already refuses to serve an expired record); it reclaims space,
  * moves expired records to the archive where the namespace says so, and announces expiries in the outbox.
  */
@@ -90,10 +95,10 @@ export class LifecycleSweeper {
   }
 
   private async expireAll(report: SweepReport): Promise<void> {
-    const { warm, hot, cold, namespaces, onEvent } = this.options;
+    const { warm, repository, hot, cold, namespaces, onEvent } = this.options;
     const batchSize = this.options.batchSize ?? 500;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const candidates = await warm.expiredCandidates(batchSize);
+      const candidates = await repository.expiredCandidates(batchSize);
       if (candidates.length === 0) return;
       const archiving = new Set<string>();
       for (const { tenant, record } of candidates) {
@@ -109,7 +114,7 @@ export class LifecycleSweeper {
         await cold.importRecord(tenant, record, await fullHistory(warm, ref));
         archiving.add(refKey(ref));
       }
-      const expired = await warm.expire(
+      const expired = await repository.expire(
         candidates.map(({ tenant, record }) => ({
           tenant,
           namespace: record.namespace,
@@ -140,13 +145,13 @@ export class LifecycleSweeper {
 
   /** Moves live records that the namespace wants archived (inactive, finished) to the cold tier. */
   private async archiveInactive(report: SweepReport): Promise<void> {
-    const { warm, tiered, namespaces, onEvent } = this.options;
+    const { repository, tiered, namespaces, onEvent } = this.options;
     if (!tiered?.cold) return;
     for (const policy of namespaces.list()) {
       if (!policy.archiveAfter || policy.durability !== "durable") continue;
       const before = new Date(Date.now() - policy.archiveAfter.idleSeconds * 1000);
       for (let batch = 0; batch < MAX_BATCHES; batch++) {
-        const candidates = await warm.archiveCandidates(policy.name, before, this.options.batchSize ?? 500);
+        const candidates = await repository.archiveCandidates(policy.name, before, this.options.batchSize ?? 500);
         let moved = 0;
         for (const { tenant, record } of candidates) {
           if (policy.archiveAfter.when && !policy.archiveAfter.when(record.value)) continue;
@@ -161,10 +166,15 @@ export class LifecycleSweeper {
   }
 
   private async purgeOrphans(report: SweepReport): Promise<void> {
-    const { warm, onEvent } = this.options;
+    const { repository, outbox, onEvent } = this.options;
     const before = new Date(Date.now() - (this.options.tombstoneRetentionSeconds ?? 7 * 24 * 3600) * 1000);
+    const batchSize = this.options.batchSize ?? 500;
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
-      const removed = await warm.purgeOrphans(before, this.options.batchSize ?? 500);
+      const [orphans, published] = await Promise.all([
+        repository.purgeOrphans(before, batchSize),
+        outbox.purgePublished(before, batchSize),
+      ]);
+      const removed = { ...orphans, outbox: published };
       // Rows of records long gone have no namespace worth a label of its own.
       if (removed.tombstones) onEvent("tombstone_purged", "all", removed.tombstones);
       if (removed.history) onEvent("orphan_history_removed", "all", removed.history);
@@ -178,14 +188,14 @@ export class LifecycleSweeper {
 
   /** Hot copies of durable namespaces whose key warm has never heard of (e.g. a restored database). */
   private async removeHotOrphans(report: SweepReport): Promise<void> {
-    const { hot, warm, namespaces, onEvent } = this.options;
+    const { hot, repository, namespaces, onEvent } = this.options;
     if (!hot.scanCopies || !hot.evict) return;
     for await (const page of hot.scanCopies()) {
       const durable = page.filter(
         (c) => namespaces.has(c.namespace) && namespaces.getOrThrow(c.namespace).durability === "durable",
       );
       if (durable.length === 0) continue;
-      const known = await warm.versionsOf(durable);
+      const known = await repository.versionsOf(durable);
       for (const copy of durable) {
         if (known.has(refKey(copy))) continue;
         if (await hot.evict(copy, copy.version)) {

@@ -1,20 +1,10 @@
 import { createHmac } from "node:crypto";
 import { appendFile, mkdir } from "node:fs/promises";
 import path from "node:path";
-import type { PrismaClient } from "../db/generated/client";
+import type { OutboxEvent, OutboxRepository } from "./outbox-repository";
 import type { RedisClient } from "../state/redis";
 
-/** What consumers receive. `id` is unique per change: deduplicate on it (delivery is at least once). */
-export interface OutboxEvent {
-  id: string;
-  tenant: string;
-  namespace: string;
-  key: string;
-  version: number;
-  operation: "put" | "delete";
-  at: string;
-  payload: Record<string, unknown>;
-}
+export type { OutboxEvent } from "./outbox-repository";
 
 /** A destination for events. publish() resolves only when every event is accepted (or throws). */
 export interface EventPublisher {
@@ -86,43 +76,27 @@ export class FileLogPublisher implements EventPublisher {
   }
 }
 
-interface Row {
-  id: bigint | number;
-  tenant: string;
-  namespace: string;
-  key: string;
-  version: number;
-  operation: "put" | "delete";
-  payload: unknown;
-  created_at: Date;
-}
-
 export interface RelayOptions {
   batchSize?: number;
   intervalMs?: number;
-  /** Published events older than this are deleted. */
-  retentionMs?: number;
   onError?(err: unknown): void;
   /** Test hook: runs after publishing a batch and before marking it (a crash there must not lose events). */
   afterPublish?(events: readonly OutboxEvent[]): Promise<void> | void;
 }
 
-// Any fixed number; relays of every instance take the same lock, so one publishes at a time.
-const RELAY_LOCK = 7_236_118_905_144n;
-
 /**
  * Publishes the transactional outbox: pending events in id order (so per key in version order) to every
  * publisher, then marks them published, in one transaction holding an advisory lock — several relays
  * (one per instance) never publish the same batch at once. A crash between publishing and marking
- * publishes that batch again on the next run: at least once, deduplicated by event id.
+ * publishes that batch again on the next run: at least once, deduplicated by event id. Published events
+ * are deleted by the sweeper (OutboxRepository.purgePublished, after STATEHOUSE_TOMBSTONE_RETENTION_SECONDS).
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private lastCleanup = 0;
 
   constructor(
-    private readonly prisma: PrismaClient,
+    private readonly outbox: Pick<OutboxRepository, "publishBatch">,
     private readonly publishers: readonly EventPublisher[],
     private readonly options: RelayOptions = {},
   ) {}
@@ -156,58 +130,12 @@ export class OutboxRelay {
     if (this.running) return 0;
     this.running = true;
     try {
-      const published = await this.prisma.$transaction(
-        async (tx) => {
-          const lock = await tx.$queryRawUnsafe<{ locked: boolean }[]>(
-            "SELECT pg_try_advisory_xact_lock($1) AS locked",
-            RELAY_LOCK.toString(),
-          );
-          if (!lock[0]?.locked) return 0;
-          const rows = await tx.$queryRawUnsafe<Row[]>(
-            `SELECT id, tenant, namespace, key, version, operation, payload::text AS payload, created_at FROM outbox_events
-             WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`,
-            this.options.batchSize ?? 500,
-          );
-          if (rows.length === 0) return 0;
-          const events = rows.map(toEvent);
-          for (const p of this.publishers) await p.publish(events);
-          await this.options.afterPublish?.(events);
-          await tx.$executeRawUnsafe(
-            `UPDATE outbox_events SET published_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`,
-            rows.map((r) => String(r.id)),
-          );
-          return rows.length;
-        },
-        { timeout: 30_000, maxWait: 5_000 },
-      );
-      await this.cleanup();
-      return published;
+      return await this.outbox.publishBatch(this.options.batchSize ?? 500, async (events) => {
+        for (const p of this.publishers) await p.publish(events);
+        await this.options.afterPublish?.(events);
+      });
     } finally {
       this.running = false;
     }
   }
-
-  private async cleanup(): Promise<void> {
-    const retention = this.options.retentionMs ?? 7 * 86_400_000;
-    if (Date.now() - this.lastCleanup < 60_000) return;
-    this.lastCleanup = Date.now();
-    await this.prisma.$executeRawUnsafe(
-      `DELETE FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1`,
-      new Date(Date.now() - retention),
-    );
-  }
-}
-
-function toEvent(r: Row): OutboxEvent {
-  const payload = (typeof r.payload === "string" ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>;
-  return {
-    id: `evt_${String(r.id)}`,
-    tenant: r.tenant,
-    namespace: r.namespace,
-    key: r.key,
-    version: r.version,
-    operation: r.operation,
-    at: r.created_at.toISOString(),
-    payload,
-  };
 }

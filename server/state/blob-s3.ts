@@ -19,7 +19,10 @@ export interface S3BlobOptions {
   region?: string;
   /** AWS_ENDPOINT_URL: an S3-compatible server (MinIO, Ceph, s3rver...). Path-style addressing is used then. */
   endpoint?: string;
-  /** AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); without them the SDK's default chain (profile, instance role...) applies. */
+  /**
+   * AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY (+ AWS_SESSION_TOKEN); without them the SDK's default chain
+   * (profile, instance role...) applies.
+   */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 

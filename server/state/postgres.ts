@@ -18,7 +18,6 @@ import {
   expiryOf,
   LIMITS,
   listLimit,
-  refKey,
   toPage,
   unsupported,
   validateNamespaceName,
@@ -27,31 +26,18 @@ import {
 } from "./store";
 import { InvalidError } from "./errors";
 import type { PrismaClient } from "../db/generated/client";
+import { live, parseJson, type RecordRow, type Sql, stored, toRecord } from "../db/state-records";
 import { openWarmDatabase, type WarmDatabase } from "../db/warm-database";
 
-/** The part of Prisma's client this store uses: raw SQL, so each operation is one round trip. */
-type Sql = { $queryRawUnsafe<T = unknown>(query: string, ...values: unknown[]): Promise<T> };
-
-interface RecordRow {
-  value: unknown;
-  version: number;
-  schema_version: number;
-  created_at: Date;
-  updated_at: Date;
-  expires_at: Date | null;
-  size_bytes: number;
-  idle_ttl_seconds?: number | null;
-}
-
-/** How many of the newest outbox events a per-tenant view of the outbox looks through. */
-const RECENT_OUTBOX_SCAN = 10_000;
-const LIVE = `NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $4)`;
+/** Live at the statement's `$4` (now): the warm tier's reads and conditional writes see only these. */
+const LIVE = live("$4");
 
 // One statement writes the record, its history entry and its outbox event, so a durable write is one
 // round trip and the three can never disagree. Parameters:
 // $1 tenant $2 namespace $3 key $4 now $5 value json $6 schemaVersion $7 expiresAt $8 size $9 actor $10 idleTtl $11 ifVersion
 const HISTORY_CTE = `h AS (
-    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+      size_bytes, created_at)
     SELECT $1, $2, $3, version, 'put', $9::text, $5::json, $6, $8, $4 FROM up
   ),`;
 const WRITE_TAIL = `,
@@ -59,14 +45,16 @@ const WRITE_TAIL = `,
   o AS (
     INSERT INTO outbox_events (tenant, namespace, key, version, operation, payload, created_at)
     SELECT $1, $2, $3, version, 'put',
-      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'put', 'sizeBytes', $8::int, 'at', $4::timestamptz),
+      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'put',
+        'sizeBytes', $8::int, 'at', $4::timestamptz),
       $4 FROM up
   )
 SELECT version, created_at FROM up`;
 
 const UPSERT = (guard: string) => `
 WITH up AS (
-  INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
+  INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at,
+    expires_at, size_bytes, deleted, idle_ttl_seconds)
   VALUES ($1, $2, $3, $5::json, 1, $6, $4, $4, $7, $8, false, $10::float8)
   ON CONFLICT (tenant, namespace, key) DO UPDATE SET
     value = EXCLUDED.value, version = r.version + 1, schema_version = EXCLUDED.schema_version,
@@ -98,23 +86,27 @@ const WITHOUT_HISTORY = new Map(
 
 const DELETE = `
 WITH up AS (
-  UPDATE state_records SET version = version + 1, deleted = true, value = 'null'::json, size_bytes = 0, updated_at = $4, expires_at = NULL, idle_ttl_seconds = NULL
+  UPDATE state_records SET version = version + 1, deleted = true, value = 'null'::json, size_bytes = 0,
+    updated_at = $4, expires_at = NULL, idle_ttl_seconds = NULL
   WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE} AND ($5::int IS NULL OR version = $5::int)
   RETURNING version, schema_version
 ),
   h AS (
-    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+    INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+      size_bytes, created_at)
     SELECT $1, $2, $3, version, 'delete', $6::text, NULL, schema_version, 0, $4 FROM up
   ),
   o AS (
     INSERT INTO outbox_events (tenant, namespace, key, version, operation, payload, created_at)
     SELECT $1, $2, $3, version, 'delete',
-      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'delete', 'at', $4::timestamptz),
+      json_build_object('namespace', $2::text, 'key', $3::text, 'version', version, 'operation', 'delete', 'at',
+        $4::timestamptz),
       $4 FROM up
   )
 SELECT version FROM up`;
 
-/** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value, not from the database's health. */
+/** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value,
+  not from the database's health. */
 export function dataExceptionAsInvalid(err: unknown): never {
   const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: string } }; code?: string } })?.meta;
   // Through Prisma's adapter the SQLSTATE sits in meta; straight from pg it is the error's own code.
@@ -142,7 +134,8 @@ export class PostgresStore implements StateStore {
   ]);
 
   constructor(
-    readonly prisma: PrismaClient,
+    /** The tier's own client: other modules query the database through their repositories, never through the store. */
+    private readonly prisma: PrismaClient,
     readonly name: "postgres" | "pglite" = "postgres",
     private readonly onClose: () => Promise<void> = () => prisma.$disconnect(),
     /** Where single statements go: the pg pool directly when there is one, else Prisma. Transactions use Prisma. */
@@ -171,14 +164,19 @@ export class PostgresStore implements StateStore {
     target: { url: string } | { pgliteDir: string },
     options: { migrate?: boolean } = {},
   ): Promise<PostgresStore> {
-    const db: WarmDatabase = await openWarmDatabase(target, options);
+    return PostgresStore.on(await openWarmDatabase(target, options));
+  }
+
+  /** The store over a database opened by server/db (which owns it: closing the store closes the database). */
+  static on(db: WarmDatabase): PostgresStore {
     return new PostgresStore(db.prisma, db.kind, db.close, db.direct);
   }
 
   async get(ref: StateRef): Promise<StateRecord | undefined> {
     validateRef(ref);
     const rows = await this.sql.$queryRawUnsafe<RecordRow[]>(
-      `SELECT value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds FROM state_records
+      `SELECT value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes,
+        idle_ttl_seconds FROM state_records
        WHERE tenant = $1 AND namespace = $2 AND key = $3 AND ${LIVE}`,
       ref.tenant,
       ref.namespace,
@@ -221,7 +219,8 @@ export class PostgresStore implements StateStore {
       { key: string; version: number; updated_at: Date; expires_at: Date | null; size_bytes: number }[]
     >(
       `SELECT key, version, updated_at, expires_at, size_bytes FROM state_records
-       WHERE tenant = $1 AND namespace = $2 AND ${LIVE} AND starts_with(key, $3) AND ($5::text IS NULL OR key > $5::text)
+       WHERE tenant = $1 AND namespace = $2 AND ${LIVE} AND starts_with(key,
+         $3) AND ($5::text IS NULL OR key > $5::text)
        ORDER BY key LIMIT $6`,
       tenant,
       namespace,
@@ -307,11 +306,13 @@ export class PostgresStore implements StateStore {
     validateRef(ref);
     return this.prisma.$transaction(async (tx) => {
       const written = await tx.$queryRawUnsafe<{ version: number }[]>(
-        `INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at, updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
+        `INSERT INTO state_records AS r (tenant, namespace, key, value, version, schema_version, created_at,
+          updated_at, expires_at, size_bytes, deleted, idle_ttl_seconds)
          VALUES ($1, $2, $3, $4::json, $5, $6, $7, $8, $9, $10, false, $11::float8)
          ON CONFLICT (tenant, namespace, key) DO UPDATE SET value = EXCLUDED.value, version = EXCLUDED.version,
            schema_version = EXCLUDED.schema_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
-           expires_at = EXCLUDED.expires_at, size_bytes = EXCLUDED.size_bytes, deleted = false, idle_ttl_seconds = EXCLUDED.idle_ttl_seconds,
+           expires_at = EXCLUDED.expires_at, size_bytes = EXCLUDED.size_bytes, deleted = false,
+             idle_ttl_seconds = EXCLUDED.idle_ttl_seconds,
            archived = false
          WHERE r.version < EXCLUDED.version OR (r.version = EXCLUDED.version AND r.archived)
          RETURNING version`,
@@ -330,7 +331,8 @@ export class PostgresStore implements StateStore {
       if (written.length === 0) return false;
       for (const h of history) {
         await tx.$queryRawUnsafe(
-          `INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
+          `INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version,
+            size_bytes, created_at)
            VALUES ($1, $2, $3, $4, $5, $6, $7::json, $8, $9, $10) ON CONFLICT DO NOTHING`,
           tenant,
           record.namespace,
@@ -359,8 +361,9 @@ export class PostgresStore implements StateStore {
     // importRecord restore over it.
     const rows = await this.prisma.$queryRawUnsafe<{ dropped: number }[]>(
       `WITH r AS (
-         UPDATE state_records SET archived = true, value = 'null'::json, size_bytes = 0, expires_at = NULL, idle_ttl_seconds = NULL
-         WHERE tenant = $1 AND namespace = $2 AND key = $3 AND version = $4 AND NOT deleted AND NOT archived RETURNING version
+         UPDATE state_records SET archived = true, value = 'null'::json, size_bytes = 0, expires_at = NULL,
+           idle_ttl_seconds = NULL
+         WHERE tenant = $1 AND namespace = $2 AND key = $3 AND version = $4 AND ${stored()} RETURNING version
        ),
        h AS (
          DELETE FROM state_history WHERE tenant = $1 AND namespace = $2 AND key = $3 AND EXISTS (SELECT 1 FROM r)
@@ -377,241 +380,10 @@ export class PostgresStore implements StateStore {
   async stats(): Promise<NamespaceStats[]> {
     const rows = await this.sql.$queryRawUnsafe<{ namespace: string; keys: number; bytes: number }[]>(
       `SELECT namespace, count(*)::int AS keys, coalesce(sum(size_bytes), 0)::float8 AS bytes FROM state_records
-       WHERE NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $1) GROUP BY namespace`,
+       WHERE ${live("$1")} GROUP BY namespace`,
       new Date(),
     );
     return rows.map((r) => ({ namespace: r.namespace, keys: Number(r.keys), bytes: Number(r.bytes) }));
-  }
-
-  // ---- Lifecycle (the sweeper's queries). Each is one statement, safe with several instances at once.
-
-  /** Live-looking rows whose expiry has passed, oldest expiry first: candidates for the sweeper. */
-  async expiredCandidates(limit: number, namespaces?: readonly string[]): Promise<ExpiredRow[]> {
-    const rows = await this.prisma.$queryRawUnsafe<(RecordRow & { tenant: string; namespace: string; key: string })[]>(
-      `SELECT tenant, namespace, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds
-       FROM state_records WHERE NOT deleted AND NOT archived AND expires_at <= $1 AND ($3::text[] IS NULL OR namespace = ANY($3::text[]))
-       ORDER BY expires_at LIMIT $2`,
-      new Date(),
-      limit,
-      namespaces ?? null,
-    );
-    return rows.map((r) => ({
-      tenant: r.tenant,
-      record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r),
-    }));
-  }
-
-  /**
-   * Turns expired records into tombstones (version + 1, value gone, a `delete` history entry by
-   * `actor` and an outbox event), only where each is still at the version given and still expired:
-   * with two sweepers racing, each record is expired by exactly one, and this returns only those.
-   */
-  async expire(
-    rows: readonly { tenant: string; namespace: string; key: string; version: number }[],
-    actor = "lifecycle:expired",
-  ): Promise<{ tenant: string; namespace: string; key: string; version: number }[]> {
-    if (rows.length === 0) return [];
-    return this.prisma.$queryRawUnsafe<{ tenant: string; namespace: string; key: string; version: number }[]>(
-      `WITH target AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS t(tenant, namespace, key, version)
-       ),
-       up AS (
-         UPDATE state_records r SET version = r.version + 1, deleted = true, value = 'null'::json, size_bytes = 0,
-           updated_at = $5, expires_at = NULL, idle_ttl_seconds = NULL
-         FROM target t
-         WHERE r.tenant = t.tenant AND r.namespace = t.namespace AND r.key = t.key AND r.version = t.version
-           AND NOT r.deleted AND NOT r.archived AND r.expires_at <= $5
-         RETURNING r.tenant, r.namespace, r.key, r.version, r.schema_version
-       ),
-       h AS (
-         INSERT INTO state_history (tenant, namespace, key, version, operation, actor, value, schema_version, size_bytes, created_at)
-         SELECT tenant, namespace, key, version, 'delete', $6::text, NULL, schema_version, 0, $5 FROM up
-       ),
-       o AS (
-         INSERT INTO outbox_events (tenant, namespace, key, version, operation, payload, created_at)
-         SELECT tenant, namespace, key, version, 'delete',
-           json_build_object('namespace', namespace, 'key', key, 'version', version, 'operation', 'delete', 'reason', 'expired', 'at', $5::timestamptz),
-           $5 FROM up
-       )
-       SELECT tenant, namespace, key, version FROM up`,
-      rows.map((r) => r.tenant),
-      rows.map((r) => r.namespace),
-      rows.map((r) => r.key),
-      rows.map((r) => r.version),
-      new Date(),
-      actor,
-    );
-  }
-
-  /**
-   * Forgets records long gone: tombstones older than `before` with their history, history rows whose
-   * record no longer exists at all, and published outbox events older than `before` (unpublished ones
-   * are never removed: nothing acknowledged is lost). Returns how many of each, at most `limit` each.
-   */
-  async purgeOrphans(before: Date, limit: number): Promise<{ tombstones: number; history: number; outbox: number }> {
-    const rows = await this.prisma.$queryRawUnsafe<{ tombstones: number; history: number; outbox: number }[]>(
-      `WITH gone AS (
-         DELETE FROM state_records WHERE ctid IN (
-           SELECT ctid FROM state_records WHERE deleted AND updated_at < $1 LIMIT $2
-         ) RETURNING tenant, namespace, key
-       ),
-       gone_history AS (
-         DELETE FROM state_history h USING gone g WHERE h.tenant = g.tenant AND h.namespace = g.namespace AND h.key = g.key RETURNING 1
-       ),
-       orphan_history AS (
-         DELETE FROM state_history WHERE ctid IN (
-           SELECT h.ctid FROM state_history h
-           WHERE NOT EXISTS (SELECT 1 FROM state_records r WHERE r.tenant = h.tenant AND r.namespace = h.namespace AND r.key = h.key)
-           LIMIT $2
-         ) RETURNING 1
-       ),
-       old_outbox AS (
-         DELETE FROM outbox_events WHERE id IN (
-           SELECT id FROM outbox_events WHERE published_at IS NOT NULL AND published_at < $1 ORDER BY id LIMIT $2
-         ) RETURNING 1
-       )
-       SELECT (SELECT count(*) FROM gone)::int AS tombstones,
-              (SELECT count(*) FROM orphan_history)::int AS history,
-              (SELECT count(*) FROM old_outbox)::int AS outbox`,
-      before,
-      limit,
-    );
-    const r = rows[0]!;
-    return { tombstones: Number(r.tombstones), history: Number(r.history), outbox: Number(r.outbox) };
-  }
-
-  /** Live records of a namespace not written since `before`, oldest first: candidates to move to the archive. */
-  async archiveCandidates(namespace: string, before: Date, limit: number): Promise<ExpiredRow[]> {
-    const rows = await this.prisma.$queryRawUnsafe<(RecordRow & { tenant: string; namespace: string; key: string })[]>(
-      `SELECT tenant, namespace, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes, idle_ttl_seconds
-       FROM state_records WHERE namespace = $1 AND updated_at < $2 AND ${LIVE.replaceAll("$4", "now()")}
-       ORDER BY updated_at LIMIT $3`,
-      namespace,
-      before,
-      limit,
-    );
-    return rows.map((r) => ({
-      tenant: r.tenant,
-      record: toRecord({ tenant: r.tenant, namespace: r.namespace, key: r.key }, r),
-    }));
-  }
-
-  /** Which of these keys have a row (live or tombstone) in warm, with its version. */
-  async versionsOf(refs: readonly StateRef[]): Promise<Map<string, number>> {
-    if (refs.length === 0) return new Map();
-    const rows = await this.prisma.$queryRawUnsafe<
-      { tenant: string; namespace: string; key: string; version: number }[]
-    >(
-      `SELECT r.tenant, r.namespace, r.key, r.version FROM state_records r
-       JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(tenant, namespace, key)
-         ON r.tenant = t.tenant AND r.namespace = t.namespace AND r.key = t.key`,
-      refs.map((r) => r.tenant),
-      refs.map((r) => r.namespace),
-      refs.map((r) => r.key),
-    );
-    return new Map(rows.map((r) => [refKey(r), r.version]));
-  }
-
-  /** Tenants that have state or keys (for the dashboard's state browser). */
-  async tenants(limit = 1000): Promise<string[]> {
-    const rows = await this.sql.$queryRawUnsafe<{ tenant: string }[]>(
-      `SELECT tenant FROM (SELECT DISTINCT tenant FROM state_records UNION SELECT DISTINCT tenant FROM api_keys) t ORDER BY tenant LIMIT $1`,
-      limit,
-    );
-    return rows.map((r) => r.tenant);
-  }
-
-  /**
-   * Live records of one namespace across every tenant, whose top-level JSON field `field` is one of
-   * `values` (every record when no field is given), most recently changed first or oldest first; of one
-   * tenant with `tenant`. For background workers and operators (workflow recovery, the dashboard).
-   */
-  async findAcrossTenants(
-    namespace: string,
-    options: {
-      field?: string;
-      values?: readonly string[];
-      order?: "newest" | "oldest";
-      limit?: number;
-      tenant?: string;
-    } = {},
-  ): Promise<{ tenant: string; record: StateRecord }[]> {
-    validateNamespaceName(namespace);
-    const limit = Math.min(Math.max(1, options.limit ?? LIMITS.defaultListLimit), LIMITS.maxListLimit);
-    const rows = await this.prisma.$queryRawUnsafe<(RecordRow & { tenant: string; key: string })[]>(
-      `SELECT tenant, key, value::text AS value, version, schema_version, created_at, updated_at, expires_at, size_bytes FROM state_records
-       WHERE namespace = $1 AND NOT deleted AND NOT archived AND (expires_at IS NULL OR expires_at > $2)
-         AND ($3::text IS NULL OR value->>$3::text = ANY($4::text[])) AND ($6::text IS NULL OR tenant = $6)
-       ORDER BY updated_at ${options.order === "oldest" ? "ASC" : "DESC"} LIMIT $5`,
-      namespace,
-      new Date(),
-      options.field ?? null,
-      [...(options.values ?? [])],
-      limit,
-      options.tenant ?? null,
-    );
-    return rows.map((r) => ({ tenant: r.tenant, record: toRecord({ tenant: r.tenant, namespace, key: r.key }, r) }));
-  }
-
-  /**
-   * The newest outbox events (published or not), for the dashboard; with `tenant`, that tenant's among
-   * the newest 10 000 events of all tenants (the table has no tenant index, which every write would pay
-   * for, so the scan is bounded instead).
-   */
-  async recentOutboxEvents(
-    limit = 20,
-    tenant?: string,
-  ): Promise<
-    {
-      id: string;
-      tenant: string;
-      namespace: string;
-      key: string;
-      version: number;
-      operation: string;
-      createdAt: Date;
-      publishedAt: Date | null;
-    }[]
-  > {
-    const rows = await this.sql.$queryRawUnsafe<
-      {
-        id: bigint;
-        tenant: string;
-        namespace: string;
-        key: string;
-        version: number;
-        operation: string;
-        created_at: Date;
-        published_at: Date | null;
-      }[]
-    >(
-      tenant === undefined
-        ? `SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT $1`
-        : `SELECT * FROM (SELECT id, tenant, namespace, key, version, operation, created_at, published_at FROM outbox_events ORDER BY id DESC LIMIT ${RECENT_OUTBOX_SCAN}) newest
-           WHERE tenant = $2 ORDER BY id DESC LIMIT $1`,
-      limit,
-      ...(tenant === undefined ? [] : [tenant]),
-    );
-    return rows.map((r) => ({
-      id: `evt_${String(r.id)}`,
-      tenant: r.tenant,
-      namespace: r.namespace,
-      key: r.key,
-      version: r.version,
-      operation: r.operation,
-      createdAt: r.created_at,
-      publishedAt: r.published_at,
-    }));
-  }
-
-  /** Unpublished outbox events and the age of the oldest (seconds); of one tenant with `tenant`. */
-  async outboxStats(tenant?: string): Promise<{ pending: number; lagSeconds: number }> {
-    const rows = await this.sql.$queryRawUnsafe<{ pending: number; lag: number }[]>(
-      `SELECT count(*)::int AS pending, coalesce(extract(epoch FROM (now() - min(created_at))), 0)::float8 AS lag
-       FROM outbox_events WHERE published_at IS NULL AND ($1::text IS NULL OR tenant = $1)`,
-      tenant ?? null,
-    );
-    return { pending: Number(rows[0]?.pending ?? 0), lagSeconds: Math.max(0, Number(rows[0]?.lag ?? 0)) };
   }
 
   async ping(): Promise<void> {
@@ -621,11 +393,6 @@ export class PostgresStore implements StateStore {
   async close(): Promise<void> {
     await this.onClose();
   }
-}
-
-export interface ExpiredRow {
-  tenant: string;
-  record: StateRecord;
 }
 
 interface HistoryRow {
@@ -717,21 +484,6 @@ async function currentVersion(sql: Sql, ref: StateRef, now: Date): Promise<numbe
   return rows[0]?.version ?? null;
 }
 
-function toRecord(ref: StateRef, r: RecordRow): StateRecord {
-  return {
-    namespace: ref.namespace,
-    key: ref.key,
-    value: parseJson(r.value),
-    version: r.version,
-    schemaVersion: r.schema_version,
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    expiresAt: r.expires_at,
-    sizeBytes: r.size_bytes,
-    idleTtlSeconds: r.idle_ttl_seconds === null || r.idle_ttl_seconds === undefined ? null : Number(r.idle_ttl_seconds),
-  };
-}
-
 function toHistory(r: HistoryRow): HistoryEntry {
   return {
     version: r.version,
@@ -742,9 +494,4 @@ function toHistory(r: HistoryRow): HistoryEntry {
     sizeBytes: r.size_bytes,
     at: r.created_at,
   };
-}
-
-/** Values are selected as text (`value::text`): adapters differ in how they hand back json columns. */
-function parseJson(v: unknown): unknown {
-  return JSON.parse(v as string);
 }

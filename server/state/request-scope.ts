@@ -1,13 +1,14 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 
 /**
- * What one request has learnt about the backends it called: those that timed out. A backend that
- * timed out once in a request is not waited on again in that request (its later calls fail at once),
- * so a request waits out at most one timeout per backend: with Redis paused, one hot timeout and then
- * the warm tier's answer, never the rate limiter's timeout and then the hot tier's.
+ * What one request has learnt: the backends that timed out, and the tenants the policy gate admitted.
+ * A backend that timed out once in a request is not waited on again in that request (its later calls
+ * fail at once), so a request waits out at most one timeout per backend: with Redis paused, one hot
+ * timeout and then the warm tier's answer, never the rate limiter's timeout and then the hot tier's.
  */
 export class RequestScope {
   private timedOut: Set<object> | undefined;
+  private admitted: Set<string> | undefined;
 
   hasTimedOut(backend: object): boolean {
     return this.timedOut?.has(backend) ?? false;
@@ -15,6 +16,18 @@ export class RequestScope {
 
   markTimedOut(backend: object): void {
     (this.timedOut ??= new Set()).add(backend);
+  }
+
+  /**
+   * Whether the tenant-policy gate has already let this request write for `tenant` (its region pin is
+   * checked once per request: at the route, or else at the write).
+   */
+  hasAdmitted(tenant: string): boolean {
+    return this.admitted?.has(tenant) ?? false;
+  }
+
+  markAdmitted(tenant: string): void {
+    (this.admitted ??= new Set()).add(tenant);
   }
 }
 

@@ -32,7 +32,8 @@ export class UpgradeFailedError extends StateError {
   ) {
     super(
       "upgrade_failed",
-      `the record is stored at schema version ${fromSchemaVersion} of namespace ${namespace} and its upgrader to version ${fromSchemaVersion + 1} failed; it can be overwritten with a new value`,
+      `the record is stored at schema version ${fromSchemaVersion} of namespace ${namespace} and its upgrader to ` +
+        `version ${fromSchemaVersion + 1} failed; it can be overwritten with a new value`,
       { schemaVersion: fromSchemaVersion, targetSchemaVersion },
     );
     this.name = "UpgradeFailedError";

@@ -18,7 +18,7 @@ import {
   type TransactionResult,
   LIMITS,
 } from "./store";
-import type { PlannedWrite } from "../policies/tenant-policies";
+import type { PlannedWrite } from "../policies/admission";
 
 export type PatchFormat = "merge" | "json-patch";
 

@@ -23,9 +23,12 @@ export interface WindowBudget {
 
 const STOPWORDS = new Set(
   (
-    "about above after again against because been before being below between both could does doing down during each from further have having here hers herself himself " +
-    "into itself just more most myself once only other ours ourselves over same should some such than that their theirs them themselves then there these they this those " +
-    "through under until very were what when where which while whom with would your yours yourself yourselves also like want need tell know please thanks thank hello okay sure " +
+    "about above after again against because been before being below between both could does doing down during each " +
+    "from further have having here hers herself himself " +
+    "into itself just more most myself once only other ours ourselves over same should some such than that their " +
+    "theirs them themselves then there these they this those " +
+    "through under until very were what when where which while whom with would your yours yourself yourselves also " +
+    "like want need tell know please thanks thank hello okay sure " +
     "will shall might must much many make made really still even well back just into onto upon"
   ).split(" "),
 );
@@ -125,7 +128,8 @@ export class ModelSummarizer implements WindowSummarizer {
     });
     try {
       const text = await this.complete(
-        `Update the running summary of a conversation. Keep every fact, name, preference and open question; be brief; at most ${this.maxChars} characters.\n\n` +
+        `Update the running summary of a conversation. Keep every fact, name, preference and open question; be ` +
+          `brief; at most ${this.maxChars} characters.\n\n` +
           `Current summary:\n${previous || "(empty)"}\n\nTurns to add:\n${items.join("\n")}\n\nUpdated summary:`,
       );
       if (text.trim()) return text.trim().slice(0, this.maxChars);

@@ -1,7 +1,11 @@
+import type { MetricWindow } from "../shared/types";
 import { histogramQuantile, mergeHistograms, type Point, type TimeSeriesStore } from "./time-series";
 
-export const WINDOWS = { "15m": 15 * 60_000, "1h": 3600_000, "6h": 6 * 3600_000 } as const;
-export type WindowName = keyof typeof WINDOWS;
+export const WINDOWS = { "15m": 15 * 60_000, "1h": 3600_000, "6h": 6 * 3600_000 } as const satisfies Record<
+  MetricWindow,
+  number
+>;
+export type WindowName = MetricWindow;
 
 const DURATION = "statehouse.state.operation.duration";
 const CACHE = "statehouse.cache.requests";

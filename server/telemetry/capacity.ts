@@ -1,5 +1,4 @@
 import type { Meter } from "@opentelemetry/api";
-import type { PrismaClient } from "../db/generated/client";
 
 export interface ActiveSessions {
   agent: string;
@@ -11,19 +10,6 @@ export interface CapacitySnapshot {
   horizonSeconds: number;
   windowSeconds: number;
   series: (ActiveSessions & { forecast: number; perHour: number; samples: { at: string; active: number }[] })[];
-}
-
-/** Live (not deleted, not expired) sessions per agent, counted in the warm tier (the source of truth). */
-export function countActiveSessions(prisma: PrismaClient): () => Promise<ActiveSessions[]> {
-  return async () => {
-    const rows = await prisma.$queryRawUnsafe<{ agent: string | null; active: number }[]>(
-      `SELECT value->>'agent' AS agent, count(*)::int AS active FROM state_records
-       WHERE namespace = 'sessions' AND NOT deleted AND (expires_at IS NULL OR expires_at > now()) GROUP BY 1`,
-    );
-    return rows
-      .filter((r) => r.agent !== null)
-      .map((r) => ({ agent: r.agent!, namespace: "sessions", active: Number(r.active) }));
-  };
 }
 
 /**

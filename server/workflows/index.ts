@@ -2,7 +2,6 @@ import path from "node:path";
 import type { Meter } from "@opentelemetry/api";
 import type { Config } from "../config";
 import type { logger } from "../logger";
-import type { PostgresStore } from "../state/postgres";
 import type { RedisClient } from "../state/redis";
 import type { StateService } from "../state/service";
 import { documentAnalysisWorkflow } from "./document-analysis";
@@ -12,6 +11,7 @@ import { MemoryRunQueue, RedisRunQueue } from "./queue";
 import { NAMESPACE, WorkflowService } from "./service";
 import { WorkflowRegistry } from "./types";
 import { WorkflowWorker } from "./worker";
+import type { RunRepository } from "./run-repository";
 
 export interface Workflows {
   readonly service: WorkflowService;
@@ -27,7 +27,8 @@ export interface Workflows {
 export function createWorkflows(deps: {
   config: Config;
   state: StateService;
-  warm: PostgresStore;
+  /** Runs across tenants in the warm tier (recovery scans, operators' lists). */
+  runs: Pick<RunRepository, "findAcrossTenants">;
   redis: RedisClient | undefined;
   meter: Meter;
   log: typeof logger;
@@ -54,7 +55,7 @@ export function createWorkflows(deps: {
     log: deps.log,
     scan: ({ statuses, order, limit, tenant }) =>
       deps.warmCall(() =>
-        deps.warm.findAcrossTenants(NAMESPACE, {
+        deps.runs.findAcrossTenants(NAMESPACE, {
           field: statuses ? "status" : undefined,
           values: statuses,
           order,

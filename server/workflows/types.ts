@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { InvalidError } from "../state/errors";
+import type { RunStatus } from "../shared/types";
 
 /** What a step function is given. Steps must be deterministic in these, apart from their side effects. */
 export interface StepContext<I = unknown> {
@@ -64,8 +65,8 @@ export function parseRunInput<I>(type: WorkflowType<I>, input: unknown): I {
   return parsed.data;
 }
 
-export const RUN_STATUSES = ["queued", "running", "cancelling", "succeeded", "failed", "cancelled"] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+// Shared with the dashboard, which lists them (server/shared/types.ts).
+export { RUN_STATUSES, type RunStatus } from "../shared/types";
 
 export const TERMINAL: ReadonlySet<RunStatus> = new Set(["succeeded", "failed", "cancelled"]);
 /** States a worker picks up (when no live lease holds the run). */

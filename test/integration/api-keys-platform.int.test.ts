@@ -4,17 +4,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { ApiKeyService } from "../../server/auth/api-keys";
-import { PostgresStore } from "../../server/state/postgres";
+import { KeyRepository } from "../../server/auth/key-repository";
+import { openWarmDatabase, type WarmDatabase } from "../../server/db/warm-database";
 import { createTestDatabase, type TestDatabase } from "../helpers/services";
 
 const LEGACY_ADMIN = ["state:read", "state:write", "agents:invoke", "workflows:run", "admin"];
 
 describe("the bootstrap key and platform:admin", () => {
   let db: TestDatabase;
-  let warm: PostgresStore;
+  let warm: WarmDatabase;
   before(async () => {
     db = await createTestDatabase();
-    warm = await PostgresStore.open({ url: db.url }, { migrate: true });
+    warm = await openWarmDatabase({ url: db.url }, { migrate: true });
   });
   after(async () => {
     await warm?.close();
@@ -22,7 +23,7 @@ describe("the bootstrap key and platform:admin", () => {
   });
 
   it("upgrades the legacy bootstrap key once, and never a later key named like it", async () => {
-    const keys = new ApiKeyService(warm.prisma);
+    const keys = new ApiKeyService(new KeyRepository(warm.prisma));
     const legacy = await keys.create({ tenant: "default", scopes: LEGACY_ADMIN, name: "bootstrap admin" });
     const tenantAdmin = await keys.create({ tenant: "default", scopes: ["admin"], name: "bootstrap admin" });
     assert.equal(await keys.hasAdminKey(), false, "an admin key is not a platform admin");

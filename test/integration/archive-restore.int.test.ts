@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { openWarmDatabase, type WarmDatabase } from "../../server/db/warm-database";
 import type { ArchiveStore } from "../../server/state/archive";
 import { demoteToCold } from "../../server/state/demote";
 import { guarded } from "../../server/state/guarded";
@@ -14,6 +15,7 @@ for (const backend of archiveBackends) {
   describe(`archive and restore through the tiered store (Redis + PostgreSQL + ${backend.name} archive)`, () => {
     let db: TestDatabase;
     const redis = createTestRedis();
+    let warmDb: WarmDatabase;
     let warm: PostgresStore;
     let hot: RedisStore;
     let archive: ArchiveStore;
@@ -25,7 +27,8 @@ for (const backend of archiveBackends) {
 
     before(async () => {
       db = await createTestDatabase();
-      warm = await PostgresStore.open({ url: db.url });
+      warmDb = await openWarmDatabase({ url: db.url });
+      warm = PostgresStore.on(warmDb);
       hot = await RedisStore.fromUrl(redis.url, { keyPrefix: redis.prefix });
       ({ archive, stop: stopArchive } = await backend.open());
       tiered = new TieredStore({
@@ -62,7 +65,7 @@ for (const backend of archiveBackends) {
       // Gone from warm (value and history: a slim archived row keeps the version) and from hot; held by the archive.
       assert.equal(await warm.get(r), undefined);
       assert.deepEqual(await warm.history(r), []);
-      const [row] = await warm.prisma.$queryRawUnsafe<
+      const [row] = await warmDb.prisma.$queryRawUnsafe<
         { archived: boolean; deleted: boolean; version: number; value: unknown; size_bytes: number }[]
       >(
         "SELECT archived, deleted, version, value, size_bytes FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3",

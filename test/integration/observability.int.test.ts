@@ -273,6 +273,7 @@ describe("traces over OTLP", () => {
     const { createServer } = await import("node:http");
     const received: {
       resourceSpans: {
+        resource: { attributes: { key: string; value: { stringValue?: string } }[] };
         scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[];
       }[];
     }[] = [];
@@ -289,6 +290,7 @@ describe("traces over OTLP", () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_BSP_SCHEDULE_DELAY: "100",
+      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=int-test,service.namespace=agents",
     });
     try {
       const { key } = await api.clientFor("acme");
@@ -319,9 +321,47 @@ describe("traces over OTLP", () => {
       for (const tier of ["statehouse.hot.get", "statehouse.warm.get"]) {
         assert.equal(byName.get(tier)?.parentSpanId, op.spanId, `${tier} is a child of the state operation`);
       }
+      // The resource the SDK read from OTEL_RESOURCE_ATTRIBUTES, on the spans and in /metrics' target_info.
+      const resource = Object.fromEntries(
+        received[0]!.resourceSpans[0]!.resource.attributes.map((a) => [a.key, a.value.stringValue]),
+      );
+      assert.equal(resource["deployment.environment.name"], "int-test");
+      assert.equal(resource["service.name"], "statehouse");
+      const info = /^target_info\{(.*)\} 1$/m.exec(await (await api.call("/metrics")).text())?.[1] ?? "";
+      assert.match(info, /deployment_environment_name="int-test"/);
+      assert.match(info, /service_namespace="agents"/);
+      assert.match(info, /service_name="statehouse"/);
     } finally {
       await api.close();
       collector.close();
+    }
+  });
+});
+
+describe("OTEL_SDK_DISABLED=true", () => {
+  it("serves the API with no-op telemetry: /metrics answers 200 with an empty exposition, problems carry no trace id", async () => {
+    const api = await startApi({ OTEL_SDK_DISABLED: "true" });
+    try {
+      const { key } = await api.clientFor("acme");
+      const put = await api.call("/api/v1/state/kv/untraced", {
+        method: "PUT",
+        key,
+        headers: { "content-type": "application/json" },
+        body: '{"value":1}',
+      });
+      assert.equal(put.status, 201);
+      assert.equal((await api.call("/api/v1/state/kv/untraced", { key })).status, 200);
+      const metrics = await api.call("/metrics");
+      assert.equal(metrics.status, 200);
+      assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+      assert.equal(await metrics.text(), "", "no SDK: no series and no target_info");
+      const miss = await api.call("/api/v1/state/kv/never-written", { key });
+      assert.equal(miss.status, 404);
+      const problem = (await miss.json()) as { code: string; traceId?: string };
+      assert.equal(problem.code, "not_found");
+      assert.equal(problem.traceId, undefined, "no trace: no all-zero trace id in the problem");
+    } finally {
+      await api.close();
     }
   });
 });

@@ -9,19 +9,25 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { Redis } from "ioredis";
 import { type OutboxEvent, OutboxRelay, RedisStreamPublisher, WebhookPublisher } from "../../server/outbox/relay";
+import { openWarmDatabase, type WarmDatabase } from "../../server/db/warm-database";
+import { OutboxRepository } from "../../server/outbox/outbox-repository";
 import { PostgresStore } from "../../server/state/postgres";
 import { createTestDatabase, createTestRedis, type TestDatabase } from "../helpers/services";
 
 describe("outbox relay", () => {
   let db: TestDatabase;
+  let warmDb: WarmDatabase;
   let warm: PostgresStore;
+  let outbox: OutboxRepository;
   const redisInfo = createTestRedis();
   let redis: Redis;
   const stream = `${redisInfo.prefix}events`;
 
   before(async () => {
     db = await createTestDatabase();
-    warm = await PostgresStore.open({ url: db.url });
+    warmDb = await openWarmDatabase({ url: db.url });
+    warm = PostgresStore.on(warmDb);
+    outbox = new OutboxRepository(warmDb.prisma);
     redis = new Redis(redisInfo.url);
   });
   after(async () => {
@@ -37,7 +43,7 @@ describe("outbox relay", () => {
     );
 
   it("publishes every change once, in version order per key, and marks it published", async () => {
-    const relay = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)]);
+    const relay = new OutboxRelay(outbox, [new RedisStreamPublisher(redis, stream)]);
     for (let i = 0; i < 30; i++) await warm.put({ tenant: "t", namespace: "kv", key: `k${i % 3}` }, { i });
     await warm.delete({ tenant: "t", namespace: "kv", key: "k0" });
     while ((await relay.runOnce()) > 0);
@@ -53,20 +59,20 @@ describe("outbox relay", () => {
       );
     }
     assert.equal(events.at(-1)!.operation, "delete");
-    assert.deepEqual(await warm.outboxStats(), { pending: 0, lagSeconds: 0 });
+    assert.deepEqual(await outbox.stats(), { pending: 0, lagSeconds: 0 });
   });
 
   it("a relay that dies between publishing and marking loses nothing: the batch is published again, ids deduplicate exactly", async () => {
     await redis.del(stream);
     for (let i = 0; i < 10; i++) await warm.put({ tenant: "t", namespace: "kv", key: "crash" }, { i });
-    const dying = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)], {
+    const dying = new OutboxRelay(outbox, [new RedisStreamPublisher(redis, stream)], {
       afterPublish: () => {
         throw new Error("killed after publishing, before marking");
       },
     });
     await assert.rejects(dying.runOnce(), /killed after publishing/);
-    assert.equal((await warm.outboxStats()).pending, 10, "nothing was marked");
-    const survivor = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)]);
+    assert.equal((await outbox.stats()).pending, 10, "nothing was marked");
+    const survivor = new OutboxRelay(outbox, [new RedisStreamPublisher(redis, stream)]);
     while ((await survivor.runOnce()) > 0);
     const events = await readStream();
     assert.equal(events.length, 20, "the batch arrived twice (at least once)");
@@ -76,7 +82,7 @@ describe("outbox relay", () => {
       [...unique.values()].map((e) => e.version),
       Array.from({ length: 10 }, (_, i) => i + 1),
     );
-    assert.equal((await warm.outboxStats()).pending, 0);
+    assert.equal((await outbox.stats()).pending, 0);
   });
 
   it("a relay process killed (SIGKILL) between publishing and marking: the next relay publishes the batch again, nothing missing", async () => {
@@ -91,8 +97,8 @@ describe("outbox relay", () => {
     );
     assert.equal(child.signal, "SIGKILL", `the relay process was killed: ${child.stderr}`);
     assert.equal((await readStream()).length, 25, "it had published the batch");
-    assert.equal((await warm.outboxStats()).pending, 25, "but marked nothing");
-    const survivor = new OutboxRelay(warm.prisma, [new RedisStreamPublisher(redis, stream)]);
+    assert.equal((await outbox.stats()).pending, 25, "but marked nothing");
+    const survivor = new OutboxRelay(outbox, [new RedisStreamPublisher(redis, stream)]);
     while ((await survivor.runOnce()) > 0);
     const events = await readStream();
     assert.equal(events.length, 50);
@@ -104,20 +110,20 @@ describe("outbox relay", () => {
         [1, 2, 3, 4, 5],
       );
     }
-    assert.equal((await warm.outboxStats()).pending, 0);
+    assert.equal((await outbox.stats()).pending, 0);
   });
 
   it("several relays at once do not publish the same event twice", async () => {
     await redis.del(stream);
     for (let i = 0; i < 200; i++) await warm.put({ tenant: "t", namespace: "kv", key: `m${i % 10}` }, { i });
-    const second = await PostgresStore.open({ url: db.url }, { migrate: false });
+    const second = await openWarmDatabase({ url: db.url }, { migrate: false });
     try {
-      const relays = [warm, second, warm, second].map(
-        (s) => new OutboxRelay(s.prisma, [new RedisStreamPublisher(redis, stream)], { batchSize: 20 }),
-      );
+      const relays = [outbox, new OutboxRepository(second.prisma)]
+        .flatMap((o) => [o, o])
+        .map((o) => new OutboxRelay(o, [new RedisStreamPublisher(redis, stream)], { batchSize: 20 }));
       await Promise.all(
         relays.map(async (r) => {
-          for (let n = 0; n < 50; n++) if ((await r.runOnce()) === 0 && (await warm.outboxStats()).pending === 0) break;
+          for (let n = 0; n < 50; n++) if ((await r.runOnce()) === 0 && (await outbox.stats()).pending === 0) break;
         }),
       );
       const events = await readStream();
@@ -139,7 +145,7 @@ describe("outbox relay", () => {
     await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
     try {
       const secret = "whsec-test-0123456789";
-      const relay = new OutboxRelay(warm.prisma, [
+      const relay = new OutboxRelay(outbox, [
         new WebhookPublisher(`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`, secret),
       ]);
       await warm.put({ tenant: "t", namespace: "kv", key: "hooked" }, { ok: true });
@@ -158,12 +164,12 @@ describe("outbox relay", () => {
   });
 
   it("a failing destination keeps events pending (never marked unpublished as published)", async () => {
-    const relay = new OutboxRelay(warm.prisma, [
+    const relay = new OutboxRelay(outbox, [
       new WebhookPublisher("http://127.0.0.1:1/nothing-listens", "secret-0123456789abcdef"),
     ]);
     await warm.put({ tenant: "t", namespace: "kv", key: "undeliverable" }, 1);
     await assert.rejects(relay.runOnce());
-    assert.equal((await warm.outboxStats()).pending, 1);
-    await warm.prisma.$executeRawUnsafe("UPDATE outbox_events SET published_at = now() WHERE published_at IS NULL"); // leave the database clean for the next test
+    assert.equal((await outbox.stats()).pending, 1);
+    await warmDb.prisma.$executeRawUnsafe("UPDATE outbox_events SET published_at = now() WHERE published_at IS NULL"); // leave the database clean for the next test
   });
 });

@@ -7,8 +7,10 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
 import { loadConfig } from "../../server/config";
+import { openClients } from "../../server/clients";
 import { buildServices } from "../../server/container";
-import { type MigrateReport, StateMigration, type WarmSql } from "../../server/lifecycle/state-migrate";
+import { StateMigrateRepository } from "../../server/lifecycle/state-migrate-repository";
+import { type MigrateReport, StateMigration } from "../../server/lifecycle/state-migrate";
 import { PostgresStore } from "../../server/state/postgres";
 import { createTestDatabase, createTestRedis, type TestDatabase } from "../helpers/services";
 
@@ -338,16 +340,18 @@ describe("state:migrate on 10 000 stored records", () => {
   });
   it("records another writer changes mid-run: the chunk is redone record by record, re-read and upgraded, or skipped when already current", async () => {
     await seedNotes("initech", 120);
-    const services = await buildServices(loadConfig({ ...env, STATEHOUSE_OUTBOX_RELAY: "off" }));
+    const config = loadConfig({ ...env, STATEHOUSE_OUTBOX_RELAY: "off" });
+    const clients = await openClients(config);
+    const services = await buildServices(config, clients);
     try {
-      const prisma = (services.tiers.warm.inner as PostgresStore).prisma;
+      const repository = new StateMigrateRepository(clients.db.prisma);
       const ref = (key: string) => ({ tenant: "initech", namespace: "notes", key });
       let interfered = false;
       // The real database, with two real writes slipped in between the migration's read of a batch and its writes.
-      const warm = {
-        $queryRawUnsafe: async (query: string, ...params: unknown[]) => {
-          const rows = await prisma.$queryRawUnsafe<unknown[]>(query, ...params);
-          if (!interfered && query.includes("ORDER BY key LIMIT") && rows.length > 0) {
+      const warm: typeof repository = Object.assign(Object.create(repository) as typeof repository, {
+        scan: async (...args: Parameters<typeof repository.scan>) => {
+          const rows = await repository.scan(...args);
+          if (!interfered && rows.length > 0) {
             interfered = true;
             await services.store.put(
               ref("n00010"),
@@ -362,7 +366,7 @@ describe("state:migrate on 10 000 stored records", () => {
           }
           return rows;
         },
-      } as unknown as WarmSql;
+      });
       const migration = new StateMigration({
         state: services.state,
         warm,

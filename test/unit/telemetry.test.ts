@@ -1,6 +1,7 @@
 // Instruments read back through an in-memory metric reader: each state operation, hit, miss, conflict
 // and size is recorded once, with the right attributes and nothing identifying.
 import assert from "node:assert/strict";
+import path from "node:path";
 import { describe, it } from "node:test";
 import {
   AggregationTemporality,
@@ -303,5 +304,196 @@ describe("fast instruments", () => {
     assert.equal(total("statehouse.state.operation.duration"), 200, "the second delta holds only the new recordings");
     assert.equal(total("statehouse.cache.requests"), 200);
     assert.deepEqual(normalize((await delta.collect()).resourceMetrics), [], "nothing new, nothing reported");
+  });
+});
+
+describe("startTelemetry through the OpenTelemetry SDK, configured by the standard OTEL_* variables", () => {
+  type Span = { traceId: string; recording: boolean; sampled: boolean };
+  type Probe = {
+    enabled: boolean;
+    tracesExported: boolean;
+    sameInstance: boolean;
+    sameAcrossModuleCopies: boolean;
+    spans: Span[];
+    metricsText: string | null;
+    timeSeriesMetrics: string[];
+    connections: string[];
+  };
+  type Exported = { traceId: string; name: string };
+  type OtlpAttribute = { key: string; value: { stringValue?: string } };
+
+  /** Runs test/helpers/telemetry-probe.ts in its own process with exactly these OTEL_* variables. */
+  async function probe(env: Record<string, string>, spans = 20): Promise<Probe> {
+    const { execFile } = await import("node:child_process");
+    const base = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !/^(OTEL_|STATEHOUSE_TELEMETRY)/.test(k)),
+    );
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["--import", "tsx", "test/helpers/telemetry-probe.ts"],
+        {
+          cwd: path.resolve(import.meta.dirname, "../.."),
+          env: { ...base, ...env, PROBE_SPANS: String(spans) } as unknown as NodeJS.ProcessEnv,
+          timeout: 60_000,
+        },
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    return JSON.parse(out.trim().split("\n").pop()!) as Probe;
+  }
+
+  /** A local OTLP/HTTP receiver (JSON encoding) that keeps every span and resource it is sent. */
+  async function receiver() {
+    const { createServer } = await import("node:http");
+    const batches: {
+      resourceSpans: { resource: { attributes: OtlpAttribute[] }; scopeSpans: { spans: Exported[] }[] }[];
+    }[] = [];
+    const server = createServer(async (req, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      if (req.url === "/v1/traces") batches.push(JSON.parse(body));
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end("{}");
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const port = (server.address() as { port: number }).port;
+    return {
+      port,
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
+      spans: () => batches.flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans))),
+      resources: () =>
+        batches.flatMap((b) =>
+          b.resourceSpans.map((rs) =>
+            Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue])),
+          ),
+        ),
+      close: () => new Promise((r) => server.close(r)),
+    };
+  }
+
+  const targetInfo = (text: string | null) => /^target_info\{(.*)\} 1$/m.exec(text ?? "")?.[1] ?? "";
+  const realTraceIds = (spans: Span[]) =>
+    spans.every((s) => /^[0-9a-f]{32}$/.test(s.traceId) && !/^0+$/.test(s.traceId)) &&
+    new Set(spans.map((s) => s.traceId)).size === spans.length;
+
+  it("starts once per process (a second copy of the module finds the same instance), both readers fed", async () => {
+    const p = await probe({});
+    assert.equal(p.enabled, true);
+    assert.ok(p.sameInstance && p.sameAcrossModuleCopies);
+    assert.match(
+      p.metricsText!,
+      /^statehouse_state_operation_duration_count\{.*\} 1$/m,
+      "the fast instruments at /metrics",
+    );
+    assert.match(p.metricsText!, /^statehouse_cache_requests_total\{.*\} 1$/m);
+    assert.deepEqual(p.timeSeriesMetrics.sort(), ["statehouse.cache.requests", "statehouse.state.operation.duration"]);
+    assert.match(targetInfo(p.metricsText), /service_name="statehouse",service_version="\d+\.\d+\.\d+"/);
+    // No endpoint and no OTEL_TRACES_EXPORTER: nothing exported and no connection at all (the SDK's own
+    // default would send to localhost:4318), but every span still has a real trace id for logs and errors.
+    assert.equal(p.tracesExported, false);
+    assert.deepEqual(p.connections, []);
+    assert.ok(realTraceIds(p.spans), JSON.stringify(p.spans.slice(0, 3)));
+    assert.ok(p.spans.every((s) => !s.recording && !s.sampled));
+  });
+
+  it("OTEL_TRACES_EXPORTER alone turns export on (the SDK's OTLP default, localhost:4318); =none keeps it off", async () => {
+    const otlp = await probe({ OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_TIMEOUT: "1000" }, 1);
+    assert.equal(otlp.tracesExported, true);
+    assert.ok(
+      otlp.connections.some((c) => /(127\.0\.0\.1|::1):4318\b/.test(c)),
+      `the SDK tried localhost:4318: ${otlp.connections.join("; ")}`,
+    );
+    const collector = await receiver();
+    try {
+      const none = await probe({ ...collector.env, OTEL_TRACES_EXPORTER: "none" });
+      assert.equal(none.tracesExported, false);
+      assert.deepEqual(none.connections, []);
+      assert.deepEqual(collector.spans(), []);
+      assert.ok(realTraceIds(none.spans));
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it("with an endpoint, spans go to it under the default sampler, with OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME", async () => {
+    const collector = await receiver();
+    try {
+      const p = await probe({
+        ...collector.env,
+        OTEL_RESOURCE_ATTRIBUTES:
+          "service.name=overridden,deployment.environment.name=staging,service.namespace=agents",
+        OTEL_SERVICE_NAME: "orders-state",
+      });
+      assert.equal(p.tracesExported, true);
+      assert.ok(p.connections.includes(`connected 127.0.0.1:${collector.port}`), p.connections.join("; "));
+      assert.ok(
+        p.spans.every((s) => s.recording && s.sampled),
+        "parentbased_always_on: every root span sampled",
+      );
+      assert.deepEqual(
+        collector
+          .spans()
+          .map((s) => s.traceId)
+          .sort(),
+        p.spans.map((s) => s.traceId).sort(),
+      );
+      // The spec: OTEL_SERVICE_NAME wins over service.name in OTEL_RESOURCE_ATTRIBUTES, which wins over defaults.
+      const info = targetInfo(p.metricsText);
+      assert.match(info, /deployment_environment_name="staging"/);
+      assert.match(info, /service_namespace="agents"/);
+      assert.match(info, /service_name="orders-state"/);
+      const resource = collector.resources()[0]!;
+      assert.equal(resource["service.name"], "orders-state");
+      assert.equal(resource["deployment.environment.name"], "staging");
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it("OTEL_TRACES_SAMPLER: always_off exports nothing; traceidratio samples about OTEL_TRACES_SAMPLER_ARG of traces", async () => {
+    const collector = await receiver();
+    try {
+      const off = await probe({ ...collector.env, OTEL_TRACES_SAMPLER: "always_off" });
+      assert.equal(off.tracesExported, true);
+      assert.ok(off.spans.every((s) => !s.recording && !s.sampled));
+      assert.deepEqual(collector.spans(), []);
+      const ratio = await probe(
+        { ...collector.env, OTEL_TRACES_SAMPLER: "traceidratio", OTEL_TRACES_SAMPLER_ARG: "0.25" },
+        400,
+      );
+      const sampled = ratio.spans.filter((s) => s.sampled);
+      // Binomial(400, 0.25): 100 ± 8.7; these bounds are over 4.5 standard deviations away.
+      assert.ok(sampled.length >= 60 && sampled.length <= 140, `${sampled.length} of 400 sampled`);
+      assert.deepEqual(
+        collector
+          .spans()
+          .map((s) => s.traceId)
+          .sort(),
+        sampled.map((s) => s.traceId).sort(),
+        "exactly the sampled spans are exported",
+      );
+    } finally {
+      await collector.close();
+    }
+  });
+
+  it("OTEL_SDK_DISABLED=true: no-op instruments and tracer, no /metrics data, nothing sent even with an endpoint", async () => {
+    const collector = await receiver();
+    try {
+      const p = await probe({ ...collector.env, OTEL_SDK_DISABLED: "TRUE" });
+      assert.equal(p.enabled, false);
+      assert.equal(p.tracesExported, false);
+      assert.equal(p.metricsText, null, "no exporter: /metrics answers an empty exposition");
+      assert.deepEqual(p.timeSeriesMetrics, []);
+      assert.ok(
+        p.spans.every((s) => !s.recording && /^0{32}$/.test(s.traceId)),
+        "the API's no-op spans",
+      );
+      assert.deepEqual(p.connections, []);
+      assert.deepEqual(collector.spans(), []);
+    } finally {
+      await collector.close();
+    }
   });
 });

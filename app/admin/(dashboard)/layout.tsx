@@ -1,10 +1,8 @@
 import "../admin.css";
-import { cookies } from "next/headers";
+import { headers } from "next/headers";
 import { redirect } from "next/navigation";
 import type { ReactNode } from "react";
-import { SESSION_COOKIE } from "../../../server/auth/admin-sessions";
-import { grants, isPlatformAdmin } from "../../../server/http/access";
-import { getServices } from "../../../server/runtime";
+import { dashboardViewer } from "../../../server/next-entry";
 import { LogoutButton } from "../components/logout-button";
 import { Nav } from "../components/nav";
 import { ViewerProvider } from "../components/viewer";
@@ -18,23 +16,22 @@ export const metadata = { title: "Statehouse admin" };
  * across tenants); the API enforces the same, this only keeps pages from calling what would be refused.
  */
 export default async function DashboardLayout({ children }: { children: ReactNode }) {
-  const services = await getServices();
-  const session = await services.session((await cookies()).get(SESSION_COOKIE)?.value);
-  const principal = session && (await services.keys.principalById(session.keyId).catch(() => undefined));
-  if (!session || !principal || !grants(principal.scopes, "admin")) redirect("/admin/login");
-  const viewer = { tenant: principal.tenant, platformAdmin: isPlatformAdmin(principal) };
+  const viewer = await dashboardViewer((await headers()).get("cookie") ?? undefined);
+  if (!viewer) redirect("/admin/login");
   return (
     <div className="sh-admin">
       <header>
         <span className="brand">Statehouse</span>
         <Nav platformAdmin={viewer.platformAdmin} />
         <span style={{ marginLeft: "auto" }} data-testid="viewer">
-          {viewer.platformAdmin ? "platform admin" : `tenant ${viewer.tenant}`} · key {session.keyId.slice(0, 8)}
+          {viewer.platformAdmin ? "platform admin" : `tenant ${viewer.tenant}`} · key {viewer.keyId.slice(0, 8)}
         </span>
         <LogoutButton />
       </header>
       <main>
-        <ViewerProvider viewer={viewer}>{children}</ViewerProvider>
+        <ViewerProvider viewer={{ tenant: viewer.tenant, platformAdmin: viewer.platformAdmin }}>
+          {children}
+        </ViewerProvider>
       </main>
     </div>
   );

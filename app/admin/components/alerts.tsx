@@ -1,28 +1,19 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api } from "./api";
+import type { Schemas } from "../../../server/client";
+import { must, sh } from "./api";
 import { PlatformOnly, useViewer } from "./viewer";
-
-type Alert = {
-  alert: string;
-  severity: string;
-  summary: string;
-  state: string;
-  value: number | null;
-  threshold: number;
-};
 
 export function Alerts() {
   return useViewer().platformAdmin ? <AlertTable /> : <PlatformOnly title="Alerts" />;
 }
 
 function AlertTable() {
-  const [data, setData] = useState<{ source: string; alerts: Alert[] }>();
+  const [data, setData] = useState<Schemas["Alerts"]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    const load = () =>
-      api<{ source: string; alerts: Alert[] }>("/api/v1/admin/alerts").then(setData, (e: Error) => setError(e.message));
+    const load = () => must(sh.GET("/api/v1/admin/alerts")).then(setData, (e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 15_000);
     return () => clearInterval(timer);
@@ -46,7 +37,8 @@ function AlertTable() {
       <p className="muted">
         {data.source === "prometheus"
           ? "Active alerts from Prometheus."
-          : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics (the rules' `for` durations apply in Prometheus)."}{" "}
+          : "The conditions of grafana/prometheus/statehouse-rules.yml, evaluated now against this process's metrics " +
+            "(the rules' `for` durations apply in Prometheus)."}{" "}
         <strong className={firing ? "bad" : "ok"}>{firing ? `${firing} firing` : "Nothing firing"}</strong>
       </p>
       <section className="card">
@@ -70,7 +62,7 @@ function AlertTable() {
                   {a.state === "no_data" ? "no data" : a.state}
                 </td>
                 <td>{a.value === null ? "–" : Number(a.value.toPrecision(4))}</td>
-                <td>{Number.isNaN(a.threshold) ? "–" : a.threshold}</td>
+                <td>{a.threshold ?? "–"}</td>
                 <td>{a.summary}</td>
               </tr>
             ))}

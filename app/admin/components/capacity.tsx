@@ -1,30 +1,21 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api } from "./api";
+import type { Schemas } from "../../../server/client";
+import { must, sh } from "./api";
 import { Chart } from "./overview";
-
-type Capacity = {
-  horizonSeconds: number;
-  windowSeconds: number;
-  series: {
-    agent: string;
-    namespace: string;
-    active: number;
-    forecast: number;
-    perHour: number;
-    samples: { at: string; active: number }[];
-  }[];
-};
 
 /** Active sessions per agent, their recent samples and the one-hour forecast (GET /api/v1/admin/capacity). */
 export function CapacityCard() {
-  const [data, setData] = useState<Capacity>();
+  const [data, setData] = useState<Schemas["Capacity"]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = () =>
-      api<Capacity>("/api/v1/admin/capacity").then(
-        (d) => (setData(d), setError(undefined)),
+      must(sh.GET("/api/v1/admin/capacity")).then(
+        (d) => {
+          setData(d);
+          setError(undefined);
+        },
         (e: Error) => setError(e.message),
       );
     void load();
@@ -77,7 +68,10 @@ export function CapacityCard() {
       </div>
       <Chart
         testId="chart-sessions"
-        title={`Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ${Math.round(data.windowSeconds / 60)} minutes)`}
+        title={
+          `Active sessions and the ${Math.round(data.horizonSeconds / 60)}-minute forecast (trend of the last ` +
+          `${Math.round(data.windowSeconds / 60)} minutes)`
+        }
         unit="sessions"
         data={rows}
         keys={keys}

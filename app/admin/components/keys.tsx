@@ -1,26 +1,10 @@
 "use client";
 
 import { useCallback, useEffect, useState } from "react";
-import { api } from "./api";
+import type { Schemas } from "../../../server/client";
+import { SCOPES } from "../../../server/shared/types";
+import { must, ok, sh } from "./api";
 import { useViewer } from "./viewer";
-
-type Key = {
-  id: string;
-  tenant: string;
-  name: string | null;
-  scopes: string[];
-  createdAt: string;
-  revokedAt: string | null;
-};
-const SCOPES = [
-  "state:read",
-  "state:write",
-  "agents:invoke",
-  "workflows:run",
-  "checkpoints:read",
-  "admin",
-  "platform:admin",
-];
 
 /**
  * API keys: a platform admin mints and revokes keys of any tenant with any scope; a tenant admin those of
@@ -28,12 +12,12 @@ const SCOPES = [
  */
 export function Keys() {
   const { platformAdmin, tenant } = useViewer();
-  const [keys, setKeys] = useState<Key[]>();
-  const [created, setCreated] = useState<{ id: string; key: string }>();
+  const [keys, setKeys] = useState<Schemas["ApiKey"][]>();
+  const [created, setCreated] = useState<Schemas["CreatedApiKey"]>();
   const [error, setError] = useState<string>();
   const load = useCallback(
     () =>
-      api<{ keys: Key[] }>("/api/v1/admin/keys").then(
+      must(sh.GET("/api/v1/admin/keys")).then(
         (r) => setKeys(r.keys),
         (e: Error) => setError(e.message),
       ),
@@ -52,15 +36,16 @@ export function Keys() {
             const form = new FormData(e.currentTarget);
             setError(undefined);
             try {
-              const k = await api<{ id: string; key: string }>("/api/v1/admin/keys", {
-                method: "POST",
-                headers: { "content-type": "application/json" },
-                body: JSON.stringify({
-                  tenant: platformAdmin ? form.get("tenant") : tenant,
-                  name: form.get("name") || undefined,
-                  scopes: form.getAll("scopes"),
+              const name = form.get("name");
+              const k = await must(
+                sh.POST("/api/v1/admin/keys", {
+                  body: {
+                    tenant: platformAdmin ? String(form.get("tenant") ?? "") : tenant,
+                    name: typeof name === "string" && name ? name : undefined,
+                    scopes: form.getAll("scopes").map(String),
+                  },
                 }),
-              });
+              );
               setCreated(k);
               await load();
             } catch (err) {
@@ -144,7 +129,7 @@ export function Keys() {
                         aria-label={`Revoke key ${k.id}`}
                         onClick={async () => {
                           try {
-                            await api(`/api/v1/admin/keys/${k.id}`, { method: "DELETE" });
+                            await ok(sh.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: k.id } } }));
                             await load();
                           } catch (err) {
                             setError((err as Error).message);

@@ -1,6 +1,6 @@
 "use client";
 
-import { api } from "./api";
+import { logout } from "./api";
 
 export function LogoutButton() {
   return (
@@ -8,7 +8,7 @@ export function LogoutButton() {
       type="button"
       className="secondary"
       onClick={async () => {
-        await api("/api/admin/session", { method: "DELETE" }).catch(() => {});
+        await logout().catch(() => {});
         window.location.href = "/admin/login";
       }}
     >

@@ -1,26 +1,10 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api, formatBytes } from "./api";
-import { Chart, type Metrics, pivot } from "./overview";
+import type { Schemas } from "../../../server/client";
+import { formatBytes, must, sh } from "./api";
+import { Chart, pivot } from "./overview";
 import { useViewer } from "./viewer";
-
-type Policy = {
-  name: string;
-  kind: string;
-  description: string;
-  durability: string;
-  idleTtlSeconds?: number;
-  ttlSeconds?: number;
-  hotTtlSeconds?: number;
-  maxBytes: { warn: number; fail: number };
-  windows: { field: string; maxItems: number; maxBytes?: number }[];
-  schemaVersion: number;
-  consistency: string;
-  requirePrecondition: boolean;
-  whenWarmDown: string;
-  storageQuotaBytes?: number;
-};
 
 const seconds = (s?: number) =>
   s === undefined ? "–" : s >= 3600 ? `${s / 3600} h` : s >= 60 ? `${s / 60} min` : `${s} s`;
@@ -28,15 +12,18 @@ const seconds = (s?: number) =>
 /** Every namespace's policy; for a platform admin also each one's growth (the metrics cover every tenant). */
 export function Namespaces() {
   const { platformAdmin } = useViewer();
-  const [policies, setPolicies] = useState<Policy[]>();
-  const [metrics, setMetrics] = useState<Metrics>();
+  const [policies, setPolicies] = useState<Schemas["NamespaceInfo"][]>();
+  const [metrics, setMetrics] = useState<Schemas["AdminMetrics"]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     Promise.all([
-      api<{ namespaces: Policy[] }>("/api/v1/namespaces"),
-      platformAdmin ? api<Metrics>("/api/v1/admin/metrics?window=1h") : undefined,
+      must(sh.GET("/api/v1/namespaces")),
+      platformAdmin ? must(sh.GET("/api/v1/admin/metrics", { params: { query: { window: "1h" } } })) : undefined,
     ])
-      .then(([p, m]) => (setPolicies(p.namespaces), setMetrics(m)))
+      .then(([p, m]) => {
+        setPolicies(p.namespaces);
+        setMetrics(m);
+      })
       .catch((e: Error) => setError(e.message));
   }, [platformAdmin]);
   if (error)

@@ -1,29 +1,14 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api } from "./api";
-
-type Outbox = {
-  pending: number;
-  lagSeconds: number;
-  publishers: string[];
-  events: {
-    id: string;
-    tenant: string;
-    namespace: string;
-    key: string;
-    version: number;
-    operation: string;
-    createdAt: string;
-    publishedAt: string | null;
-  }[];
-};
+import type { Schemas } from "../../../server/client";
+import { must, sh } from "./api";
 
 export function OutboxPage() {
-  const [data, setData] = useState<Outbox>();
+  const [data, setData] = useState<Schemas["Outbox"]>();
   const [error, setError] = useState<string>();
   useEffect(() => {
-    const load = () => api<Outbox>("/api/v1/admin/outbox").then(setData, (e: Error) => setError(e.message));
+    const load = () => must(sh.GET("/api/v1/admin/outbox")).then(setData, (e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 5000);
     return () => clearInterval(timer);

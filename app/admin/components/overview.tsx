@@ -2,55 +2,25 @@
 
 import { useCallback, useEffect, useState } from "react";
 import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "recharts";
-import { api, formatBytes, formatMs, formatTime } from "./api";
+import type { ReadyReportBody as Ready, Schemas } from "../../../server/client";
+import type { MetricWindow } from "../../../server/shared/types";
+import { formatBytes, formatMs, formatTime, must, sh } from "./api";
 import { CapacityCard } from "./capacity";
 import { useViewer } from "./viewer";
 
-export type Metrics = {
-  window: string;
-  to: string;
-  stepSeconds: number;
-  latency: {
-    tier: string;
-    operation: string;
-    count: number;
-    p50: number | null;
-    p95: number | null;
-    p99: number | null;
-  }[];
-  latencyOverTime: { t: number; tier: string; p50: number | null; p95: number | null; p99: number | null }[];
-  hitRatio: { tier: string; hits: number; misses: number; ratio: number | null }[];
-  hitRatioOverTime: { t: number; tier: string; ratio: number | null }[];
-  conflicts: { total: number; perMinute: number | null };
-  conflictsOverTime: { t: number; perMinute: number | null }[];
-  operations: { total: number; perSecond: number | null };
-  operationsOverTime: { t: number; perSecond: number | null; errorRate: number | null }[];
-  errors: { total: number; rate: number | null };
-  storage: {
-    namespace: string;
-    tier: string;
-    points: { t: number; bytes: number | null; keys: number | null }[];
-    trendBytesPerHour: number | null;
-  }[];
-  lifecycle: { namespace: string; event: string; count: number }[];
-};
-
-type Ready = {
-  status: string;
-  stores: { tier: string; backend: string; status: string; circuit: string; latencyMs?: number }[];
-};
+type Metrics = Schemas["AdminMetrics"];
 
 const COLORS = ["#1f4e8c", "#b3261e", "#0f7b3f", "#8a4f00", "#6b3fa0", "#00696f", "#5c5c5c"];
 
 /** Rows {t, a: …, b: …} from series of {t, key, value}: one column per key, for one chart line each. */
-export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => string, valueOf: (r: T) => number | null) {
+export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => string, valueFor: (r: T) => number | null) {
   const byT = new Map<number, Record<string, number | null> & { t: number }>();
   const keys = new Set<string>();
   for (const r of rows) {
     const k = keyOf(r);
     keys.add(k);
     const row = byT.get(r.t) ?? { t: r.t };
-    row[k] = valueOf(r);
+    row[k] = valueFor(r);
     byT.set(r.t, row);
   }
   return { data: [...byT.values()].sort((a, b) => a.t - b.t), keys: [...keys].sort() };
@@ -115,26 +85,21 @@ export function Overview() {
   return useViewer().platformAdmin ? <PlatformOverview /> : <TenantOverview />;
 }
 
-type Usage = {
-  tenant: string;
-  day: string;
-  operations: { used: number; limit: number | null };
-  bytesStored: { used: number; limit: number | null };
-  region: string | null;
-  serverRegion: string;
-};
-
 function TenantOverview() {
-  const [usage, setUsage] = useState<Usage>();
+  const [usage, setUsage] = useState<Schemas["QuotaUsage"]>();
   const [ready, setReady] = useState<Ready>();
   const [error, setError] = useState<string>();
   useEffect(() => {
     const load = () =>
       Promise.all([
-        api<Usage>("/api/v1/quota"),
+        must(sh.GET("/api/v1/quota")),
         fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
       ])
-        .then(([u, r]) => (setUsage(u), setReady(r), setError(undefined)))
+        .then(([u, r]) => {
+          setUsage(u);
+          setReady(r);
+          setError(undefined);
+        })
         .catch((e: Error) => setError(e.message));
     void load();
     const timer = setInterval(load, 10_000);
@@ -217,7 +182,7 @@ function Stores({ ready }: { ready: Ready | undefined }) {
 }
 
 function PlatformOverview() {
-  const [window, setWindow] = useState("15m");
+  const [window, setWindow] = useState<MetricWindow>("15m");
   const [percentile, setPercentile] = useState<"p50" | "p95" | "p99">("p99");
   const [metrics, setMetrics] = useState<Metrics>();
   const [ready, setReady] = useState<Ready>();
@@ -226,7 +191,7 @@ function PlatformOverview() {
   const load = useCallback(async () => {
     try {
       const [m, r] = await Promise.all([
-        api<Metrics>(`/api/v1/admin/metrics?window=${window}`),
+        must(sh.GET("/api/v1/admin/metrics", { params: { query: { window } } })),
         fetch("/api/ready", { cache: "no-store" }).then((x) => x.json() as Promise<Ready>),
       ]);
       setMetrics(m);
@@ -296,7 +261,7 @@ function PlatformOverview() {
         <h1>Overview</h1>
         <label>
           Window
-          <select value={window} onChange={(e) => setWindow(e.target.value)} aria-label="Time window">
+          <select value={window} onChange={(e) => setWindow(e.target.value as MetricWindow)} aria-label="Time window">
             <option value="15m">Last 15 minutes</option>
             <option value="1h">Last hour</option>
             <option value="6h">Last 6 hours</option>

@@ -1,31 +1,9 @@
 "use client";
 
 import { type FormEvent, useCallback, useEffect, useState } from "react";
-import { api, formatBytes } from "./api";
+import type { Schemas } from "../../../server/client";
+import { formatBytes, must, ok, sh } from "./api";
 import { useViewer } from "./viewer";
-
-type Usage = {
-  tenant: string;
-  day: string;
-  resetsAt: string;
-  operations: { used: number; limit: number | null };
-  bytesStored: { used: number; limit: number | null };
-  region: string | null;
-};
-type Residency = {
-  serverRegion: string;
-  storedIn: { tenant: string; region: string; firstWriteAt: string; lastWriteAt: string }[];
-  audit: {
-    id: string;
-    at: string;
-    tenant: string;
-    tenantRegion: string;
-    serverRegion: string;
-    operation: string;
-    namespace: string | null;
-    key: string | null;
-  }[];
-};
 
 const share = (used: number, limit: number | null) =>
   limit === null ? "no limit" : `${limit === 0 ? 100 : Math.round((used / limit) * 100)}%`;
@@ -34,16 +12,16 @@ const share = (used: number, limit: number | null) =>
 export function QuotasPage() {
   // A tenant admin sees its own tenant's row and audit; only a platform admin sets limits and pins.
   const { platformAdmin } = useViewer();
-  const [quotas, setQuotas] = useState<{ serverRegion: string; tenants: Usage[] }>();
-  const [residency, setResidency] = useState<Residency>();
+  const [quotas, setQuotas] = useState<Schemas["QuotaList"]>();
+  const [residency, setResidency] = useState<Schemas["Residency"]>();
   const [error, setError] = useState<string>();
   const [saved, setSaved] = useState<string>();
 
   const load = useCallback(async () => {
     try {
       const [q, r] = await Promise.all([
-        api<{ serverRegion: string; tenants: Usage[] }>("/api/v1/admin/quotas"),
-        api<Residency>("/api/v1/admin/residency?limit=20"),
+        must(sh.GET("/api/v1/admin/quotas")),
+        must(sh.GET("/api/v1/admin/residency", { params: { query: { limit: 20 } } })),
       ]);
       setQuotas(q);
       setResidency(r);
@@ -64,15 +42,16 @@ export function QuotasPage() {
     const num = (name: string) => (String(f.get(name) ?? "").trim() === "" ? null : Number(f.get(name)));
     const tenant = String(f.get("tenant") ?? "").trim();
     try {
-      await api(`/api/v1/admin/tenants/${encodeURIComponent(tenant)}/policy`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({
-          operationsPerDay: num("operationsPerDay"),
-          bytesStored: num("bytesStored"),
-          region: String(f.get("region") ?? "").trim() || null,
+      await ok(
+        sh.PUT("/api/v1/admin/tenants/{tenant}/policy", {
+          params: { path: { tenant } },
+          body: {
+            operationsPerDay: num("operationsPerDay"),
+            bytesStored: num("bytesStored"),
+            region: String(f.get("region") ?? "").trim() || null,
+          },
         }),
-      });
+      );
       setSaved(`Saved the policy of ${tenant}.`);
       await load();
     } catch (err) {

@@ -1,32 +1,9 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import { api, formatBytes } from "./api";
+import type { Schemas } from "../../../server/client";
+import { formatBytes, must, sh } from "./api";
 import { useViewer } from "./viewer";
-
-type Item = { key: string; version: number; sizeBytes: number };
-type RecordView = {
-  namespace: string;
-  key: string;
-  version: number;
-  value: unknown;
-  tier: string | null;
-  ttlSeconds: number | null;
-  expiresAt: string | null;
-  sizeBytes: number;
-  limits: { warn: number; fail: number };
-  updatedAt: string;
-};
-type Version = {
-  version: number;
-  at: string;
-  actor: string | null;
-  operation: string;
-  value: unknown;
-  patch: { op: string; path: string; value?: unknown; from?: string }[];
-};
-
-const enc = encodeURIComponent;
 
 /** A tenant's state with time travel: any tenant (a picker) for a platform admin, the key's own otherwise. */
 export function StateBrowser() {
@@ -36,16 +13,16 @@ export function StateBrowser() {
   const [tenant, setTenant] = useState(viewer.platformAdmin ? "" : viewer.tenant);
   const [namespace, setNamespace] = useState("sessions");
   const [prefix, setPrefix] = useState("");
-  const [items, setItems] = useState<Item[]>();
-  const [record, setRecord] = useState<RecordView>();
-  const [versions, setVersions] = useState<Version[]>([]);
+  const [items, setItems] = useState<Schemas["AdminKeyPage"]["items"]>();
+  const [record, setRecord] = useState<Schemas["AdminRecord"]>();
+  const [versions, setVersions] = useState<Schemas["AdminHistory"]["versions"]>([]);
   const [selected, setSelected] = useState<number>();
   const [error, setError] = useState<string>();
 
   useEffect(() => {
     Promise.all([
-      viewer.platformAdmin ? api<{ tenants: string[] }>("/api/v1/admin/tenants") : { tenants: [viewer.tenant] },
-      api<{ namespaces: { name: string }[] }>("/api/v1/namespaces"),
+      viewer.platformAdmin ? must(sh.GET("/api/v1/admin/tenants")) : { tenants: [viewer.tenant] },
+      must(sh.GET("/api/v1/namespaces")),
     ])
       .then(([t, n]) => {
         setTenants(t.tenants);
@@ -59,8 +36,10 @@ export function StateBrowser() {
     setError(undefined);
     setRecord(undefined);
     try {
-      const page = await api<{ items: Item[] }>(
-        `/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}?limit=200${prefix ? `&prefix=${enc(prefix)}` : ""}`,
+      const page = await must(
+        sh.GET("/api/v1/admin/state/{tenant}/{ns}", {
+          params: { path: { tenant, ns: namespace }, query: { limit: 200, ...(prefix ? { prefix } : {}) } },
+        }),
       );
       setItems(page.items);
     } catch (e) {
@@ -71,10 +50,10 @@ export function StateBrowser() {
   const open = async (key: string) => {
     setError(undefined);
     try {
-      const base = `/api/v1/admin/state/${enc(tenant)}/${enc(namespace)}/${enc(key)}`;
+      const path = { tenant, ns: namespace, key };
       const [r, h] = await Promise.all([
-        api<RecordView>(base),
-        api<{ versions: Version[] }>(`${base}/history?limit=100`),
+        must(sh.GET("/api/v1/admin/state/{tenant}/{ns}/{key}", { params: { path } })),
+        must(sh.GET("/api/v1/admin/state/{tenant}/{ns}/{key}/history", { params: { path, query: { limit: 100 } } })),
       ]);
       setRecord(r);
       setVersions(h.versions);
@@ -89,7 +68,13 @@ export function StateBrowser() {
     <>
       <h1>State browser</h1>
       <section className="card">
-        <form className="row" onSubmit={(e) => (e.preventDefault(), void search())}>
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void search();
+          }}
+        >
           {viewer.platformAdmin ? (
             <label>
               Tenant
@@ -194,6 +179,7 @@ export function StateBrowser() {
                   ) : (
                     <ul data-testid="version-diff">
                       {shown.patch.map((p, i) => (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: a patch's operations have no identity but their order
                         <li key={i}>
                           <code>
                             {p.op} {p.path || "/"}

@@ -1,12 +1,9 @@
 "use client";
 
 import { useEffect, useState } from "react";
-import type { RunView } from "../../../server/workflows/service";
-import { RUN_STATUSES as STATUSES } from "../../../server/workflows/types";
-import { api } from "./api";
-
-type RunSummary = Omit<RunView, "checkpoints" | "result"> & { tenant: string };
-type RunDetail = RunView & { tenant: string };
+import type { Schemas } from "../../../server/client";
+import { RUN_STATUSES as STATUSES, type RunStatus } from "../../../server/shared/types";
+import { must, sh } from "./api";
 
 const tone = (status: string) =>
   status === "succeeded"
@@ -18,15 +15,17 @@ const tone = (status: string) =>
         : undefined;
 
 export function WorkflowsPage() {
-  const [status, setStatus] = useState("");
-  const [runs, setRuns] = useState<RunSummary[]>();
+  const [status, setStatus] = useState<RunStatus | "">("");
+  const [runs, setRuns] = useState<Schemas["AdminWorkflowRunList"]["runs"]>();
   const [selected, setSelected] = useState<{ tenant: string; runId: string }>();
-  const [detail, setDetail] = useState<RunDetail>();
+  const [detail, setDetail] = useState<Schemas["AdminWorkflowRun"]>();
   const [error, setError] = useState<string>();
 
   useEffect(() => {
     const load = () =>
-      api<{ runs: RunSummary[] }>(`/api/v1/admin/workflows?limit=100${status ? `&status=${status}` : ""}`).then(
+      must(
+        sh.GET("/api/v1/admin/workflows", { params: { query: { limit: 100, ...(status ? { status } : {}) } } }),
+      ).then(
         (d) => {
           setRuns(d.runs);
           setError(undefined);
@@ -41,9 +40,10 @@ export function WorkflowsPage() {
   useEffect(() => {
     if (!selected) return;
     const load = () =>
-      api<RunDetail>(
-        `/api/v1/admin/workflows/${encodeURIComponent(selected.tenant)}/${encodeURIComponent(selected.runId)}`,
-      ).then(setDetail, (e: Error) => setError(e.message));
+      must(sh.GET("/api/v1/admin/workflows/{tenant}/{runId}", { params: { path: selected } })).then(
+        setDetail,
+        (e: Error) => setError(e.message),
+      );
     void load();
     const timer = setInterval(load, 2000);
     return () => clearInterval(timer);
@@ -64,7 +64,7 @@ export function WorkflowsPage() {
           <select
             style={{ width: "auto" }}
             value={status}
-            onChange={(e) => setStatus(e.target.value)}
+            onChange={(e) => setStatus(e.target.value as RunStatus | "")}
             data-testid="workflow-status-filter"
           >
             <option value="">all</option>

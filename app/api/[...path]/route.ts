@@ -1,6 +1,6 @@
 // The API mounted inside Next.js, for deployments that cannot run Statehouse's own server
 // (server/main.ts answers /api/* itself and never reaches this file). Same handlers, same answers.
-import { getApi } from "../../../server/http/next-mount";
+import { getApi } from "../../../server/next-entry";
 
 export const runtime = "nodejs";
 export const dynamic = "force-dynamic";

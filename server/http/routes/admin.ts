@@ -1,20 +1,18 @@
 import { z } from "@hono/zod-openapi";
-import { SCOPES } from "../../auth/api-keys";
 import { evaluateAlerts, prometheusAlerts } from "../../telemetry/alerts";
 import { assertMayGrant, isPlatformAdmin, visibleTenant, visibleTenants } from "../access";
+import {
+  AdminHistory,
+  AdminKeyPage,
+  AdminRecord,
+  Alerts,
+  ApiKeyList,
+  CreatedApiKey,
+  Outbox,
+  TenantList,
+} from "../admin-schemas";
 import { HttpError } from "../problem";
-import { problems, type RouteKit } from "./kit";
-
-const KeyInfo = z
-  .object({
-    id: z.string(),
-    tenant: z.string(),
-    name: z.string().nullable(),
-    scopes: z.array(z.enum(SCOPES)),
-    createdAt: z.string(),
-    revokedAt: z.string().nullable(),
-  })
-  .openapi("ApiKey");
+import { problems, type RouteKit, reply } from "./kit";
 
 export function registerAdminRoutes({ define }: RouteKit): void {
   // POST /api/v1/admin/keys – create a key for the caller's tenant (any tenant: platform admins); the key is in this answer only
@@ -42,7 +40,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       responses: {
         201: {
           description: "Created; `key` is shown only here",
-          content: { "application/json": { schema: KeyInfo.extend({ key: z.string() }).openapi("CreatedApiKey") } },
+          content: { "application/json": { schema: CreatedApiKey } },
         },
         ...problems(400, 401, 403, 404, 415, 422, 429, 503),
       },
@@ -52,7 +50,9 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       assertMayGrant(principal, body.scopes);
       const k = await services.keys.create({ ...body, tenant });
       c.header("cache-control", "no-store");
-      return c.json(
+      return reply(
+        c,
+        CreatedApiKey,
         {
           id: k.id,
           key: k.key,
@@ -77,7 +77,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       scope: "admin",
       query: z.object({ tenant: z.string().max(64).optional() }),
       responses: {
-        200: { description: "Keys", content: { "application/json": { schema: z.object({ keys: z.array(KeyInfo) }) } } },
+        200: { description: "Keys", content: { "application/json": { schema: ApiKeyList } } },
         ...problems(401, 403, 404, 429, 503),
       },
     },
@@ -85,7 +85,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       const keys = await services.keys.list(
         query.tenant !== undefined ? visibleTenant(principal, query.tenant) : visibleTenants(principal),
       );
-      return c.json({
+      return reply(c, ApiKeyList, {
         keys: keys.map((k) => ({
           ...k,
           createdAt: k.createdAt.toISOString(),
@@ -152,13 +152,13 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Tenants",
-          content: { "application/json": { schema: z.object({ tenants: z.array(z.string()) }) } },
+          content: { "application/json": { schema: TenantList } },
         },
         ...problems(401, 403, 429, 503),
       },
     },
     async ({ c, services, principal }) =>
-      c.json({ tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
+      reply(c, TenantList, { tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
   );
 
   // GET /api/v1/admin/state/{tenant}/{ns} – any tenant's keys
@@ -178,7 +178,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "A page of keys",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+          content: { "application/json": { schema: AdminKeyPage } },
         },
         ...problems(400, 401, 403, 404, 422, 429, 503),
       },
@@ -186,10 +186,16 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, query }) => {
       const tenant = visibleTenant(principal, params.tenant);
       const page = await services.state.list(tenant, params.ns, query);
-      return c.json({
+      return reply(c, AdminKeyPage, {
         tenant,
         namespace: params.ns,
-        items: page.items,
+        items: page.items.map((i) => ({
+          key: i.key,
+          version: i.version,
+          updatedAt: i.updatedAt.toISOString(),
+          expiresAt: i.expiresAt?.toISOString() ?? null,
+          sizeBytes: i.sizeBytes,
+        })),
         ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
       });
     },
@@ -207,7 +213,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "The record",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+          content: { "application/json": { schema: AdminRecord } },
         },
         ...problems(401, 403, 404, 409, 422, 429, 503),
       },
@@ -216,7 +222,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       const tenant = visibleTenant(principal, params.tenant);
       const r = await services.state.getOrThrow({ tenant, namespace: params.ns, key: params.key });
       const policy = services.state.policy(params.ns);
-      return c.json({
+      return reply(c, AdminRecord, {
         tenant,
         namespace: r.namespace,
         key: r.key,
@@ -250,7 +256,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Versions, newest first",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+          content: { "application/json": { schema: AdminHistory } },
         },
         ...problems(401, 403, 404, 422, 429, 503),
       },
@@ -260,7 +266,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         { tenant: visibleTenant(principal, params.tenant), namespace: params.ns, key: params.key },
         { limit: query.limit ?? 50, before: query.before },
       );
-      return c.json({
+      return reply(c, AdminHistory, {
         versions: versions.map((v) => ({
           version: v.version,
           at: v.at.toISOString(),
@@ -286,7 +292,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         200: {
           description:
             "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()) } },
+          content: { "application/json": { schema: Outbox } },
         },
         ...problems(401, 403, 429, 503),
       },
@@ -294,11 +300,17 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     async ({ c, services, principal }) => {
       const tenant = visibleTenants(principal);
       const [stats, recent] = await Promise.all([services.outbox(tenant), services.outboxRecent(20, tenant)]);
-      return c.json({
-        ...stats,
+      return reply(c, Outbox, {
+        pending: stats.pending,
+        lagSeconds: stats.lagSeconds,
         publishers: recent.publishers,
         events: recent.events.map((e) => ({
-          ...e,
+          id: e.id,
+          tenant: e.tenant,
+          namespace: e.namespace,
+          key: e.key,
+          version: e.version,
+          operation: e.operation,
           createdAt: e.createdAt.toISOString(),
           publishedAt: e.publishedAt?.toISOString() ?? null,
         })),
@@ -319,9 +331,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         200: {
           description: "Each alert with its state",
           content: {
-            "application/json": {
-              schema: z.object({ source: z.string(), alerts: z.array(z.record(z.string(), z.unknown())) }),
-            },
+            "application/json": { schema: Alerts },
           },
         },
         ...problems(401, 403, 429),
@@ -330,7 +340,8 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     async ({ c, services }) => {
       if (services.config.PROMETHEUS_URL) {
         try {
-          return c.json({ source: "prometheus", alerts: await prometheusAlerts(services.config.PROMETHEUS_URL) });
+          const alerts = await prometheusAlerts(services.config.PROMETHEUS_URL);
+          return reply(c, Alerts, { source: "prometheus", alerts });
         } catch {
           // Prometheus unreachable: fall back to the in-process evaluation below, and say so.
         }
@@ -349,7 +360,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
             .map((p) => [p.name, p.storageQuotaBytes!]),
         ),
       });
-      return c.json({ source: "in-process", alerts });
+      return reply(c, Alerts, { source: "in-process", alerts });
     },
   );
 }

@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless";
 import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
-import { problems, type RouteKit } from "./kit";
+import { problems, type RouteKit, reply } from "./kit";
 
 const AgentParams = z.object({
   agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }),
@@ -13,19 +13,71 @@ const SessionParams = AgentParams.extend({
     .max(MAX_SESSION_ID_CHARS)
     .openapi({ param: { name: "id", in: "path" } }),
 });
+const INTENTS = ["greeting", "farewell", "recall", "question", "request", "inform", "thanks"] as const;
 const Entities = z.record(z.string(), z.unknown()).openapi("Entities");
+/** The facts the NLP finds and a session remembers (answers; what a caller sends in is `Entities`). */
+const FoundEntities = z
+  .object({
+    name: z.string().optional(),
+    email: z.string().optional(),
+    phone: z.string().optional(),
+    people: z.array(z.string()).optional(),
+    dates: z.array(z.string()).optional(),
+    amounts: z.array(z.string()).optional(),
+    urls: z.array(z.string()).optional(),
+  })
+  .openapi("FoundEntities", {
+    description: "What the assistant knows about the user (a stateless call also returns the entities it was sent)",
+  });
 const TurnResult = z
   .object({
     reply: z.string(),
     turn: z.number().int().nullable(),
     version: z.number().int().nullable(),
-    intent: z.string(),
-    entities: Entities,
+    intent: z.enum(INTENTS),
+    entities: FoundEntities,
     degraded: z
       .boolean()
       .openapi({ description: "True when memory was unavailable: the reply was made without state" }),
+    relatedTopic: z
+      .object({ turn: z.number().int(), text: z.string(), similarity: z.number() })
+      .optional()
+      .openapi({ description: "The earlier message the reply picked up (from the session's profile vector)" }),
   })
   .openapi("TurnResult");
+const usedOf = (max: z.ZodType) => z.object({ used: z.number().int(), max });
+const SessionState = z
+  .object({
+    sessionId: z.string(),
+    version: z.number().int(),
+    updatedAt: z.string(),
+    expiresAt: z.string().nullable(),
+    sizeBytes: z.number().int(),
+    agent: z.string(),
+    startedAt: z.string(),
+    turns: z
+      .array(
+        z.object({
+          turn: z.number().int(),
+          user: z.string(),
+          reply: z.string(),
+          intent: z.enum(INTENTS),
+          at: z.string(),
+        }),
+      )
+      .openapi({ description: "The newest turns, at most the namespace's window" }),
+    turnCount: z.number().int().openapi({ description: "Every turn ever taken: summarizedTurns + turns.length" }),
+    summary: z.string().openapi({ description: "One extractive line per turn that left the window" }),
+    summarizedTurns: z.number().int(),
+    entities: FoundEntities,
+    intent: z.enum(INTENTS).nullable(),
+    budget: z.object({
+      turns: usedOf(z.number().int()),
+      bytes: usedOf(z.number().int().nullable()),
+      sizeBytes: usedOf(z.number().int()),
+    }),
+  })
+  .openapi("SessionState");
 const MessageBody = z.object({ content: z.string().min(1).max(MAX_MESSAGE_CHARS) }).openapi("MessageRequest");
 
 export function registerAgentRoutes({ define }: RouteKit): void {
@@ -78,7 +130,8 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` event carrying this object.",
+            "The reply and the turn it was saved as. With Accept: text/event-stream: `token` events, then one `done` " +
+            "event carrying this object.",
           content: { "application/json": { schema: TurnResult }, "text/event-stream": { schema: z.string() } },
         },
         ...problems(400, 401, 403, 404, 409, 413, 415, 429, 503),
@@ -87,7 +140,7 @@ export function registerAgentRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, body }) => {
       const turn = await services.agents.prepareTurn(principal.tenant, params.agent, params.id, body.content);
       if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
-        return c.json(await turn.commit(await services.agents.model.reply(turn.context)));
+        return reply(c, TurnResult, await turn.commit(await services.agents.model.reply(turn.context)));
       }
       return streamSSE(c, async (stream) => {
         let reply = "";
@@ -112,7 +165,7 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Memory: recent turns, summary, entities, intent, budget",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("SessionState") } },
+          content: { "application/json": { schema: SessionState } },
         },
         ...problems(401, 403, 404, 409, 429, 503),
       },
@@ -120,7 +173,11 @@ export function registerAgentRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params }) => {
       const s = await services.agents.getSession(principal.tenant, params.agent, params.id);
       c.header("etag", `"${s.version}"`);
-      return c.json({ ...s, updatedAt: s.updatedAt.toISOString(), expiresAt: s.expiresAt?.toISOString() ?? null });
+      return reply(c, SessionState, {
+        ...s,
+        updatedAt: s.updatedAt.toISOString(),
+        expiresAt: s.expiresAt?.toISOString() ?? null,
+      });
     },
   );
 
@@ -165,7 +222,6 @@ const InvokeResult = TurnResult.extend({
     .int()
     .openapi({ description: "The number of user messages sent (the turn this would be in a session)" }),
   version: z.null(),
-  relatedTopic: z.object({ turn: z.number().int(), text: z.string(), similarity: z.number() }).optional(),
 }).openapi("InvokeResult");
 const BatchBody = z
   .object({
@@ -174,7 +230,9 @@ const BatchBody = z
       .min(1)
       .max(MAX_BATCH_DOCUMENTS)
       .openapi({
-        description: `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed document is reported in its place`,
+        description:
+          `Up to ${MAX_BATCH_DOCUMENTS} documents, each { id?, text }, validated one by one: a malformed ` +
+          `document is reported in its place`,
       }),
   })
   .openapi("BatchRequest");
@@ -183,8 +241,8 @@ const BatchItem = z
     index: z.number().int(),
     id: z.string().optional(),
     ok: z.boolean(),
-    intent: z.string().optional(),
-    entities: Entities.optional(),
+    intent: z.enum(INTENTS).optional(),
+    entities: FoundEntities.optional(),
     error: z.object({ code: z.enum(["invalid", "failed"]), detail: z.string() }).optional(),
   })
   .openapi("BatchItemResult");
@@ -209,7 +267,7 @@ export function registerStatelessAgentRoutes({ define }: RouteKit): void {
       },
     },
     async ({ c, services, principal, params, body }) =>
-      c.json(await services.agents.invoke(principal.tenant, params.agent, body)),
+      reply(c, InvokeResult, await services.agents.invoke(principal.tenant, params.agent, body)),
   );
 
   // POST /api/v1/agents/{agent}/batch – classify independent documents (intent and entities), errors per item

@@ -1,5 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import type { RouteConfig } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z as zod } from "zod";
 import type { Handled, RouteSpec } from "../route";
 
@@ -36,10 +38,14 @@ export const Problem = z
 const DESCRIPTIONS: Record<number, string> = {
   400: "Malformed request",
   401: "No or invalid API key",
-  403: "The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with its scope), or the tenant is pinned to another region (residency_violation)",
+  403:
+    "The key lacks the scope, the namespace is owned by a domain (written only through its routes, read only with " +
+    "its scope), or the tenant is pinned to another region (residency_violation)",
   404: "Not found (also for other tenants' records)",
   405: "Method not allowed",
-  409: "Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record cannot be upgraded to the namespace's schema version (upgrade_failed)",
+  409:
+    "Idempotency-Key reused with a different request or still in progress (idempotency_*), or the stored record " +
+    "cannot be upgraded to the namespace's schema version (upgrade_failed)",
   412: "Version mismatch (If-Match / If-None-Match)",
   413: "Over the namespace's size limit, the body limit, or the tenant's storage quota (storage_quota_exceeded)",
   415: "Unsupported content type",
@@ -57,4 +63,25 @@ export function problems(...statuses: number[]): RouteConfig["responses"] {
       { description: DESCRIPTIONS[s] ?? "Error", content: { "application/problem+json": { schema: Problem } } },
     ]),
   );
+}
+
+/** A value as read-only as the services hand it out (their arrays are `readonly`); any JSON of that shape fits. */
+type Readable<T> = T extends readonly (infer U)[]
+  ? readonly Readable<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Readable<T[K]> }
+    : T;
+
+/**
+ * A JSON answer whose body the compiler checks against the schema the route documents, so the OpenAPI
+ * document and the typed client say what the handler really sends. (No runtime parse: the check is the
+ * type, and a parse would cost every call and could strip what the schema has not learnt yet.)
+ */
+export function reply<S extends zod.ZodType>(
+  c: Context,
+  _schema: S,
+  body: Readable<zod.input<S>>,
+  status: ContentfulStatusCode = 200,
+): Response {
+  return c.json(body as never, status);
 }

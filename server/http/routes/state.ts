@@ -8,8 +8,9 @@ import type { Precondition, WriteOutcome } from "../../state/service";
 import { LIMITS, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
+import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
-import { problems } from "./kit";
+import { problems, reply } from "./kit";
 
 const NsKey = z.object({
   ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
@@ -172,8 +173,13 @@ const OWNED_READS = [...new Set(OWNED.map((p) => p.owner!.readScope))]
         .join(", ")} → \`${scope}\``,
   )
   .join("; ");
-const READ_ACCESS = `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); without it: 403 \`forbidden\` naming the scope and the domain's route.`;
-const WRITE_ACCESS = `Scope \`state:write\`. Namespaces a domain owns (${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
+const READ_ACCESS =
+  `Scope \`state:read\`. Namespaces a domain owns also need the domain's scope (${OWNED_READS}); ` +
+  `without it: 403 \`forbidden\` naming the scope and the domain's route.`;
+const WRITE_ACCESS =
+  `Scope \`state:write\`. Namespaces a domain owns ` +
+  `(${OWNED.map((p) => `\`${p.name}\``).join(", ")}) are never written through the state API, ` +
+  `whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
 const readsNs = { access: "read" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
 const writesNs = { access: "write" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
 
@@ -187,26 +193,46 @@ export function registerStateRoutes({ define }: RouteKit): void {
       tags: ["state"],
       scope: "state:read",
       description:
-        "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: null`: owned by a domain, written only through its routes).",
+        "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: " +
+        "null`: owned by a domain, written only through its routes).",
       responses: {
         200: {
           description: "Namespaces",
           content: {
-            "application/json": { schema: z.object({ namespaces: z.array(z.record(z.string(), z.unknown())) }) },
+            "application/json": { schema: NamespaceList },
           },
         },
         ...problems(401, 403, 429),
       },
     },
     async ({ c, services }) =>
-      c.json({
+      reply(c, NamespaceList, {
         namespaces: services.namespaces
           .list()
           .filter((p) => !p.internal)
-          .map((policy) => {
-            const { upgraders: _u, internal: _i, ...p } = policy;
-            return { ...p, access: namespaceScopes(policy) };
-          }),
+          .map((p) => ({
+            name: p.name,
+            kind: p.kind,
+            description: p.description,
+            durability: p.durability,
+            idleTtlSeconds: p.idleTtlSeconds,
+            // `when` is code: the listing says only how long records wait.
+            archiveAfter: p.archiveAfter && { idleSeconds: p.archiveAfter.idleSeconds },
+            onExpire: p.onExpire,
+            ttlSeconds: p.ttlSeconds,
+            hotTtlSeconds: p.hotTtlSeconds,
+            maxBytes: p.maxBytes,
+            windows: p.windows,
+            schemaVersion: p.schemaVersion,
+            writeBackUpgrades: p.writeBackUpgrades,
+            consistency: p.consistency,
+            requirePrecondition: p.requirePrecondition,
+            whenWarmDown: p.whenWarmDown,
+            storageQuotaBytes: p.storageQuotaBytes,
+            keepHistory: p.keepHistory,
+            owner: p.owner,
+            access: namespaceScopes(p),
+          })),
       }),
   );
 
@@ -225,7 +251,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
+            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and " +
+            "rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
           content: { "application/json": { schema: RecordBody } },
         },
         304: { description: "If-None-Match matched the current version" },
@@ -272,7 +299,8 @@ export function registerStateRoutes({ define }: RouteKit): void {
         201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
         202: {
           description:
-            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body `durable: false`; durable once replayed",
+            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body " +
+            "`durable: false`; durable once replayed",
           content: { "application/json": { schema: RecordBody } },
         },
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),

@@ -1,6 +1,8 @@
 import { z } from "@hono/zod-openapi";
-import { adminMetrics, WINDOWS, type WindowName } from "../../telemetry/admin-metrics";
-import { problems, type RouteKit } from "./kit";
+import { METRIC_WINDOWS } from "../../shared/types";
+import { adminMetrics } from "../../telemetry/admin-metrics";
+import { AdminMetrics } from "../admin-schemas";
+import { problems, type RouteKit, reply } from "./kit";
 
 export function registerTelemetryRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/metrics – the dashboard's numbers for a window, from the in-process time series.
@@ -13,23 +15,20 @@ export function registerTelemetryRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "platform:admin",
       query: z.object({
-        window: z
-          .enum(Object.keys(WINDOWS) as [WindowName, ...WindowName[]])
-          .optional()
-          .openapi({ description: "15m, 1h (default) or 6h" }),
+        window: z.enum(METRIC_WINDOWS).optional().openapi({ description: "15m, 1h (default) or 6h" }),
       }),
       responses: {
         200: {
           description:
             "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("AdminMetrics") } },
+          content: { "application/json": { schema: AdminMetrics } },
         },
         ...problems(400, 401, 403, 429),
       },
     },
     async ({ c, services, query }) => {
       c.header("cache-control", "no-store");
-      return c.json(adminMetrics(services.telemetry.timeSeries, query.window ?? "1h"));
+      return reply(c, AdminMetrics, adminMetrics(services.telemetry.timeSeries, query.window ?? "1h"));
     },
   );
 }

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { isPlatformAdmin, visibleTenant, visibleTenants } from "../access";
-import { problems, type RouteKit } from "./kit";
+import { Capacity } from "../admin-schemas";
+import { problems, type RouteKit, reply } from "./kit";
 
 const Tenant = z.object({
   tenant: z
@@ -59,6 +60,32 @@ const Audit = z
     actor: z.string().nullable(),
   })
   .openapi("ResidencyAuditEntry");
+const QuotaList = z.object({ serverRegion: z.string(), tenants: z.array(Usage) }).openapi("QuotaList");
+const Residency = z
+  .object({
+    serverRegion: z.string(),
+    pins: z.array(z.object({ tenant: z.string(), region: z.string() })),
+    storedIn: z.array(
+      z.object({
+        tenant: z.string(),
+        region: z.string(),
+        firstWriteAt: z.string(),
+        lastWriteAt: z.string(),
+      }),
+    ),
+    audit: z.array(Audit),
+  })
+  .openapi("Residency");
+const RecordRegion = z
+  .object({
+    tenant: z.string(),
+    namespace: z.string(),
+    key: z.string(),
+    version: z.number().int(),
+    region: z.string(),
+    tenantPinnedTo: z.string().nullable(),
+  })
+  .openapi("RecordRegion");
 
 /**
  * Tenant quotas and residency (usage for a key's own tenant; limits, pins, audit for admins: a tenant
@@ -78,7 +105,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
         ...problems(401, 403, 429, 503),
       },
     },
-    async ({ c, services, principal }) => c.json(await services.tenantPolicies.usage(principal.tenant)),
+    async ({ c, services, principal }) => reply(c, Usage, await services.tenantPolicies.usage(principal.tenant)),
   );
 
   // GET /api/v1/admin/quotas – every tenant with state, keys or a policy: usage and limits (a tenant admin: its own)
@@ -92,14 +119,14 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Usage per tenant (the caller's tenant only unless platform admin)",
-          content: { "application/json": { schema: z.object({ serverRegion: z.string(), tenants: z.array(Usage) }) } },
+          content: { "application/json": { schema: QuotaList } },
         },
         ...problems(401, 403, 429, 503),
       },
     },
     async ({ c, services, principal }) => {
       if (!isPlatformAdmin(principal))
-        return c.json({
+        return reply(c, QuotaList, {
           serverRegion: services.tenantPolicies.serverRegion,
           tenants: [await services.tenantPolicies.usage(principal.tenant)],
         });
@@ -113,7 +140,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
           .slice(0, 500)
           .map((t) => services.tenantPolicies.usage(t)),
       );
-      return c.json({ serverRegion: services.tenantPolicies.serverRegion, tenants });
+      return reply(c, QuotaList, { serverRegion: services.tenantPolicies.serverRegion, tenants });
     },
   );
 
@@ -132,7 +159,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       },
     },
     async ({ c, services, principal, params }) =>
-      c.json(await services.tenantPolicies.usage(visibleTenant(principal, params.tenant))),
+      reply(c, Usage, await services.tenantPolicies.usage(visibleTenant(principal, params.tenant))),
   );
 
   // PUT /api/v1/admin/tenants/{tenant}/policy – set quotas and/or the region pin (fields left out keep their value).
@@ -153,11 +180,12 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, params, body }) => {
       await services.tenantPolicies.set(params.tenant, body);
-      return c.json(await services.tenantPolicies.usage(params.tenant));
+      return reply(c, Usage, await services.tenantPolicies.usage(params.tenant));
     },
   );
 
-  // GET /api/v1/admin/residency – this server's region, pins, where each tenant's state was written, refused writes (a tenant admin: its own)
+  // GET /api/v1/admin/residency – this server's region, pins, where each tenant's state was written, refused writes (a
+  // tenant admin: its own)
   define(
     {
       method: "get",
@@ -172,24 +200,11 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description:
-            "`storedIn`: each region under which a tenant's state was written (every record of this deployment is stored in `serverRegion`); `audit`: refused writes, newest first",
+            "`storedIn`: each region under which a tenant's state was written (every record of this deployment is " +
+            "stored in `serverRegion`); `audit`: refused writes, newest first",
           content: {
             "application/json": {
-              schema: z
-                .object({
-                  serverRegion: z.string(),
-                  pins: z.array(z.object({ tenant: z.string(), region: z.string() })),
-                  storedIn: z.array(
-                    z.object({
-                      tenant: z.string(),
-                      region: z.string(),
-                      firstWriteAt: z.string(),
-                      lastWriteAt: z.string(),
-                    }),
-                  ),
-                  audit: z.array(Audit),
-                })
-                .openapi("Residency"),
+              schema: Residency,
             },
           },
         },
@@ -206,7 +221,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       const pins = policies
         .filter((p) => p.region !== null && (!tenant || p.tenant === tenant))
         .map((p) => ({ tenant: p.tenant, region: p.region! }));
-      return c.json({ serverRegion: services.tenantPolicies.serverRegion, pins, storedIn, audit });
+      return reply(c, Residency, { serverRegion: services.tenantPolicies.serverRegion, pins, storedIn, audit });
     },
   );
 
@@ -230,16 +245,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
           description: "Where the record is stored",
           content: {
             "application/json": {
-              schema: z
-                .object({
-                  tenant: z.string(),
-                  namespace: z.string(),
-                  key: z.string(),
-                  version: z.number().int(),
-                  region: z.string(),
-                  tenantPinnedTo: z.string().nullable(),
-                })
-                .openapi("RecordRegion"),
+              schema: RecordRegion,
             },
           },
         },
@@ -253,7 +259,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       );
       const policy = await services.tenantPolicies.get(params.tenant);
       // Every store of a deployment is in its region, and writes for tenants pinned elsewhere never reach them.
-      return c.json({
+      return reply(c, RecordRegion, {
         tenant: params.tenant,
         namespace: params.ns,
         key: params.key,
@@ -276,11 +282,11 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Per agent: active sessions now, samples, the forecast at now + horizon and the trend per hour",
-          content: { "application/json": { schema: z.record(z.string(), z.unknown()).openapi("Capacity") } },
+          content: { "application/json": { schema: Capacity } },
         },
         ...problems(401, 403, 429),
       },
     },
-    async ({ c, services }) => c.json(services.capacity.snapshot()),
+    async ({ c, services }) => reply(c, Capacity, services.capacity.snapshot()),
   );
 }

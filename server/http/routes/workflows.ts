@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
-import { RUN_STATUSES as STATUSES } from "../../workflows/types";
+import { RUN_STATUSES as STATUSES } from "../../shared/types";
 import { visibleTenant, visibleTenants } from "../access";
-import { problems, type RouteKit } from "./kit";
+import { problems, type RouteKit, reply } from "./kit";
 
 const RunParams = z.object({
   runId: z
@@ -68,6 +68,14 @@ const Run = z
     version: z.number().int(),
   })
   .openapi("WorkflowRun");
+const TenantField = { tenant: z.string().openapi({ description: "The tenant the run belongs to" }) };
+const AdminRunList = z
+  .object({ runs: z.array(Run.omit({ checkpoints: true, result: true }).extend(TenantField)) })
+  .openapi("AdminWorkflowRunList");
+const AdminRun = Run.extend({
+  ...TenantField,
+  input: z.unknown().openapi({ description: "The run's input, as validated when it started" }),
+}).openapi("AdminWorkflowRun");
 
 export function registerWorkflowRoutes({ define }: RouteKit): void {
   // POST /api/v1/workflows – start a run; a worker picks it up
@@ -88,7 +96,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, body }) => {
       const run = await services.workflows.start(principal.tenant, body.type, body.input, principal.keyId);
       c.header("location", `/api/v1/workflows/${run.value.runId}`);
-      return c.json({ runId: run.value.runId, status: run.value.status }, 202);
+      return reply(c, Started, { runId: run.value.runId, status: run.value.status }, 202);
     },
   );
 
@@ -110,7 +118,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
       const run = await services.workflows.getOrThrow(principal.tenant, params.runId);
       c.header("etag", `"${run.version}"`);
       c.header("cache-control", "no-store");
-      return c.json(services.workflows.view(run));
+      return reply(c, Run, services.workflows.view(run));
     },
   );
 
@@ -135,7 +143,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.cancel(principal.tenant, params.runId, principal.keyId);
-      return c.json(services.workflows.view(run), 202);
+      return reply(c, Run, services.workflows.view(run), 202);
     },
   );
 }
@@ -164,7 +172,7 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
       responses: {
         200: {
           description: "Runs with status and progress",
-          content: { "application/json": { schema: z.object({ runs: z.array(z.record(z.string(), z.unknown())) }) } },
+          content: { "application/json": { schema: AdminRunList } },
         },
         ...problems(400, 401, 403, 429, 503),
       },
@@ -176,7 +184,7 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
         tenant: visibleTenants(principal),
       });
       c.header("cache-control", "no-store");
-      return c.json({
+      return reply(c, AdminRunList, {
         runs: runs.map((r) => {
           const { checkpoints: _c, result: _r, ...summary } = services.workflows.view(r);
           return { tenant: r.tenant, ...summary };
@@ -195,14 +203,14 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
       scope: "admin",
       params: AdminRunParams,
       responses: {
-        200: { description: "The run", content: { "application/json": { schema: z.record(z.string(), z.unknown()) } } },
+        200: { description: "The run", content: { "application/json": { schema: AdminRun } } },
         ...problems(401, 403, 404, 429, 503),
       },
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.getOrThrow(visibleTenant(principal, params.tenant), params.runId);
       c.header("cache-control", "no-store");
-      return c.json({ tenant: run.tenant, ...services.workflows.view(run), input: run.value.input });
+      return reply(c, AdminRun, { tenant: run.tenant, ...services.workflows.view(run), input: run.value.input });
     },
   );
 }
