@@ -2,7 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
 import type { ApiServices as Services } from "./services";
-import { readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
+import { type AdminSession, readCookie, SESSION_COOKIE } from "../auth/admin-sessions";
 import { HttpError, problemResponse } from "./problem";
 import { inRequestScope } from "../state/request-scope";
 import { PrometheusSerializer } from "@opentelemetry/exporter-prometheus";
@@ -136,12 +136,7 @@ export function createApi(services: Services): Api {
       const { value, session } = services.sessions.issue(principal.keyId, principal.tenant);
       c.header("set-cookie", services.sessions.cookie(value, secure(c.req.url, c.req.header("x-forwarded-proto"))));
       c.header("cache-control", "no-store");
-      return c.json({
-        keyId: session.keyId,
-        tenant: session.tenant,
-        csrfToken: session.csrf,
-        expiresAt: new Date(session.expiresAt).toISOString(),
-      } satisfies AdminSessionBody);
+      return c.json(sessionBody(session));
     } catch (err) {
       return problemResponse(err);
     }
@@ -160,12 +155,7 @@ export function createApi(services: Services): Api {
     if (!principal)
       return problemResponse(new HttpError("unauthorized", "the session's key was revoked; log in again"));
     c.header("cache-control", "no-store");
-    return c.json({
-      keyId: session.keyId,
-      tenant: session.tenant,
-      csrfToken: session.csrf,
-      expiresAt: new Date(session.expiresAt).toISOString(),
-    } satisfies AdminSessionBody);
+    return c.json(sessionBody(session));
   });
   // DELETE /api/admin/session – log out (CSRF-checked)
   app.delete("/api/admin/session", async (c) => {
@@ -245,6 +235,16 @@ export function createApi(services: Services): Api {
     fetch: (request, env) => inRequestScope(() => app.fetch(request, env as object | undefined)),
     routes: served,
     openapi,
+  };
+}
+
+/** What login and the session check answer: the session's key, tenant, CSRF token and expiry. */
+function sessionBody(session: AdminSession): AdminSessionBody {
+  return {
+    keyId: session.keyId,
+    tenant: session.tenant,
+    csrfToken: session.csrf,
+    expiresAt: new Date(session.expiresAt).toISOString(),
   };
 }
 
