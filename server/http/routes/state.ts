@@ -5,7 +5,7 @@ import { StateError } from "../../state/errors";
 import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
 import type { Precondition, WriteOutcome } from "../../state/service";
-import { LIMITS, type StateRecord } from "../../state/store";
+import { LIMITS, type ListPage, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
 import { NamespaceList } from "../admin-schemas";
@@ -98,6 +98,21 @@ const TransactionBody = z
       .max(MAX_TRANSACTION_OPERATIONS),
   })
   .openapi("TransactionRequest");
+
+/** A page of a namespace's keys as the state API and the admin API both answer it. */
+export function keyPageJson(namespace: string, page: ListPage) {
+  return {
+    namespace,
+    items: page.items.map((i) => ({
+      key: i.key,
+      version: i.version,
+      updatedAt: i.updatedAt.toISOString(),
+      expiresAt: i.expiresAt?.toISOString() ?? null,
+      sizeBytes: i.sizeBytes,
+    })),
+    ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+  };
+}
 
 export function recordJson(r: StateRecord) {
   return {
@@ -434,17 +449,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
         limit: query.limit,
         cursor: query.cursor,
       });
-      return c.json({
-        namespace: params.ns,
-        items: page.items.map((i) => ({
-          key: i.key,
-          version: i.version,
-          updatedAt: i.updatedAt.toISOString(),
-          expiresAt: i.expiresAt?.toISOString() ?? null,
-          sizeBytes: i.sizeBytes,
-        })),
-        ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-      });
+      return c.json(keyPageJson(params.ns, page));
     },
   );
 
