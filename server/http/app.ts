@@ -238,6 +238,16 @@ export function createApi(services: Services): Api {
   };
 }
 
+/** What login and the session check answer: the session's key, tenant, CSRF token and expiry. */
+function sessionBody(session: AdminSession): AdminSessionBody {
+  return {
+    keyId: session.keyId,
+    tenant: session.tenant,
+    csrfToken: session.csrf,
+    expiresAt: new Date(session.expiresAt).toISOString(),
+  };
+}
+
 /**
  * The OpenAPI document without a running process (for generating the typed client). The routes are
  * registered against services that refuse to be used: building the document never serves a request.
@@ -263,14 +273,4 @@ function onlyWithBody(check: MiddlewareHandler): MiddlewareHandler {
     c.req.header("content-length") === undefined && c.req.header("transfer-encoding") === undefined
       ? next()
       : check(c, next);
-}
-
-/** What the dashboard learns of its session: whose key, which tenant, the CSRF token, until when. */
-function sessionBody(session: AdminSession): AdminSessionBody {
-  return {
-    keyId: session.keyId,
-    tenant: session.tenant,
-    csrfToken: session.csrf,
-    expiresAt: new Date(session.expiresAt).toISOString(),
-  };
 }

@@ -116,8 +116,8 @@ export function problemResponse(err: unknown, context: { instance?: string; trac
   let detail = "The server could not complete the request.";
   let details: Record<string, unknown> = {};
   const headers: Record<string, string> = { "content-type": "application/problem+json", "cache-control": "no-store" };
-  if (err instanceof HttpError || (isStateError(err) && err.code in STATUS)) {
-    const known = err as HttpError;
+  const known = knownError(err);
+  if (known) {
     code = known.code;
     detail = known.message;
     details = known.details ?? {};
@@ -144,6 +144,13 @@ export function problemResponse(err: unknown, context: { instance?: string; trac
 }
 
 export function statusOf(err: unknown): number {
-  if (err instanceof HttpError || (isStateError(err) && err.code in STATUS)) return STATUS[(err as HttpError).code];
-  return 500;
+  return STATUS[knownError(err)?.code ?? "internal"];
+}
+
+/**
+ * An error whose code and message are ours to show: an HttpError or a StateError with a code in the
+ * table, told by its shape (`code`, `details`), not `instanceof` (a module bundled twice breaks it).
+ */
+function knownError(err: unknown): HttpError | undefined {
+  return isStateError(err) && err.code in STATUS ? (err as unknown as HttpError) : undefined;
 }

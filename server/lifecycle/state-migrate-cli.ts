@@ -2,7 +2,7 @@
 // Upgrades every stored record of a namespace to its current schema version. Exit code: 0 done,
 // 1 some records failed (listed), 2 bad arguments or configuration.
 import { parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig } from "../config";
+import { type Config, type ConfigError, loadConfig } from "../config";
 import { isStateError } from "../state/errors";
 import { StateMigrateRepository } from "./state-migrate-repository";
 import { namespaceRegistryFor } from "./declared-namespaces";
@@ -140,7 +140,7 @@ try {
   };
   process.env.STATEHOUSE_TELEMETRY ??= "off";
 } catch (err) {
-  if (err instanceof ConfigError) fail(err.message);
+  if ((err as Error | undefined)?.name === "ConfigError") fail((err as ConfigError).message);
   throw err;
 }
 

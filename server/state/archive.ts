@@ -15,16 +15,17 @@ import {
   type StateRef,
   type StateStore,
   type WriteOptions,
-  decodeCursor,
   encodeValue,
-  expiryOf,
   listLimit,
+  listQuery,
+  storedMeta,
   refKey,
   toPage,
   unsupported,
   validateNamespaceName,
   validateRef,
   validateWriteOptions,
+  writtenMeta,
 } from "./store";
 
 /** One archived key: its last record (or tombstone) and every version it had. Stored gzipped. */
@@ -144,7 +145,6 @@ export class ArchiveStore implements StateStore {
         throw new VersionConflictError(ref, options.ifVersion, live?.version ?? null);
       }
       const now = Date.now();
-      const expiry = expiryOf(now, options);
       const stored = JSON.parse(json) as unknown;
       const next: ArchivedKey = {
         key: ref.key,
@@ -152,11 +152,7 @@ export class ArchiveStore implements StateStore {
         version: Math.max(cur?.version ?? 0, pointer?.version ?? 0) + 1,
         deleted: false,
         value: stored,
-        schemaVersion: options.schemaVersion ?? 1,
-        createdAt: live ? live.createdAt : now,
-        updatedAt: now,
-        expiresAt: expiry.expiresAt?.getTime() ?? null,
-        idleTtlSeconds: expiry.idleTtlSeconds,
+        ...writtenMeta(now, options, live ? live.createdAt : now),
         sizeBytes,
         history: cur?.history ?? [],
       };
@@ -221,10 +217,7 @@ export class ArchiveStore implements StateStore {
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {
-    validateNamespaceName(namespace);
-    const limit = listLimit(options);
-    const after = decodeCursor(options.cursor);
-    const prefix = options.prefix ?? "";
+    const { limit, after, prefix } = listQuery(namespace, options);
     const folder = `${tenant}/${namespace}/${KEYS_FOLDER}/`;
     // Pointer names decode to their keys, so filtering and ordering cost one listing; only keys too
     // long for a name (stored under a hash) need their pointer read to learn the key.
@@ -320,11 +313,7 @@ export class ArchiveStore implements StateStore {
           version: record.version,
           deleted: false,
           value: record.value,
-          schemaVersion: record.schemaVersion,
-          createdAt: record.createdAt.getTime(),
-          updatedAt: record.updatedAt.getTime(),
-          expiresAt: record.expiresAt?.getTime() ?? null,
-          idleTtlSeconds: record.idleTtlSeconds ?? null,
+          ...storedMeta(record),
           sizeBytes: record.sizeBytes,
           history: [...byVersion.values()].sort((x, y) => x.version - y.version),
         },

@@ -34,7 +34,9 @@ export class StoreHealth {
   constructor(options: StoreHealthOptions) {
     this.name = options.name;
     this.timeoutMs = options.timeoutMs ?? 2000;
-    this.breaker = options.breaker instanceof CircuitBreaker ? options.breaker : new CircuitBreaker(options.breaker);
+    // A breaker shared with other users of the connection, told by its shape (instanceof fails across bundles).
+    const given = options.breaker;
+    this.breaker = given && "tryAcquire" in given ? given : new CircuitBreaker(given);
     this.openOnTimeout = options.openOnTimeout ?? false;
   }
 

@@ -13,16 +13,15 @@ import {
   type TransactionOp,
   type TransactionResult,
   type WriteOptions,
-  decodeCursor,
   encodeValue,
-  expiryOf,
   isTombstone,
-  listLimit,
+  listQuery,
+  storedMeta,
   toPage,
   unsupported,
-  validateNamespaceName,
   validateRef,
   validateWriteOptions,
+  writtenMeta,
 } from "./store";
 
 interface Entry {
@@ -82,16 +81,11 @@ export class MemoryStore implements StateStore {
     const live = current !== undefined && this.isLive(current);
     this.checkPrecondition(ref, live ? current : undefined, options);
     const now = this.now();
-    const expiry = expiryOf(now, options);
     const entry: Entry = {
       version: (current?.version ?? 0) + 1,
       deleted: false,
       json,
-      schemaVersion: options.schemaVersion ?? 1,
-      createdAt: live ? current.createdAt : now,
-      updatedAt: now,
-      expiresAt: expiry.expiresAt?.getTime() ?? null,
-      idleTtlSeconds: expiry.idleTtlSeconds,
+      ...writtenMeta(now, options, live ? current.createdAt : now),
       sizeBytes,
     };
     space.set(ref.key, entry);
@@ -124,10 +118,7 @@ export class MemoryStore implements StateStore {
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {
-    validateNamespaceName(namespace);
-    const limit = listLimit(options);
-    const after = decodeCursor(options.cursor);
-    const prefix = options.prefix ?? "";
+    const { limit, after, prefix } = listQuery(namespace, options);
     const space = this.space(tenant, namespace, false);
     if (!space) return { items: [] };
     const keys = [...space.keys()]
@@ -209,11 +200,7 @@ export class MemoryStore implements StateStore {
         version: record.version,
         deleted: false,
         json: JSON.stringify(record.value),
-        schemaVersion: record.schemaVersion,
-        createdAt: record.createdAt.getTime(),
-        updatedAt: record.updatedAt.getTime(),
-        expiresAt: record.expiresAt?.getTime() ?? null,
-        idleTtlSeconds: record.idleTtlSeconds ?? null,
+        ...storedMeta(record),
         sizeBytes: record.sizeBytes,
       });
     }

@@ -13,14 +13,12 @@ import {
   type StateStore,
   type Tombstone,
   type WriteOptions,
-  decodeCursor,
   encodeValue,
   expiryOf,
   isTombstone,
-  listLimit,
+  listQuery,
   toPage,
   unsupported,
-  validateNamespaceName,
   validateRef,
   validateWriteOptions,
 } from "./store";
@@ -33,8 +31,6 @@ export type RedisClient = Redis | Cluster;
  * list() and stats(); and r, the whole record packed for reads: "v d s c u e z i\n<value JSON>" ('' for
  * a tombstone). A read is then one HGET of one bulk string, as cheap for the client as a plain GET;
  * HGETALL made ioredis decode 18 strings and build an object per read (measured: 0.42 × GET, HGET 1.0 ×).
- * Hashes written by builds before r existed (value in j) read as absent; a promotion from warm replaces
- * them (SET_IF_NEWER ignores the version of a hash that still has j), and so does any write.
  * Its key is hash-tagged with the whole (tenant, namespace, key) so that on Redis Cluster records
  * spread across slots while every script touches exactly one slot. Keys are URI-encoded so a key
  * containing '{' or '}' cannot move the tag. A per-namespace sorted set indexes keys for list();
@@ -44,8 +40,6 @@ export type RedisClient = Redis | Cluster;
  */
 
 // The packed read copy, in one place for every script that writes a live record; decodePacked reads it.
-// A hash that still has j was written before r existed: scripts that meet one drop j (fetching j is
-// cheap, nil on every other hash; fetching r would copy the whole value into Lua).
 const PACK = `
 local function pack(v, s, c, u, e, z, i, json)
   return v .. ' 0 ' .. s .. ' ' .. c .. ' ' .. u .. ' ' .. e .. ' ' .. z .. ' ' .. i .. '\\n' .. json
@@ -53,7 +47,7 @@ end
 `;
 
 const PUT = `${PACK}
-local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'c', 'j')
+local cur = redis.call('HMGET', KEYS[1], 'v', 'd', 'e', 'c')
 local ver = tonumber(cur[1]) or 0
 local now = tonumber(ARGV[3])
 local live = cur[1] and cur[2] ~= '1' and (cur[3] == '' or not cur[3] or tonumber(cur[3]) > now)
@@ -66,7 +60,6 @@ if live then created = cur[4] end
 local nv = ver + 1
 local r = pack(nv, ARGV[5], created, ARGV[3], ARGV[6], ARGV[7], ARGV[9], ARGV[4])
 redis.call('HSET', KEYS[1], 'v', nv, 'd', '0', 'r', r, 's', ARGV[5], 'c', created, 'u', ARGV[3], 'e', ARGV[6], 'z', ARGV[7], 'i', ARGV[9])
-if cur[5] then redis.call('HDEL', KEYS[1], 'j') end
 if ARGV[6] ~= '' then redis.call('PEXPIREAT', KEYS[1], tonumber(ARGV[6]) + tonumber(ARGV[8])) else redis.call('PERSIST', KEYS[1]) end
 local was = 0
 if live then was = 1 end
@@ -90,13 +83,11 @@ return {1, nv}
 
 // ARGV: version, deleted, json, schemaVersion, createdAt, updatedAt, expiresAt, size, retentionMs, cacheTtlMs, idleTtl
 const SET_IF_NEWER = `${PACK}
-local held = redis.call('HMGET', KEYS[1], 'v', 'j')
-local cur = tonumber(held[1])
-if cur and not held[2] and cur >= tonumber(ARGV[1]) then return 0 end
+local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
+if cur and cur >= tonumber(ARGV[1]) then return 0 end
 local r = ''
 if ARGV[2] ~= '1' then r = pack(ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[11], ARGV[3]) end
 redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'r', r, 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
-if held[2] then redis.call('HDEL', KEYS[1], 'j') end
 local ttl = tonumber(ARGV[10])
 if ARGV[2] == '1' then ttl = tonumber(ARGV[9])
 elseif ARGV[7] ~= '' then
@@ -262,10 +253,8 @@ export class RedisStore implements StateStore {
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {
-    validateNamespaceName(namespace);
-    const limit = listLimit(options);
-    const prefix = options.prefix ?? "";
-    let after = decodeCursor(options.cursor);
+    const { limit, prefix, ...query } = listQuery(namespace, options);
+    let after = query.after;
     const index = this.indexKey(tenant, namespace);
     const items: ListEntry[] = [];
     // Pages are filled from the index and checked against the records; dead index entries are pruned.

@@ -298,32 +298,21 @@ export function validateWriteOptions(options: WriteOptions | undefined): void {
   if (createOnly && ifVersion !== undefined) {
     throw new InvalidError("createOnly and ifVersion cannot be combined", { field: "ifVersion" });
   }
-  if (
-    ttlSeconds !== undefined &&
-    (typeof ttlSeconds !== "number" ||
-      !Number.isFinite(ttlSeconds) ||
-      ttlSeconds <= 0 ||
-      ttlSeconds > LIMITS.maxTtlSeconds)
-  ) {
-    throw new InvalidError(`ttlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field: "ttlSeconds" });
-  }
-  if (
-    idleTtlSeconds !== undefined &&
-    (typeof idleTtlSeconds !== "number" ||
-      !Number.isFinite(idleTtlSeconds) ||
-      idleTtlSeconds <= 0 ||
-      idleTtlSeconds > LIMITS.maxTtlSeconds)
-  ) {
-    throw new InvalidError(`idleTtlSeconds must be a number in (0, ${LIMITS.maxTtlSeconds}]`, {
-      field: "idleTtlSeconds",
-    });
-  }
+  validateTtl("ttlSeconds", ttlSeconds);
+  validateTtl("idleTtlSeconds", idleTtlSeconds);
   if (
     schemaVersion !== undefined &&
     (!Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > LIMITS.maxVersion)
   ) {
     throw new InvalidError("schemaVersion must be a positive integer", { field: "schemaVersion" });
   }
+}
+
+/** Throws `invalid` naming `field` unless `seconds` is absent or a number in (0, maxTtlSeconds]. */
+function validateTtl(field: "ttlSeconds" | "idleTtlSeconds", seconds: unknown): void {
+  if (seconds === undefined) return;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds <= 0 || seconds > LIMITS.maxTtlSeconds)
+    throw new InvalidError(`${field} must be a number in (0, ${LIMITS.maxTtlSeconds}]`, { field });
 }
 
 /** Throws `invalid` unless the prefix could begin a valid key (it reaches SQL and Redis as text). */
@@ -339,6 +328,18 @@ export function validatePrefix(prefix: string | undefined): void {
       field: "prefix",
     });
   }
+}
+
+/**
+ * A list call's request, checked in the order every store reports it (namespace, prefix and limit,
+ * cursor; each throws `invalid`): the page size, the key to start after, and the key prefix.
+ */
+export function listQuery(
+  namespace: string,
+  options: ListOptions,
+): { limit: number; after: string | undefined; prefix: string } {
+  validateNamespaceName(namespace);
+  return { limit: listLimit(options), after: decodeCursor(options.cursor), prefix: options.prefix ?? "" };
 }
 
 export function listLimit(options: ListOptions | undefined): number {
@@ -395,6 +396,41 @@ export function expiryOf(
   if (options.idleTtlSeconds !== undefined)
     return { expiresAt: expiryFrom(now, options.idleTtlSeconds), idleTtlSeconds: options.idleTtlSeconds };
   return { expiresAt: null, idleTtlSeconds: null };
+}
+
+/** A version's metadata as the memory and archive tiers keep it: times in ms since the epoch. */
+export interface StoredMeta {
+  schemaVersion: number;
+  createdAt: number;
+  updatedAt: number;
+  expiresAt: number | null;
+  idleTtlSeconds: number | null;
+}
+
+/** The metadata of `record` as a tier that keeps times in ms stores it (an imported or copied record). */
+export function storedMeta(record: StateRecord): StoredMeta {
+  return {
+    schemaVersion: record.schemaVersion,
+    createdAt: record.createdAt.getTime(),
+    updatedAt: record.updatedAt.getTime(),
+    expiresAt: record.expiresAt?.getTime() ?? null,
+    idleTtlSeconds: record.idleTtlSeconds ?? null,
+  };
+}
+
+/**
+ * The metadata of the version a put writes at `now` (ms since the epoch): its schema version, when the
+ * key was created (`createdAt`: the replaced live version's, or `now`), and its expiry from `options`.
+ */
+export function writtenMeta(now: number, options: WriteOptions, createdAt: number): StoredMeta {
+  const expiry = expiryOf(now, options);
+  return {
+    schemaVersion: options.schemaVersion ?? 1,
+    createdAt,
+    updatedAt: now,
+    expiresAt: expiry.expiresAt?.getTime() ?? null,
+    idleTtlSeconds: expiry.idleTtlSeconds,
+  };
 }
 
 /** Every version a store keeps of a key, oldest first, read a page at a time (history pages come newest first). */

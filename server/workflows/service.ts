@@ -100,29 +100,14 @@ export class WorkflowService {
     const steps = type.steps(parsedInput);
     const now = new Date().toISOString();
     const runId = newRunId();
-    const value: RunValue = {
+    const value = queuedRun({
       runId,
       type: type.name,
       input: parsedInput,
-      status: "queued",
       totalSteps: steps.length,
-      completedSteps: 0,
-      results: [],
-      checkpoints: [],
-      failedAttempts: 0,
-      attemptsTotal: 0,
       maxAttempts: type.maxAttempts,
-      lease: null,
-      notBefore: 0,
-      cancelRequested: false,
-      resumes: 0,
-      lastError: null,
-      result: null,
-      error: null,
       createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-    };
+    });
     const { record } = await this.deps.state.put(this.ref(tenant, runId), value, { createOnly: true, actor });
     this.deps.metrics.runEntered(type.name, "queued");
     await this.enqueue({ tenant, runId }, Date.now());
@@ -260,6 +245,35 @@ export class WorkflowService {
   ref(tenant: string, runId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: runId };
   }
+}
+
+/** A run as `start` records it: queued, nothing done yet (tests forge stored runs with it too). */
+export function queuedRun(
+  run: Pick<RunValue, "runId" | "type" | "input" | "totalSteps" | "maxAttempts" | "createdAt">,
+): RunValue {
+  return {
+    runId: run.runId,
+    type: run.type,
+    input: run.input,
+    status: "queued",
+    totalSteps: run.totalSteps,
+    completedSteps: 0,
+    results: [],
+    checkpoints: [],
+    failedAttempts: 0,
+    attemptsTotal: 0,
+    maxAttempts: run.maxAttempts,
+    lease: null,
+    notBefore: 0,
+    cancelRequested: false,
+    resumes: 0,
+    lastError: null,
+    result: null,
+    error: null,
+    createdAt: run.createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
 }
 
 /**

@@ -253,7 +253,7 @@ class RunExecution {
       }
       await this.steps(type, input);
     } catch (err) {
-      if (err instanceof LeaseLostError || this.lost) {
+      if ((err as Error | undefined)?.name === "LeaseLostError" || this.lost) {
         metrics.leaseLost(this.cur.value.type);
         log.warn("workflow lease lost: another worker took over the run; this worker stops working on it", {
           worker: this.worker,

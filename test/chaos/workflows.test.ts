@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import type { RunView } from "../../server/workflows/service";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
 import { sleep } from "../helpers/load";
 import { startOwnPostgres } from "../helpers/own-postgres";
 import { until } from "../helpers/until";
@@ -35,11 +35,7 @@ describe("workflows through a PostgreSQL outage", () => {
       DATABASE_URL: pg.url,
       STATEHOUSE_STORE_TIMEOUT_MS: "800",
       STATEHOUSE_BREAKER_OPEN_MS: "1000",
-      STATEHOUSE_WORKFLOW_WORKERS: "2",
-      STATEHOUSE_WORKFLOW_LEASE_MS: "2000",
-      STATEHOUSE_WORKFLOW_POLL_MS: "50",
-      STATEHOUSE_WORKFLOW_SCAN_MS: "500",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
+      ...workflowEnv({ workers: 2, leaseMs: 2000, pollMs: 50, scanMs: 500, effectsLog: true }),
     });
     cleanups.push(() => api.close());
     const { key } = await api.clientFor("chaos", ["workflows:run"]);

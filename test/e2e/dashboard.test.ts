@@ -2,40 +2,30 @@
 // server on the real PostgreSQL and Redis: login, charts drawn from live traffic, the numbers agreeing
 // with /api/v1/admin/metrics, time travel through a session's history, keys, logout, refusals, axe.
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { BrowserContext, Page } from "playwright-core";
-import { type ApiFixture, startApi } from "../helpers/api";
-import { assertAccessible, launchBrowser, SCREENSHOTS } from "../helpers/browser";
+import { before, describe, it } from "node:test";
+import { dashboardSuite } from "../helpers/e2e";
 
 const PAGES = ["/admin", "/admin/namespaces", "/admin/state", "/admin/alerts", "/admin/outbox", "/admin/keys"];
 
 describe("admin dashboard in Chromium", () => {
-  let api: ApiFixture;
-  let context: BrowserContext;
-  let page: Page;
-  let closeBrowser: (() => Promise<void>) | undefined;
+  const e2e = dashboardSuite({
+    env: { STATEHOUSE_TIMESERIES_RESOLUTION_MS: "1000", STATEHOUSE_STATS_INTERVAL_MS: "1000" },
+  });
   let key: string;
   let sessionId: string;
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_TIMESERIES_RESOLUTION_MS: "1000", STATEHOUSE_STATS_INTERVAL_MS: "1000" });
-    ({ key } = await api.clientFor("acme"));
-    ({ context, page, close: closeBrowser } = await launchBrowser());
+    ({ key } = await e2e.api.clientFor("acme"));
   });
-  after(async () => {
-    await closeBrowser?.();
-    await api?.close();
-  });
-
-  const axe = (name: string) => assertAccessible(page, name);
-
-  const shot = (name: string) => page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 
   it("refuses every admin page and admin API without a session", async () => {
     for (const p of PAGES) {
-      await page.goto(`${api.url}${p}`);
-      assert.equal(new URL(page.url()).pathname, "/admin/login", `${p} sends an anonymous visitor to the login page`);
+      await e2e.page.goto(`${e2e.api.url}${p}`);
+      assert.equal(
+        new URL(e2e.page.url()).pathname,
+        "/admin/login",
+        `${p} sends an anonymous visitor to the login page`,
+      );
     }
     for (const p of [
       "/api/v1/admin/metrics",
@@ -48,11 +38,11 @@ describe("admin dashboard in Chromium", () => {
       "/api/v1/admin/state/acme/kv/x/history",
       "/api/admin/session",
     ]) {
-      assert.equal((await fetch(`${api.url}${p}`)).status, 401, p);
+      assert.equal((await fetch(`${e2e.api.url}${p}`)).status, 401, p);
     }
     assert.equal(
       (
-        await fetch(`${api.url}/api/v1/admin/keys`, {
+        await fetch(`${e2e.api.url}/api/v1/admin/keys`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body: '{"tenant":"x","scopes":["admin"]}',
@@ -60,27 +50,27 @@ describe("admin dashboard in Chromium", () => {
       ).status,
       401,
     );
-    assert.equal((await fetch(`${api.url}/api/v1/admin/keys/ffffffffffffffff`, { method: "DELETE" })).status, 401);
-    const forged = await fetch(`${api.url}/api/v1/admin/keys`, {
+    assert.equal((await fetch(`${e2e.api.url}/api/v1/admin/keys/ffffffffffffffff`, { method: "DELETE" })).status, 401);
+    const forged = await fetch(`${e2e.api.url}/api/v1/admin/keys`, {
       headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" },
     });
     assert.equal(forged.status, 401, "a forged session cookie is refused");
-    await axe("login");
-    await shot("login");
+    await e2e.axe("login");
+    await e2e.shot("login");
   });
 
   it("logs in with an admin key (httpOnly, SameSite=Strict cookie)", async () => {
-    await page.goto(`${api.url}/admin/login`);
-    await page.getByLabel("Admin API key").fill("not-a-key");
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.locator("p[role=alert]").waitFor(); // (Next.js adds its own role=alert route announcer)
-    await page.getByLabel("Admin API key").fill(api.adminToken);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL(`${api.url}/admin`);
-    const cookie = (await context.cookies()).find((c) => c.name === "sh_admin");
+    await e2e.page.goto(`${e2e.api.url}/admin/login`);
+    await e2e.page.getByLabel("Admin API key").fill("not-a-key");
+    await e2e.page.getByRole("button", { name: "Log in" }).click();
+    await e2e.page.locator("p[role=alert]").waitFor(); // (Next.js adds its own role=alert route announcer)
+    await e2e.page.getByLabel("Admin API key").fill(e2e.api.adminToken);
+    await e2e.page.getByRole("button", { name: "Log in" }).click();
+    await e2e.page.waitForURL(`${e2e.api.url}/admin`);
+    const cookie = (await e2e.context.cookies()).find((c) => c.name === "sh_admin");
     assert.ok(cookie?.httpOnly);
     assert.equal(cookie?.sameSite, "Strict");
-    const withoutCsrf = await page.evaluate(
+    const withoutCsrf = await e2e.page.evaluate(
       async () =>
         (
           await fetch("/api/v1/admin/keys", {
@@ -96,7 +86,7 @@ describe("admin dashboard in Chromium", () => {
   it("draws the overview's charts from live traffic, and its numbers agree with /api/v1/admin/metrics", {
     timeout: 120_000,
   }, async () => {
-    const call = (p: string, init: RequestInit = {}) => api.call(p, { ...init, key }).then((r) => r.text());
+    const call = (p: string, init: RequestInit = {}) => e2e.api.call(p, { ...init, key }).then((r) => r.text());
     const put = (p: string, value: unknown, headers: Record<string, string> = {}) =>
       call(p, {
         method: "PUT",
@@ -104,7 +94,7 @@ describe("admin dashboard in Chromium", () => {
         body: JSON.stringify({ value }),
       });
     sessionId = (
-      (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
+      (await (await e2e.api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
         sessionId: string;
       }
     ).sessionId;
@@ -127,25 +117,25 @@ describe("admin dashboard in Chromium", () => {
     }
     await new Promise((r) => setTimeout(r, 2500)); // the last interval reaches the time series
 
-    await page.goto(`${api.url}/admin`);
-    await page.getByRole("button", { name: "p95" }).waitFor();
-    await page.getByRole("button", { name: "p95" }).click();
-    await page.getByRole("heading", { name: "p95 latency per tier" }).waitFor();
-    await page.getByRole("button", { name: "p99" }).click();
+    await e2e.page.goto(`${e2e.api.url}/admin`);
+    await e2e.page.getByRole("button", { name: "p95" }).waitFor();
+    await e2e.page.getByRole("button", { name: "p95" }).click();
+    await e2e.page.getByRole("heading", { name: "p95 latency per tier" }).waitFor();
+    await e2e.page.getByRole("button", { name: "p99" }).click();
     for (const chart of ["chart-latency", "chart-hit-ratio", "chart-ops", "chart-conflicts", "chart-stored"]) {
-      const dots = page.locator(`[data-testid="${chart}"] .recharts-line-dots circle`);
+      const dots = e2e.page.locator(`[data-testid="${chart}"] .recharts-line-dots circle`);
       await dots.first().waitFor({ timeout: 20_000 });
       assert.ok((await dots.count()) >= 2, `${chart} has data points`);
-      const d = await page.locator(`[data-testid="${chart}"] path.recharts-line-curve`).first().getAttribute("d");
+      const d = await e2e.page.locator(`[data-testid="${chart}"] path.recharts-line-curve`).first().getAttribute("d");
       assert.match(d ?? "", /^M[\d.,-]+[LC]/, `${chart} draws a line through its points`);
     }
     const shown = {
-      ops: Number(await page.getByTestId("ops-total").textContent()),
-      conflicts: Number(await page.getByTestId("conflicts-total").textContent()),
-      hotHit: await page.getByTestId("hit-ratio-hot").textContent(),
-      p99: await page.locator('[data-testid="latency-tiered-get"] td[data-p99]').getAttribute("data-p99"),
+      ops: Number(await e2e.page.getByTestId("ops-total").textContent()),
+      conflicts: Number(await e2e.page.getByTestId("conflicts-total").textContent()),
+      hotHit: await e2e.page.getByTestId("hit-ratio-hot").textContent(),
+      p99: await e2e.page.locator('[data-testid="latency-tiered-get"] td[data-p99]').getAttribute("data-p99"),
     };
-    const fromApi = (await page.evaluate(async () => (await fetch("/api/v1/admin/metrics?window=15m")).json())) as {
+    const fromApi = (await e2e.page.evaluate(async () => (await fetch("/api/v1/admin/metrics?window=15m")).json())) as {
       operations: { total: number };
       conflicts: { total: number };
       hitRatio: { tier: string; ratio: number }[];
@@ -157,99 +147,103 @@ describe("admin dashboard in Chromium", () => {
     assert.equal(shown.conflicts, fromApi.conflicts.total);
     assert.equal(shown.hotHit, `${(fromApi.hitRatio.find((h) => h.tier === "hot")!.ratio * 100).toFixed(1)}%`);
     assert.equal(Number(shown.p99), fromApi.latency.find((l) => l.tier === "tiered" && l.operation === "get")!.p99);
-    await axe("overview");
-    await shot("overview");
+    await e2e.axe("overview");
+    await e2e.shot("overview");
   });
 
   it("shows each namespace's policy and growth", async () => {
-    await page.goto(`${api.url}/admin/namespaces`);
-    await page.getByTestId("namespaces").waitFor();
-    const row = page.getByRole("row", { name: /^sessions/ });
+    await e2e.page.goto(`${e2e.api.url}/admin/namespaces`);
+    await e2e.page.getByTestId("namespaces").waitFor();
+    const row = e2e.page.getByRole("row", { name: /^sessions/ });
     assert.match((await row.textContent()) ?? "", /durable.*30 min.*turns: last 10/);
-    await axe("namespaces");
-    await shot("namespaces");
+    await e2e.axe("namespaces");
+    await e2e.shot("namespaces");
   });
 
   it("opens a session, steps back through its history, and sees the earlier value and the diff", async () => {
-    await page.goto(`${api.url}/admin/state`);
-    await page.getByLabel("Tenant").selectOption("acme");
-    await page.getByLabel("Namespace").selectOption("sessions");
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByRole("button", { name: new RegExp(sessionId) }).click();
-    await page.getByTestId("record-meta").waitFor();
+    await e2e.page.goto(`${e2e.api.url}/admin/state`);
+    await e2e.page.getByLabel("Tenant").selectOption("acme");
+    await e2e.page.getByLabel("Namespace").selectOption("sessions");
+    await e2e.page.getByRole("button", { name: "Search" }).click();
+    await e2e.page.getByRole("button", { name: new RegExp(sessionId) }).click();
+    await e2e.page.getByTestId("record-meta").waitFor();
     assert.match(
-      (await page.getByTestId("record-meta").textContent()) ?? "",
+      (await e2e.page.getByTestId("record-meta").textContent()) ?? "",
       /Version 4 · served by the (hot|warm) tier · TTL \d+ s/,
     );
-    const current = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as {
+    const current = JSON.parse((await e2e.page.getByTestId("version-value").textContent()) ?? "{}") as {
       turnCount: number;
     };
     assert.equal(current.turnCount, 3);
-    await page.getByTestId("version-2").click();
-    const earlier = JSON.parse((await page.getByTestId("version-value").textContent()) ?? "{}") as {
+    await e2e.page.getByTestId("version-2").click();
+    const earlier = JSON.parse((await e2e.page.getByTestId("version-value").textContent()) ?? "{}") as {
       turnCount: number;
       entities: Record<string, unknown>;
     };
     assert.equal(earlier.turnCount, 1, "version 2 holds the first turn only");
     assert.equal(earlier.entities.name, "Dana Scully");
     assert.equal(earlier.entities.email, undefined, "the email came later");
-    const diff = (await page.getByTestId("version-diff").textContent()) ?? "";
+    const diff = (await e2e.page.getByTestId("version-diff").textContent()) ?? "";
     assert.match(diff, /turnCount/, "the diff from version 1 shows what the first turn changed");
-    await page.getByTestId("version-3").click();
-    assert.match((await page.getByTestId("version-diff").textContent()) ?? "", /email/);
-    await axe("state");
-    await shot("state");
+    await e2e.page.getByTestId("version-3").click();
+    assert.match((await e2e.page.getByTestId("version-diff").textContent()) ?? "", /email/);
+    await e2e.axe("state");
+    await e2e.shot("state");
   });
 
   it("lists the alert rules with their state", async () => {
-    await page.goto(`${api.url}/admin/alerts`);
-    await page.getByTestId("alerts").waitFor();
-    assert.equal(await page.locator('[data-testid="alerts"] tbody tr').count(), 11);
-    assert.match((await page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
-    await axe("alerts");
-    await shot("alerts");
+    await e2e.page.goto(`${e2e.api.url}/admin/alerts`);
+    await e2e.page.getByTestId("alerts").waitFor();
+    assert.equal(await e2e.page.locator('[data-testid="alerts"] tbody tr').count(), 11);
+    assert.match((await e2e.page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
+    await e2e.axe("alerts");
+    await e2e.shot("alerts");
   });
 
   it("shows the outbox: pending events, lag and the newest events", async () => {
-    await page.goto(`${api.url}/admin/outbox`);
-    await page.getByTestId("outbox-events").waitFor();
-    assert.ok((await page.locator('[data-testid="outbox-events"] tbody tr').count()) > 0);
-    assert.match((await page.getByTestId("outbox-pending").textContent()) ?? "", /^\d+$/);
-    await axe("outbox");
-    await shot("outbox");
+    await e2e.page.goto(`${e2e.api.url}/admin/outbox`);
+    await e2e.page.getByTestId("outbox-events").waitFor();
+    assert.ok((await e2e.page.locator('[data-testid="outbox-events"] tbody tr').count()) > 0);
+    assert.match((await e2e.page.getByTestId("outbox-pending").textContent()) ?? "", /^\d+$/);
+    await e2e.axe("outbox");
+    await e2e.shot("outbox");
   });
 
   it("creates a key (shown once) and revokes it", async () => {
-    await page.goto(`${api.url}/admin/keys`);
-    await page.getByLabel("Tenant").fill("e2e-tenant");
-    await page.getByLabel("Name").fill("from the browser");
-    await page.getByRole("button", { name: "Create key" }).click();
-    const created = (await page.getByTestId("created-key").locator("pre").textContent()) ?? "";
+    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
+    await e2e.page.getByLabel("Tenant").fill("e2e-tenant");
+    await e2e.page.getByLabel("Name").fill("from the browser");
+    await e2e.page.getByRole("button", { name: "Create key" }).click();
+    const created = (await e2e.page.getByTestId("created-key").locator("pre").textContent()) ?? "";
     assert.match(created, /^shk_[a-f0-9]{16}_/);
-    assert.equal((await api.call("/api/v1/state/kv/x", { key: created })).status, 404, "the new key works");
+    assert.equal((await e2e.api.call("/api/v1/state/kv/x", { key: created })).status, 404, "the new key works");
     const id = created.split("_")[1]!;
-    await shot("keys");
-    await page.getByRole("button", { name: `Revoke key ${id}` }).click();
-    await page.locator(`[data-testid="key-${id}"] td.bad`).waitFor();
-    assert.equal((await api.call("/api/v1/state/kv/x", { key: created })).status, 401, "the revoked key is refused");
-    await axe("keys");
+    await e2e.shot("keys");
+    await e2e.page.getByRole("button", { name: `Revoke key ${id}` }).click();
+    await e2e.page.locator(`[data-testid="key-${id}"] td.bad`).waitFor();
+    assert.equal(
+      (await e2e.api.call("/api/v1/state/kv/x", { key: created })).status,
+      401,
+      "the revoked key is refused",
+    );
+    await e2e.axe("keys");
   });
 
   it("logs out, and the session is over everywhere (a copied cookie no longer works)", async () => {
-    await page.goto(`${api.url}/admin`);
-    const copied = (await context.cookies()).find((c) => c.name === "sh_admin")!.value;
+    await e2e.page.goto(`${e2e.api.url}/admin`);
+    const copied = (await e2e.context.cookies()).find((c) => c.name === "sh_admin")!.value;
     assert.equal(
-      (await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
+      (await fetch(`${e2e.api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
       200,
     );
-    await page.getByRole("button", { name: "Log out" }).click();
-    await page.waitForURL(`${api.url}/admin/login`);
+    await e2e.page.getByRole("button", { name: "Log out" }).click();
+    await e2e.page.waitForURL(`${e2e.api.url}/admin/login`);
     assert.equal(
-      (await fetch(`${api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
+      (await fetch(`${e2e.api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
       401,
       "the copied cookie is refused after logout",
     );
-    await page.goto(`${api.url}/admin/keys`);
-    assert.equal(new URL(page.url()).pathname, "/admin/login");
+    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
+    assert.equal(new URL(e2e.page.url()).pathname, "/admin/login");
   });
 });

@@ -3,28 +3,22 @@
 // deployment-wide pages, other tenants' state, runs, events and keys absent), mints keys only for its
 // tenant and without platform:admin, and no page it uses calls a route that answers it 403 or 404.
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { Page } from "playwright-core";
-import { type ApiFixture, startApi } from "../helpers/api";
-import { assertAccessible, launchBrowser, SCREENSHOTS } from "../helpers/browser";
+import { before, describe, it } from "node:test";
+import { dashboardSuite } from "../helpers/e2e";
 
 describe("a tenant admin's dashboard (Chromium)", () => {
-  let api: ApiFixture;
-  let page: Page;
-  let closeBrowser: (() => Promise<void>) | undefined;
+  const e2e = dashboardSuite({ env: { STATEHOUSE_STATS_INTERVAL_MS: "1000" }, screenshots: "tenant-admin-" });
   let tenantAdmin: string;
   let acmeRun: string;
   /** Every API answer the pages got that would be an error for a normal page: 403 and 404. */
   const refused: string[] = [];
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_STATS_INTERVAL_MS: "1000" });
-    ({ key: tenantAdmin } = await api.clientFor("acme", ["admin"]));
-    const { key: acme } = await api.clientFor("acme");
-    const { key: globex } = await api.clientFor("globex");
+    ({ key: tenantAdmin } = await e2e.api.clientFor("acme", ["admin"]));
+    const { key: acme } = await e2e.api.clientFor("acme");
+    const { key: globex } = await e2e.api.clientFor("globex");
     const put = (key: string, k: string, value: unknown) =>
-      api.call(`/api/v1/state/kv/${k}`, {
+      e2e.api.call(`/api/v1/state/kv/${k}`, {
         method: "PUT",
         key,
         headers: { "content-type": "application/json" },
@@ -35,7 +29,7 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     const start = async (key: string) =>
       (
         (await (
-          await api.call("/api/v1/workflows", {
+          await e2e.api.call("/api/v1/workflows", {
             method: "POST",
             key,
             headers: { "content-type": "application/json" },
@@ -45,118 +39,107 @@ describe("a tenant admin's dashboard (Chromium)", () => {
       ).runId;
     acmeRun = await start(acme);
     await start(globex);
-    ({ page, close: closeBrowser } = await launchBrowser());
-    page.on("response", (res) => {
+    e2e.page.on("response", (res) => {
       const url = new URL(res.url());
       if (url.pathname.startsWith("/api/") && (res.status() === 403 || res.status() === 404))
         refused.push(`${res.status()} ${url.pathname}${url.search}`);
     });
-    await page.goto(`${api.url}/admin/login`);
-    await page.getByLabel("Admin API key").fill(tenantAdmin);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL(`${api.url}/admin`);
+    await e2e.login(tenantAdmin);
   });
-  after(async () => {
-    await closeBrowser?.();
-    await api?.close();
-  });
-
-  const shot = (name: string) =>
-    page.screenshot({ path: path.join(SCREENSHOTS, `tenant-admin-${name}.png`), fullPage: true });
 
   it("the overview is its tenant's usage and the stores, and the nav has no deployment-wide page", async () => {
-    assert.match((await page.getByTestId("viewer").textContent()) ?? "", /tenant acme/);
-    await page.getByTestId("tenant-usage").waitFor();
-    assert.match((await page.getByRole("heading", { level: 1 }).textContent()) ?? "", /acme/);
+    assert.match((await e2e.page.getByTestId("viewer").textContent()) ?? "", /tenant acme/);
+    await e2e.page.getByTestId("tenant-usage").waitFor();
+    assert.match((await e2e.page.getByRole("heading", { level: 1 }).textContent()) ?? "", /acme/);
     // The page and the API read the same counter; a read that misses the hot tier's budget on a busy
     // machine shows the count a moment later, so compare until they agree (a few reloads at most).
     let shown = "";
     let used = "";
     for (let attempt = 0; attempt < 10; attempt++) {
       used = String(
-        ((await (await api.call("/api/v1/quota", { key: tenantAdmin })).json()) as { operations: { used: number } })
+        ((await (await e2e.api.call("/api/v1/quota", { key: tenantAdmin })).json()) as { operations: { used: number } })
           .operations.used,
       );
-      shown = (await page.getByTestId("tenant-ops").textContent()) ?? "";
+      shown = (await e2e.page.getByTestId("tenant-ops").textContent()) ?? "";
       if (shown === used) break;
       await new Promise((r) => setTimeout(r, 500));
-      await page.reload();
-      await page.getByTestId("tenant-usage").waitFor();
+      await e2e.page.reload();
+      await e2e.page.getByTestId("tenant-usage").waitFor();
     }
     assert.equal(shown, used);
-    await page.getByTestId("stores").waitFor();
-    assert.equal(await page.getByTestId("chart-latency").count(), 0, "no deployment-wide charts");
-    const links = await page.getByRole("navigation", { name: "Admin" }).getByRole("link").allTextContents();
+    await e2e.page.getByTestId("stores").waitFor();
+    assert.equal(await e2e.page.getByTestId("chart-latency").count(), 0, "no deployment-wide charts");
+    const links = await e2e.page.getByRole("navigation", { name: "Admin" }).getByRole("link").allTextContents();
     assert.deepEqual(links, ["Overview", "Namespaces", "State", "Outbox", "Workflows", "API keys", "Quotas"]);
-    await assertAccessible(page, "tenant overview");
-    await shot("overview");
+    await e2e.axe("tenant overview");
+    await e2e.shot("overview");
   });
 
   it("namespaces show their policies", async () => {
-    await page.goto(`${api.url}/admin/namespaces`);
-    await page.getByTestId("namespaces").waitFor();
-    assert.match((await page.getByRole("row", { name: /^sessions/ }).textContent()) ?? "", /durable/);
+    await e2e.page.goto(`${e2e.api.url}/admin/namespaces`);
+    await e2e.page.getByTestId("namespaces").waitFor();
+    assert.match((await e2e.page.getByRole("row", { name: /^sessions/ }).textContent()) ?? "", /durable/);
   });
 
   it("the state browser is its own tenant's, with no picker", async () => {
-    await page.goto(`${api.url}/admin/state`);
-    await page.getByTestId("own-tenant").waitFor();
-    assert.match((await page.getByTestId("own-tenant").textContent()) ?? "", /acme/);
-    assert.equal(await page.getByLabel("Tenant").count(), 0, "no tenant picker");
-    await page.getByLabel("Namespace").selectOption("kv");
-    await page.getByRole("button", { name: "Search" }).click();
-    await page.getByTestId("key-list").waitFor();
-    const keys = (await page.getByTestId("key-list").textContent()) ?? "";
+    await e2e.page.goto(`${e2e.api.url}/admin/state`);
+    await e2e.page.getByTestId("own-tenant").waitFor();
+    assert.match((await e2e.page.getByTestId("own-tenant").textContent()) ?? "", /acme/);
+    assert.equal(await e2e.page.getByLabel("Tenant").count(), 0, "no tenant picker");
+    await e2e.page.getByLabel("Namespace").selectOption("kv");
+    await e2e.page.getByRole("button", { name: "Search" }).click();
+    await e2e.page.getByTestId("key-list").waitFor();
+    const keys = (await e2e.page.getByTestId("key-list").textContent()) ?? "";
     assert.match(keys, /acme-item/);
     assert.doesNotMatch(keys, /globex/);
-    await page.getByRole("button", { name: /acme-item/ }).click();
-    await page.getByTestId("version-value").waitFor();
-    assert.deepEqual(JSON.parse((await page.getByTestId("version-value").textContent()) ?? "null"), { of: "acme" });
-    await assertAccessible(page, "tenant state");
-    await shot("state");
+    await e2e.page.getByRole("button", { name: /acme-item/ }).click();
+    await e2e.page.getByTestId("version-value").waitFor();
+    assert.deepEqual(JSON.parse((await e2e.page.getByTestId("version-value").textContent()) ?? "null"), { of: "acme" });
+    await e2e.axe("tenant state");
+    await e2e.shot("state");
   });
 
   it("the outbox and the workflows are its tenant's", async () => {
-    await page.goto(`${api.url}/admin/outbox`);
-    await page.getByTestId("outbox-events").waitFor();
-    const tenants = await page.locator('[data-testid="outbox-events"] tbody tr td:nth-child(2)').allTextContents();
+    await e2e.page.goto(`${e2e.api.url}/admin/outbox`);
+    await e2e.page.getByTestId("outbox-events").waitFor();
+    const tenants = await e2e.page.locator('[data-testid="outbox-events"] tbody tr td:nth-child(2)').allTextContents();
     assert.ok(tenants.length > 0 && tenants.every((t) => t === "acme"), tenants.join());
-    await page.goto(`${api.url}/admin/workflows`);
-    await page.getByTestId("workflow-runs").waitFor();
-    const runs = (await page.getByTestId("workflow-runs").textContent()) ?? "";
+    await e2e.page.goto(`${e2e.api.url}/admin/workflows`);
+    await e2e.page.getByTestId("workflow-runs").waitFor();
+    const runs = (await e2e.page.getByTestId("workflow-runs").textContent()) ?? "";
     assert.match(runs, new RegExp(acmeRun));
     assert.doesNotMatch(runs, /globex/);
   });
 
   it("keys: mints for its tenant only, never platform:admin; sees only its tenant's", async () => {
-    await page.goto(`${api.url}/admin/keys`);
-    await page.getByTestId("keys").waitFor();
-    const tenants = await page.locator('[data-testid="keys"] tbody tr td:nth-child(2)').allTextContents();
+    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
+    await e2e.page.getByTestId("keys").waitFor();
+    const tenants = await e2e.page.locator('[data-testid="keys"] tbody tr td:nth-child(2)').allTextContents();
     assert.ok(tenants.length >= 2 && tenants.every((t) => t === "acme"), tenants.join());
-    assert.equal(await page.getByRole("checkbox", { name: "platform:admin" }).count(), 0);
-    assert.equal(await page.getByRole("textbox", { name: "Tenant" }).count(), 0, "no tenant field: its own");
-    await page.getByLabel("Name").fill("from the tenant admin");
-    await page.getByRole("button", { name: "Create key" }).click();
-    const created = (await page.getByTestId("created-key").locator("pre").textContent()) ?? "";
+    assert.equal(await e2e.page.getByRole("checkbox", { name: "platform:admin" }).count(), 0);
+    assert.equal(await e2e.page.getByRole("textbox", { name: "Tenant" }).count(), 0, "no tenant field: its own");
+    await e2e.page.getByLabel("Name").fill("from the tenant admin");
+    await e2e.page.getByRole("button", { name: "Create key" }).click();
+    const created = (await e2e.page.getByTestId("created-key").locator("pre").textContent()) ?? "";
     const id = created.split("_")[1]!;
     const info = (
-      (await (await api.call("/api/v1/admin/keys?tenant=acme", { key: api.adminToken })).json()) as {
+      (await (await e2e.api.call("/api/v1/admin/keys?tenant=acme", { key: e2e.api.adminToken })).json()) as {
         keys: { id: string; tenant: string }[];
       }
     ).keys.find((k) => k.id === id);
     assert.equal(info?.tenant, "acme");
-    await assertAccessible(page, "tenant keys");
-    await shot("keys");
+    await e2e.axe("tenant keys");
+    await e2e.shot("keys");
   });
 
   it("quotas: its own row, read-only; alerts: a notice, no call", async () => {
-    await page.goto(`${api.url}/admin/quotas`);
-    await page.getByTestId("quota-acme").waitFor();
-    assert.equal(await page.locator('[data-testid="quota-table"] tbody tr').count(), 1);
-    assert.equal(await page.getByRole("form", { name: "Tenant policy" }).count(), 0, "no form to set limits");
-    await page.goto(`${api.url}/admin/alerts`);
-    await page.getByTestId("platform-only").waitFor();
-    await assertAccessible(page, "tenant quotas");
+    await e2e.page.goto(`${e2e.api.url}/admin/quotas`);
+    await e2e.page.getByTestId("quota-acme").waitFor();
+    assert.equal(await e2e.page.locator('[data-testid="quota-table"] tbody tr').count(), 1);
+    assert.equal(await e2e.page.getByRole("form", { name: "Tenant policy" }).count(), 0, "no form to set limits");
+    await e2e.page.goto(`${e2e.api.url}/admin/alerts`);
+    await e2e.page.getByTestId("platform-only").waitFor();
+    await e2e.axe("tenant quotas");
   });
 
   it("no page called a route that refused it (403/404)", () => {

@@ -2,33 +2,19 @@
 // started server on the real PostgreSQL and Redis with its in-app worker: recent runs with status and
 // progress, a run's checkpoints, the status filter, anonymous visitors refused, axe.
 import assert from "node:assert/strict";
-import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { BrowserContext, Page } from "playwright-core";
-import { type ApiFixture, startApi } from "../helpers/api";
-import { assertAccessible, launchBrowser, SCREENSHOTS } from "../helpers/browser";
+import { before, describe, it } from "node:test";
+import { dashboardSuite } from "../helpers/e2e";
 
 describe("workflows page in Chromium", () => {
-  let api: ApiFixture;
-  let context: BrowserContext;
-  let page: Page;
-  let closeBrowser: (() => Promise<void>) | undefined;
+  const e2e = dashboardSuite({ env: { STATEHOUSE_WORKFLOW_WORKERS: "1", STATEHOUSE_WORKFLOW_POLL_MS: "50" } });
   let key: string;
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_WORKFLOW_WORKERS: "1", STATEHOUSE_WORKFLOW_POLL_MS: "50" });
-    ({ key } = await api.clientFor("acme", ["workflows:run"]));
-    ({ context, page, close: closeBrowser } = await launchBrowser());
+    ({ key } = await e2e.api.clientFor("acme", ["workflows:run"]));
   });
-  after(async () => {
-    await closeBrowser?.();
-    await api?.close();
-  });
-
-  const axe = (name: string) => assertAccessible(page, name);
 
   const startRun = async (input: Record<string, unknown>): Promise<string> => {
-    const res = await api.call("/api/v1/workflows", {
+    const res = await e2e.api.call("/api/v1/workflows", {
       method: "POST",
       key,
       headers: { "content-type": "application/json" },
@@ -39,17 +25,17 @@ describe("workflows page in Chromium", () => {
   };
   const waitStatus = async (runId: string, status: string) => {
     for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
-      const run = (await (await api.call(`/api/v1/workflows/${runId}`, { key })).json()) as { status: string };
+      const run = (await (await e2e.api.call(`/api/v1/workflows/${runId}`, { key })).json()) as { status: string };
       if (run.status === status) return;
     }
     throw new Error(`run ${runId} never reached ${status}`);
   };
 
   it("refuses the page and its API without a session", async () => {
-    await page.goto(`${api.url}/admin/workflows`);
-    assert.equal(new URL(page.url()).pathname, "/admin/login");
-    assert.equal((await fetch(`${api.url}/api/v1/admin/workflows`)).status, 401);
-    assert.equal((await fetch(`${api.url}/api/v1/admin/workflows/acme/run_00000000000000000000`)).status, 401);
+    await e2e.page.goto(`${e2e.api.url}/admin/workflows`);
+    assert.equal(new URL(e2e.page.url()).pathname, "/admin/login");
+    assert.equal((await fetch(`${e2e.api.url}/api/v1/admin/workflows`)).status, 401);
+    assert.equal((await fetch(`${e2e.api.url}/api/v1/admin/workflows/acme/run_00000000000000000000`)).status, 401);
   });
 
   it("lists recent runs with status and progress, and shows a run's checkpoints", async () => {
@@ -57,7 +43,7 @@ describe("workflows page in Chromium", () => {
     await waitStatus(done, "succeeded");
     const failing = await startRun({ steps: 2, failTimes: { "1": 5 } });
     // Writing the plan's side-effect log to the server's disk is off unless the operator turns it on.
-    const refused = await api.call("/api/v1/workflows", {
+    const refused = await e2e.api.call("/api/v1/workflows", {
       method: "POST",
       key,
       headers: { "content-type": "application/json" },
@@ -66,34 +52,31 @@ describe("workflows page in Chromium", () => {
     assert.equal(refused.status, 422);
     await waitStatus(failing, "failed");
 
-    await page.goto(`${api.url}/admin/login`);
-    await page.getByLabel("Admin API key").fill(api.adminToken);
-    await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForURL(`${api.url}/admin`);
-    await page.getByRole("link", { name: "Workflows" }).click();
-    await page.waitForURL(`${api.url}/admin/workflows`);
+    await e2e.login();
+    await e2e.page.getByRole("link", { name: "Workflows" }).click();
+    await e2e.page.waitForURL(`${e2e.api.url}/admin/workflows`);
 
-    const row = page.locator(`tr[data-run="${done}"]`);
+    const row = e2e.page.locator(`tr[data-run="${done}"]`);
     await row.waitFor();
     assert.match(await row.innerText(), /acme\s+plan\s+succeeded\s+4\/4/);
     assert.equal(await row.getByRole("progressbar", { name: "4 of 4 steps" }).getAttribute("value"), "4");
-    assert.match(await page.locator(`tr[data-run="${failing}"]`).innerText(), /failed\s+0\/2/);
+    assert.match(await e2e.page.locator(`tr[data-run="${failing}"]`).innerText(), /failed\s+0\/2/);
 
     await row.getByRole("button", { name: done }).click();
-    const detail = page.getByTestId("workflow-detail");
+    const detail = e2e.page.getByTestId("workflow-detail");
     await detail.waitFor();
-    assert.equal(await page.getByTestId("workflow-detail-status").innerText(), "succeeded");
-    const checkpoints = page.getByTestId("workflow-checkpoints").locator("tbody tr");
+    assert.equal(await e2e.page.getByTestId("workflow-detail-status").innerText(), "succeeded");
+    const checkpoints = e2e.page.getByTestId("workflow-checkpoints").locator("tbody tr");
     assert.equal(await checkpoints.count(), 4);
     assert.match(await checkpoints.nth(3).innerText(), /^4\s+step 4\s+1\s/);
-    await axe("workflows");
-    await page.screenshot({ path: path.join(SCREENSHOTS, "workflows.png"), fullPage: true });
+    await e2e.axe("workflows");
+    await e2e.shot("workflows");
 
-    await page.locator(`tr[data-run="${failing}"]`).getByRole("button").click();
-    await page.getByText(/Failed at step 1: step 1 failed on purpose \(attempt 3\)/).waitFor();
+    await e2e.page.locator(`tr[data-run="${failing}"]`).getByRole("button").click();
+    await e2e.page.getByText(/Failed at step 1: step 1 failed on purpose \(attempt 3\)/).waitFor();
 
-    await page.getByTestId("workflow-status-filter").selectOption("failed");
-    await page.locator(`tr[data-run="${done}"]`).waitFor({ state: "detached" });
-    assert.equal(await page.locator(`tr[data-run="${failing}"]`).count(), 1);
+    await e2e.page.getByTestId("workflow-status-filter").selectOption("failed");
+    await e2e.page.locator(`tr[data-run="${done}"]`).waitFor({ state: "detached" });
+    assert.equal(await e2e.page.locator(`tr[data-run="${failing}"]`).count(), 1);
   });
 });

@@ -15,6 +15,13 @@ export interface ApiFixture {
   clientFor(tenant: string, scopes?: string[]): Promise<{ client: StatehouseClient; key: string; id: string }>;
   /** Raw fetch against the server with an API key. */
   call(path: string, init?: RequestInit & { key?: string }): Promise<Response>;
+  /** `call` with `body` as JSON (`content-type: application/json` unless `headers` name another). */
+  send(
+    method: string,
+    path: string,
+    body: unknown,
+    init?: { key?: string; headers?: Record<string, string> },
+  ): Promise<Response>;
   restart(extraEnv?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
@@ -57,6 +64,14 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
       if (init.key !== undefined && !headers.has("authorization")) headers.set("authorization", `Bearer ${init.key}`);
       return fetch(`${server.url}${path}`, { ...init, headers });
     },
+    send(method, path, body, init = {}) {
+      return fixture.call(path, {
+        method,
+        key: init.key,
+        headers: { "content-type": "application/json", ...init.headers },
+        body: JSON.stringify(body),
+      });
+    },
     async restart(more = {}) {
       await server.stop();
       server = await startServer({ ...env, ...more });
@@ -76,3 +91,40 @@ export const json = (value: unknown): RequestInit => ({
   headers: { "content-type": "application/json" },
   body: JSON.stringify(value),
 });
+
+type Rate = { rps: number; burst: number };
+
+/**
+ * The rate-limit variables for a test server: per API key, and per tenant when given (a test that sends
+ * thousands of requests on purpose raises them; one that tests the limit lowers them).
+ */
+export function rateLimitEnv(perKey: Rate, perTenant?: Rate): Record<string, string> {
+  return {
+    STATEHOUSE_RATE_LIMIT_RPS: String(perKey.rps),
+    STATEHOUSE_RATE_LIMIT_BURST: String(perKey.burst),
+    ...(perTenant && {
+      STATEHOUSE_TENANT_RATE_LIMIT_RPS: String(perTenant.rps),
+      STATEHOUSE_TENANT_RATE_LIMIT_BURST: String(perTenant.burst),
+    }),
+  };
+}
+
+/**
+ * The in-app workflow workers of a test server: how many, how often they poll the queue and scan for
+ * due runs, their lease, and whether steps log their effects (to STATEHOUSE_DATA_DIR/workflow-effects).
+ */
+export function workflowEnv(o: {
+  workers: number;
+  pollMs?: number;
+  scanMs?: number;
+  leaseMs?: number;
+  effectsLog?: boolean;
+}): Record<string, string> {
+  return {
+    STATEHOUSE_WORKFLOW_WORKERS: String(o.workers),
+    ...(o.leaseMs !== undefined && { STATEHOUSE_WORKFLOW_LEASE_MS: String(o.leaseMs) }),
+    ...(o.pollMs !== undefined && { STATEHOUSE_WORKFLOW_POLL_MS: String(o.pollMs) }),
+    ...(o.scanMs !== undefined && { STATEHOUSE_WORKFLOW_SCAN_MS: String(o.scanMs) }),
+    ...(o.effectsLog && { STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" }),
+  };
+}

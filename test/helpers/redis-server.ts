@@ -19,12 +19,15 @@ export interface OwnRedis {
   stop(): Promise<void>;
 }
 
-/** A redis-server of the test's own on a free port, that the test may kill (never the shared one). */
-export async function startOwnRedis(): Promise<OwnRedis> {
-  const port = await freePort();
+/**
+ * A redis-server of the test's own on a free port (or on `port`, to restart one the test killed), that
+ * the test may kill — never the shared one. `args` are added to its command line (cluster mode).
+ */
+export async function startOwnRedis(port?: number, args: string[] = []): Promise<OwnRedis> {
+  const listen = port ?? (await freePort());
   const child = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    ["--port", String(listen), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...args],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -38,8 +41,8 @@ export async function startOwnRedis(): Promise<OwnRedis> {
     child.once("exit", (code) => reject(new Error(`redis-server exited with ${code}`)));
   });
   return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
+    url: `redis://127.0.0.1:${listen}`,
+    port: listen,
     process: child,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -66,40 +69,17 @@ export async function startOwnRedisCluster(): Promise<OwnRedisCluster> {
   const nodes: OwnRedis[] = [];
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
-    const child = spawn(
-      "redis-server",
-      [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
+    const conf = path.join(dir, `nodes-${port}.conf`);
+    nodes.push(
+      await startOwnRedis(port, [
         "--cluster-enabled",
         "yes",
         "--cluster-config-file",
-        path.join(dir, `nodes-${port}.conf`),
+        conf,
         "--cluster-node-timeout",
         "2000",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      ]),
     );
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("cluster node did not start")), 10_000);
-      child.stdout!.on("data", (d: Buffer) => {
-        if (!/Ready to accept connections/.test(d.toString())) return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    nodes.push({
-      url: `redis://127.0.0.1:${port}`,
-      port,
-      process: child,
-      stop: async () => void (child.exitCode === null && child.kill("SIGKILL")),
-    });
   }
   execFileSync(
     "redis-cli",

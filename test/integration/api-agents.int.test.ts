@@ -7,15 +7,10 @@ import { after, before, describe, it } from "node:test";
 import type { StatehouseClient } from "../../server/client";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { startOwnRedis } from "../helpers/redis-server";
+import type { components } from "../../server/client/schema";
 
-type Turn = {
-  reply: string;
-  turn: number | null;
-  version: number | null;
-  intent: string;
-  entities: Record<string, unknown>;
-  degraded: boolean;
-};
+/** A session turn's answer, as the OpenAPI document (and so the typed client) describes it. */
+type Turn = components["schemas"]["TurnResult"];
 
 async function say(
   api: ApiFixture,
@@ -24,12 +19,12 @@ async function say(
   content: string,
   headers: Record<string, string> = {},
 ): Promise<Turn> {
-  const res = await api.call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
-    method: "POST",
-    key,
-    headers: { "content-type": "application/json", ...headers },
-    body: JSON.stringify({ content }),
-  });
+  const res = await api.send(
+    "POST",
+    `/api/v1/agents/assistant/sessions/${sessionId}/messages`,
+    { content },
+    { key, headers },
+  );
   assert.equal(res.status, 200, await res.clone().text());
   return (await res.json()) as Turn;
 }
@@ -138,12 +133,12 @@ describe("agent sessions over HTTP", () => {
   it("streams the reply as server-sent events, then the saved turn", async () => {
     const id = await newSession();
     await say(api, key, id, "my email is bob@example.org");
-    const res = await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
-      body: JSON.stringify({ content: "what is my email?" }),
-    });
+    const res = await api.send(
+      "POST",
+      `/api/v1/agents/assistant/sessions/${id}/messages`,
+      { content: "what is my email?" },
+      { key, headers: { accept: "text/event-stream" } },
+    );
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
     const text = await res.text();
@@ -255,12 +250,12 @@ describe("tenant isolation", () => {
       }
       const list = await a.client.GET("/api/v1/state/{ns}", { params: { path: { ns: "kv" } } });
       assert.deepEqual(list.data!.items, []);
-      const tx = await api.call("/api/v1/transactions", {
-        method: "POST",
-        key: a.key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ operations: [{ op: "delete", namespace: "kv", key: "secret", ifMatch: 1 }] }),
-      });
+      const tx = await api.send(
+        "POST",
+        "/api/v1/transactions",
+        { operations: [{ op: "delete", namespace: "kv", key: "secret", ifMatch: 1 }] },
+        { key: a.key },
+      );
       assert.equal(tx.status, 412);
 
       const still = await b.client.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "secret" } } });
@@ -371,12 +366,12 @@ describe("OpenAI-compatible model adapter", () => {
         ["my email is llm@example.com", "From memory: llm@example.com"],
         "recent turns are replayed",
       );
-      const streamed = await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-        method: "POST",
-        key,
-        headers: { "content-type": "application/json", accept: "text/event-stream" },
-        body: JSON.stringify({ content: "again?" }),
-      });
+      const streamed = await api.send(
+        "POST",
+        `/api/v1/agents/assistant/sessions/${id}/messages`,
+        { content: "again?" },
+        { key, headers: { accept: "text/event-stream" } },
+      );
       const text = await streamed.text();
       assert.equal(seen.at(-1)!.body.stream, true);
       assert.match(text, /event: done\ndata: .*"reply":"From memory: llm@example.com".*"turn":3/);

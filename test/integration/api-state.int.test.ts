@@ -154,14 +154,12 @@ describe("state API over HTTP", () => {
     }
     await problem(await api.call("/api/v1/state/kv/huge-version/history?before=3000000000", { key }), 400, "malformed");
     await problem(await api.call("/api/v1/state/kv/huge-version/versions/3000000000", { key }), 400, "malformed");
-    const tx = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }],
-      }),
-    });
+    const tx = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      { operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }] },
+      { key },
+    );
     await problem(tx, 400, "malformed");
     const ready = (await (await api.call("/api/ready")).json()) as { stores: { tier: string; circuit: string }[] };
     assert.equal(
@@ -186,21 +184,19 @@ describe("state API over HTTP", () => {
       Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000,
       `${after.expiresAt} vs ${created.expiresAt}`,
     );
-    const blind = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] }),
-    });
+    const blind = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      { operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] },
+      { key },
+    );
     await problem(blind, 428, "precondition_required");
-    const createOnly = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }],
-      }),
-    });
+    const createOnly = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      { operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }] },
+      { key },
+    );
     assert.equal(createOnly.status, 200);
   });
 
@@ -344,56 +340,17 @@ describe("state API over HTTP", () => {
       list: [1, 2],
       b: 2,
     });
-    await problem(
-      await api.call("/api/v1/state/kv/doc", {
-        method: "PATCH",
-        key,
-        headers: { "content-type": "application/json-patch+json", "if-match": '"2"' },
-        body: "[]",
-      }),
-      412,
-      "version_conflict",
-    );
-    await problem(
-      await api.call("/api/v1/state/kv/doc", {
-        method: "PATCH",
-        key,
-        headers: { "content-type": "application/json-patch+json" },
-        body: JSON.stringify([{ op: "test", path: "/b", value: 99 }]),
-      }),
-      422,
-      "invalid",
-    );
-    await problem(
-      await api.call("/api/v1/state/kv/doc", {
-        method: "PATCH",
-        key,
-        headers: { "content-type": "application/json-patch+json" },
-        body: JSON.stringify([{ op: "explode", path: "/b" }]),
-      }),
-      422,
-      "invalid",
-    );
-    await problem(
-      await api.call("/api/v1/state/kv/doc", {
-        method: "PATCH",
-        key,
-        headers: { "content-type": "application/json" },
-        body: "{}",
-      }),
-      415,
-      "unsupported_media_type",
-    );
-    await problem(
-      await api.call("/api/v1/state/kv/no-such-doc", {
-        method: "PATCH",
-        key,
-        headers: { "content-type": "application/merge-patch+json" },
-        body: "{}",
-      }),
-      404,
-      "not_found",
-    );
+    // Refused patches: [path, headers, body, status, code].
+    const jsonPatch = { "content-type": "application/json-patch+json" };
+    const refused: [string, Record<string, string>, unknown, number, string][] = [
+      ["/api/v1/state/kv/doc", { ...jsonPatch, "if-match": '"2"' }, [], 412, "version_conflict"],
+      ["/api/v1/state/kv/doc", jsonPatch, [{ op: "test", path: "/b", value: 99 }], 422, "invalid"],
+      ["/api/v1/state/kv/doc", jsonPatch, [{ op: "explode", path: "/b" }], 422, "invalid"],
+      ["/api/v1/state/kv/doc", { "content-type": "application/json" }, {}, 415, "unsupported_media_type"],
+      ["/api/v1/state/kv/no-such-doc", { "content-type": "application/merge-patch+json" }, {}, 404, "not_found"],
+    ];
+    for (const [target, headers, body, status, code] of refused)
+      await problem(await api.send("PATCH", target, body, { key, headers }), status, code);
   });
 
   it("20 concurrent PATCHes without If-Match all land", async () => {
@@ -506,17 +463,17 @@ describe("state API over HTTP", () => {
       { op: "put", namespace: "kv", key: "tx-a", version: 2 },
       { op: "put", namespace: "kv", key: "tx-b", version: 1 },
     ]);
-    const failed = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
+    const failed = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      {
         operations: [
           { op: "delete", namespace: "kv", key: "tx-b" },
           { op: "put", namespace: "kv", key: "tx-a", value: "a3", ifMatch: 1 },
         ],
-      }),
-    });
+      },
+      { key },
+    );
     const body = await problem(failed, 412, "version_conflict");
     assert.equal(body.currentVersion, 2);
     assert.equal(
@@ -524,16 +481,7 @@ describe("state API over HTTP", () => {
       200,
       "the delete was rolled back",
     );
-    await problem(
-      await api.call("/api/v1/transactions", {
-        method: "POST",
-        key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ operations: [] }),
-      }),
-      400,
-      "malformed",
-    );
+    await problem(await api.send("POST", "/api/v1/transactions", { operations: [] }, { key }), 400, "malformed");
   });
 
   it("Idempotency-Key replays the first answer for the same request and answers 409 for another", async () => {
@@ -627,22 +575,17 @@ describe("state API over HTTP", () => {
     assert.equal(revoked.response.status, 204);
     await problem(await api.call("/api/v1/state/kv/x", { key: created.data!.key }), 401, "unauthorized");
     await problem(
-      await api.call("/api/v1/admin/keys", {
-        method: "POST",
-        key: api.adminToken,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ tenant: "Bad Tenant", scopes: ["state:read"] }),
-      }),
+      await api.send(
+        "POST",
+        "/api/v1/admin/keys",
+        { tenant: "Bad Tenant", scopes: ["state:read"] },
+        { key: api.adminToken },
+      ),
       422,
       "invalid",
     );
     await problem(
-      await api.call("/api/v1/admin/keys", {
-        method: "POST",
-        key: api.adminToken,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ tenant: "t", scopes: ["root"] }),
-      }),
+      await api.send("POST", "/api/v1/admin/keys", { tenant: "t", scopes: ["root"] }, { key: api.adminToken }),
       422,
       "invalid",
     );

@@ -8,16 +8,10 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
+import type { components } from "../../server/client/schema";
 
-type Turn = {
-  reply: string;
-  turn: number | null;
-  version: number | null;
-  intent: string;
-  entities: Record<string, unknown>;
-  degraded: boolean;
-  relatedTopic?: { turn: number; text: string; similarity: number };
-};
+/** A turn's answer as the OpenAPI document describes it, with the related topic invoke answers carry. */
+type Turn = components["schemas"]["TurnResult"] & Pick<components["schemas"]["InvokeResult"], "relatedTopic">;
 
 const post = (api: ApiFixture, key: string, path: string, body: unknown) =>
   api.call(path, { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });

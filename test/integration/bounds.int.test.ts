@@ -7,11 +7,9 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { until } from "../helpers/until";
+import { DEEP, deepArray, deepBodies, deepObject } from "../helpers/deep-bodies";
 
 const PROBLEM = "application/problem+json";
-const DEEP = 20_000;
-const deepArray = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
-const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
 
 async function problem(res: Response, status: number, code: string): Promise<Record<string, unknown>> {
   const text = await res.text();
@@ -73,30 +71,12 @@ describe("bounded work over HTTP", () => {
     const before = await record("/api/v1/state/kv/doc");
     const bodies: [string, string, string, string, string?][] = [
       ["PUT", "/api/v1/state/kv/doc", `{"value":${deepArray(DEEP)}}`, "application/json"],
-      ["PATCH", "/api/v1/state/kv/doc", deepObject(DEEP), "application/merge-patch+json"],
-      [
-        "PATCH",
-        "/api/v1/state/kv/doc",
-        `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`,
-        "application/json-patch+json",
-      ],
+      ...deepBodies(),
       [
         "PATCH",
         "/api/v1/state/kv/doc",
         `[{"op":"replace","path":"/n","value":${deepObject(DEEP)}}]`,
         "application/json-patch+json",
-      ],
-      [
-        "POST",
-        "/api/v1/transactions",
-        `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`,
-        "application/json",
-      ],
-      [
-        "POST",
-        "/api/v1/agents/assistant/invoke",
-        `{"messages":[{"role":"user","content":"hi, I am Ada"}],"entities":{"x":${deepObject(DEEP)}}}`,
-        "application/json",
       ],
       [
         "POST",

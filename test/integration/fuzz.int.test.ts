@@ -6,19 +6,8 @@ import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { type ApiFixture, startApi } from "../helpers/api";
-
-/** A seeded PRNG so a failure can be replayed (the seed is printed). */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
+import { prng } from "../helpers/random";
 
 interface Hostile {
   method: string;
@@ -36,8 +25,7 @@ describe("fuzzing the API", () => {
 
   before(async () => {
     api = await startApi({
-      STATEHOUSE_RATE_LIMIT_RPS: "100000",
-      STATEHOUSE_RATE_LIMIT_BURST: "100000",
+      ...rateLimitEnv({ rps: 100_000, burst: 100_000 }),
       STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024),
     });
     ({ key } = await api.clientFor("fuzz"));

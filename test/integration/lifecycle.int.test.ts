@@ -31,13 +31,7 @@ describe("lifecycle through the API: idle and absolute expiry, swept from every 
   it("an idle TTL slides on reads; both kinds expire, become tombstones in warm and hot, and are counted", {
     timeout: 60_000,
   }, async () => {
-    const put = (k: string, body: unknown) =>
-      api.call(`/api/v1/state/kv/${k}`, {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const put = (k: string, body: unknown) => api.send("PUT", `/api/v1/state/kv/${k}`, body, { key });
     const get = (k: string) => api.call(`/api/v1/state/kv/${k}`, { key });
     const before = await (await api.call("/metrics")).text();
 
@@ -151,12 +145,12 @@ describe("a session's rolling window over 500 turns", () => {
     for (let turn = 1; turn <= 500; turn++) {
       // Turns of varying length (up to ~3 KiB), each about one of ten topics.
       const filler = " and more detail".repeat((turn * 37) % 190);
-      const res = await api.call(`/api/v1/agents/assistant/sessions/${sessionId}/messages`, {
-        method: "POST",
-        key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ content: `Turn ${turn} is about ${topics[turn % topics.length]}${filler}.` }),
-      });
+      const res = await api.send(
+        "POST",
+        `/api/v1/agents/assistant/sessions/${sessionId}/messages`,
+        { content: `Turn ${turn} is about ${topics[turn % topics.length]}${filler}.` },
+        { key },
+      );
       assert.equal(res.status, 200, `turn ${turn}`);
       if (turn % 50 === 0) {
         const state = await api.call(`/api/v1/state/sessions/${sessionId}`, { key });

@@ -13,7 +13,8 @@ import { loadConfig } from "../../server/config";
 import { buildServices, type Services } from "../../server/container";
 import { StatehouseSaver } from "../../server/langgraph/checkpointer";
 import { loadDeclaredNamespaces } from "../../server/lifecycle/declared-namespaces";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { queuedRun } from "../../server/workflows/service";
+import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
 import { until } from "../helpers/until";
 
 const PROBLEM = "application/problem+json";
@@ -45,12 +46,7 @@ describe("domain-owned namespaces through the state API", () => {
   const keys: Record<string, string> = {};
 
   before(async () => {
-    api = await startApi({
-      STATEHOUSE_WORKFLOW_WORKERS: "1",
-      STATEHOUSE_WORKFLOW_POLL_MS: "50",
-      STATEHOUSE_WORKFLOW_SCAN_MS: "300",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    api = await startApi(workflowEnv({ workers: 1, pollMs: 50, scanMs: 300, effectsLog: true }));
     const mint = async (name: string, scopes: string[]) => (keys[name] = (await api.clientFor(TENANT, scopes)).key);
     await mint("plain", ["state:read", "state:write"]);
     await mint("agents", ["state:read", "state:write", "agents:invoke"]);
@@ -259,17 +255,17 @@ describe("domain-owned namespaces through the state API", () => {
 
   it("a transaction mixing an open and an owned namespace is refused whole, naming the operation", async () => {
     const wf = owned.find((o) => o.ns === "workflows")!;
-    const res = await api.call("/api/v1/transactions", {
-      method: "POST",
-      key: keys.workflows!,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
+    const res = await api.send(
+      "POST",
+      "/api/v1/transactions",
+      {
         operations: [
           { op: "put", namespace: "kv", key: "mixed", value: 1 },
           { op: "delete", namespace: "workflows", key: wf.key },
         ],
-      }),
-    });
+      },
+      { key: keys.workflows! },
+    );
     const body = await forbidden(res, "mixed transaction");
     assert.equal(body.index, 1);
     assert.match(String(body.detail), /^operations\[1\]: namespace workflows/);
@@ -283,48 +279,31 @@ describe("domain-owned namespaces through the state API", () => {
   it("a forged queued run cannot be written, so no worker runs it", async () => {
     const runId = `run_${"f".repeat(20)}`;
     const now = new Date().toISOString();
-    const forged = {
+    const forged = queuedRun({
       runId,
       type: "plan",
       input: { steps: 3, effectsLog: "forged" },
-      status: "queued",
       totalSteps: 3,
-      completedSteps: 0,
-      results: [],
-      checkpoints: [],
-      failedAttempts: 0,
-      attemptsTotal: 0,
       maxAttempts: 3,
-      lease: null,
-      notBefore: 0,
-      cancelRequested: false,
-      resumes: 0,
-      lastError: null,
-      result: null,
-      error: null,
       createdAt: now,
-      startedAt: null,
-      finishedAt: null,
-    };
+    });
     for (const key of [keys.plain!, keys.workflows!, keys.admin!]) {
       await forbidden(
-        await api.call(`/api/v1/state/workflows/${runId}`, {
-          method: "PUT",
-          key,
-          headers: { "content-type": "application/json", "if-none-match": "*" },
-          body: JSON.stringify({ value: forged }),
-        }),
+        await api.send(
+          "PUT",
+          `/api/v1/state/workflows/${runId}`,
+          { value: forged },
+          { key, headers: { "if-none-match": "*" } },
+        ),
         "PUT forged run",
       );
       await forbidden(
-        await api.call("/api/v1/transactions", {
-          method: "POST",
-          key,
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({
-            operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }],
-          }),
-        }),
+        await api.send(
+          "POST",
+          "/api/v1/transactions",
+          { operations: [{ op: "put", namespace: "workflows", key: runId, value: forged, ifNoneMatch: "*" }] },
+          { key },
+        ),
         "forged run in a transaction",
       );
     }
@@ -372,24 +351,19 @@ describe("domain-owned namespaces through the state API", () => {
     );
     // embeddings and features stay the product teams': a state:write key writes them.
     for (const ns of ["embeddings", "features"]) {
-      const res = await api.call(`/api/v1/state/${ns}/doc-1`, {
-        method: "PUT",
-        key: keys.plain!,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value: { v: [0.1, 0.2] } }),
-      });
+      const res = await api.send(
+        "PUT",
+        `/api/v1/state/${ns}/doc-1`,
+        { value: { v: [0.1, 0.2] } },
+        { key: keys.plain! },
+      );
       assert.equal(res.status, 201, ns);
     }
   });
 
   it("profile vectors earlier versions left in embeddings are deleted at start-up; product records there are kept", async () => {
     const put = (key: string, value: unknown) =>
-      api.call(`/api/v1/state/embeddings/${encodeURIComponent(key)}`, {
-        method: "PUT",
-        key: keys.plain!,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value }),
-      });
+      api.send("PUT", `/api/v1/state/embeddings/${encodeURIComponent(key)}`, { value }, { key: keys.plain! });
     const legacy = {
       model: "hashed-bow-v1",
       dim: 256,

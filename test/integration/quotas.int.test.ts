@@ -16,29 +16,15 @@ type Usage = {
   bytesStored: { used: number; limit: number | null };
 };
 
+const MERGE_PATCH = { "content-type": "application/merge-patch+json" };
+
 describe("tenant quotas", () => {
   let api: ApiFixture;
   const setPolicy = (tenant: string, body: unknown) =>
-    api.call(`/api/v1/admin/tenants/${tenant}/policy`, {
-      method: "PUT",
-      key: api.adminToken,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    api.send("PUT", `/api/v1/admin/tenants/${tenant}/policy`, body, { key: api.adminToken });
   const put = (key: string, path: string, value: unknown, headers: Record<string, string> = {}) =>
-    api.call(`/api/v1/state/${path}`, {
-      method: "PUT",
-      key,
-      headers: { "content-type": "application/json", ...headers },
-      body: JSON.stringify({ value }),
-    });
-  const post = (key: string, path: string, body: unknown) =>
-    api.call(path, {
-      method: "POST",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    api.send("PUT", `/api/v1/state/${path}`, { value }, { key, headers });
+  const post = (key: string, path: string, body: unknown) => api.send("POST", path, body, { key });
   const warmRows = async (tenant: string) => {
     const c = new pg.Client({ connectionString: api.db.url });
     await c.connect();
@@ -93,17 +79,8 @@ describe("tenant quotas", () => {
       429,
     );
     assert.equal((await api.call("/api/v1/state/kv/k0", { method: "DELETE", key })).status, 429);
-    assert.equal(
-      (
-        await api.call("/api/v1/state/kv/k0", {
-          method: "PATCH",
-          key,
-          headers: { "content-type": "application/merge-patch+json" },
-          body: '{"x":1}',
-        })
-      ).status,
-      429,
-    );
+    const patched = await api.send("PATCH", "/api/v1/state/kv/k0", { x: 1 }, { key, headers: MERGE_PATCH });
+    assert.equal(patched.status, 429);
     assert.equal(
       (await post(key, "/api/v1/agents/assistant/invoke", { messages: [{ role: "user", content: "hi" }] })).status,
       429,
@@ -242,14 +219,7 @@ describe("tenant quotas", () => {
     assert.equal((await setPolicy("q-admin", { unknownField: 1 })).status, 400);
     assert.equal((await setPolicy("Bad Tenant!", { operationsPerDay: 1 })).status, 422);
     assert.equal(
-      (
-        await api.call("/api/v1/admin/tenants/q-admin/policy", {
-          method: "PUT",
-          key,
-          headers: { "content-type": "application/json" },
-          body: '{"operationsPerDay":1}',
-        })
-      ).status,
+      (await api.send("PUT", "/api/v1/admin/tenants/q-admin/policy", { operationsPerDay: 1 }, { key })).status,
       403,
     );
     // Partial updates keep the other fields.

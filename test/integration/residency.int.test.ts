@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
+import type { components } from "../../server/client/schema";
 import { type ApiFixture, startApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
 import { startOwnPostgres } from "../helpers/own-postgres";
@@ -11,30 +12,13 @@ import { startServer } from "../helpers/server";
 import { eventually } from "../helpers/metrics";
 
 type Problem = { status: number; code: string; detail: string; tenantRegion?: string; serverRegion?: string };
-type Residency = {
-  serverRegion: string;
-  pins: { tenant: string; region: string }[];
-  storedIn: { tenant: string; region: string }[];
-  audit: {
-    tenant: string;
-    tenantRegion: string;
-    serverRegion: string;
-    operation: string;
-    namespace: string | null;
-    key: string | null;
-    actor: string | null;
-  }[];
-};
+/** The admin residency report, as the OpenAPI document (and so the typed client) describes it. */
+type Residency = components["schemas"]["Residency"];
 
 describe("data residency", () => {
   let api: ApiFixture;
   const setPolicy = (tenant: string, body: unknown) =>
-    api.call(`/api/v1/admin/tenants/${tenant}/policy`, {
-      method: "PUT",
-      key: api.adminToken,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(body),
-    });
+    api.send("PUT", `/api/v1/admin/tenants/${tenant}/policy`, body, { key: api.adminToken });
   const send = (key: string, method: string, path: string, body?: unknown, contentType = "application/json") =>
     api.call(path, {
       method,

@@ -97,33 +97,6 @@ describe("round trips on the real services", () => {
     assert.equal(counts.sql.length, 0);
   });
 
-  it("a hot copy in the layout before the packed field is never served; the promotion replaces it", async () => {
-    const ref = { tenant: "t", namespace: "kv", key: "legacy" };
-    const rec = await store.put(ref, "current");
-    const key = (store.hot as RedisStore).recordKey(ref);
-    await redisClient.del(key);
-    // What builds before the packed field wrote: fields only, the value in j, and here a newer version
-    // than warm's, which must not stop the promotion.
-    await redisClient.hset(key, {
-      v: rec.version + 5,
-      d: "0",
-      j: JSON.stringify("stale"),
-      s: 1,
-      c: 1,
-      u: 1,
-      e: "",
-      z: 7,
-      i: "",
-    });
-    const got = await store.get(ref);
-    assert.equal(got?.tier, "warm");
-    assert.equal(got?.value, "current");
-    await new Promise((r) => setTimeout(r, 50)); // the promotion is not awaited by the read
-    const again = await store.get(ref);
-    assert.deepEqual([again?.tier, again?.value, again?.version], ["hot", "current", rec.version]);
-    assert.equal(await redisClient.hexists(key, "j"), 0, "the old value field is gone");
-  });
-
   it("a strong read skips hot", async () => {
     const ref = { tenant: "t", namespace: "kv", key: "s1" };
     await store.put(ref, "x");

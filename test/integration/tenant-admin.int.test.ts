@@ -5,7 +5,7 @@
 // a tenant shares the tenant's bucket, and the RateLimit headers agree.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
 
 type Problem = { status: number; code: string; detail: string; [k: string]: unknown };
 type Key = { id: string; tenant: string; scopes: string[]; revokedAt: string | null };
@@ -320,12 +320,7 @@ describe("per-tenant rate limit", () => {
   let api: ApiFixture;
   before(async () => {
     // Keys may burst 100; the tenant's bucket holds 4 and refills one token every 10 s.
-    api = await startApi({
-      STATEHOUSE_RATE_LIMIT_RPS: "100",
-      STATEHOUSE_RATE_LIMIT_BURST: "100",
-      STATEHOUSE_TENANT_RATE_LIMIT_RPS: "0.1",
-      STATEHOUSE_TENANT_RATE_LIMIT_BURST: "4",
-    });
+    api = await startApi(rateLimitEnv({ rps: 100, burst: 100 }, { rps: 0.1, burst: 4 }));
   });
   after(async () => {
     await api?.close();

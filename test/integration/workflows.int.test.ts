@@ -8,8 +8,8 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadConfig } from "../../server/config";
 import { buildServices } from "../../server/container";
-import type { RunView } from "../../server/workflows/service";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { queuedRun, type RunView } from "../../server/workflows/service";
+import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
 import { until as poll } from "../helpers/until";
 
 const PROBLEM = "application/problem+json";
@@ -38,13 +38,7 @@ describe("workflows over HTTP", () => {
   let otherKey: string;
 
   before(async () => {
-    api = await startApi({
-      STATEHOUSE_WORKFLOW_WORKERS: "2",
-      STATEHOUSE_WORKFLOW_LEASE_MS: "3000",
-      STATEHOUSE_WORKFLOW_POLL_MS: "50",
-      STATEHOUSE_WORKFLOW_SCAN_MS: "500",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    api = await startApi(workflowEnv({ workers: 2, leaseMs: 3000, pollMs: 50, scanMs: 500, effectsLog: true }));
     ({ key } = await api.clientFor("acme", ["workflows:run"]));
     ({ key: otherKey } = await api.clientFor("globex", ["workflows:run"]));
   });
@@ -379,29 +373,8 @@ describe("workflows over HTTP", () => {
     try {
       const ref = (k: string) => ({ tenant: "acme", namespace: "workflows", key: k });
       await direct.state.put(ref("not-a-run"), { status: "queued" }, { createOnly: true });
-      const queued = (runId: string, type: string, input: unknown, totalSteps: number) => ({
-        runId,
-        type,
-        input,
-        status: "queued",
-        totalSteps,
-        completedSteps: 0,
-        results: [],
-        checkpoints: [],
-        failedAttempts: 0,
-        attemptsTotal: 0,
-        maxAttempts: 3,
-        lease: null,
-        notBefore: 0,
-        cancelRequested: false,
-        resumes: 0,
-        lastError: null,
-        result: null,
-        error: null,
-        createdAt: new Date().toISOString(),
-        startedAt: null,
-        finishedAt: null,
-      });
+      const queued = (runId: string, type: string, input: unknown, totalSteps: number) =>
+        queuedRun({ runId, type, input, totalSteps, maxAttempts: 3, createdAt: new Date().toISOString() });
       const badSchema = `run_${"b".repeat(20)}`;
       const tooLarge = `run_${"l".repeat(20)}`;
       const sparse = `run_${"d".repeat(20)}`;

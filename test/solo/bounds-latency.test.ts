@@ -4,10 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { type ApiFixture, startApi } from "../helpers/api";
-
-const DEEP = 20_000;
-const deepArray = (depth: number) => `${"[".repeat(depth)}1${"]".repeat(depth)}`;
-const deepObject = (depth: number) => `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+import { type DeepRequest, deepBodies } from "../helpers/deep-bodies";
 
 describe("bounded work answers within a second", () => {
   let api: ApiFixture;
@@ -30,27 +27,9 @@ describe("bounded work answers within a second", () => {
 
   it("deep bodies and the root-copy JSON Patch: 4xx within 1 s, health within 1 s after", async () => {
     const rootCopy = JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ op: "copy", from: "", path: `/c${i}` })));
-    const requests: [string, string, string, string][] = [
+    const requests: DeepRequest[] = [
       ["PATCH", "/api/v1/state/kv/doc", rootCopy, "application/json-patch+json"],
-      ["PATCH", "/api/v1/state/kv/doc", deepObject(DEEP), "application/merge-patch+json"],
-      [
-        "PATCH",
-        "/api/v1/state/kv/doc",
-        `[{"op":"add","path":"/x","value":${deepArray(DEEP)}}]`,
-        "application/json-patch+json",
-      ],
-      [
-        "POST",
-        "/api/v1/transactions",
-        `{"operations":[{"op":"put","namespace":"kv","key":"doc","value":${deepArray(DEEP)}}]}`,
-        "application/json",
-      ],
-      [
-        "POST",
-        "/api/v1/agents/assistant/invoke",
-        `{"messages":[{"role":"user","content":"hi"}],"entities":{"x":${deepObject(DEEP)}}}`,
-        "application/json",
-      ],
+      ...deepBodies(),
     ];
     for (let round = 0; round < 3; round++) {
       for (const [method, path, body, contentType] of requests) {

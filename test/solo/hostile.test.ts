@@ -12,7 +12,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import pg from "pg";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { SCOPES } from "../../server/auth/api-keys";
+import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
+import { prng } from "../helpers/random";
 
 interface Route {
   method: string;
@@ -35,32 +37,10 @@ interface Answer {
   ms: number;
 }
 
-const SCOPES = [
-  "state:read",
-  "state:write",
-  "agents:invoke",
-  "workflows:run",
-  "checkpoints:read",
-  "admin",
-  "platform:admin",
-];
-
 /** Whether a key with `held` may call a route that needs `needed` (docs/api.md: Routes and scopes). */
 function grants(held: readonly string[], needed: string): boolean {
   if (held.includes(needed) || held.includes("platform:admin")) return true;
   return held.includes("admin") && needed !== "platform:admin";
-}
-
-/** A seeded PRNG, so a failure can be replayed (the seed is printed). */
-function prng(seed: number) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Texts that are slow for NLP libraries and naive patterns, each 32 000 characters (the content limit). */
@@ -98,13 +78,8 @@ describe("a hostile tenant against every route", () => {
 
   before(async () => {
     // Generous rate limits: the suite sends thousands of requests from one tenant on purpose.
-    api = await startApi({
-      STATEHOUSE_RATE_LIMIT_RPS: "1000000",
-      STATEHOUSE_RATE_LIMIT_BURST: "1000000",
-      STATEHOUSE_TENANT_RATE_LIMIT_RPS: "1000000",
-      STATEHOUSE_TENANT_RATE_LIMIT_BURST: "1000000",
-      STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on",
-    });
+    const generous = { rps: 1_000_000, burst: 1_000_000 };
+    api = await startApi({ ...rateLimitEnv(generous, generous), STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" });
     const doc = (await (await fetch(`${api.url}/api/v1/openapi.json`)).json()) as {
       paths: Record<
         string,

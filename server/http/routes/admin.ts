@@ -12,7 +12,8 @@ import {
   TenantList,
 } from "../admin-schemas";
 import { HttpError } from "../problem";
-import { listPageJson, problems, type RouteKit, reply } from "./kit";
+import { problems, type RouteKit, reply } from "./kit";
+import { keyPageJson } from "./state";
 
 export function registerAdminRoutes({ define }: RouteKit): void {
   // POST /api/v1/admin/keys – create a key for the caller's tenant (any tenant: platform admins); the key is in this answer only
@@ -186,11 +187,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, query }) => {
       const tenant = visibleTenant(principal, params.tenant);
       const page = await services.state.list(tenant, params.ns, query);
-      return reply(c, AdminKeyPage, {
-        tenant,
-        namespace: params.ns,
-        ...listPageJson(page),
-      });
+      return reply(c, AdminKeyPage, { tenant, ...keyPageJson(params.ns, page) });
     },
   );
 

@@ -3,7 +3,6 @@ import type { RouteConfig } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { z as zod } from "zod";
-import type { ListPage } from "../../state/store";
 import type { Handled, RouteSpec } from "../route";
 
 type AnyObject = zod.ZodObject<zod.ZodRawShape>;
@@ -85,18 +84,4 @@ export function reply<S extends zod.ZodType>(
   status: ContentfulStatusCode = 200,
 ): Response {
   return c.json(body as never, status);
-}
-
-/** A page of keys as the list routes answer it (state and admin): each key's version, times and size, and the cursor. */
-export function listPageJson(page: ListPage) {
-  return {
-    items: page.items.map((i) => ({
-      key: i.key,
-      version: i.version,
-      updatedAt: i.updatedAt.toISOString(),
-      expiresAt: i.expiresAt?.toISOString() ?? null,
-      sizeBytes: i.sizeBytes,
-    })),
-    ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
-  };
 }

@@ -5,12 +5,12 @@ import { StateError } from "../../state/errors";
 import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
 import type { Precondition, WriteOutcome } from "../../state/service";
-import { LIMITS, type StateRecord } from "../../state/store";
+import { LIMITS, type ListPage, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
 import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
-import { listPageJson, problems, reply } from "./kit";
+import { problems, reply } from "./kit";
 
 const NsKey = z.object({
   ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
@@ -99,6 +99,21 @@ const TransactionBody = z
   })
   .openapi("TransactionRequest");
 
+/** A page of a namespace's keys as the state API and the admin API both answer it. */
+export function keyPageJson(namespace: string, page: ListPage) {
+  return {
+    namespace,
+    items: page.items.map((i) => ({
+      key: i.key,
+      version: i.version,
+      updatedAt: i.updatedAt.toISOString(),
+      expiresAt: i.expiresAt?.toISOString() ?? null,
+      sizeBytes: i.sizeBytes,
+    })),
+    ...(page.nextCursor ? { nextCursor: page.nextCursor } : {}),
+  };
+}
+
 export function recordJson(r: StateRecord) {
   return {
     ...(r.durable === false ? { durable: false as const } : {}),
@@ -116,6 +131,28 @@ export function recordJson(r: StateRecord) {
 }
 
 export const etag = (version: number) => `"${version}"`;
+
+/**
+ * Answers a write with its record and new ETag: 202 and `Statehouse-Durability: buffered` when it was
+ * accepted while the warm tier was down (visible now, durable once replayed; design: Failure behaviour);
+ * otherwise `status`, `location` (a created record), and `Statehouse-Size-Warning` when the value is
+ * over its namespace's warning level.
+ */
+function writeResponse(c: Context, outcome: WriteOutcome, status: 200 | 201, location?: string) {
+  c.header("etag", etag(outcome.record.version));
+  if (outcome.record.durable === false) {
+    c.header("statehouse-durability", "buffered");
+    return c.json(recordJson(outcome.record), 202);
+  }
+  const warning = outcome.sizeWarning;
+  if (warning)
+    c.header(
+      "statehouse-size-warning",
+      `${warning.sizeBytes} bytes exceeds the warning level of ${warning.warnBytes} (limit ${warning.failBytes})`,
+    );
+  if (location) c.header("location", location);
+  return c.json(recordJson(outcome.record), status);
+}
 
 /** Reads If-Match / If-None-Match. Returns the precondition; a non-numeric ETag can never match. */
 function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyVersion?: boolean } {
@@ -293,9 +330,13 @@ export function registerStateRoutes({ define }: RouteKit): void {
         idleTtlSeconds: body.idleTtlSeconds,
         actor: principal.keyId,
       });
-      if (outcome.created && outcome.record.durable !== false)
-        c.header("location", `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`);
-      return writeResponse(c, outcome, outcome.created ? 201 : 200);
+      if (!outcome.created) return writeResponse(c, outcome, 200);
+      return writeResponse(
+        c,
+        outcome,
+        201,
+        `/api/v1/state/${encodeURIComponent(params.ns)}/${encodeURIComponent(params.key)}`,
+      );
     },
   );
 
@@ -408,10 +449,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
         limit: query.limit,
         cursor: query.cursor,
       });
-      return c.json({
-        namespace: params.ns,
-        ...listPageJson(page),
-      });
+      return c.json(keyPageJson(params.ns, page));
     },
   );
 
@@ -612,26 +650,6 @@ function parseIfMatch(v: string | number | undefined, index: number): number | u
   if (n === undefined || !Number.isSafeInteger(Number(n)) || Number(n) < 1 || Number(n) > LIMITS.maxVersion)
     throw new HttpError("malformed", `operations[${index}].ifMatch must be a version such as "3"`);
   return Number(n);
-}
-
-/**
- * The answer to a PUT or PATCH: the record with its ETag, 202 and `Statehouse-Durability: buffered` when it
- * was accepted while the warm tier is down (visible now, durable once replayed), and the size warning when
- * the value is over its namespace's warning level.
- */
-function writeResponse(c: Context, outcome: WriteOutcome, status: 200 | 201) {
-  c.header("etag", etag(outcome.record.version));
-  if (outcome.record.durable === false) {
-    c.header("statehouse-durability", "buffered");
-    return c.json(recordJson(outcome.record), 202);
-  }
-  const warning = outcome.sizeWarning;
-  if (warning)
-    c.header(
-      "statehouse-size-warning",
-      `${warning.sizeBytes} bytes exceeds the warning level of ${warning.warnBytes} (limit ${warning.failBytes})`,
-    );
-  return c.json(recordJson(outcome.record), status);
 }
 
 /** Turns If-Match: * and unmatchable ETags into concrete answers: * needs an existing record, a foreign ETag never matches. */
