@@ -87,7 +87,8 @@ local cur = tonumber(redis.call('HGET', KEYS[1], 'v'))
 if cur and cur >= tonumber(ARGV[1]) then return 0 end
 local r = ''
 if ARGV[2] ~= '1' then r = pack(ARGV[1], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[11], ARGV[3]) end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'r', r, 's', ARGV[4], 'c', ARGV[5], 'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[2], 'r', r, 's', ARGV[4], 'c', ARGV[5],
+  'u', ARGV[6], 'e', ARGV[7], 'z', ARGV[8], 'i', ARGV[11])
 local ttl = tonumber(ARGV[10])
 if ARGV[2] == '1' then ttl = tonumber(ARGV[9])
 elseif ARGV[7] ~= '' then
