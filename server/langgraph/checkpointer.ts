@@ -18,7 +18,7 @@ import {
   writesSortKey,
 } from "@langchain/langgraph-checkpoint";
 import { LRUCache } from "lru-cache";
-import { isConflict } from "../state/errors";
+import { isConflict, isStateError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRecord, StateRef } from "../state/store";
 
@@ -351,12 +351,17 @@ export class StatehouseSaver extends BaseCheckpointSaver {
   }
 
   /**
-   * The thread's head, from the hot tier. When the hot tier lost it (restart, expiry), it is rebuilt
-   * from the stored checkpoints: the newest id, as PostgresSaver defines "latest".
+   * The thread's head, from the hot tier. When the hot tier lost it (restart, expiry) or cannot answer
+   * (down, its circuit open), it is rebuilt from the stored checkpoints: the newest id, as PostgresSaver
+   * defines "latest". The hot tier only ever speeds this up; the checkpoints are the truth.
    */
   private async readHead(threadId: string, ns: string, consistency?: "strong"): Promise<Head | undefined> {
     const cacheKey = `${threadId}\u0000${ns}`;
-    const stored = await this.read<HeadValue>(headKey(threadId, ns), consistency, HEADS_NAMESPACE);
+    const hotDown = (err: unknown) => {
+      if (!isStateError(err) || err.code !== "unavailable") throw err;
+      return undefined;
+    };
+    const stored = await this.read<HeadValue>(headKey(threadId, ns), consistency, HEADS_NAMESPACE).catch(hotDown);
     if (stored) {
       const head = { ...(stored.value as HeadValue), version: stored.version };
       this.heads.set(cacheKey, head);
@@ -368,13 +373,13 @@ export class StatehouseSaver extends BaseCheckpointSaver {
       .pop();
     this.heads.delete(cacheKey);
     if (!newest) return undefined;
-    // Writes unknown: say yes, so readers look.
+    // Writes unknown: say yes, so readers look. A hot tier that cannot take the head now gets it later.
     await this.updateHead(
       threadId,
       ns,
       (head) => (head && head.id >= newest ? undefined : { id: newest, writes: true }),
       null,
-    );
+    ).catch(hotDown);
     return this.heads.get(cacheKey) ?? { id: newest, writes: true, version: 0 };
   }
 

@@ -8,6 +8,7 @@ import pg from "pg";
 import { loadConfig } from "../../server/config";
 import { buildServices, type Services } from "../../server/container";
 import { StatehouseSaver } from "../../server/langgraph/checkpointer";
+import { StateError } from "../../server/state/errors";
 import { createTestDatabase, createTestRedis, type TestDatabase } from "../helpers/services";
 
 describe("StatehouseSaver on Redis + PostgreSQL", () => {
@@ -79,6 +80,32 @@ describe("StatehouseSaver on Redis + PostgreSQL", () => {
     assert.equal(latest?.config.configurable?.checkpoint_id, config.configurable?.checkpoint_id);
     assert.deepEqual(latest?.checkpoint.channel_values, { messages: ["0", "1", "2"] });
     assert.deepEqual(latest?.pendingWrites, [["task", "messages", ["w"]]]);
+  });
+
+  it("the head is rebuilt from the stored checkpoints while the hot tier cannot answer", async () => {
+    const saver = new StatehouseSaver({ state: services.state, tenant: "t4" });
+    let config = { configurable: { thread_id: "hot-down", checkpoint_ns: "" } } as Parameters<
+      StatehouseSaver["put"]
+    >[0];
+    for (let step = 1; step <= 2; step++)
+      config = await saver.put(config, checkpoint(Array.from({ length: step }, (_, i) => String(i))), meta(step), {
+        messages: step,
+      });
+    // The heads live in the hot tier only: every call on them answers `unavailable`, as with its circuit open.
+    const unavailable = () => Promise.reject(new StateError("unavailable", "redis is unavailable (circuit open)"));
+    const onHeads = (ref: { namespace: string }) => ref.namespace === "checkpoint-heads";
+    const hotDown = new Proxy(services.state, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver);
+        if (prop !== "readStored" && prop !== "put") return typeof value === "function" ? value.bind(target) : value;
+        return (ref: { namespace: string }, ...rest: unknown[]) =>
+          onHeads(ref) ? unavailable() : (value as (...a: unknown[]) => unknown).call(target, ref, ...rest);
+      },
+    });
+    const fresh = new StatehouseSaver({ state: hotDown, tenant: "t4" });
+    const latest = await fresh.getTuple({ configurable: { thread_id: "hot-down" } });
+    assert.equal(latest?.config.configurable?.checkpoint_id, config.configurable?.checkpoint_id);
+    assert.deepEqual(latest?.checkpoint.channel_values, { messages: ["0", "1"] });
   });
 
   it("stores each checkpoint once (no history rows) and compresses large values", async () => {
