@@ -13,10 +13,12 @@ export const PROFILE_TOPICS = 20;
 export const RELATED_MIN_SIMILARITY = 0.2;
 
 const STOPWORDS = new Set(
-  "a an and are as at be but by can could do does for from had has have hi hello hey how i i'm if in is it it's me " +
+  (
+    "a an and are as at be but by can could do does for from had has have hi hello hey how i i'm if in is it it's me " +
     "my of on or our please so that the their them then there these they this to us was we were what when where " +
     "which who why will with would you your yes no not just also about again should shall may might must am " +
-    "been being into than too very".split(" "),
+    "been being into than too very"
+  ).split(" "),
 );
 
 export type Vector = Float64Array;

@@ -50,8 +50,10 @@ export function chunkRanges(text: string, chunkChars: number): [number, number][
 }
 
 const STOP = new Set(
-  "the and that this with from have were been their there which would could about into than then them they what when " +
-    "where your will shall also some such only other more most very just over under".split(" "),
+  (
+    "the and that this with from have were been their there which would could about into than then them they what when " +
+    "where your will shall also some such only other more most very just over under"
+  ).split(" "),
 );
 
 /** Extractive summary: the `count` sentences with the most frequent content words, in document order. */
