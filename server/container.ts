@@ -57,7 +57,7 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   const s3 = s3ArchiveOptions(config);
   const cold = s3 ? ArchiveStore.onS3(s3) : ArchiveStore.onFilesystem(path.join(config.dataDir, "archive"));
 
-  const { health, hotCall, warmCall, tiers, tiered } = composeTiers({
+  const { health, hotCall, patientHotCall, warmCall, tiers, tiered } = composeTiers({
     ...{ hot, warm, cold, redis, keyPrefix: config.STATEHOUSE_KEY_PREFIX, namespaces, measure, lifecycle },
     config,
   });
@@ -89,7 +89,7 @@ export async function buildStateEngine(config: Config, clients: Clients) {
     await tiered.close();
   };
   return {
-    ...{ config, telemetry, namespaces, health, hotCall, warmCall, tiers, tiered, warm, store },
+    ...{ config, telemetry, namespaces, health, hotCall, patientHotCall, warmCall, tiers, tiered, warm, store },
     ...{ model, state, tenantPolicies, invalidation, lifecycle, namespaceLabel, close, policies },
     runs: new RunRepository(db.prisma),
   };
@@ -151,10 +151,9 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   });
   await invalidation.subscribe((m) => (m.type === "api_key" ? keys.forget(m.id) : tenantPolicies.forget(m.tenant)));
   await ensureAdminKey(keys, config);
-
   const sessions = new AdminSessions(config.STATEHOUSE_SESSION_SECRET);
   const prefix = config.STATEHOUSE_KEY_PREFIX;
-  const sessionDenylist = sessionDenylistFor(redis, prefix, hotCall);
+  const sessionDenylist = sessionDenylistFor(redis, prefix, engine.patientHotCall);
   // Failure counts shared through Redis when there is one; a Redis that cannot answer within the hot
   // timeout leaves each instance its own count (the failure path must not wait out a store timeout).
   const authThrottle = new AuthThrottle({

@@ -1,3 +1,4 @@
+import { errorName } from "../logger";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { MiddlewareHandler } from "hono";
@@ -163,7 +164,12 @@ export function createApi(services: Services): Api {
     if (session && !safeEqual(c.req.header("x-csrf-token") ?? "", session.csrf))
       return problemResponse(new HttpError("forbidden", "logging out needs the session's X-CSRF-Token header"));
     // Ends the session everywhere, not just in this browser: a copied cookie stops working too.
-    if (session) await services.sessionDenylist.revoke(session).catch(() => {});
+    if (session)
+      await services.sessionDenylist.revoke(session).catch((err: unknown) =>
+        services.log.warn("a logout could not be recorded in the session denylist; the cookie still works elsewhere", {
+          error: errorName(err),
+        }),
+      );
     c.header("set-cookie", services.sessions.clearCookie(secure(c.req.url, c.req.header("x-forwarded-proto"))));
     return c.body(null, 204);
   });

@@ -107,5 +107,10 @@ export function composeTiers(o: TierParts) {
       });
     },
   });
-  return { health, hotCall, warmCall, tiers, tiered };
+  /**
+   * Hot calls that must not be abandoned early, given as long as a warm write: session revocations and
+   * checks (a revocation lost to the short hot timeout would leave a copied cookie working after logout).
+   */
+  const patientHotCall: Call = (fn) => health.hot.call(fn, bufferTimeoutMs);
+  return { health, hotCall, patientHotCall, warmCall, tiers, tiered };
 }
