@@ -1,5 +1,6 @@
-// npm run client:generate – writes server/client/schema.d.ts (the typed client's types) from the API's
-// OpenAPI document. test/integration/openapi.int.test.ts fails when the committed file is out of date.
+// Writes server/client/schema.d.ts (the typed client's types) from the API's OpenAPI document. Like the Prisma
+// client it is generated, not committed: `npm install` and `scripts/prepare-start.mjs` (npm start, npm test, the
+// bench) run this; `npm run client:generate` after changing a route's schema while developing.
 import { writeFileSync } from "node:fs";
 import { generateClientTypes } from "../server/client/generate";
 

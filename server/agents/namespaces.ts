@@ -1,11 +1,7 @@
 // The namespaces agents own: conversation sessions and their profile vectors.
-import { definePolicy, KiB, MiB, type NamespaceOwner } from "../state/namespaces";
+import { CACHED_VECTORS, definePolicy, KiB, MiB, namespaceOwner } from "../state/namespaces";
 
-const AGENTS: NamespaceOwner = {
-  domain: "agents",
-  readScope: "agents:invoke",
-  use: "/api/v1/agents/{agent}/sessions (scope agents:invoke)",
-};
+const AGENTS = namespaceOwner("agents", "agents:invoke", "/api/v1/agents/{agent}/sessions (scope agents:invoke)");
 
 export const SESSIONS_POLICY = definePolicy({
   name: "sessions",
@@ -25,11 +21,7 @@ export const SESSIONS_POLICY = definePolicy({
 
 export const AGENT_PROFILES_POLICY = definePolicy({
   name: "agent-profiles",
-  kind: "model",
-  durability: "durable",
+  ...CACHED_VECTORS,
   description: "Agents' per-session profile vectors (server/agents/profiles.ts); served hot-first",
-  ttlSeconds: 30 * 24 * 3600,
-  hotTtlSeconds: 24 * 3600,
-  maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
   owner: AGENTS,
 });

@@ -47,37 +47,20 @@ export interface RequestLimit {
   setting?: string;
 }
 
+/** A limit: past it, a problem with `code`, or (`{ otherwise }`) what happens instead where it is not refused. */
 const row = (
   name: string,
   limit: number,
   unit: RequestLimit["unit"],
   bounds: string,
-  code: HttpErrorCode,
+  past: HttpErrorCode | { otherwise: string },
   setting?: string,
 ): RequestLimit => ({
   name,
   limit,
   unit,
   bounds,
-  status: STATUS[code],
-  code,
-  ...(setting ? { setting } : {}),
-});
-
-/** A limit past which the request is not refused with a problem, but its work is cut short (or Node answers). */
-const cut = (
-  name: string,
-  limit: number,
-  unit: RequestLimit["unit"],
-  bounds: string,
-  otherwise: string,
-  setting?: string,
-): RequestLimit => ({
-  name,
-  limit,
-  unit,
-  bounds,
-  otherwise,
+  ...(typeof past === "string" ? { status: STATUS[past], code: past } : past),
   ...(setting ? { setting } : {}),
 });
 
@@ -205,42 +188,45 @@ export function requestLimits(
       "rate_limited",
       "STATEHOUSE_AUTH_FAILURES",
     ),
-    cut(
+    row(
       "request-ms",
       config.STATEHOUSE_REQUEST_TIMEOUT_MS,
       "milliseconds",
       "time for a request's headers and body to arrive (headers: `STATEHOUSE_HEADERS_TIMEOUT_MS`)",
-      "408, connection closed",
+      { otherwise: "408, connection closed" },
       "STATEHOUSE_REQUEST_TIMEOUT_MS",
     ),
-    cut(
+    row(
       "agent-text-prefix-chars",
       AGENT_TEXT_PREFIX_CHARS,
       "characters",
       "what entity extraction, intent, summary lines and embeddings read of each message (the whole message is stored and answered)",
-      "not refused: the rest is not analysed",
+      { otherwise: "not refused: the rest is not analysed" },
     ),
-    cut(
+    row(
       "agent-task-ms",
       config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
       "milliseconds",
       "CPU time of one text-analysis task in the worker pool (one message, or one batch document)",
-      "the task's worker is recycled; the turn answers without that message's entities, a batch item reports `failed`",
+      {
+        otherwise:
+          "the task's worker is recycled; the turn answers without that message's entities, a batch item reports `failed`",
+      },
       "STATEHOUSE_AGENT_TASK_TIMEOUT_MS",
     ),
-    cut(
+    row(
       "agent-task-wait-ms",
       AGENT_TASK_MAX_WAIT_MS,
       "milliseconds",
       "how long a task waits behind its own tenant's earlier tasks (each tenant has one task running at a time)",
-      "given up: answered as over budget",
+      { otherwise: "given up: answered as over budget" },
     ),
-    cut(
+    row(
       "agent-tasks-queued",
       AGENT_TASKS_QUEUED_PER_TENANT,
       "items",
       "text-analysis tasks one tenant may have waiting in the pool",
-      "refused at once: answered as over budget",
+      { otherwise: "refused at once: answered as over budget" },
     ),
   ];
 }

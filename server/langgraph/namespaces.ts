@@ -1,11 +1,11 @@
 // The namespaces the LangGraph checkpointer owns: checkpoints and each thread's newest one.
-import { definePolicy, KiB, MiB, type NamespaceOwner } from "../state/namespaces";
+import { definePolicy, KiB, MiB, namespaceOwner } from "../state/namespaces";
 
-const CHECKPOINTER: NamespaceOwner = {
-  domain: "checkpointer",
-  readScope: "checkpoints:read",
-  use: "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)",
-};
+const CHECKPOINTER = namespaceOwner(
+  "checkpointer",
+  "checkpoints:read",
+  "the LangGraph checkpointer, StatehouseSaver (server/langgraph/checkpointer.ts)",
+);
 
 export const CHECKPOINTS_POLICY = definePolicy({
   name: "checkpoints",

@@ -1,25 +1,24 @@
 // The outbox table's SQL: the relay's locked batches, retention of published events, the event id, and the admin views.
 import type { PrismaClient } from "../db/generated/client";
 
-/** What consumers receive. `id` is unique per change: deduplicate on it (delivery is at least once). */
-export interface OutboxEvent {
+/** Which change an event is: its id and the record version it announces. */
+interface EventHeader {
   id: string;
   tenant: string;
   namespace: string;
   key: string;
   version: number;
+}
+
+/** What consumers receive. `id` is unique per change: deduplicate on it (delivery is at least once). */
+export interface OutboxEvent extends EventHeader {
   operation: "put" | "delete";
   at: string;
   payload: Record<string, unknown>;
 }
 
 /** An event as the dashboard lists it (published or not). */
-export interface OutboxEventSummary {
-  id: string;
-  tenant: string;
-  namespace: string;
-  key: string;
-  version: number;
+export interface OutboxEventSummary extends EventHeader {
   operation: string;
   createdAt: Date;
   publishedAt: Date | null;
@@ -128,11 +127,7 @@ export class OutboxRepository {
       ...(tenant === undefined ? [] : [tenant]),
     );
     return rows.map((r) => ({
-      id: eventId(r.id),
-      tenant: r.tenant,
-      namespace: r.namespace,
-      key: r.key,
-      version: r.version,
+      ...header(r),
       operation: r.operation,
       createdAt: r.created_at,
       publishedAt: r.published_at,
@@ -150,14 +145,20 @@ export class OutboxRepository {
   }
 }
 
+function header(r: {
+  id: bigint | number;
+  tenant: string;
+  namespace: string;
+  key: string;
+  version: number;
+}): EventHeader {
+  return { id: eventId(r.id), tenant: r.tenant, namespace: r.namespace, key: r.key, version: r.version };
+}
+
 function toEvent(r: PendingRow): OutboxEvent {
   const payload = (typeof r.payload === "string" ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>;
   return {
-    id: eventId(r.id),
-    tenant: r.tenant,
-    namespace: r.namespace,
-    key: r.key,
-    version: r.version,
+    ...header(r),
     operation: r.operation,
     at: r.created_at.toISOString(),
     payload,

@@ -20,15 +20,19 @@ export type StateErrorCode =
   | "operations_quota_exceeded"
   | "storage_quota_exceeded";
 
-export class StateError extends Error {
+/** An error with a stable `code` the HTTP layer maps (server/http/problem.ts); `details` are safe to show. */
+export class CodedError<Code extends string> extends Error {
   constructor(
-    readonly code: StateErrorCode,
+    readonly code: Code,
     message: string,
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
-    this.name = "StateError";
   }
+}
+
+export class StateError extends CodedError<StateErrorCode> {
+  override name = "StateError";
 }
 
 /** The expected version did not match. `current` is the live version, or null when the key is absent. */

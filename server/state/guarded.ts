@@ -1,6 +1,7 @@
 import type { CircuitBreaker, CircuitBreakerOptions } from "./circuit-breaker";
 import { StoreHealth } from "./health";
 import type { StateStore } from "./store";
+import { RECORD_OPERATIONS } from "./store";
 
 export interface GuardOptions {
   /**
@@ -21,13 +22,7 @@ export interface GuardedStore extends StateStore {
 }
 
 const GUARDED_METHODS = [
-  "get",
-  "put",
-  "delete",
-  "list",
-  "history",
-  "getVersion",
-  "transact",
+  ...RECORD_OPERATIONS,
   "setIfNewer",
   "importRecord",
   "dropArchived",

@@ -1,28 +1,8 @@
 import { inOperation, VersionConflictError } from "./errors";
-import {
-  type Capability,
-  type CopyRef,
-  type DeleteResult,
-  type ListOptions,
-  type ListPage,
-  type NamespaceStats,
-  type StateRecord,
-  type StateRef,
-  type StateStore,
-  type Tombstone,
-  type TransactionOp,
-  type TransactionResult,
-  type WriteOptions,
-  encodeValue,
-  isTombstone,
-  listQuery,
-  storedMeta,
-  toPage,
-  unsupported,
-  validateRef,
-  validateWriteOptions,
-  writtenMeta,
-} from "./store";
+import type { Capability, CopyRef, DeleteResult, ListOptions, ListPage, NamespaceStats, StateRecord } from "./store";
+import type { StateRef, StateStore, Tombstone, TransactionOp, TransactionResult, WriteOptions } from "./store";
+import { encodeValue, isTombstone, listQuery, storedMeta, toPage, unsupported, validateRef } from "./store";
+import { validateWriteOptions, writtenMeta } from "./store";
 
 interface Entry {
   version: number;

@@ -31,6 +31,11 @@ export interface NamespaceOwner {
   readonly use: string;
 }
 
+/** A domain's claim on the namespaces it declares: `owner("agents", "agents:invoke", "/api/v1/agents/…")`. */
+export function namespaceOwner(domain: string, readScope: Scope, use: string): NamespaceOwner {
+  return { domain, readScope, use };
+}
+
 /** Upgrades a value stored at schema version `from` to `from + 1`. */
 export type Upgrader = (value: unknown) => unknown;
 
@@ -79,6 +84,15 @@ export interface NamespacePolicy {
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 
+/** Vectors kept a month and served hot-first: embeddings and agents' profile vectors. */
+export const CACHED_VECTORS = {
+  kind: "model",
+  durability: "durable",
+  ttlSeconds: 30 * 24 * 3600,
+  hotTtlSeconds: 24 * 3600,
+  maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
+} as const;
+
 type PolicyInput = Pick<NamespacePolicy, "name" | "kind" | "description" | "durability"> & Partial<NamespacePolicy>;
 
 /** Fills in the defaults every namespace shares. */
@@ -121,12 +135,8 @@ export const GENERAL_NAMESPACES: readonly NamespacePolicy[] = [
   }),
   definePolicy({
     name: "embeddings",
-    kind: "model",
-    durability: "durable",
+    ...CACHED_VECTORS,
     description: "Cached vectors; served hot-first",
-    ttlSeconds: 30 * 24 * 3600,
-    hotTtlSeconds: 24 * 3600,
-    maxBytes: { warn: 256 * KiB, fail: 2 * MiB },
   }),
   definePolicy({
     name: "features",

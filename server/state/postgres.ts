@@ -1,29 +1,9 @@
 import { inOperation, VersionConflictError } from "./errors";
-import {
-  type Capability,
-  type DeleteResult,
-  type HistoryEntry,
-  type HistoryOptions,
-  type ListOptions,
-  type ListPage,
-  type NamespaceStats,
-  type StateRecord,
-  type StateRef,
-  type StateStore,
-  type TransactionOp,
-  type TransactionResult,
-  type WriteOptions,
-  decodeCursor,
-  encodeValue,
-  expiryOf,
-  LIMITS,
-  listLimit,
-  toPage,
-  unsupported,
-  validateNamespaceName,
-  validateRef,
-  validateWriteOptions,
-} from "./store";
+import type { Capability, DeleteResult, HistoryEntry, HistoryOptions, ListOptions, ListPage } from "./store";
+import type { NamespaceStats, StateRecord, StateRef, StateStore, TransactionOp, TransactionResult } from "./store";
+import type { WriteOptions } from "./store";
+import { decodeCursor, encodeValue, expiryOf, LIMITS, listLimit, toPage, unsupported } from "./store";
+import { RECORD_OPERATIONS, validateNamespaceName, validateRef, validateWriteOptions } from "./store";
 import { InvalidError } from "./errors";
 import type { PrismaClient } from "../db/generated/client";
 import { live, parseJson, type RecordRow, type Sql, stored, toRecord } from "../db/state-records";
@@ -142,17 +122,7 @@ export class PostgresStore implements StateStore {
     private readonly sql: Sql = prisma,
   ) {
     // Every state operation maps data exceptions to `invalid`, so bad input cannot trip the breaker.
-    for (const method of [
-      "get",
-      "put",
-      "delete",
-      "list",
-      "history",
-      "getVersion",
-      "transact",
-      "importRecord",
-      "dropArchived",
-    ] as const) {
+    for (const method of [...RECORD_OPERATIONS, "importRecord", "dropArchived"] as const) {
       const original = this[method].bind(this) as (...a: unknown[]) => Promise<unknown>;
       (this as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
         original(...args).catch(dataExceptionAsInvalid);

@@ -1,27 +1,9 @@
 import { Cluster, Redis } from "ioredis";
 import { VersionConflictError } from "./errors";
-import {
-  type Capability,
-  type CopyRef,
-  type DeleteResult,
-  type ListEntry,
-  type ListOptions,
-  type ListPage,
-  type NamespaceStats,
-  type StateRecord,
-  type StateRef,
-  type StateStore,
-  type Tombstone,
-  type WriteOptions,
-  encodeValue,
-  expiryOf,
-  isTombstone,
-  listQuery,
-  toPage,
-  unsupported,
-  validateRef,
-  validateWriteOptions,
-} from "./store";
+import type { Capability, CopyRef, DeleteResult, ListEntry, ListOptions, ListPage, NamespaceStats } from "./store";
+import type { StateRecord, StateRef, StateStore, Tombstone, WriteOptions } from "./store";
+import { encodeValue, expiryOf, isTombstone, listQuery, toPage, unsupported, validateRef } from "./store";
+import { validateWriteOptions } from "./store";
 
 export type RedisClient = Redis | Cluster;
 

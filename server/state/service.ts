@@ -5,19 +5,9 @@ import { inOperation, isConflict, NotFoundError, StateError } from "./errors";
 import { measureJson } from "./json-measure";
 import { applyJsonPatchBounded, validateJsonPatch, type PatchOperation } from "./json-patch";
 import type { NamespacePolicy, NamespaceRegistry } from "./namespaces";
-import {
-  type DeleteResult,
-  type HistoryEntry,
-  type ListOptions,
-  type ListPage,
-  type ReadOptions,
-  type StateRecord,
-  type StateRef,
-  type StateStore,
-  type TransactionOp,
-  type TransactionResult,
-  LIMITS,
-} from "./store";
+import type { DeleteResult, HistoryEntry, ListOptions, ListPage, ReadOptions, StateRecord, StateRef } from "./store";
+import type { StateStore, TransactionOp, TransactionResult } from "./store";
+import { LIMITS } from "./store";
 import type { PlannedWrite } from "../policies/admission";
 
 export type PatchFormat = "merge" | "json-patch";

@@ -232,6 +232,9 @@ export function isTombstone(r: StateRecord | Tombstone): r is Tombstone {
 // ---------------------------------------------------------------------------------------------
 // Validation shared by every store, so they reject exactly the same inputs.
 
+/** The record operations every tier implements; wrappers that treat each alike (guards, error mapping) list these. */
+export const RECORD_OPERATIONS = ["get", "put", "delete", "list", "history", "getVersion", "transact"] as const;
+
 export const LIMITS = {
   /** Versions are 32-bit in PostgreSQL; anything above can never match a record. */
   maxVersion: 2_147_483_647,

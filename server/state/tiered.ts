@@ -1,25 +1,9 @@
 import { InvalidError, isStateError, type StateError, VersionConflictError } from "./errors";
 import { type JournalEntry, newJournalId, type WriteJournal } from "./journal";
-import {
-  type Capability,
-  type DeleteResult,
-  type HistoryEntry,
-  type HistoryOptions,
-  type ListOptions,
-  type ListPage,
-  type ReadOptions,
-  type StateRecord,
-  type StateRef,
-  type StateStore,
-  type Tombstone,
-  type TransactionOp,
-  type TransactionResult,
-  type WriteOptions,
-  fullHistory,
-  refKey,
-  unsupported,
-  validateRef,
-} from "./store";
+import type { Capability, DeleteResult, HistoryEntry, HistoryOptions, ListOptions, ListPage } from "./store";
+import type { ReadOptions, StateRecord, StateRef, StateStore, Tombstone, TransactionOp } from "./store";
+import type { TransactionResult, WriteOptions } from "./store";
+import { fullHistory, refKey, unsupported, validateRef } from "./store";
 
 export type Durability = "durable" | "ephemeral";
 

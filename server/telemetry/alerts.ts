@@ -28,6 +28,12 @@ const MIN = 60_000;
  * windows as the rule; the rules' `for` durations are not applied here (Prometheus applies them).
  * The alert names equal the rule names (a test keeps them in step).
  */
+const FIRES = {
+  above: (v: number, threshold: number) => v > threshold,
+  below: (v: number, threshold: number) => v < threshold,
+  at: (v: number, threshold: number) => v === threshold,
+};
+
 export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
   const now = input.now ?? Date.now();
   const { series } = input;
@@ -38,7 +44,7 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     summary: string,
     value: number | null,
     threshold: number,
-    firing: (v: number) => boolean,
+    fires: "above" | "below" | "at" = "above",
   ) =>
     out.push({
       alert,
@@ -46,7 +52,7 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
       summary,
       value,
       threshold,
-      state: value === null || Number.isNaN(value) ? "no_data" : firing(value) ? "firing" : "inactive",
+      state: value === null || Number.isNaN(value) ? "no_data" : FIRES[fires](value, threshold) ? "firing" : "inactive",
       source: "in-process",
     });
 
@@ -58,30 +64,9 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     );
     return h ? histogramQuantile(0.99, h.boundaries, h.counts) : null;
   };
-  push(
-    "StatehouseHotLatencyHigh",
-    "warning",
-    "Hot tier p99 latency is over its 10 ms SLO",
-    p99("hot"),
-    0.01,
-    (v) => v > 0.01,
-  );
-  push(
-    "StatehouseWarmLatencyHigh",
-    "warning",
-    "Warm tier p99 latency is over its 100 ms SLO",
-    p99("warm"),
-    0.1,
-    (v) => v > 0.1,
-  );
-  push(
-    "StatehouseColdLatencyHigh",
-    "warning",
-    "Cold tier p99 latency is over its 1 s SLO",
-    p99("cold"),
-    1,
-    (v) => v > 1,
-  );
+  push("StatehouseHotLatencyHigh", "warning", "Hot tier p99 latency is over its 10 ms SLO", p99("hot"), 0.01);
+  push("StatehouseWarmLatencyHigh", "warning", "Warm tier p99 latency is over its 100 ms SLO", p99("warm"), 0.1);
+  push("StatehouseColdLatencyHigh", "warning", "Cold tier p99 latency is over its 1 s SLO", p99("cold"), 1);
 
   const errorRatio = (windowMs: number) => {
     let all = 0;
@@ -93,26 +78,13 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     }
     return all ? bad / all : null;
   };
-  const r5m = errorRatio(5 * MIN),
-    r30m = errorRatio(30 * MIN),
-    r1h = errorRatio(60 * MIN),
-    r6h = errorRatio(360 * MIN);
-  push(
-    "StatehouseErrorBudgetBurnFast",
-    "critical",
-    "Statehouse is burning its error budget fast",
-    r1h === null || r5m === null ? null : Math.min(r1h, r5m),
-    0.0144,
-    (v) => v > 0.0144,
-  );
-  push(
-    "StatehouseErrorBudgetBurnSlow",
-    "warning",
-    "Statehouse is burning its error budget",
-    r6h === null || r30m === null ? null : Math.min(r6h, r30m),
-    0.006,
-    (v) => v > 0.006,
-  );
+  // Multiwindow burn rate: the long window says the budget burns, the short one that it still does.
+  const burn = (longMin: number, shortMin: number) => {
+    const [long, short] = [errorRatio(longMin * MIN), errorRatio(shortMin * MIN)];
+    return long === null || short === null ? null : Math.min(long, short);
+  };
+  push("StatehouseErrorBudgetBurnFast", "critical", "Statehouse is burning its error budget fast", burn(60, 5), 0.0144);
+  push("StatehouseErrorBudgetBurnSlow", "warning", "Statehouse is burning its error budget", burn(360, 30), 0.006);
 
   const sum = (metric: string, since: number, match: (a: Record<string, string>) => boolean) =>
     series
@@ -143,7 +115,6 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     "More than 20% of writes to a namespace conflict",
     worstConflict ?? (writes.length ? 0 : null),
     0.2,
-    (v) => v > 0.2,
   );
 
   const hits = sum("statehouse.cache.requests", now - 15 * MIN, (a) => a.tier === "hot" && a.result === "hit");
@@ -154,7 +125,7 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     "Hot tier hit ratio dropped below 50%",
     reads / 900 > 1 ? hits / reads : reads ? 1 : null,
     0.5,
-    (v) => v < 0.5,
+    "below",
   );
 
   let worstGrowth: number | null = null;
@@ -176,7 +147,6 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     "A namespace is projected to pass its storage quota within 3 days",
     worstGrowth,
     1,
-    (v) => v > 1,
   );
 
   push(
@@ -185,24 +155,10 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     "A store's circuit breaker is open",
     input.circuits.some((c) => c.state === "open") ? 2 : 0,
     2,
-    (v) => v === 2,
+    "at",
   );
-  push(
-    "StatehouseStoreDown",
-    "critical",
-    "A store does not answer",
-    input.stores.some((s) => !s.up) ? 0 : 1,
-    0,
-    (v) => v === 0,
-  );
-  push(
-    "StatehouseOutboxLag",
-    "warning",
-    "Outbox events are waiting more than 5 minutes",
-    input.outboxLagSeconds,
-    300,
-    (v) => v > 300,
-  );
+  push("StatehouseStoreDown", "critical", "A store does not answer", input.stores.some((s) => !s.up) ? 0 : 1, 0, "at");
+  push("StatehouseOutboxLag", "warning", "Outbox events are waiting more than 5 minutes", input.outboxLagSeconds, 300);
   return out;
 }
 

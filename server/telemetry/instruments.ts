@@ -22,94 +22,74 @@ export interface Instruments {
   httpServerDuration: HistogramRecorder;
 }
 
-const DESCRIPTIONS = {
-  operationDuration:
-    "Duration of state operations, per tier (hot, warm, cold) and for the tiered store as a whole (tiered)",
-  cacheRequests: "Reads per tier that found the record (hit) or not (miss)",
-  conflicts: "Writes refused because the expected version did not match",
-  size: "Size of values at write",
-  lifecycleEvents: "Lifecycle actions: size warnings and rejections, expiries, archives, restores, hot repairs",
-  agentTurnDuration: "Agent turns, end to end",
-  httpServerDuration: "HTTP requests by route template, method and status",
+type Spec = { name: string; description: string } & ({ unit: string; buckets: number[] } | { unit?: undefined });
+
+/** One line an instrument: its metric name, unit and buckets (histograms), and description. */
+const SPECS: Record<keyof Instruments, Spec> = {
+  operationDuration: {
+    name: "statehouse.state.operation.duration",
+    unit: "s",
+    buckets: DURATION_BUCKETS,
+    description:
+      "Duration of state operations, per tier (hot, warm, cold) and for the tiered store as a whole (tiered)",
+  },
+  cacheRequests: {
+    name: "statehouse.cache.requests",
+    description: "Reads per tier that found the record (hit) or not (miss)",
+  },
+  conflicts: {
+    name: "statehouse.state.conflicts",
+    description: "Writes refused because the expected version did not match",
+  },
+  size: { name: "statehouse.state.size", unit: "By", buckets: SIZE_BUCKETS, description: "Size of values at write" },
+  lifecycleEvents: {
+    name: "statehouse.lifecycle.events",
+    description: "Lifecycle actions: size warnings and rejections, expiries, archives, restores, hot repairs",
+  },
+  agentTurnDuration: {
+    name: "statehouse.agent.turn.duration",
+    unit: "s",
+    buckets: DURATION_BUCKETS,
+    description: "Agent turns, end to end",
+  },
+  httpServerDuration: {
+    name: "statehouse.http.server.duration",
+    unit: "s",
+    buckets: DURATION_BUCKETS,
+    description: "HTTP requests by route template, method and status",
+  },
 };
+
+function build(make: (spec: Spec) => HistogramRecorder | CounterRecorder): Instruments {
+  return Object.fromEntries(
+    Object.entries(SPECS).map(([field, spec]) => [field, make(spec)]),
+  ) as unknown as Instruments;
+}
 
 /** The same instruments on the hot path's fast recorders (server/telemetry/fast-metrics.ts). */
 export function createFastInstruments(fast: FastMetrics): Instruments {
-  return {
-    operationDuration: fast.histogram("statehouse.state.operation.duration", {
-      unit: "s",
-      description: DESCRIPTIONS.operationDuration,
-      boundaries: DURATION_BUCKETS,
-    }),
-    cacheRequests: fast.counter("statehouse.cache.requests", { description: DESCRIPTIONS.cacheRequests }),
-    conflicts: fast.counter("statehouse.state.conflicts", { description: DESCRIPTIONS.conflicts }),
-    size: fast.histogram("statehouse.state.size", {
-      unit: "By",
-      description: DESCRIPTIONS.size,
-      boundaries: SIZE_BUCKETS,
-    }),
-    lifecycleEvents: fast.counter("statehouse.lifecycle.events", { description: DESCRIPTIONS.lifecycleEvents }),
-    agentTurnDuration: fast.histogram("statehouse.agent.turn.duration", {
-      unit: "s",
-      description: DESCRIPTIONS.agentTurnDuration,
-      boundaries: DURATION_BUCKETS,
-    }),
-    httpServerDuration: fast.histogram("statehouse.http.server.duration", {
-      unit: "s",
-      description: DESCRIPTIONS.httpServerDuration,
-      boundaries: DURATION_BUCKETS,
-    }),
-  };
+  return build((spec) =>
+    spec.unit === undefined
+      ? fast.counter(spec.name, { description: spec.description })
+      : fast.histogram(spec.name, { unit: spec.unit, description: spec.description, boundaries: spec.buckets }),
+  );
 }
 
 /** The instruments on an OpenTelemetry meter (any SDK reader can read them back; used by tests). */
 export function createInstruments(meter: Meter): Instruments {
   // The SDK's third parameter is a context, not a key: drop the key.
-  const h = (x: { record(v: number, a?: Attributes): void }): HistogramRecorder => ({
-    record: (v, a) => x.record(v, a),
+  return build((spec): HistogramRecorder | CounterRecorder => {
+    if (spec.unit === undefined) {
+      const counter = meter.createCounter(spec.name, { description: spec.description });
+      return { add: (v: number, a?: Attributes) => counter.add(v, a) };
+    }
+    const histogram = meter.createHistogram(spec.name, {
+      unit: spec.unit,
+      description: spec.description,
+      advice: { explicitBucketBoundaries: spec.buckets },
+    });
+    return { record: (v: number, a?: Attributes) => histogram.record(v, a) };
   });
-  const c = (x: { add(v: number, a?: Attributes): void }): CounterRecorder => ({ add: (v, a) => x.add(v, a) });
-  const sdk = {
-    operationDuration: meter.createHistogram("statehouse.state.operation.duration", {
-      unit: "s",
-      description:
-        "Duration of state operations, per tier (hot, warm, cold) and for the tiered store as a whole (tiered)",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    }),
-    cacheRequests: meter.createCounter("statehouse.cache.requests", {
-      description: "Reads per tier that found the record (hit) or not (miss)",
-    }),
-    conflicts: meter.createCounter("statehouse.state.conflicts", {
-      description: "Writes refused because the expected version did not match",
-    }),
-    size: meter.createHistogram("statehouse.state.size", {
-      unit: "By",
-      description: "Size of values at write",
-      advice: { explicitBucketBoundaries: SIZE_BUCKETS },
-    }),
-    lifecycleEvents: meter.createCounter("statehouse.lifecycle.events", {
-      description: "Lifecycle actions: size warnings and rejections, expiries, archives, restores, hot repairs",
-    }),
-    agentTurnDuration: meter.createHistogram("statehouse.agent.turn.duration", {
-      unit: "s",
-      description: "Agent turns, end to end",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    }),
-    httpServerDuration: meter.createHistogram("statehouse.http.server.duration", {
-      unit: "s",
-      description: "HTTP requests by route template, method and status",
-      advice: { explicitBucketBoundaries: DURATION_BUCKETS },
-    }),
-  };
-  return {
-    operationDuration: h(sdk.operationDuration),
-    cacheRequests: c(sdk.cacheRequests),
-    conflicts: c(sdk.conflicts),
-    size: h(sdk.size),
-    lifecycleEvents: c(sdk.lifecycleEvents),
-    agentTurnDuration: h(sdk.agentTurnDuration),
-    httpServerDuration: h(sdk.httpServerDuration),
-  };
 }
 
 /** An observable gauge, declared on one line (name, unit or undefined, description): the gauges' modules list many. */

@@ -1,12 +1,8 @@
 // The namespace workflow runs live in, and when a run is finished enough to archive.
-import { definePolicy, MiB, type NamespaceOwner } from "../state/namespaces";
+import { definePolicy, MiB, namespaceOwner } from "../state/namespaces";
 import { TERMINAL } from "./types";
 
-const WORKFLOWS: NamespaceOwner = {
-  domain: "workflows",
-  readScope: "workflows:run",
-  use: "/api/v1/workflows (scope workflows:run)",
-};
+const WORKFLOWS = namespaceOwner("workflows", "workflows:run", "/api/v1/workflows (scope workflows:run)");
 
 /** A workflow run that will not change again. */
 export function isFinishedRun(value: unknown): boolean {

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { InvalidError } from "../state/errors";
+import { CodedError, InvalidError } from "../state/errors";
 import type { RunStatus } from "../shared/types";
 
 /** What a step function is given. Steps must be deterministic in these, apart from their side effects. */
@@ -124,15 +124,8 @@ export interface RunValue {
 /** Errors of the workflow engine, with codes the HTTP layer maps in server/http/problem.ts. */
 export type WorkflowErrorCode = "unknown_workflow_type" | "workflow_finished";
 
-export class WorkflowError extends Error {
-  constructor(
-    readonly code: WorkflowErrorCode,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = "WorkflowError";
-  }
+export class WorkflowError extends CodedError<WorkflowErrorCode> {
+  override name = "WorkflowError";
 }
 
 /** The declared workflow types, by name. */

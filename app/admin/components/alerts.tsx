@@ -1,7 +1,7 @@
 "use client";
 
 import { must, sh } from "./api";
-import { HeaderRow, Pending, usePolled } from "./parts";
+import { DataTable, Pending, usePolled } from "./parts";
 import { PlatformOnly, useViewer } from "./viewer";
 
 export function Alerts() {
@@ -23,23 +23,23 @@ function AlertTable() {
         <strong className={firing ? "bad" : "ok"}>{firing ? `${firing} firing` : "Nothing firing"}</strong>
       </p>
       <section className="card">
-        <table data-testid="alerts">
-          <HeaderRow columns={["Alert", "Severity", "State", "Value", "Threshold", "Summary"]} />
-          <tbody>
-            {data.alerts.map((a) => (
-              <tr key={a.alert}>
-                <th scope="row">{a.alert}</th>
-                <td>{a.severity}</td>
-                <td className={a.state === "firing" ? "bad" : a.state === "inactive" ? "ok" : "muted"}>
-                  {a.state === "no_data" ? "no data" : a.state}
-                </td>
-                <td>{a.value === null ? "–" : Number(a.value.toPrecision(4))}</td>
-                <td>{a.threshold ?? "–"}</td>
-                <td>{a.summary}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          testId="alerts"
+          columns={["Alert", "Severity", "State", "Value", "Threshold", "Summary"]}
+          rows={data.alerts}
+          row={(a) => (
+            <tr key={a.alert}>
+              <th scope="row">{a.alert}</th>
+              <td>{a.severity}</td>
+              <td className={a.state === "firing" ? "bad" : a.state === "inactive" ? "ok" : "muted"}>
+                {a.state === "no_data" ? "no data" : a.state}
+              </td>
+              <td>{a.value === null ? "–" : Number(a.value.toPrecision(4))}</td>
+              <td>{a.threshold ?? "–"}</td>
+              <td>{a.summary}</td>
+            </tr>
+          )}
+        />
       </section>
     </>
   );

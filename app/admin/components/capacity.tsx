@@ -47,8 +47,7 @@ export function CapacityCard() {
           `${Math.round(data.windowSeconds / 60)} minutes)`
         }
         unit="sessions"
-        data={rows}
-        keys={keys}
+        series={{ data: rows, keys }}
       />
     </section>
   );

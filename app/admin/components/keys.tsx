@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { SCOPES } from "../../../server/shared/types";
 import { must, ok, sh } from "./api";
-import { HeaderRow } from "./parts";
+import { DataTable, OwnTenant } from "./parts";
 import { useViewer } from "./viewer";
 
 /**
@@ -60,9 +60,7 @@ export function Keys() {
               <input name="tenant" required defaultValue="default" />
             </label>
           ) : (
-            <p data-testid="own-tenant">
-              Tenant <strong>{tenant}</strong>
-            </p>
+            <OwnTenant tenant={tenant} />
           )}
           <label>
             Name
@@ -97,54 +95,52 @@ export function Keys() {
             Loading keys…
           </p>
         ) : (
-          <table data-testid="keys">
-            <HeaderRow
-              columns={[
-                "Id",
-                "Tenant",
-                "Name",
-                "Scopes",
-                "Created",
-                "Status",
-                <span key="action" className="muted">
-                  Action
-                </span>,
-              ]}
-            />
-            <tbody>
-              {keys.map((k) => (
-                <tr key={k.id} data-testid={`key-${k.id}`}>
-                  <td>
-                    <code>{k.id}</code>
-                  </td>
-                  <td>{k.tenant}</td>
-                  <td>{k.name ?? "–"}</td>
-                  <td>{k.scopes.join(", ")}</td>
-                  <td>{new Date(k.createdAt).toLocaleString()}</td>
-                  <td className={k.revokedAt ? "bad" : "ok"}>{k.revokedAt ? "revoked" : "active"}</td>
-                  <td>
-                    {!k.revokedAt && (platformAdmin || !k.scopes.includes("platform:admin")) && (
-                      <button
-                        type="button"
-                        className="secondary"
-                        aria-label={`Revoke key ${k.id}`}
-                        onClick={async () => {
-                          try {
-                            await ok(sh.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: k.id } } }));
-                            await load();
-                          } catch (err) {
-                            setError((err as Error).message);
-                          }
-                        }}
-                      >
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            testId="keys"
+            columns={[
+              "Id",
+              "Tenant",
+              "Name",
+              "Scopes",
+              "Created",
+              "Status",
+              <span key="action" className="muted">
+                Action
+              </span>,
+            ]}
+            rows={keys}
+            row={(k) => (
+              <tr key={k.id} data-testid={`key-${k.id}`}>
+                <td>
+                  <code>{k.id}</code>
+                </td>
+                <td>{k.tenant}</td>
+                <td>{k.name ?? "–"}</td>
+                <td>{k.scopes.join(", ")}</td>
+                <td>{new Date(k.createdAt).toLocaleString()}</td>
+                <td className={k.revokedAt ? "bad" : "ok"}>{k.revokedAt ? "revoked" : "active"}</td>
+                <td>
+                  {!k.revokedAt && (platformAdmin || !k.scopes.includes("platform:admin")) && (
+                    <button
+                      type="button"
+                      className="secondary"
+                      aria-label={`Revoke key ${k.id}`}
+                      onClick={async () => {
+                        try {
+                          await ok(sh.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: k.id } } }));
+                          await load();
+                        } catch (err) {
+                          setError((err as Error).message);
+                        }
+                      }}
+                    >
+                      Revoke
+                    </button>
+                  )}
+                </td>
+              </tr>
+            )}
+          />
         )}
       </section>
     </>

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, sh } from "./api";
-import { HeaderRow } from "./parts";
+import { DataTable } from "./parts";
 import { Chart, pivot } from "./overview";
 import { useViewer } from "./viewer";
 
@@ -43,47 +43,45 @@ export function Namespaces() {
     <>
       <h1>Namespaces</h1>
       <section className="card">
-        <table data-testid="namespaces">
-          <HeaderRow
-            columns={[
-              "Namespace",
-              "Kind",
-              "Durability",
-              "Idle TTL",
-              "TTL",
-              "Window",
-              "Size warn / fail",
-              "Quota",
-              "Schema",
-              "Writes",
-            ]}
-          />
-          <tbody>
-            {policies.map((p) => (
-              <tr key={p.name}>
-                <th scope="row">{p.name}</th>
-                <td>{p.kind}</td>
-                <td>{p.durability}</td>
-                <td>{seconds(p.idleTtlSeconds)}</td>
-                <td>{seconds(p.ttlSeconds)}</td>
-                <td>
-                  {p.windows
-                    .map((w) => `${w.field}: last ${w.maxItems}${w.maxBytes ? `, ${formatBytes(w.maxBytes)}` : ""}`)
-                    .join("; ") || "–"}
-                </td>
-                <td>
-                  {formatBytes(p.maxBytes.warn)} / {formatBytes(p.maxBytes.fail)}
-                </td>
-                <td>{formatBytes(p.storageQuotaBytes)}</td>
-                <td>v{p.schemaVersion}</td>
-                <td>
-                  {p.requirePrecondition ? "If-Match required" : "any"}
-                  {p.whenWarmDown === "buffer" ? ", buffered when warm is down" : ""}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          testId="namespaces"
+          columns={[
+            "Namespace",
+            "Kind",
+            "Durability",
+            "Idle TTL",
+            "TTL",
+            "Window",
+            "Size warn / fail",
+            "Quota",
+            "Schema",
+            "Writes",
+          ]}
+          rows={policies}
+          row={(p) => (
+            <tr key={p.name}>
+              <th scope="row">{p.name}</th>
+              <td>{p.kind}</td>
+              <td>{p.durability}</td>
+              <td>{seconds(p.idleTtlSeconds)}</td>
+              <td>{seconds(p.ttlSeconds)}</td>
+              <td>
+                {p.windows
+                  .map((w) => `${w.field}: last ${w.maxItems}${w.maxBytes ? `, ${formatBytes(w.maxBytes)}` : ""}`)
+                  .join("; ") || "–"}
+              </td>
+              <td>
+                {formatBytes(p.maxBytes.warn)} / {formatBytes(p.maxBytes.fail)}
+              </td>
+              <td>{formatBytes(p.storageQuotaBytes)}</td>
+              <td>v{p.schemaVersion}</td>
+              <td>
+                {p.requirePrecondition ? "If-Match required" : "any"}
+                {p.whenWarmDown === "buffer" ? ", buffered when warm is down" : ""}
+              </td>
+            </tr>
+          )}
+        />
       </section>
       {metrics && (
         <div className="grid">
@@ -103,8 +101,7 @@ export function Namespaces() {
                     testId={`ns-${p.name}`}
                     title={`${p.name}: stored bytes (last hour)`}
                     unit="bytes"
-                    data={chart.data}
-                    keys={chart.keys}
+                    series={chart}
                     format={formatBytes}
                   />
                   <p className="muted">

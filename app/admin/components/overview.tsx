@@ -5,7 +5,7 @@ import { CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from "r
 import type { ReadyReportBody as Ready, Schemas } from "../../../server/client";
 import type { MetricWindow } from "../../../server/shared/types";
 import { formatBytes, formatMs, formatTime, must, sh } from "./api";
-import { HeaderRow } from "./parts";
+import { DataTable, Pending, Stat } from "./parts";
 import { CapacityCard } from "./capacity";
 import { useViewer } from "./viewer";
 
@@ -27,21 +27,21 @@ export function pivot<T extends { t: number }>(rows: T[], keyOf: (r: T) => strin
   return { data: [...byT.values()].sort((a, b) => a.t - b.t), keys: [...keys].sort() };
 }
 
-export function Chart({
-  title,
-  unit,
-  data,
-  keys,
-  format,
-  testId,
-}: {
-  title: string;
-  unit: string;
+/** Points over time, one line per key. */
+export interface Series {
   data: ({ t: number } & Record<string, number | null>)[];
   keys: string[];
+}
+
+export function Chart(props: {
+  title: string;
+  unit: string;
+  series: Series;
   format?: (v: number) => string;
   testId: string;
 }) {
+  const { title, unit, format, testId } = props;
+  const { data, keys } = props.series;
   return (
     <section className="card" data-testid={testId} aria-label={title}>
       <h2>{title}</h2>
@@ -109,38 +109,20 @@ function TenantOverview() {
   return (
     <>
       <h1>Overview of {usage?.tenant ?? "your tenant"}</h1>
-      {error && (
-        <p role="alert" className="bad">
-          Could not load usage: {error}
-        </p>
-      )}
-      {!usage && !error && (
-        <p className="muted" role="status">
-          Loading usage…
-        </p>
-      )}
+      <Pending error={error} errorPrefix="Could not load usage: " loading={usage ? undefined : "Loading usage…"} />
       {usage && (
         <div className="stats" data-testid="tenant-usage">
-          <div className="stat">
-            <div className="label">Operations today (UTC)</div>
-            <div className="value" data-testid="tenant-ops">
-              {usage.operations.used}
-              {usage.operations.limit === null ? "" : ` / ${usage.operations.limit}`}
-            </div>
-          </div>
-          <div className="stat">
-            <div className="label">Stored</div>
-            <div className="value" data-testid="tenant-bytes">
-              {formatBytes(usage.bytesStored.used)}
-              {usage.bytesStored.limit === null ? "" : ` / ${formatBytes(usage.bytesStored.limit)}`}
-            </div>
-          </div>
-          <div className="stat">
-            <div className="label">Region</div>
-            <div className="value">
-              {usage.region ?? "any"} (this server: {usage.serverRegion})
-            </div>
-          </div>
+          <Stat label="Operations today (UTC)" testId="tenant-ops">
+            {usage.operations.used}
+            {usage.operations.limit === null ? "" : ` / ${usage.operations.limit}`}
+          </Stat>
+          <Stat label="Stored" testId="tenant-bytes">
+            {formatBytes(usage.bytesStored.used)}
+            {usage.bytesStored.limit === null ? "" : ` / ${formatBytes(usage.bytesStored.limit)}`}
+          </Stat>
+          <Stat label="Region">
+            {usage.region ?? "any"} (this server: {usage.serverRegion})
+          </Stat>
         </div>
       )}
       <Stores ready={ready} />
@@ -155,20 +137,20 @@ function Stores({ ready }: { ready: Ready | undefined }) {
       {!ready ? (
         <p className="muted">Checking stores…</p>
       ) : (
-        <table data-testid="stores">
-          <HeaderRow columns={["Tier", "Backend", "Status", "Circuit", "Probe"]} />
-          <tbody>
-            {ready.stores.map((s) => (
-              <tr key={s.tier}>
-                <td>{s.tier}</td>
-                <td>{s.backend}</td>
-                <td className={s.status === "up" ? "ok" : "bad"}>{s.status}</td>
-                <td className={s.circuit === "closed" ? "ok" : s.circuit === "open" ? "bad" : "warn"}>{s.circuit}</td>
-                <td>{s.latencyMs === undefined ? "–" : `${s.latencyMs} ms`}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          testId="stores"
+          columns={["Tier", "Backend", "Status", "Circuit", "Probe"]}
+          rows={ready.stores}
+          row={(s) => (
+            <tr key={s.tier}>
+              <td>{s.tier}</td>
+              <td>{s.backend}</td>
+              <td className={s.status === "up" ? "ok" : "bad"}>{s.status}</td>
+              <td className={s.circuit === "closed" ? "ok" : s.circuit === "open" ? "bad" : "warn"}>{s.circuit}</td>
+              <td>{s.latencyMs === undefined ? "–" : `${s.latencyMs} ms`}</td>
+            </tr>
+          )}
+        />
       )}
     </section>
   );
@@ -261,16 +243,11 @@ function PlatformOverview() {
           </select>
         </label>
       </div>
-      {error && (
-        <p role="alert" className="bad">
-          Could not load metrics: {error}
-        </p>
-      )}
-      {!metrics && !error && (
-        <p className="muted" role="status">
-          Loading metrics…
-        </p>
-      )}
+      <Pending
+        error={error}
+        errorPrefix="Could not load metrics: "
+        loading={metrics ? undefined : "Loading metrics…"}
+      />
       {metrics && (
         <>
           <p className="muted" data-testid="window-end">
@@ -279,62 +256,36 @@ function PlatformOverview() {
               : `Window ${metrics.window}, up to ${new Date(metrics.to).toLocaleTimeString()}, refreshed every 10 s.`}
           </p>
           <div className="stats">
-            <div className="stat">
-              <div className="label">Operations</div>
-              <div className="value" data-testid="ops-total">
-                {metrics.operations.total}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Operations per second</div>
-              <div className="value" data-testid="ops-per-second">
-                {metrics.operations.perSecond}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Conflicts</div>
-              <div className="value" data-testid="conflicts-total">
-                {metrics.conflicts.total}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Conflicts per minute</div>
-              <div className="value" data-testid="conflicts-per-minute">
-                {metrics.conflicts.perMinute}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Error rate</div>
-              <div className="value" data-testid="error-rate">
-                {((metrics.errors.rate ?? 0) * 100).toFixed(2)}%
-              </div>
-            </div>
+            <Stat label="Operations" testId="ops-total" value={metrics.operations.total} />
+            <Stat label="Operations per second" testId="ops-per-second" value={metrics.operations.perSecond} />
+            <Stat label="Conflicts" testId="conflicts-total" value={metrics.conflicts.total} />
+            <Stat label="Conflicts per minute" testId="conflicts-per-minute" value={metrics.conflicts.perMinute} />
+            <Stat label="Error rate" testId="error-rate">
+              {((metrics.errors.rate ?? 0) * 100).toFixed(2)}%
+            </Stat>
             {metrics.hitRatio.map((h) => (
-              <div className="stat" key={h.tier}>
-                <div className="label">Hit ratio ({h.tier})</div>
-                <div className="value" data-testid={`hit-ratio-${h.tier}`}>
-                  {h.ratio === null ? "–" : `${(h.ratio * 100).toFixed(1)}%`}
-                </div>
-              </div>
+              <Stat key={h.tier} label={<>Hit ratio ({h.tier})</>} testId={`hit-ratio-${h.tier}`}>
+                {h.ratio === null ? "–" : `${(h.ratio * 100).toFixed(1)}%`}
+              </Stat>
             ))}
           </div>
           <section className="card" style={{ marginTop: "1rem" }}>
             <h2>Latency per tier and operation</h2>
-            <table data-testid="latency-table">
-              <HeaderRow columns={["Tier", "Operation", "Count", "p50", "p95", "p99"]} />
-              <tbody>
-                {metrics.latency.map((l) => (
-                  <tr key={`${l.tier}/${l.operation}`} data-testid={`latency-${l.tier}-${l.operation}`}>
-                    <td>{l.tier}</td>
-                    <td>{l.operation}</td>
-                    <td>{l.count}</td>
-                    <td>{formatMs(l.p50)}</td>
-                    <td>{formatMs(l.p95)}</td>
-                    <td data-p99={l.p99 ?? ""}>{formatMs(l.p99)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              testId="latency-table"
+              columns={["Tier", "Operation", "Count", "p50", "p95", "p99"]}
+              rows={metrics.latency}
+              row={(l) => (
+                <tr key={`${l.tier}/${l.operation}`} data-testid={`latency-${l.tier}-${l.operation}`}>
+                  <td>{l.tier}</td>
+                  <td>{l.operation}</td>
+                  <td>{l.count}</td>
+                  <td>{formatMs(l.p50)}</td>
+                  <td>{formatMs(l.p95)}</td>
+                  <td data-p99={l.p99 ?? ""}>{formatMs(l.p99)}</td>
+                </tr>
+              )}
+            />
           </section>
           <div className="grid">
             <div>
@@ -342,8 +293,7 @@ function PlatformOverview() {
                 testId="chart-latency"
                 title={`${percentile} latency per tier`}
                 unit="ms"
-                data={latency!.data}
-                keys={latency!.keys}
+                series={latency!}
                 format={(v) => v.toFixed(2)}
               />
               <div role="group" aria-label="Percentile" className="timeline">
@@ -358,54 +308,39 @@ function PlatformOverview() {
               testId="chart-hit-ratio"
               title="Hit ratio per tier"
               unit="%"
-              data={hits!.data}
-              keys={hits!.keys}
+              series={hits!}
               format={(v) => v.toFixed(0)}
             />
-            <Chart testId="chart-ops" title="Operations per second" unit="ops/s" data={ops!.data} keys={ops!.keys} />
-            <Chart testId="chart-errors" title="Error rate" unit="%" data={errors!.data} keys={errors!.keys} />
-            <Chart
-              testId="chart-conflicts"
-              title="Conflicts per minute"
-              unit="per min"
-              data={conflicts!.data}
-              keys={conflicts!.keys}
-            />
+            <Chart testId="chart-ops" title="Operations per second" unit="ops/s" series={ops!} />
+            <Chart testId="chart-errors" title="Error rate" unit="%" series={errors!} />
+            <Chart testId="chart-conflicts" title="Conflicts per minute" unit="per min" series={conflicts!} />
             <Chart
               testId="chart-stored"
               title="Stored bytes per namespace (warm)"
               unit="bytes"
-              data={stored.data}
-              keys={stored.keys}
+              series={stored}
               format={formatBytes}
             />
-            <Chart
-              testId="chart-keys"
-              title="Keys per namespace (warm)"
-              unit="keys"
-              data={keys.data}
-              keys={keys.keys}
-            />
+            <Chart testId="chart-keys" title="Keys per namespace (warm)" unit="keys" series={keys} />
           </div>
           {warm.length > 0 && (
             <section className="card">
               <h2>Growth trend</h2>
-              <table>
-                <HeaderRow columns={["Namespace", "Stored now", "Trend per hour"]} />
-                <tbody>
-                  {warm.map((s) => (
-                    <tr key={s.namespace}>
-                      <td>{s.namespace}</td>
-                      <td>{formatBytes(s.points.at(-1)?.bytes)}</td>
-                      <td>
-                        {s.trendBytesPerHour === null
-                          ? "–"
-                          : `${s.trendBytesPerHour >= 0 ? "+" : "−"}${formatBytes(Math.abs(s.trendBytesPerHour))}/h`}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <DataTable
+                columns={["Namespace", "Stored now", "Trend per hour"]}
+                rows={warm}
+                row={(s) => (
+                  <tr key={s.namespace}>
+                    <td>{s.namespace}</td>
+                    <td>{formatBytes(s.points.at(-1)?.bytes)}</td>
+                    <td>
+                      {s.trendBytesPerHour === null
+                        ? "–"
+                        : `${s.trendBytesPerHour >= 0 ? "+" : "−"}${formatBytes(Math.abs(s.trendBytesPerHour))}/h`}
+                    </td>
+                  </tr>
+                )}
+              />
             </section>
           )}
         </>

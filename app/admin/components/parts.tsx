@@ -31,17 +31,62 @@ export function usePolled<T>(load: (() => Promise<T>) | undefined, everyMs: numb
   return { data, error };
 }
 
-/** Until there is data: the error (an alert) or a loading line (a status). */
-export function Pending({ error, loading, errorPrefix }: { error?: string; loading: string; errorPrefix?: string }) {
-  return error ? (
-    <p role="alert" className="bad">
-      {errorPrefix}
-      {error}
-    </p>
-  ) : (
+/** The error of the last load (an alert), else `loading` (a status) while there is no data yet, else nothing. */
+export function Pending({ error, loading, errorPrefix }: { error?: string; loading?: string; errorPrefix?: string }) {
+  if (error)
+    return (
+      <p role="alert" className="bad">
+        {errorPrefix}
+        {error}
+      </p>
+    );
+  return loading ? (
     <p className="muted" role="status">
       {loading}
     </p>
+  ) : null;
+}
+
+/** One figure of a stats row: a label over its value (`value`, or the children; `tone` colours it; `testId` names it for tests). */
+export function Stat(props: {
+  label: ReactNode;
+  testId?: string;
+  tone?: string;
+  value?: ReactNode;
+  children?: ReactNode;
+}) {
+  const { label, testId, tone, value, children } = props;
+  return (
+    <div className="stat">
+      <div className="label">{label}</div>
+      <div className={tone ? `value ${tone}` : "value"} data-testid={testId}>
+        {children ?? value}
+      </div>
+    </div>
+  );
+}
+
+/** The options of a select, each value its own label. */
+export function Options({ values }: { values: readonly string[] }) {
+  return values.map((v) => (
+    <option key={v} value={v}>
+      {v}
+    </option>
+  ));
+}
+
+/** A table: a header row, then one row per item (`row` gives each its key). */
+export function DataTable<T>(props: {
+  testId?: string;
+  columns: readonly ReactNode[];
+  rows: readonly T[];
+  row: (item: T) => ReactNode;
+}) {
+  return (
+    <table data-testid={props.testId}>
+      <HeaderRow columns={props.columns} />
+      <tbody>{props.rows.map(props.row)}</tbody>
+    </table>
   );
 }
 
@@ -58,5 +103,14 @@ export function HeaderRow({ columns }: { columns: readonly ReactNode[] }) {
         ))}
       </tr>
     </thead>
+  );
+}
+
+/** Where a platform admin picks a tenant, a tenant's admin sees its own. */
+export function OwnTenant({ tenant }: { tenant: string | undefined }) {
+  return (
+    <p data-testid="own-tenant">
+      Tenant <strong>{tenant}</strong>
+    </p>
   );
 }

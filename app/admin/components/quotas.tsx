@@ -3,7 +3,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, ok, sh } from "./api";
-import { HeaderRow } from "./parts";
+import { DataTable, Pending } from "./parts";
 import { useViewer } from "./viewer";
 
 const share = (used: number, limit: number | null) =>
@@ -64,16 +64,7 @@ export function QuotasPage() {
   return (
     <>
       <h1>Quotas and residency</h1>
-      {error && (
-        <p role="alert" className="bad">
-          {error}
-        </p>
-      )}
-      {!quotas && !error && (
-        <p className="muted" role="status">
-          Loading quotas…
-        </p>
-      )}
+      <Pending error={error} loading={quotas ? undefined : "Loading quotas…"} />
       {quotas && (
         <section className="card">
           <h2>Usage today (UTC) against quotas</h2>
@@ -81,36 +72,34 @@ export function QuotasPage() {
             This server's region: <strong data-testid="server-region">{quotas.serverRegion}</strong>. Operations are
             state writes and agent calls (a batch counts each document); bytes are live values in durable namespaces.
           </p>
-          <table data-testid="quota-table">
-            <HeaderRow
-              columns={[
-                "Tenant",
-                "Operations today",
-                "Daily limit",
-                "Share used",
-                "Stored",
-                "Storage limit",
-                "Share used",
-                "Pinned to",
-              ]}
-            />
-            <tbody>
-              {quotas.tenants.map((t) => (
-                <tr key={t.tenant} data-testid={`quota-${t.tenant}`}>
-                  <td>{t.tenant}</td>
-                  <td data-testid={`ops-used-${t.tenant}`}>{t.operations.used}</td>
-                  <td>{t.operations.limit ?? "–"}</td>
-                  <td>{share(t.operations.used, t.operations.limit)}</td>
-                  <td data-testid={`bytes-used-${t.tenant}`}>{formatBytes(t.bytesStored.used)}</td>
-                  <td>{t.bytesStored.limit === null ? "–" : formatBytes(t.bytesStored.limit)}</td>
-                  <td>{share(t.bytesStored.used, t.bytesStored.limit)}</td>
-                  <td className={t.region && t.region !== quotas.serverRegion ? "warn" : undefined}>
-                    {t.region ?? "any"}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            testId="quota-table"
+            columns={[
+              "Tenant",
+              "Operations today",
+              "Daily limit",
+              "Share used",
+              "Stored",
+              "Storage limit",
+              "Share used",
+              "Pinned to",
+            ]}
+            rows={quotas.tenants}
+            row={(t) => (
+              <tr key={t.tenant} data-testid={`quota-${t.tenant}`}>
+                <td>{t.tenant}</td>
+                <td data-testid={`ops-used-${t.tenant}`}>{t.operations.used}</td>
+                <td>{t.operations.limit ?? "–"}</td>
+                <td>{share(t.operations.used, t.operations.limit)}</td>
+                <td data-testid={`bytes-used-${t.tenant}`}>{formatBytes(t.bytesStored.used)}</td>
+                <td>{t.bytesStored.limit === null ? "–" : formatBytes(t.bytesStored.limit)}</td>
+                <td>{share(t.bytesStored.used, t.bytesStored.limit)}</td>
+                <td className={t.region && t.region !== quotas.serverRegion ? "warn" : undefined}>
+                  {t.region ?? "any"}
+                </td>
+              </tr>
+            )}
+          />
         </section>
       )}
       {platformAdmin && (
@@ -141,41 +130,41 @@ export function QuotasPage() {
       {residency && (
         <section className="card">
           <h2>Where tenants' state is written</h2>
-          <table data-testid="stored-in">
-            <HeaderRow columns={["Tenant", "Region", "First write", "Last write"]} />
-            <tbody>
-              {residency.storedIn.map((s) => (
-                <tr key={`${s.tenant}/${s.region}`}>
-                  <td>{s.tenant}</td>
-                  <td>{s.region}</td>
-                  <td>{new Date(s.firstWriteAt).toLocaleString()}</td>
-                  <td>{new Date(s.lastWriteAt).toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            testId="stored-in"
+            columns={["Tenant", "Region", "First write", "Last write"]}
+            rows={residency.storedIn}
+            row={(s) => (
+              <tr key={`${s.tenant}/${s.region}`}>
+                <td>{s.tenant}</td>
+                <td>{s.region}</td>
+                <td>{new Date(s.firstWriteAt).toLocaleString()}</td>
+                <td>{new Date(s.lastWriteAt).toLocaleString()}</td>
+              </tr>
+            )}
+          />
           <h2>Refused writes (tenant pinned elsewhere)</h2>
           {residency.audit.length === 0 ? (
             <p className="muted">None.</p>
           ) : (
-            <table data-testid="residency-audit">
-              <HeaderRow columns={["When", "Tenant", "Pinned to", "This server", "Operation", "Namespace", "Key"]} />
-              <tbody>
-                {residency.audit.map((a) => (
-                  <tr key={a.id}>
-                    <td>{new Date(a.at).toLocaleString()}</td>
-                    <td>{a.tenant}</td>
-                    <td>{a.tenantRegion}</td>
-                    <td>{a.serverRegion}</td>
-                    <td>
-                      <code>{a.operation}</code>
-                    </td>
-                    <td>{a.namespace ?? "–"}</td>
-                    <td>{a.key ?? "–"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              testId="residency-audit"
+              columns={["When", "Tenant", "Pinned to", "This server", "Operation", "Namespace", "Key"]}
+              rows={residency.audit}
+              row={(a) => (
+                <tr key={a.id}>
+                  <td>{new Date(a.at).toLocaleString()}</td>
+                  <td>{a.tenant}</td>
+                  <td>{a.tenantRegion}</td>
+                  <td>{a.serverRegion}</td>
+                  <td>
+                    <code>{a.operation}</code>
+                  </td>
+                  <td>{a.namespace ?? "–"}</td>
+                  <td>{a.key ?? "–"}</td>
+                </tr>
+              )}
+            />
           )}
         </section>
       )}

@@ -1,5 +1,6 @@
 "use client";
 
+import { Options, OwnTenant } from "./parts";
 import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, sh } from "./api";
@@ -79,26 +80,16 @@ export function StateBrowser() {
             <label>
               Tenant
               <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
-                {[...new Set([tenant, ...tenants])].filter(Boolean).map((t) => (
-                  <option key={t} value={t}>
-                    {t}
-                  </option>
-                ))}
+                <Options values={[...new Set([tenant, ...tenants])].filter(Boolean)} />
               </select>
             </label>
           ) : (
-            <p data-testid="own-tenant">
-              Tenant <strong>{tenant}</strong>
-            </p>
+            <OwnTenant tenant={tenant} />
           )}
           <label>
             Namespace
             <select value={namespace} onChange={(e) => setNamespace(e.target.value)}>
-              {namespaces.map((n) => (
-                <option key={n} value={n}>
-                  {n}
-                </option>
-              ))}
+              <Options values={namespaces} />
             </select>
           </label>
           <label>

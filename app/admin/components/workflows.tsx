@@ -4,7 +4,7 @@ import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { RUN_STATUSES as STATUSES, type RunStatus } from "../../../server/shared/types";
 import { must, sh } from "./api";
-import { HeaderRow } from "./parts";
+import { DataTable, Options, Stat } from "./parts";
 
 const tone = (status: string) =>
   status === "succeeded"
@@ -69,11 +69,7 @@ export function WorkflowsPage() {
             data-testid="workflow-status-filter"
           >
             <option value="">all</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
+            <Options values={STATUSES} />
           </select>
         </label>
         {!runs ? (
@@ -83,41 +79,39 @@ export function WorkflowsPage() {
         ) : runs.length === 0 ? (
           <p className="muted">No runs yet: start one with POST /api/v1/workflows.</p>
         ) : (
-          <table data-testid="workflow-runs">
-            <HeaderRow
-              columns={["Run", "Tenant", "Type", "Status", "Progress", "Attempts", "Resumes", "Worker", "Updated"]}
-            />
-            <tbody>
-              {runs.map((r) => (
-                <tr key={`${r.tenant}/${r.runId}`} data-run={r.runId}>
-                  <td>
-                    <button
-                      type="button"
-                      className="secondary"
-                      onClick={() => setSelected({ tenant: r.tenant, runId: r.runId })}
-                    >
-                      <code>{r.runId}</code>
-                    </button>
-                  </td>
-                  <td>{r.tenant}</td>
-                  <td>{r.type}</td>
-                  <td className={tone(r.status)}>{r.status}</td>
-                  <td>
-                    <progress
-                      max={r.totalSteps}
-                      value={r.completedSteps}
-                      aria-label={`${r.completedSteps} of ${r.totalSteps} steps`}
-                    />{" "}
-                    {r.completedSteps}/{r.totalSteps}
-                  </td>
-                  <td>{r.attempts}</td>
-                  <td>{r.resumes}</td>
-                  <td>{r.worker ?? "–"}</td>
-                  <td>{new Date(r.updatedAt).toLocaleTimeString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            testId="workflow-runs"
+            columns={["Run", "Tenant", "Type", "Status", "Progress", "Attempts", "Resumes", "Worker", "Updated"]}
+            rows={runs}
+            row={(r) => (
+              <tr key={`${r.tenant}/${r.runId}`} data-run={r.runId}>
+                <td>
+                  <button
+                    type="button"
+                    className="secondary"
+                    onClick={() => setSelected({ tenant: r.tenant, runId: r.runId })}
+                  >
+                    <code>{r.runId}</code>
+                  </button>
+                </td>
+                <td>{r.tenant}</td>
+                <td>{r.type}</td>
+                <td className={tone(r.status)}>{r.status}</td>
+                <td>
+                  <progress
+                    max={r.totalSteps}
+                    value={r.completedSteps}
+                    aria-label={`${r.completedSteps} of ${r.totalSteps} steps`}
+                  />{" "}
+                  {r.completedSteps}/{r.totalSteps}
+                </td>
+                <td>{r.attempts}</td>
+                <td>{r.resumes}</td>
+                <td>{r.worker ?? "–"}</td>
+                <td>{new Date(r.updatedAt).toLocaleTimeString()}</td>
+              </tr>
+            )}
+          />
         )}
       </section>
       {detail ? (
@@ -131,32 +125,15 @@ export function WorkflowsPage() {
             Run <code>{detail.runId}</code> ({detail.tenant})
           </h2>
           <div className="stats">
-            <div className="stat">
-              <div className="label">Status</div>
-              <div className={`value ${tone(detail.status) ?? ""}`} data-testid="workflow-detail-status">
-                {detail.status}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Step</div>
-              <div className="value">
-                {detail.step} of {detail.totalSteps}
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Attempts</div>
-              <div className="value">
-                {detail.attempts} (max {detail.maxAttempts} per step)
-              </div>
-            </div>
-            <div className="stat">
-              <div className="label">Resumes</div>
-              <div className="value">{detail.resumes}</div>
-            </div>
-            <div className="stat">
-              <div className="label">Version</div>
-              <div className="value">{detail.version}</div>
-            </div>
+            <Stat label="Status" tone={tone(detail.status)} testId="workflow-detail-status" value={detail.status} />
+            <Stat label="Step">
+              {detail.step} of {detail.totalSteps}
+            </Stat>
+            <Stat label="Attempts">
+              {detail.attempts} (max {detail.maxAttempts} per step)
+            </Stat>
+            <Stat label="Resumes" value={detail.resumes} />
+            <Stat label="Version" value={detail.version} />
           </div>
           {detail.error ? (
             <p className="bad">
@@ -169,21 +146,21 @@ export function WorkflowsPage() {
           {detail.checkpoints.length === 0 ? (
             <p className="muted">No step has completed yet.</p>
           ) : (
-            <table data-testid="workflow-checkpoints">
-              <HeaderRow columns={["Step", "Name", "Attempt", "Worker", "Duration", "Completed"]} />
-              <tbody>
-                {detail.checkpoints.map((c) => (
-                  <tr key={c.step}>
-                    <td>{c.step}</td>
-                    <td>{c.name}</td>
-                    <td>{c.attempt}</td>
-                    <td>{c.worker}</td>
-                    <td>{c.durationMs} ms</td>
-                    <td>{new Date(c.completedAt).toLocaleTimeString()}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+            <DataTable
+              testId="workflow-checkpoints"
+              columns={["Step", "Name", "Attempt", "Worker", "Duration", "Completed"]}
+              rows={detail.checkpoints}
+              row={(c) => (
+                <tr key={c.step}>
+                  <td>{c.step}</td>
+                  <td>{c.name}</td>
+                  <td>{c.attempt}</td>
+                  <td>{c.worker}</td>
+                  <td>{c.durationMs} ms</td>
+                  <td>{new Date(c.completedAt).toLocaleTimeString()}</td>
+                </tr>
+              )}
+            />
           )}
           {detail.result !== null && detail.result !== undefined ? (
             <>

@@ -12,7 +12,7 @@ import {
   TenantList,
 } from "../admin-schemas";
 import { HttpError } from "../problem";
-import { problems, type RouteKit, reply } from "./kit";
+import { json, problems, type RouteKit, reply, pathParam } from "./kit";
 import { keyPageJson } from "./state";
 
 export function registerAdminRoutes({ define }: RouteKit): void {
@@ -39,10 +39,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
         contentTypes: ["application/json"],
       },
       responses: {
-        201: {
-          description: "Created; `key` is shown only here",
-          content: { "application/json": { schema: CreatedApiKey } },
-        },
+        201: json("Created; `key` is shown only here", CreatedApiKey),
         ...problems(400, 401, 403, 404, 415, 422, 429, 503),
       },
     },
@@ -77,10 +74,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "admin",
       query: z.object({ tenant: z.string().max(64).optional() }),
-      responses: {
-        200: { description: "Keys", content: { "application/json": { schema: ApiKeyList } } },
-        ...problems(401, 403, 404, 429, 503),
-      },
+      responses: { 200: json("Keys", ApiKeyList), ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, query }) => {
       const keys = await services.keys.list(
@@ -105,10 +99,7 @@ export function registerAdminRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "admin",
       params: z.object({
-        id: z
-          .string()
-          .max(64)
-          .openapi({ param: { name: "id", in: "path" } }),
+        id: pathParam("id", { max: 64 }),
       }),
       responses: { 204: { description: "Revoked" }, ...problems(401, 403, 404, 429, 503) },
     },
@@ -126,16 +117,10 @@ export function registerAdminRoutes({ define }: RouteKit): void {
 }
 
 const TenantNs = z.object({
-  tenant: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "tenant", in: "path" } }),
-  ns: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "ns", in: "path" } }),
+  tenant: pathParam("tenant", { max: 64 }),
+  ns: pathParam("ns", { max: 64 }),
 });
-const TenantNsKey = TenantNs.extend({ key: z.string().openapi({ param: { name: "key", in: "path" } }) });
+const TenantNsKey = TenantNs.extend({ key: pathParam("key") });
 
 /**
  * What operators browse in the dashboard: a tenant's state, read-only, with history and values. A tenant
@@ -150,13 +135,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       summary: "Tenants with state or keys",
       tags: ["admin"],
       scope: "admin",
-      responses: {
-        200: {
-          description: "Tenants",
-          content: { "application/json": { schema: TenantList } },
-        },
-        ...problems(401, 403, 429, 503),
-      },
+      responses: { 200: json("Tenants", TenantList), ...problems(401, 403, 429, 503) },
     },
     async ({ c, services, principal }) =>
       reply(c, TenantList, { tenants: isPlatformAdmin(principal) ? await services.tenants() : [principal.tenant] }),
@@ -176,13 +155,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         limit: z.coerce.number().int().min(1).max(1000).optional(),
         cursor: z.string().max(2048).optional(),
       }),
-      responses: {
-        200: {
-          description: "A page of keys",
-          content: { "application/json": { schema: AdminKeyPage } },
-        },
-        ...problems(400, 401, 403, 404, 422, 429, 503),
-      },
+      responses: { 200: json("A page of keys", AdminKeyPage), ...problems(400, 401, 403, 404, 422, 429, 503) },
     },
     async ({ c, services, principal, params, query }) => {
       const tenant = visibleTenant(principal, params.tenant);
@@ -200,13 +173,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "admin",
       params: TenantNsKey,
-      responses: {
-        200: {
-          description: "The record",
-          content: { "application/json": { schema: AdminRecord } },
-        },
-        ...problems(401, 403, 404, 409, 422, 429, 503),
-      },
+      responses: { 200: json("The record", AdminRecord), ...problems(401, 403, 404, 409, 422, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const tenant = visibleTenant(principal, params.tenant);
@@ -243,13 +210,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
         limit: z.coerce.number().int().min(1).max(1000).optional(),
         before: z.coerce.number().int().min(1).max(2_147_483_647).optional(),
       }),
-      responses: {
-        200: {
-          description: "Versions, newest first",
-          content: { "application/json": { schema: AdminHistory } },
-        },
-        ...problems(401, 403, 404, 422, 429, 503),
-      },
+      responses: { 200: json("Versions, newest first", AdminHistory), ...problems(401, 403, 404, 422, 429, 503) },
     },
     async ({ c, services, principal, params, query }) => {
       const versions = await services.state.history(
@@ -279,11 +240,10 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "admin",
       responses: {
-        200: {
-          description:
-            "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)",
-          content: { "application/json": { schema: Outbox } },
-        },
+        200: json(
+          "Pending count, lag, destinations and the newest events (of the caller's tenant unless platform admin)",
+          Outbox,
+        ),
         ...problems(401, 403, 429, 503),
       },
     },
@@ -317,15 +277,7 @@ export function registerAdminStateRoutes({ define }: RouteKit): void {
       summary: "Alert states",
       tags: ["admin"],
       scope: "platform:admin",
-      responses: {
-        200: {
-          description: "Each alert with its state",
-          content: {
-            "application/json": { schema: Alerts },
-          },
-        },
-        ...problems(401, 403, 429),
-      },
+      responses: { 200: json("Each alert with its state", Alerts), ...problems(401, 403, 429) },
     },
     async ({ c, services }) => {
       if (services.config.PROMETHEUS_URL) {

@@ -2,16 +2,13 @@ import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless";
 import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
-import { problems, type RouteKit, reply } from "./kit";
+import { json, problems, type RouteKit, reply, pathParam } from "./kit";
 
 const AgentParams = z.object({
-  agent: z.string().openapi({ param: { name: "agent", in: "path" }, example: "assistant" }),
+  agent: pathParam("agent", { example: "assistant" }),
 });
 const SessionParams = AgentParams.extend({
-  id: z
-    .string()
-    .max(MAX_SESSION_ID_CHARS)
-    .openapi({ param: { name: "id", in: "path" } }),
+  id: pathParam("id", { max: MAX_SESSION_ID_CHARS }),
 });
 const INTENTS = ["greeting", "farewell", "recall", "question", "request", "inform", "thanks"] as const;
 const Entities = z.record(z.string(), z.unknown()).openapi("Entities");
@@ -163,10 +160,7 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       scope: "agents:invoke",
       params: SessionParams,
       responses: {
-        200: {
-          description: "Memory: recent turns, summary, entities, intent, budget",
-          content: { "application/json": { schema: SessionState } },
-        },
+        200: json("Memory: recent turns, summary, entities, intent, budget", SessionState),
         ...problems(401, 403, 404, 409, 429, 503),
       },
     },
@@ -259,10 +253,7 @@ export function registerStatelessAgentRoutes({ define }: RouteKit): void {
       params: AgentParams,
       body: { schema: InvokeBody, contentTypes: ["application/json"] },
       responses: {
-        200: {
-          description: "The reply, as a session turn would answer; nothing is stored",
-          content: { "application/json": { schema: InvokeResult } },
-        },
+        200: json("The reply, as a session turn would answer; nothing is stored", InvokeResult),
         ...problems(400, 401, 403, 404, 413, 415, 422, 429),
       },
     },

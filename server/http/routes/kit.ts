@@ -85,3 +85,17 @@ export function reply<S extends zod.ZodType>(
 ): Response {
   return c.json(body as never, status);
 }
+
+/** A documented JSON answer: `200: json("The run", Run)`. */
+export function json(description: string, schema: zod.ZodType) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A path parameter: a string, at most `max` characters where given, documented with an example. */
+export function pathParam(name: string, options: { max?: number; example?: string } = {}) {
+  const value = options.max === undefined ? z.string() : z.string().max(options.max);
+  return value.openapi({
+    param: { name, in: "path" },
+    ...(options.example === undefined ? {} : { example: options.example }),
+  });
+}

@@ -10,13 +10,13 @@ import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
 import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
-import { problems, reply } from "./kit";
+import { json, problems, reply, pathParam } from "./kit";
 
 const NsKey = z.object({
-  ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }),
-  key: z.string().openapi({ param: { name: "key", in: "path" }, example: "user-42" }),
+  ns: pathParam("ns", { example: "kv" }),
+  key: pathParam("key", { example: "user-42" }),
 });
-const Ns = z.object({ ns: z.string().openapi({ param: { name: "ns", in: "path" }, example: "kv" }) });
+const Ns = z.object({ ns: pathParam("ns", { example: "kv" }) });
 
 const RecordBody = z
   .object({
@@ -40,6 +40,71 @@ const RecordBody = z
   })
   .openapi("StateRecord");
 
+const JsonPatchOp = z
+  .object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() })
+  .openapi("JsonPatchOperation");
+
+const KeyPage = z
+  .object({
+    namespace: z.string(),
+    items: z.array(
+      z.object({
+        key: z.string(),
+        version: z.number(),
+        updatedAt: z.string(),
+        expiresAt: z.string().nullable(),
+        sizeBytes: z.number(),
+      }),
+    ),
+    nextCursor: z.string().optional(),
+  })
+  .openapi("KeyPage");
+
+const History = z
+  .object({
+    namespace: z.string(),
+    key: z.string(),
+    versions: z.array(
+      z.object({
+        version: z.number(),
+        at: z.string(),
+        actor: z.string().nullable(),
+        operation: z.enum(["put", "delete"]),
+        patch: z.array(JsonPatchOp),
+        schemaVersion: z.number(),
+        sizeBytes: z.number(),
+      }),
+    ),
+  })
+  .openapi("History");
+
+const Version = z
+  .object({
+    namespace: z.string(),
+    key: z.string(),
+    version: z.number(),
+    value: z.unknown(),
+    operation: z.enum(["put", "delete"]),
+    at: z.string(),
+    actor: z.string().nullable(),
+    schemaVersion: z.number(),
+    sizeBytes: z.number(),
+  })
+  .openapi("Version");
+
+const TransactionResult = z
+  .object({
+    results: z.array(
+      z.object({
+        op: z.enum(["put", "delete"]),
+        namespace: z.string(),
+        key: z.string(),
+        version: z.number().nullable(),
+      }),
+    ),
+  })
+  .openapi("TransactionResult");
+
 const PutBody = z
   .object({
     value: z
@@ -53,10 +118,6 @@ const PutBody = z
     }),
   })
   .openapi("PutStateRequest");
-
-const JsonPatchOp = z
-  .object({ op: z.string(), path: z.string(), from: z.string().optional(), value: z.unknown().optional() })
-  .openapi("JsonPatchOperation");
 
 const ListQuery = z.object({
   prefix: z.string().max(LIMITS.maxKeyBytes).optional(),
@@ -197,6 +258,16 @@ const WRITE_ACCESS =
   `whatever the key's scopes: 403 \`forbidden\` naming the domain's route.`;
 const readsNs = { access: "read" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
 const writesNs = { access: "write" as const, of: ({ params }: { params: { ns: string } }) => [params.ns] };
+/** What PUT, PATCH and DELETE of one record share. */
+const RECORD_WRITE = {
+  tags: ["state"],
+  scope: "state:write" as const,
+  params: NsKey,
+  headers: WriteHeaders,
+  idempotent: true,
+  description: WRITE_ACCESS,
+  stateAccess: writesNs,
+};
 
 export function registerStateRoutes({ define }: RouteKit): void {
   // GET /api/v1/namespaces – the declared namespaces and their policies
@@ -210,15 +281,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       description:
         "Each namespace's policy and `access`: the scopes that read and write it through the state API (`write: " +
         "null`: owned by a domain, written only through its routes).",
-      responses: {
-        200: {
-          description: "Namespaces",
-          content: {
-            "application/json": { schema: NamespaceList },
-          },
-        },
-        ...problems(401, 403, 429),
-      },
+      responses: { 200: json("Namespaces", NamespaceList), ...problems(401, 403, 429) },
     },
     async ({ c, services }) =>
       reply(c, NamespaceList, {
@@ -264,12 +327,11 @@ export function registerStateRoutes({ define }: RouteKit): void {
       description: READ_ACCESS,
       stateAccess: readsNs,
       responses: {
-        200: {
-          description:
-            "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and " +
+        200: json(
+          "The record; ETag is its version, Statehouse-Tier the tier that answered, Statehouse-Budget the size and " +
             "rolling-window use against the namespace's limits (e.g. `size=812/1048576, turns.items=3/10, turns.bytes=640/65536`)",
-          content: { "application/json": { schema: RecordBody } },
-        },
+          RecordBody,
+        ),
         304: { description: "If-None-Match matched the current version" },
         ...problems(400, 401, 403, 404, 409, 429, 503),
       },
@@ -301,23 +363,16 @@ export function registerStateRoutes({ define }: RouteKit): void {
       method: "put",
       path: "/api/v1/state/{ns}/{key}",
       summary: "Create or replace a record",
-      tags: ["state"],
-      scope: "state:write",
-      params: NsKey,
-      headers: WriteHeaders,
-      idempotent: true,
-      description: WRITE_ACCESS,
-      stateAccess: writesNs,
+      ...RECORD_WRITE,
       body: { schema: PutBody, contentTypes: ["application/json"] },
       responses: {
-        200: { description: "Updated", content: { "application/json": { schema: RecordBody } } },
-        201: { description: "Created", content: { "application/json": { schema: RecordBody } } },
-        202: {
-          description:
-            "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body " +
+        200: json("Updated", RecordBody),
+        201: json("Created", RecordBody),
+        202: json(
+          "Accepted while the warm tier is down (namespaces that buffer): `Statehouse-Durability: buffered`, body " +
             "`durable: false`; durable once replayed",
-          content: { "application/json": { schema: RecordBody } },
-        },
+          RecordBody,
+        ),
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
       },
     },
@@ -346,23 +401,14 @@ export function registerStateRoutes({ define }: RouteKit): void {
       method: "patch",
       path: "/api/v1/state/{ns}/{key}",
       summary: "Patch a record atomically",
-      tags: ["state"],
-      scope: "state:write",
-      params: NsKey,
-      headers: WriteHeaders,
-      idempotent: true,
-      description: WRITE_ACCESS,
-      stateAccess: writesNs,
+      ...RECORD_WRITE,
       body: {
         schema: z.union([z.array(JsonPatchOp), z.record(z.string(), z.unknown())]),
         contentTypes: ["application/merge-patch+json", "application/json-patch+json"],
       },
       responses: {
-        200: { description: "Patched", content: { "application/json": { schema: RecordBody } } },
-        202: {
-          description: "Accepted while the warm tier is down, not yet durable",
-          content: { "application/json": { schema: RecordBody } },
-        },
+        200: json("Patched", RecordBody),
+        202: json("Accepted while the warm tier is down, not yet durable", RecordBody),
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503),
       },
     },
@@ -386,13 +432,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       method: "delete",
       path: "/api/v1/state/{ns}/{key}",
       summary: "Delete a record",
-      tags: ["state"],
-      scope: "state:write",
-      params: NsKey,
-      headers: WriteHeaders,
-      idempotent: true,
-      description: WRITE_ACCESS,
-      stateAccess: writesNs,
+      ...RECORD_WRITE,
       responses: { 204: { description: "Deleted" }, ...problems(400, 401, 403, 404, 409, 412, 428, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
@@ -418,28 +458,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       description: READ_ACCESS,
       stateAccess: readsNs,
       responses: {
-        200: {
-          description: "A page of keys; pass nextCursor as cursor for the next",
-          content: {
-            "application/json": {
-              schema: z
-                .object({
-                  namespace: z.string(),
-                  items: z.array(
-                    z.object({
-                      key: z.string(),
-                      version: z.number(),
-                      updatedAt: z.string(),
-                      expiresAt: z.string().nullable(),
-                      sizeBytes: z.number(),
-                    }),
-                  ),
-                  nextCursor: z.string().optional(),
-                })
-                .openapi("KeyPage"),
-            },
-          },
-        },
+        200: json("A page of keys; pass nextCursor as cursor for the next", KeyPage),
         ...problems(400, 401, 403, 404, 422, 429, 503),
       },
     },
@@ -466,30 +485,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       description: READ_ACCESS,
       stateAccess: readsNs,
       responses: {
-        200: {
-          description: "Versions, newest first",
-          content: {
-            "application/json": {
-              schema: z
-                .object({
-                  namespace: z.string(),
-                  key: z.string(),
-                  versions: z.array(
-                    z.object({
-                      version: z.number(),
-                      at: z.string(),
-                      actor: z.string().nullable(),
-                      operation: z.enum(["put", "delete"]),
-                      patch: z.array(JsonPatchOp),
-                      schemaVersion: z.number(),
-                      sizeBytes: z.number(),
-                    }),
-                  ),
-                })
-                .openapi("History"),
-            },
-          },
-        },
+        200: json("Versions, newest first", History),
         ...problems(400, 401, 403, 404, 429, 503),
       },
     },
@@ -533,26 +529,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
           .openapi({ param: { name: "v", in: "path" }, example: 1 }),
       }),
       responses: {
-        200: {
-          description: "The value at that version",
-          content: {
-            "application/json": {
-              schema: z
-                .object({
-                  namespace: z.string(),
-                  key: z.string(),
-                  version: z.number(),
-                  value: z.unknown(),
-                  operation: z.enum(["put", "delete"]),
-                  at: z.string(),
-                  actor: z.string().nullable(),
-                  schemaVersion: z.number(),
-                  sizeBytes: z.number(),
-                })
-                .openapi("Version"),
-            },
-          },
-        },
+        200: json("The value at that version", Version),
         ...problems(400, 401, 403, 404, 429, 503),
       },
     },
@@ -590,25 +567,7 @@ export function registerStateRoutes({ define }: RouteKit): void {
       headers: WriteHeaders.pick({ "idempotency-key": true }),
       body: { schema: TransactionBody, contentTypes: ["application/json"] },
       responses: {
-        200: {
-          description: "Every operation applied",
-          content: {
-            "application/json": {
-              schema: z
-                .object({
-                  results: z.array(
-                    z.object({
-                      op: z.enum(["put", "delete"]),
-                      namespace: z.string(),
-                      key: z.string(),
-                      version: z.number().nullable(),
-                    }),
-                  ),
-                })
-                .openapi("TransactionResult"),
-            },
-          },
-        },
+        200: json("Every operation applied", TransactionResult),
         ...problems(400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503),
       },
     },

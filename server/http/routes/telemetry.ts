@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { METRIC_WINDOWS } from "../../shared/types";
 import { adminMetrics } from "../../telemetry/admin-metrics";
 import { AdminMetrics } from "../admin-schemas";
-import { problems, type RouteKit, reply } from "./kit";
+import { json, problems, type RouteKit, reply } from "./kit";
 
 export function registerTelemetryRoutes({ define }: RouteKit): void {
   // GET /api/v1/admin/metrics – the dashboard's numbers for a window, from the in-process time series.
@@ -18,11 +18,10 @@ export function registerTelemetryRoutes({ define }: RouteKit): void {
         window: z.enum(METRIC_WINDOWS).optional().openapi({ description: "15m, 1h (default) or 6h" }),
       }),
       responses: {
-        200: {
-          description:
-            "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time",
-          content: { "application/json": { schema: AdminMetrics } },
-        },
+        200: json(
+          "Latency percentiles per tier and operation, hit ratios, conflicts, throughput, errors, storage over time",
+          AdminMetrics,
+        ),
         ...problems(400, 401, 403, 429),
       },
     },

@@ -1,13 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { isPlatformAdmin, visibleTenant, visibleTenants } from "../access";
 import { Capacity } from "../admin-schemas";
-import { problems, type RouteKit, reply } from "./kit";
+import { json, problems, type RouteKit, reply, pathParam } from "./kit";
 
 const Tenant = z.object({
-  tenant: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "tenant", in: "path" }, example: "acme" }),
+  tenant: pathParam("tenant", { max: 64, example: "acme" }),
 });
 const Usage = z
   .object({
@@ -100,10 +97,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       summary: "Your tenant's quota usage",
       tags: ["quotas"],
       scope: "state:read",
-      responses: {
-        200: { description: "Usage and limits", content: { "application/json": { schema: Usage } } },
-        ...problems(401, 403, 429, 503),
-      },
+      responses: { 200: json("Usage and limits", Usage), ...problems(401, 403, 429, 503) },
     },
     async ({ c, services, principal }) => reply(c, Usage, await services.tenantPolicies.usage(principal.tenant)),
   );
@@ -117,10 +111,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       tags: ["admin", "quotas"],
       scope: "admin",
       responses: {
-        200: {
-          description: "Usage per tenant (the caller's tenant only unless platform admin)",
-          content: { "application/json": { schema: QuotaList } },
-        },
+        200: json("Usage per tenant (the caller's tenant only unless platform admin)", QuotaList),
         ...problems(401, 403, 429, 503),
       },
     },
@@ -153,10 +144,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       tags: ["admin", "quotas"],
       scope: "admin",
       params: Tenant,
-      responses: {
-        200: { description: "Usage and limits", content: { "application/json": { schema: Usage } } },
-        ...problems(401, 403, 404, 429, 503),
-      },
+      responses: { 200: json("Usage and limits", Usage), ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) =>
       reply(c, Usage, await services.tenantPolicies.usage(visibleTenant(principal, params.tenant))),
@@ -173,10 +161,7 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       scope: "platform:admin",
       params: Tenant,
       body: { schema: PolicyBody, contentTypes: ["application/json"] },
-      responses: {
-        200: { description: "The policy now, with usage", content: { "application/json": { schema: Usage } } },
-        ...problems(400, 401, 403, 415, 422, 429, 503),
-      },
+      responses: { 200: json("The policy now, with usage", Usage), ...problems(400, 401, 403, 415, 422, 429, 503) },
     },
     async ({ c, services, params, body }) => {
       await services.tenantPolicies.set(params.tenant, body);
@@ -198,16 +183,11 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
         limit: z.coerce.number().int().min(1).max(1000).optional(),
       }),
       responses: {
-        200: {
-          description:
-            "`storedIn`: each region under which a tenant's state was written (every record of this deployment is " +
+        200: json(
+          "`storedIn`: each region under which a tenant's state was written (every record of this deployment is " +
             "stored in `serverRegion`); `audit`: refused writes, newest first",
-          content: {
-            "application/json": {
-              schema: Residency,
-            },
-          },
-        },
+          Residency,
+        ),
         ...problems(400, 401, 403, 404, 429, 503),
       },
     },
@@ -234,23 +214,10 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       tags: ["admin", "residency"],
       scope: "admin",
       params: Tenant.extend({
-        ns: z
-          .string()
-          .max(64)
-          .openapi({ param: { name: "ns", in: "path" } }),
-        key: z.string().openapi({ param: { name: "key", in: "path" } }),
+        ns: pathParam("ns", { max: 64 }),
+        key: pathParam("key"),
       }),
-      responses: {
-        200: {
-          description: "Where the record is stored",
-          content: {
-            "application/json": {
-              schema: RecordRegion,
-            },
-          },
-        },
-        ...problems(401, 403, 404, 422, 429, 503),
-      },
+      responses: { 200: json("Where the record is stored", RecordRegion), ...problems(401, 403, 404, 422, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const record = await services.state.getOrThrow(
@@ -280,10 +247,10 @@ export function registerTenancyRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "platform:admin",
       responses: {
-        200: {
-          description: "Per agent: active sessions now, samples, the forecast at now + horizon and the trend per hour",
-          content: { "application/json": { schema: Capacity } },
-        },
+        200: json(
+          "Per agent: active sessions now, samples, the forecast at now + horizon and the trend per hour",
+          Capacity,
+        ),
         ...problems(401, 403, 429),
       },
     },

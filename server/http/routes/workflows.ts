@@ -1,13 +1,10 @@
 import { z } from "@hono/zod-openapi";
 import { RUN_STATUSES as STATUSES } from "../../shared/types";
 import { visibleTenant, visibleTenants } from "../access";
-import { problems, type RouteKit, reply } from "./kit";
+import { json, problems, type RouteKit, reply, pathParam } from "./kit";
 
 const RunParams = z.object({
-  runId: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "runId", in: "path" }, example: "run_0123456789abcdefghij" }),
+  runId: pathParam("runId", { max: 64, example: "run_0123456789abcdefghij" }),
 });
 const StartBody = z
   .object({
@@ -89,7 +86,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
       idempotent: true,
       body: { schema: StartBody, contentTypes: ["application/json"] },
       responses: {
-        202: { description: "Accepted: queued for a worker", content: { "application/json": { schema: Started } } },
+        202: json("Accepted: queued for a worker", Started),
         ...problems(400, 401, 403, 409, 413, 415, 422, 429, 503),
       },
     },
@@ -109,10 +106,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
       tags: ["workflows"],
       scope: "workflows:run",
       params: RunParams,
-      responses: {
-        200: { description: "The run", content: { "application/json": { schema: Run } } },
-        ...problems(401, 403, 404, 429, 503),
-      },
+      responses: { 200: json("The run", Run), ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.getOrThrow(principal.tenant, params.runId);
@@ -133,11 +127,10 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
       params: RunParams,
       idempotent: true,
       responses: {
-        202: {
-          description:
-            "`cancelled` at once when no worker holds the run, else `cancelling` until the next step boundary",
-          content: { "application/json": { schema: Run } },
-        },
+        202: json(
+          "`cancelled` at once when no worker holds the run, else `cancelling` until the next step boundary",
+          Run,
+        ),
         ...problems(401, 403, 404, 409, 429, 503),
       },
     },
@@ -149,10 +142,7 @@ export function registerWorkflowRoutes({ define }: RouteKit): void {
 }
 
 const AdminRunParams = RunParams.extend({
-  tenant: z
-    .string()
-    .max(64)
-    .openapi({ param: { name: "tenant", in: "path" } }),
+  tenant: pathParam("tenant", { max: 64 }),
 });
 
 /** What operators see in the dashboard: runs (every tenant's for a platform admin, else its own) and each run's checkpoints. */
@@ -169,13 +159,7 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
         status: z.enum(STATUSES).optional(),
         limit: z.coerce.number().int().min(1).max(500).optional(),
       }),
-      responses: {
-        200: {
-          description: "Runs with status and progress",
-          content: { "application/json": { schema: AdminRunList } },
-        },
-        ...problems(400, 401, 403, 429, 503),
-      },
+      responses: { 200: json("Runs with status and progress", AdminRunList), ...problems(400, 401, 403, 429, 503) },
     },
     async ({ c, services, principal, query }) => {
       const runs = await services.workflows.recent({
@@ -202,10 +186,7 @@ export function registerAdminWorkflowRoutes({ define }: RouteKit): void {
       tags: ["admin"],
       scope: "admin",
       params: AdminRunParams,
-      responses: {
-        200: { description: "The run", content: { "application/json": { schema: AdminRun } } },
-        ...problems(401, 403, 404, 429, 503),
-      },
+      responses: { 200: json("The run", AdminRun), ...problems(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const run = await services.workflows.getOrThrow(visibleTenant(principal, params.tenant), params.runId);
