@@ -108,6 +108,29 @@ const Env = z.object({
   /** Worker threads for agent text work (entities, intent, embeddings); 0 = on the event loop. Unset: 1 on ≤ 2 cores, else 2. */
   STATEHOUSE_AGENT_THREADS: z.coerce.number().int().min(0).max(16).optional(),
   STATEHOUSE_AGENT_TASK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(AGENT_TASK_TIMEOUT_MS_DEFAULT),
+  /** Upstreams a tenant's agent may call (`model.baseUrl`), comma-separated; unset: none. */
+  STATEHOUSE_AGENT_BASE_URLS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.split(",").every((u) => /^https?:\/\/[^\s@]+$/.test(u.trim())),
+      "must be comma-separated http(s) URLs without credentials",
+    ),
+  /** Environment variables an agent may name as its upstream key (`model.apiKeyEnv`), comma-separated; unset: none. */
+  STATEHOUSE_AGENT_API_KEY_ENVS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.split(",").every((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n.trim())),
+      "must be comma-separated environment variable names",
+    ),
+  STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
+  STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
   STATEHOUSE_REGION: z
     .string()
     .regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "lowercase letters, digits and '-', at most 32")
@@ -142,6 +165,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (parsed.data.STATEHOUSE_HEADERS_TIMEOUT_MS > parsed.data.STATEHOUSE_REQUEST_TIMEOUT_MS) {
     throw new ConfigError([
       "STATEHOUSE_HEADERS_TIMEOUT_MS: must not exceed STATEHOUSE_REQUEST_TIMEOUT_MS (the headers are part of the request)",
+    ]);
+  }
+  // Statehouse's own settings hold its secrets (the admin token, database URL, …): never an agent's key.
+  const ownSettings = (parsed.data.STATEHOUSE_AGENT_API_KEY_ENVS ?? "")
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n in Env.shape || n.startsWith("STATEHOUSE_") || n.startsWith("AWS_") || n.startsWith("OTEL_"));
+  if (ownSettings.length > 0) {
+    throw new ConfigError([
+      `STATEHOUSE_AGENT_API_KEY_ENVS: ${ownSettings.join(", ")} configure Statehouse itself and cannot be agents' keys`,
     ]);
   }
   if (Boolean(parsed.data.AWS_ACCESS_KEY_ID) !== Boolean(parsed.data.AWS_SECRET_ACCESS_KEY)) {

@@ -1,6 +1,6 @@
 // The composition root: builds each part once, from the clients it is handed, and connects them. Behaviour lives in the parts.
 import path from "node:path";
-import { AGENTS, AgentService } from "./agents/sessions";
+import { composeAgents } from "./agents/compose";
 import { agentModelFor } from "./agents/model";
 import { purgeLegacyProfilesInBackground } from "./agents/profiles";
 import { createTextAnalyzer } from "./agents/text-pool";
@@ -122,7 +122,7 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   const sessionCounts = new CapacityRepository(db.prisma);
   const capacity = new CapacityMonitor(telemetry.meter, {
     count: () => warmCall(() => sessionCounts.activeSessions()),
-    agents: AGENTS,
+    agents: ["assistant", "custom"],
   });
   const gauges = new StateGauges(telemetry.meter, {
     namespaces,
@@ -175,7 +175,7 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   return {
     ...{ config, namespaces, store: engine.store, state, telemetry, tiers, tenantPolicies, capacity, keys, sweeper },
     ...{ sessions, sessionDenylist, authThrottle, log: logger, workflows: workflows.service },
-    agents: new AgentService(state, engine.model, telemetry.instruments, text),
+    agents: composeAgents(config, state, engine.model, telemetry.instruments, text),
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
     tenants: () => warmCall(() => policies.tenants()),

@@ -1,5 +1,5 @@
 // Every built-in namespace: each domain's own and the engine's general-purpose ones, in the design's order.
-import { AGENT_PROFILES_POLICY, SESSIONS_POLICY } from "./agents/namespaces";
+import { AGENT_DEFINITIONS_POLICY, AGENT_PROFILES_POLICY, SESSIONS_POLICY } from "./agents/namespaces";
 import { CHECKPOINT_HEADS_POLICY, CHECKPOINTS_POLICY } from "./langgraph/namespaces";
 import { GENERAL_NAMESPACES, type NamespacePolicy } from "./state/namespaces";
 import { WORKFLOWS_POLICY } from "./workflows/namespace";
@@ -14,5 +14,6 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   CHECKPOINTS_POLICY,
   CHECKPOINT_HEADS_POLICY,
   AGENT_PROFILES_POLICY,
+  AGENT_DEFINITIONS_POLICY,
   ...rest,
 ];

@@ -2,11 +2,15 @@ import type { Config } from "../config";
 import { ExtractiveSummarizer, ModelSummarizer, type WindowSummarizer } from "../state/windows";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
+import { InvalidError, StateError } from "../state/errors";
+import { DEFAULT_INSTRUCTIONS, normalizeBaseUrl, type ResolvedAgent, type UpstreamAllowlist } from "./definitions";
 import type { RelatedTopic } from "./embedding";
 import { type Entities, type Intent, recallTarget } from "./nlp";
 
 /** What the model sees of a session: the remembered state, not the raw log. */
 export interface AgentContext {
+  /** The agent's instructions, and the request's after them when it sent any. */
+  instructions?: string;
   message: string;
   intent: Intent;
   entities: Entities;
@@ -82,23 +86,50 @@ export class OfflineModel implements AgentModel {
   }
 }
 
-/** Any OpenAI-compatible chat endpoint (LLM_BASE_URL, LLM_MODEL, LLM_API_KEY) through the Vercel AI SDK. */
+/** Sampling settings an agent's definition may set (`generation`). */
+export interface Generation {
+  temperature?: number;
+  maxOutputTokens?: number;
+}
+
+/**
+ * Any OpenAI-compatible chat endpoint through the Vercel AI SDK: the server's (LLM_BASE_URL, LLM_MODEL,
+ * LLM_API_KEY) or an agent's own. `fetch` is where a tenant-chosen upstream gets its limits.
+ */
 export class OpenAICompatibleModel implements AgentModel {
   readonly name: string;
   private readonly model;
+  private readonly generation: Generation;
 
-  constructor(options: { baseURL: string; model: string; apiKey?: string }) {
+  constructor(options: {
+    baseURL: string;
+    model: string;
+    apiKey?: string;
+    generation?: Generation;
+    fetch?: typeof fetch;
+  }) {
     this.name = `openai-compatible:${options.model}`;
+    this.generation = options.generation ?? {};
     this.model = createOpenAICompatible({
       name: "statehouse-llm",
       baseURL: options.baseURL,
       apiKey: options.apiKey,
+      fetch: options.fetch,
     }).chatModel(options.model);
   }
 
   async reply(c: AgentContext): Promise<string> {
-    const { text } = await generateText({ model: this.model, messages: messages(c), maxRetries: 1 });
-    return text;
+    try {
+      const { text } = await generateText({
+        model: this.model,
+        messages: messages(c),
+        maxRetries: 1,
+        ...this.generation,
+      });
+      return text;
+    } catch (err) {
+      throw upstreamFailed(err);
+    }
   }
 
   /** One completion of a plain prompt (used to summarize rolling windows). */
@@ -108,9 +139,70 @@ export class OpenAICompatibleModel implements AgentModel {
   }
 
   async *stream(c: AgentContext): AsyncIterable<string> {
-    const result = streamText({ model: this.model, messages: messages(c), maxRetries: 1 });
+    let failure: unknown;
+    const result = streamText({
+      model: this.model,
+      messages: messages(c),
+      maxRetries: 1,
+      ...this.generation,
+      onError: ({ error }) => {
+        failure = error;
+      },
+    });
     for await (const piece of result.textStream) yield piece;
+    if (failure !== undefined) throw upstreamFailed(failure);
   }
+}
+
+/** 502: the agent's model did not answer (its message says why, never the upstream's body or key). */
+function upstreamFailed(err: unknown): StateError {
+  // The SDK wraps what went wrong (our limits' errors, timeouts) in its own errors: read the whole chain.
+  type Link = { name?: string; message?: string; statusCode?: number; cause?: unknown };
+  const chain: Link[] = [];
+  for (let e = err as Link | undefined; e && chain.length < 8; e = e.cause as Link | undefined) chain.push(e);
+  const ours = chain
+    .find((e) => e.message?.startsWith("upstream:"))
+    ?.message?.slice(9)
+    .trim();
+  const timedOut = chain.some((e) => e.name === "TimeoutError");
+  const status = chain.find((e) => typeof e.statusCode === "number" && e.statusCode !== 200)?.statusCode;
+  const why =
+    ours ??
+    (timedOut ? "it did not answer in time" : status ? `it answered HTTP ${status}` : "its answer could not be used");
+  return new StateError("upstream_failed", `the agent's model failed: ${why}`);
+}
+
+/**
+ * fetch for a tenant-chosen upstream: no redirects (a redirect could lead the agent's key elsewhere), a
+ * deadline for the whole call and a cap on the bytes of its answer.
+ */
+export function limitedFetch(limits: { timeoutMs: number; maxBytes: number }): typeof fetch {
+  return async (input, init) => {
+    const deadline = AbortSignal.timeout(limits.timeoutMs);
+    const signal = init?.signal ? AbortSignal.any([init.signal, deadline]) : deadline;
+    const response = await fetch(input, { ...init, redirect: "manual", signal });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel();
+      throw new Error(`upstream: it answered a redirect (HTTP ${response.status}), which is not followed`);
+    }
+    if (!response.body) return response;
+    let seen = 0;
+    const capped = response.body.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          seen += chunk.byteLength;
+          if (seen > limits.maxBytes)
+            controller.error(new Error(`upstream: its answer exceeded ${limits.maxBytes} bytes`));
+          else controller.enqueue(chunk);
+        },
+      }),
+    );
+    return new Response(capped, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
+  };
 }
 
 function messages(c: AgentContext) {
@@ -122,13 +214,58 @@ function messages(c: AgentContext) {
       `An earlier message of the user's on a related topic (turn ${c.relatedTopic.turn}): ${c.relatedTopic.text}`,
   ].filter(Boolean);
   return [
-    { role: "system" as const, content: `You are a helpful assistant with persistent memory.\n${memory.join("\n")}` },
+    { role: "system" as const, content: [c.instructions ?? DEFAULT_INSTRUCTIONS, ...memory].join("\n") },
     ...c.recentTurns.flatMap((t) => [
       { role: "user" as const, content: t.user },
       { role: "assistant" as const, content: t.reply },
     ]),
     { role: "user" as const, content: c.message },
   ];
+}
+
+/**
+ * The model of each agent: the server's for the built-in agent, the offline model, or an agent's own
+ * OpenAI-compatible upstream, checked against the operator's allowlists at every call (they may have
+ * changed since the definition was saved) and called with limitedFetch.
+ */
+export class AgentModels {
+  private readonly offline = new OfflineModel();
+  private readonly upstreams = new Map<string, AgentModel>();
+
+  constructor(
+    private readonly builtIn: AgentModel,
+    private readonly upstream: UpstreamAllowlist & { timeoutMs: number; maxBytes: number },
+    private readonly env: Record<string, string | undefined> = process.env,
+  ) {}
+
+  for(agent: ResolvedAgent): AgentModel {
+    if (agent.builtIn) return this.builtIn;
+    const model = agent.model;
+    if (model.provider === "offline") return this.offline;
+    if (!this.upstream.baseUrls.map(normalizeBaseUrl).includes(normalizeBaseUrl(model.baseUrl)))
+      throw new InvalidError("the agent's model.baseUrl is no longer on this server's allowlist", {
+        field: "model.baseUrl",
+      });
+    if (model.apiKeyEnv !== undefined && !this.upstream.apiKeyEnvs.includes(model.apiKeyEnv))
+      throw new InvalidError("the agent's model.apiKeyEnv is no longer on this server's allowlist", {
+        field: "model.apiKeyEnv",
+      });
+    const apiKey = model.apiKeyEnv === undefined ? undefined : this.env[model.apiKeyEnv];
+    const key = JSON.stringify([model.baseUrl, model.name, apiKey ?? "", agent.generation]);
+    let found = this.upstreams.get(key);
+    if (!found) {
+      if (this.upstreams.size >= 256) this.upstreams.delete(this.upstreams.keys().next().value!);
+      found = new OpenAICompatibleModel({
+        baseURL: model.baseUrl,
+        model: model.name,
+        apiKey,
+        generation: agent.generation,
+        fetch: limitedFetch(this.upstream),
+      });
+      this.upstreams.set(key, found);
+    }
+    return found;
+  }
 }
 
 /**

@@ -1,7 +1,24 @@
-// The namespaces agents own: conversation sessions and their profile vectors.
+// The namespaces agents own: tenants' agent definitions, conversation sessions and their profile vectors.
 import { CACHED_VECTORS, definePolicy, KiB, MiB, namespaceOwner } from "../state/namespaces";
 
 const AGENTS = namespaceOwner("agents", "agents:invoke", "/api/v1/agents/{agent}/sessions (scope agents:invoke)");
+
+/** The most turns and bytes a session's window may keep; an agent's memory policy chooses within them. */
+export const MAX_WINDOW_TURNS = 50;
+export const MAX_WINDOW_BYTES = 256 * KiB;
+
+export const AGENT_DEFINITIONS_NAMESPACE = "agents";
+
+export const AGENT_DEFINITIONS_POLICY = definePolicy({
+  name: AGENT_DEFINITIONS_NAMESPACE,
+  kind: "system",
+  durability: "durable",
+  description:
+    "Tenants' agent definitions: instructions, model, memory and session policy (server/agents/definitions.ts)",
+  hotTtlSeconds: 3600,
+  maxBytes: { warn: 32 * KiB, fail: 64 * KiB },
+  owner: namespaceOwner("agents", "agents:manage", "/api/v1/agents/{name} (scope agents:manage)"),
+});
 
 export const SESSIONS_POLICY = definePolicy({
   name: "sessions",
@@ -12,7 +29,15 @@ export const SESSIONS_POLICY = definePolicy({
   hotTtlSeconds: 30 * 60,
   maxBytes: { warn: 256 * KiB, fail: 1 * MiB },
   windows: [
-    { field: "turns", maxItems: 10, maxBytes: 64 * KiB, summaryField: "summary", countField: "summarizedTurns" },
+    {
+      field: "turns",
+      maxItems: MAX_WINDOW_TURNS,
+      maxBytes: MAX_WINDOW_BYTES,
+      summaryField: "summary",
+      countField: "summarizedTurns",
+      // Each session keeps its agent's window (memory.windowTurns, windowBytes, summaries) in `window`.
+      perRecordField: "window",
+    },
   ],
   whenWarmDown: "buffer",
   onExpire: "archive",

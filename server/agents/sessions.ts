@@ -1,16 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { isConflict, isStateError, NotFoundError, StateError } from "../state/errors";
-import type { StateService } from "../state/service";
+import { isConflict, isStateError, NotFoundError } from "../state/errors";
+import type { PutRequest, StateService } from "../state/service";
 import type { StateRef } from "../state/store";
 import type { Instruments } from "../telemetry/instruments";
+import type { AgentDefinitions, ResolvedAgent } from "./definitions";
 import { relatedTopic, type RelatedTopic } from "./embedding";
-import type { AgentContext, AgentModel } from "./model";
+import type { AgentContext, AgentModel, AgentModels } from "./model";
 import { SessionProfiles } from "./profiles";
 import { classifyBatch, type InvokeRequest, invokeStateless } from "./stateless";
 import { detectIntent, type Entities, type Intent, mergeEntities } from "./nlp";
 import { InlineTextAnalyzer, type TextAnalyzer } from "./text-pool";
 
-export const AGENTS = ["assistant"] as const;
 const NAMESPACE = "sessions";
 const APPEND_RETRIES = 100;
 
@@ -22,9 +22,19 @@ export interface Turn {
   at: string;
 }
 
+/** A session's own rolling window (the sessions namespace's `perRecordField`), from its agent's memory policy. */
+export interface SessionWindow {
+  maxItems: number;
+  maxBytes: number;
+  summarize: boolean;
+}
+
 /** A conversation's memory, as stored in the `sessions` namespace. */
 export interface SessionState {
   agent: string;
+  /** The version of the agent's definition the newest turn ran with (0: the built-in agent). */
+  agentVersion: number;
+  window: SessionWindow;
   startedAt: string;
   /** The newest turns, at most the namespace's window. */
   turns: Turn[];
@@ -51,6 +61,8 @@ export interface TurnResult {
 
 export interface PreparedTurn {
   context: AgentContext;
+  /** The agent's model: reply or stream with `context`, then commit what it said. */
+  model: AgentModel;
   /** Saves the turn with its reply (compare-and-set, retried so concurrent messages all land). */
   commit(reply: string): Promise<TurnResult>;
 }
@@ -64,7 +76,8 @@ export class AgentService {
 
   constructor(
     private readonly state: StateService,
-    readonly model: AgentModel,
+    readonly definitions: AgentDefinitions,
+    private readonly models: AgentModels,
     private readonly instruments?: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
     /** Where entities, intent and embeddings are computed: the worker pool built by the container. */
     private readonly text: TextAnalyzer = new InlineTextAnalyzer(),
@@ -73,11 +86,14 @@ export class AgentService {
   }
 
   async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
-    this.agentOrThrow(tenant, agent);
+    const definition = await this.definitions.resolve(tenant, agent);
     const sessionId = randomUUID();
+    const startedAt = new Date().toISOString();
     const initial: SessionState = {
       agent,
-      startedAt: new Date().toISOString(),
+      agentVersion: definition.version,
+      window: windowOf(definition),
+      startedAt,
       turns: [],
       turnCount: 0,
       summary: "",
@@ -85,16 +101,20 @@ export class AgentService {
       entities: {},
       intent: null,
     };
-    const { record } = await this.state.put(this.ref(tenant, sessionId), initial, { createOnly: true, actor: agent });
+    const { record } = await this.state.put(this.ref(tenant, sessionId), initial, {
+      createOnly: true,
+      actor: agent,
+      ...lifetime(definition, startedAt),
+    });
     return { sessionId, version: record.version, createdAt: record.createdAt };
   }
 
   async getSession(tenant: string, agent: string, sessionId: string) {
-    this.agentOrThrow(tenant, agent);
+    await this.definitions.resolve(tenant, agent);
     const record = await this.state.getOrThrow(this.ref(tenant, sessionId));
     const session = record.value as SessionState;
     if (session.agent !== agent) throw new NotFoundError(this.ref(tenant, sessionId));
-    const window = this.window();
+    const window = session.window;
     return {
       sessionId,
       version: record.version,
@@ -104,7 +124,7 @@ export class AgentService {
       ...session,
       budget: {
         turns: { used: session.turns.length, max: window.maxItems },
-        bytes: { used: Buffer.byteLength(JSON.stringify(session.turns)), max: window.maxBytes ?? null },
+        bytes: { used: Buffer.byteLength(JSON.stringify(session.turns)), max: window.maxBytes },
         sizeBytes: { used: record.sizeBytes, max: this.state.policy(NAMESPACE).maxBytes.fail },
       },
     };
@@ -118,19 +138,24 @@ export class AgentService {
 
   /** A turn from a context sent whole; nothing is read or stored. */
   async invoke(tenant: string, agent: string, request: InvokeRequest) {
-    this.agentOrThrow(tenant, agent);
-    return invokeStateless(this.model, request, this.window().maxItems, { analyzer: this.text, tenant });
+    const definition = await this.definitions.resolve(tenant, agent);
+    return invokeStateless(this.models.for(definition), request, definition.memory.windowTurns, {
+      analyzer: this.text,
+      tenant,
+      instructions: definition.instructions,
+    });
   }
 
   /** Intent and entities of independent documents, each validated and answered on its own. */
   async classify(tenant: string, agent: string, documents: readonly unknown[]) {
-    this.agentOrThrow(tenant, agent);
+    await this.definitions.resolve(tenant, agent);
     return classifyBatch(documents, { analyzer: this.text, tenant });
   }
 
   /** Reads memory and builds the model's context; unreachable stores give a stateless, degraded context. */
   async prepareTurn(tenant: string, agent: string, sessionId: string, message: string): Promise<PreparedTurn> {
-    this.agentOrThrow(tenant, agent);
+    const definition = await this.definitions.resolve(tenant, agent);
+    const model = this.models.for(definition);
     const ref = this.ref(tenant, sessionId);
     const started = performance.now();
     // Analyzed in the text pool while the session and profile are read. Over its budget, the turn goes
@@ -149,21 +174,24 @@ export class AgentService {
     }
     const analysis = await analyzed;
     const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
-    const found: Entities = analysis.ok ? analysis.value.entities : {};
+    // An agent whose memory keeps no entities neither stores nor uses them.
+    const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
     const vector = analysis.ok ? analysis.value.vector : undefined;
     const entities = mergeEntities(session?.entities ?? {}, found);
     const context: AgentContext = {
+      instructions: definition.instructions,
       message,
       intent,
       entities,
       summary: session?.summary ?? "",
-      recentTurns: (session?.turns ?? []).slice(-5).map((t) => ({ user: t.user, reply: t.reply })),
+      recentTurns: (session?.turns ?? []).map((t) => ({ user: t.user, reply: t.reply })),
       degraded: session === undefined,
       relatedTopic: session && vector ? relatedTopic((await profileRead).profile, vector) : undefined,
     };
     const measured = async (result: TurnResult) => {
+      // Tenants name their agents: the metric says only which kind ran (per-agent figures: the admin API).
       this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, {
-        agent,
+        agent: definition.builtIn ? agent : "custom",
         degraded: String(result.degraded),
       });
       return result;
@@ -171,12 +199,14 @@ export class AgentService {
     if (!session) {
       return {
         context,
+        model,
         commit: async (reply) => measured({ reply, turn: null, version: null, intent, entities, degraded: true }),
       };
     }
     const known = session;
     return {
       context,
+      model,
       commit: async (reply) => {
         // Both writes of the turn are checked together first, so a refused turn writes neither.
         const planned = {
@@ -199,7 +229,7 @@ export class AgentService {
           ],
           agent,
         );
-        const result = await this.appendTurn(ref, agent, message, reply, intent, found);
+        const result = await this.appendTurn(ref, definition, message, reply, intent, found);
         // Without a vector (analysis over budget) the profile skips this message; it is derived data.
         if (result.turn !== null && vector)
           await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
@@ -210,12 +240,12 @@ export class AgentService {
 
   async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
     const turn = await this.prepareTurn(tenant, agent, sessionId, message);
-    return turn.commit(await this.model.reply(turn.context));
+    return turn.commit(await turn.model.reply(turn.context));
   }
 
   private async appendTurn(
     ref: StateRef,
-    agent: string,
+    agent: ResolvedAgent,
     user: string,
     reply: string,
     intent: Intent,
@@ -226,11 +256,15 @@ export class AgentService {
         const current = await this.state.getOrThrow(ref, { consistency: "strong" });
         const session = current.value as SessionState;
         const next = this.withTurn(
-          session,
+          { ...session, agentVersion: agent.version, window: windowOf(agent) },
           { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() },
           found,
         );
-        const { record } = await this.state.put(ref, next, { ifVersion: current.version, actor: agent });
+        const { record } = await this.state.put(ref, next, {
+          ifVersion: current.version,
+          actor: agent.name,
+          ...lifetime(agent, session.startedAt),
+        });
         return {
           reply,
           turn: next.turnCount,
@@ -261,26 +295,25 @@ export class AgentService {
     };
   }
 
-  private window() {
-    return this.state.policy(NAMESPACE).windows.find((w) => w.field === "turns") ?? { field: "turns", maxItems: 10 };
-  }
-
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };
   }
-
-  // Takes the tenant already: agents will be defined per tenant, and the checks should not move then.
-  private agentOrThrow(_tenant: string, agent: string): void {
-    if (!(AGENTS as readonly string[]).includes(agent)) throw new UnknownAgentError(agent);
-  }
 }
 
-/** 404: the path names an agent that does not exist (agents are code, not records). */
-export class UnknownAgentError extends StateError {
-  constructor(readonly agent: string) {
-    super("not_found", `there is no agent named ${JSON.stringify(agent.slice(0, 64))} (agents: ${AGENTS.join(", ")})`);
-    this.name = "UnknownAgentError";
-  }
+/** The window a session keeps, from its agent's memory policy. */
+function windowOf(agent: ResolvedAgent): SessionWindow {
+  return { maxItems: agent.memory.windowTurns, maxBytes: agent.memory.windowBytes, summarize: agent.memory.summaries };
+}
+
+/**
+ * When a session expires, from its agent's session policy: `idleTtlSeconds` after its last turn, and never
+ * later than `ttlSeconds` after it started (each write sets whichever comes first). Neither: the namespace's.
+ */
+function lifetime(agent: ResolvedAgent, startedAt: string): Pick<PutRequest, "ttlSeconds" | "idleTtlSeconds"> {
+  const { idleTtlSeconds, ttlSeconds } = agent.session;
+  if (ttlSeconds === undefined) return idleTtlSeconds === undefined ? {} : { idleTtlSeconds };
+  const left = Math.max(1, Math.ceil(ttlSeconds - (Date.now() - Date.parse(startedAt)) / 1000));
+  return idleTtlSeconds !== undefined && idleTtlSeconds < left ? { idleTtlSeconds } : { ttlSeconds: left };
 }
 
 function isUnavailable(err: unknown): boolean {

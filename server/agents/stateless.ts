@@ -42,7 +42,7 @@ export async function invokeStateless(
   model: AgentModel,
   request: InvokeRequest,
   windowTurns: number,
-  text: { analyzer: TextAnalyzer; tenant: string },
+  text: { analyzer: TextAnalyzer; tenant: string; instructions?: string },
 ): Promise<InvokeResult> {
   const last = request.messages.at(-1);
   if (last?.role !== "user")
@@ -77,11 +77,12 @@ export async function invokeStateless(
   const intent = analysis.ok ? analysis.value.intent : detectIntent(last.content);
   const vector = analysis.ok ? analysis.value.vector : undefined;
   const context: AgentContext = {
+    instructions: text.instructions,
     message: last.content,
     intent,
     entities,
     summary,
-    recentTurns: turns.slice(-5),
+    recentTurns: turns.slice(-windowTurns),
     degraded: false,
     relatedTopic: vector ? relatedTopic(profile, vector) : undefined,
   };

@@ -17,6 +17,7 @@ import type { AdminSessionBody, ReadyReportBody } from "./admin-schemas";
 import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
+import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerTenancyRoutes } from "./routes/tenancy";
 import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
@@ -178,6 +179,7 @@ export function createApi(services: Services): Api {
 
   const kit: RouteKit = { define: (spec, handler) => defineRoute(app, served, services, spec, handler) };
   registerStateRoutes(kit);
+  registerAgentDefinitionRoutes(kit);
   registerAgentRoutes(kit);
   registerAdminRoutes(kit);
   registerAdminStateRoutes(kit);

@@ -49,6 +49,7 @@ export const STATUS = {
   rate_limited: 429,
   operations_quota_exceeded: 429,
   internal: 500,
+  upstream_failed: 502,
   unavailable: 503,
 } as const satisfies Record<HttpErrorCode, number>;
 
@@ -77,6 +78,7 @@ const TITLES: Record<HttpErrorCode, string> = {
   storage_quota_exceeded: "Storage quota exceeded",
   residency_violation: "Tenant pinned to another region",
   internal: "Internal error",
+  upstream_failed: "The agent's model failed",
   unavailable: "Service unavailable",
 };
 

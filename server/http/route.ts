@@ -32,7 +32,13 @@ export interface RouteSpec<
   params?: P;
   query?: Q;
   /** Request body: its schema and the content types it may arrive as (the first is documented as primary). */
-  body?: { schema: B; contentTypes: string[]; description?: string };
+  body?: {
+    schema: B;
+    contentTypes: string[];
+    description?: string;
+    /** How a body that is JSON but does not fit the schema is refused: 400 `malformed` unless `invalid` (422). */
+    mismatch?: "malformed" | "invalid";
+  };
   /** Request headers worth documenting (If-Match, Idempotency-Key, ...). */
   headers?: AnyObject;
   responses: RouteConfig["responses"];
@@ -177,7 +183,7 @@ async function handle<
     }
     rawBody = await c.req.text();
     // Nesting is checked on the raw text, before anything (zod, patches, serialization) recurses into it.
-    body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body");
+    body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body", spec.body.mismatch);
   }
   // Before the quota counts the call or anything runs: namespaces a domain owns are not the state API's to write.
   if (spec.stateAccess)
@@ -189,7 +195,8 @@ async function handle<
       spec.stateAccess.list,
     );
   // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
-  if (spec.method !== "get" && (spec.scope === "state:write" || spec.scope === "agents:invoke")) {
+  const writesOrRuns = spec.scope === "state:write" || spec.scope === "agents:invoke" || spec.scope === "agents:manage";
+  if (spec.method !== "get" && writesOrRuns) {
     const operations = spec.operations?.(body as never) ?? 1;
     const target = params as { ns?: string; key?: string } | undefined;
     await services.tenantPolicies.admitCall(principal.tenant, {
@@ -283,15 +290,20 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
   return principal;
 }
 
-function parse<T extends z.ZodType>(schema: T, input: unknown, where: string): z.infer<T> {
+function parse<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  where: string,
+  code: "malformed" | "invalid" = "malformed",
+): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.slice(0, 10).map((i) => ({ path: i.path.join("."), message: i.message }));
   const first = issues[0];
   throw new HttpError(
-    where === "body" ? "malformed" : "malformed",
+    code,
     `invalid ${where}${first ? ` ${first.path ? `'${first.path}'` : ""}: ${first.message}` : ""}`,
-    { issues },
+    first ? { field: first.path, issues } : { issues },
   );
 }
 

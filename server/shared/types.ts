@@ -2,7 +2,7 @@
 // import this file, and nothing server-side (drivers, node: modules) may reach the browser bundle.
 
 /**
- * An API key's scopes. checkpoints:read: reading LangGraph checkpoints through the state API (nothing else
+ * An API key's scopes. agents:manage: defining a tenant's agents (agents:invoke uses them). checkpoints:read: reading LangGraph checkpoints through the state API (nothing else
  * writes or reads them over HTTP). admin: every other scope, within the key's own tenant. platform:admin:
  * admin across every tenant (the bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it
  * can grant it). server/http/access.ts.
@@ -11,6 +11,7 @@ export const SCOPES = [
   "state:read",
   "state:write",
   "agents:invoke",
+  "agents:manage",
   "workflows:run",
   "checkpoints:read",
   "admin",

@@ -15,6 +15,10 @@ export type StateErrorCode =
   | "too_large"
   | "precondition_required"
   | "upgrade_failed"
+  // A domain refusing a call the key's scopes allow (the built-in agent is read-only).
+  | "forbidden"
+  // An agent's model (its OpenAI-compatible upstream) failed, timed out or answered too much.
+  | "upstream_failed"
   // Tenant policies (server/policies/tenant-policies.ts): region pinning and quotas.
   | "residency_violation"
   | "operations_quota_exceeded"

@@ -15,6 +15,11 @@ export interface WindowPolicy {
   summaryField?: string;
   /** Field that counts the items that fell out of the window. */
   countField?: string;
+  /**
+   * Field in which a record may narrow its own window: `{maxItems?, maxBytes?, summarize?}`, within this
+   * policy's limits (`summarize: false` drops what falls out instead of folding it into the summary).
+   */
+  perRecordField?: string;
 }
 
 /**

@@ -154,7 +154,7 @@ export async function applyWindows(
     return { value, dropped: 0 };
   let result = value as Record<string, unknown>;
   let dropped = 0;
-  for (const window of policy.windows) {
+  for (const window of policy.windows.map((w) => ownWindow(w, value))) {
     const list = result[window.field];
     if (!Array.isArray(list)) continue;
     const keep = cut(list, window);
@@ -171,6 +171,21 @@ export async function applyWindows(
     dropped += out.length;
   }
   return { value: result, dropped };
+}
+
+/** The window a record chose for itself (WindowPolicy.perRecordField), never wider than the policy's. */
+function ownWindow(window: WindowPolicy, value: object): WindowPolicy {
+  const own = window.perRecordField ? (value as Record<string, unknown>)[window.perRecordField] : undefined;
+  if (!own || typeof own !== "object") return window;
+  const { maxItems, maxBytes, summarize } = own as Record<string, unknown>;
+  const narrower = (limit: unknown, max: number) =>
+    typeof limit === "number" && limit >= 1 ? Math.min(max, Math.floor(limit)) : max;
+  return {
+    ...window,
+    maxItems: narrower(maxItems, window.maxItems),
+    maxBytes: narrower(maxBytes, window.maxBytes ?? Number.MAX_SAFE_INTEGER),
+    summaryField: summarize === false ? undefined : window.summaryField,
+  };
 }
 
 /** How many of the newest items fit the window. */
@@ -192,15 +207,17 @@ function cut(list: readonly unknown[], window: WindowPolicy): number {
 /** What each window of the namespace holds of its allowance, for reads to report. */
 export function windowBudget(policy: NamespacePolicy, value: unknown): WindowBudget[] {
   if (!value || typeof value !== "object" || Array.isArray(value)) return [];
-  return policy.windows.flatMap((w) => {
-    const list = (value as Record<string, unknown>)[w.field];
-    if (!Array.isArray(list)) return [];
-    return [
-      {
-        field: w.field,
-        items: { used: list.length, max: w.maxItems },
-        bytes: { used: Buffer.byteLength(JSON.stringify(list)), max: w.maxBytes ?? null },
-      },
-    ];
-  });
+  return policy.windows
+    .map((w) => ownWindow(w, value))
+    .flatMap((w) => {
+      const list = (value as Record<string, unknown>)[w.field];
+      if (!Array.isArray(list)) return [];
+      return [
+        {
+          field: w.field,
+          items: { used: list.length, max: w.maxItems },
+          bytes: { used: Buffer.byteLength(JSON.stringify(list)), max: w.maxBytes ?? null },
+        },
+      ];
+    });
 }

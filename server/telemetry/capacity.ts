@@ -27,7 +27,10 @@ export class CapacityMonitor {
     meter: Meter,
     private readonly options: {
       count(): Promise<ActiveSessions[]>;
-      /** Declared agents: observed (0 when none are active) and the only values the agent attribute takes. */
+      /**
+       * The values the agent attribute takes, each observed (0 when none are active). Sessions of an agent
+       * not listed (tenants name their own) count under the last one, "custom".
+       */
       agents: readonly string[];
       windowMs?: number;
       horizonSeconds?: number;
@@ -72,9 +75,11 @@ export class CapacityMonitor {
       return;
     }
     const now = this.now();
-    for (const agent of this.options.agents) {
+    const labels = this.options.agents;
+    const labelOf = (agent: string) => (labels.includes(agent) ? agent : labels.at(-1));
+    for (const agent of labels) {
       const list = this.samples.get(agent) ?? [];
-      list.push({ t: now, v: counts.filter((c) => c.agent === agent).reduce((n, c) => n + c.active, 0) });
+      list.push({ t: now, v: counts.filter((c) => labelOf(c.agent) === agent).reduce((n, c) => n + c.active, 0) });
       while (list.length > 1 && list[0]!.t < now - this.windowMs) list.shift();
       this.samples.set(agent, list);
     }

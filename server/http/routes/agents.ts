@@ -137,11 +137,11 @@ export function registerAgentRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, body }) => {
       const turn = await services.agents.prepareTurn(principal.tenant, params.agent, params.id, body.content);
       if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
-        return reply(c, TurnResult, await turn.commit(await services.agents.model.reply(turn.context)));
+        return reply(c, TurnResult, await turn.commit(await turn.model.reply(turn.context)));
       }
       return streamSSE(c, async (stream) => {
         let reply = "";
-        for await (const piece of services.agents.model.stream(turn.context)) {
+        for await (const piece of turn.model.stream(turn.context)) {
           reply += piece;
           await stream.writeSSE({ event: "token", data: JSON.stringify({ text: piece }) });
         }

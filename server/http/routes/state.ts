@@ -4,10 +4,11 @@ import type { Context } from "hono";
 import { StateError } from "../../state/errors";
 import { BUILT_IN_NAMESPACES } from "../../namespaces";
 import { namespaceScopes } from "../namespace-access";
-import type { Precondition, WriteOutcome } from "../../state/service";
+import type { WriteOutcome } from "../../state/service";
 import { LIMITS, type ListPage, type StateRecord } from "../../state/store";
 import { MAX_CURSOR_CHARS, MAX_TRANSACTION_OPERATIONS } from "../limits";
 import { HttpError } from "../problem";
+import { resolvePrecondition, WriteHeaders } from "../preconditions";
 import { NamespaceList } from "../admin-schemas";
 import type { RouteKit } from "./kit";
 import { json, problems, reply, pathParam } from "./kit";
@@ -132,12 +133,6 @@ const HistoryQuery = z.object({
 
 const ReadQuery = z.object({ consistency: z.enum(["eventual", "strong"]).optional() });
 
-const WriteHeaders = z.object({
-  "if-match": z.string().optional().openapi({ description: 'Compare-and-set: "<version>" from a previous ETag' }),
-  "if-none-match": z.string().optional().openapi({ description: "* = create only" }),
-  "idempotency-key": z.string().optional().openapi({ description: "Replays the first answer for the same request" }),
-});
-
 const TransactionBody = z
   .object({
     operations: z
@@ -213,30 +208,6 @@ function writeResponse(c: Context, outcome: WriteOutcome, status: 200 | 201, loc
     );
   if (location) c.header("location", location);
   return c.json(recordJson(outcome.record), status);
-}
-
-/** Reads If-Match / If-None-Match. Returns the precondition; a non-numeric ETag can never match. */
-function preconditions(c: Context): Precondition & { unmatchable?: boolean; anyVersion?: boolean } {
-  const ifMatch = c.req.header("if-match")?.trim();
-  const ifNoneMatch = c.req.header("if-none-match")?.trim();
-  if (ifMatch !== undefined && ifNoneMatch !== undefined)
-    throw new HttpError("malformed", "send If-Match or If-None-Match, not both");
-  if (ifNoneMatch !== undefined) {
-    if (ifNoneMatch !== "*")
-      throw new HttpError("malformed", 'on writes, If-None-Match supports only "*" (create only)');
-    return { createOnly: true };
-  }
-  if (ifMatch === undefined) return {};
-  if (ifMatch === "*") return { anyVersion: true };
-  const m = /^"(\d{1,15})"$/.exec(ifMatch);
-  if (!m) return /^(W\/)?"[^"]*"$/.test(ifMatch) ? { unmatchable: true } : malformedEtag();
-  const version = Number(m[1]);
-  // Beyond the largest version (or 0) no record can match: a 412, never a database error.
-  return version >= 1 && version <= LIMITS.maxVersion ? { ifVersion: version } : { unmatchable: true };
-}
-
-function malformedEtag(): never {
-  throw new HttpError("malformed", 'If-Match must be an ETag such as "3", or *');
 }
 
 // Only built-in namespaces have owners (declared ones cannot), so the OpenAPI text is built from them.
@@ -612,23 +583,3 @@ function parseIfMatch(v: string | number | undefined, index: number): number | u
 }
 
 /** Turns If-Match: * and unmatchable ETags into concrete answers: * needs an existing record, a foreign ETag never matches. */
-async function resolvePrecondition(
-  c: Context,
-  services: RouteKitServices,
-  ref: { tenant: string; namespace: string; key: string },
-): Promise<Precondition> {
-  const pre = preconditions(c);
-  if (!pre.unmatchable && !pre.anyVersion) return pre;
-  const current = await services.state.readStored(ref, { consistency: "strong" });
-  if (pre.anyVersion && current) return { ifVersion: current.version };
-  services.state.policy(ref.namespace);
-  throw new StateError(
-    "version_conflict",
-    pre.anyVersion ? "If-Match: * needs an existing record" : "the ETag does not match the current version",
-    {
-      currentVersion: current?.version ?? null,
-    },
-  );
-}
-
-type RouteKitServices = Parameters<Parameters<RouteKit["define"]>[1]>[0]["services"];
