@@ -20,7 +20,7 @@ describe("admin dashboard in Chromium", () => {
 
   it("refuses every admin page and admin API without a session", async () => {
     for (const p of PAGES) {
-      await e2e.page.goto(`${e2e.api.url}${p}`);
+      await e2e.open(p);
       assert.equal(
         new URL(e2e.page.url()).pathname,
         "/admin/login",
@@ -55,16 +55,15 @@ describe("admin dashboard in Chromium", () => {
       headers: { cookie: "sh_admin=eyJrZXlJZCI6ImFkbWluLXRva2VuIn0.forged" },
     });
     assert.equal(forged.status, 401, "a forged session cookie is refused");
-    await e2e.axe("login");
-    await e2e.shot("login");
+    await e2e.audit("login");
   });
 
   it("logs in with an admin key (httpOnly, SameSite=Strict cookie)", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/login`);
-    await e2e.page.getByLabel("Admin API key").fill("not-a-key");
+    await e2e.open("/admin/login");
+    await e2e.fill({ "Admin API key": "not-a-key" });
     await e2e.page.getByRole("button", { name: "Log in" }).click();
     await e2e.page.locator("p[role=alert]").waitFor(); // (Next.js adds its own role=alert route announcer)
-    await e2e.page.getByLabel("Admin API key").fill(e2e.api.adminToken);
+    await e2e.fill({ "Admin API key": e2e.api.adminToken });
     await e2e.page.getByRole("button", { name: "Log in" }).click();
     await e2e.page.waitForURL(`${e2e.api.url}/admin`);
     const cookie = (await e2e.context.cookies()).find((c) => c.name === "sh_admin");
@@ -117,7 +116,7 @@ describe("admin dashboard in Chromium", () => {
     }
     await new Promise((r) => setTimeout(r, 2500)); // the last interval reaches the time series
 
-    await e2e.page.goto(`${e2e.api.url}/admin`);
+    await e2e.open("/admin");
     await e2e.page.getByRole("button", { name: "p95" }).waitFor();
     await e2e.page.getByRole("button", { name: "p95" }).click();
     await e2e.page.getByRole("heading", { name: "p95 latency per tier" }).waitFor();
@@ -147,23 +146,19 @@ describe("admin dashboard in Chromium", () => {
     assert.equal(shown.conflicts, fromApi.conflicts.total);
     assert.equal(shown.hotHit, `${(fromApi.hitRatio.find((h) => h.tier === "hot")!.ratio * 100).toFixed(1)}%`);
     assert.equal(Number(shown.p99), fromApi.latency.find((l) => l.tier === "tiered" && l.operation === "get")!.p99);
-    await e2e.axe("overview");
-    await e2e.shot("overview");
+    await e2e.audit("overview");
   });
 
   it("shows each namespace's policy and growth", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/namespaces`);
-    await e2e.page.getByTestId("namespaces").waitFor();
+    await e2e.open("/admin/namespaces", "namespaces");
     const row = e2e.page.getByRole("row", { name: /^sessions/ });
     assert.match((await row.textContent()) ?? "", /durable.*30 min.*turns: last 10/);
-    await e2e.axe("namespaces");
-    await e2e.shot("namespaces");
+    await e2e.audit("namespaces");
   });
 
   it("opens a session, steps back through its history, and sees the earlier value and the diff", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/state`);
-    await e2e.page.getByLabel("Tenant").selectOption("acme");
-    await e2e.page.getByLabel("Namespace").selectOption("sessions");
+    await e2e.open("/admin/state");
+    await e2e.fill({ Tenant: "acme", Namespace: "sessions" });
     await e2e.page.getByRole("button", { name: "Search" }).click();
     await e2e.page.getByRole("button", { name: new RegExp(sessionId) }).click();
     await e2e.page.getByTestId("record-meta").waitFor();
@@ -187,32 +182,26 @@ describe("admin dashboard in Chromium", () => {
     assert.match(diff, /turnCount/, "the diff from version 1 shows what the first turn changed");
     await e2e.page.getByTestId("version-3").click();
     assert.match((await e2e.page.getByTestId("version-diff").textContent()) ?? "", /email/);
-    await e2e.axe("state");
-    await e2e.shot("state");
+    await e2e.audit("state");
   });
 
   it("lists the alert rules with their state", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/alerts`);
-    await e2e.page.getByTestId("alerts").waitFor();
+    await e2e.open("/admin/alerts", "alerts");
     assert.equal(await e2e.page.locator('[data-testid="alerts"] tbody tr').count(), 11);
     assert.match((await e2e.page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
-    await e2e.axe("alerts");
-    await e2e.shot("alerts");
+    await e2e.audit("alerts");
   });
 
   it("shows the outbox: pending events, lag and the newest events", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/outbox`);
-    await e2e.page.getByTestId("outbox-events").waitFor();
+    await e2e.open("/admin/outbox", "outbox-events");
     assert.ok((await e2e.page.locator('[data-testid="outbox-events"] tbody tr').count()) > 0);
     assert.match((await e2e.page.getByTestId("outbox-pending").textContent()) ?? "", /^\d+$/);
-    await e2e.axe("outbox");
-    await e2e.shot("outbox");
+    await e2e.audit("outbox");
   });
 
   it("creates a key (shown once) and revokes it", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
-    await e2e.page.getByLabel("Tenant").fill("e2e-tenant");
-    await e2e.page.getByLabel("Name").fill("from the browser");
+    await e2e.open("/admin/keys");
+    await e2e.fill({ Tenant: "e2e-tenant", Name: "from the browser" });
     await e2e.page.getByRole("button", { name: "Create key" }).click();
     const created = (await e2e.page.getByTestId("created-key").locator("pre").textContent()) ?? "";
     assert.match(created, /^shk_[a-f0-9]{16}_/);
@@ -230,7 +219,7 @@ describe("admin dashboard in Chromium", () => {
   });
 
   it("logs out, and the session is over everywhere (a copied cookie no longer works)", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin`);
+    await e2e.open("/admin");
     const copied = (await e2e.context.cookies()).find((c) => c.name === "sh_admin")!.value;
     assert.equal(
       (await fetch(`${e2e.api.url}/api/v1/admin/keys`, { headers: { cookie: `sh_admin=${copied}` } })).status,
@@ -243,7 +232,7 @@ describe("admin dashboard in Chromium", () => {
       401,
       "the copied cookie is refused after logout",
     );
-    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
+    await e2e.open("/admin/keys");
     assert.equal(new URL(e2e.page.url()).pathname, "/admin/login");
   });
 });

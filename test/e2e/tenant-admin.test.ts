@@ -18,25 +18,13 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     const { key: acme } = await e2e.api.clientFor("acme");
     const { key: globex } = await e2e.api.clientFor("globex");
     const put = (key: string, k: string, value: unknown) =>
-      e2e.api.call(`/api/v1/state/kv/${k}`, {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value }),
-      });
+      e2e.api.send("PUT", `/api/v1/state/kv/${k}`, { value }, { key });
     assert.equal((await put(acme, "acme-item", { of: "acme" })).status, 201);
     assert.equal((await put(globex, "globex-item", { of: "globex" })).status, 201);
-    const start = async (key: string) =>
-      (
-        (await (
-          await e2e.api.call("/api/v1/workflows", {
-            method: "POST",
-            key,
-            headers: { "content-type": "application/json" },
-            body: '{"type":"plan","input":{"steps":1}}',
-          })
-        ).json()) as { runId: string }
-      ).runId;
+    const start = async (key: string) => {
+      const res = await e2e.api.send("POST", "/api/v1/workflows", { type: "plan", input: { steps: 1 } }, { key });
+      return ((await res.json()) as { runId: string }).runId;
+    };
     acmeRun = await start(acme);
     await start(globex);
     e2e.page.on("response", (res) => {
@@ -71,22 +59,19 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     assert.equal(await e2e.page.getByTestId("chart-latency").count(), 0, "no deployment-wide charts");
     const links = await e2e.page.getByRole("navigation", { name: "Admin" }).getByRole("link").allTextContents();
     assert.deepEqual(links, ["Overview", "Namespaces", "State", "Outbox", "Workflows", "API keys", "Quotas"]);
-    await e2e.axe("tenant overview");
-    await e2e.shot("overview");
+    await e2e.audit("overview");
   });
 
   it("namespaces show their policies", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/namespaces`);
-    await e2e.page.getByTestId("namespaces").waitFor();
+    await e2e.open("/admin/namespaces", "namespaces");
     assert.match((await e2e.page.getByRole("row", { name: /^sessions/ }).textContent()) ?? "", /durable/);
   });
 
   it("the state browser is its own tenant's, with no picker", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/state`);
-    await e2e.page.getByTestId("own-tenant").waitFor();
+    await e2e.open("/admin/state", "own-tenant");
     assert.match((await e2e.page.getByTestId("own-tenant").textContent()) ?? "", /acme/);
     assert.equal(await e2e.page.getByLabel("Tenant").count(), 0, "no tenant picker");
-    await e2e.page.getByLabel("Namespace").selectOption("kv");
+    await e2e.fill({ Namespace: "kv" });
     await e2e.page.getByRole("button", { name: "Search" }).click();
     await e2e.page.getByTestId("key-list").waitFor();
     const keys = (await e2e.page.getByTestId("key-list").textContent()) ?? "";
@@ -95,30 +80,26 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     await e2e.page.getByRole("button", { name: /acme-item/ }).click();
     await e2e.page.getByTestId("version-value").waitFor();
     assert.deepEqual(JSON.parse((await e2e.page.getByTestId("version-value").textContent()) ?? "null"), { of: "acme" });
-    await e2e.axe("tenant state");
-    await e2e.shot("state");
+    await e2e.audit("state");
   });
 
   it("the outbox and the workflows are its tenant's", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/outbox`);
-    await e2e.page.getByTestId("outbox-events").waitFor();
+    await e2e.open("/admin/outbox", "outbox-events");
     const tenants = await e2e.page.locator('[data-testid="outbox-events"] tbody tr td:nth-child(2)').allTextContents();
     assert.ok(tenants.length > 0 && tenants.every((t) => t === "acme"), tenants.join());
-    await e2e.page.goto(`${e2e.api.url}/admin/workflows`);
-    await e2e.page.getByTestId("workflow-runs").waitFor();
+    await e2e.open("/admin/workflows", "workflow-runs");
     const runs = (await e2e.page.getByTestId("workflow-runs").textContent()) ?? "";
     assert.match(runs, new RegExp(acmeRun));
     assert.doesNotMatch(runs, /globex/);
   });
 
   it("keys: mints for its tenant only, never platform:admin; sees only its tenant's", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/keys`);
-    await e2e.page.getByTestId("keys").waitFor();
+    await e2e.open("/admin/keys", "keys");
     const tenants = await e2e.page.locator('[data-testid="keys"] tbody tr td:nth-child(2)').allTextContents();
     assert.ok(tenants.length >= 2 && tenants.every((t) => t === "acme"), tenants.join());
     assert.equal(await e2e.page.getByRole("checkbox", { name: "platform:admin" }).count(), 0);
     assert.equal(await e2e.page.getByRole("textbox", { name: "Tenant" }).count(), 0, "no tenant field: its own");
-    await e2e.page.getByLabel("Name").fill("from the tenant admin");
+    await e2e.fill({ Name: "from the tenant admin" });
     await e2e.page.getByRole("button", { name: "Create key" }).click();
     const created = (await e2e.page.getByTestId("created-key").locator("pre").textContent()) ?? "";
     const id = created.split("_")[1]!;
@@ -128,18 +109,15 @@ describe("a tenant admin's dashboard (Chromium)", () => {
       }
     ).keys.find((k) => k.id === id);
     assert.equal(info?.tenant, "acme");
-    await e2e.axe("tenant keys");
-    await e2e.shot("keys");
+    await e2e.audit("keys");
   });
 
   it("quotas: its own row, read-only; alerts: a notice, no call", async () => {
-    await e2e.page.goto(`${e2e.api.url}/admin/quotas`);
-    await e2e.page.getByTestId("quota-acme").waitFor();
+    await e2e.open("/admin/quotas", "quota-acme");
     assert.equal(await e2e.page.locator('[data-testid="quota-table"] tbody tr').count(), 1);
     assert.equal(await e2e.page.getByRole("form", { name: "Tenant policy" }).count(), 0, "no form to set limits");
-    await e2e.page.goto(`${e2e.api.url}/admin/alerts`);
-    await e2e.page.getByTestId("platform-only").waitFor();
-    await e2e.axe("tenant quotas");
+    await e2e.open("/admin/alerts", "platform-only");
+    await e2e.axe("quotas");
   });
 
   it("no page called a route that refused it (403/404)", () => {

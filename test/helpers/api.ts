@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { createStatehouseClient, type StatehouseClient } from "../../server/client";
 import { startServer, type RunningServer } from "./server";
 import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "./services";
@@ -84,6 +85,73 @@ export async function startApi(extraEnv: Record<string, string> = {}): Promise<A
     },
   };
   return fixture;
+}
+
+/** Runs `fn` on a server started with `extraEnv`, closed afterwards whether `fn` passed or threw. */
+export async function withApi<T>(extraEnv: Record<string, string>, fn: (api: ApiFixture) => Promise<T>): Promise<T> {
+  const api = await startApi(extraEnv);
+  try {
+    return await fn(api);
+  } finally {
+    await api.close();
+  }
+}
+
+/** A key a suite mints before its tests: of this tenant, with every scope unless `scopes` says otherwise. */
+export type SuiteKey = string | { tenant: string; scopes: string[] };
+
+export type ApiSuite<K extends string> = {
+  /** The started server. */
+  readonly api: ApiFixture;
+  /** A typed client for each key, on the server's current address (so also after a restart). */
+  readonly clients: { readonly [N in K]: StatehouseClient };
+} & { readonly [N in K]: string };
+
+/**
+ * Registers a `describe`'s hooks for one server shared by its tests; call it inside `describe`, before the
+ * suite's own `before` (which then runs after it) and after any `before` that `env` needs. Before the
+ * tests: a server started with `env` (or what `env()` returns then) and, in order, a key for each entry of
+ * `keys`, read as `suite.<name>`; after them, the server closed. Reading any of it earlier throws.
+ */
+export function apiSuite<K extends string = never>(
+  options: { env?: Record<string, string> | (() => Record<string, string>); keys?: Record<K, SuiteKey> } = {},
+): ApiSuite<K> {
+  let api: ApiFixture | undefined;
+  const keys = new Map<string, string>();
+  const started = (): ApiFixture => {
+    if (api === undefined) throw new Error("the API suite has not started: read it inside a test or hook");
+    return api;
+  };
+  const keyOf = (name: string): string => {
+    const key = keys.get(name);
+    if (key === undefined) throw new Error(`the API suite has no key ${name} (yet)`);
+    return key;
+  };
+  const suite = {
+    get api() {
+      return started();
+    },
+    clients: {},
+  } as ApiSuite<K>;
+  for (const name of Object.keys(options.keys ?? {})) {
+    if (name in suite) throw new Error(`a suite key cannot be called ${name}`);
+    Object.defineProperty(suite, name, { get: () => keyOf(name), enumerable: true });
+    Object.defineProperty(suite.clients, name, {
+      get: () => createStatehouseClient({ baseUrl: started().url, apiKey: keyOf(name) }),
+      enumerable: true,
+    });
+  }
+  before(async () => {
+    api = await startApi(typeof options.env === "function" ? options.env() : options.env);
+    for (const [name, spec] of Object.entries<SuiteKey>(options.keys ?? ({} as Record<K, SuiteKey>))) {
+      const { tenant, scopes } = typeof spec === "string" ? { tenant: spec, scopes: undefined } : spec;
+      keys.set(name, (await api.clientFor(tenant, scopes)).key);
+    }
+  });
+  after(async () => {
+    await api?.close();
+  });
+  return suite;
 }
 
 export const json = (value: unknown): RequestInit => ({

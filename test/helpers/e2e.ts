@@ -15,6 +15,12 @@ export interface DashboardSuite {
   axe(name: string): Promise<void>;
   /** A full-page screenshot in test-results/screenshots, `<screenshots prefix><name>.png`. */
   shot(name: string): Promise<unknown>;
+  /** `axe(name)`, then `shot(name)`. */
+  audit(name: string): Promise<void>;
+  /** Goes to `path` on the server and, given `testId`, waits for the element with that test id. */
+  open(path: string, testId?: string): Promise<void>;
+  /** For each label, in order: chooses the option `value` of a select, or fills any other field with it. */
+  fill(fields: Record<string, string>): Promise<void>;
 }
 
 /**
@@ -60,6 +66,21 @@ export function dashboardSuite(options: { env?: Record<string, string>; screensh
         path: path.join(SCREENSHOTS, `${options.screenshots ?? ""}${name}.png`),
         fullPage: true,
       }),
+    async audit(name) {
+      await suite.axe(name);
+      await suite.shot(name);
+    },
+    async open(where, testId) {
+      await suite.page.goto(`${suite.api.url}${where}`);
+      if (testId !== undefined) await suite.page.getByTestId(testId).waitFor();
+    },
+    async fill(fields) {
+      for (const [label, value] of Object.entries(fields)) {
+        const field = suite.page.getByLabel(label);
+        if (await field.evaluate((el) => el.tagName === "SELECT")) await field.selectOption(value);
+        else await field.fill(value);
+      }
+    },
   };
   return suite;
 }

@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
-import type { StatehouseClient } from "../../server/client";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, apiSuite, startApi } from "../helpers/api";
 import { startOwnRedis } from "../helpers/redis-server";
 import type { components } from "../../server/client/schema";
 
@@ -30,19 +29,9 @@ async function say(
 }
 
 describe("agent sessions over HTTP", () => {
-  let api: ApiFixture;
-  let sh: StatehouseClient;
-  let key: string;
+  const suite = apiSuite({ keys: { key: "acme" } });
 
-  before(async () => {
-    api = await startApi();
-    ({ client: sh, key } = await api.clientFor("acme"));
-  });
-  after(async () => {
-    await api.close();
-  });
-
-  const newSession = async (client = sh) => {
+  const newSession = async (client = suite.clients.key) => {
     const { data, response } = await client.POST("/api/v1/agents/{agent}/sessions", {
       params: { path: { agent: "assistant" } },
     });
@@ -54,25 +43,24 @@ describe("agent sessions over HTTP", () => {
 
   it("remembers what the user said and answers from state, also after a restart", async () => {
     const id = await newSession();
-    const first = await say(api, key, id, "Hi, my name is Alice Johnson and my email is alice@example.com");
+    const first = await say(suite.api, suite.key, id, "Hi, my name is Alice Johnson and my email is alice@example.com");
     assert.equal(first.turn, 1);
     assert.equal(first.degraded, false);
     assert.equal(first.entities.email, "alice@example.com");
     assert.equal(first.entities.name, "Alice Johnson");
-    const second = await say(api, key, id, "I need $250 by March 3rd");
+    const second = await say(suite.api, suite.key, id, "I need $250 by March 3rd");
     assert.deepEqual(second.entities.amounts, ["$250"]);
     assert.deepEqual(second.entities.dates, ["March 3rd"]);
-    const recall = await say(api, key, id, "what is my email?");
+    const recall = await say(suite.api, suite.key, id, "what is my email?");
     assert.equal(recall.intent, "recall");
     assert.equal(recall.reply, "Your email is alice@example.com.");
     assert.equal(recall.turn, 3);
 
-    await api.restart();
-    ({ client: sh } = { client: (await api.clientFor("acme")).client });
-    const afterRestart = await say(api, key, id, "What is my email?");
+    await suite.api.restart();
+    const afterRestart = await say(suite.api, suite.key, id, "What is my email?");
     assert.equal(afterRestart.reply, "Your email is alice@example.com.");
     assert.equal(afterRestart.turn, 4);
-    const state = await api.call(`/api/v1/agents/assistant/sessions/${id}`, { key });
+    const state = await suite.api.call(`/api/v1/agents/assistant/sessions/${id}`, { key: suite.key });
     const body = (await state.json()) as {
       turnCount: number;
       entities: { email: string };
@@ -88,14 +76,14 @@ describe("agent sessions over HTTP", () => {
   it("20 concurrent messages to one session: 20 turns numbered 1..20, none lost, window and summary account for all", async () => {
     const id = await newSession();
     const turns = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => say(api, key, id, `Message number ${i}. Please remember it.`)),
+      Array.from({ length: 20 }, (_, i) => say(suite.api, suite.key, id, `Message number ${i}. Please remember it.`)),
     );
     assert.deepEqual(
       turns.map((t) => t.turn).sort((a, b) => a! - b!),
       Array.from({ length: 20 }, (_, i) => i + 1),
     );
     assert.equal(new Set(turns.map((t) => t.version)).size, 20, "each turn is its own version");
-    const { data } = await sh.GET("/api/v1/agents/{agent}/sessions/{id}", {
+    const { data } = await suite.clients.key.GET("/api/v1/agents/{agent}/sessions/{id}", {
       params: { path: { agent: "assistant", id } },
     });
     const s = data as {
@@ -132,12 +120,12 @@ describe("agent sessions over HTTP", () => {
 
   it("streams the reply as server-sent events, then the saved turn", async () => {
     const id = await newSession();
-    await say(api, key, id, "my email is bob@example.org");
-    const res = await api.send(
+    await say(suite.api, suite.key, id, "my email is bob@example.org");
+    const res = await suite.api.send(
       "POST",
       `/api/v1/agents/assistant/sessions/${id}/messages`,
       { content: "what is my email?" },
-      { key, headers: { accept: "text/event-stream" } },
+      { key: suite.key, headers: { accept: "text/event-stream" } },
     );
     assert.equal(res.status, 200);
     assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
@@ -157,46 +145,33 @@ describe("agent sessions over HTTP", () => {
 
   it("GET and DELETE a session; unknown agents and sessions are 404", async () => {
     const id = await newSession();
-    const got = await sh.GET("/api/v1/agents/{agent}/sessions/{id}", { params: { path: { agent: "assistant", id } } });
+    const message = (content: string) =>
+      suite.api.send("POST", `/api/v1/agents/assistant/sessions/${id}/messages`, { content }, { key: suite.key });
+    const got = await suite.clients.key.GET("/api/v1/agents/{agent}/sessions/{id}", {
+      params: { path: { agent: "assistant", id } },
+    });
     assert.equal(got.response.status, 200);
     assert.equal((got.data as { turnCount: number }).turnCount, 0);
     assert.equal((got.data as { expiresAt: string | null }).expiresAt !== null, true, "sessions carry the idle TTL");
-    const del = await sh.DELETE("/api/v1/agents/{agent}/sessions/{id}", {
+    const del = await suite.clients.key.DELETE("/api/v1/agents/{agent}/sessions/{id}", {
       params: { path: { agent: "assistant", id } },
     });
     assert.equal(del.response.status, 204);
-    assert.equal((await api.call(`/api/v1/agents/assistant/sessions/${id}`, { key })).status, 404);
-    assert.equal(
-      (
-        await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-          method: "POST",
-          key,
-          headers: { "content-type": "application/json" },
-          body: '{"content":"hi"}',
-        })
-      ).status,
-      404,
-    );
-    const unknown = await api.call("/api/v1/agents/nobody/sessions", { method: "POST", key });
+    assert.equal((await suite.api.call(`/api/v1/agents/assistant/sessions/${id}`, { key: suite.key })).status, 404);
+    assert.equal((await message("hi")).status, 404);
+    const unknown = await suite.api.call("/api/v1/agents/nobody/sessions", { method: "POST", key: suite.key });
     assert.equal(unknown.status, 404);
     assert.match(
       ((await unknown.json()) as { detail: string }).detail,
       /no agent named "nobody"/,
       "says which agent is missing, not a record",
     );
+    assert.equal((await message("")).status, 400);
+    const { key: stateOnly } = await suite.api.clientFor("acme", ["state:read", "state:write"]);
     assert.equal(
-      (
-        await api.call(`/api/v1/agents/assistant/sessions/${id}/messages`, {
-          method: "POST",
-          key,
-          headers: { "content-type": "application/json" },
-          body: '{"content":""}',
-        })
-      ).status,
-      400,
+      (await suite.api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: stateOnly })).status,
+      403,
     );
-    const { key: stateOnly } = await api.clientFor("acme", ["state:read", "state:write"]);
-    assert.equal((await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: stateOnly })).status, 403);
   });
 });
 

@@ -2,9 +2,8 @@
 // the design's API table (but workflows) and every status code it names, each asserting body and headers.
 import assert from "node:assert/strict";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
-import type { StatehouseClient } from "../../server/client";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { describe, it } from "node:test";
+import { apiSuite, startApi } from "../helpers/api";
 
 const PROBLEM = "application/problem+json";
 
@@ -25,30 +24,27 @@ async function problem(res: Response, status: number, code: string): Promise<Rec
 }
 
 describe("state API over HTTP", () => {
-  let api: ApiFixture;
-  let sh: StatehouseClient;
-  let key: string;
-
-  before(async () => {
-    // `ledger` requires preconditions, as `workflows` does: the built-in one is written only by the workflow engine.
-    api = await startApi({ STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts") });
-    ({ client: sh, key } = await api.clientFor("acme"));
-  });
-  after(async () => {
-    await api.close();
+  // `ledger` requires preconditions, as `workflows` does: the built-in one is written only by the workflow engine.
+  const suite = apiSuite({
+    env: { STATEHOUSE_NAMESPACES: path.join(import.meta.dirname, "../fixtures/namespaces-open.ts") },
+    keys: { key: "acme" },
   });
 
   const put = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-    api.call(path, {
+    suite.api.call(path, {
       method: "PUT",
-      key,
+      key: suite.key,
       headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
 
+  /** POST /api/v1/transactions with these operations. */
+  const transact = (operations: unknown[]) =>
+    suite.api.send("POST", "/api/v1/transactions", { operations }, { key: suite.key });
+
   it("GET /api/health and /api/ready answer without a key", async () => {
-    assert.deepEqual(await (await api.call("/api/health")).json(), { status: "ok" });
-    const ready = await api.call("/api/ready");
+    assert.deepEqual(await (await suite.api.call("/api/health")).json(), { status: "ok" });
+    const ready = await suite.api.call("/api/ready");
     assert.equal(ready.status, 200);
     const body = (await ready.json()) as { stores: { backend: string }[] };
     assert.deepEqual(
@@ -58,7 +54,7 @@ describe("state API over HTTP", () => {
   });
 
   it("PUT creates (201, ETag, Location), GET reads it (ETag, Statehouse-Tier), PUT updates (200)", async () => {
-    const created = await sh.PUT("/api/v1/state/{ns}/{key}", {
+    const created = await suite.clients.key.PUT("/api/v1/state/{ns}/{key}", {
       params: { path: { ns: "kv", key: "profile" } },
       body: { value: { plan: "free" } },
     });
@@ -68,7 +64,9 @@ describe("state API over HTTP", () => {
     assert.equal(created.data?.version, 1);
     assert.deepEqual(created.data?.value, { plan: "free" });
 
-    const read = await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "profile" } } });
+    const read = await suite.clients.key.GET("/api/v1/state/{ns}/{key}", {
+      params: { path: { ns: "kv", key: "profile" } },
+    });
     assert.equal(read.response.status, 200);
     assert.equal(read.response.headers.get("etag"), '"1"');
     assert.equal(read.response.headers.get("statehouse-tier"), "hot");
@@ -89,12 +87,12 @@ describe("state API over HTTP", () => {
     assert.equal(body.sizeBytes, JSON.stringify({ plan: "free" }).length);
     assert.equal(body.expiresAt, null);
 
-    const strong = await sh.GET("/api/v1/state/{ns}/{key}", {
+    const strong = await suite.clients.key.GET("/api/v1/state/{ns}/{key}", {
       params: { path: { ns: "kv", key: "profile" }, query: { consistency: "strong" } },
     });
     assert.equal(strong.response.headers.get("statehouse-tier"), "warm");
 
-    const updated = await sh.PUT("/api/v1/state/{ns}/{key}", {
+    const updated = await suite.clients.key.PUT("/api/v1/state/{ns}/{key}", {
       params: { path: { ns: "kv", key: "profile" } },
       body: { value: { plan: "pro" }, ttlSeconds: 3600 },
     });
@@ -103,13 +101,16 @@ describe("state API over HTTP", () => {
     assert.equal(updated.response.headers.get("location"), null);
     assert.ok(updated.data?.expiresAt);
 
-    const notModified = await api.call("/api/v1/state/kv/profile", { key, headers: { "if-none-match": '"2"' } });
+    const notModified = await suite.api.call("/api/v1/state/kv/profile", {
+      key: suite.key,
+      headers: { "if-none-match": '"2"' },
+    });
     assert.equal(notModified.status, 304);
   });
 
   it("GET of an absent key or an unknown namespace is 404 problem+json", async () => {
-    await problem(await api.call("/api/v1/state/kv/never-written", { key }), 404, "not_found");
-    await problem(await api.call("/api/v1/state/nope/x", { key }), 404, "unknown_namespace");
+    await problem(await suite.api.call("/api/v1/state/kv/never-written", { key: suite.key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/nope/x", { key: suite.key }), 404, "unknown_namespace");
   });
 
   it("If-Match: a matching version writes, a stale one is 412 with currentVersion, and changes nothing", async () => {
@@ -137,7 +138,7 @@ describe("state API over HTTP", () => {
       "version_conflict",
     );
     await problem(await put("/api/v1/state/kv/cas", { value: 1 }, { "if-match": "garbage" }), 400, "malformed");
-    const cur = await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "cas" } } });
+    const cur = await suite.clients.key.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "cas" } } });
     assert.equal(cur.data?.value, 4);
     assert.equal(cur.data?.version, 3);
   });
@@ -152,16 +153,21 @@ describe("state API over HTTP", () => {
       );
       assert.equal(body.currentVersion, 1);
     }
-    await problem(await api.call("/api/v1/state/kv/huge-version/history?before=3000000000", { key }), 400, "malformed");
-    await problem(await api.call("/api/v1/state/kv/huge-version/versions/3000000000", { key }), 400, "malformed");
-    const tx = await api.send(
-      "POST",
-      "/api/v1/transactions",
-      { operations: [{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }] },
-      { key },
+    await problem(
+      await suite.api.call("/api/v1/state/kv/huge-version/history?before=3000000000", { key: suite.key }),
+      400,
+      "malformed",
     );
+    await problem(
+      await suite.api.call("/api/v1/state/kv/huge-version/versions/3000000000", { key: suite.key }),
+      400,
+      "malformed",
+    );
+    const tx = await transact([{ op: "delete", namespace: "kv", key: "huge-version", ifMatch: 3000000000 }]);
     await problem(tx, 400, "malformed");
-    const ready = (await (await api.call("/api/ready")).json()) as { stores: { tier: string; circuit: string }[] };
+    const ready = (await (await suite.api.call("/api/ready")).json()) as {
+      stores: { tier: string; circuit: string }[];
+    };
     assert.equal(
       ready.stores.find((s) => s.tier === "warm")!.circuit,
       "closed",
@@ -173,9 +179,9 @@ describe("state API over HTTP", () => {
     const created = (await (await put("/api/v1/state/kv/expiring", { value: { a: 1 }, ttlSeconds: 3600 })).json()) as {
       expiresAt: string;
     };
-    const patched = await api.call("/api/v1/state/kv/expiring", {
+    const patched = await suite.api.call("/api/v1/state/kv/expiring", {
       method: "PATCH",
-      key,
+      key: suite.key,
       headers: { "content-type": "application/merge-patch+json" },
       body: '{"b":2}',
     });
@@ -184,31 +190,21 @@ describe("state API over HTTP", () => {
       Math.abs(Date.parse(after.expiresAt) - Date.parse(created.expiresAt)) < 2000,
       `${after.expiresAt} vs ${created.expiresAt}`,
     );
-    const blind = await api.send(
-      "POST",
-      "/api/v1/transactions",
-      { operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }] },
-      { key },
-    );
+    const blind = await transact([{ op: "put", namespace: "ledger", key: "wf-tx", value: 1 }]);
     await problem(blind, 428, "precondition_required");
-    const createOnly = await api.send(
-      "POST",
-      "/api/v1/transactions",
-      { operations: [{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }] },
-      { key },
-    );
+    const createOnly = await transact([{ op: "put", namespace: "ledger", key: "wf-tx", value: 1, ifNoneMatch: "*" }]);
     assert.equal(createOnly.status, 200);
   });
 
   it("a dashboard session's mutation with a wrong CSRF token of any bytes is 403, never 500", async () => {
-    const login = await api.call("/api/admin/session", {
+    const login = await suite.api.call("/api/admin/session", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ key: api.adminToken }),
+      body: JSON.stringify({ key: suite.api.adminToken }),
     });
     const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
     for (const token of ["wrong", "é".repeat(24), "\u00ff".repeat(24)]) {
-      const res = await fetch(`${api.url}/api/v1/admin/keys`, {
+      const res = await fetch(`${suite.api.url}/api/v1/admin/keys`, {
         method: "POST",
         headers: { cookie, "x-csrf-token": token, "content-type": "application/json" },
         body: '{"tenant":"x","scopes":["state:read"]}',
@@ -216,13 +212,13 @@ describe("state API over HTTP", () => {
       await problem(res, 403, "forbidden");
     }
     const { csrfToken } = (await login.json()) as { csrfToken: string };
-    const ok = await fetch(`${api.url}/api/v1/admin/keys`, {
+    const ok = await fetch(`${suite.api.url}/api/v1/admin/keys`, {
       method: "POST",
       headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
       body: '{"tenant":"x","scopes":["state:read"]}',
     });
     assert.equal(ok.status, 201);
-    const big = await api.call("/api/admin/session", {
+    const big = await suite.api.call("/api/admin/session", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ key: "k".repeat(100_000) }),
@@ -254,7 +250,8 @@ describe("state API over HTTP", () => {
     );
     assert.ok(bodies.every((b) => b.currentVersion === 2));
     assert.equal(
-      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "race" } } })).data?.version,
+      (await suite.clients.key.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "race" } } })).data
+        ?.version,
       2,
     );
   });
@@ -279,7 +276,7 @@ describe("state API over HTTP", () => {
       "too_large",
     );
     assert.equal(tooBig.limitBytes, 16 * 1024);
-    await problem(await api.call("/api/v1/state/ratelimits/big", { key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/ratelimits/big", { key: suite.key }), 404, "not_found");
     const warned = await put("/api/v1/state/ratelimits/warned", { value: "y".repeat(2000) });
     assert.equal(warned.status, 201);
     assert.match(warned.headers.get("statehouse-size-warning") ?? "", /exceeds the warning level of 1024/);
@@ -292,9 +289,9 @@ describe("state API over HTTP", () => {
     await problem(await put("/api/v1/state/kv/bad", { notValue: 1 }), 400, "malformed");
     await problem(await put("/api/v1/state/kv/bad", ""), 400, "malformed");
     await problem(
-      await api.call("/api/v1/state/kv/bad", {
+      await suite.api.call("/api/v1/state/kv/bad", {
         method: "PUT",
-        key,
+        key: suite.key,
         headers: { "content-type": "text/plain" },
         body: "hi",
       }),
@@ -306,14 +303,14 @@ describe("state API over HTTP", () => {
     await problem(await put("/api/v1/state/kv/nul%00byte", { value: 1 }), 422, "invalid");
     await problem(await put("/api/v1/state/nope/bad", { value: 1 }), 404, "unknown_namespace");
     await problem(await put("/api/v1/state/idempotency/bad", { value: 1 }), 404, "unknown_namespace");
-    await problem(await api.call("/api/v1/state/kv/bad", { key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/kv/bad", { key: suite.key }), 404, "not_found");
   });
 
   it("PATCH applies merge patches and JSON Patches atomically", async () => {
     await put("/api/v1/state/kv/doc", { value: { a: 1, nested: { x: 1, y: 2 }, list: [1] } });
-    const merged = await api.call("/api/v1/state/kv/doc", {
+    const merged = await suite.api.call("/api/v1/state/kv/doc", {
       method: "PATCH",
-      key,
+      key: suite.key,
       headers: { "content-type": "application/merge-patch+json" },
       body: JSON.stringify({ nested: { y: null, z: 3 }, b: 2 }),
     });
@@ -325,9 +322,9 @@ describe("state API over HTTP", () => {
       list: [1],
       b: 2,
     });
-    const patched = await api.call("/api/v1/state/kv/doc", {
+    const patched = await suite.api.call("/api/v1/state/kv/doc", {
       method: "PATCH",
-      key,
+      key: suite.key,
       headers: { "content-type": "application/json-patch+json", "if-match": '"2"' },
       body: JSON.stringify([
         { op: "add", path: "/list/-", value: 2 },
@@ -350,16 +347,16 @@ describe("state API over HTTP", () => {
       ["/api/v1/state/kv/no-such-doc", { "content-type": "application/merge-patch+json" }, {}, 404, "not_found"],
     ];
     for (const [target, headers, body, status, code] of refused)
-      await problem(await api.send("PATCH", target, body, { key, headers }), status, code);
+      await problem(await suite.api.send("PATCH", target, body, { key: suite.key, headers }), status, code);
   });
 
   it("20 concurrent PATCHes without If-Match all land", async () => {
     await put("/api/v1/state/kv/counter-doc", { value: {} });
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        api.call("/api/v1/state/kv/counter-doc", {
+        suite.api.call("/api/v1/state/kv/counter-doc", {
           method: "PATCH",
-          key,
+          key: suite.key,
           headers: { "content-type": "application/merge-patch+json" },
           body: JSON.stringify({ [`f${i}`]: i }),
         }),
@@ -369,7 +366,7 @@ describe("state API over HTTP", () => {
       answers.map((r) => r.status),
       Array(20).fill(200),
     );
-    const final = await sh.GET("/api/v1/state/{ns}/{key}", {
+    const final = await suite.clients.key.GET("/api/v1/state/{ns}/{key}", {
       params: { path: { ns: "kv", key: "counter-doc" }, query: { consistency: "strong" } },
     });
     assert.equal(Object.keys(final.data?.value as object).length, 20);
@@ -380,17 +377,25 @@ describe("state API over HTTP", () => {
     await put("/api/v1/state/kv/doomed", { value: 1 });
     await put("/api/v1/state/kv/doomed", { value: 2 });
     const stale = await problem(
-      await api.call("/api/v1/state/kv/doomed", { method: "DELETE", key, headers: { "if-match": '"1"' } }),
+      await suite.api.call("/api/v1/state/kv/doomed", {
+        method: "DELETE",
+        key: suite.key,
+        headers: { "if-match": '"1"' },
+      }),
       412,
       "version_conflict",
     );
     assert.equal(stale.currentVersion, 2);
-    const gone = await sh.DELETE("/api/v1/state/{ns}/{key}", {
+    const gone = await suite.clients.key.DELETE("/api/v1/state/{ns}/{key}", {
       params: { path: { ns: "kv", key: "doomed" }, header: { "if-match": '"2"' } },
     });
     assert.equal(gone.response.status, 204);
-    await problem(await api.call("/api/v1/state/kv/doomed", { key }), 404, "not_found");
-    await problem(await api.call("/api/v1/state/kv/doomed", { method: "DELETE", key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/kv/doomed", { key: suite.key }), 404, "not_found");
+    await problem(
+      await suite.api.call("/api/v1/state/kv/doomed", { method: "DELETE", key: suite.key }),
+      404,
+      "not_found",
+    );
     const back = await put("/api/v1/state/kv/doomed", { value: 3 });
     assert.equal(back.status, 201);
     assert.equal(back.headers.get("etag"), '"4"', "versions continue after a delete");
@@ -402,7 +407,7 @@ describe("state API over HTTP", () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 5; page++) {
-      const { data, response } = await sh.GET("/api/v1/state/{ns}", {
+      const { data, response } = await suite.clients.key.GET("/api/v1/state/{ns}", {
         params: { path: { ns: "kv" }, query: { prefix: "users/", limit: 3, cursor } },
       });
       assert.equal(response.status, 200);
@@ -415,14 +420,14 @@ describe("state API over HTTP", () => {
       seen.sort(),
       Array.from({ length: 7 }, (_, i) => `users/${i}`),
     );
-    await problem(await api.call("/api/v1/state/kv?limit=0", { key }), 400, "malformed");
-    await problem(await api.call("/api/v1/state/kv?cursor=%%%", { key }), 422, "invalid");
+    await problem(await suite.api.call("/api/v1/state/kv?limit=0", { key: suite.key }), 400, "malformed");
+    await problem(await suite.api.call("/api/v1/state/kv?cursor=%%%", { key: suite.key }), 422, "invalid");
   });
 
   it("history lists versions with time, actor, operation and a JSON Patch; versions/{v} returns the past value", async () => {
     await put("/api/v1/state/kv/hist", { value: { n: 1 } });
     await put("/api/v1/state/kv/hist", { value: { n: 2, extra: true } });
-    const { data, response } = await sh.GET("/api/v1/state/{ns}/{key}/history", {
+    const { data, response } = await suite.clients.key.GET("/api/v1/state/{ns}/{key}/history", {
       params: { path: { ns: "kv", key: "hist" } },
     });
     assert.equal(response.status, 200);
@@ -437,20 +442,20 @@ describe("state API over HTTP", () => {
     assert.equal(data!.versions[0]!.operation, "put");
     assert.match(data!.versions[0]!.actor ?? "", /^[a-f0-9]{16}$/, "the actor is the API key's id, never its secret");
     assert.ok(!Number.isNaN(Date.parse(data!.versions[0]!.at)));
-    const old = await sh.GET("/api/v1/state/{ns}/{key}/versions/{v}", {
+    const old = await suite.clients.key.GET("/api/v1/state/{ns}/{key}/versions/{v}", {
       params: { path: { ns: "kv", key: "hist", v: 1 } },
     });
     assert.equal(old.response.status, 200);
     assert.deepEqual(old.data?.value, { n: 1 });
     assert.equal(old.response.headers.get("etag"), '"1"');
-    await problem(await api.call("/api/v1/state/kv/hist/versions/9", { key }), 404, "not_found");
-    await problem(await api.call("/api/v1/state/kv/hist/versions/zero", { key }), 400, "malformed");
-    await problem(await api.call("/api/v1/state/kv/never/history", { key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/kv/hist/versions/9", { key: suite.key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/state/kv/hist/versions/zero", { key: suite.key }), 400, "malformed");
+    await problem(await suite.api.call("/api/v1/state/kv/never/history", { key: suite.key }), 404, "not_found");
   });
 
   it("POST /api/v1/transactions applies all operations or none", async () => {
     await put("/api/v1/state/kv/tx-a", { value: "a1" });
-    const ok = await sh.POST("/api/v1/transactions", {
+    const ok = await suite.clients.key.POST("/api/v1/transactions", {
       body: {
         operations: [
           { op: "put", namespace: "kv", key: "tx-a", value: "a2", ifMatch: '"1"' },
@@ -463,25 +468,19 @@ describe("state API over HTTP", () => {
       { op: "put", namespace: "kv", key: "tx-a", version: 2 },
       { op: "put", namespace: "kv", key: "tx-b", version: 1 },
     ]);
-    const failed = await api.send(
-      "POST",
-      "/api/v1/transactions",
-      {
-        operations: [
-          { op: "delete", namespace: "kv", key: "tx-b" },
-          { op: "put", namespace: "kv", key: "tx-a", value: "a3", ifMatch: 1 },
-        ],
-      },
-      { key },
-    );
+    const failed = await transact([
+      { op: "delete", namespace: "kv", key: "tx-b" },
+      { op: "put", namespace: "kv", key: "tx-a", value: "a3", ifMatch: 1 },
+    ]);
     const body = await problem(failed, 412, "version_conflict");
     assert.equal(body.currentVersion, 2);
     assert.equal(
-      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "tx-b" } } })).response.status,
+      (await suite.clients.key.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "tx-b" } } }))
+        .response.status,
       200,
       "the delete was rolled back",
     );
-    await problem(await api.send("POST", "/api/v1/transactions", { operations: [] }, { key }), 400, "malformed");
+    await problem(await transact([]), 400, "malformed");
   });
 
   it("Idempotency-Key replays the first answer for the same request and answers 409 for another", async () => {
@@ -496,48 +495,49 @@ describe("state API over HTTP", () => {
     assert.equal(await replay.text(), firstBody);
     await problem(await put("/api/v1/state/kv/order", { value: { total: 99 } }, headers), 409, "idempotency_conflict");
     assert.equal(
-      (await sh.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "order" } } })).data?.version,
+      (await suite.clients.key.GET("/api/v1/state/{ns}/{key}", { params: { path: { ns: "kv", key: "order" } } })).data
+        ?.version,
       1,
       "the replay wrote nothing",
     );
   });
 
   it("401 without or with a bad key, 403 without the scope", async () => {
-    const noKey = await api.call("/api/v1/state/kv/profile");
+    const noKey = await suite.api.call("/api/v1/state/kv/profile");
     await problem(noKey, 401, "unauthorized");
     assert.match(noKey.headers.get("www-authenticate") ?? "", /^Bearer/);
     await problem(
-      await api.call("/api/v1/state/kv/profile", {
+      await suite.api.call("/api/v1/state/kv/profile", {
         key: "shk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
       }),
       401,
       "unauthorized",
     );
     await problem(
-      await api.call("/api/v1/state/kv/profile", { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
+      await suite.api.call("/api/v1/state/kv/profile", { headers: { authorization: "Basic dXNlcjpwYXNz" } }),
       401,
       "unauthorized",
     );
-    const { key: readOnly } = await api.clientFor("acme", ["state:read"]);
-    assert.equal((await api.call("/api/v1/state/kv/profile", { key: readOnly })).status, 200);
+    const { key: readOnly } = await suite.api.clientFor("acme", ["state:read"]);
+    assert.equal((await suite.api.call("/api/v1/state/kv/profile", { key: readOnly })).status, 200);
     const body = await problem(
-      await api.call("/api/v1/state/kv/profile", { method: "DELETE", key: readOnly }),
+      await suite.api.call("/api/v1/state/kv/profile", { method: "DELETE", key: readOnly }),
       403,
       "forbidden",
     );
     assert.equal(body.requiredScope, "state:write");
-    await problem(await api.call("/api/v1/admin/keys", { key: readOnly }), 403, "forbidden");
+    await problem(await suite.api.call("/api/v1/admin/keys", { key: readOnly }), 403, "forbidden");
   });
 
   it("405 with Allow for a wrong method, 404 for an unknown route", async () => {
-    const res = await api.call("/api/v1/state/kv/profile", { method: "POST", key });
+    const res = await suite.api.call("/api/v1/state/kv/profile", { method: "POST", key: suite.key });
     await problem(res, 405, "method_not_allowed");
     assert.match(res.headers.get("allow") ?? "", /GET/);
-    await problem(await api.call("/api/v1/nothing-here", { key }), 404, "not_found");
+    await problem(await suite.api.call("/api/v1/nothing-here", { key: suite.key }), 404, "not_found");
   });
 
   it("GET /api/v1/namespaces lists the declared namespaces and their policies", async () => {
-    const { data, response } = await sh.GET("/api/v1/namespaces");
+    const { data, response } = await suite.clients.key.GET("/api/v1/namespaces");
     assert.equal(response.status, 200);
     const names = data!.namespaces.map((n) => n.name);
     assert.ok(
@@ -550,7 +550,7 @@ describe("state API over HTTP", () => {
   });
 
   it("admins create, list and revoke keys; a revoked key is refused at once", async () => {
-    const created = await api.admin.POST("/api/v1/admin/keys", {
+    const created = await suite.api.admin.POST("/api/v1/admin/keys", {
       body: { tenant: "globex", scopes: ["state:read"], name: "reporting" },
     });
     assert.equal(created.response.status, 201);
@@ -564,33 +564,29 @@ describe("state API over HTTP", () => {
       "tenant",
     ]);
     assert.match(created.data!.key, /^shk_[a-f0-9]{16}_/);
-    const listed = await api.admin.GET("/api/v1/admin/keys", { params: { query: { tenant: "globex" } } });
+    const listed = await suite.api.admin.GET("/api/v1/admin/keys", { params: { query: { tenant: "globex" } } });
     assert.ok(listed.data!.keys.some((k) => k.id === created.data!.id));
     // The secret is base64url and may itself contain "_": take everything after the id.
     const secret = created.data!.key.slice("shk_".length + 16 + 1);
     assert.equal(secret.length, 43);
     assert.ok(!JSON.stringify(listed.data).includes(secret), "secrets are never listed");
-    assert.equal((await api.call("/api/v1/state/kv/x", { key: created.data!.key })).status, 404);
-    const revoked = await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: created.data!.id } } });
+    assert.equal((await suite.api.call("/api/v1/state/kv/x", { key: created.data!.key })).status, 404);
+    const revoked = await suite.api.admin.DELETE("/api/v1/admin/keys/{id}", {
+      params: { path: { id: created.data!.id } },
+    });
     assert.equal(revoked.response.status, 204);
-    await problem(await api.call("/api/v1/state/kv/x", { key: created.data!.key }), 401, "unauthorized");
+    await problem(await suite.api.call("/api/v1/state/kv/x", { key: created.data!.key }), 401, "unauthorized");
+    for (const invalid of [
+      { tenant: "Bad Tenant", scopes: ["state:read"] },
+      { tenant: "t", scopes: ["root"] },
+    ])
+      await problem(
+        await suite.api.send("POST", "/api/v1/admin/keys", invalid, { key: suite.api.adminToken }),
+        422,
+        "invalid",
+      );
     await problem(
-      await api.send(
-        "POST",
-        "/api/v1/admin/keys",
-        { tenant: "Bad Tenant", scopes: ["state:read"] },
-        { key: api.adminToken },
-      ),
-      422,
-      "invalid",
-    );
-    await problem(
-      await api.send("POST", "/api/v1/admin/keys", { tenant: "t", scopes: ["root"] }, { key: api.adminToken }),
-      422,
-      "invalid",
-    );
-    await problem(
-      await api.call("/api/v1/admin/keys/ffffffffffffffff", { method: "DELETE", key: api.adminToken }),
+      await suite.api.call("/api/v1/admin/keys/ffffffffffffffff", { method: "DELETE", key: suite.api.adminToken }),
       404,
       "not_found",
     );
@@ -626,19 +622,9 @@ describe("state API limits and failures", () => {
     const api = await startApi({ STATEHOUSE_STORE_TIMEOUT_MS: "1000" });
     try {
       const { key } = await api.clientFor("acme");
-      await api.call("/api/v1/state/kv/before", {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: '{"value":1}',
-      });
+      await api.send("PUT", "/api/v1/state/kv/before", { value: 1 }, { key });
       await api.db.drop(); // terminates the server's connections: the real failure of a real store
-      const write = await api.call("/api/v1/state/kv/during", {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: '{"value":1}',
-      });
+      const write = await api.send("PUT", "/api/v1/state/kv/during", { value: 1 }, { key });
       const body = await problem(write, 503, "unavailable");
       assert.ok(Number(write.headers.get("retry-after")) >= 1);
       assert.equal(body.store, undefined, "which backend failed is logged, not shown");

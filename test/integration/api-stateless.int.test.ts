@@ -3,18 +3,17 @@
 // all 200 with a malformed document reported alone; profile vectors are cached hot, hit on the second
 // turn, used by replies, and survive a restart.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, apiSuite, startApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
 import type { components } from "../../server/client/schema";
 
 /** A turn's answer as the OpenAPI document describes it, with the related topic invoke answers carry. */
 type Turn = components["schemas"]["TurnResult"] & Pick<components["schemas"]["InvokeResult"], "relatedTopic">;
 
-const post = (api: ApiFixture, key: string, path: string, body: unknown) =>
-  api.call(path, { method: "POST", key, headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+const post = (api: ApiFixture, key: string, path: string, body: unknown) => api.send("POST", path, body, { key });
 
 /** Everything stored for a tenant: warm rows (records, history, outbox) and hot keys that hold state. */
 async function footprint(api: ApiFixture, tenant: string) {
@@ -41,28 +40,19 @@ async function footprint(api: ApiFixture, tenant: string) {
 }
 
 describe("stateless and batch agent calls", () => {
-  let api: ApiFixture;
-  let key: string;
-
-  before(async () => {
-    api = await startApi();
-    ({ key } = await api.clientFor("stateless"));
-  });
-  after(async () => {
-    await api.close();
-  });
+  const suite = apiSuite({ keys: { key: "stateless" } });
 
   it("invoke answers from the context it was sent (entities, summary, earlier topics) and writes nothing", async () => {
     // Some state exists already: a session with a turn. It must be exactly as it was afterwards.
-    const created = (await (await post(api, key, "/api/v1/agents/assistant/sessions", {})).json()) as {
+    const created = (await (await post(suite.api, suite.key, "/api/v1/agents/assistant/sessions", {})).json()) as {
       sessionId: string;
     };
-    await post(api, key, `/api/v1/agents/assistant/sessions/${created.sessionId}/messages`, {
+    await post(suite.api, suite.key, `/api/v1/agents/assistant/sessions/${created.sessionId}/messages`, {
       content: "my email is kept@example.com",
     });
-    const before = await footprint(api, "stateless");
+    const before = await footprint(suite.api, "stateless");
     const sessionBefore = await (
-      await api.call(`/api/v1/agents/assistant/sessions/${created.sessionId}`, { key })
+      await suite.api.call(`/api/v1/agents/assistant/sessions/${created.sessionId}`, { key: suite.key })
     ).json();
 
     const messages = [
@@ -71,7 +61,7 @@ describe("stateless and batch agent calls", () => {
       { role: "user", content: "I am planning a hiking trip to the Swiss Alps in June" },
       { role: "assistant", content: "Got it." },
     ];
-    const recall = await post(api, key, "/api/v1/agents/assistant/invoke", {
+    const recall = await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
       messages: [...messages, { role: "user", content: "what is my email?" }],
     });
     assert.equal(recall.status, 200, await recall.clone().text());
@@ -88,7 +78,7 @@ describe("stateless and batch agent calls", () => {
     assert.equal(r.entities.name, "Alice Johnson");
 
     const topic = (await (
-      await post(api, key, "/api/v1/agents/assistant/invoke", {
+      await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
         messages: [...messages, { role: "user", content: "Which hiking boots are best for the Alps?" }],
       })
     ).json()) as Turn;
@@ -101,7 +91,7 @@ describe("stateless and batch agent calls", () => {
 
     // Facts and summary sent along are used as if remembered.
     const phone = (await (
-      await post(api, key, "/api/v1/agents/assistant/invoke", {
+      await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
         entities: { phone: "555-0100" },
         summary: "#1: I live in Zurich.",
         messages: [{ role: "user", content: "what is my phone number?" }],
@@ -109,7 +99,7 @@ describe("stateless and batch agent calls", () => {
     ).json()) as Turn;
     assert.equal(phone.reply, "Your phone number is 555-0100.");
     const remembered = (await (
-      await post(api, key, "/api/v1/agents/assistant/invoke", {
+      await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
         summary: "#1: I live in Zurich.",
         messages: [{ role: "user", content: "what did I tell you?" }],
       })
@@ -122,47 +112,56 @@ describe("stateless and batch agent calls", () => {
       { role: "assistant", content: "Got it." },
     ]).flat();
     const summarized = (await (
-      await post(api, key, "/api/v1/agents/assistant/invoke", {
+      await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
         messages: [...long, { role: "user", content: "what did I say?" }],
       })
     ).json()) as Turn;
     assert.equal(summarized.reply, "Here's what I remember: #1: Fact number 1.\n#2: Fact number 2.");
 
     // Bad context: 4xx, nothing stored either.
-    const lastNotUser = await post(api, key, "/api/v1/agents/assistant/invoke", { messages: messages.slice(0, 2) });
+    const lastNotUser = await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
+      messages: messages.slice(0, 2),
+    });
     assert.equal(lastNotUser.status, 422);
     assert.equal(((await lastNotUser.json()) as { code: string }).code, "invalid");
-    assert.equal((await post(api, key, "/api/v1/agents/assistant/invoke", { messages: [] })).status, 400);
+    assert.equal((await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", { messages: [] })).status, 400);
     assert.equal(
-      (await post(api, key, "/api/v1/agents/assistant/invoke", { messages: [{ role: "system", content: "x" }] }))
-        .status,
+      (
+        await post(suite.api, suite.key, "/api/v1/agents/assistant/invoke", {
+          messages: [{ role: "system", content: "x" }],
+        })
+      ).status,
       400,
     );
     assert.equal(
-      (await post(api, key, "/api/v1/agents/nobody/invoke", { messages: [{ role: "user", content: "hi" }] })).status,
+      (
+        await post(suite.api, suite.key, "/api/v1/agents/nobody/invoke", {
+          messages: [{ role: "user", content: "hi" }],
+        })
+      ).status,
       404,
     );
 
     assert.deepEqual(
-      await footprint(api, "stateless"),
+      await footprint(suite.api, "stateless"),
       before,
       "no record, history entry, outbox event or hot key was written",
     );
     assert.deepEqual(
-      await (await api.call(`/api/v1/agents/assistant/sessions/${created.sessionId}`, { key })).json(),
+      await (await suite.api.call(`/api/v1/agents/assistant/sessions/${created.sessionId}`, { key: suite.key })).json(),
       sessionBefore,
     );
   });
 
   it("a batch of 200 documents answers all 200; a malformed one is reported alone, in its place", async () => {
-    const before = await footprint(api, "stateless");
+    const before = await footprint(suite.api, "stateless");
     const documents: unknown[] = Array.from({ length: 200 }, (_, i) => ({
       id: `doc-${i}`,
       text: i % 2 ? `Please book a table for Friday, write to user${i}@example.com` : `Hello there, document ${i}`,
     }));
     documents[57] = { id: "doc-57", text: 42 };
     documents[123] = "not an object";
-    const res = await post(api, key, "/api/v1/agents/assistant/batch", { documents });
+    const res = await post(suite.api, suite.key, "/api/v1/agents/assistant/batch", { documents });
     assert.equal(res.status, 200, await res.clone().text());
     const body = (await res.json()) as {
       results: {
@@ -200,12 +199,12 @@ describe("stateless and batch agent calls", () => {
     assert.equal(body.results[58]!.intent, "greeting");
 
     // Over the documented bound: the whole body is refused before any document is looked at.
-    const tooMany = await post(api, key, "/api/v1/agents/assistant/batch", {
+    const tooMany = await post(suite.api, suite.key, "/api/v1/agents/assistant/batch", {
       documents: Array.from({ length: 501 }, () => ({ text: "x" })),
     });
     assert.equal(tooMany.status, 400);
-    assert.equal((await post(api, key, "/api/v1/agents/assistant/batch", { documents: [] })).status, 400);
-    assert.deepEqual(await footprint(api, "stateless"), before, "classification stores nothing");
+    assert.equal((await post(suite.api, suite.key, "/api/v1/agents/assistant/batch", { documents: [] })).status, 400);
+    assert.deepEqual(await footprint(suite.api, "stateless"), before, "classification stores nothing");
   });
 });
 

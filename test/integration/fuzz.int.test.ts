@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { connect } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import pg from "pg";
-import { type ApiFixture, startApi, rateLimitEnv } from "../helpers/api";
+import { apiSuite, rateLimitEnv } from "../helpers/api";
 import { prng } from "../helpers/random";
 
 interface Hostile {
@@ -18,37 +18,23 @@ interface Hostile {
 }
 
 describe("fuzzing the API", () => {
-  let api: ApiFixture;
-  let key: string;
+  const suite = apiSuite({
+    env: { ...rateLimitEnv({ rps: 100_000, burst: 100_000 }), STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024) },
+    keys: { key: "fuzz", readOnlyKey: { tenant: "fuzz", scopes: ["state:read"] } },
+  });
   let revokedKey: string;
-  let readOnlyKey: string;
 
   before(async () => {
-    api = await startApi({
-      ...rateLimitEnv({ rps: 100_000, burst: 100_000 }),
-      STATEHOUSE_MAX_BODY_BYTES: String(1024 * 1024),
-    });
-    ({ key } = await api.clientFor("fuzz"));
-    ({ key: readOnlyKey } = await api.clientFor("fuzz", ["state:read"]));
-    const revoked = await api.clientFor("fuzz");
+    const revoked = await suite.api.clientFor("fuzz");
     revokedKey = revoked.key;
-    await api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: revoked.id } } });
+    await suite.api.admin.DELETE("/api/v1/admin/keys/{id}", { params: { path: { id: revoked.id } } });
     // Some state that must come through untouched.
-    for (const k of ["a", "b", "nested/key", "ключ"]) {
-      await api.call(`/api/v1/state/kv/${encodeURIComponent(k)}`, {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ value: { k } }),
-      });
-    }
-  });
-  after(async () => {
-    await api.close();
+    for (const k of ["a", "b", "nested/key", "ключ"])
+      await suite.api.send("PUT", `/api/v1/state/kv/${encodeURIComponent(k)}`, { value: { k } }, { key: suite.key });
   });
 
   async function snapshot(): Promise<string> {
-    const c = new pg.Client({ connectionString: api.db.url });
+    const c = new pg.Client({ connectionString: suite.api.db.url });
     await c.connect();
     try {
       const records = await c.query(
@@ -104,9 +90,9 @@ describe("fuzzing the API", () => {
         { authorization: "Bearer" },
         { authorization: `Bearer ${"A".repeat(600)}` },
         { authorization: `Bearer ${revokedKey}` },
-        { authorization: `Bearer ${key.slice(0, -1)}x` },
+        { authorization: `Bearer ${suite.key.slice(0, -1)}x` },
         { authorization: "Basic Zm9vOmJhcg==" },
-        { authorization: `Bearer ${key}${key}` },
+        { authorization: `Bearer ${suite.key}${suite.key}` },
         { authorization: `bearer shk_zzzzzzzzzzzzzzzz_${"a".repeat(43)}` },
       ]);
     const invalidBodies = () =>
@@ -155,14 +141,14 @@ describe("fuzzing the API", () => {
                   label: "invalid body",
                   method: "PUT",
                   path: `/api/v1/state/kv/${pick(["a", "b", "fresh"])}`,
-                  headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+                  headers: { authorization: `Bearer ${suite.key}`, "content-type": pick(contentTypes) },
                   body: invalidBodies(),
                 }
               : {
                   label: "invalid patch",
                   method: "PATCH",
                   path: "/api/v1/state/kv/fresh",
-                  headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+                  headers: { authorization: `Bearer ${suite.key}`, "content-type": pick(contentTypes) },
                   body: invalidBodies(),
                 },
           );
@@ -172,7 +158,7 @@ describe("fuzzing the API", () => {
             label: "hostile path",
             method: pick(["GET", "DELETE", "PUT"]),
             path: statePath,
-            headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"999"' },
+            headers: { authorization: `Bearer ${suite.key}`, "content-type": "application/json", "if-match": '"999"' },
             body: '{"value":1}',
           });
           break;
@@ -187,7 +173,7 @@ describe("fuzzing the API", () => {
               "/api/v1/openapi.json",
               "/api/ready",
             ]),
-            headers: { authorization: `Bearer ${key}` },
+            headers: { authorization: `Bearer ${suite.key}` },
           });
           break;
         case 4: // huge headers
@@ -196,7 +182,7 @@ describe("fuzzing the API", () => {
             method: "GET",
             path: "/api/v1/state/kv/a",
             headers: {
-              authorization: `Bearer ${key}`,
+              authorization: `Bearer ${suite.key}`,
               "x-junk": "j".repeat(Math.floor(rand() * 40_000)),
               "if-none-match": "*".repeat(1000),
             },
@@ -209,7 +195,7 @@ describe("fuzzing the API", () => {
                   label: "scope",
                   method: pick(["PUT", "DELETE", "PATCH"]),
                   path: "/api/v1/state/kv/a",
-                  headers: { authorization: `Bearer ${readOnlyKey}`, "content-type": "application/json" },
+                  headers: { authorization: `Bearer ${suite.readOnlyKey}`, "content-type": "application/json" },
                   body: pick(['{"value":1}', "{", "[]"]),
                 }
               : {
@@ -217,7 +203,7 @@ describe("fuzzing the API", () => {
                   method: pick(["PUT", "DELETE", "PATCH"]),
                   path: "/api/v1/state/workflows/w",
                   headers: {
-                    authorization: `Bearer ${key}`,
+                    authorization: `Bearer ${suite.key}`,
                     "content-type": pick(["application/json", "application/merge-patch+json"]),
                   },
                   body: '{"value":1}',
@@ -229,7 +215,7 @@ describe("fuzzing the API", () => {
             label: "transaction",
             method: "POST",
             path: "/api/v1/transactions",
-            headers: { authorization: `Bearer ${key}`, "content-type": pick(["application/json", "text/plain"]) },
+            headers: { authorization: `Bearer ${suite.key}`, "content-type": pick(["application/json", "text/plain"]) },
             body: pick([
               invalidBodies(),
               JSON.stringify({
@@ -251,7 +237,7 @@ describe("fuzzing the API", () => {
             label: "query",
             method: "GET",
             path: `/api/v1/state/${pick(["kv", "nope"])}?limit=${pick(["-1", "0", "abc", "1e9", "%00", "5"])}&cursor=${pick(["%%%", "////", "AAAA", encodeURIComponent("\u0000"), ""])}&prefix=${pick(["%00", "..", "a", "x".repeat(600)])}`,
-            headers: { authorization: `Bearer ${key}` },
+            headers: { authorization: `Bearer ${suite.key}` },
           });
           break;
         case 8: // agent routes with junk
@@ -259,7 +245,7 @@ describe("fuzzing the API", () => {
             label: "agents",
             method: pick(["POST", "GET", "DELETE"]),
             path: `/api/v1/agents/${pick(["assistant", "nobody", "..", "%00"])}/sessions/${pick(["x", "00000000-0000-0000-0000-000000000000", "..", "%ff"])}${pick(["", "/messages"])}`,
-            headers: { authorization: `Bearer ${key}`, "content-type": pick(contentTypes) },
+            headers: { authorization: `Bearer ${suite.key}`, "content-type": pick(contentTypes) },
             body: pick(['{"content":""}', '{"content":1}', invalidBodies() as string]),
           });
           break;
@@ -268,7 +254,10 @@ describe("fuzzing the API", () => {
             label: "admin",
             method: pick(["POST", "GET", "DELETE"]),
             path: pick(["/api/v1/admin/keys", "/api/v1/admin/keys/zz", "/api/v1/admin/keys/ffffffffffffffff"]),
-            headers: { authorization: `Bearer ${pick([key, api.adminToken])}`, "content-type": "application/json" },
+            headers: {
+              authorization: `Bearer ${pick([suite.key, suite.api.adminToken])}`,
+              "content-type": "application/json",
+            },
             body: pick([
               '{"tenant":"Bad!","scopes":["state:read"]}',
               '{"tenant":"t","scopes":[]}',
@@ -293,7 +282,7 @@ describe("fuzzing the API", () => {
       while (next < requests.length) {
         const r = requests[next++]!;
         try {
-          const res = await fetch(`${api.url}${r.path}`, {
+          const res = await fetch(`${suite.api.url}${r.path}`, {
             method: r.method,
             headers: r.headers,
             body: r.method === "GET" || r.method === "HEAD" ? undefined : (r.body as BodyInit | undefined),
@@ -321,7 +310,7 @@ describe("fuzzing the API", () => {
     // Raw garbage on the socket: not even HTTP.
     for (let i = 0; i < 20; i++) {
       await new Promise<void>((resolve) => {
-        const sock = connect(api.server.port, "127.0.0.1", () => sock.end(randomBytes(200 + i * 50)));
+        const sock = connect(suite.api.server.port, "127.0.0.1", () => sock.end(randomBytes(200 + i * 50)));
         sock.on("error", () => resolve());
         sock.on("close", () => resolve());
         sock.resume();
@@ -331,10 +320,10 @@ describe("fuzzing the API", () => {
     t.diagnostic(`statuses: ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
     assert.deepEqual(failures.slice(0, 20), []);
     assert.equal(requests.length >= 2000, true);
-    assert.equal(api.server.process.exitCode, null, "the server is still running");
-    assert.equal((await fetch(`${api.url}/api/health`)).status, 200);
+    assert.equal(suite.api.server.process.exitCode, null, "the server is still running");
+    assert.equal((await fetch(`${suite.api.url}/api/health`)).status, 200);
     assert.equal(await snapshot(), before, "no state changed");
-    const stillThere = await api.call("/api/v1/state/kv/a", { key });
+    const stillThere = await suite.api.call("/api/v1/state/kv/a", { key: suite.key });
     assert.deepEqual(((await stillThere.json()) as { value: unknown }).value, { k: "a" });
   });
 });

@@ -4,18 +4,17 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { apiSuite } from "../helpers/api";
 import { freePort } from "../helpers/redis-server";
 
 describe("both mounts answer the same", () => {
-  let api: ApiFixture;
-  let next: ChildProcess;
+  let next: ChildProcess | undefined;
   let nextUrl: string;
-  let key: string;
+  // Registered before the suite's own hooks so that it runs first: next start goes before its database does.
+  after(() => next?.kill("SIGTERM"));
+  const suite = apiSuite({ keys: { key: "acme" } });
 
   before(async () => {
-    api = await startApi();
-    ({ key } = await api.clientFor("acme"));
     const port = await freePort();
     nextUrl = `http://127.0.0.1:${port}`;
     const root = path.resolve(import.meta.dirname, "../..");
@@ -24,7 +23,7 @@ describe("both mounts answer the same", () => {
       [path.join(root, "node_modules/next/dist/bin/next"), "start", "-p", String(port), "-H", "127.0.0.1"],
       {
         cwd: root,
-        env: { ...process.env, ...api.env, NEXT_TELEMETRY_DISABLED: "1" },
+        env: { ...process.env, ...suite.api.env, NEXT_TELEMETRY_DISABLED: "1" },
         stdio: "ignore",
       },
     );
@@ -38,10 +37,6 @@ describe("both mounts answer the same", () => {
     }
     throw new Error("next start did not come up");
   });
-  after(async () => {
-    next.kill("SIGTERM");
-    await api.close();
-  });
 
   const normalize = (body: unknown) =>
     JSON.parse(
@@ -51,35 +46,35 @@ describe("both mounts answer the same", () => {
     );
 
   it("state reads, writes, conflicts, errors and the OpenAPI document", async () => {
-    await fetch(`${api.url}/api/v1/state/kv/shared`, {
+    await fetch(`${suite.api.url}/api/v1/state/kv/shared`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      headers: { authorization: `Bearer ${suite.key}`, "content-type": "application/json" },
       body: '{"value":{"n":1}}',
     });
     const requests: [string, RequestInit][] = [
       ["/api/health", {}],
       ["/api/ready", {}],
       ["/api/v1/openapi.json", {}],
-      ["/api/v1/state/kv/shared?consistency=strong", { headers: { authorization: `Bearer ${key}` } }],
-      ["/api/v1/state/kv/absent", { headers: { authorization: `Bearer ${key}` } }],
+      ["/api/v1/state/kv/shared?consistency=strong", { headers: { authorization: `Bearer ${suite.key}` } }],
+      ["/api/v1/state/kv/absent", { headers: { authorization: `Bearer ${suite.key}` } }],
       [
         "/api/v1/state/kv/shared",
         {
           method: "PUT",
-          headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"9"' },
+          headers: { authorization: `Bearer ${suite.key}`, "content-type": "application/json", "if-match": '"9"' },
           body: '{"value":2}',
         },
       ],
       [
         "/api/v1/state/kv/shared",
-        { method: "PUT", headers: { authorization: `Bearer ${key}`, "content-type": "text/plain" }, body: "x" },
+        { method: "PUT", headers: { authorization: `Bearer ${suite.key}`, "content-type": "text/plain" }, body: "x" },
       ],
       ["/api/v1/state/kv/shared", {}],
-      ["/api/v1/state/kv", { headers: { authorization: `Bearer ${key}` } }],
-      ["/api/v1/namespaces", { headers: { authorization: `Bearer ${key}` } }],
+      ["/api/v1/state/kv", { headers: { authorization: `Bearer ${suite.key}` } }],
+      ["/api/v1/namespaces", { headers: { authorization: `Bearer ${suite.key}` } }],
     ];
     for (const [p, init] of requests) {
-      const [own, viaNext] = await Promise.all([fetch(`${api.url}${p}`, init), fetch(`${nextUrl}${p}`, init)]);
+      const [own, viaNext] = await Promise.all([fetch(`${suite.api.url}${p}`, init), fetch(`${nextUrl}${p}`, init)]);
       assert.equal(viaNext.status, own.status, p);
       for (const h of ["content-type", "etag", "statehouse-tier", "retry-after", "www-authenticate"]) {
         if (h === "statehouse-tier") continue; // which tier answers depends on each process's cache
@@ -89,12 +84,12 @@ describe("both mounts answer the same", () => {
     }
     const viaNext = await fetch(`${nextUrl}/api/v1/state/kv/shared`, {
       method: "PUT",
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json", "if-match": '"1"' },
+      headers: { authorization: `Bearer ${suite.key}`, "content-type": "application/json", "if-match": '"1"' },
       body: '{"value":{"n":2}}',
     });
     assert.equal(viaNext.status, 200);
-    const own = await fetch(`${api.url}/api/v1/state/kv/shared?consistency=strong`, {
-      headers: { authorization: `Bearer ${key}` },
+    const own = await fetch(`${suite.api.url}/api/v1/state/kv/shared?consistency=strong`, {
+      headers: { authorization: `Bearer ${suite.key}` },
     });
     assert.equal(own.headers.get("etag"), '"2"', "a write through one mount is seen through the other");
   });

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { allQueries, DASHBOARDS, generatedGrafanaFiles, prometheusRules } from "../../grafana/generate";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { apiSuite, withApi } from "../helpers/api";
+import { withOtlpReceiver } from "../helpers/otlp-receiver";
 import { docPages, readPage } from "../helpers/docs";
 import { freePort } from "../helpers/redis-server";
 
@@ -96,13 +97,12 @@ function readFileSyncText(rel: string): string {
 }
 
 describe("every dashboard query against a real Prometheus scraping Statehouse", () => {
-  let api: ApiFixture;
-  let prom: ChildProcess;
+  const suite = apiSuite({ env: { STATEHOUSE_STATS_INTERVAL_MS: "1000" } });
+  let prom: ChildProcess | undefined;
   let promUrl: string;
-  let dir: string;
+  let dir: string | undefined;
 
   before(async () => {
-    api = await startApi({ STATEHOUSE_STATS_INTERVAL_MS: "1000" });
     dir = await mkdtemp(path.join(tmpdir(), "sh-prom-"));
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
@@ -117,7 +117,7 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
         "scrape_configs:",
         "  - job_name: statehouse",
         "    static_configs:",
-        `      - targets: ["127.0.0.1:${api.server.port}"]`,
+        `      - targets: ["127.0.0.1:${suite.api.server.port}"]`,
       ].join("\n"),
     );
     prom = spawn(
@@ -142,8 +142,7 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
   });
   after(async () => {
     prom?.kill("SIGTERM");
-    await api.close();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   async function query(expr: string): Promise<{ status: string; error?: string; data?: { result: unknown[] } }> {
@@ -152,10 +151,10 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
   }
 
   it("all parse, and every panel query returns data after mixed traffic", { timeout: 180_000 }, async () => {
-    const { key } = await api.clientFor("acme");
+    const { key } = await suite.api.clientFor("acme");
     const statuses: Record<string, number> = {};
     const call = (p: string, init: RequestInit = {}) =>
-      api.call(p, { ...init, key }).then((r) => {
+      suite.api.call(p, { ...init, key }).then((r) => {
         statuses[`${init.method ?? "GET"} ${r.status}`] = (statuses[`${init.method ?? "GET"} ${r.status}`] ?? 0) + 1;
         return r.body?.cancel();
       });
@@ -165,7 +164,9 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
       body: JSON.stringify(value),
     });
     // Traffic over several scrapes: hits, misses, conflicts, errors, lifecycle events, agent turns.
-    const session = (await (await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })).json()) as {
+    const session = (await (
+      await suite.api.call("/api/v1/agents/assistant/sessions", { method: "POST", key })
+    ).json()) as {
       sessionId: string;
     };
     for (let round = 0; round < 8; round++) {
@@ -214,7 +215,7 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
   });
 
   it("docs/observability.md lists every metric name /metrics exports, and no page names another", async () => {
-    const text = await (await api.call("/metrics")).text();
+    const text = await (await suite.api.call("/metrics")).text();
     const names = [...new Set([...text.matchAll(/^# TYPE (\S+) (\S+)/gm)].map((m) => m[1]!))];
     assert.ok(names.length >= 14, names.join(", "));
     const metricsPage = readPage("docs/observability.md");
@@ -256,8 +257,7 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
 
 describe("/metrics protection", () => {
   it("requires the bearer METRICS_TOKEN when it is set", async () => {
-    const api = await startApi({ METRICS_TOKEN: "scrape-secret-123" });
-    try {
+    await withApi({ METRICS_TOKEN: "scrape-secret-123" }, async (api) => {
       const denied = await api.call("/metrics");
       assert.equal(denied.status, 401);
       assert.equal(denied.headers.get("content-type"), "application/problem+json");
@@ -266,93 +266,60 @@ describe("/metrics protection", () => {
       assert.equal(ok.status, 200);
       assert.match(ok.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
       assert.match(await ok.text(), /statehouse_store_up/);
-    } finally {
-      await api.close();
-    }
+    });
   });
 });
 
 describe("traces over OTLP", () => {
   it("exports a request span with a child span per state operation and per tier, sharing the trace id problem bodies show", async () => {
-    const { createServer } = await import("node:http");
-    const received: {
-      resourceSpans: {
-        resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-        scopeSpans: { spans: { traceId: string; spanId: string; parentSpanId?: string; name: string }[] }[];
-      }[];
-    }[] = [];
-    const collector = createServer(async (req, res) => {
-      let body = "";
-      for await (const chunk of req) body += chunk;
-      if (req.url === "/v1/traces") received.push(JSON.parse(body));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-    });
-    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
-    const port = (collector.address() as { port: number }).port;
-    const api = await startApi({
-      OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
-      OTEL_BSP_SCHEDULE_DELAY: "100",
-      OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=int-test,service.namespace=agents",
-    });
-    try {
-      const { key } = await api.clientFor("acme");
-      await api.call("/api/v1/state/kv/traced", {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: '{"value":1}',
-      });
-      const miss = await api.call("/api/v1/state/kv/absent", { key });
-      const problem = (await miss.json()) as { traceId: string };
-      assert.match(problem.traceId, /^[0-9a-f]{32}$/);
-      const spans = async () =>
-        received.flatMap((r) => r.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans)));
-      for (
-        let i = 0;
-        i < 50 && !(await spans()).some((s) => s.traceId === problem.traceId && s.name === "statehouse.warm.get");
-        i++
-      ) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const trace = (await spans()).filter((s) => s.traceId === problem.traceId);
-      const byName = new Map(trace.map((s) => [s.name, s]));
-      const root = byName.get("GET /api/v1/state/{ns}/{key}");
-      const op = byName.get("statehouse.state.get");
-      assert.ok(root && op, `spans: ${[...byName.keys()].join(", ")}`);
-      assert.equal(op.parentSpanId, root.spanId, "the state operation is a child of the request");
-      for (const tier of ["statehouse.hot.get", "statehouse.warm.get"]) {
-        assert.equal(byName.get(tier)?.parentSpanId, op.spanId, `${tier} is a child of the state operation`);
-      }
-      // The resource the SDK read from OTEL_RESOURCE_ATTRIBUTES, on the spans and in /metrics' target_info.
-      const resource = Object.fromEntries(
-        received[0]!.resourceSpans[0]!.resource.attributes.map((a) => [a.key, a.value.stringValue]),
-      );
-      assert.equal(resource["deployment.environment.name"], "int-test");
-      assert.equal(resource["service.name"], "statehouse");
-      const info = /^target_info\{(.*)\} 1$/m.exec(await (await api.call("/metrics")).text())?.[1] ?? "";
-      assert.match(info, /deployment_environment_name="int-test"/);
-      assert.match(info, /service_namespace="agents"/);
-      assert.match(info, /service_name="statehouse"/);
-    } finally {
-      await api.close();
-      collector.close();
-    }
+    await withOtlpReceiver((collector) =>
+      withApi(
+        {
+          ...collector.env,
+          OTEL_BSP_SCHEDULE_DELAY: "100",
+          OTEL_RESOURCE_ATTRIBUTES: "deployment.environment.name=int-test,service.namespace=agents",
+        },
+        async (api) => {
+          const { key } = await api.clientFor("acme");
+          await api.send("PUT", "/api/v1/state/kv/traced", { value: 1 }, { key });
+          const miss = await api.call("/api/v1/state/kv/absent", { key });
+          const problem = (await miss.json()) as { traceId: string };
+          assert.match(problem.traceId, /^[0-9a-f]{32}$/);
+          for (
+            let i = 0;
+            i < 50 && !collector.spans().some((s) => s.traceId === problem.traceId && s.name === "statehouse.warm.get");
+            i++
+          ) {
+            await new Promise((r) => setTimeout(r, 100));
+          }
+          const trace = collector.spans().filter((s) => s.traceId === problem.traceId);
+          const byName = new Map(trace.map((s) => [s.name, s]));
+          const root = byName.get("GET /api/v1/state/{ns}/{key}");
+          const op = byName.get("statehouse.state.get");
+          assert.ok(root && op, `spans: ${[...byName.keys()].join(", ")}`);
+          assert.equal(op.parentSpanId, root.spanId, "the state operation is a child of the request");
+          for (const tier of ["statehouse.hot.get", "statehouse.warm.get"]) {
+            assert.equal(byName.get(tier)?.parentSpanId, op.spanId, `${tier} is a child of the state operation`);
+          }
+          // The resource the SDK read from OTEL_RESOURCE_ATTRIBUTES, on the spans and in /metrics' target_info.
+          const resource = collector.resources()[0]!;
+          assert.equal(resource["deployment.environment.name"], "int-test");
+          assert.equal(resource["service.name"], "statehouse");
+          const info = /^target_info\{(.*)\} 1$/m.exec(await (await api.call("/metrics")).text())?.[1] ?? "";
+          assert.match(info, /deployment_environment_name="int-test"/);
+          assert.match(info, /service_namespace="agents"/);
+          assert.match(info, /service_name="statehouse"/);
+        },
+      ),
+    );
   });
 });
 
 describe("OTEL_SDK_DISABLED=true", () => {
   it("serves the API with no-op telemetry: /metrics answers 200 with an empty exposition, problems carry no trace id", async () => {
-    const api = await startApi({ OTEL_SDK_DISABLED: "true" });
-    try {
+    await withApi({ OTEL_SDK_DISABLED: "true" }, async (api) => {
       const { key } = await api.clientFor("acme");
-      const put = await api.call("/api/v1/state/kv/untraced", {
-        method: "PUT",
-        key,
-        headers: { "content-type": "application/json" },
-        body: '{"value":1}',
-      });
+      const put = await api.send("PUT", "/api/v1/state/kv/untraced", { value: 1 }, { key });
       assert.equal(put.status, 201);
       assert.equal((await api.call("/api/v1/state/kv/untraced", { key })).status, 200);
       const metrics = await api.call("/metrics");
@@ -364,8 +331,6 @@ describe("OTEL_SDK_DISABLED=true", () => {
       const problem = (await miss.json()) as { code: string; traceId?: string };
       assert.equal(problem.code, "not_found");
       assert.equal(problem.traceId, undefined, "no trace: no all-zero trace id in the problem");
-    } finally {
-      await api.close();
-    }
+    });
   });
 });

@@ -2,10 +2,10 @@
 // to another region has every write refused (403 residency_violation: state API, transactions, agents),
 // audited in the warm tier and logged without values; the region of stored records is queryable by admins.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import pg from "pg";
 import type { components } from "../../server/client/schema";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { apiSuite, startApi, withApi } from "../helpers/api";
 import { metricValue } from "../helpers/metrics";
 import { startOwnPostgres } from "../helpers/own-postgres";
 import { startServer } from "../helpers/server";
@@ -16,11 +16,11 @@ type Problem = { status: number; code: string; detail: string; tenantRegion?: st
 type Residency = components["schemas"]["Residency"];
 
 describe("data residency", () => {
-  let api: ApiFixture;
+  const suite = apiSuite({ env: { STATEHOUSE_REGION: "eu-west" } });
   const setPolicy = (tenant: string, body: unknown) =>
-    api.send("PUT", `/api/v1/admin/tenants/${tenant}/policy`, body, { key: api.adminToken });
+    suite.api.send("PUT", `/api/v1/admin/tenants/${tenant}/policy`, body, { key: suite.api.adminToken });
   const send = (key: string, method: string, path: string, body?: unknown, contentType = "application/json") =>
-    api.call(path, {
+    suite.api.call(path, {
       method,
       key,
       headers: body === undefined ? {} : { "content-type": contentType },
@@ -28,25 +28,18 @@ describe("data residency", () => {
     });
   const residency = async (tenant?: string) =>
     (await (
-      await api.call(`/api/v1/admin/residency${tenant ? `?tenant=${tenant}` : ""}`, { key: api.adminToken })
+      await suite.api.call(`/api/v1/admin/residency${tenant ? `?tenant=${tenant}` : ""}`, { key: suite.api.adminToken })
     ).json()) as Residency;
 
-  before(async () => {
-    api = await startApi({ STATEHOUSE_REGION: "eu-west" });
-  });
-  after(async () => {
-    await api.close();
-  });
-
   it("a write for a tenant pinned to another region is refused (403 residency_violation), nothing is written, and it is audited", async (t) => {
-    const { key, id: keyId } = await api.clientFor("r-pinned");
+    const { key, id: keyId } = await suite.api.clientFor("r-pinned");
     assert.equal((await send(key, "PUT", "/api/v1/state/kv/before-pin", { value: { ok: true } })).status, 201);
     const sid = (
       (await (await send(key, "POST", "/api/v1/agents/assistant/sessions", {})).json()) as { sessionId: string }
     ).sessionId;
     const pinned = await setPolicy("r-pinned", { region: "us-east" });
     assert.equal(pinned.status, 200, await pinned.clone().text());
-    const c = new pg.Client({ connectionString: api.db.url });
+    const c = new pg.Client({ connectionString: suite.api.db.url });
     await c.connect();
     t.after(() => c.end());
     const rows = async () =>
@@ -106,11 +99,11 @@ describe("data residency", () => {
     assert.deepEqual([first.namespace, first.key], ["kv", "secret-doc"], "the record the write was for");
     assert.ok(audit.some((a) => a.operation === "POST /api/v1/transactions"));
     assert.ok(audit.some((a) => a.operation === "POST /api/v1/agents/{agent}/sessions/{id}/messages"));
-    const logs = api.server.logs.join("");
+    const logs = suite.api.server.logs.join("");
     assert.match(logs, /write refused: tenant pinned to another region/);
     assert.equal(logs.includes("s3cr3t-value"), false, "no values in the logs");
     assert.ok(
-      (await metricValue(api, "statehouse_lifecycle_events_total", { event: "residency_refused" })) >=
+      (await metricValue(suite.api, "statehouse_lifecycle_events_total", { event: "residency_refused" })) >=
         1 + attempts.length,
     );
 
@@ -121,9 +114,9 @@ describe("data residency", () => {
   });
 
   it("admins can query the region of stored records", async () => {
-    const { key } = await api.clientFor("r-any");
+    const { key } = await suite.api.clientFor("r-any");
     assert.equal((await send(key, "PUT", "/api/v1/state/kv/doc", { value: { a: 1 } })).status, 201);
-    const record = await api.call("/api/v1/admin/residency/r-any/kv/doc", { key: api.adminToken });
+    const record = await suite.api.call("/api/v1/admin/residency/r-any/kv/doc", { key: suite.api.adminToken });
     assert.equal(record.status, 200);
     assert.deepEqual(await record.json(), {
       tenant: "r-any",
@@ -133,8 +126,11 @@ describe("data residency", () => {
       region: "eu-west",
       tenantPinnedTo: null,
     });
-    assert.equal((await api.call("/api/v1/admin/residency/r-any/kv/missing", { key: api.adminToken })).status, 404);
-    assert.equal((await api.call("/api/v1/admin/residency/r-any/kv/doc", { key })).status, 403, "admins only");
+    assert.equal(
+      (await suite.api.call("/api/v1/admin/residency/r-any/kv/missing", { key: suite.api.adminToken })).status,
+      404,
+    );
+    assert.equal((await suite.api.call("/api/v1/admin/residency/r-any/kv/doc", { key })).status, 403, "admins only");
     const all = await residency();
     assert.equal(all.serverRegion, "eu-west");
     assert.ok(
@@ -144,7 +140,7 @@ describe("data residency", () => {
   });
 
   it("a bad region is a 422 and changes nothing; unpinning lets writes through", async () => {
-    const { key } = await api.clientFor("r-bad");
+    const { key } = await suite.api.clientFor("r-bad");
     assert.equal((await setPolicy("r-bad", { region: "Not A Region" })).status, 422);
     assert.equal((await send(key, "PUT", "/api/v1/state/kv/x", { value: 1 })).status, 201);
     assert.equal((await setPolicy("r-bad", { region: "ap-south" })).status, 200);
@@ -212,67 +208,67 @@ describe("tenant policies while PostgreSQL is down", () => {
 
 describe("tenant policies across instances", () => {
   it("a pin set on one instance holds at once on another; usage counted on one is seen from the other", async () => {
-    const api = await startApi({ STATEHOUSE_REGION: "eu-west" });
-    const second = await startServer(api.env);
-    try {
-      const { key } = await api.clientFor("multi");
-      let accepted = 0; // writes that went through (and so were counted)
-      const onSecond = async (method: string, path: string, body?: unknown) => {
-        const res = await fetch(`${second.url}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-          body: body === undefined ? undefined : JSON.stringify(body),
+    await withApi({ STATEHOUSE_REGION: "eu-west" }, async (api) => {
+      const second = await startServer(api.env);
+      try {
+        const { key } = await api.clientFor("multi");
+        let accepted = 0; // writes that went through (and so were counted)
+        const onSecond = async (method: string, path: string, body?: unknown) => {
+          const res = await fetch(`${second.url}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          if (res.ok) accepted++;
+          return res;
+        };
+        assert.equal(
+          (await onSecond("PUT", "/api/v1/state/kv/a", { value: 1 })).status,
+          201,
+          "the second instance has now cached the tenant's (empty) policy",
+        );
+        const pin = await api.call("/api/v1/admin/tenants/multi/policy", {
+          method: "PUT",
+          key: api.adminToken,
+          headers: { "content-type": "application/json" },
+          body: '{"region":"us-east"}',
         });
-        if (res.ok) accepted++;
-        return res;
-      };
-      assert.equal(
-        (await onSecond("PUT", "/api/v1/state/kv/a", { value: 1 })).status,
-        201,
-        "the second instance has now cached the tenant's (empty) policy",
-      );
-      const pin = await api.call("/api/v1/admin/tenants/multi/policy", {
-        method: "PUT",
-        key: api.adminToken,
-        headers: { "content-type": "application/json" },
-        body: '{"region":"us-east"}',
-      });
-      assert.equal(pin.status, 200);
-      // Published on Redis: the other instance drops its cached copy instead of waiting out the 5 s cache.
-      const refused = await eventually(
-        () => onSecond("PUT", "/api/v1/state/kv/a", { value: 2 }).then((r) => r.status),
-        (s) => s === 403,
-        2000,
-      );
-      assert.equal(refused, 403);
+        assert.equal(pin.status, 200);
+        // Published on Redis: the other instance drops its cached copy instead of waiting out the 5 s cache.
+        const refused = await eventually(
+          () => onSecond("PUT", "/api/v1/state/kv/a", { value: 2 }).then((r) => r.status),
+          (s) => s === 403,
+          2000,
+        );
+        assert.equal(refused, 403);
 
-      assert.equal(
-        (
-          await api.call("/api/v1/admin/tenants/multi/policy", {
-            method: "PUT",
-            key: api.adminToken,
-            headers: { "content-type": "application/json" },
-            body: '{"region":null}',
-          })
-        ).status,
-        200,
-      );
-      await eventually(
-        () => onSecond("PUT", "/api/v1/state/kv/b", { value: 1 }).then((r) => r.status),
-        (s) => s === 201,
-        2000,
-      );
-      // Unlimited tenant: counts are kept per process and added to Redis every second.
-      const used = () =>
-        api
-          .call("/api/v1/quota", { key })
-          .then((r) => r.json() as Promise<{ operations: { used: number } }>)
-          .then((u) => u.operations.used);
-      assert.ok(accepted >= 2);
-      await eventually(used, (n) => n === accepted, 5000);
-    } finally {
-      await second.stop();
-      await api.close();
-    }
+        assert.equal(
+          (
+            await api.call("/api/v1/admin/tenants/multi/policy", {
+              method: "PUT",
+              key: api.adminToken,
+              headers: { "content-type": "application/json" },
+              body: '{"region":null}',
+            })
+          ).status,
+          200,
+        );
+        await eventually(
+          () => onSecond("PUT", "/api/v1/state/kv/b", { value: 1 }).then((r) => r.status),
+          (s) => s === 201,
+          2000,
+        );
+        // Unlimited tenant: counts are kept per process and added to Redis every second.
+        const used = () =>
+          api
+            .call("/api/v1/quota", { key })
+            .then((r) => r.json() as Promise<{ operations: { used: number } }>)
+            .then((u) => u.operations.used);
+        assert.ok(accepted >= 2);
+        await eventually(used, (n) => n === accepted, 5000);
+      } finally {
+        await second.stop();
+      }
+    });
   });
 });

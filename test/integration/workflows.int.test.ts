@@ -5,11 +5,11 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { loadConfig } from "../../server/config";
 import { buildServices } from "../../server/container";
 import { queuedRun, type RunView } from "../../server/workflows/service";
-import { type ApiFixture, startApi, workflowEnv } from "../helpers/api";
+import { apiSuite, workflowEnv } from "../helpers/api";
 import { until as poll } from "../helpers/until";
 
 const PROBLEM = "application/problem+json";
@@ -33,28 +33,23 @@ async function problem(res: Response, status: number, code: string): Promise<Rec
 }
 
 describe("workflows over HTTP", () => {
-  let api: ApiFixture;
-  let key: string;
-  let otherKey: string;
-
-  before(async () => {
-    api = await startApi(workflowEnv({ workers: 2, leaseMs: 3000, pollMs: 50, scanMs: 500, effectsLog: true }));
-    ({ key } = await api.clientFor("acme", ["workflows:run"]));
-    ({ key: otherKey } = await api.clientFor("globex", ["workflows:run"]));
-  });
-  after(async () => {
-    await api.close();
+  const suite = apiSuite({
+    env: workflowEnv({ workers: 2, leaseMs: 3000, pollMs: 50, scanMs: 500, effectsLog: true }),
+    keys: {
+      key: { tenant: "acme", scopes: ["workflows:run"] },
+      otherKey: { tenant: "globex", scopes: ["workflows:run"] },
+    },
   });
 
-  const start = (body: unknown, k = key, headers: Record<string, string> = {}) =>
-    api.call("/api/v1/workflows", {
+  const start = (body: unknown, k = suite.key, headers: Record<string, string> = {}) =>
+    suite.api.call("/api/v1/workflows", {
       method: "POST",
       key: k,
       headers: { "content-type": "application/json", ...headers },
       body: typeof body === "string" ? body : JSON.stringify(body),
     });
-  const status = async (runId: string, k = key): Promise<Run> => {
-    const res = await api.call(`/api/v1/workflows/${runId}`, { key: k });
+  const status = async (runId: string, k = suite.key): Promise<Run> => {
+    const res = await suite.api.call(`/api/v1/workflows/${runId}`, { key: k });
     assert.equal(res.status, 200);
     return (await res.json()) as Run;
   };
@@ -87,7 +82,7 @@ describe("workflows over HTTP", () => {
   };
   const effects = async (name: string) =>
     (
-      await readFile(path.join(api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(
+      await readFile(path.join(suite.api.env.STATEHOUSE_DATA_DIR!, "workflow-effects", `${name}.jsonl`), "utf8").catch(
         () => "",
       )
     )
@@ -95,7 +90,7 @@ describe("workflows over HTTP", () => {
       .filter(Boolean)
       .map((l) => JSON.parse(l) as { step: number; idempotencyKey: string; attempt: number });
   const runsOf = async (tenant: string) => {
-    const res = await api.call("/api/v1/admin/workflows?limit=500", { key: api.adminToken });
+    const res = await suite.api.call("/api/v1/admin/workflows?limit=500", { key: suite.api.adminToken });
     assert.equal(res.status, 200);
     return ((await res.json()) as { runs: { tenant: string; runId: string }[] }).runs.filter(
       (r) => r.tenant === tenant,
@@ -136,7 +131,7 @@ describe("workflows over HTTP", () => {
     assert.ok(running.progress > 0 && running.progress < 1);
     assert.equal(running.step, running.completedSteps + 1);
     assert.ok(running.worker, "a running run names its worker");
-    const res = await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key });
+    const res = await suite.api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: suite.key });
     assert.equal(res.status, 202);
     const cancelling = (await res.json()) as Run;
     assert.equal(cancelling.status, "cancelling");
@@ -158,7 +153,7 @@ describe("workflows over HTTP", () => {
     );
     // Terminal states are final: a second cancel is refused and nothing changes.
     await problem(
-      await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key }),
+      await suite.api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: suite.key }),
       409,
       "workflow_finished",
     );
@@ -220,8 +215,8 @@ describe("workflows over HTTP", () => {
       [...seenCompleted].every((n) => [0, 3, 6, 7].includes(n)),
       `progress moved in steps of 3: ${[...seenCompleted].join(",")}`,
     );
-    const res = await api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, {
-      key: api.adminToken,
+    const res = await suite.api.call(`/api/v1/admin/state/acme/workflows/${runId}/history?limit=1000`, {
+      key: suite.api.adminToken,
     });
     const versions = ((await res.json()) as { versions: { value: { completedSteps: number } }[] }).versions.reverse();
     const writes = versions.map((v) => v.value.completedSteps).filter((n, i, all) => i === 0 || n !== all[i - 1]);
@@ -265,25 +260,25 @@ describe("workflows over HTTP", () => {
   it("Idempotency-Key: a repeated start returns the same run; another body with the key is 409; one run exists", async () => {
     const headers = { "idempotency-key": "start-once-1" };
     const body = { type: "plan", input: { steps: 1, seed: "idem" } };
-    const first = await start(body, key, headers);
+    const first = await start(body, suite.key, headers);
     assert.equal(first.status, 202);
-    const again = await start(body, key, headers);
+    const again = await start(body, suite.key, headers);
     assert.equal(again.status, 202);
     assert.equal(again.headers.get("idempotent-replayed"), "true");
     const { runId } = (await first.json()) as { runId: string };
     assert.equal(((await again.json()) as { runId: string }).runId, runId);
-    await problem(await start({ type: "plan", input: { steps: 2 } }, key, headers), 409, "idempotency_conflict");
+    await problem(await start({ type: "plan", input: { steps: 2 } }, suite.key, headers), 409, "idempotency_conflict");
     await until(runId, (r) => r.status === "succeeded");
     const runs = await runsOf("acme");
     assert.equal(runs.filter((r) => r.runId === runId).length, 1);
     const before = runs.length;
-    await start(body, key, headers);
+    await start(body, suite.key, headers);
     assert.equal((await runsOf("acme")).length, before, "a replay starts nothing");
   });
 
   it("bad input gets a clear 4xx and starts nothing", async () => {
-    const { key: badKey } = await api.clientFor("badinput", ["workflows:run"]);
-    const { key: readOnly } = await api.clientFor("badinput", ["state:read"]);
+    const { key: badKey } = await suite.api.clientFor("badinput", ["workflows:run"]);
+    const { key: readOnly } = await suite.api.clientFor("badinput", ["state:read"]);
     await problem(await start({ type: "no-such-type", input: {} }, badKey), 422, "unknown_workflow_type");
     await problem(await start({ type: "plan", input: { steps: 0 } }, badKey), 422, "invalid");
     await problem(await start({ type: "plan", input: { steps: "five" } }, badKey), 422, "invalid");
@@ -299,7 +294,7 @@ describe("workflows over HTTP", () => {
     await problem(await start({ input: {} }, badKey), 400, "malformed");
     await problem(await start("{not json", badKey), 400, "malformed");
     await problem(
-      await api.call("/api/v1/workflows", {
+      await suite.api.call("/api/v1/workflows", {
         method: "POST",
         key: badKey,
         headers: { "content-type": "text/plain" },
@@ -341,8 +336,8 @@ describe("workflows over HTTP", () => {
     }
     for (const id of ["%00", `run_${"a".repeat(200)}`, "..", "run_AAAAAAAAAAAAAAAAAAAA", "run_00000000000000000000"]) {
       for (const res of [
-        await api.call(`/api/v1/workflows/${id}`, { key: badKey }),
-        await api.call(`/api/v1/workflows/${id}/cancel`, { method: "POST", key: badKey }),
+        await suite.api.call(`/api/v1/workflows/${id}`, { key: badKey }),
+        await suite.api.call(`/api/v1/workflows/${id}/cancel`, { method: "POST", key: badKey }),
       ]) {
         assert.ok(res.status === 404 || res.status === 400, `${id} → ${res.status}`);
         assert.equal(res.headers.get("content-type"), PROBLEM);
@@ -352,8 +347,8 @@ describe("workflows over HTTP", () => {
   });
 
   it("run records cannot be written through the state API; records from elsewhere (junk, corrupt input) fail cleanly, never run unchecked", async () => {
-    const { key: stateKey } = await api.clientFor("acme", ["workflows:run", "state:read", "state:write"]);
-    const refused = await api.call("/api/v1/state/workflows/not-a-run", {
+    const { key: stateKey } = await suite.api.clientFor("acme", ["workflows:run", "state:read", "state:write"]);
+    const refused = await suite.api.call("/api/v1/state/workflows/not-a-run", {
       method: "PUT",
       key: stateKey,
       headers: { "content-type": "application/json", "if-none-match": "*" },
@@ -364,7 +359,7 @@ describe("workflows over HTTP", () => {
     // version wrote. Written here as another process of the deployment (no workers of its own) would.
     const direct = await buildServices(
       loadConfig({
-        ...api.env,
+        ...suite.api.env,
         STATEHOUSE_WORKFLOW_WORKERS: "0",
         STATEHOUSE_SWEEP_INTERVAL_MS: "0",
         STATEHOUSE_OUTBOX_RELAY: "off",
@@ -428,7 +423,7 @@ describe("workflows over HTTP", () => {
       await direct.close();
     }
     await new Promise((r) => setTimeout(r, 1200)); // more than two recovery scans over the junk record
-    const problems = api.server.logs
+    const problems = suite.api.server.logs
       .join("")
       .split("\n")
       .filter((l) => (l.includes("could not take work") && l.includes("TypeError")) || l.includes('"level":"error"'));
@@ -439,13 +434,13 @@ describe("workflows over HTTP", () => {
 
   it("runs belong to the key's tenant: another tenant gets 404 and cannot cancel", async () => {
     const runId = await startOk({ type: "plan", input: { steps: 2, slowMs: 300 } });
-    await problem(await api.call(`/api/v1/workflows/${runId}`, { key: otherKey }), 404, "not_found");
+    await problem(await suite.api.call(`/api/v1/workflows/${runId}`, { key: suite.otherKey }), 404, "not_found");
     await problem(
-      await api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: otherKey }),
+      await suite.api.call(`/api/v1/workflows/${runId}/cancel`, { method: "POST", key: suite.otherKey }),
       404,
       "not_found",
     );
-    await problem(await api.call(`/api/v1/workflows/not-a-run`, { key }), 404, "not_found");
+    await problem(await suite.api.call(`/api/v1/workflows/not-a-run`, { key: suite.key }), 404, "not_found");
     const { run } = await until(runId, (r) => r.status === "succeeded");
     assert.equal(run.cancelRequested, false);
   });
@@ -453,19 +448,19 @@ describe("workflows over HTTP", () => {
   it("operators list every tenant's runs and see a run's checkpoints; metrics count runs and steps without run ids", async () => {
     const runId = await startOk({ type: "plan", input: { steps: 3 } });
     await until(runId, (r) => r.status === "succeeded");
-    const list = await api.call("/api/v1/admin/workflows?status=succeeded", { key: api.adminToken });
+    const list = await suite.api.call("/api/v1/admin/workflows?status=succeeded", { key: suite.api.adminToken });
     const { runs } = (await list.json()) as {
       runs: { tenant: string; runId: string; status: string; progress: number }[];
     };
     assert.ok(runs.some((r) => r.runId === runId && r.tenant === "acme" && r.progress === 1));
     assert.ok(runs.every((r) => r.status === "succeeded"));
-    await problem(await api.call("/api/v1/admin/workflows", { key }), 403, "forbidden");
-    const detail = await api.call(`/api/v1/admin/workflows/acme/${runId}`, { key: api.adminToken });
+    await problem(await suite.api.call("/api/v1/admin/workflows", { key: suite.key }), 403, "forbidden");
+    const detail = await suite.api.call(`/api/v1/admin/workflows/acme/${runId}`, { key: suite.api.adminToken });
     const d = (await detail.json()) as Run & { tenant: string; input: unknown };
     assert.equal(d.checkpoints.length, 3);
     assert.equal((d.input as { steps: number }).steps, 3);
 
-    const text = await (await api.call("/metrics")).text();
+    const text = await (await suite.api.call("/metrics")).text();
     const series = (name: string) => text.split("\n").filter((l) => l.startsWith(`${name}{`));
     const runSeries = series("statehouse_workflow_runs_total");
     const count = (status: string) =>

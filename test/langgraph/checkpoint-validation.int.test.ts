@@ -78,26 +78,27 @@ async function runSuite(spec: string, t: { diagnostic(msg: string): void }): Pro
   }
 }
 
-test("LangGraph's checkpoint-validation suite passes for StatehouseSaver (Redis + PostgreSQL engine)", {
-  timeout: 300_000,
-}, async (t) => {
-  const r = await runSuite("test/langgraph/statehouse-saver.vitest.ts", t);
-  t.diagnostic(
-    `StatehouseSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
-  );
-  assert.equal(r.numFailedTests, 0);
-  assert.equal(r.numTotalTests, EXPECTED_TESTS);
-  assert.equal(r.numPassedTests, EXPECTED_TESTS, "every test of the suite runs and passes (none skipped)");
-});
+const SAVERS = [
+  {
+    title: "LangGraph's checkpoint-validation suite passes for StatehouseSaver (Redis + PostgreSQL engine)",
+    saver: "StatehouseSaver",
+    spec: "test/langgraph/statehouse-saver.vitest.ts",
+  },
+  {
+    title: "the same suite passes for LangGraph's PostgresSaver (the reference) on the same PostgreSQL",
+    saver: "PostgresSaver",
+    spec: "test/langgraph/postgres-saver.vitest.ts",
+  },
+];
 
-test("the same suite passes for LangGraph's PostgresSaver (the reference) on the same PostgreSQL", {
-  timeout: 300_000,
-}, async (t) => {
-  const r = await runSuite("test/langgraph/postgres-saver.vitest.ts", t);
-  t.diagnostic(
-    `PostgresSaver: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
-  );
-  assert.equal(r.numFailedTests, 0);
-  assert.equal(r.numTotalTests, EXPECTED_TESTS);
-  assert.equal(r.numPassedTests, EXPECTED_TESTS);
-});
+for (const { title, saver, spec } of SAVERS) {
+  test(title, { timeout: 300_000 }, async (t) => {
+    const r = await runSuite(spec, t);
+    t.diagnostic(
+      `${saver}: ${r.numPassedTests}/${r.numTotalTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`,
+    );
+    assert.equal(r.numFailedTests, 0);
+    assert.equal(r.numTotalTests, EXPECTED_TESTS);
+    assert.equal(r.numPassedTests, EXPECTED_TESTS, "every test of the suite runs and passes (none skipped)");
+  });
+}

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { before, describe, it } from "node:test";
+import { apiSuite } from "../helpers/api";
 
 // Issue 14, "done when": while one tenant sends invoke and batch calls carrying 32 000-character
 // pathological texts, /api/health and another tenant's GETs answer with a p90 within 250 ms and none
@@ -8,11 +8,6 @@ import { type ApiFixture, startApi } from "../helpers/api";
 const LOAD_MS = 8_000;
 const A_DOT = "a.".repeat(16_000); // ~1.8 s of compromise + the old email pattern, before the pool
 const EMAIL_KILLER = `a@${"a.".repeat(15_999)}`; // quadratic in the old email pattern
-const json = (body: unknown): RequestInit => ({
-  method: "POST",
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -20,28 +15,30 @@ function percentile(values: number[], p: number): number {
 }
 
 describe("CPU-heavy agent calls of one tenant do not hold other tenants' requests", () => {
-  let api: ApiFixture;
-  let keyA: string;
-  let keyB: string;
+  const suite = apiSuite({
+    keys: {
+      keyA: { tenant: "tenant-a", scopes: ["agents:invoke"] },
+      keyB: { tenant: "tenant-b", scopes: ["state:read", "state:write"] },
+    },
+  });
   before(async () => {
-    api = await startApi();
-    keyA = (await api.clientFor("tenant-a", ["agents:invoke"])).key;
-    keyB = (await api.clientFor("tenant-b", ["state:read", "state:write"])).key;
-    const put = await api.call("/api/v1/state/kv/b-record", {
-      ...json({ value: { plan: "pro" } }),
-      method: "PUT",
-      key: keyB,
-    });
+    const put = await suite.api.send(
+      "PUT",
+      "/api/v1/state/kv/b-record",
+      { value: { plan: "pro" } },
+      { key: suite.keyB },
+    );
     assert.equal(put.status, 201);
   });
-  after(() => api?.close());
 
   it(`hostile invoke, batch and session turns for ${LOAD_MS / 1000} s: health and tenant B's GETs stay fast, no 5xx`, async () => {
     const hostile: { route: string; status: number }[] = [];
     const session = (await (
-      await api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: keyA })
+      await suite.api.call("/api/v1/agents/assistant/sessions", { method: "POST", key: suite.keyA })
     ).json()) as { sessionId: string };
     const deadline = Date.now() + LOAD_MS;
+    /** A hostile POST of tenant A's. */
+    const asA = (path: string, body: unknown) => suite.api.send("POST", path, body, { key: suite.keyA });
     const loop = async (route: string, send: () => Promise<Response>) => {
       while (Date.now() < deadline) {
         const res = await send();
@@ -51,40 +48,27 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
     };
     const load = Promise.all([
       loop("invoke", () =>
-        api.call("/api/v1/agents/assistant/invoke", {
-          ...json({
-            messages: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER, A_DOT].map((content, i) => ({
-              role: i % 2 ? "assistant" : "user",
-              content,
-            })),
-          }),
-          key: keyA,
+        asA("/api/v1/agents/assistant/invoke", {
+          messages: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER, A_DOT].map((content, i) => ({
+            role: i % 2 ? "assistant" : "user",
+            content,
+          })),
         }),
       ),
       loop("invoke", () =>
-        api.call("/api/v1/agents/assistant/invoke", {
-          ...json({ messages: [{ role: "user", content: EMAIL_KILLER }] }),
-          key: keyA,
+        asA("/api/v1/agents/assistant/invoke", { messages: [{ role: "user", content: EMAIL_KILLER }] }),
+      ),
+      loop("batch", () =>
+        asA("/api/v1/agents/assistant/batch", {
+          documents: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER].map((text) => ({ text })),
         }),
       ),
       loop("batch", () =>
-        api.call("/api/v1/agents/assistant/batch", {
-          ...json({ documents: [A_DOT, EMAIL_KILLER, A_DOT, EMAIL_KILLER].map((text) => ({ text })) }),
-          key: keyA,
+        asA("/api/v1/agents/assistant/batch", {
+          documents: Array.from({ length: 8 }, (_, i) => ({ text: i % 2 ? A_DOT : EMAIL_KILLER })),
         }),
       ),
-      loop("batch", () =>
-        api.call("/api/v1/agents/assistant/batch", {
-          ...json({ documents: Array.from({ length: 8 }, (_, i) => ({ text: i % 2 ? A_DOT : EMAIL_KILLER })) }),
-          key: keyA,
-        }),
-      ),
-      loop("message", () =>
-        api.call(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, {
-          ...json({ content: A_DOT }),
-          key: keyA,
-        }),
-      ),
+      loop("message", () => asA(`/api/v1/agents/assistant/sessions/${session.sessionId}/messages`, { content: A_DOT })),
     ]);
 
     const health: number[] = [];
@@ -92,12 +76,12 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
     await new Promise((resolve) => setTimeout(resolve, 300)); // the load is under way
     while (Date.now() < deadline) {
       let started = performance.now();
-      const h = await api.call("/api/health");
+      const h = await suite.api.call("/api/health");
       await h.arrayBuffer();
       health.push(performance.now() - started);
       assert.equal(h.status, 200);
       started = performance.now();
-      const r = await api.call("/api/v1/state/kv/b-record", { key: keyB });
+      const r = await suite.api.call("/api/v1/state/kv/b-record", { key: suite.keyB });
       await r.arrayBuffer();
       reads.push(performance.now() - started);
       assert.equal(r.status, 200);
@@ -130,6 +114,6 @@ describe("CPU-heavy agent calls of one tenant do not hold other tenants' request
       assert.ok(percentile(xs, 90) <= 250, report(name, xs));
       assert.ok(Math.max(...xs) <= 1_000, report(name, xs));
     }
-    assert.equal((await api.call("/api/health")).status, 200, "the server is still up");
+    assert.equal((await suite.api.call("/api/health")).status, 200, "the server is still up");
   });
 });

@@ -2,27 +2,21 @@
 // within a second, and /api/health answers within a second right after each. The same requests are
 // checked for status and unchanged records in test/integration/bounds.int.test.ts; here only time.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { before, describe, it } from "node:test";
+import { apiSuite } from "../helpers/api";
 import { type DeepRequest, deepBodies } from "../helpers/deep-bodies";
 
 describe("bounded work answers within a second", () => {
-  let api: ApiFixture;
-  let key: string;
+  const suite = apiSuite({ keys: { key: "acme" } });
 
   before(async () => {
-    api = await startApi();
-    ({ key } = await api.clientFor("acme"));
-    const res = await api.call("/api/v1/state/kv/doc", {
-      method: "PUT",
-      key,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ value: { seed: "x".repeat(200) } }),
-    });
+    const res = await suite.api.send(
+      "PUT",
+      "/api/v1/state/kv/doc",
+      { value: { seed: "x".repeat(200) } },
+      { key: suite.key },
+    );
     assert.equal(res.status, 201);
-  });
-  after(async () => {
-    await api.close();
   });
 
   it("deep bodies and the root-copy JSON Patch: 4xx within 1 s, health within 1 s after", async () => {
@@ -34,17 +28,24 @@ describe("bounded work answers within a second", () => {
     for (let round = 0; round < 3; round++) {
       for (const [method, path, body, contentType] of requests) {
         const started = performance.now();
-        const res = await api.call(path, { method, key, headers: { "content-type": contentType }, body });
+        const res = await suite.api.call(path, {
+          method,
+          key: suite.key,
+          headers: { "content-type": contentType },
+          body,
+        });
         await res.arrayBuffer();
         const ms = performance.now() - started;
         assert.ok(res.status >= 400 && res.status < 500, `${method} ${path}: ${res.status}`);
         assert.ok(ms < 1000, `${method} ${path} took ${ms.toFixed(0)} ms`);
         const healthStarted = performance.now();
-        assert.equal((await api.call("/api/health")).status, 200);
+        assert.equal((await suite.api.call("/api/health")).status, 200);
         assert.ok(performance.now() - healthStarted < 1000);
       }
     }
-    const doc = (await (await api.call("/api/v1/state/kv/doc", { key })).json()) as { version: number };
+    const doc = (await (await suite.api.call("/api/v1/state/kv/doc", { key: suite.key })).json()) as {
+      version: number;
+    };
     assert.equal(doc.version, 1, "nothing changed");
   });
 });

@@ -10,11 +10,12 @@ import { definePolicy } from "../../server/state/namespaces";
 
 const FIXTURES = path.resolve(import.meta.dirname, "../fixtures");
 
+/** definePolicy for a general, durable namespace called `name`, with `fields` on top. */
+const testPolicy = (name: string, fields: Partial<Parameters<typeof definePolicy>[0]>) =>
+  definePolicy({ name, kind: "general", durability: "durable", description: "", ...fields });
+
 describe("upgraders", () => {
-  const policy = definePolicy({
-    name: "steps",
-    kind: "general",
-    durability: "durable",
+  const policy = testPolicy("steps", {
     description: "three steps",
     schemaVersion: 4,
     upgraders: {
@@ -46,14 +47,7 @@ describe("upgraders", () => {
   });
 
   it("an upgrader that returns something that is not JSON fails like one that throws", () => {
-    const bad = definePolicy({
-      name: "bad",
-      kind: "general",
-      durability: "durable",
-      description: "",
-      schemaVersion: 2,
-      upgraders: { 1: () => undefined },
-    });
+    const bad = testPolicy("bad", { schemaVersion: 2, upgraders: { 1: () => undefined } });
     assert.throws(
       () => upgradeValue(bad, {}, 1),
       (err: Error & { code?: string }) => err.code === "upgrade_failed",
@@ -62,21 +56,10 @@ describe("upgraders", () => {
 
   it("definePolicy refuses a missing upgrader and a schema version that is not a positive integer", () => {
     assert.throws(
-      () =>
-        definePolicy({
-          name: "gap",
-          kind: "general",
-          durability: "durable",
-          description: "",
-          schemaVersion: 3,
-          upgraders: { 1: (v) => v },
-        }),
+      () => testPolicy("gap", { schemaVersion: 3, upgraders: { 1: (v) => v } }),
       /no upgrader from schema version 2/,
     );
-    assert.throws(
-      () => definePolicy({ name: "zero", kind: "general", durability: "durable", description: "", schemaVersion: 0 }),
-      /positive integer/,
-    );
+    assert.throws(() => testPolicy("zero", { schemaVersion: 0 }), /positive integer/);
   });
 });
 

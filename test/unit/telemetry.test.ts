@@ -17,6 +17,7 @@ import { adminMetrics } from "../../server/telemetry/admin-metrics";
 import { createInstruments, DURATION_BUCKETS } from "../../server/telemetry/instruments";
 import { instrumented } from "../../server/telemetry/instrumented";
 import { TimeSeriesStore } from "../../server/telemetry/time-series";
+import { withOtlpReceiver } from "../helpers/otlp-receiver";
 
 class TestReader extends MetricReader {
   constructor() {
@@ -319,8 +320,6 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
     timeSeriesMetrics: string[];
     connections: string[];
   };
-  type Exported = { traceId: string; name: string };
-  type OtlpAttribute = { key: string; value: { stringValue?: string } };
 
   /** Runs test/helpers/telemetry-probe.ts in its own process with exactly these OTEL_* variables. */
   async function probe(env: Record<string, string>, spans = 20): Promise<Probe> {
@@ -341,35 +340,6 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
       ),
     );
     return JSON.parse(out.trim().split("\n").pop()!) as Probe;
-  }
-
-  /** A local OTLP/HTTP receiver (JSON encoding) that keeps every span and resource it is sent. */
-  async function receiver() {
-    const { createServer } = await import("node:http");
-    const batches: {
-      resourceSpans: { resource: { attributes: OtlpAttribute[] }; scopeSpans: { spans: Exported[] }[] }[];
-    }[] = [];
-    const server = createServer(async (req, res) => {
-      let body = "";
-      for await (const chunk of req) body += chunk;
-      if (req.url === "/v1/traces") batches.push(JSON.parse(body));
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end("{}");
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    const port = (server.address() as { port: number }).port;
-    return {
-      port,
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_EXPORTER_OTLP_PROTOCOL: "http/json" },
-      spans: () => batches.flatMap((b) => b.resourceSpans.flatMap((rs) => rs.scopeSpans.flatMap((s) => s.spans))),
-      resources: () =>
-        batches.flatMap((b) =>
-          b.resourceSpans.map((rs) =>
-            Object.fromEntries(rs.resource.attributes.map((a) => [a.key, a.value.stringValue])),
-          ),
-        ),
-      close: () => new Promise((r) => server.close(r)),
-    };
   }
 
   const targetInfo = (text: string | null) => /^target_info\{(.*)\} 1$/m.exec(text ?? "")?.[1] ?? "";
@@ -404,21 +374,17 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
       otlp.connections.some((c) => /(127\.0\.0\.1|::1):4318\b/.test(c)),
       `the SDK tried localhost:4318: ${otlp.connections.join("; ")}`,
     );
-    const collector = await receiver();
-    try {
+    await withOtlpReceiver(async (collector) => {
       const none = await probe({ ...collector.env, OTEL_TRACES_EXPORTER: "none" });
       assert.equal(none.tracesExported, false);
       assert.deepEqual(none.connections, []);
       assert.deepEqual(collector.spans(), []);
       assert.ok(realTraceIds(none.spans));
-    } finally {
-      await collector.close();
-    }
+    });
   });
 
   it("with an endpoint, spans go to it under the default sampler, with OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME", async () => {
-    const collector = await receiver();
-    try {
+    await withOtlpReceiver(async (collector) => {
       const p = await probe({
         ...collector.env,
         OTEL_RESOURCE_ATTRIBUTES:
@@ -446,14 +412,11 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
       const resource = collector.resources()[0]!;
       assert.equal(resource["service.name"], "orders-state");
       assert.equal(resource["deployment.environment.name"], "staging");
-    } finally {
-      await collector.close();
-    }
+    });
   });
 
   it("OTEL_TRACES_SAMPLER: always_off exports nothing; traceidratio samples about OTEL_TRACES_SAMPLER_ARG of traces", async () => {
-    const collector = await receiver();
-    try {
+    await withOtlpReceiver(async (collector) => {
       const off = await probe({ ...collector.env, OTEL_TRACES_SAMPLER: "always_off" });
       assert.equal(off.tracesExported, true);
       assert.ok(off.spans.every((s) => !s.recording && !s.sampled));
@@ -473,14 +436,11 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
         sampled.map((s) => s.traceId).sort(),
         "exactly the sampled spans are exported",
       );
-    } finally {
-      await collector.close();
-    }
+    });
   });
 
   it("OTEL_SDK_DISABLED=true: no-op instruments and tracer, no /metrics data, nothing sent even with an endpoint", async () => {
-    const collector = await receiver();
-    try {
+    await withOtlpReceiver(async (collector) => {
       const p = await probe({ ...collector.env, OTEL_SDK_DISABLED: "TRUE" });
       assert.equal(p.enabled, false);
       assert.equal(p.tracesExported, false);
@@ -492,8 +452,6 @@ describe("startTelemetry through the OpenTelemetry SDK, configured by the standa
       );
       assert.deepEqual(p.connections, []);
       assert.deepEqual(collector.spans(), []);
-    } finally {
-      await collector.close();
-    }
+    });
   });
 });
