@@ -1,11 +1,10 @@
 // Agent sessions over HTTP: memory in versioned state, concurrency, restarts, streaming, degraded turns,
 // and the OpenAI-compatible model adapter against a local server that speaks that protocol.
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { type ApiFixture, apiSuite, startApi } from "../helpers/api";
 import { startOwnRedis } from "../helpers/redis-server";
+import { type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 import type { components } from "../../server/client/schema";
 
 /** A session turn's answer, as the OpenAPI document (and so the typed client) describes it. */
@@ -277,51 +276,18 @@ describe("degraded agent turns", () => {
 });
 
 describe("OpenAI-compatible model adapter", () => {
-  let llm: Server;
-  const seen: { path: string; body: { messages: { role: string; content: string }[]; stream?: boolean } }[] = [];
-
+  let llm: FakeLlm;
   before(async () => {
-    // A local server speaking the OpenAI chat-completions protocol (plain and streamed).
-    llm = createServer(async (req: IncomingMessage, res) => {
-      let raw = "";
-      for await (const chunk of req) raw += chunk;
-      const body = JSON.parse(raw);
-      seen.push({ path: req.url ?? "", body });
-      const knows = body.messages[0].content.includes("llm@example.com");
-      const text = knows ? "From memory: llm@example.com" : "Nice to meet you";
-      if (body.stream) {
-        res.writeHead(200, { "content-type": "text/event-stream" });
-        for (const piece of text.split(/(?<= )/)) {
-          res.write(
-            `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] })}\n\n`,
-          );
-        }
-        res.write(
-          `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: body.model, choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`,
-        );
-        res.end("data: [DONE]\n\n");
-        return;
-      }
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify({
-          id: "c1",
-          object: "chat.completion",
-          created: 1,
-          model: body.model,
-          choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-        }),
-      );
-    });
-    await new Promise<void>((r) => llm.listen(0, "127.0.0.1", r));
+    llm = await startFakeLlm((r) =>
+      r.body.messages[0]!.content.includes("llm@example.com") ? "From memory: llm@example.com" : "Nice to meet you",
+    );
   });
   after(() => llm.close());
+  const seen = () => llm.seen;
 
   it("uses LLM_BASE_URL with the session's memory in the prompt, plain and streamed", async () => {
-    const port = (llm.address() as AddressInfo).port;
     const api = await startApi({
-      LLM_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      LLM_BASE_URL: llm.baseUrl,
       LLM_MODEL: "test-model",
       LLM_API_KEY: "sk-test",
     });
@@ -333,8 +299,8 @@ describe("OpenAI-compatible model adapter", () => {
       assert.equal(first.reply, "From memory: llm@example.com", "the entities extracted this turn reach the model");
       const second = await say(api, key, id, "what do you know?");
       assert.equal(second.reply, "From memory: llm@example.com");
-      assert.equal(seen.at(-1)!.path, "/v1/chat/completions");
-      const msgs = seen.at(-1)!.body.messages;
+      assert.equal(seen().at(-1)!.path, "/v1/chat/completions");
+      const msgs = seen().at(-1)!.body.messages;
       assert.equal(msgs[0]!.role, "system");
       assert.deepEqual(
         msgs.slice(1, 3).map((m) => m.content),
@@ -348,7 +314,7 @@ describe("OpenAI-compatible model adapter", () => {
         { key, headers: { accept: "text/event-stream" } },
       );
       const text = await streamed.text();
-      assert.equal(seen.at(-1)!.body.stream, true);
+      assert.equal(seen().at(-1)!.body.stream, true);
       assert.match(text, /event: done\ndata: .*"reply":"From memory: llm@example.com".*"turn":3/);
     } finally {
       await api.close();

@@ -224,6 +224,7 @@ describe("a hostile tenant against every route", () => {
       key: "h-a",
       tenant: "hostile",
       agent: "assistant",
+      name: "h-bot",
       id: hostileSession,
       runId: hostileRun,
       v: "1",
@@ -245,6 +246,7 @@ describe("a hostile tenant against every route", () => {
       [/^\/api\/v1\/admin\/keys$/, { tenant: "hostile", scopes: ["state:read"] }],
       [/\/policy$/, { operationsPerDay: null }],
       [/^\/api\/v1\/workflows$/, { type: "plan", input: { steps: 1 } }],
+      [/^\/api\/v1\/agents\/\{name\}$/, { instructions: "probe", memory: { windowTurns: 3 } }],
     ];
     const found = byPath.find(([re]) => re.test(p));
     assert.ok(found, `the hostile suite has no body for ${route.method} ${p}: add one`);
