@@ -5,7 +5,22 @@ import { generateText, streamText } from "ai";
 import { InvalidError, StateError } from "../state/errors";
 import { DEFAULT_INSTRUCTIONS, normalizeBaseUrl, type ResolvedAgent, type UpstreamAllowlist } from "./definitions";
 import type { RelatedTopic } from "./embedding";
-import { type Entities, type Intent, recallTarget } from "./nlp";
+import { askedKind, contentWords, type Entities, type Fact, type Intent, matchFact, recallTarget } from "./nlp";
+
+/** Words that name the kind of thing asked for, not its subject ("what date", "the amount"). */
+const KIND_WORDS = new Set([
+  "date",
+  "day",
+  "time",
+  "amount",
+  "money",
+  "budget",
+  "price",
+  "cost",
+  "link",
+  "url",
+  "site",
+]);
 
 /** What the model sees of a session: the remembered state, not the raw log. */
 export interface AgentContext {
@@ -15,6 +30,8 @@ export interface AgentContext {
   intent: Intent;
   entities: Entities;
   summary: string;
+  /** Statements of the user's that named something (a date, a person, an amount, …), newest last. */
+  facts?: readonly Fact[];
   recentTurns: { user: string; reply: string }[];
   degraded: boolean;
   /** The earlier message closest to this one (from the session's profile vector in `embeddings`). */
@@ -55,15 +72,23 @@ export class OfflineModel implements AgentModel {
       case "thanks":
         return `You're welcome${who}.`;
       case "recall": {
-        const target = recallTarget(c.message);
         if (c.degraded) return "I can't reach my memory right now, so I don't remember that at the moment.";
+        const target = recallTarget(c.message);
+        // One-valued facts (email, name, phone) answer directly; anything else from the statement it was in.
+        const direct = target === "email" || target === "name" || target === "phone" ? c.entities[target] : undefined;
+        const fromFact = direct ? undefined : answerFromFact(c);
+        if (fromFact) return fromFact;
         if (!target)
           return c.summary ? `Here's what I remember: ${c.summary}` : "I don't remember anything about that yet.";
         const value = c.entities[target];
         const label = LABELS[target] ?? target;
         if (value === undefined || (Array.isArray(value) && value.length === 0))
           return `You haven't told me your ${label} yet.`;
-        return `Your ${label} is ${Array.isArray(value) ? value.join(", ") : value}.`;
+        if (!Array.isArray(value)) return `Your ${label} is ${value}.`;
+        // "When is my flight?" with no statement about a flight: the dates known are not its answer.
+        const subject = [...contentWords(c.message, false)].filter((w) => !KIND_WORDS.has(w.replace(/s$/, "")));
+        if (subject.length > 0) return `You haven't told me about your ${subject.join(" ")} yet.`;
+        return `The ${label} you mentioned: ${value.join(", ")}.`;
       }
       default: {
         const learned = Object.entries(c.entities)
@@ -73,6 +98,17 @@ export class OfflineModel implements AgentModel {
         const earlier = c.relatedTopic
           ? ` This ties in with what you said earlier (turn ${c.relatedTopic.turn}): "${c.relatedTopic.text}".`
           : "";
+        if (c.intent === "question") {
+          const fromFact = answerFromFact(c);
+          if (fromFact) return fromFact;
+        }
+        if (
+          c.intent === "inform" &&
+          /^(?:(?:can|could|would|will) you |please )?(?:note|remember|keep in mind|write down|jot down) that\b/i.test(
+            c.message,
+          )
+        )
+          return `Noted: ${c.message.replace(/^.*?\bthat\s+/i, "").replace(/[?.!]+$/, "")}.`;
         return c.intent === "question" || c.intent === "request"
           ? `I understand you're asking: "${c.message.slice(0, 200)}". I'll keep it in mind.${noted}${earlier}`
           : `Got it.${noted}${earlier}`;
@@ -84,6 +120,20 @@ export class OfflineModel implements AgentModel {
     const text = await this.reply(c);
     for (const piece of text.match(/\S+\s*/g) ?? [text]) yield piece;
   }
+}
+
+/**
+ * An answer from a remembered statement: the entity the question asks for ("When is my dentist
+ * appointment?" → the date of the statement about it), or the statement itself.
+ */
+function answerFromFact(c: AgentContext): string | undefined {
+  const fact = matchFact(c.message, c.facts ?? []);
+  if (!fact) return undefined;
+  const kind = askedKind(c.message);
+  const found = kind ? fact.entities[kind] : undefined;
+  const quoted = `you told me: "${fact.text}"`;
+  if (Array.isArray(found) && found.length) return `${found.join(", ")} — ${quoted}`;
+  return `From what ${quoted}`;
 }
 
 /** Sampling settings an agent's definition may set (`generation`). */

@@ -87,11 +87,75 @@ export function detectIntent(text: string): Intent {
   if (/^(hi|hello|hey|good (morning|afternoon|evening))\b/.test(t)) return "greeting";
   if (/\b(bye|goodbye|see you|that's all)\b/.test(t)) return "farewell";
   if (/\b(thanks|thank you)\b/.test(t)) return "thanks";
-  if (/\b(what|which|who)('s| is| are| was)? (my|me)\b|\bdo you (remember|know) my\b|\bwhat did i (say|tell)/.test(t))
+  // "Can you note that John Smith will join?" tells something; it is not a question.
+  if (/^(?:(?:can|could|would|will) you |please )?(?:note|remember|keep in mind|write down|jot down) that\b/.test(t))
+    return "inform";
+  if (
+    /\b(what|which|who|when|where)('s| is| are| was| were)? (my|me)\b|\bhow much (is|was|are|were) my\b/.test(t) ||
+    /\bdo you (remember|know) my\b|\bwhat did i (say|tell)/.test(t)
+  )
     return "recall";
   if (t.endsWith("?") || /^(what|why|how|when|where|who|which|can|could|is|are|do|does)\b/.test(t)) return "question";
   if (/^(please|can you|could you|i need|i want|book|schedule|send|find|remind)\b/.test(t)) return "request";
   return "inform";
+}
+
+/** A statement that named something worth recalling, kept with what was found in it. */
+export interface Fact {
+  turn: number;
+  text: string;
+  entities: Entities;
+}
+
+/** How many facts a session keeps (the newest), and how much of each statement. */
+export const MAX_FACTS = 20;
+export const MAX_FACT_CHARS = 300;
+
+const FACT_STOPWORDS = new Set(
+  (
+    "the a an and or but is are was were be been am i me my mine you your yours we our it its this that these those " +
+    "what when where who whom which why how much many do does did have has had will would can could should shall " +
+    "please tell told said say mention mentioned gave give remember note know to of in on at for with from by about as " +
+    "there here again"
+  ).split(" "),
+);
+
+/** The content words of a text, lowercased; with `stem`, crudely stemmed (plural and -ing/-ed endings dropped). */
+export function contentWords(text: string, stem = true): Set<string> {
+  const words =
+    analysisPrefix(text)
+      .toLowerCase()
+      .match(/[a-z][a-z']+/g) ?? [];
+  const kept = words.filter((w) => w.length > 2 && !FACT_STOPWORDS.has(w)).map((w) => w.replace(/'s$/, ""));
+  return new Set(stem ? kept.map((w) => w.replace(/(ing|ed|es|s)$/, "") || w) : kept);
+}
+
+/** What kind of entity a question asks for, by its question word. */
+export function askedKind(question: string): keyof Entities | undefined {
+  const t = analysisPrefix(question).toLowerCase();
+  if (/\bwhen\b|\bwhat (day|date|time)\b/.test(t)) return "dates";
+  if (/\bwho\b/.test(t)) return "people";
+  if (/\bhow much\b|\b(cost|price|amount|budget)\b/.test(t)) return "amounts";
+  if (/\b(link|url|site)\b/.test(t)) return "urls";
+  return undefined;
+}
+
+/**
+ * The remembered statement a question is about: the newest one sharing the most content words with it
+ * (and holding the kind of entity asked for, when the question asks for one). None when nothing overlaps.
+ */
+export function matchFact(question: string, facts: readonly Fact[]): Fact | undefined {
+  const asked = contentWords(question);
+  const kind = askedKind(question);
+  let best: { fact: Fact; score: number } | undefined;
+  for (const fact of facts) {
+    if (kind && !(fact.entities[kind]?.length ?? 0)) continue;
+    const words = contentWords(fact.text);
+    let score = 0;
+    for (const w of asked) if (words.has(w)) score++;
+    if (score > 0 && (!best || score >= best.score)) best = { fact, score };
+  }
+  return best?.fact;
 }
 
 /** Which remembered fact a recall question asks for, if any. */

@@ -8,7 +8,8 @@ import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel, AgentModels } from "./model";
 import { SessionProfiles } from "./profiles";
 import { classifyBatch, type InvokeRequest, invokeStateless } from "./stateless";
-import { detectIntent, type Entities, type Intent, mergeEntities } from "./nlp";
+import { detectIntent, type Entities, type Fact, type Intent, MAX_FACT_CHARS, MAX_FACTS, mergeEntities } from "./nlp";
+import { analysisPrefix } from "./text-limits";
 import { InlineTextAnalyzer, type TextAnalyzer } from "./text-pool";
 
 const NAMESPACE = "sessions";
@@ -44,6 +45,8 @@ export interface SessionState {
   summary: string;
   summarizedTurns: number;
   entities: Entities;
+  /** The newest statements that named something, with what was found in each (the offline model recalls from them). */
+  facts?: Fact[];
   intent: Intent | null;
 }
 
@@ -184,6 +187,7 @@ export class AgentService {
       intent,
       entities,
       summary: session?.summary ?? "",
+      facts: session?.facts ?? [],
       recentTurns: (session?.turns ?? []).map((t) => ({ user: t.user, reply: t.reply })),
       degraded: session === undefined,
       relatedTopic: session && vector ? relatedTopic((await profileRead).profile, vector) : undefined,
@@ -286,11 +290,14 @@ export class AgentService {
    * keeps the newest turns and folds the ones that fall out into `summary` and `summarizedTurns`.
    */
   private withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
+    const tells = Object.keys(found).length > 0 && turn.intent !== "question" && turn.intent !== "recall";
+    const fact: Fact = { turn: turn.turn, text: analysisPrefix(turn.user).slice(0, MAX_FACT_CHARS), entities: found };
     return {
       ...session,
       turns: [...session.turns, turn],
       turnCount: turn.turn,
       entities: mergeEntities(session.entities, found),
+      facts: tells ? [...(session.facts ?? []), fact].slice(-MAX_FACTS) : (session.facts ?? []),
       intent: turn.intent,
     };
   }

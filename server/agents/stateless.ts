@@ -2,7 +2,16 @@ import { z } from "zod";
 import { InvalidError } from "../state/errors";
 import { relatedTopic, type RelatedTopic, type SessionProfile, withMessage } from "./embedding";
 import type { AgentContext, AgentModel } from "./model";
-import { detectIntent, type Entities, type Intent, mergeEntities, summarizeTurn } from "./nlp";
+import {
+  detectIntent,
+  type Entities,
+  type Fact,
+  type Intent,
+  MAX_FACT_CHARS,
+  MAX_FACTS,
+  mergeEntities,
+  summarizeTurn,
+} from "./nlp";
 import type { TextAnalyzer } from "./text-pool";
 
 /** Documents per batch call (each is one operation against the tenant's daily quota). */
@@ -61,10 +70,13 @@ export async function invokeStateless(
   );
   let entities: Entities = request.entities ?? {};
   let profile: SessionProfile | undefined;
+  const facts: Fact[] = [];
   turns.forEach((t, i) => {
     const a = analyses[i]!;
     if (!a.ok) return;
     entities = mergeEntities(entities, a.value.entities);
+    if (Object.keys(a.value.entities).length > 0 && !["question", "recall"].includes(a.value.intent))
+      facts.push({ turn: i + 1, text: t.user.slice(0, MAX_FACT_CHARS), entities: a.value.entities });
     if (a.value.vector) profile = withMessage(profile, i + 1, t.user, a.value.vector);
   });
   const analysis = analyses.at(-1)!;
@@ -82,6 +94,7 @@ export async function invokeStateless(
     intent,
     entities,
     summary,
+    facts: facts.slice(-MAX_FACTS),
     recentTurns: turns.slice(-windowTurns),
     degraded: false,
     relatedTopic: vector ? relatedTopic(profile, vector) : undefined,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { OfflineModel } from "../../server/agents/model";
 import { detectIntent, extractEntities } from "../../server/agents/nlp";
 
 describe("entity extraction", () => {
@@ -63,4 +64,44 @@ describe("extraction on normal text is unchanged by the linear patterns", () => 
       assert.equal(detectIntent(text), intent);
     });
   }
+});
+
+describe("the offline model recalls what it extracted", () => {
+  const say = async (statements: string[], question: string) => {
+    const facts = statements.map((text, i) => ({ turn: i + 1, text, entities: extractEntities(text) }));
+    const entities = Object.assign({}, ...facts.map((f) => f.entities));
+    const context = {
+      message: question,
+      intent: detectIntent(question),
+      entities,
+      summary: "",
+      facts,
+      recentTurns: [],
+      degraded: false,
+    };
+    return new OfflineModel().reply(context);
+  };
+
+  it("answers when an appointment is from the statement that gave its date", async () => {
+    const reply = await say(
+      ["I have a dentist appointment on March 14, 2027.", "My team meeting is on April 2, 2027."],
+      "When is my dentist appointment?",
+    );
+    assert.match(reply, /^March 14, 2027\b/);
+    assert.doesNotMatch(reply, /April/);
+  });
+
+  it("takes 'Can you note that …?' as something to remember, and answers who from it", async () => {
+    assert.equal(detectIntent("Can you note that John Smith will join?"), "inform");
+    assert.equal(await say([], "Can you note that John Smith will join?"), "Noted: John Smith will join.");
+    assert.match(await say(["Can you note that John Smith will join?"], "Who will join?"), /^John Smith\b/);
+  });
+
+  it("answers one-valued facts directly, and says when it knows nothing about a question", async () => {
+    assert.equal(await say(["my email is ann@example.com"], "What is my email?"), "Your email is ann@example.com.");
+    assert.match(
+      await say(["I have a dentist appointment on March 14, 2027."], "When is my flight?"),
+      /haven't told me|don't remember/,
+    );
+  });
 });

@@ -51,6 +51,13 @@ const SessionState = z
     expiresAt: z.string().nullable(),
     sizeBytes: z.number().int(),
     agent: z.string(),
+    agentVersion: z
+      .number()
+      .int()
+      .openapi({ description: "The version of the agent's definition its newest turn ran with (0: built in)" }),
+    window: z
+      .object({ maxItems: z.number().int(), maxBytes: z.number().int(), summarize: z.boolean() })
+      .openapi({ description: "The rolling window the session keeps, from its agent's memory policy" }),
     startedAt: z.string(),
     turns: z
       .array(
@@ -62,11 +69,15 @@ const SessionState = z
           at: z.string(),
         }),
       )
-      .openapi({ description: "The newest turns, at most the namespace's window" }),
+      .openapi({ description: "The newest turns, at most the session's window" }),
     turnCount: z.number().int().openapi({ description: "Every turn ever taken: summarizedTurns + turns.length" }),
     summary: z.string().openapi({ description: "One extractive line per turn that left the window" }),
     summarizedTurns: z.number().int(),
     entities: FoundEntities,
+    facts: z
+      .array(z.object({ turn: z.number().int(), text: z.string(), entities: FoundEntities }))
+      .optional()
+      .openapi({ description: "The newest statements that named something (at most 20), with what was found in each" }),
     intent: z.enum(INTENTS).nullable(),
     budget: z.object({
       turns: usedOf(z.number().int()),
