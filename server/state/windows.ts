@@ -1,5 +1,5 @@
 // Rolling windows: the engine keeps list fields to their newest items and folds the rest into a summary.
-import { analysisPrefix } from "../agents/text-limits";
+import { analysisPrefix } from "./text-prefix";
 import type { NamespacePolicy, WindowPolicy } from "./namespaces";
 
 /**
