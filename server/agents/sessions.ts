@@ -7,7 +7,7 @@ import type { AgentDefinitions, ResolvedAgent } from "./definitions";
 import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel, AgentModels } from "./model";
 import { SessionProfiles } from "./profiles";
-import { classifyBatch, type InvokeRequest, invokeStateless } from "./stateless";
+import { classifyBatch, type InvokeRequest, invokeStateless, statelessContext } from "./stateless";
 import { detectIntent, type Entities, type Fact, type Intent, MAX_FACT_CHARS, MAX_FACTS, mergeEntities } from "./nlp";
 import { analysisPrefix } from "./text-limits";
 import { InlineTextAnalyzer, type TextAnalyzer } from "./text-pool";
@@ -147,6 +147,20 @@ export class AgentService {
       tenant,
       instructions: definition.instructions,
     });
+  }
+
+  /**
+   * A stateless turn made ready for a caller that streams (the OpenAI door's chat completions): the
+   * agent's model and the context from the messages sent; `instructions` are added to the agent's.
+   */
+  async prepareStateless(tenant: string, agent: string, request: InvokeRequest, instructions?: string) {
+    const definition = await this.definitions.resolve(tenant, agent);
+    const turn = await statelessContext(request, definition.memory.windowTurns, {
+      analyzer: this.text,
+      tenant,
+      instructions: [definition.instructions, instructions].filter(Boolean).join("\n"),
+    });
+    return { ...turn, model: this.models.for(definition), agent: definition };
   }
 
   /** Intent and entities of independent documents, each validated and answered on its own. */

@@ -53,6 +53,22 @@ export async function invokeStateless(
   windowTurns: number,
   text: { analyzer: TextAnalyzer; tenant: string; instructions?: string },
 ): Promise<InvokeResult> {
+  const prepared = await statelessContext(request, windowTurns, text);
+  return prepared.result(await model.reply(prepared.context));
+}
+
+/** A stateless turn made ready: the model's context, and the answer for a reply the model gave to it. */
+export interface StatelessTurn {
+  context: AgentContext;
+  result(reply: string): InvokeResult;
+}
+
+/** The context of a stateless turn (see invokeStateless), for callers that stream the reply. */
+export async function statelessContext(
+  request: InvokeRequest,
+  windowTurns: number,
+  text: { analyzer: TextAnalyzer; tenant: string; instructions?: string },
+): Promise<StatelessTurn> {
   const last = request.messages.at(-1);
   if (last?.role !== "user")
     throw new InvalidError("the last message must be the user's (role: user)", { field: "messages" });
@@ -99,15 +115,17 @@ export async function invokeStateless(
     degraded: false,
     relatedTopic: vector ? relatedTopic(profile, vector) : undefined,
   };
-  const reply = await model.reply(context);
   return {
-    reply,
-    turn: turns.length + 1,
-    version: null,
-    intent,
-    entities,
-    degraded: false,
-    ...(context.relatedTopic ? { relatedTopic: context.relatedTopic } : {}),
+    context,
+    result: (reply) => ({
+      reply,
+      turn: turns.length + 1,
+      version: null,
+      intent,
+      entities,
+      degraded: false,
+      ...(context.relatedTopic ? { relatedTopic: context.relatedTopic } : {}),
+    }),
   };
 }
 

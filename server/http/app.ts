@@ -18,6 +18,7 @@ import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
+import { registerOpenAIRoutes } from "./routes/openai";
 import { registerTenancyRoutes } from "./routes/tenancy";
 import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
@@ -187,6 +188,7 @@ export function createApi(services: Services): Api {
   registerStatelessAgentRoutes(kit);
   registerTenancyRoutes(kit);
   registerWorkflowRoutes(kit);
+  registerOpenAIRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

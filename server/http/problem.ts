@@ -114,21 +114,8 @@ const RESERVED = new Set(["type", "title", "status", "code", "detail", "instance
  * details (written to be safe to show); anything else becomes a generic 500 with no detail.
  */
 export function problemResponse(err: unknown, context: { instance?: string; traceId?: string } = {}): Response {
-  let code: HttpErrorCode = "internal";
-  let detail = "The server could not complete the request.";
-  let details: Record<string, unknown> = {};
-  const headers: Record<string, string> = { "content-type": "application/problem+json", "cache-control": "no-store" };
-  const known = knownError(err);
-  if (known) {
-    code = known.code;
-    detail = known.message;
-    details = known.details ?? {};
-    Object.assign(headers, known.headers ?? {});
-  }
-  const status = STATUS[code];
-  if ((status === 503 || status === 429) && !headers["retry-after"]) {
-    headers["retry-after"] = String(Math.max(1, Math.ceil(Number(details.retryAfterSeconds ?? 1))));
-  }
+  const { code, status, detail, details, headers } = errorParts(err);
+  headers["content-type"] = "application/problem+json";
   // Details extend the problem; they never replace its members (a detail named `status` once made a
   // 409 say "status":"succeeded"). Which backend failed is an operator's concern, logged not shown.
   const extensions = Object.fromEntries(Object.entries(details).filter(([name]) => !RESERVED.has(name)));
@@ -143,6 +130,28 @@ export function problemResponse(err: unknown, context: { instance?: string; trac
     ...(context.traceId ? { traceId: context.traceId } : {}),
   };
   return new Response(JSON.stringify(body), { status, headers });
+}
+
+/**
+ * What any error answers, whatever the door's shape: its code and status from the one table, a message
+ * safe to show (a generic one for anything unexpected), its details and the headers it needs.
+ */
+export function errorParts(err: unknown): {
+  code: HttpErrorCode;
+  status: number;
+  detail: string;
+  details: Record<string, unknown>;
+  headers: Record<string, string>;
+} {
+  const known = knownError(err);
+  const code: HttpErrorCode = known?.code ?? "internal";
+  const details = known?.details ?? {};
+  const headers: Record<string, string> = { "cache-control": "no-store", ...(known?.headers ?? {}) };
+  const status = STATUS[code];
+  if ((status === 503 || status === 429) && !headers["retry-after"]) {
+    headers["retry-after"] = String(Math.max(1, Math.ceil(Number(details.retryAfterSeconds ?? 1))));
+  }
+  return { code, status, detail: known?.message ?? "The server could not complete the request.", details, headers };
 }
 
 export function statusOf(err: unknown): number {

@@ -48,6 +48,8 @@ export interface RouteSpec<
   operations?: (body: B extends z.ZodType ? z.infer<B> : undefined) => number;
   /** Longer OpenAPI description (who may call it, beyond `scope`). */
   description?: string;
+  /** How errors are answered: problem+json unless a door speaks another protocol's shape (the OpenAI door's). */
+  errorResponse?: (err: unknown, context: { instance?: string; traceId?: string }) => Response;
   /** State routes: the namespaces the request reaches, checked against their owners before anything runs. */
   stateAccess?: StateAccessSpec<{ params: Infer<P>; body: Infer<B> }>;
 }
@@ -137,7 +139,7 @@ export function defineRoute<
         } catch (err) {
           if (statusOf(err) >= 500 && statusOf(err) !== 503)
             services.log.error("request failed", { route, method, traceId, error: errorName(err) });
-          response = problemResponse(err, { instance: new URL(c.req.url).pathname, traceId });
+          response = (spec.errorResponse ?? problemResponse)(err, { instance: new URL(c.req.url).pathname, traceId });
           // The rate-limit headers describe this request too, refused (429) or answered with a problem.
           for (const h of ["ratelimit-limit", "ratelimit-remaining"]) {
             const v = c.res.headers.get(h);

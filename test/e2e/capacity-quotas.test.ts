@@ -36,7 +36,9 @@ describe("capacity and quotas in the dashboard (Chromium)", () => {
       `forecast shown ${shown}, API ${api1.forecast}`,
     );
     const lines = await e2e.page.getByTestId("chart-sessions").locator("path.recharts-line-curve").count();
-    assert.equal(lines, 2, "samples and forecast are drawn");
+    // Samples and forecast of each agent label: the built-in assistant's, and "custom" (tenants' own agents).
+    assert.equal(lines, 4, "samples and forecast are drawn for assistant and custom");
+    assert.equal(await e2e.page.getByTestId("sessions-active-custom").textContent(), "0");
     await e2e.shot("overview-capacity");
     await e2e.axe("overview with capacity");
   });

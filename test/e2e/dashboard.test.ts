@@ -152,7 +152,7 @@ describe("admin dashboard in Chromium", () => {
   it("shows each namespace's policy and growth", async () => {
     await e2e.open("/admin/namespaces", "namespaces");
     const row = e2e.page.getByRole("row", { name: /^sessions/ });
-    assert.match((await row.textContent()) ?? "", /durable.*30 min.*turns: last 10/);
+    assert.match((await row.textContent()) ?? "", /durable.*30 min.*turns: last 50/);
     await e2e.audit("namespaces");
   });
 

@@ -225,6 +225,7 @@ describe("a hostile tenant against every route", () => {
       tenant: "hostile",
       agent: "assistant",
       name: "h-bot",
+      model: "assistant",
       id: hostileSession,
       runId: hostileRun,
       v: "1",
@@ -247,6 +248,7 @@ describe("a hostile tenant against every route", () => {
       [/\/policy$/, { operationsPerDay: null }],
       [/^\/api\/v1\/workflows$/, { type: "plan", input: { steps: 1 } }],
       [/^\/api\/v1\/agents\/\{name\}$/, { instructions: "probe", memory: { windowTurns: 3 } }],
+      [/\/chat\/completions$/, { model: "assistant", messages: [{ role: "user", content: "hello" }] }],
     ];
     const found = byPath.find(([re]) => re.test(p));
     assert.ok(found, `the hostile suite has no body for ${route.method} ${p}: add one`);
@@ -530,6 +532,21 @@ describe("a hostile tenant against every route", () => {
           ],
           summary: text.slice(0, 16_000),
           entities: { name: text.slice(0, 100) },
+        }),
+      });
+      requests.push({
+        label: `pathological ${name}: chat completion`,
+        method: "POST",
+        path: "/api/openai/v1/chat/completions",
+        headers: json(),
+        body: JSON.stringify({
+          model: "assistant",
+          messages: [
+            { role: "system", content: text },
+            { role: "user", content: text },
+            { role: "assistant", content: text },
+            { role: "user", content: [{ type: "text", text }] },
+          ],
         }),
       });
       requests.push({

@@ -20,7 +20,7 @@ test("the route × scope table of docs/api.md equals the scopes the OpenAPI docu
   assert.ok(table, "a table under docs/api.md's Routes and scopes heading");
   const documented = new Map<string, string>();
   for (const [route, scope] of table.slice(1)) {
-    const m = /^`((?:GET|PUT|PATCH|DELETE|POST) \/api\/v1\/[^`]+)`$/.exec(route!);
+    const m = /^`((?:GET|PUT|PATCH|DELETE|POST) \/api\/(?:v1|openai\/v1)\/[^`]+)`$/.exec(route!);
     const s = /^(?:`([a-z:]+)`|none)$/.exec(scope!);
     if (m && s) documented.set(m[1]!, s[1] ?? "none");
   }
