@@ -12,7 +12,8 @@ export const PROFILE_TOPICS = 20;
 /** Below this cosine similarity an earlier topic is not worth mentioning. */
 export const RELATED_MIN_SIMILARITY = 0.2;
 
-const STOPWORDS = new Set(
+/** Words too common to carry a topic. */
+export const STOPWORDS = new Set(
   (
     "a an and are as at be but by can could do does for from had has have hi hello hey how i i'm if in is it it's me " +
     "my of on or our please so that the their them then there these they this to us was we were what when where " +

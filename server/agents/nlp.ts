@@ -1,4 +1,5 @@
 import nlp from "compromise";
+import { STOPWORDS } from "./embedding";
 import { analysisPrefix } from "./text-limits";
 
 /** What the assistant remembers about a user, merged turn after turn. */
@@ -111,14 +112,13 @@ export interface Fact {
 export const MAX_FACTS = 20;
 export const MAX_FACT_CHARS = 300;
 
-const FACT_STOPWORDS = new Set(
-  (
-    "the a an and or but is are was were be been am i me my mine you your yours we our it its this that these those " +
-    "what when where who whom which why how much many do does did have has had will would can could should shall " +
-    "please tell told said say mention mentioned gave give remember note know to of in on at for with from by about as " +
-    "there here again"
-  ).split(" "),
-);
+/** The embedder's stopwords and the words of asking and telling, which say nothing of a fact's subject. */
+const FACT_STOPWORDS = new Set([
+  ...STOPWORDS,
+  ..."whom mine yours its much many did tell told said say mention mentioned gave give remember note know here".split(
+    " ",
+  ),
+]);
 
 /** The content words of a text, lowercased; with `stem`, crudely stemmed (plural and -ing/-ed endings dropped). */
 export function contentWords(text: string, stem = true): Set<string> {
