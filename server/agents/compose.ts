@@ -23,15 +23,22 @@ export function composeAgents(
   state: StateService,
   /** The server's model (LLM_* or offline): the built-in agent's. */
   model: AgentModel,
-  instruments: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
+  instruments: Pick<
+    Instruments,
+    "agentTurnDuration" | "lifecycleEvents" | "genAiOperationDuration" | "genAiTokenUsage"
+  >,
   text: TextAnalyzer,
 ): AgentService {
   const allow = upstreamAllowlist(config);
   const builtIn = { instructions: DEFAULT_INSTRUCTIONS };
-  const models = new AgentModels(model, {
-    ...allow,
-    timeoutMs: config.STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS,
-    maxBytes: config.STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES,
-  });
+  const models = new AgentModels(
+    model,
+    {
+      ...allow,
+      timeoutMs: config.STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS,
+      maxBytes: config.STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES,
+    },
+    instruments,
+  );
   return new AgentService(state, new AgentDefinitions(state, allow, builtIn), models, instruments, text);
 }

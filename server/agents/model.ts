@@ -2,7 +2,9 @@ import type { Config } from "../config";
 import { ExtractiveSummarizer, ModelSummarizer, type WindowSummarizer } from "../state/windows";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, streamText } from "ai";
+import { errorName } from "../logger";
 import { InvalidError, StateError } from "../state/errors";
+import type { Instruments } from "../telemetry/instruments";
 import { DEFAULT_INSTRUCTIONS, normalizeBaseUrl, type ResolvedAgent, type UpstreamAllowlist } from "./definitions";
 import type { RelatedTopic } from "./embedding";
 import { askedKind, contentWords, type Entities, type Fact, type Intent, matchFact, recallTarget } from "./nlp";
@@ -134,6 +136,79 @@ function answerFromFact(c: AgentContext): string | undefined {
   const quoted = `you told me: "${fact.text}"`;
   if (Array.isArray(found) && found.length) return `${found.join(", ")} — ${quoted}`;
   return `From what ${quoted}`;
+}
+
+/** Token counts: estimated at about four characters a token (no tokenizer runs here). */
+export function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** What a model is sent, as text: instructions, memory, the window's turns and the message. */
+function promptText(c: AgentContext): string {
+  return [
+    c.instructions ?? "",
+    c.summary,
+    JSON.stringify(c.entities),
+    ...c.recentTurns.flatMap((t) => [t.user, t.reply]),
+    c.message,
+  ].join("\n");
+}
+
+type GenAiInstruments = Pick<Instruments, "genAiOperationDuration" | "genAiTokenUsage">;
+
+/**
+ * A model whose calls are recorded as OpenTelemetry's GenAI conventions name them: duration per call
+ * (with `error.type` when it failed) and input and output tokens. Labels name the provider and the kind
+ * of agent (`assistant` or `custom`), never a tenant's agent name.
+ */
+export function measuredModel(
+  model: AgentModel,
+  labels: { provider: string; agent: "assistant" | "custom" },
+  instruments: GenAiInstruments,
+): AgentModel {
+  const attributes = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": labels.provider,
+    "statehouse.agent": labels.agent,
+  };
+  const record = (started: number, c: AgentContext, reply: string, error?: unknown) => {
+    const failed = error === undefined ? undefined : ((error as { code?: string }).code ?? errorName(error));
+    instruments.genAiOperationDuration.record(
+      (performance.now() - started) / 1000,
+      failed ? { ...attributes, "error.type": failed } : attributes,
+    );
+    if (failed) return;
+    instruments.genAiTokenUsage.record(estimateTokens(promptText(c)), { ...attributes, "gen_ai.token.type": "input" });
+    instruments.genAiTokenUsage.record(estimateTokens(reply), { ...attributes, "gen_ai.token.type": "output" });
+  };
+  return {
+    name: model.name,
+    async reply(c) {
+      const started = performance.now();
+      try {
+        const reply = await model.reply(c);
+        record(started, c, reply);
+        return reply;
+      } catch (err) {
+        record(started, c, "", err);
+        throw err;
+      }
+    },
+    async *stream(c) {
+      const started = performance.now();
+      let reply = "";
+      try {
+        for await (const piece of model.stream(c)) {
+          reply += piece;
+          yield piece;
+        }
+        record(started, c, reply);
+      } catch (err) {
+        record(started, c, "", err);
+        throw err;
+      }
+    },
+  };
 }
 
 /** Sampling settings an agent's definition may set (`generation`). */
@@ -279,14 +354,20 @@ function messages(c: AgentContext) {
  * changed since the definition was saved) and called with limitedFetch.
  */
 export class AgentModels {
-  private readonly offline = new OfflineModel();
+  private readonly builtIn: AgentModel;
+  private readonly offline: AgentModel;
   private readonly upstreams = new Map<string, AgentModel>();
 
   constructor(
-    private readonly builtIn: AgentModel,
+    builtIn: AgentModel,
     private readonly upstream: UpstreamAllowlist & { timeoutMs: number; maxBytes: number },
+    private readonly instruments: GenAiInstruments,
     private readonly env: Record<string, string | undefined> = process.env,
-  ) {}
+  ) {
+    const providerOf = (m: AgentModel) => (m.name === "offline" ? "statehouse" : "openai");
+    this.builtIn = measuredModel(builtIn, { provider: providerOf(builtIn), agent: "assistant" }, instruments);
+    this.offline = measuredModel(new OfflineModel(), { provider: "statehouse", agent: "custom" }, instruments);
+  }
 
   for(agent: ResolvedAgent): AgentModel {
     if (agent.builtIn) return this.builtIn;
@@ -305,13 +386,14 @@ export class AgentModels {
     let found = this.upstreams.get(key);
     if (!found) {
       if (this.upstreams.size >= 256) this.upstreams.delete(this.upstreams.keys().next().value!);
-      found = new OpenAICompatibleModel({
+      const upstream = new OpenAICompatibleModel({
         baseURL: model.baseUrl,
         model: model.name,
         apiKey,
         generation: agent.generation,
         fetch: limitedFetch(this.upstream),
       });
+      found = measuredModel(upstream, { provider: "openai", agent: "custom" }, this.instruments);
       this.upstreams.set(key, found);
     }
     return found;

@@ -5,6 +5,11 @@ import type { CounterRecorder, FastMetrics, HistogramRecorder } from "./fast-met
 export const DURATION_BUCKETS = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+/** OpenTelemetry's GenAI semantic conventions' advised buckets: seconds of a model call, and tokens. */
+const GEN_AI_DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+const GEN_AI_TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
 /** Bytes, 64 B … 16 MiB. */
 export const SIZE_BUCKETS = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216];
 
@@ -20,6 +25,8 @@ export interface Instruments {
   lifecycleEvents: CounterRecorder;
   agentTurnDuration: HistogramRecorder;
   httpServerDuration: HistogramRecorder;
+  genAiOperationDuration: HistogramRecorder;
+  genAiTokenUsage: HistogramRecorder;
 }
 
 type Spec = { name: string; description: string } & ({ unit: string; buckets: number[] } | { unit?: undefined });
@@ -57,6 +64,20 @@ const SPECS: Record<keyof Instruments, Spec> = {
     unit: "s",
     buckets: DURATION_BUCKETS,
     description: "HTTP requests by route template, method and status",
+  },
+  // Model calls, in OpenTelemetry's GenAI semantic conventions (gen_ai.operation.name, gen_ai.provider.name).
+  genAiOperationDuration: {
+    name: "gen_ai.client.operation.duration",
+    unit: "s",
+    buckets: GEN_AI_DURATION_BUCKETS,
+    description: "GenAI operation duration: agents' model calls (the offline model's too)",
+  },
+  genAiTokenUsage: {
+    name: "gen_ai.client.token.usage",
+    unit: "{token}",
+    buckets: GEN_AI_TOKEN_BUCKETS,
+    description:
+      "Tokens used per model call, by gen_ai.token.type (input, output); estimated at four characters a token",
   },
 };
 

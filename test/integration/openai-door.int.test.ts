@@ -131,6 +131,34 @@ describe("the OpenAI door with the official client", () => {
     assert.equal(completion.choices[0]!.message.content, "Your name is Ada Lovelace.");
   });
 
+  it("model calls are measured as OpenTelemetry's GenAI conventions name them, with no agent name in a label", async () => {
+    await client.chat.completions.create({ model: "upstream-bot", messages: [{ role: "user", content: "Hi" }] });
+    await client.chat.completions.create({ model: "support-bot", messages: [{ role: "user", content: "Hi" }] });
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const series = (name: string) => metrics.split("\n").filter((l) => l.startsWith(name));
+    const calls = series("gen_ai_client_operation_duration_count");
+    assert.ok(
+      calls.some(
+        (l) =>
+          /gen_ai_operation_name="chat"/.test(l) &&
+          /gen_ai_provider_name="openai"/.test(l) &&
+          /statehouse_agent="custom"/.test(l),
+      ),
+      calls.join("\n"),
+    );
+    assert.ok(
+      calls.some((l) => /gen_ai_provider_name="statehouse"/.test(l)),
+      "the offline model is measured too",
+    );
+    const tokens = series("gen_ai_client_token_usage_count");
+    for (const type of ["input", "output"])
+      assert.ok(
+        tokens.some((l) => l.includes(`gen_ai_token_type="${type}"`)),
+        `${type} tokens: ${tokens.join("\n")}`,
+      );
+    assert.doesNotMatch(metrics, /support-bot|upstream-bot/, "tenants' agent names never become labels");
+  });
+
   it("raises the client's typed errors: unknown model, bad key, missing scope, malformed request", async () => {
     await assert.rejects(
       client.chat.completions.create({ model: "no-such-agent", messages: [{ role: "user", content: "hi" }] }),

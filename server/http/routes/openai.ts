@@ -3,6 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
+import { estimateTokens } from "../../agents/model";
 import { MAX_INVOKE_MESSAGES } from "../../agents/stateless";
 import { MAX_MESSAGE_CHARS } from "../limits";
 import { openaiErrorResponse } from "../openai-errors";
@@ -81,9 +82,6 @@ const ChatCompletion = z
     system_fingerprint: z.null(),
   })
   .openapi("ChatCompletion");
-
-/** Token counts: estimated at about four characters a token (no tokenizer runs here). */
-const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
 const textOf = (content: z.infer<typeof ChatMessage>["content"]): string =>
   typeof content === "string" ? content : (content ?? []).map((p) => p.text ?? "").join("");
