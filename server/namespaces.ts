@@ -1,5 +1,10 @@
 // Every built-in namespace: each domain's own and the engine's general-purpose ones, in the design's order.
-import { AGENT_DEFINITIONS_POLICY, AGENT_PROFILES_POLICY, SESSIONS_POLICY } from "./agents/namespaces";
+import {
+  AGENT_DEFINITIONS_POLICY,
+  AGENT_PROFILES_POLICY,
+  RESPONSES_POLICY,
+  SESSIONS_POLICY,
+} from "./agents/namespaces";
 import { CHECKPOINT_HEADS_POLICY, CHECKPOINTS_POLICY } from "./langgraph/namespaces";
 import { GENERAL_NAMESPACES, type NamespacePolicy } from "./state/namespaces";
 import { WORKFLOWS_POLICY } from "./workflows/namespace";
@@ -15,5 +20,6 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   CHECKPOINT_HEADS_POLICY,
   AGENT_PROFILES_POLICY,
   AGENT_DEFINITIONS_POLICY,
+  RESPONSES_POLICY,
   ...rest,
 ];

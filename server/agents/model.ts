@@ -144,7 +144,7 @@ export function estimateTokens(text: string): number {
 }
 
 /** What a model is sent, as text: instructions, memory, the window's turns and the message. */
-function promptText(c: AgentContext): string {
+export function promptText(c: AgentContext): string {
   return [
     c.instructions ?? "",
     c.summary,

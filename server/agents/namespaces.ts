@@ -50,3 +50,15 @@ export const AGENT_PROFILES_POLICY = definePolicy({
   description: "Agents' per-session profile vectors (server/agents/profiles.ts); served hot-first",
   owner: AGENTS,
 });
+
+/** Responses of the OpenAI door, each with its input and the memory a `previous_response_id` continues from. */
+export const RESPONSES_POLICY = definePolicy({
+  ...SESSIONS_POLICY,
+  name: "responses",
+  description: "OpenAI-door responses: the response, its input, and the memory after it (for previous_response_id)",
+  idleTtlSeconds: undefined,
+  ttlSeconds: 30 * 24 * 3600,
+  hotTtlSeconds: 3600,
+  maxBytes: { warn: 512 * KiB, fail: 2 * MiB },
+  onExpire: "delete",
+});

@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { isConflict, isStateError, NotFoundError } from "../state/errors";
 import type { PutRequest, StateService } from "../state/service";
 import type { StateRef } from "../state/store";
 import type { Instruments } from "../telemetry/instruments";
-import type { AgentDefinitions, ResolvedAgent } from "./definitions";
+import { type AgentDefinitions, BUILT_IN_AGENT, type ResolvedAgent } from "./definitions";
 import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel, AgentModels } from "./model";
 import { SessionProfiles } from "./profiles";
@@ -32,7 +32,8 @@ export interface SessionWindow {
 
 /** A conversation's memory, as stored in the `sessions` namespace. */
 export interface SessionState {
-  agent: string;
+  /** null while a conversation opened through the OpenAI door has not had its first response. */
+  agent: string | null;
   /** The version of the agent's definition the newest turn ran with (0: the built-in agent). */
   agentVersion: number;
   window: SessionWindow;
@@ -48,6 +49,8 @@ export interface SessionState {
   /** The newest statements that named something, with what was found in each (the offline model recalls from them). */
   facts?: Fact[];
   intent: Intent | null;
+  /** OpenAI-style metadata of a conversation (at most 16 pairs); `user_id` names the end user. */
+  metadata?: Record<string, string>;
 }
 
 export interface TurnResult {
@@ -125,6 +128,7 @@ export class AgentService {
       expiresAt: record.expiresAt,
       sizeBytes: record.sizeBytes,
       ...session,
+      agent,
       budget: {
         turns: { used: session.turns.length, max: window.maxItems },
         bytes: { used: Buffer.byteLength(JSON.stringify(session.turns)), max: window.maxBytes },
@@ -170,7 +174,14 @@ export class AgentService {
   }
 
   /** Reads memory and builds the model's context; unreachable stores give a stateless, degraded context. */
-  async prepareTurn(tenant: string, agent: string, sessionId: string, message: string): Promise<PreparedTurn> {
+  async prepareTurn(
+    tenant: string,
+    agent: string,
+    sessionId: string,
+    message: string,
+    /** `instructions`: added to the agent's for this turn only. `bind`: a conversation not yet bound to an agent is bound to this one. */
+    options: { instructions?: string; bind?: boolean } = {},
+  ): Promise<PreparedTurn> {
     const definition = await this.definitions.resolve(tenant, agent);
     const model = this.models.for(definition);
     const ref = this.ref(tenant, sessionId);
@@ -185,7 +196,7 @@ export class AgentService {
     try {
       const record = await this.state.getOrThrow(ref);
       session = record.value as SessionState;
-      if (session.agent !== agent) throw new NotFoundError(ref);
+      if (session.agent !== agent && !(options.bind && session.agent === null)) throw new NotFoundError(ref);
     } catch (err) {
       if (!isUnavailable(err)) throw err;
     }
@@ -196,7 +207,7 @@ export class AgentService {
     const vector = analysis.ok ? analysis.value.vector : undefined;
     const entities = mergeEntities(session?.entities ?? {}, found);
     const context: AgentContext = {
-      instructions: definition.instructions,
+      instructions: [definition.instructions, options.instructions].filter(Boolean).join("\n"),
       message,
       intent,
       entities,
@@ -256,6 +267,100 @@ export class AgentService {
     };
   }
 
+  // Conversations (the OpenAI door): sessions keyed `conv_…`, unbound until their first response.
+
+  /** Opens a conversation with `messages` as its first items; no agent yet (the first response binds one). */
+  async createConversation(tenant: string, metadata: Record<string, string>, messages: readonly ConversationMessage[]) {
+    const defaults = await this.definitions.resolve(tenant, BUILT_IN_AGENT);
+    const id = `conv_${randomBytes(16).toString("hex")}`;
+    const opened: SessionState = { ...emptyMemory(defaults), agent: null, metadata };
+    const { record } = await this.state.put(this.ref(tenant, id), withMessages(opened, messages), {
+      createOnly: true,
+      actor: "openai",
+    });
+    return { id, version: record.version, createdAt: record.createdAt, state: record.value as SessionState };
+  }
+
+  async readConversation(tenant: string, id: string) {
+    const record = await this.state.getOrThrow(this.ref(tenant, id));
+    return { id, version: record.version, createdAt: record.createdAt, state: record.value as SessionState };
+  }
+
+  /** Changes a conversation by `change` (compare-and-set, retried so concurrent changes all land). */
+  async changeConversation(tenant: string, id: string, change: (state: SessionState) => SessionState) {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.state.getOrThrow(this.ref(tenant, id), { consistency: "strong" });
+      try {
+        const { record } = await this.state.put(this.ref(tenant, id), change(current.value as SessionState), {
+          ifVersion: current.version,
+          actor: "openai",
+        });
+        return { id, version: record.version, createdAt: record.createdAt, state: record.value as SessionState };
+      } catch (err) {
+        if (!isConflict(err) || attempt >= APPEND_RETRIES) throw err;
+      }
+    }
+  }
+
+  async deleteConversation(tenant: string, id: string): Promise<void> {
+    await this.state.getOrThrow(this.ref(tenant, id));
+    await this.state.delete(this.ref(tenant, id), { actor: "openai" });
+  }
+
+  /**
+   * A turn on memory the caller holds (a stored response's, for `previous_response_id`, or none): the
+   * agent's model, its context, and the memory after the reply. Nothing is read or written here.
+   */
+  async prepareDetached(
+    tenant: string,
+    agent: string,
+    memory: SessionState | undefined,
+    message: string,
+    instructions?: string,
+  ) {
+    const definition = await this.definitions.resolve(tenant, agent);
+    const analysis = await this.text.analyze(tenant, { text: message, embed: false });
+    const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
+    const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
+    const base: SessionState = {
+      ...(memory ?? emptyMemory(definition)),
+      agent,
+      agentVersion: definition.version,
+      window: windowOf(definition),
+    };
+    const context: AgentContext = {
+      instructions: [definition.instructions, instructions].filter(Boolean).join("\n"),
+      message,
+      intent,
+      entities: mergeEntities(base.entities, found),
+      summary: base.summary,
+      facts: base.facts ?? [],
+      recentTurns: base.turns.map((t) => ({ user: t.user, reply: t.reply })),
+      degraded: false,
+    };
+    const next = (reply: string): SessionState =>
+      withTurn(base, { turn: base.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }, found);
+    return { context, model: this.models.for(definition), definition, next };
+  }
+
+  /** Keeps a response of the OpenAI door (its object, input and the memory after it) for 30 days. */
+  async saveResponse(tenant: string, id: string, stored: StoredResponse): Promise<void> {
+    await this.state.put(this.responseRef(tenant, id), stored, { createOnly: true, actor: "openai" });
+  }
+
+  async readResponse(tenant: string, id: string): Promise<StoredResponse> {
+    return (await this.state.getOrThrow(this.responseRef(tenant, id))).value as StoredResponse;
+  }
+
+  async deleteResponse(tenant: string, id: string): Promise<void> {
+    await this.state.getOrThrow(this.responseRef(tenant, id));
+    await this.state.delete(this.responseRef(tenant, id), { actor: "openai" });
+  }
+
+  private responseRef(tenant: string, id: string): StateRef {
+    return { tenant, namespace: "responses", key: id };
+  }
+
   async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
     const turn = await this.prepareTurn(tenant, agent, sessionId, message);
     return turn.commit(await turn.model.reply(turn.context));
@@ -273,8 +378,8 @@ export class AgentService {
       try {
         const current = await this.state.getOrThrow(ref, { consistency: "strong" });
         const session = current.value as SessionState;
-        const next = this.withTurn(
-          { ...session, agentVersion: agent.version, window: windowOf(agent) },
+        const next = withTurn(
+          { ...session, agent: agent.name, agentVersion: agent.version, window: windowOf(agent) },
           { turn: session.turnCount + 1, user, reply, intent, at: new Date().toISOString() },
           found,
         );
@@ -299,30 +404,83 @@ export class AgentService {
     }
   }
 
-  /**
-   * Appends a turn. The sessions namespace's window policy (applied by StateService on every write)
-   * keeps the newest turns and folds the ones that fall out into `summary` and `summarizedTurns`.
-   */
-  private withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
-    const tells = Object.keys(found).length > 0 && turn.intent !== "question" && turn.intent !== "recall";
-    const fact: Fact = { turn: turn.turn, text: analysisPrefix(turn.user).slice(0, MAX_FACT_CHARS), entities: found };
-    return {
-      ...session,
-      turns: [...session.turns, turn],
-      turnCount: turn.turn,
-      entities: mergeEntities(session.entities, found),
-      facts: tells ? [...(session.facts ?? []), fact].slice(-MAX_FACTS) : (session.facts ?? []),
-      intent: turn.intent,
-    };
-  }
-
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };
   }
 }
 
+/**
+ * Appends a turn. The sessions namespace's window policy (applied by StateService on every write)
+ * keeps the newest turns and folds the ones that fall out into `summary` and `summarizedTurns`.
+ */
+export function withTurn(session: SessionState, turn: Turn, found: Entities): SessionState {
+  const tells = Object.keys(found).length > 0 && turn.intent !== "question" && turn.intent !== "recall";
+  const fact: Fact = { turn: turn.turn, text: analysisPrefix(turn.user).slice(0, MAX_FACT_CHARS), entities: found };
+  return {
+    ...session,
+    turns: [...session.turns, turn],
+    turnCount: turn.turn,
+    entities: mergeEntities(session.entities, found),
+    facts: tells ? [...(session.facts ?? []), fact].slice(-MAX_FACTS) : (session.facts ?? []),
+    intent: turn.intent,
+  };
+}
+
+/** A message added to a conversation as an item (not a turn the agent answered). */
+export interface ConversationMessage {
+  role: "user" | "assistant";
+  text: string;
+}
+
+/** A stored response of the OpenAI door: the memory after it, at the top level so the window applies. */
+export type StoredResponse = SessionState & {
+  response: Record<string, unknown>;
+  input: Record<string, unknown>[];
+  /** The conversation it was made in, if any (its memory is the conversation's, not kept here). */
+  conversation?: string;
+};
+
+/** A fresh memory for `agent`: no turns, its window. */
+export function emptyMemory(agent: ResolvedAgent): SessionState {
+  return {
+    agent: agent.name,
+    agentVersion: agent.version,
+    window: windowOf(agent),
+    startedAt: new Date().toISOString(),
+    turns: [],
+    turnCount: 0,
+    summary: "",
+    summarizedTurns: 0,
+    entities: {},
+    intent: null,
+  };
+}
+
+/**
+ * Items added as they are (no analysis): a user message opens a turn, an assistant message answers the
+ * open one (or stands alone in a turn of its own).
+ */
+export function withMessages(state: SessionState, messages: readonly ConversationMessage[]): SessionState {
+  let next = state;
+  for (const m of messages) {
+    const last = next.turns.at(-1);
+    if (m.role === "assistant" && last && last.reply === "") {
+      next = { ...next, turns: [...next.turns.slice(0, -1), { ...last, reply: m.text }] };
+      continue;
+    }
+    const turn = next.turnCount + 1;
+    const at = new Date().toISOString();
+    const added: Turn =
+      m.role === "user"
+        ? { turn, user: m.text, reply: "", intent: detectIntent(m.text), at }
+        : { turn, user: "", reply: m.text, intent: "inform", at };
+    next = { ...next, turns: [...next.turns, added], turnCount: turn };
+  }
+  return next;
+}
+
 /** The window a session keeps, from its agent's memory policy. */
-function windowOf(agent: ResolvedAgent): SessionWindow {
+export function windowOf(agent: ResolvedAgent): SessionWindow {
   return { maxItems: agent.memory.windowTurns, maxBytes: agent.memory.windowBytes, summarize: agent.memory.summaries };
 }
 
@@ -330,7 +488,7 @@ function windowOf(agent: ResolvedAgent): SessionWindow {
  * When a session expires, from its agent's session policy: `idleTtlSeconds` after its last turn, and never
  * later than `ttlSeconds` after it started (each write sets whichever comes first). Neither: the namespace's.
  */
-function lifetime(agent: ResolvedAgent, startedAt: string): Pick<PutRequest, "ttlSeconds" | "idleTtlSeconds"> {
+export function lifetime(agent: ResolvedAgent, startedAt: string): Pick<PutRequest, "ttlSeconds" | "idleTtlSeconds"> {
   const { idleTtlSeconds, ttlSeconds } = agent.session;
   if (ttlSeconds === undefined) return idleTtlSeconds === undefined ? {} : { idleTtlSeconds };
   const left = Math.max(1, Math.ceil(ttlSeconds - (Date.now() - Date.parse(startedAt)) / 1000));

@@ -19,6 +19,7 @@ import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerOpenAIRoutes } from "./routes/openai";
+import { registerOpenAIStateRoutes } from "./routes/openai-responses";
 import { registerTenancyRoutes } from "./routes/tenancy";
 import { registerTelemetryRoutes } from "./routes/telemetry";
 import type { RouteKit } from "./routes/kit";
@@ -189,6 +190,7 @@ export function createApi(services: Services): Api {
   registerTenancyRoutes(kit);
   registerWorkflowRoutes(kit);
   registerOpenAIRoutes(kit);
+  registerOpenAIStateRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

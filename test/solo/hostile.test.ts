@@ -249,6 +249,10 @@ describe("a hostile tenant against every route", () => {
       [/^\/api\/v1\/workflows$/, { type: "plan", input: { steps: 1 } }],
       [/^\/api\/v1\/agents\/\{name\}$/, { instructions: "probe", memory: { windowTurns: 3 } }],
       [/\/chat\/completions$/, { model: "assistant", messages: [{ role: "user", content: "hello" }] }],
+      [/\/openai\/v1\/conversations$/, { metadata: { probe: "1" } }],
+      [/\/openai\/v1\/conversations\/\{id\}$/, { metadata: { probe: "2" } }],
+      [/\/openai\/v1\/conversations\/\{id\}\/items$/, { items: [{ role: "user", content: "hello" }] }],
+      [/\/openai\/v1\/responses$/, { model: "assistant", input: "hello" }],
     ];
     const found = byPath.find(([re]) => re.test(p));
     assert.ok(found, `the hostile suite has no body for ${route.method} ${p}: add one`);
@@ -546,6 +550,21 @@ describe("a hostile tenant against every route", () => {
             { role: "user", content: text },
             { role: "assistant", content: text },
             { role: "user", content: [{ type: "text", text }] },
+          ],
+        }),
+      });
+      requests.push({
+        label: `pathological ${name}: response`,
+        method: "POST",
+        path: "/api/openai/v1/responses",
+        headers: json(),
+        body: JSON.stringify({
+          model: "assistant",
+          instructions: text,
+          input: [
+            { role: "user", content: text },
+            { role: "assistant", content: text },
+            { role: "user", content: [{ type: "input_text", text }] },
           ],
         }),
       });

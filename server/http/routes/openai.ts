@@ -25,7 +25,7 @@ const OpenAIError = z
   .openapi("OpenAIError");
 
 /** OpenAI's error answers, in its shape. */
-function errors(...statuses: number[]) {
+export function openaiErrors(...statuses: number[]) {
   return Object.fromEntries(
     statuses.map((s) => [
       s,
@@ -87,7 +87,7 @@ const textOf = (content: z.infer<typeof ChatMessage>["content"]): string =>
   typeof content === "string" ? content : (content ?? []).map((p) => p.text ?? "").join("");
 
 /** An agent by its OpenAI name (`model`); an unknown one is OpenAI's 404 `model_not_found`. */
-async function agentFor(services: ApiServices, tenant: string, model: string) {
+export async function agentFor(services: ApiServices, tenant: string, model: string) {
   try {
     return await services.agents.definitions.resolve(tenant, model);
   } catch (err) {
@@ -108,7 +108,7 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
       summary: "List models (the tenant's agents)",
       responses: {
         200: json("Every agent of the tenant, the built-in one first", ModelList),
-        ...errors(401, 403, 429, 503),
+        ...openaiErrors(401, 403, 429, 503),
       },
     },
     async ({ c, services, principal }) => {
@@ -139,7 +139,7 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
       path: `${OPENAI_BASE}/models/{model}`,
       summary: "Retrieve a model (an agent)",
       params: z.object({ model: pathParam("model", { max: 64, example: "assistant" }) }),
-      responses: { 200: json("The agent as a model", Model), ...errors(401, 403, 404, 429, 503) },
+      responses: { 200: json("The agent as a model", Model), ...openaiErrors(401, 403, 404, 429, 503) },
     },
     async ({ c, services, principal, params }) => {
       const agent = await agentFor(services, principal.tenant, params.model);
@@ -166,7 +166,7 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
           description: "The completion; with `stream: true`, `chat.completion.chunk` events, then `data: [DONE]`",
           content: { "application/json": { schema: ChatCompletion }, "text/event-stream": { schema: z.string() } },
         },
-        ...errors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503),
+        ...openaiErrors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503),
       },
     },
     async ({ c, services, principal, body }) => {
