@@ -126,6 +126,7 @@ describe("conversations and responses with the official client", () => {
     assert.equal(b.previous_response_id, a.id);
     const fork = await client.responses.create({ model: "assistant", input: "My name is Alan Turing." });
     await api.restart();
+    client = openai(key); // the restarted server listens on a new port
     const c = await client.responses.create({
       model: "assistant",
       previous_response_id: b.id,
@@ -145,8 +146,7 @@ describe("conversations and responses with the official client", () => {
     const inputs = [];
     for await (const item of client.responses.inputItems.list(c.id)) inputs.push(item);
     assert.equal(inputs.length, 1);
-    const deleted = await client.responses.delete(c.id);
-    assert.equal(deleted, undefined);
+    await client.responses.delete(c.id);
     await assert.rejects(client.responses.retrieve(c.id), OpenAI.NotFoundError);
 
     const unstored = await client.responses.create({ model: "assistant", input: "Hello", store: false });

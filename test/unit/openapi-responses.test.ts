@@ -34,7 +34,11 @@ function openRecords(s: Schema, at: string, seen = new Set<Schema>()): string[] 
   seen.add(r);
   const parts = [...(r.allOf ?? []), ...(r.anyOf ?? []), ...(r.oneOf ?? [])];
   const found: string[] = parts.flatMap((p) => openRecords(p, at, seen));
-  if (isObjectType(r) && Object.keys(r.properties ?? {}).length === 0 && parts.length === 0) found.push(at || "(root)");
+  // A map whose values have a type of their own (OpenAI's metadata: strings) says what it holds.
+  const values = typeof r.additionalProperties === "object" ? resolve(r.additionalProperties) : undefined;
+  const typedMap = values !== undefined && values.type !== undefined && !isObjectType(values);
+  if (isObjectType(r) && Object.keys(r.properties ?? {}).length === 0 && parts.length === 0 && !typedMap)
+    found.push(at || "(root)");
   for (const [name, p] of Object.entries(r.properties ?? {})) found.push(...openRecords(p, `${at}.${name}`, seen));
   if (typeof r.additionalProperties === "object") found.push(...openRecords(r.additionalProperties, `${at}{}`, seen));
   if (r.items) found.push(...openRecords(r.items, `${at}[]`, seen));

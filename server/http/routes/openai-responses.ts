@@ -57,9 +57,36 @@ const ListQuery = z.object({
 });
 const ConversationParams = z.object({ id: pathParam("id", { max: 64, example: "conv_0123456789abcdef" }) });
 const ResponseParams = z.object({ id: pathParam("id", { max: 64, example: "resp_0123456789abcdef" }) });
-const ResponseObject = z.record(z.string(), z.unknown()).openapi("OpenAIResponse", {
-  description: "OpenAI's Response object: id resp_…, status, output (one assistant message), usage, conversation",
-});
+const ResponseObject = z
+  .object({
+    id: z.string(),
+    object: z.literal("response"),
+    created_at: z.number().int(),
+    status: z.enum(["in_progress", "completed"]),
+    model: z.string(),
+    instructions: z.string().nullable(),
+    output: z.array(
+      z.object({
+        id: z.string(),
+        type: z.literal("message"),
+        status: z.string(),
+        role: z.literal("assistant"),
+        content: z.array(z.object({ type: z.literal("output_text"), text: z.string() }).passthrough()),
+      }),
+    ),
+    previous_response_id: z.string().nullable(),
+    conversation: z.object({ id: z.string() }).nullable(),
+    store: z.boolean(),
+    usage: z
+      .object({ input_tokens: z.number().int(), output_tokens: z.number().int(), total_tokens: z.number().int() })
+      .passthrough()
+      .nullable(),
+    metadata: Metadata,
+  })
+  .passthrough()
+  .openapi("OpenAIResponse", {
+    description: "OpenAI's Response object (the other fields OpenAI defines are present with their defaults)",
+  });
 const ResponseRequest = z
   .object({
     model: z.string().max(64),
