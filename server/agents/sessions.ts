@@ -94,23 +94,11 @@ export class AgentService {
   async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
     const definition = await this.definitions.resolve(tenant, agent);
     const sessionId = randomUUID();
-    const startedAt = new Date().toISOString();
-    const initial: SessionState = {
-      agent,
-      agentVersion: definition.version,
-      window: windowOf(definition),
-      startedAt,
-      turns: [],
-      turnCount: 0,
-      summary: "",
-      summarizedTurns: 0,
-      entities: {},
-      intent: null,
-    };
+    const initial = emptyMemory(definition);
     const { record } = await this.state.put(this.ref(tenant, sessionId), initial, {
       createOnly: true,
       actor: agent,
-      ...lifetime(definition, startedAt),
+      ...lifetime(definition, initial.startedAt),
     });
     return { sessionId, version: record.version, createdAt: record.createdAt };
   }

@@ -2,9 +2,9 @@
 // import this file, and nothing server-side (drivers, node: modules) may reach the browser bundle.
 
 /**
- * An API key's scopes. agents:manage: defining a tenant's agents (agents:invoke uses them). checkpoints:read: reading LangGraph checkpoints through the state API (nothing else
- * writes or reads them over HTTP). admin: every other scope, within the key's own tenant. platform:admin:
- * admin across every tenant (the bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it
+ * An API key's scopes. agents:manage: defining a tenant's agents (agents:invoke uses them). checkpoints:read:
+ * reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP). admin:
+ * every other scope, within the key's own tenant. platform:admin: admin across every tenant (the bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it
  * can grant it). server/http/access.ts.
  */
 export const SCOPES = [
