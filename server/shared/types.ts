@@ -4,8 +4,8 @@
 /**
  * An API key's scopes. agents:manage: defining a tenant's agents (agents:invoke uses them). checkpoints:read:
  * reading LangGraph checkpoints through the state API (nothing else writes or reads them over HTTP). admin:
- * every other scope, within the key's own tenant. platform:admin: admin across every tenant (the bootstrap key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it
- * can grant it). server/http/access.ts.
+ * every other scope, within the key's own tenant. platform:admin: admin across every tenant (the bootstrap
+ * key and STATEHOUSE_ADMIN_TOKEN hold it; only a key holding it can grant it). server/http/access.ts.
  */
 export const SCOPES = [
   "state:read",
