@@ -560,6 +560,7 @@ describe("a hostile tenant against every route", () => {
         headers: json(),
         body: JSON.stringify({
           model: "assistant",
+          store: false, // a turn that keeps nothing, like invoke: the snapshot before and after must match
           instructions: text,
           input: [
             { role: "user", content: text },
