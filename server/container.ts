@@ -171,11 +171,11 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   });
   // Workers start here too: the server runs workflow steps unless STATEHOUSE_WORKFLOW_WORKERS is 0.
   const workflows = createWorkflows({ ...engine, redis, meter: telemetry.meter, log: logger });
-
+  const agentDomain = { config, state, model: engine.model, instruments: telemetry.instruments, text, redis };
   return {
     ...{ config, namespaces, store: engine.store, state, telemetry, tiers, tenantPolicies, capacity, keys, sweeper },
     ...{ sessions, sessionDenylist, authThrottle, log: logger, workflows: workflows.service },
-    agents: composeAgents(config, state, engine.model, telemetry.instruments, text),
+    ...composeAgents({ ...agentDomain, prisma: db.prisma, hotCall, warmCall }),
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
     tenants: () => warmCall(() => policies.tenants()),

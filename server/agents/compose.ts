@@ -7,6 +7,13 @@ import { AgentDefinitions, DEFAULT_INSTRUCTIONS, type UpstreamAllowlist } from "
 import { type AgentModel, AgentModels } from "./model";
 import { AgentService } from "./sessions";
 import type { TextAnalyzer } from "./text-pool";
+import type { PrismaClient } from "../db/generated/client";
+import type { RedisClient } from "../state/redis";
+import { AgentInsights } from "./insights";
+import { AgentInsightsRepository } from "./insights-repository";
+import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
+
+type Call = <T>(fn: () => Promise<T>) => Promise<T>;
 
 /** The operator's allowlists from the configuration (nothing allowed when unset). */
 export function upstreamAllowlist(config: Config): UpstreamAllowlist {
@@ -18,27 +25,46 @@ export function upstreamAllowlist(config: Config): UpstreamAllowlist {
   return { baseUrls: list(config.STATEHOUSE_AGENT_BASE_URLS), apiKeyEnvs: list(config.STATEHOUSE_AGENT_API_KEY_ENVS) };
 }
 
-export function composeAgents(
-  config: Config,
-  state: StateService,
+/** What the agent domain is built from. */
+export interface AgentParts {
+  config: Config;
+  state: StateService;
   /** The server's model (LLM_* or offline): the built-in agent's. */
-  model: AgentModel,
+  model: AgentModel;
   instruments: Pick<
     Instruments,
     "agentTurnDuration" | "lifecycleEvents" | "genAiOperationDuration" | "genAiTokenUsage"
-  >,
-  text: TextAnalyzer,
-): AgentService {
-  const allow = upstreamAllowlist(config);
+  >;
+  text: TextAnalyzer;
+  /** Per-agent counts go to Redis when there is one (shared by every instance), to this process otherwise. */
+  redis?: RedisClient;
+  prisma: Pick<PrismaClient, "$queryRawUnsafe">;
+  hotCall: Call;
+  warmCall: Call;
+}
+
+export function composeAgents(p: AgentParts): { agents: AgentService; agentInsights: AgentInsights } {
+  const allow = upstreamAllowlist(p.config);
   const builtIn = { instructions: DEFAULT_INSTRUCTIONS };
+  const ledger = p.redis ? new RedisUsageLedger(p.redis, p.config.STATEHOUSE_KEY_PREFIX) : new MemoryUsageLedger();
   const models = new AgentModels(
-    model,
+    p.model,
     {
       ...allow,
-      timeoutMs: config.STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS,
-      maxBytes: config.STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES,
+      timeoutMs: p.config.STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS,
+      maxBytes: p.config.STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES,
     },
-    instruments,
+    p.instruments,
+    // A count is never worth waiting for: one Redis cannot take in time is dropped (the breaker's call).
+    { add: (...a) => p.hotCall(() => ledger.add(...a)), hours: (...a) => ledger.hours(...a) },
   );
-  return new AgentService(state, new AgentDefinitions(state, allow, builtIn), models, instruments, text);
+  const definitions = new AgentDefinitions(p.state, allow, builtIn);
+  const insights = new AgentInsights(
+    definitions,
+    ledger,
+    new AgentInsightsRepository(p.prisma),
+    { hot: p.hotCall, warm: p.warmCall },
+    p.model.name,
+  );
+  return { agents: new AgentService(p.state, definitions, models, p.instruments, p.text), agentInsights: insights };
 }

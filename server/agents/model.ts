@@ -7,6 +7,7 @@ import { InvalidError, StateError } from "../state/errors";
 import type { Instruments } from "../telemetry/instruments";
 import { DEFAULT_INSTRUCTIONS, normalizeBaseUrl, type ResolvedAgent, type UpstreamAllowlist } from "./definitions";
 import type { RelatedTopic } from "./embedding";
+import { countedModel, type UsageLedger } from "./usage";
 import { askedKind, contentWords, type Entities, type Fact, type Intent, matchFact, recallTarget } from "./nlp";
 
 /** Words that name the kind of thing asked for, not its subject ("what date", "the amount"). */
@@ -40,12 +41,25 @@ export interface AgentContext {
   relatedTopic?: RelatedTopic;
 }
 
+/** The tokens one model call used: the upstream's count when it reports one, estimated otherwise. */
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+  /** True when counted here (about four characters a token), not by the model. */
+  estimated: boolean;
+}
+
+export interface ModelReply {
+  text: string;
+  usage: TokenUsage;
+}
+
 /** The language model behind an agent. */
 export interface AgentModel {
   readonly name: string;
-  reply(context: AgentContext): Promise<string>;
-  /** Streams the reply in pieces; joined they equal what reply() would return. */
-  stream(context: AgentContext): AsyncIterable<string>;
+  reply(context: AgentContext): Promise<ModelReply>;
+  /** Streams the reply in pieces (joined they equal reply()'s text); the generator returns the usage. */
+  stream(context: AgentContext): AsyncGenerator<string, TokenUsage, undefined>;
 }
 
 const LABELS: Partial<Record<keyof Entities, string>> = {
@@ -64,7 +78,18 @@ const LABELS: Partial<Record<keyof Entities, string>> = {
 export class OfflineModel implements AgentModel {
   readonly name = "offline";
 
-  async reply(c: AgentContext): Promise<string> {
+  async reply(c: AgentContext): Promise<ModelReply> {
+    const text = this.answer(c);
+    return { text, usage: estimatedUsage(c, text) };
+  }
+
+  async *stream(c: AgentContext): AsyncGenerator<string, TokenUsage, undefined> {
+    const text = this.answer(c);
+    for (const piece of text.match(/\S+\s*/g) ?? [text]) yield piece;
+    return estimatedUsage(c, text);
+  }
+
+  private answer(c: AgentContext): string {
     const who = c.entities.name ? `, ${c.entities.name}` : "";
     switch (c.intent) {
       case "greeting":
@@ -117,11 +142,6 @@ export class OfflineModel implements AgentModel {
       }
     }
   }
-
-  async *stream(c: AgentContext): AsyncIterable<string> {
-    const text = await this.reply(c);
-    for (const piece of text.match(/\S+\s*/g) ?? [text]) yield piece;
-  }
 }
 
 /**
@@ -143,15 +163,23 @@ export function estimateTokens(text: string): number {
   return Math.ceil(text.length / 4);
 }
 
-/** What a model is sent, as text: instructions, memory, the window's turns and the message. */
-export function promptText(c: AgentContext): string {
-  return [
-    c.instructions ?? "",
-    c.summary,
-    JSON.stringify(c.entities),
-    ...c.recentTurns.flatMap((t) => [t.user, t.reply]),
-    c.message,
-  ].join("\n");
+/** Usage estimated from what a model is sent (instructions, memory, the window's turns, the message) and said. */
+export function estimatedUsage(c: AgentContext, reply: string): TokenUsage {
+  // Counted, not joined: a full window is up to 256 KiB of text, and only its length matters here.
+  let chars = (c.instructions ?? "").length + c.summary.length + JSON.stringify(c.entities).length + c.message.length;
+  for (const t of c.recentTurns) chars += t.user.length + t.reply.length;
+  return { inputTokens: Math.ceil(chars / 4), outputTokens: estimateTokens(reply), estimated: true };
+}
+
+/** The upstream's count where it gave one, each side estimated where it did not. */
+function reportedUsage(
+  reported: { inputTokens: number | undefined; outputTokens: number | undefined } | undefined,
+  c: AgentContext,
+  reply: string,
+): TokenUsage {
+  const estimate = estimatedUsage(c, reply);
+  if (reported?.inputTokens === undefined || reported.outputTokens === undefined) return estimate;
+  return { inputTokens: reported.inputTokens, outputTokens: reported.outputTokens, estimated: false };
 }
 
 type GenAiInstruments = Pick<Instruments, "genAiOperationDuration" | "genAiTokenUsage">;
@@ -171,15 +199,15 @@ export function measuredModel(
     "gen_ai.provider.name": labels.provider,
     "statehouse.agent": labels.agent,
   };
-  const record = (started: number, c: AgentContext, reply: string, error?: unknown) => {
+  const record = (started: number, usage: TokenUsage | undefined, error?: unknown) => {
     const failed = error === undefined ? undefined : ((error as { code?: string }).code ?? errorName(error));
     instruments.genAiOperationDuration.record(
       (performance.now() - started) / 1000,
       failed ? { ...attributes, "error.type": failed } : attributes,
     );
-    if (failed) return;
-    instruments.genAiTokenUsage.record(estimateTokens(promptText(c)), { ...attributes, "gen_ai.token.type": "input" });
-    instruments.genAiTokenUsage.record(estimateTokens(reply), { ...attributes, "gen_ai.token.type": "output" });
+    if (!usage) return;
+    instruments.genAiTokenUsage.record(usage.inputTokens, { ...attributes, "gen_ai.token.type": "input" });
+    instruments.genAiTokenUsage.record(usage.outputTokens, { ...attributes, "gen_ai.token.type": "output" });
   };
   return {
     name: model.name,
@@ -187,24 +215,21 @@ export function measuredModel(
       const started = performance.now();
       try {
         const reply = await model.reply(c);
-        record(started, c, reply);
+        record(started, reply.usage);
         return reply;
       } catch (err) {
-        record(started, c, "", err);
+        record(started, undefined, err);
         throw err;
       }
     },
     async *stream(c) {
       const started = performance.now();
-      let reply = "";
       try {
-        for await (const piece of model.stream(c)) {
-          reply += piece;
-          yield piece;
-        }
-        record(started, c, reply);
+        const usage = yield* model.stream(c);
+        record(started, usage);
+        return usage;
       } catch (err) {
-        record(started, c, "", err);
+        record(started, undefined, err);
         throw err;
       }
     },
@@ -240,18 +265,19 @@ export class OpenAICompatibleModel implements AgentModel {
       baseURL: options.baseURL,
       apiKey: options.apiKey,
       fetch: options.fetch,
+      includeUsage: true,
     }).chatModel(options.model);
   }
 
-  async reply(c: AgentContext): Promise<string> {
+  async reply(c: AgentContext): Promise<ModelReply> {
     try {
-      const { text } = await generateText({
+      const { text, usage } = await generateText({
         model: this.model,
         messages: messages(c),
         maxRetries: 1,
         ...this.generation,
       });
-      return text;
+      return { text, usage: reportedUsage(usage, c, text) };
     } catch (err) {
       throw upstreamFailed(err);
     }
@@ -263,7 +289,7 @@ export class OpenAICompatibleModel implements AgentModel {
     return text;
   }
 
-  async *stream(c: AgentContext): AsyncIterable<string> {
+  async *stream(c: AgentContext): AsyncGenerator<string, TokenUsage, undefined> {
     let failure: unknown;
     const result = streamText({
       model: this.model,
@@ -274,8 +300,14 @@ export class OpenAICompatibleModel implements AgentModel {
         failure = error;
       },
     });
-    for await (const piece of result.textStream) yield piece;
+    let text = "";
+    for await (const piece of result.textStream) {
+      text += piece;
+      yield piece;
+    }
     if (failure !== undefined) throw upstreamFailed(failure);
+    // The count arrives in the stream's last chunk (stream_options.include_usage); estimated without it.
+    return reportedUsage(await Promise.resolve(result.usage).catch(() => undefined), c, text);
   }
 }
 
@@ -362,6 +394,8 @@ export class AgentModels {
     builtIn: AgentModel,
     private readonly upstream: UpstreamAllowlist & { timeoutMs: number; maxBytes: number },
     private readonly instruments: GenAiInstruments,
+    /** Where each tenant's agents' turns are counted (the admin API's per-agent figures). */
+    private readonly ledger?: UsageLedger,
     private readonly env: Record<string, string | undefined> = process.env,
   ) {
     const providerOf = (m: AgentModel) => (m.name === "offline" ? "statehouse" : "openai");
@@ -369,7 +403,14 @@ export class AgentModels {
     this.offline = measuredModel(new OfflineModel(), { provider: "statehouse", agent: "custom" }, instruments);
   }
 
-  for(agent: ResolvedAgent): AgentModel {
+  /** The model of `tenant`'s `agent` for one turn starting now, its latency and tokens counted for that agent. */
+  for(agent: ResolvedAgent, tenant: string): AgentModel {
+    const model = this.modelOf(agent);
+    const ledger = this.ledger;
+    return ledger ? countedModel(model, (f) => ledger.add(tenant, agent.name, new Date(), f)) : model;
+  }
+
+  private modelOf(agent: ResolvedAgent): AgentModel {
     if (agent.builtIn) return this.builtIn;
     const model = agent.model;
     if (model.provider === "offline") return this.offline;

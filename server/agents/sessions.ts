@@ -134,7 +134,7 @@ export class AgentService {
   /** A turn from a context sent whole; nothing is read or stored. */
   async invoke(tenant: string, agent: string, request: InvokeRequest) {
     const definition = await this.definitions.resolve(tenant, agent);
-    return invokeStateless(this.models.for(definition), request, definition.memory.windowTurns, {
+    return invokeStateless(this.models.for(definition, tenant), request, definition.memory.windowTurns, {
       analyzer: this.text,
       tenant,
       instructions: definition.instructions,
@@ -147,12 +147,13 @@ export class AgentService {
    */
   async prepareStateless(tenant: string, agent: string, request: InvokeRequest, instructions?: string) {
     const definition = await this.definitions.resolve(tenant, agent);
+    const model = this.models.for(definition, tenant);
     const turn = await statelessContext(request, definition.memory.windowTurns, {
       analyzer: this.text,
       tenant,
       instructions: [definition.instructions, instructions].filter(Boolean).join("\n"),
     });
-    return { ...turn, model: this.models.for(definition), agent: definition };
+    return { ...turn, model, agent: definition };
   }
 
   /** Intent and entities of independent documents, each validated and answered on its own. */
@@ -171,7 +172,7 @@ export class AgentService {
     options: { instructions?: string; bind?: boolean } = {},
   ): Promise<PreparedTurn> {
     const definition = await this.definitions.resolve(tenant, agent);
-    const model = this.models.for(definition);
+    const model = this.models.for(definition, tenant);
     const ref = this.ref(tenant, sessionId);
     const started = performance.now();
     // Analyzed in the text pool while the session and profile are read. Over its budget, the turn goes
@@ -307,6 +308,7 @@ export class AgentService {
     instructions?: string,
   ) {
     const definition = await this.definitions.resolve(tenant, agent);
+    const model = this.models.for(definition, tenant);
     const analysis = await this.text.analyze(tenant, { text: message, embed: false });
     const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
     const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
@@ -328,7 +330,7 @@ export class AgentService {
     };
     const next = (reply: string): SessionState =>
       withTurn(base, { turn: base.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }, found);
-    return { context, model: this.models.for(definition), definition, next };
+    return { context, model, definition, next };
   }
 
   /** Keeps a response of the OpenAI door (its object, input and the memory after it) for 30 days. */
@@ -351,7 +353,7 @@ export class AgentService {
 
   async message(tenant: string, agent: string, sessionId: string, message: string): Promise<TurnResult> {
     const turn = await this.prepareTurn(tenant, agent, sessionId, message);
-    return turn.commit(await turn.model.reply(turn.context));
+    return turn.commit((await turn.model.reply(turn.context)).text);
   }
 
   private async appendTurn(

@@ -54,7 +54,7 @@ export async function invokeStateless(
   text: { analyzer: TextAnalyzer; tenant: string; instructions?: string },
 ): Promise<InvokeResult> {
   const prepared = await statelessContext(request, windowTurns, text);
-  return prepared.result(await model.reply(prepared.context));
+  return prepared.result((await model.reply(prepared.context)).text);
 }
 
 /** A stateless turn made ready: the model's context, and the answer for a reply the model gave to it. */

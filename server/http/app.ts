@@ -18,6 +18,7 @@ import { defineRoute, type ServedRoute } from "./route";
 import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
+import { registerAdminAgentRoutes } from "./routes/admin-agents";
 import { registerOpenAIRoutes } from "./routes/openai";
 import { registerOpenAIStateRoutes } from "./routes/openai-responses";
 import { registerTenancyRoutes } from "./routes/tenancy";
@@ -185,6 +186,7 @@ export function createApi(services: Services): Api {
   registerAgentRoutes(kit);
   registerAdminRoutes(kit);
   registerAdminStateRoutes(kit);
+  registerAdminAgentRoutes(kit);
   registerTelemetryRoutes(kit);
   registerStatelessAgentRoutes(kit);
   registerTenancyRoutes(kit);

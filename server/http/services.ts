@@ -14,6 +14,7 @@ import type { OutboxEventSummary } from "../outbox/outbox-repository";
 import type { ReadyReport } from "../state/readiness";
 import type { StateService } from "../state/service";
 import type { StateStore, TierName } from "../state/store";
+import type { AgentInsights } from "../agents/insights";
 import type { CapacityMonitor } from "../telemetry/capacity";
 import type { Telemetry } from "../telemetry/start";
 import type { WorkflowService } from "../workflows/service";
@@ -28,6 +29,8 @@ export interface ApiServices {
   readonly telemetry: Telemetry;
   readonly state: StateService;
   readonly agents: AgentService;
+  /** Per-agent figures for the admin API (definitions, live sessions, the last day's turns and tokens). */
+  readonly agentInsights: AgentInsights;
   /** Workflow runs: start, status, cancel (this process's workers run them). */
   readonly workflows: WorkflowService;
   readonly keys: ApiKeyService;

@@ -10,10 +10,14 @@ export interface ChatRequest {
     model: string;
     messages: { role: string; content: string }[];
     stream?: boolean;
+    stream_options?: { include_usage?: boolean };
     temperature?: number;
     max_tokens?: number;
   };
 }
+
+/** The token counts the server reports for every answer (what a real upstream counts, Statehouse passes on). */
+export const FAKE_USAGE = { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 };
 
 export interface FakeLlm {
   /** Base URL to configure, ending in /v1. */
@@ -56,6 +60,10 @@ export async function startFakeLlm(
       res.writeHead(200, { "content-type": "text/event-stream" });
       for (const piece of text.split(/(?<= )/)) res.write(chunk({ content: piece }, null));
       res.write(chunk({}, "stop"));
+      if (request.body.stream_options?.include_usage)
+        res.write(
+          `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: request.body.model, choices: [], usage: FAKE_USAGE })}\n\n`,
+        );
       res.end("data: [DONE]\n\n");
       return;
     }
@@ -67,7 +75,7 @@ export async function startFakeLlm(
         created: 1,
         model: request.body.model,
         choices: [{ index: 0, message: { role: "assistant", content: text }, finish_reason: "stop" }],
-        usage: { prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 },
+        usage: FAKE_USAGE,
       }),
     );
   });

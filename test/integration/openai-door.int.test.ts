@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
 import { type ApiFixture, startApi } from "../helpers/api";
-import { type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
+import { FAKE_USAGE, type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 
 describe("the OpenAI door with the official client", () => {
   let api: ApiFixture;
@@ -118,6 +118,26 @@ describe("the OpenAI door with the official client", () => {
     assert.equal(system!.role, "system");
     assert.ok(system!.content.startsWith("You are Upstream Bot.\nReply in English."), system!.content);
     assert.deepEqual(rest, [{ role: "user", content: "Hello there" }]);
+  });
+
+  it("an upstream's own token counts are the usage the client gets, plain and streamed", async () => {
+    const plain = await client.chat.completions.create({
+      model: "upstream-bot",
+      messages: [{ role: "user", content: "Count my tokens" }],
+    });
+    assert.deepEqual(plain.usage, FAKE_USAGE);
+    const stream = await client.chat.completions.create({
+      model: "upstream-bot",
+      messages: [{ role: "user", content: "Count my tokens" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let usage: OpenAI.CompletionUsage | undefined;
+    for await (const chunk of stream) if (chunk.usage) usage = chunk.usage;
+    assert.deepEqual(usage, FAKE_USAGE);
+    const response = await client.responses.create({ model: "upstream-bot", input: "Count my tokens", store: false });
+    assert.equal(response.usage!.input_tokens, FAKE_USAGE.prompt_tokens);
+    assert.equal(response.usage!.output_tokens, FAKE_USAGE.completion_tokens);
   });
 
   it("the README's quickstart answers as the README says", async () => {

@@ -79,7 +79,7 @@ describe("the offline model recalls what it extracted", () => {
       recentTurns: [],
       degraded: false,
     };
-    return new OfflineModel().reply(context);
+    return (await new OfflineModel().reply(context)).text;
   };
 
   it("answers when an appointment is from the statement that gave its date", async () => {

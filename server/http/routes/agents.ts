@@ -148,7 +148,7 @@ export function registerAgentRoutes({ define }: RouteKit): void {
     async ({ c, services, principal, params, body }) => {
       const turn = await services.agents.prepareTurn(principal.tenant, params.agent, params.id, body.content);
       if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
-        return reply(c, TurnResult, await turn.commit(await turn.model.reply(turn.context)));
+        return reply(c, TurnResult, await turn.commit((await turn.model.reply(turn.context)).text));
       }
       return streamSSE(c, async (stream) => {
         let reply = "";

@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { streamSSE } from "hono/streaming";
-import { type AgentContext, type AgentModel, estimateTokens, promptText } from "../../agents/model";
+import type { AgentContext, AgentModel, ModelReply, TokenUsage } from "../../agents/model";
 import type { ConversationMessage, SessionState, StoredResponse } from "../../agents/sessions";
 import { emptyMemory, withMessages } from "../../agents/sessions";
 import { MAX_INVOKE_MESSAGES } from "../../agents/stateless";
@@ -446,8 +446,7 @@ async function createResponse(
     run = { context: turn.context, model: turn.model, finish: async (reply) => turn.next(reply) };
   }
 
-  const inputTokens = estimateTokens(promptText(run.context));
-  const response = (status: "in_progress" | "completed", text?: string) => ({
+  const response = (status: "in_progress" | "completed", text?: string, used?: TokenUsage) => ({
     id,
     object: "response",
     created_at: created,
@@ -471,21 +470,21 @@ async function createResponse(
     top_p: 1,
     truncation: "disabled",
     usage:
-      text === undefined
+      used === undefined
         ? null
         : {
-            input_tokens: inputTokens,
+            input_tokens: used.inputTokens,
             input_tokens_details: { cached_tokens: 0 },
-            output_tokens: estimateTokens(text),
+            output_tokens: used.outputTokens,
             output_tokens_details: { reasoning_tokens: 0 },
-            total_tokens: inputTokens + estimateTokens(text),
+            total_tokens: used.inputTokens + used.outputTokens,
           },
     user: null,
     metadata: body.metadata ?? {},
   });
-  const keep = async (text: string) => {
+  const keep = async ({ text, usage }: ModelReply) => {
     const memory = await run.finish(text);
-    const done = response("completed", text);
+    const done = response("completed", text, usage);
     if (store)
       await services.agents.saveResponse(tenant, id, {
         ...(memory ?? emptyMemory(agent)),
@@ -499,7 +498,7 @@ async function createResponse(
   if (!body.stream) return c.json(await keep(await run.model.reply(run.context)));
 
   // The first piece is awaited before the stream opens, so a failing model is still an error answer.
-  const pieces = run.model.stream(run.context)[Symbol.asyncIterator]();
+  const pieces = run.model.stream(run.context);
   const first = await pieces.next();
   return streamSSE(c, async (stream) => {
     let sequence = 0;
@@ -517,17 +516,19 @@ async function createResponse(
       part: { type: "output_text", text: "", annotations: [], logprobs: [] },
     });
     let text = "";
-    for (let next = first; !next.done; next = await pieces.next()) {
+    let next = first;
+    for (; !next.done; next = await pieces.next()) {
       text += next.value;
       await send("response.output_text.delta", { ...at, delta: next.value, logprobs: [] });
     }
+    const usage = next.value;
     await send("response.output_text.done", { ...at, text, logprobs: [] });
     await send("response.content_part.done", {
       ...at,
       part: { type: "output_text", text, annotations: [], logprobs: [] },
     });
     await send("response.output_item.done", { output_index: 0, item: messageItem(messageId, text, "completed") });
-    await send("response.completed", { response: await keep(text) });
+    await send("response.completed", { response: await keep({ text, usage }) });
   });
 }
 

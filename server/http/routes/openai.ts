@@ -3,7 +3,7 @@
 import { randomBytes } from "node:crypto";
 import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
-import { estimateTokens } from "../../agents/model";
+import type { TokenUsage } from "../../agents/model";
 import { MAX_INVOKE_MESSAGES } from "../../agents/stateless";
 import { MAX_MESSAGE_CHARS } from "../limits";
 import { openaiErrorResponse } from "../openai-errors";
@@ -184,16 +184,13 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
       const turn = await services.agents.prepareStateless(principal.tenant, body.model, { messages }, instructions);
       const id = `chatcmpl-${randomBytes(12).toString("hex")}`;
       const created = Math.floor(Date.now() / 1000);
-      const promptTokens = estimateTokens(
-        [turn.context.instructions ?? "", ...messages.map((m) => m.content)].join("\n"),
-      );
-      const usage = (reply: string) => ({
-        prompt_tokens: promptTokens,
-        completion_tokens: estimateTokens(reply),
-        total_tokens: promptTokens + estimateTokens(reply),
+      const usage = (u: TokenUsage) => ({
+        prompt_tokens: u.inputTokens,
+        completion_tokens: u.outputTokens,
+        total_tokens: u.inputTokens + u.outputTokens,
       });
       if (!body.stream) {
-        const reply = await turn.model.reply(turn.context);
+        const { text: reply, usage: used } = await turn.model.reply(turn.context);
         return c.json({
           id,
           object: "chat.completion",
@@ -207,7 +204,7 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
               finish_reason: "stop",
             },
           ],
-          usage: usage(reply),
+          usage: usage(used),
           system_fingerprint: null,
         });
       }
@@ -221,15 +218,14 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
           choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
         });
       // The first piece is awaited before the stream opens, so a failing model is still an error answer.
-      const pieces = turn.model.stream(turn.context)[Symbol.asyncIterator]();
+      const pieces = turn.model.stream(turn.context);
       const first = await pieces.next();
       return streamSSE(c, async (stream) => {
-        let reply = "";
         await stream.writeSSE({ data: chunk({ role: "assistant", content: "", refusal: null }, null) });
-        for (let next = first; !next.done; next = await pieces.next()) {
-          reply += next.value;
+        let next = first;
+        for (; !next.done; next = await pieces.next())
           await stream.writeSSE({ data: chunk({ content: next.value }, null) });
-        }
+        const used = next.value;
         await stream.writeSSE({ data: chunk({}, "stop") });
         if (body.stream_options?.include_usage)
           await stream.writeSSE({
@@ -240,7 +236,7 @@ export function registerOpenAIRoutes({ define }: RouteKit): void {
               model: body.model,
               system_fingerprint: null,
               choices: [],
-              usage: usage(reply),
+              usage: usage(used),
             }),
           });
         await stream.writeSSE({ data: "[DONE]" });
