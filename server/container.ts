@@ -34,6 +34,7 @@ import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { composeTiers } from "./state/tiers";
 import { CapacityMonitor } from "./telemetry/capacity";
+import { AgentInsightsRepository } from "./agents/insights-repository";
 import { CapacityRepository } from "./telemetry/capacity-repository";
 import { StateGauges, tierProbes } from "./telemetry/gauges";
 import { stateTelemetry } from "./telemetry/instrumented";
@@ -175,7 +176,7 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   return {
     ...{ config, namespaces, store: engine.store, state, telemetry, tiers, tenantPolicies, capacity, keys, sweeper },
     ...{ sessions, sessionDenylist, authThrottle, log: logger, workflows: workflows.service },
-    ...composeAgents({ ...agentDomain, prisma: db.prisma, hotCall, warmCall }),
+    ...composeAgents({ ...agentDomain, insights: new AgentInsightsRepository(db.prisma), hotCall, warmCall }),
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
     tenants: () => warmCall(() => policies.tenants()),

@@ -7,10 +7,9 @@ import { AgentDefinitions, DEFAULT_INSTRUCTIONS, type UpstreamAllowlist } from "
 import { type AgentModel, AgentModels } from "./model";
 import { AgentService } from "./sessions";
 import type { TextAnalyzer } from "./text-pool";
-import type { PrismaClient } from "../db/generated/client";
 import type { RedisClient } from "../state/redis";
 import { AgentInsights } from "./insights";
-import { AgentInsightsRepository } from "./insights-repository";
+import type { AgentInsightsRepository } from "./insights-repository";
 import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -38,7 +37,8 @@ export interface AgentParts {
   text: TextAnalyzer;
   /** Per-agent counts go to Redis when there is one (shared by every instance), to this process otherwise. */
   redis?: RedisClient;
-  prisma: Pick<PrismaClient, "$queryRawUnsafe">;
+  /** The SQL behind the admin API's live-session counts and conversation lists. */
+  insights: AgentInsightsRepository;
   hotCall: Call;
   warmCall: Call;
 }
@@ -62,7 +62,7 @@ export function composeAgents(p: AgentParts): { agents: AgentService; agentInsig
   const insights = new AgentInsights(
     definitions,
     ledger,
-    new AgentInsightsRepository(p.prisma),
+    p.insights,
     { hot: p.hotCall, warm: p.warmCall },
     p.model.name,
   );

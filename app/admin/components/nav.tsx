@@ -10,6 +10,7 @@ const LINKS = [
   ["/admin/state", "State", false],
   ["/admin/alerts", "Alerts", true],
   ["/admin/outbox", "Outbox", false],
+  ["/admin/agents", "Agents", false],
   ["/admin/workflows", "Workflows", false],
   ["/admin/keys", "API keys", false],
   ["/admin/quotas", "Quotas", false],

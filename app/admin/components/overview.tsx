@@ -38,9 +38,12 @@ export function Chart(props: {
   unit: string;
   series: Series;
   format?: (v: number) => string;
+  /** How the time axis reads (default: hours, minutes and seconds). */
+  time?: (t: number) => string;
   testId: string;
 }) {
   const { title, unit, format, testId } = props;
+  const time = props.time ?? formatTime;
   const { data, keys } = props.series;
   return (
     <section className="card" data-testid={testId} aria-label={title}>
@@ -54,12 +57,12 @@ export function Chart(props: {
             dataKey="t"
             type="number"
             domain={["dataMin", "dataMax"]}
-            tickFormatter={formatTime}
+            tickFormatter={time}
             label={{ value: "time", position: "insideBottom", offset: -12 }}
           />
           <YAxis tickFormatter={format} label={{ value: unit, angle: -90, position: "insideLeft" }} width={72} />
           <Tooltip
-            labelFormatter={(t) => formatTime(Number(t))}
+            labelFormatter={(t) => time(Number(t))}
             formatter={(v) => (format ? format(Number(v)) : String(v))}
           />
           <Legend verticalAlign="top" height={24} />

@@ -2,6 +2,7 @@
 // Pieces every dashboard page repeats: polling a route, its loading and error lines, a table's header row.
 
 import { type ReactNode, useEffect, useState } from "react";
+import { must, sh } from "./api";
 
 /**
  * Calls `load` now and every `everyMs` while mounted (again when `deps` change); the newest answer, and the
@@ -112,5 +113,48 @@ export function OwnTenant({ tenant }: { tenant: string | undefined }) {
     <p data-testid="own-tenant">
       Tenant <strong>{tenant}</strong>
     </p>
+  );
+}
+
+/**
+ * The tenant a page shows: a platform admin's choice among the tenants with state or keys (the first by
+ * default), a tenant admin's own. `error` is set when the tenants could not be listed.
+ */
+export function useTenantChoice(viewer: { tenant: string; platformAdmin: boolean }) {
+  const [tenants, setTenants] = useState<string[]>([]);
+  const [tenant, setTenant] = useState(viewer.platformAdmin ? "" : viewer.tenant);
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    if (!viewer.platformAdmin) {
+      setTenants([viewer.tenant]);
+      setTenant(viewer.tenant);
+      return;
+    }
+    must(sh.GET("/api/v1/admin/tenants")).then(
+      (t) => {
+        setTenants(t.tenants);
+        setTenant((cur) => cur || t.tenants[0] || "default");
+      },
+      (e: Error) => setError(e.message),
+    );
+  }, [viewer.platformAdmin, viewer.tenant]);
+  return { tenant, setTenant, tenants, error };
+}
+
+/** The tenant picker of a platform admin (a select labelled Tenant); a tenant admin's own tenant, stated. */
+export function TenantField(props: {
+  platformAdmin: boolean;
+  tenant: string;
+  tenants: readonly string[];
+  onChange(tenant: string): void;
+}) {
+  if (!props.platformAdmin) return <OwnTenant tenant={props.tenant} />;
+  return (
+    <label>
+      Tenant
+      <select value={props.tenant} onChange={(e) => props.onChange(e.target.value)}>
+        <Options values={[...new Set([props.tenant, ...props.tenants])].filter(Boolean)} />
+      </select>
+    </label>
   );
 }

@@ -1,6 +1,6 @@
 "use client";
 
-import { Options, OwnTenant } from "./parts";
+import { Options, TenantField, useTenantChoice } from "./parts";
 import { useEffect, useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, sh } from "./api";
@@ -9,9 +9,8 @@ import { useViewer } from "./viewer";
 /** A tenant's state with time travel: any tenant (a picker) for a platform admin, the key's own otherwise. */
 export function StateBrowser() {
   const viewer = useViewer();
-  const [tenants, setTenants] = useState<string[]>([]);
+  const { tenant, setTenant, tenants, error: tenantsError } = useTenantChoice(viewer);
   const [namespaces, setNamespaces] = useState<string[]>([]);
-  const [tenant, setTenant] = useState(viewer.platformAdmin ? "" : viewer.tenant);
   const [namespace, setNamespace] = useState("sessions");
   const [prefix, setPrefix] = useState("");
   const [items, setItems] = useState<Schemas["AdminKeyPage"]["items"]>();
@@ -21,17 +20,11 @@ export function StateBrowser() {
   const [error, setError] = useState<string>();
 
   useEffect(() => {
-    Promise.all([
-      viewer.platformAdmin ? must(sh.GET("/api/v1/admin/tenants")) : { tenants: [viewer.tenant] },
-      must(sh.GET("/api/v1/namespaces")),
-    ])
-      .then(([t, n]) => {
-        setTenants(t.tenants);
-        setTenant((cur) => cur || t.tenants[0] || "default");
-        setNamespaces(n.namespaces.map((x) => x.name));
-      })
-      .catch((e: Error) => setError(e.message));
-  }, [viewer.platformAdmin, viewer.tenant]);
+    must(sh.GET("/api/v1/namespaces")).then(
+      (n) => setNamespaces(n.namespaces.map((x) => x.name)),
+      (e: Error) => setError(e.message),
+    );
+  }, []);
 
   const search = async () => {
     setError(undefined);
@@ -76,16 +69,7 @@ export function StateBrowser() {
             void search();
           }}
         >
-          {viewer.platformAdmin ? (
-            <label>
-              Tenant
-              <select value={tenant} onChange={(e) => setTenant(e.target.value)}>
-                <Options values={[...new Set([tenant, ...tenants])].filter(Boolean)} />
-              </select>
-            </label>
-          ) : (
-            <OwnTenant tenant={tenant} />
-          )}
+          <TenantField platformAdmin={viewer.platformAdmin} tenant={tenant} tenants={tenants} onChange={setTenant} />
           <label>
             Namespace
             <select value={namespace} onChange={(e) => setNamespace(e.target.value)}>
@@ -99,9 +83,9 @@ export function StateBrowser() {
           <button type="submit">Search</button>
         </form>
       </section>
-      {error && (
+      {(error ?? tenantsError) && (
         <p role="alert" className="bad">
-          {error}
+          {error ?? tenantsError}
         </p>
       )}
       <div className="split">

@@ -1,0 +1,5 @@
+import { AgentsPage } from "../../components/agents";
+
+export default function Page() {
+  return <AgentsPage />;
+}
