@@ -195,17 +195,13 @@ export class AgentService {
     const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
     const vector = analysis.ok ? analysis.value.vector : undefined;
     const entities = mergeEntities(session?.entities ?? {}, found);
-    const context: AgentContext = {
-      instructions: [definition.instructions, options.instructions].filter(Boolean).join("\n"),
+    const context = contextOf(definition, session, {
       message,
       intent,
       entities,
-      summary: session?.summary ?? "",
-      facts: session?.facts ?? [],
-      recentTurns: (session?.turns ?? []).map((t) => ({ user: t.user, reply: t.reply })),
-      degraded: session === undefined,
+      instructions: options.instructions,
       relatedTopic: session && vector ? relatedTopic((await profileRead).profile, vector) : undefined,
-    };
+    });
     const measured = async (result: TurnResult) => {
       // Tenants name their agents: the metric says only which kind ran (per-agent figures: the admin API).
       this.instruments?.agentTurnDuration.record((performance.now() - started) / 1000, {
@@ -318,16 +314,12 @@ export class AgentService {
       agentVersion: definition.version,
       window: windowOf(definition),
     };
-    const context: AgentContext = {
-      instructions: [definition.instructions, instructions].filter(Boolean).join("\n"),
+    const context = contextOf(definition, base, {
       message,
       intent,
       entities: mergeEntities(base.entities, found),
-      summary: base.summary,
-      facts: base.facts ?? [],
-      recentTurns: base.turns.map((t) => ({ user: t.user, reply: t.reply })),
-      degraded: false,
-    };
+      instructions,
+    });
     const next = (reply: string): SessionState =>
       withTurn(base, { turn: base.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }, found);
     return { context, model, definition, next };
@@ -397,6 +389,25 @@ export class AgentService {
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };
   }
+}
+
+/**
+ * What the model sees of a turn on `memory` (none: memory could not be read, so the context says it is
+ * degraded): the agent's instructions and the request's after them, the summary, facts and window.
+ */
+function contextOf(
+  agent: ResolvedAgent,
+  memory: SessionState | undefined,
+  turn: Pick<AgentContext, "message" | "intent" | "entities" | "instructions" | "relatedTopic">,
+): AgentContext {
+  return {
+    ...turn,
+    instructions: [agent.instructions, turn.instructions].filter(Boolean).join("\n"),
+    summary: memory?.summary ?? "",
+    facts: memory?.facts ?? [],
+    recentTurns: (memory?.turns ?? []).map((t) => ({ user: t.user, reply: t.reply })),
+    degraded: memory === undefined,
+  };
 }
 
 /**

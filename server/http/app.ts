@@ -19,7 +19,8 @@ import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerAdminAgentRoutes } from "./routes/admin-agents";
-import { registerOpenAIRoutes } from "./routes/openai";
+import { OPENAI_BASE, registerOpenAIRoutes } from "./routes/openai";
+import { openaiErrorResponse } from "./openai-errors";
 import { registerOpenAIStateRoutes } from "./routes/openai-responses";
 import { registerTenancyRoutes } from "./routes/tenancy";
 import { registerTelemetryRoutes } from "./routes/telemetry";
@@ -225,8 +226,10 @@ export function createApi(services: Services): Api {
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;
     const allowed = served.filter((r) => r.pattern.test(path)).map((r) => r.method);
+    // The OpenAI door answers in OpenAI's error shape, so its client raises NotFoundError there too.
+    const answer = path.startsWith(`${OPENAI_BASE}/`) ? openaiErrorResponse : problemResponse;
     if (allowed.length) {
-      return problemResponse(
+      return answer(
         new HttpError(
           "method_not_allowed",
           `${c.req.method} is not allowed here`,
@@ -235,7 +238,7 @@ export function createApi(services: Services): Api {
         ),
       );
     }
-    return problemResponse(new HttpError("not_found", "no such route"), { instance: path });
+    return answer(new HttpError("not_found", "no such route"), { instance: path });
   });
   app.onError((err, c) => {
     const context = trace.getActiveSpan()?.spanContext();

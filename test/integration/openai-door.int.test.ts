@@ -190,6 +190,10 @@ describe("the OpenAI door with the official client", () => {
       },
     );
     await assert.rejects(other.models.retrieve("support-bot"), OpenAI.NotFoundError, "another tenant's agent");
+    await assert.rejects(client.get("/assistants"), OpenAI.NotFoundError, "an API the door does not serve");
+    const wrongMethod = await fetch(`${api.url}/api/openai/v1/models`, { method: "DELETE" });
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(((await wrongMethod.json()) as { error: { type: string } }).error.type, "invalid_request_error");
     await assert.rejects(openai("shk_nope_nope").models.list(), OpenAI.AuthenticationError);
     const stateOnly = openai((await api.clientFor("acme", ["state:read"])).key);
     await assert.rejects(stateOnly.models.list(), OpenAI.PermissionDeniedError);
