@@ -99,6 +99,10 @@ const Env = z.object({
   LLM_BASE_URL: url(["http:", "https:"]).optional(),
   LLM_MODEL: z.string().min(1).optional(),
   LLM_API_KEY: z.string().min(1).optional(),
+  /** Long-term memories' embeddings from an OpenAI-compatible /embeddings endpoint; the offline embedder when unset. */
+  EMBEDDINGS_BASE_URL: url(["http:", "https:"]).optional(),
+  EMBEDDINGS_MODEL: z.string().min(1).default("text-embedding-3-small"),
+  EMBEDDINGS_API_KEY: z.string().min(1).optional(),
   PROMETHEUS_URL: url(["http:", "https:"]).optional(),
   METRICS_TOKEN: z.string().min(1).optional(),
   STATEHOUSE_NAMESPACES: z

@@ -1,9 +1,10 @@
 // The composition root: builds each part once, from the clients it is handed, and connects them. Behaviour lives in the parts.
 import path from "node:path";
 import { composeAgents } from "./agents/compose";
+import { AgentInsightsRepository } from "./agents/insights-repository";
+import { MemoryRepository } from "./memories/memory-repository";
 import { agentModelFor } from "./agents/model";
 import { purgeLegacyProfilesInBackground } from "./agents/profiles";
-import { createTextAnalyzer } from "./agents/text-pool";
 import { AdminSessions, sessionDenylistFor, sessionFromCookie } from "./auth/admin-sessions";
 import { ApiKeyService } from "./auth/api-keys";
 import { KeyRepository } from "./auth/key-repository";
@@ -34,7 +35,6 @@ import { StateService } from "./state/service";
 import type { StateStore } from "./state/store";
 import { composeTiers } from "./state/tiers";
 import { CapacityMonitor } from "./telemetry/capacity";
-import { AgentInsightsRepository } from "./agents/insights-repository";
 import { CapacityRepository } from "./telemetry/capacity-repository";
 import { StateGauges, tierProbes } from "./telemetry/gauges";
 import { stateTelemetry } from "./telemetry/instrumented";
@@ -164,19 +164,14 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   });
   const buckets = bucketsFrom(config);
   const limiter = redis ? new RedisRateLimiter(redis, prefix, buckets) : new MemoryRateLimiter(buckets);
-  // Agent text work (entities, intent, embeddings) runs in worker threads, fair per tenant, each task with a time budget.
-  const text = await createTextAnalyzer({
-    threads: config.STATEHOUSE_AGENT_THREADS,
-    timeoutMs: config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
-    log: logger,
-  });
+  const repositories = { insights: new AgentInsightsRepository(db.prisma), memories: new MemoryRepository(db.prisma) };
+  const agents = await composeAgents({ ...engine, redis, repositories });
   // Workers start here too: the server runs workflow steps unless STATEHOUSE_WORKFLOW_WORKERS is 0.
   const workflows = createWorkflows({ ...engine, redis, meter: telemetry.meter, log: logger });
-  const agentDomain = { config, state, model: engine.model, instruments: telemetry.instruments, text, redis };
   return {
     ...{ config, namespaces, store: engine.store, state, telemetry, tiers, tenantPolicies, capacity, keys, sweeper },
     ...{ sessions, sessionDenylist, authThrottle, log: logger, workflows: workflows.service },
-    ...composeAgents({ ...agentDomain, insights: new AgentInsightsRepository(db.prisma), hotCall, warmCall }),
+    ...agents.services,
     idempotency: new IdempotencyService(engine.store),
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
     tenants: () => warmCall(() => policies.tenants()),
@@ -192,7 +187,7 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
       gauges.stop();
       relay.stop();
       await sweeper.stop();
-      await text.close();
+      await agents.close();
       await engine.close();
       await clients.close();
     },

@@ -5,6 +5,7 @@ import {
   RESPONSES_POLICY,
   SESSIONS_POLICY,
 } from "./agents/namespaces";
+import { MEMORIES_POLICY } from "./memories/namespaces";
 import { CHECKPOINT_HEADS_POLICY, CHECKPOINTS_POLICY } from "./langgraph/namespaces";
 import { GENERAL_NAMESPACES, type NamespacePolicy } from "./state/namespaces";
 import { WORKFLOWS_POLICY } from "./workflows/namespace";
@@ -21,5 +22,6 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   AGENT_PROFILES_POLICY,
   AGENT_DEFINITIONS_POLICY,
   RESPONSES_POLICY,
+  MEMORIES_POLICY,
   ...rest,
 ];

@@ -6,7 +6,11 @@ import type { Instruments } from "../telemetry/instruments";
 import { AgentDefinitions, DEFAULT_INSTRUCTIONS, type UpstreamAllowlist } from "./definitions";
 import { type AgentModel, AgentModels } from "./model";
 import { AgentService } from "./sessions";
-import type { TextAnalyzer } from "./text-pool";
+import { createTextAnalyzer } from "./text-pool";
+import { logger } from "../logger";
+import { embedderFor } from "../memories/embedder";
+import { MemoryService } from "../memories/memories";
+import type { MemoryRepository } from "../memories/memory-repository";
 import type { RedisClient } from "../state/redis";
 import { AgentInsights } from "./insights";
 import type { AgentInsightsRepository } from "./insights-repository";
@@ -24,28 +28,43 @@ export function upstreamAllowlist(config: Config): UpstreamAllowlist {
   return { baseUrls: list(config.STATEHOUSE_AGENT_BASE_URLS), apiKeyEnvs: list(config.STATEHOUSE_AGENT_API_KEY_ENVS) };
 }
 
-/** What the agent domain is built from. */
+/** What the agent domain is built from: the state engine's parts, Redis when configured, repositories. */
 export interface AgentParts {
   config: Config;
   state: StateService;
   /** The server's model (LLM_* or offline): the built-in agent's. */
   model: AgentModel;
-  instruments: Pick<
-    Instruments,
-    "agentTurnDuration" | "lifecycleEvents" | "genAiOperationDuration" | "genAiTokenUsage"
-  >;
-  text: TextAnalyzer;
+  telemetry: {
+    instruments: Pick<
+      Instruments,
+      "agentTurnDuration" | "lifecycleEvents" | "genAiOperationDuration" | "genAiTokenUsage"
+    >;
+  };
   /** Per-agent counts go to Redis when there is one (shared by every instance), to this process otherwise. */
   redis?: RedisClient;
-  /** The SQL behind the admin API's live-session counts and conversation lists. */
-  insights: AgentInsightsRepository;
+  repositories: {
+    /** The SQL behind the admin API's live-session counts and conversation lists. */
+    insights: AgentInsightsRepository;
+    /** Memories' full-text matches and vectors. */
+    memories: MemoryRepository;
+  };
   hotCall: Call;
   warmCall: Call;
 }
 
-export function composeAgents(p: AgentParts): { agents: AgentService; agentInsights: AgentInsights } {
+/**
+ * The agents and their long-term memories. Text work (entities, intent, embeddings) runs in worker
+ * threads, fair per tenant, each task with a time budget; `close` stops them.
+ */
+export async function composeAgents(p: AgentParts) {
   const allow = upstreamAllowlist(p.config);
   const builtIn = { instructions: DEFAULT_INSTRUCTIONS };
+  const instruments = p.telemetry.instruments;
+  const text = await createTextAnalyzer({
+    threads: p.config.STATEHOUSE_AGENT_THREADS,
+    timeoutMs: p.config.STATEHOUSE_AGENT_TASK_TIMEOUT_MS,
+    log: logger,
+  });
   const ledger = p.redis ? new RedisUsageLedger(p.redis, p.config.STATEHOUSE_KEY_PREFIX) : new MemoryUsageLedger();
   const models = new AgentModels(
     p.model,
@@ -54,7 +73,7 @@ export function composeAgents(p: AgentParts): { agents: AgentService; agentInsig
       timeoutMs: p.config.STATEHOUSE_AGENT_UPSTREAM_TIMEOUT_MS,
       maxBytes: p.config.STATEHOUSE_AGENT_UPSTREAM_MAX_BYTES,
     },
-    p.instruments,
+    instruments,
     // A count is never worth waiting for: one Redis cannot take in time is dropped (the breaker's call).
     { add: (...a) => p.hotCall(() => ledger.add(...a)), hours: (...a) => ledger.hours(...a) },
   );
@@ -62,9 +81,17 @@ export function composeAgents(p: AgentParts): { agents: AgentService; agentInsig
   const insights = new AgentInsights(
     definitions,
     ledger,
-    p.insights,
+    p.repositories.insights,
     { hot: p.hotCall, warm: p.warmCall },
     p.model.name,
   );
-  return { agents: new AgentService(p.state, definitions, models, p.instruments, p.text), agentInsights: insights };
+  const memories = new MemoryService(p.state, p.repositories.memories, embedderFor(p.config), p.warmCall);
+  return {
+    services: {
+      agents: new AgentService(p.state, definitions, models, instruments, text),
+      agentInsights: insights,
+      memories,
+    },
+    close: () => text.close(),
+  };
 }

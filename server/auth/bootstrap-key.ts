@@ -14,7 +14,17 @@ import type { ApiKeyService } from "./api-keys";
 export async function bootstrapAdminKey(keys: ApiKeyService, config: Config): Promise<void> {
   const created = await keys.create({
     tenant: "default",
-    scopes: ["state:read", "state:write", "agents:invoke", "agents:manage", "workflows:run", "admin", "platform:admin"],
+    scopes: [
+      "state:read",
+      "state:write",
+      "agents:invoke",
+      "agents:manage",
+      "memories:read",
+      "memories:write",
+      "workflows:run",
+      "admin",
+      "platform:admin",
+    ],
     name: "bootstrap admin",
   });
   await mkdir(config.dataDir, { recursive: true });

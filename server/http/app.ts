@@ -19,6 +19,7 @@ import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerAdminAgentRoutes } from "./routes/admin-agents";
+import { registerMemoryRoutes } from "./routes/memories";
 import { OPENAI_BASE, registerOpenAIRoutes } from "./routes/openai";
 import { openaiErrorResponse } from "./openai-errors";
 import { registerOpenAIStateRoutes } from "./routes/openai-responses";
@@ -194,6 +195,7 @@ export function createApi(services: Services): Api {
   registerWorkflowRoutes(kit);
   registerOpenAIRoutes(kit);
   registerOpenAIStateRoutes(kit);
+  registerMemoryRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

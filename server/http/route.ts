@@ -197,7 +197,7 @@ async function handle<
       spec.stateAccess.list,
     );
   // Tenant policies: calls that write state or run agents pass the region pin and count against the daily quota.
-  const writesOrRuns = spec.scope === "state:write" || spec.scope === "agents:invoke" || spec.scope === "agents:manage";
+  const writesOrRuns = WRITE_SCOPES.has(spec.scope);
   if (spec.method !== "get" && writesOrRuns) {
     const operations = spec.operations?.(body as never) ?? 1;
     const target = params as { ns?: string; key?: string } | undefined;
@@ -229,6 +229,9 @@ async function handle<
 const anonymous: Principal = { keyId: "anonymous", tenant: "default", scopes: new Set() };
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Scopes of calls that write state or run agents: besides GETs, each counts against the tenant's daily quota. */
+const WRITE_SCOPES = new Set<Scope | null>(["state:write", "agents:invoke", "agents:manage", "memories:write"]);
 
 /**
  * The caller: an API key (`Authorization: Bearer`), or else a dashboard session cookie, whose unsafe

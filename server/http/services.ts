@@ -15,6 +15,7 @@ import type { ReadyReport } from "../state/readiness";
 import type { StateService } from "../state/service";
 import type { StateStore, TierName } from "../state/store";
 import type { AgentInsights } from "../agents/insights";
+import type { MemoryService } from "../memories/memories";
 import type { CapacityMonitor } from "../telemetry/capacity";
 import type { Telemetry } from "../telemetry/start";
 import type { WorkflowService } from "../workflows/service";
@@ -31,6 +32,8 @@ export interface ApiServices {
   readonly agents: AgentService;
   /** Per-agent figures for the admin API (definitions, live sessions, the last day's turns and tokens). */
   readonly agentInsights: AgentInsights;
+  /** Long-term memories of tenants' users (REST, MCP, agents' turns). */
+  readonly memories: MemoryService;
   /** Workflow runs: start, status, cancel (this process's workers run them). */
   readonly workflows: WorkflowService;
   readonly keys: ApiKeyService;

@@ -12,6 +12,8 @@ export const SCOPES = [
   "state:write",
   "agents:invoke",
   "agents:manage",
+  "memories:read",
+  "memories:write",
   "workflows:run",
   "checkpoints:read",
   "admin",

@@ -253,6 +253,9 @@ describe("a hostile tenant against every route", () => {
       [/\/openai\/v1\/conversations\/\{id\}$/, { metadata: { probe: "2" } }],
       [/\/openai\/v1\/conversations\/\{id\}\/items$/, { items: [{ role: "user", content: "hello" }] }],
       [/\/openai\/v1\/responses$/, { model: "assistant", input: "hello" }],
+      [/^\/api\/v1\/memories$/, { userId: "h-user", text: "The probe likes tea." }],
+      [/^\/api\/v1\/memories\/search$/, { userId: "h-user", query: "what does the probe drink" }],
+      [/^\/api\/v1\/memories\/\{id\}$/, { text: "The probe likes coffee." }],
     ];
     const found = byPath.find(([re]) => re.test(p));
     assert.ok(found, `the hostile suite has no body for ${route.method} ${p}: add one`);
@@ -568,6 +571,13 @@ describe("a hostile tenant against every route", () => {
             { role: "user", content: [{ type: "input_text", text }] },
           ],
         }),
+      });
+      requests.push({
+        label: `pathological ${name}: memory search`,
+        method: "POST",
+        path: "/api/v1/memories/search",
+        headers: json(),
+        body: JSON.stringify({ userId: "h-user", query: text.slice(0, 2000) }),
       });
       requests.push({
         label: `pathological ${name}: batch`,
