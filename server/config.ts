@@ -112,6 +112,14 @@ const Env = z.object({
   /** Worker threads for agent text work (entities, intent, embeddings); 0 = on the event loop. Unset: 1 on ≤ 2 cores, else 2. */
   STATEHOUSE_AGENT_THREADS: z.coerce.number().int().min(0).max(16).optional(),
   STATEHOUSE_AGENT_TASK_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(AGENT_TASK_TIMEOUT_MS_DEFAULT),
+  /** Web origins (besides the server's own) whose pages may call /api/mcp, comma-separated; unset: none. */
+  STATEHOUSE_MCP_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .refine(
+      (v) => v === undefined || v.split(",").every((u) => /^https?:\/\/[^\s/@]+$/.test(u.trim())),
+      "must be comma-separated origins such as https://app.example.com",
+    ),
   /** Upstreams a tenant's agent may call (`model.baseUrl`), comma-separated; unset: none. */
   STATEHOUSE_AGENT_BASE_URLS: z
     .string()

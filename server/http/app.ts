@@ -20,6 +20,7 @@ import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agen
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerAdminAgentRoutes } from "./routes/admin-agents";
 import { registerMemoryRoutes } from "./routes/memories";
+import { registerMcpRoutes } from "./routes/mcp";
 import { OPENAI_BASE, registerOpenAIRoutes } from "./routes/openai";
 import { openaiErrorResponse } from "./openai-errors";
 import { registerOpenAIStateRoutes } from "./routes/openai-responses";
@@ -196,6 +197,7 @@ export function createApi(services: Services): Api {
   registerOpenAIRoutes(kit);
   registerOpenAIStateRoutes(kit);
   registerMemoryRoutes(kit);
+  registerMcpRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -27,8 +27,11 @@ export interface RouteSpec<
   path: string;
   summary: string;
   tags: string[];
-  /** The scope the caller's key must carry; null = no authentication. */
-  scope: Scope | null;
+  /**
+   * The scope the caller's key must carry; "any": any valid key (a door whose operations check their own
+   * scopes, such as MCP's tools); null = no authentication.
+   */
+  scope: Scope | "any" | null;
   params?: P;
   query?: Q;
   /** Request body: its schema and the content types it may arrive as (the first is documented as primary). */
@@ -97,7 +100,7 @@ export function defineRoute<
     ...(spec.description ? { description: spec.description } : {}),
     tags: spec.tags,
     // The scope a key needs, in the document itself (OpenAPI 3.1 allows role names for non-OAuth schemes).
-    security: spec.scope ? [{ bearerAuth: [spec.scope] }] : [],
+    security: spec.scope ? [{ bearerAuth: spec.scope === "any" ? [] : [spec.scope] }] : [],
     request: {
       ...(spec.params ? { params: spec.params } : {}),
       ...(spec.query ? { query: spec.query } : {}),
@@ -231,13 +234,13 @@ const anonymous: Principal = { keyId: "anonymous", tenant: "default", scopes: ne
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
 /** Scopes of calls that write state or run agents: besides GETs, each counts against the tenant's daily quota. */
-const WRITE_SCOPES = new Set<Scope | null>(["state:write", "agents:invoke", "agents:manage", "memories:write"]);
+const WRITE_SCOPES = new Set<Scope | "any" | null>(["state:write", "agents:invoke", "agents:manage", "memories:write"]);
 
 /**
  * The caller: an API key (`Authorization: Bearer`), or else a dashboard session cookie, whose unsafe
  * requests must also carry its CSRF token. Then the scope check and the rate limit.
  */
-async function authenticate(c: Context, services: ApiServices, scope: Scope): Promise<Principal> {
+async function authenticate(c: Context, services: ApiServices, scope: Scope | "any"): Promise<Principal> {
   const header = c.req.header("authorization");
   let principal: Principal | undefined;
   if (header === undefined) {
@@ -277,7 +280,7 @@ async function authenticate(c: Context, services: ApiServices, scope: Scope): Pr
     );
   }
   // admin implies every scope but platform:admin (within the key's own tenant); platform:admin implies admin.
-  if (!grants(principal.scopes, scope))
+  if (scope !== "any" && !grants(principal.scopes, scope))
     throw new HttpError("forbidden", `this key lacks the ${scope} scope`, { requiredScope: scope });
   // The key's bucket and its tenant's: the headers report the one that binds (Limit = its size).
   const decision = await services.rateLimit(principal);
