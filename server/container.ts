@@ -1,8 +1,6 @@
 // The composition root: builds each part once, from the clients it is handed, and connects them. Behaviour lives in the parts.
 import path from "node:path";
 import { composeAgents } from "./agents/compose";
-import { AgentInsightsRepository } from "./agents/insights-repository";
-import { MemoryRepository } from "./memories/memory-repository";
 import { agentModelFor } from "./agents/model";
 import { purgeLegacyProfilesInBackground } from "./agents/profiles";
 import { AdminSessions, sessionDenylistFor, sessionFromCookie } from "./auth/admin-sessions";
@@ -164,8 +162,7 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   });
   const buckets = bucketsFrom(config);
   const limiter = redis ? new RedisRateLimiter(redis, prefix, buckets) : new MemoryRateLimiter(buckets);
-  const repositories = { insights: new AgentInsightsRepository(db.prisma), memories: new MemoryRepository(db.prisma) };
-  const agents = await composeAgents({ ...engine, redis, repositories });
+  const agents = await composeAgents({ ...engine, redis, sql: db.prisma });
   // Workers start here too: the server runs workflow steps unless STATEHOUSE_WORKFLOW_WORKERS is 0.
   const workflows = createWorkflows({ ...engine, redis, meter: telemetry.meter, log: logger });
   return {

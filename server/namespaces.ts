@@ -6,7 +6,7 @@ import {
   SESSIONS_POLICY,
 } from "./agents/namespaces";
 import { MEMORIES_POLICY } from "./memories/namespaces";
-import { CHECKPOINT_HEADS_POLICY, CHECKPOINTS_POLICY } from "./langgraph/namespaces";
+import { CHECKPOINT_HEADS_POLICY, CHECKPOINTS_POLICY, STORE_POLICY } from "./langgraph/namespaces";
 import { GENERAL_NAMESPACES, type NamespacePolicy } from "./state/namespaces";
 import { WORKFLOWS_POLICY } from "./workflows/namespace";
 
@@ -23,5 +23,6 @@ export const BUILT_IN_NAMESPACES: readonly NamespacePolicy[] = [
   AGENT_DEFINITIONS_POLICY,
   RESPONSES_POLICY,
   MEMORIES_POLICY,
+  STORE_POLICY,
   ...rest,
 ];

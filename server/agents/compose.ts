@@ -10,10 +10,13 @@ import { createTextAnalyzer } from "./text-pool";
 import { logger } from "../logger";
 import { embedderFor } from "../memories/embedder";
 import { MemoryService } from "../memories/memories";
-import type { MemoryRepository } from "../memories/memory-repository";
+import { MemoryRepository } from "../memories/memory-repository";
+import { StoreService } from "../langgraph/store";
+import { StoreRepository } from "../langgraph/store-repository";
 import type { RedisClient } from "../state/redis";
 import { AgentInsights } from "./insights";
-import type { AgentInsightsRepository } from "./insights-repository";
+import { AgentInsightsRepository } from "./insights-repository";
+import type { Sql } from "../db/state-records";
 import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
 
 type Call = <T>(fn: () => Promise<T>) => Promise<T>;
@@ -28,7 +31,7 @@ export function upstreamAllowlist(config: Config): UpstreamAllowlist {
   return { baseUrls: list(config.STATEHOUSE_AGENT_BASE_URLS), apiKeyEnvs: list(config.STATEHOUSE_AGENT_API_KEY_ENVS) };
 }
 
-/** What the agent domain is built from: the state engine's parts, Redis when configured, repositories. */
+/** What the agent domain is built from: the state engine's parts, Redis when configured, the warm database. */
 export interface AgentParts {
   config: Config;
   state: StateService;
@@ -42,12 +45,8 @@ export interface AgentParts {
   };
   /** Per-agent counts go to Redis when there is one (shared by every instance), to this process otherwise. */
   redis?: RedisClient;
-  repositories: {
-    /** The SQL behind the admin API's live-session counts and conversation lists. */
-    insights: AgentInsightsRepository;
-    /** Memories' full-text matches and vectors. */
-    memories: MemoryRepository;
-  };
+  /** The warm database's client, for the domain's repositories (SQL beside the state store). */
+  sql: Sql;
   hotCall: Call;
   warmCall: Call;
 }
@@ -81,16 +80,18 @@ export async function composeAgents(p: AgentParts) {
   const insights = new AgentInsights(
     definitions,
     ledger,
-    p.repositories.insights,
+    new AgentInsightsRepository(p.sql),
     { hot: p.hotCall, warm: p.warmCall },
     p.model.name,
   );
-  const memories = new MemoryService(p.state, p.repositories.memories, embedderFor(p.config), p.warmCall);
+  const embedder = embedderFor(p.config);
+  const memories = new MemoryService(p.state, new MemoryRepository(p.sql), embedder, p.warmCall);
   return {
     services: {
       agents: new AgentService(p.state, definitions, models, instruments, text),
       agentInsights: insights,
       memories,
+      langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall),
     },
     close: () => text.close(),
   };

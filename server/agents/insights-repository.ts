@@ -1,7 +1,6 @@
 // The agents' figures that live in the warm tier (the source of truth for sessions): live sessions per
 // agent and an agent's newest conversations, read with SQL beside the state store.
-import type { PrismaClient } from "../db/generated/client";
-import { live } from "../db/state-records";
+import { live, type Sql } from "../db/state-records";
 
 /** A session (or conversation) of an agent, as the admin API lists it. */
 export interface ConversationRow {
@@ -17,11 +16,11 @@ export interface ConversationRow {
 }
 
 export class AgentInsightsRepository {
-  constructor(private readonly prisma: Pick<PrismaClient, "$queryRawUnsafe">) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Live sessions of each of the tenant's agents (conversations not yet bound to one are left out). */
   async activeSessions(tenant: string): Promise<Map<string, number>> {
-    const rows = await this.prisma.$queryRawUnsafe<{ agent: string; active: number }[]>(
+    const rows = await this.sql.$queryRawUnsafe<{ agent: string; active: number }[]>(
       `SELECT value->>'agent' AS agent, count(*)::int AS active FROM state_records
        WHERE tenant = $1 AND namespace = 'sessions' AND ${live("now()")} AND value->>'agent' IS NOT NULL GROUP BY 1`,
       tenant,
@@ -34,7 +33,7 @@ export class AgentInsightsRepository {
    * (the primary key's tenant and namespace prefix), so its cost grows with the tenant's live sessions.
    */
   async conversations(tenant: string, agent: string, limit: number): Promise<ConversationRow[]> {
-    const rows = await this.prisma.$queryRawUnsafe<
+    const rows = await this.sql.$queryRawUnsafe<
       {
         key: string;
         version: number;

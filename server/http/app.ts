@@ -21,6 +21,7 @@ import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerAdminAgentRoutes } from "./routes/admin-agents";
 import { registerMemoryRoutes } from "./routes/memories";
 import { registerMcpRoutes } from "./routes/mcp";
+import { registerLangGraphStoreRoutes } from "./routes/langgraph-store";
 import { OPENAI_BASE, registerOpenAIRoutes } from "./routes/openai";
 import { openaiErrorResponse } from "./openai-errors";
 import { registerOpenAIStateRoutes } from "./routes/openai-responses";
@@ -198,6 +199,7 @@ export function createApi(services: Services): Api {
   registerOpenAIStateRoutes(kit);
   registerMemoryRoutes(kit);
   registerMcpRoutes(kit);
+  registerLangGraphStoreRoutes(kit);
   registerAdminWorkflowRoutes(kit);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

@@ -53,6 +53,8 @@ export interface RouteSpec<
   description?: string;
   /** How errors are answered: problem+json unless a door speaks another protocol's shape (the OpenAI door's). */
   errorResponse?: (err: unknown, context: { instance?: string; traceId?: string }) => Response;
+  /** The key may also come as `X-Api-Key: <key>` (what LangGraph's SDK sends) when there is no Authorization. */
+  apiKeyHeader?: boolean;
   /** State routes: the namespaces the request reaches, checked against their owners before anything runs. */
   stateAccess?: StateAccessSpec<{ params: Infer<P>; body: Infer<B> }>;
 }
@@ -173,7 +175,7 @@ async function handle<
   spec: RouteSpec<P, Q, B>,
   handler: (h: Handled<Infer<P>, Infer<Q>, Infer<B>>) => Promise<Response>,
 ): Promise<Response> {
-  const principal = spec.scope ? await authenticate(c, services, spec.scope) : anonymous;
+  const principal = spec.scope ? await authenticate(c, services, spec.scope, spec.apiKeyHeader) : anonymous;
   const params = spec.params ? parse(spec.params, c.req.param(), "path parameter") : undefined;
   const query = spec.query ? parse(spec.query, c.req.query(), "query parameter") : undefined;
   let body: unknown;
@@ -240,8 +242,14 @@ const WRITE_SCOPES = new Set<Scope | "any" | null>(["state:write", "agents:invok
  * The caller: an API key (`Authorization: Bearer`), or else a dashboard session cookie, whose unsafe
  * requests must also carry its CSRF token. Then the scope check and the rate limit.
  */
-async function authenticate(c: Context, services: ApiServices, scope: Scope | "any"): Promise<Principal> {
-  const header = c.req.header("authorization");
+async function authenticate(
+  c: Context,
+  services: ApiServices,
+  scope: Scope | "any",
+  apiKeyHeader = false,
+): Promise<Principal> {
+  const apiKey = apiKeyHeader ? c.req.header("x-api-key") : undefined;
+  const header = c.req.header("authorization") ?? (apiKey === undefined ? undefined : `Bearer ${apiKey}`);
   let principal: Principal | undefined;
   if (header === undefined) {
     const session = await services.session(readCookie(c.req.header("cookie"), SESSION_COOKIE));

@@ -16,6 +16,7 @@ import type { StateService } from "../state/service";
 import type { StateStore, TierName } from "../state/store";
 import type { AgentInsights } from "../agents/insights";
 import type { MemoryService } from "../memories/memories";
+import type { StoreService } from "../langgraph/store";
 import type { CapacityMonitor } from "../telemetry/capacity";
 import type { Telemetry } from "../telemetry/start";
 import type { WorkflowService } from "../workflows/service";
@@ -34,6 +35,8 @@ export interface ApiServices {
   readonly agentInsights: AgentInsights;
   /** Long-term memories of tenants' users (REST, MCP, agents' turns). */
   readonly memories: MemoryService;
+  /** LangGraph's store (the Store API at /api/langgraph/store). */
+  readonly langgraphStore: StoreService;
   /** Workflow runs: start, status, cancel (this process's workers run them). */
   readonly workflows: WorkflowService;
   readonly keys: ApiKeyService;

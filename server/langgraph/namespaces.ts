@@ -27,3 +27,19 @@ export const CHECKPOINT_HEADS_POLICY = definePolicy({
   maxBytes: { warn: 1 * KiB, fail: 16 * KiB },
   owner: CHECKPOINTER,
 });
+
+export const STORE_NAMESPACE = "store";
+
+/** LangGraph's long-term store (the Store API at /api/langgraph): items per namespace path and key, searchable. */
+export const STORE_POLICY = definePolicy({
+  name: STORE_NAMESPACE,
+  kind: "model",
+  durability: "durable",
+  description:
+    "LangGraph Store API items: a namespace path, a key, a JSON value, searchable (server/langgraph/store.ts)",
+  hotTtlSeconds: 3600,
+  maxBytes: { warn: 64 * KiB, fail: 1 * MiB },
+  whenWarmDown: "reject",
+  onExpire: "delete",
+  owner: namespaceOwner("store", "memories:read", "/api/langgraph/store (scopes memories:read, memories:write)"),
+});

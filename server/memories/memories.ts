@@ -186,10 +186,11 @@ export class MemoryService {
       {
         ifVersion: options.ifVersion ?? current.version,
         actor: options.actor,
+        // A change keeps the memory's expiry unless it sets a new one.
         ...(parsed.data.ttlSeconds
           ? { ttlSeconds: parsed.data.ttlSeconds }
           : current.expiresAt
-            ? { expiresAt: current.expiresAt }
+            ? { ttlSeconds: Math.max(1, Math.ceil((current.expiresAt.getTime() - Date.now()) / 1000)) }
             : {}),
       },
     );

@@ -256,6 +256,10 @@ describe("a hostile tenant against every route", () => {
       [/^\/api\/v1\/memories$/, { userId: "h-user", text: "The probe likes tea." }],
       [/^\/api\/v1\/memories\/search$/, { userId: "h-user", query: "what does the probe drink" }],
       [/^\/api\/v1\/memories\/\{id\}$/, { text: "The probe likes coffee." }],
+      [/\/store\/items$/, { namespace: ["probe"], key: "k", value: { text: "probe" } }],
+      [/\/store\/items\/search$/, { namespace_prefix: ["probe"], query: "probe" }],
+      [/\/store\/namespaces$/, { prefix: ["probe"] }],
+      [/^\/api\/mcp$/, { jsonrpc: "2.0", id: 1, method: "tools/list" }],
     ];
     const found = byPath.find(([re]) => re.test(p));
     assert.ok(found, `the hostile suite has no body for ${route.method} ${p}: add one`);
@@ -578,6 +582,13 @@ describe("a hostile tenant against every route", () => {
         path: "/api/v1/memories/search",
         headers: json(),
         body: JSON.stringify({ userId: "h-user", query: text.slice(0, 2000) }),
+      });
+      requests.push({
+        label: `pathological ${name}: store search`,
+        method: "POST",
+        path: "/api/langgraph/store/items/search",
+        headers: json(),
+        body: JSON.stringify({ namespace_prefix: ["h"], query: text.slice(0, 2000) }),
       });
       requests.push({
         label: `pathological ${name}: batch`,
