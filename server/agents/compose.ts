@@ -7,7 +7,8 @@ import { AgentDefinitions, DEFAULT_INSTRUCTIONS, type UpstreamAllowlist } from "
 import { type AgentModel, AgentModels } from "./model";
 import { AgentService } from "./sessions";
 import { createTextAnalyzer } from "./text-pool";
-import { logger } from "../logger";
+import { errorName, logger } from "../logger";
+import { LongTermMemory } from "./long-term";
 import { embedderFor } from "../memories/embedder";
 import { MemoryService } from "../memories/memories";
 import { MemoryRepository } from "../memories/memory-repository";
@@ -86,9 +87,14 @@ export async function composeAgents(p: AgentParts) {
   );
   const embedder = embedderFor(p.config);
   const memories = new MemoryService(p.state, new MemoryRepository(p.sql), embedder, p.warmCall);
+  // A recall or promotion that fails never fails a turn; the log says why.
+  const longTerm = new LongTermMemory(memories, {
+    onFailure: (stage, err) =>
+      logger.warn("long-term memory failed; the turn went on", { stage, error: errorName(err) }),
+  });
   return {
     services: {
-      agents: new AgentService(p.state, definitions, models, instruments, text),
+      agents: new AgentService(p.state, definitions, models, instruments, text, longTerm),
       agentInsights: insights,
       memories,
       langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall),

@@ -39,6 +39,8 @@ export interface AgentContext {
   degraded: boolean;
   /** The earlier message closest to this one (from the session's profile vector in `embeddings`). */
   relatedTopic?: RelatedTopic;
+  /** The user's long-term memories most relevant to the message (agents with `memory.longTerm`). */
+  memories?: readonly string[];
 }
 
 /** The tokens one model call used: the upstream's count when it reports one, estimated otherwise. */
@@ -369,6 +371,8 @@ function messages(c: AgentContext) {
     c.degraded && "Memory is unavailable right now; answer without it and say so if asked to recall.",
     c.relatedTopic &&
       `An earlier message of the user's on a related topic (turn ${c.relatedTopic.turn}): ${c.relatedTopic.text}`,
+    c.memories?.length &&
+      `What you remember about the user from earlier sessions:\n${c.memories.map((m) => `- ${m}`).join("\n")}`,
   ].filter(Boolean);
   return [
     { role: "system" as const, content: [c.instructions ?? DEFAULT_INSTRUCTIONS, ...memory].join("\n") },

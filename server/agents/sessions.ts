@@ -6,6 +6,7 @@ import type { Instruments } from "../telemetry/instruments";
 import { type AgentDefinitions, BUILT_IN_AGENT, type ResolvedAgent } from "./definitions";
 import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel, AgentModels } from "./model";
+import { endUser, type LongTermMemory, NOTHING_RECALLED, type Recalled } from "./long-term";
 import { SessionProfiles } from "./profiles";
 import { classifyBatch, type InvokeRequest, invokeStateless, statelessContext } from "./stateless";
 import { detectIntent, type Entities, type Fact, type Intent, MAX_FACT_CHARS, MAX_FACTS, mergeEntities } from "./nlp";
@@ -51,6 +52,8 @@ export interface SessionState {
   intent: Intent | null;
   /** OpenAI-style metadata of a conversation (at most 16 pairs); `user_id` names the end user. */
   metadata?: Record<string, string>;
+  /** The end user (session create body `userId`); long-term memory is theirs. */
+  userId?: string | null;
 }
 
 export interface TurnResult {
@@ -87,14 +90,20 @@ export class AgentService {
     private readonly instruments?: Pick<Instruments, "agentTurnDuration" | "lifecycleEvents">,
     /** Where entities, intent and embeddings are computed: the worker pool built by the container. */
     private readonly text: TextAnalyzer = new InlineTextAnalyzer(),
+    /** Users' memories beyond a session, for agents whose memory policy has `longTerm`. */
+    private readonly longTerm?: LongTermMemory,
   ) {
     this.profiles = new SessionProfiles(state);
   }
 
-  async createSession(tenant: string, agent: string): Promise<{ sessionId: string; version: number; createdAt: Date }> {
+  async createSession(
+    tenant: string,
+    agent: string,
+    options: { userId?: string } = {},
+  ): Promise<{ sessionId: string; version: number; createdAt: Date }> {
     const definition = await this.definitions.resolve(tenant, agent);
     const sessionId = randomUUID();
-    const initial = emptyMemory(definition);
+    const initial: SessionState = { ...emptyMemory(definition), ...(options.userId ? { userId: options.userId } : {}) };
     const { record } = await this.state.put(this.ref(tenant, sessionId), initial, {
       createOnly: true,
       actor: agent,
@@ -189,13 +198,16 @@ export class AgentService {
     } catch (err) {
       if (!isUnavailable(err)) throw err;
     }
+    // The user's memories are searched while the message is analyzed.
+    const userId = endUser(session?.userId, session?.metadata?.user_id);
+    const recalling = this.recall(tenant, definition, userId, message);
     const analysis = await analyzed;
     const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
     // An agent whose memory keeps no entities neither stores nor uses them.
     const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
     const vector = analysis.ok ? analysis.value.vector : undefined;
     const entities = mergeEntities(session?.entities ?? {}, found);
-    const context = contextOf(definition, session, {
+    const context = contextOf(definition, session, await recalling, {
       message,
       intent,
       entities,
@@ -244,6 +256,8 @@ export class AgentService {
           agent,
         );
         const result = await this.appendTurn(ref, definition, message, reply, intent, found);
+        if (result.turn !== null && userId && definition.memory.longTerm)
+          this.longTerm?.promote(tenant, definition, { userId, sessionId, turn: result.turn, message, found, intent });
         // Without a vector (analysis over budget) the profile skips this message; it is derived data.
         if (result.turn !== null && vector)
           await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
@@ -302,6 +316,8 @@ export class AgentService {
     memory: SessionState | undefined,
     message: string,
     instructions?: string,
+    /** The end user (the response's metadata.user_id) and the response's id, for long-term memory. */
+    source?: { userId?: string; responseId: string },
   ) {
     const definition = await this.definitions.resolve(tenant, agent);
     const model = this.models.for(definition, tenant);
@@ -314,14 +330,26 @@ export class AgentService {
       agentVersion: definition.version,
       window: windowOf(definition),
     };
-    const context = contextOf(definition, base, {
+    const userId = endUser(source?.userId, base.userId, base.metadata?.user_id);
+    const context = contextOf(definition, base, await this.recall(tenant, definition, userId, message), {
       message,
       intent,
       entities: mergeEntities(base.entities, found),
       instructions,
     });
-    const next = (reply: string): SessionState =>
-      withTurn(base, { turn: base.turnCount + 1, user: message, reply, intent, at: new Date().toISOString() }, found);
+    const next = (reply: string): SessionState => {
+      const turn = base.turnCount + 1;
+      if (userId && source && definition.memory.longTerm)
+        this.longTerm?.promote(tenant, definition, {
+          userId,
+          sessionId: source.responseId,
+          turn,
+          message,
+          found,
+          intent,
+        });
+      return withTurn(base, { turn, user: message, reply, intent, at: new Date().toISOString() }, found);
+    };
     return { context, model, definition, next };
   }
 
@@ -386,6 +414,12 @@ export class AgentService {
     }
   }
 
+  /** The user's memories most relevant to the message, when the agent keeps long-term memory. */
+  private async recall(tenant: string, agent: ResolvedAgent, userId: string | null | undefined, message: string) {
+    if (!agent.memory.longTerm || !userId || !this.longTerm) return NOTHING_RECALLED;
+    return this.longTerm.recall(tenant, agent, userId, message);
+  }
+
   private ref(tenant: string, sessionId: string): StateRef {
     return { tenant, namespace: NAMESPACE, key: sessionId };
   }
@@ -398,13 +432,17 @@ export class AgentService {
 function contextOf(
   agent: ResolvedAgent,
   memory: SessionState | undefined,
+  recalled: Recalled,
   turn: Pick<AgentContext, "message" | "intent" | "entities" | "instructions" | "relatedTopic">,
 ): AgentContext {
   return {
     ...turn,
+    // What this session knows wins over what long-term memory recalls.
+    entities: mergeEntities(recalled.entities, turn.entities),
+    memories: recalled.texts,
     instructions: [agent.instructions, turn.instructions].filter(Boolean).join("\n"),
     summary: memory?.summary ?? "",
-    facts: memory?.facts ?? [],
+    facts: [...recalled.facts, ...(memory?.facts ?? [])],
     recentTurns: (memory?.turns ?? []).map((t) => ({ user: t.user, reply: t.reply })),
     degraded: memory === undefined,
   };

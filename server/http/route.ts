@@ -41,6 +41,8 @@ export interface RouteSpec<
     description?: string;
     /** How a body that is JSON but does not fit the schema is refused: 400 `malformed` unless `invalid` (422). */
     mismatch?: "malformed" | "invalid";
+    /** A request without a body (no Content-Type, nothing sent) is accepted; the handler sees `undefined`. */
+    optional?: boolean;
   };
   /** Request headers worth documenting (If-Match, Idempotency-Key, ...). */
   headers?: AnyObject;
@@ -181,7 +183,12 @@ async function handle<
   let body: unknown;
   let rawBody = "";
   let contentType: string | undefined;
-  if (spec.body) {
+  const bodyless =
+    spec.body?.optional &&
+    c.req.header("content-type") === undefined &&
+    (c.req.header("content-length") ?? "0") === "0" &&
+    c.req.header("transfer-encoding") === undefined;
+  if (spec.body && !bodyless) {
     contentType = (c.req.header("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
     if (!spec.body.contentTypes.includes(contentType)) {
       throw new HttpError("unsupported_media_type", `send the body as ${spec.body.contentTypes.join(" or ")}`, {

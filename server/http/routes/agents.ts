@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { streamSSE } from "hono/streaming";
 import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless";
+import { USER_ID } from "../../memories/memories";
 import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
 import { json, problems, type RouteKit, reply, pathParam } from "./kit";
 
@@ -59,6 +60,7 @@ const SessionState = z
       .object({ maxItems: z.number().int(), maxBytes: z.number().int(), summarize: z.boolean() })
       .openapi({ description: "The rolling window the session keeps, from its agent's memory policy" }),
     startedAt: z.string(),
+    userId: z.string().nullable().optional().openapi({ description: "The end user, when the session names one" }),
     turns: z
       .array(
         z.object({
@@ -99,6 +101,18 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       scope: "agents:invoke",
       params: AgentParams,
       idempotent: true,
+      body: {
+        schema: z
+          .strictObject({
+            userId: z.string().regex(USER_ID).optional().openapi({
+              description: "The end user: agents with memory.longTerm recall and keep their memories",
+            }),
+          })
+          .openapi("NewSession"),
+        contentTypes: ["application/json"],
+        mismatch: "invalid",
+        optional: true,
+      },
       responses: {
         201: {
           description: "Created",
@@ -110,11 +124,11 @@ export function registerAgentRoutes({ define }: RouteKit): void {
             },
           },
         },
-        ...problems(401, 403, 404, 429, 503),
+        ...problems(401, 403, 404, 415, 422, 429, 503),
       },
     },
-    async ({ c, services, principal, params }) => {
-      const s = await services.agents.createSession(principal.tenant, params.agent);
+    async ({ c, services, principal, params, body }) => {
+      const s = await services.agents.createSession(principal.tenant, params.agent, { userId: body?.userId });
       c.header("location", `/api/v1/agents/${params.agent}/sessions/${s.sessionId}`);
       c.header("etag", `"${s.version}"`);
       return c.json(

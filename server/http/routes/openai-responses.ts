@@ -442,7 +442,10 @@ async function createResponse(
       memory = kept;
     }
     if (prior.length) memory = withMessages(memory ?? emptyMemory(agent), prior);
-    const turn = await services.agents.prepareDetached(tenant, agent.name, memory, last.text, instructions);
+    const turn = await services.agents.prepareDetached(tenant, agent.name, memory, last.text, instructions, {
+      userId: body.metadata?.user_id,
+      responseId: id,
+    });
     run = { context: turn.context, model: turn.model, finish: async (reply) => turn.next(reply) };
   }
 

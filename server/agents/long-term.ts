@@ -1,0 +1,91 @@
+// Long-term memory in an agent's turns, for agents whose memory policy has `longTerm: true` and sessions
+// that name their user: before the model answers, the user's most relevant memories join the context;
+// after the turn is saved, what it taught is promoted to memories, off the request path. Neither can
+// fail or hold up a turn: a recall that fails leaves the context without memories, a promotion that
+// fails is logged and counted.
+import { type MemoryService, USER_ID } from "../memories/memories";
+import { memoriesFrom } from "../memories/extraction";
+import type { ResolvedAgent } from "./definitions";
+import { type Entities, type Fact, type Intent, mergeEntities, patternEntities } from "./nlp";
+
+/** How many of the user's memories a turn's context gets. */
+export const RECALLED_MEMORIES = 5;
+
+export interface Recalled {
+  /** The memories' texts, most relevant first (what an upstream model is told). */
+  texts: string[];
+  /** Entities the memories name (the session's own win over them). */
+  entities: Entities;
+  /** The memories as statements the offline model can answer from. */
+  facts: Fact[];
+}
+
+/** The end user a session or response names, when it is a valid user id (else long-term memory stays out). */
+export function endUser(...candidates: (string | null | undefined)[]): string | undefined {
+  const id = candidates.find((c) => c !== undefined && c !== null);
+  return id && USER_ID.test(id) ? id : undefined;
+}
+
+export const NOTHING_RECALLED: Recalled = { texts: [], entities: {}, facts: [] };
+
+export interface LongTermEvents {
+  /** A recall or a promotion that failed (its error's name), for the logs and metrics. */
+  onFailure?(stage: "recall" | "promote", err: unknown): void;
+  /** How long extraction and promotion of one turn took, and how many memories it wrote. */
+  onPromoted?(seconds: number, written: number): void;
+}
+
+export class LongTermMemory {
+  constructor(
+    private readonly memories: MemoryService,
+    private readonly events: LongTermEvents = {},
+  ) {}
+
+  async recall(tenant: string, agent: ResolvedAgent, userId: string, message: string): Promise<Recalled> {
+    try {
+      const hits = await this.memories.search(tenant, {
+        userId,
+        query: message,
+        limit: RECALLED_MEMORIES,
+        agent: agent.name,
+      });
+      let entities: Entities = {};
+      const facts: Fact[] = [];
+      // Oldest-relevance first, so the most relevant memory's entities win the merge.
+      for (const { memory } of [...hits].reverse()) {
+        const named = patternEntities(memory.text);
+        entities = mergeEntities(entities, named);
+        facts.push({ turn: 0, text: memory.text, entities: named });
+      }
+      return { texts: hits.map((h) => h.memory.text), entities, facts };
+    } catch (err) {
+      this.events.onFailure?.("recall", err);
+      return NOTHING_RECALLED;
+    }
+  }
+
+  /** Starts promoting what a saved turn taught; returns at once. */
+  promote(
+    tenant: string,
+    agent: ResolvedAgent,
+    turn: { userId: string; sessionId: string; turn: number; message: string; found: Entities; intent: Intent },
+  ): void {
+    const extracted = memoriesFrom(turn.message, turn.found, turn.intent);
+    if (extracted.length === 0) return;
+    const started = performance.now();
+    void (async () => {
+      let written = 0;
+      // One after another: each is consolidated with what the ones before it wrote.
+      for (const m of extracted) {
+        await this.memories.add(
+          tenant,
+          { userId: turn.userId, ...m },
+          { type: "session", agent: agent.name, sessionId: turn.sessionId, turn: turn.turn },
+          agent.name,
+        );
+        written++;
+      }
+      this.events.onPromoted?.((performance.now() - started) / 1000, written);
+    })().catch((err) => this.events.onFailure?.("promote", err));
+  }
+}
