@@ -257,6 +257,54 @@ const overviewWorkflows: PanelSpec[] = [
   },
 ];
 
+// Long-term memory: growth (the per-namespace gauges), search and extraction; `or vector(0)` until the first.
+const MEMORIES = `${JOB}, namespace="memories", tier="warm"`;
+const overviewMemory: PanelSpec[] = [
+  {
+    title: "Long-term memory growth",
+    description:
+      "Live memories of tenants' users and LangGraph store items (warm tier), and new memories per hour; the alert StatehouseMemoryGrowthRunaway watches the growth",
+    unit: "short",
+    targets: [
+      { expr: `max(statehouse_state_keys{${MEMORIES}}) or vector(0)`, legend: "memories" },
+      {
+        expr: `max(statehouse_state_keys{${JOB}, namespace="store", tier="warm"}) or vector(0)`,
+        legend: "store items",
+      },
+      {
+        expr: `max(delta(statehouse_state_keys{${MEMORIES}}[1h])) or vector(0)`,
+        legend: "new memories in the last hour",
+      },
+    ],
+  },
+  {
+    title: "Memory search and extraction p95",
+    description: "Hybrid searches (memories, store items) and promoting what an agent turn taught, p95",
+    unit: "s",
+    targets: [
+      {
+        expr: `histogram_quantile(0.95, sum by (le, target) (rate(statehouse_memory_search_duration_bucket{${JOB}}[${RATE}]))) or vector(0)`,
+        legend: "search {{target}}",
+      },
+      {
+        expr: `histogram_quantile(0.95, sum by (le) (rate(statehouse_memory_extraction_duration_bucket{${JOB}}[${RATE}]))) or vector(0)`,
+        legend: "extraction per turn",
+      },
+    ],
+  },
+  {
+    title: "Recalled memories used",
+    description: "Share of long-term-memory agents' turns whose context got memories of their user",
+    unit: "percentunit",
+    targets: [
+      {
+        expr: `(sum(rate(statehouse_memory_recalls_total{${JOB}, result="used"}[${RATE}])) / sum(rate(statehouse_memory_recalls_total{${JOB}}[${RATE}]))) or vector(0)`,
+        legend: "used",
+      },
+    ],
+  },
+];
+
 const NS = 'namespace="$namespace"';
 const namespacePanels: PanelSpec[] = [
   {
@@ -400,6 +448,7 @@ export const DASHBOARDS = {
   "grafana/dashboards/statehouse-overview.json": dashboard("statehouse-overview", "Statehouse — overview", [
     ...overview,
     ...overviewWorkflows,
+    ...overviewMemory,
   ]),
   "grafana/dashboards/statehouse-namespace.json": dashboard(
     "statehouse-namespace",

@@ -41,7 +41,13 @@ export interface AgentParts {
   telemetry: {
     instruments: Pick<
       Instruments,
-      "agentTurnDuration" | "lifecycleEvents" | "genAiOperationDuration" | "genAiTokenUsage"
+      | "agentTurnDuration"
+      | "lifecycleEvents"
+      | "genAiOperationDuration"
+      | "genAiTokenUsage"
+      | "memorySearchDuration"
+      | "memoryExtractionDuration"
+      | "memoryRecalls"
     >;
   };
   /** Per-agent counts go to Redis when there is one (shared by every instance), to this process otherwise. */
@@ -86,18 +92,22 @@ export async function composeAgents(p: AgentParts) {
     p.model.name,
   );
   const embedder = embedderFor(p.config);
-  const memories = new MemoryService(p.state, new MemoryRepository(p.sql), embedder, p.warmCall);
+  const searched = (target: "memories" | "store") => (seconds: number) =>
+    instruments.memorySearchDuration.record(seconds, { target });
+  const memories = new MemoryService(p.state, new MemoryRepository(p.sql), embedder, p.warmCall, searched("memories"));
   // A recall or promotion that fails never fails a turn; the log says why.
   const longTerm = new LongTermMemory(memories, {
     onFailure: (stage, err) =>
       logger.warn("long-term memory failed; the turn went on", { stage, error: errorName(err) }),
+    onPromoted: (seconds) => instruments.memoryExtractionDuration.record(seconds),
+    onRecall: (result) => instruments.memoryRecalls.add(1, { result }),
   });
   return {
     services: {
       agents: new AgentService(p.state, definitions, models, instruments, text, longTerm),
       agentInsights: insights,
       memories,
-      langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall),
+      langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall, searched("store")),
     },
     close: () => text.close(),
   };

@@ -33,6 +33,8 @@ export interface LongTermEvents {
   onFailure?(stage: "recall" | "promote", err: unknown): void;
   /** How long extraction and promotion of one turn took, and how many memories it wrote. */
   onPromoted?(seconds: number, written: number): void;
+  /** Each recall: whether memories joined the context (used), none were found (empty), or it failed. */
+  onRecall?(result: "used" | "empty" | "failed"): void;
 }
 
 export class LongTermMemory {
@@ -57,8 +59,10 @@ export class LongTermMemory {
         entities = mergeEntities(entities, named);
         facts.push({ turn: 0, text: memory.text, entities: named });
       }
+      this.events.onRecall?.(hits.length ? "used" : "empty");
       return { texts: hits.map((h) => h.memory.text), entities, facts };
     } catch (err) {
+      this.events.onRecall?.("failed");
       this.events.onFailure?.("recall", err);
       return NOTHING_RECALLED;
     }

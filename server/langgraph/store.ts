@@ -104,6 +104,8 @@ export class StoreService {
     private readonly repository: StoreRepository,
     private readonly embedder: Embedder,
     private readonly warm: <T>(fn: () => Promise<T>) => Promise<T>,
+    /** Each search with a query: its duration (statehouse.memory.search.duration). */
+    private readonly onSearch: (seconds: number) => void = () => {},
   ) {}
 
   /** Creates or replaces an item; `ttlMinutes` is a sliding expiry (each read through the store refreshes it). */
@@ -166,6 +168,7 @@ export class StoreService {
       );
       return records.map((r) => itemOf(r));
     }
+    const started = performance.now();
     const [queryVector] = await this.embedder.embed([request.query]);
     const [matches, vectors] = await this.warm(() =>
       Promise.all([
@@ -191,6 +194,7 @@ export class StoreService {
         )
       ).map((r) => [r.key, r]),
     );
+    this.onSearch((performance.now() - started) / 1000);
     return ranked.flatMap((r) => {
       const record = records.get(r.key);
       return record ? [itemOf(record, r.score)] : [];

@@ -60,7 +60,7 @@ export function memoriesFrom(message: string, found: Entities, intent: Intent): 
   for (const sentence of sentences(message)) {
     const text = sentence.slice(0, MAX_STATEMENT_CHARS);
     const my = MY_X_IS.exec(sentence);
-    const subject = my?.[1]!.toLowerCase().trim().replace(/\s+/g, "-");
+    const subject = my?.[1]?.toLowerCase().trim().replace(/\s+/g, "-");
     // The single-valued entities have their memories above; the sentence may still tell more.
     if (subject && !["email", "name", "phone", "phone-number", "email-address"].includes(subject)) {
       out.push({ text, kind: "fact", subject });

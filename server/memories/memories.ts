@@ -115,6 +115,8 @@ export class MemoryService {
     private readonly embedder: Embedder,
     /** Direct warm queries with the warm tier's timeout and breaker. */
     private readonly warm: <T>(fn: () => Promise<T>) => Promise<T>,
+    /** Each search's duration (statehouse.memory.search.duration). */
+    private readonly onSearch: (seconds: number) => void = () => {},
   ) {}
 
   /**
@@ -238,6 +240,7 @@ export class MemoryService {
     request: { userId: string; query: string; limit?: number } & MemoryFilter,
   ): Promise<SearchHit[]> {
     if (!USER_ID.test(request.userId)) throw new InvalidError("not a user id", { field: "userId" });
+    const started = performance.now();
     const limit = Math.min(request.limit ?? 10, MAX_SEARCH_RESULTS);
     const filter = { kinds: request.kinds, agent: request.agent };
     const [queryVector] = await this.embedder.embed([request.query]);
@@ -264,6 +267,7 @@ export class MemoryService {
           : undefined;
       }),
     );
+    this.onSearch((performance.now() - started) / 1000);
     return hits.filter((h): h is SearchHit => h !== undefined);
   }
 

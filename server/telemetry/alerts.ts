@@ -149,6 +149,22 @@ export function evaluateAlerts(input: AlertInputs): AlertStatus[] {
     1,
   );
 
+  // New long-term memories in the last hour, when that is more than half again as many as an hour ago.
+  const memories = series
+    .query("statehouse.state.keys", now - 120 * MIN, (a) => a.tier === "warm" && a.namespace === "memories")
+    .flatMap((s) => s.points.filter((p) => p.kind === "gauge") as { t: number; value: number }[])
+    .sort((a, b) => a.t - b.t);
+  const latest = memories.at(-1);
+  const hourAgo = memories.filter((p) => p.t <= now - 60 * MIN).at(-1);
+  const added = latest && hourAgo ? latest.value - hourAgo.value : null;
+  push(
+    "StatehouseMemoryGrowthRunaway",
+    "warning",
+    "Long-term memories grew by half in an hour",
+    added === null || !latest || !hourAgo ? null : latest.value > 1.5 * hourAgo.value ? added : 0,
+    1000,
+  );
+
   push(
     "StatehouseCircuitOpen",
     "critical",

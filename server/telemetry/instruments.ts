@@ -27,6 +27,9 @@ export interface Instruments {
   httpServerDuration: HistogramRecorder;
   genAiOperationDuration: HistogramRecorder;
   genAiTokenUsage: HistogramRecorder;
+  memorySearchDuration: HistogramRecorder;
+  memoryExtractionDuration: HistogramRecorder;
+  memoryRecalls: CounterRecorder;
 }
 
 type Spec = { name: string; description: string } & ({ unit: string; buckets: number[] } | { unit?: undefined });
@@ -78,6 +81,23 @@ const SPECS: Record<keyof Instruments, Spec> = {
     buckets: GEN_AI_TOKEN_BUCKETS,
     description:
       "Tokens used per model call, by gen_ai.token.type (input, output); estimated at four characters a token",
+  },
+  memorySearchDuration: {
+    name: "statehouse.memory.search.duration",
+    unit: "s",
+    buckets: DURATION_BUCKETS,
+    description: "Hybrid searches of long-term memories and LangGraph store items, by target (memories, store)",
+  },
+  memoryExtractionDuration: {
+    name: "statehouse.memory.extraction.duration",
+    unit: "s",
+    buckets: DURATION_BUCKETS,
+    description:
+      "Promoting what one agent turn taught to long-term memories (extraction and writes), off the request path",
+  },
+  memoryRecalls: {
+    name: "statehouse.memory.recalls",
+    description: "Turns of agents with long-term memory, by result: used (memories joined the context), empty, failed",
   },
 };
 

@@ -21,7 +21,7 @@ describe("grafana/ files", () => {
       cwd: ROOT,
       encoding: "utf8",
     });
-    assert.match(check, /SUCCESS: 15 rules found/);
+    assert.match(check, /SUCCESS: 16 rules found/);
     const out = execFileSync("promtool", ["test", "rules", "grafana/prometheus/statehouse-rules.test.yml"], {
       cwd: ROOT,
       encoding: "utf8",
@@ -169,7 +169,22 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
     ).json()) as {
       sessionId: string;
     };
+    // Long-term memory: an agent that keeps it, its user's session, memories added and searched.
+    const memoryKey = (
+      await suite.api.clientFor("acme", ["memories:read", "memories:write", "agents:manage", "agents:invoke"])
+    ).key;
+    await suite.api.send("PUT", "/api/v1/agents/concierge", { memory: { longTerm: true } }, { key: memoryKey });
+    const remembering = (await (
+      await suite.api.send("POST", "/api/v1/agents/concierge/sessions", { userId: "ada" }, { key: memoryKey })
+    ).json()) as { sessionId: string };
+    const memoryCall = (p: string, body: unknown) =>
+      suite.api.send("POST", p, body, { key: memoryKey }).then((r) => r.body?.cancel());
     for (let round = 0; round < 8; round++) {
+      await memoryCall("/api/v1/memories", { userId: "ada", text: `Ada's fact number ${round} is about tea` });
+      await memoryCall("/api/v1/memories/search", { userId: "ada", query: "what about tea" });
+      await memoryCall(`/api/v1/agents/concierge/sessions/${remembering.sessionId}/messages`, {
+        content: `My favourite colour is shade ${round} and I like tea.`,
+      });
       for (let i = 0; i < 10; i++) {
         await call(`/api/v1/state/kv/k${i}`, json("PUT", { value: { round, i, pad: "x".repeat(200 * i) } }));
         await call(`/api/v1/state/kv/k${i}`);
@@ -209,6 +224,16 @@ describe("every dashboard query against a real Prometheus scraping Statehouse", 
       const res = await query(q.expr);
       if (res.status === "success" && res.data!.result.length === 0)
         failures.push(`${q.source}: no data for ${q.expr}`);
+    }
+    // The memory panels fall back to 0 on a quiet deployment: here, their series must be there for real.
+    for (const series of [
+      'statehouse_state_keys{namespace="memories",tier="warm"}',
+      'statehouse_memory_search_duration_count{target="memories"}',
+      "statehouse_memory_extraction_duration_count",
+      'statehouse_memory_recalls_total{result="used"}',
+    ]) {
+      const res = await query(series);
+      if (res.status !== "success" || res.data!.result.length === 0) failures.push(`no series ${series}`);
     }
     assert.deepEqual(failures, []);
     assert.ok(panels.length >= 25, `${panels.length} panel queries`);
