@@ -4,6 +4,7 @@ import { checkpointer } from "./checkpointer";
 import { contention } from "./contention";
 import { durableWrite } from "./durable-write";
 import { hotRead } from "./hot-read";
+import { memorySearch } from "./memory-search";
 import { http } from "./http";
 import { noisyNeighbour } from "./noisy-neighbour";
 import { warmRead } from "./warm-read";
@@ -21,4 +22,5 @@ export const scenarios: Scenario[] = [
   http,
   agentContext,
   noisyNeighbour,
+  memorySearch,
 ];

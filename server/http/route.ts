@@ -112,7 +112,7 @@ export function defineRoute<
       ...(spec.body
         ? {
             body: {
-              required: true,
+              required: !spec.body.optional,
               description: spec.body.description,
               content: Object.fromEntries(
                 spec.body.contentTypes.map((ct) => [ct, { schema: spec.body!.schema as z.ZodType }]),
