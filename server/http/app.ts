@@ -19,7 +19,7 @@ import { registerAdminRoutes, registerAdminStateRoutes } from "./routes/admin";
 import { registerAgentRoutes, registerStatelessAgentRoutes } from "./routes/agents";
 import { registerAgentDefinitionRoutes } from "./routes/agent-definitions";
 import { registerAdminAgentRoutes } from "./routes/admin-agents";
-import { registerMemoryRoutes } from "./routes/memories";
+import { registerAdminMemoryRoutes, registerMemoryRoutes } from "./routes/memories";
 import { registerMcpRoutes } from "./routes/mcp";
 import { registerLangGraphStoreRoutes } from "./routes/langgraph-store";
 import { OPENAI_BASE, registerOpenAIRoutes } from "./routes/openai";
@@ -198,6 +198,7 @@ export function createApi(services: Services): Api {
   registerOpenAIRoutes(kit);
   registerOpenAIStateRoutes(kit);
   registerMemoryRoutes(kit);
+  registerAdminMemoryRoutes(kit);
   registerMcpRoutes(kit);
   registerLangGraphStoreRoutes(kit);
   registerAdminWorkflowRoutes(kit);

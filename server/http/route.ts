@@ -197,7 +197,9 @@ async function handle<
     }
     rawBody = await c.req.text();
     // Nesting is checked on the raw text, before anything (zod, patches, serialization) recurses into it.
-    body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body", spec.body.mismatch);
+    // An optional body may also be empty under its content type (clients send the header regardless).
+    if (!(spec.body.optional && rawBody.trim() === ""))
+      body = parse(spec.body.schema as z.ZodType, parseJsonBody(rawBody), "body", spec.body.mismatch);
   }
   // Before the quota counts the call or anything runs: namespaces a domain owns are not the state API's to write.
   if (spec.stateAccess)

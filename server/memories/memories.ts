@@ -218,6 +218,11 @@ export class MemoryService {
     };
   }
 
+  /** The tenant's users with memories, most first (at most 200). */
+  async users(tenant: string) {
+    return this.warm(() => this.repository.users(tenant, 200));
+  }
+
   /** Every memory of the user (at most MAX_MEMORIES_PER_USER), for export. */
   async export(tenant: string, userId: string): Promise<Memory[]> {
     const all: Memory[] = [];

@@ -31,6 +31,29 @@ function filtered(filter: MemoryFilter, first: number): { sql: string; params: u
 export class MemoryRepository {
   constructor(private readonly sql: Sql) {}
 
+  /** The tenant's users with memories, most memories first (at most `limit`): the dashboard's user list. */
+  async users(
+    tenant: string,
+    limit: number,
+  ): Promise<{ userId: string; memories: number; bytes: number; lastUpdatedAt: Date }[]> {
+    const rows = await this.sql.$queryRawUnsafe<
+      { user_id: string; memories: number; bytes: number; last_updated_at: Date }[]
+    >(
+      `SELECT value->>'userId' AS user_id, count(*)::int AS memories, sum(size_bytes)::bigint AS bytes,
+              max(updated_at) AS last_updated_at
+       FROM state_records WHERE tenant = $1 AND ${NS} AND ${live("now()")}
+       GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $2`,
+      tenant,
+      limit,
+    );
+    return rows.map((r) => ({
+      userId: r.user_id,
+      memories: Number(r.memories),
+      bytes: Number(r.bytes),
+      lastUpdatedAt: new Date(r.last_updated_at),
+    }));
+  }
+
   async count(tenant: string, userId: string): Promise<number> {
     const [row] = await this.sql.$queryRawUnsafe<{ n: number }[]>(
       `SELECT count(*)::int AS n FROM state_records WHERE ${OF_USER}`,

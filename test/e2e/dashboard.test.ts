@@ -187,7 +187,7 @@ describe("admin dashboard in Chromium", () => {
 
   it("lists the alert rules with their state", async () => {
     await e2e.open("/admin/alerts", "alerts");
-    assert.equal(await e2e.page.locator('[data-testid="alerts"] tbody tr').count(), 11);
+    assert.equal(await e2e.page.locator('[data-testid="alerts"] tbody tr').count(), 12);
     assert.match((await e2e.page.getByRole("row", { name: /StatehouseCircuitOpen/ }).textContent()) ?? "", /inactive/);
     await e2e.audit("alerts");
   });

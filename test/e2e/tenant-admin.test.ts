@@ -58,7 +58,17 @@ describe("a tenant admin's dashboard (Chromium)", () => {
     await e2e.page.getByTestId("stores").waitFor();
     assert.equal(await e2e.page.getByTestId("chart-latency").count(), 0, "no deployment-wide charts");
     const links = await e2e.page.getByRole("navigation", { name: "Admin" }).getByRole("link").allTextContents();
-    assert.deepEqual(links, ["Overview", "Namespaces", "State", "Outbox", "Agents", "Workflows", "API keys", "Quotas"]);
+    assert.deepEqual(links, [
+      "Overview",
+      "Namespaces",
+      "State",
+      "Outbox",
+      "Agents",
+      "Memories",
+      "Workflows",
+      "API keys",
+      "Quotas",
+    ]);
     await e2e.audit("overview");
   });
 

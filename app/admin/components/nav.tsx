@@ -11,6 +11,7 @@ const LINKS = [
   ["/admin/alerts", "Alerts", true],
   ["/admin/outbox", "Outbox", false],
   ["/admin/agents", "Agents", false],
+  ["/admin/memories", "Memories", false],
   ["/admin/workflows", "Workflows", false],
   ["/admin/keys", "API keys", false],
   ["/admin/quotas", "Quotas", false],

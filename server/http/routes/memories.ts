@@ -3,6 +3,7 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_SEARCH_RESULTS, MEMORY_KINDS, MemoryInput, USER_ID } from "../../memories/memories";
 import { MEMORIES_NAMESPACE } from "../../memories/namespaces";
+import { visibleTenant } from "../access";
 import { resolvePrecondition, WriteHeaders } from "../preconditions";
 import { json, pathParam, problems, type RouteKit, reply } from "./kit";
 
@@ -235,3 +236,88 @@ export function registerMemoryRoutes({ define }: RouteKit): void {
 }
 
 const ref = (tenant: string, id: string) => ({ tenant, namespace: MEMORIES_NAMESPACE, key: id });
+
+const TenantParam = z.object({ tenant: pathParam("tenant", { max: 64 }) });
+const MemoryUsers = z
+  .object({
+    tenant: z.string(),
+    users: z.array(
+      z.object({
+        userId: z.string(),
+        memories: z.number().int(),
+        bytes: z.number().int(),
+        lastUpdatedAt: z.string(),
+      }),
+    ),
+  })
+  .openapi("AdminMemoryUsers");
+
+/**
+ * The dashboard's Memories page: a tenant's users with memories, a user's memories and a search of them.
+ * A tenant admin sees its own tenant (404 for another); a platform admin any. Versions: the admin state
+ * routes (`/api/v1/admin/state/{tenant}/memories/{id}/history`).
+ */
+export function registerAdminMemoryRoutes({ define }: RouteKit): void {
+  // GET /api/v1/admin/memories/{tenant} – users with memories, most first
+  define(
+    {
+      method: "get",
+      path: "/api/v1/admin/memories/{tenant}",
+      summary: "A tenant's users with memories",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantParam,
+      responses: {
+        200: json("At most 200 users, most memories first", MemoryUsers),
+        ...problems(401, 403, 404, 429, 503),
+      },
+    },
+    async ({ c, services, principal, params }) => {
+      const tenant = visibleTenant(principal, params.tenant);
+      const users = await services.memories.users(tenant);
+      return reply(c, MemoryUsers, {
+        tenant,
+        users: users.map((u) => ({ ...u, lastUpdatedAt: u.lastUpdatedAt.toISOString() })),
+      });
+    },
+  );
+
+  // GET /api/v1/admin/memories/{tenant}/list?userId= – a user's memories
+  define(
+    {
+      method: "get",
+      path: "/api/v1/admin/memories/{tenant}/list",
+      summary: "A user's memories (any tenant: platform admins)",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantParam,
+      query: UserQuery.extend({
+        limit: z.coerce.number().int().min(1).max(200).optional(),
+        cursor: z.string().max(512).optional(),
+      }),
+      responses: { 200: json("A page of memories", MemoryPage), ...problems(400, 401, 403, 404, 422, 429, 503) },
+    },
+    async ({ c, services, principal, params, query }) =>
+      reply(c, MemoryPage, await services.memories.list(visibleTenant(principal, params.tenant), query.userId, query)),
+  );
+
+  // POST /api/v1/admin/memories/{tenant}/search – search a user's memories
+  define(
+    {
+      method: "post",
+      path: "/api/v1/admin/memories/{tenant}/search",
+      summary: "Search a user's memories (any tenant: platform admins)",
+      tags: ["admin"],
+      scope: "admin",
+      params: TenantParam,
+      body: { schema: SearchRequest, contentTypes: ["application/json"], mismatch: "invalid" },
+      responses: { 200: json("Best first", SearchResult), ...problems(400, 401, 403, 404, 415, 422, 429, 503) },
+    },
+    async ({ c, services, principal, params, body }) => {
+      const hits = await services.memories.search(visibleTenant(principal, params.tenant), body);
+      return reply(c, SearchResult, {
+        results: hits.map((h) => ({ ...h.memory, score: h.score, matched: h.matched, similarity: h.similarity })),
+      });
+    },
+  );
+}

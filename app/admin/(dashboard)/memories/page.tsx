@@ -1,0 +1,5 @@
+import { MemoriesPage } from "../../components/memories";
+
+export default function Page() {
+  return <MemoriesPage />;
+}
