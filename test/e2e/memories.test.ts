@@ -13,7 +13,11 @@ describe("memories page in Chromium", () => {
     const { key } = await e2e.api.clientFor("acme", ["memories:read", "memories:write"]);
     const add = async (body: object) =>
       assert.equal((await e2e.api.send("POST", "/api/v1/memories", body, { key })).status < 300, true);
-    await add({ userId: "ada", text: "Ada is vegetarian and likes vegetarian food such as lentil curry.", kind: "preference" });
+    await add({
+      userId: "ada",
+      text: "Ada is vegetarian and likes vegetarian food such as lentil curry.",
+      kind: "preference",
+    });
     await add({ userId: "ada", text: "Ada plays the cello on Saturdays." });
     await add({ userId: "ada", text: "Ada's email is ada@old.example", subject: "email" });
     await add({ userId: "ada", text: "Ada's email is ada@new.example", subject: "email" });

@@ -34,7 +34,7 @@ describe("OpenAPI document", () => {
     ).routes;
     const served = new Set(
       routes
-        .filter((r) => /^\/api\/(v1|openai\/v1)\//.test(r.path) && r.path !== "/api/v1/openapi.json")
+        .filter((r) => /^\/api\/(v1\/|openai\/v1\/|mcp$|langgraph\/)/.test(r.path) && r.path !== "/api/v1/openapi.json")
         .map((r) => `${r.method} ${r.path}`),
     );
     const documented = new Set(
