@@ -26,6 +26,15 @@ export function endUser(...candidates: (string | null | undefined)[]): string | 
   return id && USER_ID.test(id) ? id : undefined;
 }
 
+/**
+ * What the calling key may do with its users' memories in a turn: recall them (memories:read) and keep
+ * what the turn taught (memories:write). A key with agents:invoke alone names no memories' reader.
+ */
+export interface MemoryAccess {
+  recall: boolean;
+  promote: boolean;
+}
+
 export const NOTHING_RECALLED: Recalled = { texts: [], entities: {}, facts: [] };
 
 export interface LongTermEvents {

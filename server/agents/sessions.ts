@@ -6,7 +6,7 @@ import type { Instruments } from "../telemetry/instruments";
 import { type AgentDefinitions, BUILT_IN_AGENT, type ResolvedAgent } from "./definitions";
 import { relatedTopic, type RelatedTopic } from "./embedding";
 import type { AgentContext, AgentModel, AgentModels } from "./model";
-import { endUser, type LongTermMemory, NOTHING_RECALLED, type Recalled } from "./long-term";
+import { endUser, type LongTermMemory, type MemoryAccess, NOTHING_RECALLED, type Recalled } from "./long-term";
 import { SessionProfiles } from "./profiles";
 import { classifyBatch, type InvokeRequest, invokeStateless, statelessContext } from "./stateless";
 import { detectIntent, type Entities, type Fact, type Intent, MAX_FACT_CHARS, MAX_FACTS, mergeEntities } from "./nlp";
@@ -177,8 +177,11 @@ export class AgentService {
     agent: string,
     sessionId: string,
     message: string,
-    /** `instructions`: added to the agent's for this turn only. `bind`: a conversation not yet bound to an agent is bound to this one. */
-    options: { instructions?: string; bind?: boolean } = {},
+    /**
+     * `instructions`: added to the agent's for this turn only. `bind`: a conversation not yet bound to an
+     * agent is bound to this one. `memory`: what the calling key may do with the user's long-term memories.
+     */
+    options: { instructions?: string; bind?: boolean; memory?: MemoryAccess } = {},
   ): Promise<PreparedTurn> {
     const definition = await this.definitions.resolve(tenant, agent);
     const model = this.models.for(definition, tenant);
@@ -200,7 +203,7 @@ export class AgentService {
     }
     // The user's memories are searched while the message is analyzed.
     const userId = endUser(session?.userId, session?.metadata?.user_id);
-    const recalling = this.recall(tenant, definition, userId, message);
+    const recalling = options.memory?.recall ? this.recall(tenant, definition, userId, message) : NOTHING_RECALLED;
     const analysis = await analyzed;
     const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
     // An agent whose memory keeps no entities neither stores nor uses them.
@@ -256,7 +259,7 @@ export class AgentService {
           agent,
         );
         const result = await this.appendTurn(ref, definition, message, reply, intent, found);
-        if (result.turn !== null && userId && definition.memory.longTerm)
+        if (result.turn !== null && userId && definition.memory.longTerm && options.memory?.promote)
           this.longTerm?.promote(tenant, definition, { userId, sessionId, turn: result.turn, message, found, intent });
         // Without a vector (analysis over budget) the profile skips this message; it is derived data.
         if (result.turn !== null && vector)
@@ -317,7 +320,7 @@ export class AgentService {
     message: string,
     instructions?: string,
     /** The end user (the response's metadata.user_id) and the response's id, for long-term memory. */
-    source?: { userId?: string; responseId: string },
+    source?: { userId?: string; responseId: string; memory?: MemoryAccess },
   ) {
     const definition = await this.definitions.resolve(tenant, agent);
     const model = this.models.for(definition, tenant);
@@ -331,7 +334,8 @@ export class AgentService {
       window: windowOf(definition),
     };
     const userId = endUser(source?.userId, base.userId, base.metadata?.user_id);
-    const context = contextOf(definition, base, await this.recall(tenant, definition, userId, message), {
+    const recalled = source?.memory?.recall ? await this.recall(tenant, definition, userId, message) : NOTHING_RECALLED;
+    const context = contextOf(definition, base, recalled, {
       message,
       intent,
       entities: mergeEntities(base.entities, found),
@@ -339,7 +343,7 @@ export class AgentService {
     });
     const next = (reply: string): SessionState => {
       const turn = base.turnCount + 1;
-      if (userId && source && definition.memory.longTerm)
+      if (userId && source?.memory?.promote && definition.memory.longTerm)
         this.longTerm?.promote(tenant, definition, {
           userId,
           sessionId: source.responseId,

@@ -45,3 +45,8 @@ export function assertMayGrant(principal: Principal, scopes: readonly string[]):
       { requiredScope: beyond[0] },
     );
 }
+
+/** What a key may do with its tenant's users' long-term memories in an agent's turn (memories:read / write). */
+export function memoryAccess(principal: Principal): { recall: boolean; promote: boolean } {
+  return { recall: grants(principal.scopes, "memories:read"), promote: grants(principal.scopes, "memories:write") };
+}

@@ -326,7 +326,8 @@ function decodeCursor(cursor: string): { updatedAt: Date; key: string } {
   try {
     const [at, key] = JSON.parse(Buffer.from(cursor, "base64url").toString()) as [string, string];
     const updatedAt = new Date(at);
-    if (typeof key !== "string" || Number.isNaN(updatedAt.getTime())) throw new Error("bad cursor");
+    if (typeof key !== "string" || !MEMORY_ID.test(key) || Number.isNaN(updatedAt.getTime()))
+      throw new Error("bad cursor");
     return { updatedAt, key };
   } catch {
     throw new InvalidError("cursor is not one this server gave", { field: "cursor" });

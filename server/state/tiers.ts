@@ -5,6 +5,7 @@ import type { CircuitState } from "./circuit-breaker";
 import { guarded, type GuardedStore } from "./guarded";
 import { StoreHealth } from "./health";
 import { MemoryJournal, RedisJournal } from "./journal";
+import { dataExceptionAsInvalid } from "./postgres";
 import type { NamespaceRegistry } from "./namespaces";
 import type { RedisClient } from "./redis";
 import type { StateStore, TierName } from "./store";
@@ -72,7 +73,9 @@ export function composeTiers(o: TierParts) {
   };
   const hotCall: Call = (fn) => health.hot.call(fn);
   /** Direct warm queries (not StateStore calls) share the warm tier's health: its timeout, breaker, and a clear `unavailable`. */
-  const warmCall: Call = (fn) => health.warm.call(fn);
+  // A value PostgreSQL refuses (SQLSTATE class 22: a NUL in a text, a number out of range) is the caller's
+  // error (422), never a failure of the store: bad input must not trip the breaker every tenant shares.
+  const warmCall: Call = (fn) => health.warm.call(() => fn().catch(dataExceptionAsInvalid));
   // Buffering (warm down) makes hot the version authority and the journal the only durable copy: a
   // command abandoned early there may still apply later, so these wait as long as warm would.
   const bufferTimeoutMs = Math.max(timeoutsMs.hot, timeoutsMs.warm);

@@ -25,7 +25,7 @@ describe("long-term memory in agents' turns", () => {
   before(async () => {
     upstream = await startFakeLlm(() => "Noted.");
     api = await startApi({ STATEHOUSE_AGENT_BASE_URLS: upstream.baseUrl });
-    ({ key } = await api.clientFor("acme", ["agents:invoke", "agents:manage", "memories:read"]));
+    ({ key } = await api.clientFor("acme", ["agents:invoke", "agents:manage", "memories:read", "memories:write"]));
     const define = async (name: string, definition: object) =>
       assert.equal((await api.send("PUT", `/api/v1/agents/${name}`, definition, { key })).status, 201);
     await define("concierge", { memory: { longTerm: true } });
@@ -126,6 +126,28 @@ describe("long-term memory in agents' turns", () => {
       store: false,
     });
     assert.equal(reply.output_text, "Your email is dora@example.com.");
+  });
+
+  it("a key without the memory scopes neither recalls nor keeps a user's memories", async () => {
+    const { key: invokeOnly } = await api.clientFor("acme", ["agents:invoke"]);
+    const created = await api.send("POST", "/api/v1/agents/concierge/sessions", { userId: "ada" }, { key: invokeOnly });
+    const { sessionId } = (await created.json()) as { sessionId: string };
+    const send = async (content: string) =>
+      (
+        (await (
+          await api.send(
+            "POST",
+            `/api/v1/agents/concierge/sessions/${sessionId}/messages`,
+            { content },
+            { key: invokeOnly },
+          )
+        ).json()) as { reply: string }
+      ).reply;
+    assert.equal(await send("What is my email?"), "You haven't told me your email yet.", "no recall: memories:read");
+    await send("My email is mallory@example.com.");
+    await new Promise((r) => setTimeout(r, 500));
+    const email = (await memoriesOf("ada")).find((m) => m.subject === "email")!;
+    assert.match(email.text, /newmail/, "no promotion: memories:write");
   });
 
   it("another tenant's users are others", async () => {

@@ -169,5 +169,11 @@ describe("the MCP door with the SDK's client", () => {
     });
     assert.equal(own.status, 200, await own.clone().text());
     assert.equal((await fetch(`${api.url}/api/mcp`, { headers: auth })).status, 405, "no server-initiated stream");
+    const batch = await fetch(`${api.url}/api/mcp`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify([init, { ...init, id: 2 }]),
+    });
+    assert.equal(batch.status, 400, "one message per request: a batch would multiply one rate-limit token's work");
   });
 });

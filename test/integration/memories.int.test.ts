@@ -202,6 +202,19 @@ describe("long-term memories over REST", () => {
       assert.equal(res.status, 422, JSON.stringify(body));
     }
     assert.equal((await api.call("/api/v1/memories?userId=ada&cursor=garbage", { key })).status, 422);
+    const nul = Buffer.from(JSON.stringify(["2024-01-01T00:00:00Z", "mem_\u0000"])).toString("base64url");
+    assert.equal((await api.call(`/api/v1/memories?userId=ada&cursor=${nul}`, { key })).status, 422);
+    // A value PostgreSQL refuses is the caller's error, never a store failure: the breaker stays closed.
+    for (let i = 0; i < 8; i++) {
+      const res = await api.send(
+        "POST",
+        "/api/langgraph/store/items/search",
+        { namespace_prefix: ["a"], filter: { f: "\u0000" } },
+        { key },
+      );
+      assert.equal(res.status, 422, await res.clone().text());
+    }
+    assert.equal((await api.call("/api/v1/memories?userId=ada", { key })).status, 200, "PostgreSQL still served");
     assert.equal((await api.call("/api/v1/memories/not-a-memory-id", { key })).status, 404);
     const after = (await (await api.call("/api/v1/memories/export?userId=ada", { key })).json()) as {
       memories: Memory[];

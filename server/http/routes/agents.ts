@@ -4,6 +4,7 @@ import { MAX_BATCH_DOCUMENTS, MAX_INVOKE_MESSAGES } from "../../agents/stateless
 import { USER_ID } from "../../memories/memories";
 import { MAX_MESSAGE_CHARS, MAX_SESSION_ID_CHARS, MAX_SUMMARY_CHARS } from "../limits";
 import { json, problems, type RouteKit, reply, pathParam } from "./kit";
+import { memoryAccess } from "../access";
 
 const AgentParams = z.object({
   agent: pathParam("agent", { example: "assistant" }),
@@ -160,7 +161,9 @@ export function registerAgentRoutes({ define }: RouteKit): void {
       },
     },
     async ({ c, services, principal, params, body }) => {
-      const turn = await services.agents.prepareTurn(principal.tenant, params.agent, params.id, body.content);
+      const turn = await services.agents.prepareTurn(principal.tenant, params.agent, params.id, body.content, {
+        memory: memoryAccess(principal),
+      });
       if (!(c.req.header("accept") ?? "").includes("text/event-stream")) {
         return reply(c, TurnResult, await turn.commit((await turn.model.reply(turn.context)).text));
       }

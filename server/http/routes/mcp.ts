@@ -43,7 +43,7 @@ export function registerMcpRoutes({ define }: RouteKit): void {
         "delete_memory (memories:read / memories:write), get_state, list_state (state:read), put_state " +
         "(state:write); each checks the key's scope and answers isError with the error's code when refused.",
       body: {
-        schema: z.unknown().openapi({ description: "A JSON-RPC message or a batch of them" }),
+        schema: z.unknown().openapi({ description: "One JSON-RPC message (batches are refused: 400)" }),
         contentTypes: ["application/json"],
       },
       responses: {
@@ -54,6 +54,10 @@ export function registerMcpRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, principal, body }) => {
       assertOrigin(c, services.config.STATEHOUSE_MCP_ALLOWED_ORIGINS);
+      // One message per request (MCP 2025-06-18 has no batches): a batch of 100 searches would cost 100
+      // requests' work for one request's rate-limit token.
+      if (Array.isArray(body))
+        throw new HttpError("malformed", "send one JSON-RPC message per request; batches are not accepted");
       const server = mcpServerFor(services, principal, serverVersion());
       const transport = new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: undefined,

@@ -14,6 +14,8 @@ import { HttpError } from "../problem";
 import type { ApiServices } from "../services";
 import { json, pathParam, type RouteKit } from "./kit";
 import { agentFor, OPENAI_BASE, openaiErrors as errors } from "./openai";
+import { memoryAccess } from "../access";
+import type { Principal } from "../../auth/api-keys";
 
 const Metadata = z
   .record(z.string().max(64), z.string().max(512))
@@ -313,7 +315,7 @@ export function registerOpenAIStateRoutes({ define }: RouteKit): void {
         ...errors(400, 401, 403, 404, 413, 415, 422, 429, 502, 503),
       },
     },
-    async ({ c, services, principal, body }) => createResponse(c, services, principal.tenant, body),
+    async ({ c, services, principal, body }) => createResponse(c, services, principal, body),
   );
 
   define(
@@ -379,9 +381,10 @@ async function storedResponse(services: ApiServices, tenant: string, id: string)
 async function createResponse(
   c: Context,
   services: ApiServices,
-  tenant: string,
+  principal: Principal,
   body: z.infer<typeof ResponseRequest>,
 ) {
+  const tenant = principal.tenant;
   const conversationId = typeof body.conversation === "string" ? body.conversation : body.conversation?.id;
   if (conversationId && body.previous_response_id)
     throw new HttpError("malformed", "Pass either conversation or previous_response_id, not both.", {
@@ -419,6 +422,7 @@ async function createResponse(
       );
     if (prior.length) await services.agents.changeConversation(tenant, conversationId, (s) => withMessages(s, prior));
     const turn = await services.agents.prepareTurn(tenant, agent.name, conversationId, last.text, {
+      memory: memoryAccess(principal),
       instructions,
       bind: true,
     });
@@ -445,6 +449,7 @@ async function createResponse(
     const turn = await services.agents.prepareDetached(tenant, agent.name, memory, last.text, instructions, {
       userId: body.metadata?.user_id,
       responseId: id,
+      memory: memoryAccess(principal),
     });
     run = { context: turn.context, model: turn.model, finish: async (reply) => turn.next(reply) };
   }
