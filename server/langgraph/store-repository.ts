@@ -24,17 +24,17 @@ function filtered(filter: ValueFilter, first: number): { sql: string; params: un
 export class StoreRepository {
   constructor(private readonly sql: Sql) {}
 
-  /** Items under `prefix`, most recently changed first. */
+  /** Keys (with their sizes) of items under `prefix`, most recently changed first. */
   async items(
     tenant: string,
     prefix: string,
     filter: ValueFilter,
     limit: number,
     offset: number,
-  ): Promise<StateRecord[]> {
+  ): Promise<{ key: string; size: number }[]> {
     const where = filtered(filter, 5);
-    const rows = await this.sql.$queryRawUnsafe<(RecordRow & { key: string })[]>(
-      `SELECT key, ${RECORD_COLUMNS} FROM state_records WHERE ${UNDER}${where.sql}
+    const rows = await this.sql.$queryRawUnsafe<{ key: string; size: number }[]>(
+      `SELECT key, size_bytes AS size FROM state_records WHERE ${UNDER}${where.sql}
        ORDER BY updated_at DESC, key LIMIT $3 OFFSET $4`,
       tenant,
       prefix,
@@ -42,7 +42,19 @@ export class StoreRepository {
       offset,
       ...where.params,
     );
-    return rows.map((r) => toRecord({ tenant, namespace: STORE_NAMESPACE, key: r.key }, r));
+    return rows.map((r) => ({ key: r.key, size: Number(r.size) }));
+  }
+
+  /** The sizes of the live records of `keys`. */
+  async sizes(tenant: string, keys: readonly string[]): Promise<Map<string, number>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.sql.$queryRawUnsafe<{ key: string; size: number }[]>(
+      `SELECT key, size_bytes AS size FROM state_records
+       WHERE tenant = $1 AND namespace = '${STORE_NAMESPACE}' AND key = ANY($2::text[]) AND ${live("now()")}`,
+      tenant,
+      [...keys],
+    );
+    return new Map(rows.map((r) => [r.key, Number(r.size)]));
   }
 
   /** The records of `keys` (search results), in no particular order. */

@@ -9,6 +9,8 @@ import type { StateRecord, StateRef } from "../state/store";
 import { STORE_NAMESPACE } from "./namespaces";
 import type { StoreRepository, ValueFilter } from "./store-repository";
 
+/** The most item bytes one search answers: past it, fewer items than `limit` (each item is at most 1 MiB). */
+export const MAX_SEARCH_RESPONSE_BYTES = 8 * 1024 * 1024;
 /** Candidates of one search's exact vector scan: the first items under the prefix (documented bound). */
 export const MAX_STORE_CANDIDATES = 10_000;
 /** Text indexed per item (the value's strings, or the fields `index` names). */
@@ -163,10 +165,10 @@ export class StoreService {
   ): Promise<StoreItem[]> {
     const prefix = prefixOf(request.prefix);
     if (!request.query) {
-      const records = await this.warm(() =>
+      const found = await this.warm(() =>
         this.repository.items(tenant, prefix, request.filter, request.limit, request.offset),
       );
-      return records.map((r) => itemOf(r));
+      return this.itemsWithin(tenant, found);
     }
     const started = performance.now();
     const [queryVector] = await this.embedder.embed([request.query]);
@@ -184,20 +186,42 @@ export class StoreService {
       vectors.map((v) => ({ key: v.key, vector: reembedded.get(v.key) ?? decodeVector(v.vector!) })),
       queryVector!,
     ).slice(request.offset, request.offset + request.limit);
-    const records = new Map(
-      (
-        await this.warm(() =>
-          this.repository.records(
-            tenant,
-            ranked.map((r) => r.key),
-          ),
-        )
-      ).map((r) => [r.key, r]),
+    const sizes = await this.warm(() =>
+      this.repository.sizes(
+        tenant,
+        ranked.map((r) => r.key),
+      ),
+    );
+    const scores = new Map(ranked.map((r) => [r.key, r.score]));
+    const items = await this.itemsWithin(
+      tenant,
+      ranked.flatMap((r) => (sizes.has(r.key) ? [{ key: r.key, size: sizes.get(r.key)! }] : [])),
+      scores,
     );
     this.onSearch((performance.now() - started) / 1000);
-    return ranked.flatMap((r) => {
-      const record = records.get(r.key);
-      return record ? [itemOf(record, r.score)] : [];
+    return items;
+  }
+
+  /**
+   * The items of `found`, in its order, as many as fit MAX_SEARCH_RESPONSE_BYTES (at least one): their
+   * sizes are known before any value is read, so one search never reads more than that.
+   */
+  private async itemsWithin(
+    tenant: string,
+    found: readonly { key: string; size: number }[],
+    scores?: Map<string, number>,
+  ): Promise<StoreItem[]> {
+    const chosen: string[] = [];
+    let bytes = 0;
+    for (const f of found) {
+      if (chosen.length > 0 && bytes + f.size > MAX_SEARCH_RESPONSE_BYTES) break;
+      chosen.push(f.key);
+      bytes += f.size;
+    }
+    const records = new Map((await this.warm(() => this.repository.records(tenant, chosen))).map((r) => [r.key, r]));
+    return chosen.flatMap((key) => {
+      const record = records.get(key);
+      return record ? [itemOf(record, scores?.get(key))] : [];
     });
   }
 

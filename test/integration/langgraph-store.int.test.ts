@@ -118,6 +118,17 @@ describe("LangGraph's Store API with the official SDK client", () => {
     assert.deepEqual((await client.store.listNamespaces({ prefix: ["a"] })).namespaces, [], "nothing stored");
   });
 
+  it("one search answers at most 8 MiB of items, newest first, however large the limit", async () => {
+    const big = "x".repeat(900_000);
+    for (let i = 0; i < 12; i++)
+      await client.store.putItem(["big"], `item-${String(i).padStart(2, "0")}`, { blob: big }, { index: false });
+    const { items } = await client.store.searchItems(["big"], { limit: 1000 });
+    assert.ok(items.length >= 8 && items.length < 12, `${items.length} items of ~0.9 MB`);
+    assert.equal(items[0]!.key, "item-11", "the newest first");
+    const rest = await client.store.searchItems(["big"], { limit: 1000, offset: items.length });
+    assert.equal(items.length + rest.items.length, 12, "offset continues where the budget stopped");
+  });
+
   it("ttl is in minutes and slides with each read", async () => {
     await client.store.putItem(["ttl"], "k", { v: 1 }, { ttl: 2 });
     const reader = (await api.clientFor("acme", ["state:read", "memories:read"])).key;
