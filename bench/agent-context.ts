@@ -5,11 +5,9 @@
 // both alike. The claim under test: keeping context in fast state cuts a turn's latency by ~70 %
 // (stateful / stateless ≈ 0.3). Writes bench/results/agent-context.{json,md}.
 import { mkdir, writeFile } from "node:fs/promises";
-import { randomBytes } from "node:crypto";
-import { loadConfig } from "../server/config";
-import { buildServices } from "../server/container";
+
 import { createApi } from "../server/http/app";
-import { createTestDatabase, createTestRedis } from "../test/helpers/services";
+import { startBenchServices } from "./harness";
 
 export interface AgentContextResult {
   historyTurns: number;
@@ -32,20 +30,7 @@ export async function benchAgentContext(
   const historyTurns = options.historyTurns ?? 50;
   const rounds = options.rounds ?? (options.quick ? 3 : 6);
   const perRound = options.perRound ?? (options.quick ? 10 : 40);
-  const db = await createTestDatabase();
-  const redis = createTestRedis();
-  const services = await buildServices(
-    loadConfig({
-      DATABASE_URL: db.url,
-      REDIS_URL: redis.url,
-      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
-      STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
-      STATEHOUSE_ADMIN_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-      STATEHOUSE_OUTBOX_RELAY: "off",
-      STATEHOUSE_RATE_LIMIT_RPS: "1000000",
-      STATEHOUSE_RATE_LIMIT_BURST: "1000000",
-    }),
-  );
+  const { services, close } = await startBenchServices();
   try {
     const api = createApi(services);
     const { key } = await services.keys.create({ tenant: "bench", scopes: ["agents:invoke"] });
@@ -107,9 +92,7 @@ export async function benchAgentContext(
       ratioP50: round3(a.p50Ms / b.p50Ms),
     };
   } finally {
-    await services.close();
-    await db.drop().catch(() => {});
-    await redis.cleanup().catch(() => {});
+    await close();
   }
 }
 

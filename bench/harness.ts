@@ -8,7 +8,10 @@ import { TieredStore } from "../server/state/tiered";
 import type { StateStore } from "../server/state/store";
 import { instrumented } from "../server/telemetry/instrumented";
 import { startTelemetry } from "../server/telemetry/start";
-import type { TestDatabase, TestRedis } from "../test/helpers/services";
+import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from "../test/helpers/services";
+import { randomBytes } from "node:crypto";
+import { loadConfig } from "../server/config";
+import { buildServices, type Services } from "../server/container";
 
 /** BENCH_QUICK=1: seconds, for CI; otherwise the full mode (minutes). */
 export const QUICK = process.env.BENCH_QUICK === "1";
@@ -195,4 +198,33 @@ export async function buildEngines(
   const on = await build(true);
   ctx.defer(() => Promise.allSettled([off.close(), on.close()]));
   return { off, on };
+}
+
+/**
+ * The whole server's services (server/container.ts) on a fresh database and Redis prefix, limits out of
+ * the way and the outbox relay off, for scenarios that measure a service end to end; `close` drops both.
+ */
+export async function startBenchServices(): Promise<{ services: Services; close(): Promise<void> }> {
+  const db = await createTestDatabase();
+  const redis = createTestRedis();
+  const services = await buildServices(
+    loadConfig({
+      DATABASE_URL: db.url,
+      REDIS_URL: redis.url,
+      STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
+      STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
+      STATEHOUSE_ADMIN_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
+      STATEHOUSE_OUTBOX_RELAY: "off",
+      STATEHOUSE_RATE_LIMIT_RPS: "1000000",
+      STATEHOUSE_RATE_LIMIT_BURST: "1000000",
+    }),
+  );
+  return {
+    services,
+    async close() {
+      await services.close();
+      await db.drop().catch(() => {});
+      await redis.cleanup().catch(() => {});
+    },
+  };
 }

@@ -1,13 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { EMBEDDING_DIM, embed } from "../../server/agents/embedding";
 import { extractEntities, detectIntent } from "../../server/agents/nlp";
-import { loadConfig } from "../../server/config";
-import { buildServices } from "../../server/container";
+import { randomBytes } from "node:crypto";
 import { encodeVector, OfflineEmbedder } from "../../server/memories/embedder";
 import { memoriesFrom } from "../../server/memories/extraction";
 import { searchTerms } from "../../server/memories/ranking";
-import { createTestDatabase, createTestRedis } from "../../test/helpers/services";
-import { quantile, type Result, type Scenario } from "../harness";
+import { quantile, type Result, type Scenario, startBenchServices } from "../harness";
 import pg from "pg";
 
 // Issue 17: long-term memory search latency at 1 000 and 10 000 memories for one user and 100 000 for one
@@ -58,24 +55,11 @@ async function seed(pool: pg.Pool, tenant: string, userId: string, count: number
 export const memorySearch: Scenario = {
   name: "long-term memory search",
   async run(ctx) {
-    const db = await createTestDatabase();
-    const redis = createTestRedis();
-    const services = await buildServices(
-      loadConfig({
-        DATABASE_URL: db.url,
-        REDIS_URL: redis.url,
-        STATEHOUSE_KEY_PREFIX: redis.prefix.slice(0, 32),
-        STATEHOUSE_DATA_DIR: `/tmp/${redis.prefix.slice(0, -1)}`,
-        STATEHOUSE_ADMIN_TOKEN: `bench-${randomBytes(12).toString("hex")}`,
-        STATEHOUSE_OUTBOX_RELAY: "off",
-      }),
-    );
-    const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const { services, close } = await startBenchServices();
+    const pool = new pg.Pool({ connectionString: services.config.DATABASE_URL, max: 4 });
     ctx.defer(async () => {
       await pool.end();
-      await services.close();
-      await db.drop().catch(() => {});
-      await redis.cleanup().catch(() => {});
+      await close();
     });
     const iterations = ctx.quick ? 20 : 200;
     const queries = ["what does the user like to drink", "which instrument do they play", "when do they go sailing"];

@@ -51,8 +51,8 @@ export type MemorySource =
   | { type: "mcp" }
   | { type: "session"; agent: string; sessionId: string; turn: number };
 
-/** A memory as stored (the record's value). */
-interface StoredMemory {
+/** What a memory says and where it came from: the stored value's fields the API shows too. */
+interface MemoryFields {
   userId: string;
   agent: string | null;
   text: string;
@@ -60,19 +60,16 @@ interface StoredMemory {
   subject: string | null;
   source: MemorySource;
   createdAt: string;
+}
+
+/** A memory as stored (the record's value). */
+interface StoredMemory extends MemoryFields {
   embedding: { model: string; vector: string };
 }
 
 /** A memory as the API shows it (never its vector). */
-export interface Memory {
+export interface Memory extends MemoryFields {
   id: string;
-  userId: string;
-  agent: string | null;
-  text: string;
-  kind: MemoryKind;
-  subject: string | null;
-  source: MemorySource;
-  createdAt: string;
   updatedAt: string;
   expiresAt: string | null;
   version: number;

@@ -6,7 +6,7 @@ import { useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { must, sh } from "./api";
 import { Chart, type Series } from "./overview";
-import { DataTable, Pending, Stat, TenantField, usePolled, useTenantChoice } from "./parts";
+import { DataTable, Pending, Stat, TenantCard, usePolled, useTenantChoice, VersionTimeline } from "./parts";
 import { useViewer } from "./viewer";
 
 type Agent = Schemas["AdminAgent"];
@@ -17,7 +17,8 @@ const hour = (t: number) => new Date(t).toLocaleTimeString([], { hour: "2-digit"
 
 export function AgentsPage() {
   const viewer = useViewer();
-  const { tenant, setTenant, tenants, error: tenantsError } = useTenantChoice(viewer);
+  const choice = useTenantChoice(viewer);
+  const { tenant, error: tenantsError } = choice;
   const [selected, setSelected] = useState<string>();
   const overview = usePolled(
     tenant ? () => must(sh.GET("/api/v1/admin/agents/{tenant}", { params: { path: { tenant } } })) : undefined,
@@ -29,16 +30,7 @@ export function AgentsPage() {
   return (
     <>
       <h1>Agents</h1>
-      <section className="card">
-        <TenantField
-          platformAdmin={viewer.platformAdmin}
-          tenant={tenant}
-          tenants={tenants}
-          onChange={(t) => {
-            setTenant(t);
-            setSelected(undefined);
-          }}
-        />
+      <TenantCard platformAdmin={viewer.platformAdmin} choice={choice} onChange={() => setSelected(undefined)}>
         <Pending error={overview.error ?? tenantsError} loading={agents ? undefined : "Loading agents…"} />
         {agents ? (
           <>
@@ -91,7 +83,7 @@ export function AgentsPage() {
             ) : null}
           </>
         ) : null}
-      </section>
+      </TenantCard>
       {agent ? <AgentDetail tenant={tenant} agent={agent} /> : null}
     </>
   );
@@ -167,19 +159,13 @@ function AgentDetail({ tenant, agent }: { tenant: string; agent: Agent }) {
       ) : (
         <>
           <Pending error={history.error} loading={history.data ? undefined : "Loading versions…"} />
-          <div className="timeline" role="group" aria-label="Definition versions">
-            {history.data?.versions.map((v) => (
-              <button
-                key={v.version}
-                type="button"
-                aria-pressed={v.version === shown?.version}
-                onClick={() => setVersion(v.version)}
-                data-testid={`definition-version-${v.version}`}
-              >
-                v{v.version}
-              </button>
-            ))}
-          </div>
+          <VersionTimeline
+            label="Definition versions"
+            versions={history.data?.versions ?? []}
+            selected={shown?.version}
+            onSelect={setVersion}
+            testIdPrefix="definition-version-"
+          />
           {shown ? (
             <>
               <p className="muted">

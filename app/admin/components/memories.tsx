@@ -5,14 +5,15 @@
 import { useState } from "react";
 import type { Schemas } from "../../../server/client";
 import { formatBytes, must, sh } from "./api";
-import { DataTable, Pending, TenantField, usePolled, useTenantChoice } from "./parts";
+import { DataTable, Pending, TenantCard, usePolled, useTenantChoice, VersionTimeline } from "./parts";
 import { useViewer } from "./viewer";
 
 type Memory = Schemas["Memory"];
 
 export function MemoriesPage() {
   const viewer = useViewer();
-  const { tenant, setTenant, tenants, error: tenantsError } = useTenantChoice(viewer);
+  const choice = useTenantChoice(viewer);
+  const { tenant, error: tenantsError } = choice;
   const [userId, setUserId] = useState<string>();
   const users = usePolled(
     tenant ? () => must(sh.GET("/api/v1/admin/memories/{tenant}", { params: { path: { tenant } } })) : undefined,
@@ -22,16 +23,7 @@ export function MemoriesPage() {
   return (
     <>
       <h1>Memories</h1>
-      <section className="card">
-        <TenantField
-          platformAdmin={viewer.platformAdmin}
-          tenant={tenant}
-          tenants={tenants}
-          onChange={(t) => {
-            setTenant(t);
-            setUserId(undefined);
-          }}
-        />
+      <TenantCard platformAdmin={viewer.platformAdmin} choice={choice} onChange={() => setUserId(undefined)}>
         <Pending error={users.error ?? tenantsError} loading={users.data ? undefined : "Loading users…"} />
         {users.data && users.data.users.length === 0 ? (
           <p className="muted">No memories yet: POST /api/v1/memories, MCP's add_memory, or an agent with longTerm.</p>
@@ -59,7 +51,7 @@ export function MemoriesPage() {
             )}
           />
         ) : null}
-      </section>
+      </TenantCard>
       {userId ? <UserMemories key={`${tenant}/${userId}`} tenant={tenant} userId={userId} /> : null}
     </>
   );
@@ -163,19 +155,13 @@ function MemoryVersions({ tenant, id }: { tenant: string; id: string }) {
     <div data-testid="memory-versions">
       <h3>Versions</h3>
       <Pending error={history.error} loading={history.data ? undefined : "Loading versions…"} />
-      <div className="timeline" role="group" aria-label="Memory versions">
-        {versions.map((v) => (
-          <button
-            key={v.version}
-            type="button"
-            aria-pressed={v.version === shown?.version}
-            onClick={() => setVersion(v.version)}
-            data-testid={`memory-version-${v.version}`}
-          >
-            v{v.version}
-          </button>
-        ))}
-      </div>
+      <VersionTimeline
+        label="Memory versions"
+        versions={versions}
+        selected={shown?.version}
+        onSelect={setVersion}
+        testIdPrefix="memory-version-"
+      />
       {shown ? (
         <p data-testid="memory-version-text">
           Version {shown.version} ({shown.operation} at {new Date(shown.at).toLocaleString()}):{" "}

@@ -158,3 +158,53 @@ export function TenantField(props: {
     </label>
   );
 }
+
+/** A record's versions as a row of buttons (the selected one pressed); `testIdPrefix` + version names each. */
+export function VersionTimeline(props: {
+  label: string;
+  versions: readonly { version: number }[];
+  selected: number | undefined;
+  onSelect(version: number): void;
+  testIdPrefix: string;
+}) {
+  return (
+    <div className="timeline" role="group" aria-label={props.label}>
+      {props.versions.map((v) => (
+        <button
+          key={v.version}
+          type="button"
+          aria-pressed={v.version === props.selected}
+          onClick={() => props.onSelect(v.version)}
+          data-testid={`${props.testIdPrefix}${v.version}`}
+        >
+          v{v.version}
+        </button>
+      ))}
+    </div>
+  );
+}
+
+/** A page's first card: the tenant picker (a platform admin's) or the own tenant, then the page's content. */
+export function TenantCard(props: {
+  platformAdmin: boolean;
+  choice: ReturnType<typeof useTenantChoice>;
+  /** Called after a platform admin picks another tenant (to drop what was selected in the old one). */
+  onChange?(): void;
+  children: ReactNode;
+}) {
+  const { choice } = props;
+  return (
+    <section className="card">
+      <TenantField
+        platformAdmin={props.platformAdmin}
+        tenant={choice.tenant}
+        tenants={choice.tenants}
+        onChange={(t) => {
+          choice.setTenant(t);
+          props.onChange?.();
+        }}
+      />
+      {props.children}
+    </section>
+  );
+}

@@ -1,7 +1,7 @@
 // Long-term memories over HTTP: add (consolidated), read, change, delete, list and export a user's
 // memories, and search them by meaning. Scopes memories:read and memories:write.
 import { z } from "@hono/zod-openapi";
-import { MAX_SEARCH_RESULTS, MEMORY_KINDS, MemoryInput, USER_ID } from "../../memories/memories";
+import { MAX_SEARCH_RESULTS, MEMORY_KINDS, MemoryInput, type SearchHit, USER_ID } from "../../memories/memories";
 import { MEMORIES_NAMESPACE } from "../../memories/namespaces";
 import { visibleTenant } from "../access";
 import { resolvePrecondition, WriteHeaders } from "../preconditions";
@@ -81,6 +81,11 @@ const SearchResult = z
   .openapi("MemorySearchResult");
 
 const TAGS = ["memories"];
+
+/** Search hits as the API answers them: each memory with its score, whether it shared a word, its similarity. */
+const searchResult = (hits: SearchHit[]) => ({
+  results: hits.map((h) => ({ ...h.memory, score: h.score, matched: h.matched, similarity: h.similarity })),
+});
 
 export function registerMemoryRoutes({ define }: RouteKit): void {
   // POST /api/v1/memories – add a memory (consolidated with the user's)
@@ -164,9 +169,7 @@ export function registerMemoryRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, principal, body }) => {
       const hits = await services.memories.search(principal.tenant, body);
-      return reply(c, SearchResult, {
-        results: hits.map((h) => ({ ...h.memory, score: h.score, matched: h.matched, similarity: h.similarity })),
-      });
+      return reply(c, SearchResult, searchResult(hits));
     },
   );
 
@@ -315,9 +318,7 @@ export function registerAdminMemoryRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, principal, params, body }) => {
       const hits = await services.memories.search(visibleTenant(principal, params.tenant), body);
-      return reply(c, SearchResult, {
-        results: hits.map((h) => ({ ...h.memory, score: h.score, matched: h.matched, similarity: h.similarity })),
-      });
+      return reply(c, SearchResult, searchResult(hits));
     },
   );
 }
