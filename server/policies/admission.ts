@@ -51,6 +51,8 @@ export class PolicyGate {
   /** Operations of tenants without a daily limit, counted here and added to the shared counter every second. */
   private unflushed = new Map<string, { tenant: string; day: string; operations: number }>();
   private flushTimer: NodeJS.Timeout | undefined;
+  /** A flush on its way to the hot tier: its counts are in neither `unflushed` nor the counter yet. */
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly policies: Pick<PolicyCache, "get">,
@@ -76,7 +78,10 @@ export class PolicyGate {
     if (this.unflushed.size === 0) return;
     const counts = [...this.unflushed.values()];
     this.unflushed = new Map();
-    await this.options.guardHot(() => this.counter.add(counts)).catch(() => {});
+    const flushing = this.options.guardHot(() => this.counter.add(counts)).catch(() => {});
+    this.flushing = flushing;
+    await flushing;
+    if (this.flushing === flushing) this.flushing = undefined;
   }
 
   /**
@@ -170,6 +175,8 @@ export class PolicyGate {
   async usage(tenant: string): Promise<QuotaUsage> {
     const policy = await this.policies.get(tenant);
     const now = this.now();
+    // Counts on their way to the hot tier are in neither place: wait for them, so usage never dips.
+    await this.flushing;
     const [operations, stored] = await Promise.all([
       this.options
         .guardHot(() => this.counter.used(tenant, dayOf(now)))

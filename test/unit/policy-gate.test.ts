@@ -85,3 +85,38 @@ describe("the tenant-policy gate", () => {
     assert.equal(stored.length, 0);
   });
 });
+
+describe("usage while counts are on their way to the hot tier", () => {
+  it("counts a flush in flight: usage never dips between the local counts and the shared counter", async () => {
+    const counter = new MemoryOperationCounter();
+    let release: () => void = () => {};
+    const slowAdd: typeof counter.add = async (counts) => {
+      await new Promise<void>((r) => {
+        release = r;
+      });
+      return counter.add(counts);
+    };
+    const g = new PolicyGate(
+      {
+        get: async (tenant) => ({
+          tenant,
+          operationsPerDay: null,
+          bytesStored: null,
+          region: null,
+          updatedAt: null,
+        }),
+      },
+      { async check() {}, noteWrite() {} },
+      Object.assign(Object.create(counter), { add: slowAdd }),
+      { storedBytes: async () => ({ total: 0, replaced: 0 }) },
+      { serverRegion: "eu", isDurable: () => true, guard: (fn) => fn(), guardHot: (fn) => fn() },
+    );
+    for (let i = 0; i < 5; i++) await g.admitCall("t1", { operations: 1, operation: "PUT" });
+    const flushed = g.flush();
+    const usage = g.usage("t1");
+    setTimeout(() => release(), 20);
+    assert.equal((await usage).operations.used, 5);
+    await flushed;
+    assert.equal((await g.usage("t1")).operations.used, 5);
+  });
+});
