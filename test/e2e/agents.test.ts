@@ -4,7 +4,7 @@
 // admin kept to its own tenant, anonymous visitors refused, axe.
 import assert from "node:assert/strict";
 import { before, describe, it } from "node:test";
-import OpenAI from "openai";
+import { openaiClient } from "../helpers/api";
 import { dashboardSuite } from "../helpers/e2e";
 
 describe("agents page in Chromium", () => {
@@ -18,7 +18,7 @@ describe("agents page in Chromium", () => {
       e2e.api.send("PUT", "/api/v1/agents/support-bot", definition, { key }).then((r) => r.status);
     assert.equal(await define({ description: "Answers support questions", instructions: "Be kind." }), 201);
     assert.equal(await define({ description: "Answers support questions", instructions: "Be brief." }), 200);
-    const client = new OpenAI({ baseURL: `${e2e.api.url}/api/openai/v1`, apiKey: key, maxRetries: 0 });
+    const client = openaiClient(e2e.api.url, key);
     const conversation = await client.conversations.create({ metadata: { user_id: "ada" } });
     conversationId = conversation.id;
     for (const input of ["My email is ada@example.com", "What is my email?", "Thanks!"])

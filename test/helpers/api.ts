@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import OpenAI from "openai";
 import { after, before } from "node:test";
 import { createStatehouseClient, type StatehouseClient } from "../../server/client";
 import { startServer, type RunningServer } from "./server";
@@ -195,4 +196,9 @@ export function workflowEnv(o: {
     ...(o.scanMs !== undefined && { STATEHOUSE_WORKFLOW_SCAN_MS: String(o.scanMs) }),
     ...(o.effectsLog && { STATEHOUSE_WORKFLOW_EFFECTS_LOG: "on" }),
   };
+}
+
+/** The official `openai` client on a server's OpenAI door, unchanged but for no retries (tests see every answer). */
+export function openaiClient(serverUrl: string, apiKey: string): OpenAI {
+  return new OpenAI({ baseURL: `${serverUrl}/api/openai/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
 }

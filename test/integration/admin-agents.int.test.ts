@@ -3,8 +3,7 @@
 // newest conversations; a tenant admin sees only its own tenant.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import OpenAI from "openai";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, openaiClient } from "../helpers/api";
 import { FAKE_USAGE, type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 
 interface Overview {
@@ -70,7 +69,7 @@ describe("the admin API's per-agent figures", () => {
       );
       assert.equal(turn.status, 200, await turn.clone().text());
     }
-    const client = new OpenAI({ baseURL: `${api.url}/api/openai/v1`, apiKey: key, maxRetries: 0 });
+    const client = openaiClient(api.url, key);
     const conversation = await client.conversations.create({ metadata: { user_id: "user-42" } });
     conversationId = conversation.id;
     await client.responses.create({ model: "upstream-bot", input: "Hello", conversation: conversation.id });

@@ -5,8 +5,7 @@
 // names the user.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import OpenAI from "openai";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, openaiClient } from "../helpers/api";
 import { type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 
 interface Memory {
@@ -111,7 +110,7 @@ describe("long-term memory in agents' turns", () => {
   });
 
   it("the OpenAI door's metadata.user_id names the user of a conversation", async () => {
-    const client = new OpenAI({ baseURL: `${api.url}/api/openai/v1`, apiKey: key, maxRetries: 0 });
+    const client = openaiClient(api.url, key);
     const conversation = await client.conversations.create({ metadata: { user_id: "dora" } });
     await client.responses.create({
       model: "concierge",

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, openaiClient } from "../helpers/api";
 
 describe("conversations and responses with the official client", () => {
   let api: ApiFixture;
@@ -12,8 +12,7 @@ describe("conversations and responses with the official client", () => {
   let other: OpenAI;
   let key: string;
 
-  const openai = (apiKey: string) =>
-    new OpenAI({ baseURL: `${api.url}/api/openai/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+  const openai = (apiKey: string) => openaiClient(api.url, apiKey);
 
   before(async () => {
     api = await startApi();

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import OpenAI from "openai";
-import { type ApiFixture, startApi } from "../helpers/api";
+import { type ApiFixture, startApi, openaiClient } from "../helpers/api";
 import { FAKE_USAGE, type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 
 describe("the OpenAI door with the official client", () => {
@@ -14,8 +14,7 @@ describe("the OpenAI door with the official client", () => {
   let other: OpenAI;
   let key: string;
 
-  const openai = (apiKey: string) =>
-    new OpenAI({ baseURL: `${api.url}/api/openai/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+  const openai = (apiKey: string) => openaiClient(api.url, apiKey);
 
   before(async () => {
     upstream = await startFakeLlm(() => "Support Bot at your service today");
