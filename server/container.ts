@@ -162,14 +162,15 @@ export async function buildServices(config: Config, clients?: Clients): Promise<
   });
   const buckets = bucketsFrom(config);
   const limiter = redis ? new RedisRateLimiter(redis, prefix, buckets) : new MemoryRateLimiter(buckets);
-  const agents = await composeAgents({ ...engine, redis, sql: db.prisma });
+  const idempotency = new IdempotencyService(engine.store);
+  const agents = await composeAgents({ ...engine, redis, sql: db.prisma, replays: idempotency });
   // Workers start here too: the server runs workflow steps unless STATEHOUSE_WORKFLOW_WORKERS is 0.
   const workflows = createWorkflows({ ...engine, redis, meter: telemetry.meter, log: logger });
   return {
     ...{ config, namespaces, store: engine.store, state, telemetry, tiers, tenantPolicies, capacity, keys, sweeper },
     ...{ sessions, sessionDenylist, authThrottle, log: logger, workflows: workflows.service },
     ...agents.services,
-    idempotency: new IdempotencyService(engine.store),
+    idempotency,
     session: (cookie) => sessionFromCookie(sessions, sessionDenylist, cookie),
     tenants: () => warmCall(() => policies.tenants()),
     outbox: (tenant) => warmCall(() => outbox.stats(tenant)),

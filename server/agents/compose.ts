@@ -16,6 +16,9 @@ import { StoreService } from "../langgraph/store";
 import { StoreRepository } from "../langgraph/store-repository";
 import type { RedisClient } from "../state/redis";
 import { AgentInsights } from "./insights";
+import { type ForgetParts, UserForgetting } from "../memories/forget";
+import { ForgetRepository } from "../memories/forget-repository";
+import type { StateStore } from "../state/store";
 import { AgentInsightsRepository } from "./insights-repository";
 import type { Sql } from "../db/state-records";
 import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
@@ -56,6 +59,10 @@ export interface AgentParts {
   sql: Sql;
   hotCall: Call;
   warmCall: Call;
+  /** The archive, for finding a user's archived sessions when forgetting them. */
+  tiers: { cold?: StateStore };
+  /** Idempotency replays, which forgetting a user erases too. */
+  replays: ForgetParts["replays"];
 }
 
 /**
@@ -108,6 +115,10 @@ export async function composeAgents(p: AgentParts) {
       agentInsights: insights,
       memories,
       langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall, searched("store")),
+      forgetting: new UserForgetting({
+        ...{ state: p.state, repository: new ForgetRepository(p.sql), cold: p.tiers.cold },
+        ...{ replays: p.replays, warmCall: p.warmCall },
+      }),
     },
     close: () => text.close(),
   };

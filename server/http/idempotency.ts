@@ -33,6 +33,28 @@ interface Remembered {
 export class IdempotencyService {
   constructor(private readonly store: StateStore) {}
 
+  /**
+   * Erases the tenant's remembered answers whose body contains `needle` (a user id as a JSON string), for
+   * forgetting a user; answers how many. Reads every answer the tenant has (at most 24 h of them).
+   */
+  async forgetMentioning(tenant: string, needle: string): Promise<number> {
+    let erased = 0;
+    for (let cursor: string | undefined; ; ) {
+      const page = await this.store.list(tenant, NAMESPACE, { limit: 1000, cursor });
+      for (let i = 0; i < page.items.length; i += 50) {
+        await Promise.all(
+          page.items.slice(i, i + 50).map(async ({ key }) => {
+            const ref = { tenant, namespace: NAMESPACE, key };
+            const remembered = (await this.store.get(ref))?.value as Remembered | undefined;
+            if (remembered?.body?.includes(needle) && (await this.store.erase(ref)).erased) erased++;
+          }),
+        );
+      }
+      if (!page.nextCursor) return erased;
+      cursor = page.nextCursor;
+    }
+  }
+
   async run(
     principal: Principal,
     idempotencyKey: string,

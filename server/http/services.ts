@@ -16,6 +16,7 @@ import type { StateService } from "../state/service";
 import type { StateStore, TierName } from "../state/store";
 import type { AgentInsights } from "../agents/insights";
 import type { MemoryService } from "../memories/memories";
+import type { UserForgetting } from "../memories/forget";
 import type { StoreService } from "../langgraph/store";
 import type { CapacityMonitor } from "../telemetry/capacity";
 import type { Telemetry } from "../telemetry/start";
@@ -35,6 +36,8 @@ export interface ApiServices {
   readonly agentInsights: AgentInsights;
   /** Long-term memories of tenants' users (REST, MCP, agents' turns). */
   readonly memories: MemoryService;
+  /** Forgetting an end user: their memories, sessions, responses, Store items and replays. */
+  readonly forgetting: UserForgetting;
   /** LangGraph's store (the Store API at /api/langgraph/store). */
   readonly langgraphStore: StoreService;
   /** Workflow runs: start, status, cancel (this process's workers run them). */

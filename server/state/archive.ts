@@ -6,6 +6,7 @@ import { InvalidError, VersionConflictError } from "./errors";
 import {
   type Capability,
   type DeleteResult,
+  type EraseResult,
   type HistoryEntry,
   type HistoryOptions,
   type ListEntry,
@@ -213,6 +214,19 @@ export class ArchiveStore implements StateStore {
         pointer,
       );
       return { deleted: true, version };
+    });
+  }
+
+  async erase(ref: StateRef): Promise<EraseResult> {
+    validateRef(ref);
+    return this.exclusive(ref, async () => {
+      const pointer = await this.pointer(ref);
+      if (!pointer) return { erased: false, version: null };
+      // The object (value and history) first: a pointer left by a failure in between leads to a miss, never to data.
+      await this.blobs.delete(this.objectPath(ref, pointer.partition));
+      await this.blobs.delete(this.pointerPath(ref));
+      this.lastWritten.delete(refKey(ref));
+      return { erased: true, version: pointer.version };
     });
   }
 

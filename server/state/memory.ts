@@ -1,5 +1,14 @@
 import { inOperation, VersionConflictError } from "./errors";
-import type { Capability, CopyRef, DeleteResult, ListOptions, ListPage, NamespaceStats, StateRecord } from "./store";
+import type {
+  Capability,
+  CopyRef,
+  DeleteResult,
+  EraseResult,
+  ListOptions,
+  ListPage,
+  NamespaceStats,
+  StateRecord,
+} from "./store";
 import type { StateRef, StateStore, Tombstone, TransactionOp, TransactionResult, WriteOptions } from "./store";
 import { encodeValue, isTombstone, listQuery, storedMeta, toPage, unsupported, validateRef } from "./store";
 import { validateWriteOptions, writtenMeta } from "./store";
@@ -95,6 +104,15 @@ export class MemoryStore implements StateStore {
       expiresAt: null,
     });
     return { deleted: true, version };
+  }
+
+  async erase(ref: StateRef): Promise<EraseResult> {
+    validateRef(ref);
+    const space = this.space(ref.tenant, ref.namespace, false);
+    const entry = space?.get(ref.key);
+    if (!entry || !space) return { erased: false, version: null };
+    space.delete(ref.key);
+    return { erased: true, version: entry.version };
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {

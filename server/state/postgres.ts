@@ -1,5 +1,13 @@
 import { inOperation, VersionConflictError } from "./errors";
-import type { Capability, DeleteResult, HistoryEntry, HistoryOptions, ListOptions, ListPage } from "./store";
+import type {
+  Capability,
+  DeleteResult,
+  EraseResult,
+  HistoryEntry,
+  HistoryOptions,
+  ListOptions,
+  ListPage,
+} from "./store";
 import type { NamespaceStats, StateRecord, StateRef, StateStore, TransactionOp, TransactionResult } from "./store";
 import type { WriteOptions } from "./store";
 import { decodeCursor, encodeValue, expiryOf, LIMITS, listLimit, toPage, unsupported } from "./store";
@@ -85,6 +93,19 @@ WITH up AS (
   )
 SELECT version FROM up`;
 
+// Forgetting a key: its row and history go; its outbox events stay (the relay still publishes pending
+// ones, in order) but no longer name it. $1 tenant $2 namespace $3 key
+const ERASE = `
+WITH r AS (DELETE FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version),
+  h AS (DELETE FROM state_history WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version),
+  o AS (
+    UPDATE outbox_events SET key = '',
+      payload = json_build_object('namespace', namespace, 'key', '', 'version', version, 'operation', operation,
+        'redacted', true, 'at', payload->'at')
+    WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version
+  )
+SELECT GREATEST((SELECT max(version) FROM r), (SELECT max(version) FROM h), (SELECT max(version) FROM o)) AS version`;
+
 /** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value,
   not from the database's health. */
 export function dataExceptionAsInvalid(err: unknown): never {
@@ -162,6 +183,18 @@ export class PostgresStore implements StateStore {
 
   async delete(ref: StateRef, options: Pick<WriteOptions, "ifVersion" | "actor"> = {}): Promise<DeleteResult> {
     return deleteWith(this.sql, ref, options);
+  }
+
+  async erase(ref: StateRef): Promise<EraseResult> {
+    validateRef(ref);
+    const rows = await this.sql.$queryRawUnsafe<{ version: number | null }[]>(
+      ERASE,
+      ref.tenant,
+      ref.namespace,
+      ref.key,
+    );
+    const version = rows[0]?.version ?? null;
+    return { erased: version !== null, version };
   }
 
   async touch(ref: StateRef, version: number): Promise<Date | undefined> {

@@ -1,7 +1,7 @@
 import { Cluster, Redis } from "ioredis";
 import { VersionConflictError } from "./errors";
 import type { Capability, CopyRef, DeleteResult, ListEntry, ListOptions, ListPage, NamespaceStats } from "./store";
-import type { StateRecord, StateRef, StateStore, Tombstone, WriteOptions } from "./store";
+import type { EraseResult, StateRecord, StateRef, StateStore, Tombstone, WriteOptions } from "./store";
 import { encodeValue, expiryOf, isTombstone, listQuery, toPage, unsupported, validateRef } from "./store";
 import { validateWriteOptions } from "./store";
 
@@ -111,7 +111,16 @@ if redis.call('HGET', KEYS[1], 'v') == ARGV[1] then return redis.call('DEL', KEY
 return 0
 `;
 
+// Forgets a key outright (no tombstone): answers the version it held, or -1.
+const ERASE = `
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return -1 end
+redis.call('DEL', KEYS[1])
+return tonumber(v)
+`;
+
 interface ScriptedClient {
+  statehouseErase(key: string): Promise<number>;
   statehouseEvict(key: string, ...args: (string | number)[]): Promise<number>;
   statehouseTouch(key: string, ...args: (string | number)[]): Promise<number>;
   statehousePut(key: string, ...args: (string | number)[]): Promise<[number, number, number?, number?]>;
@@ -151,6 +160,7 @@ export class RedisStore implements StateStore {
       ["statehouseSetIfNewer", SET_IF_NEWER],
       ["statehouseTouch", TOUCH],
       ["statehouseEvict", EVICT],
+      ["statehouseErase", ERASE],
     ] as const) {
       if (!(name in client)) client.defineCommand(name, { numberOfKeys: 1, lua });
     }
@@ -233,6 +243,14 @@ export class RedisStore implements StateStore {
     if (ok === 2) return { deleted: false, version: null };
     await this.unindex(ref.tenant, ref.namespace, [ref.key]);
     return { deleted: true, version };
+  }
+
+  async erase(ref: StateRef): Promise<EraseResult> {
+    validateRef(ref);
+    const version = await this.scripts.statehouseErase(this.recordKey(ref));
+    // unindex puts the key back if a write recreated it meanwhile
+    await this.unindex(ref.tenant, ref.namespace, [ref.key]);
+    return version < 0 ? { erased: false, version: null } : { erased: true, version };
   }
 
   async list(tenant: string, namespace: string, options: ListOptions = {}): Promise<ListPage> {

@@ -6,7 +6,7 @@ import { measureJson } from "./json-measure";
 import { applyJsonPatchBounded, validateJsonPatch, type PatchOperation } from "./json-patch";
 import type { NamespacePolicy, NamespaceRegistry } from "./namespaces";
 import type { DeleteResult, HistoryEntry, ListOptions, ListPage, ReadOptions, StateRecord, StateRef } from "./store";
-import type { StateStore, TransactionOp, TransactionResult } from "./store";
+import type { EraseResult, StateStore, TransactionOp, TransactionResult } from "./store";
 import { LIMITS } from "./store";
 import type { PlannedWrite } from "../policies/admission";
 
@@ -211,6 +211,15 @@ export class StateService {
     this.requirePrecondition(policy, request);
     await this.writeGuard?.(ref.tenant, [{ op: "delete", namespace: ref.namespace, key: ref.key }], request.actor);
     return this.store.delete(ref, request);
+  }
+
+  /**
+   * Forgets a key in every tier (StateStore.erase): for erasing an end user's data. Internal namespaces
+   * too (idempotency replays); no write guard, since erasing only frees.
+   */
+  async erase(ref: StateRef): Promise<EraseResult> {
+    this.namespaces.getOrThrow(ref.namespace);
+    return this.store.erase(ref);
   }
 
   async list(tenant: string, namespace: string, options: ListOptions): Promise<ListPage> {

@@ -67,6 +67,13 @@ export interface DeleteResult {
   readonly version: number | null;
 }
 
+export interface EraseResult {
+  /** False when the store held nothing of the key: no record, tombstone, copy or past version. */
+  readonly erased: boolean;
+  /** The highest version the store held of the key (live, deleted or archived), null when none. */
+  readonly version: number | null;
+}
+
 export interface ListOptions {
   readonly prefix?: string;
   /** 1..1000, default 100. */
@@ -144,6 +151,15 @@ export interface StateStore {
 
   /** Deletes the live record, leaving a tombstone that keeps its version. `version_conflict` if `ifVersion` does not hold. */
   delete(ref: StateRef, options?: Pick<WriteOptions, "ifVersion" | "actor">): Promise<DeleteResult>;
+
+  /**
+   * Forgets a key as if it had never been written: its record or tombstone, every past version and any
+   * copy of it, with no tombstone left (a key can carry personal data: a tombstone would keep it). The
+   * version count starts again at 1; callers that cache (the tiered store) leave their own short-lived
+   * marker above `version` so no older copy can come back. Stores that keep an outbox redact the key's
+   * events. Not conditional and not part of transactions: erasure is not an edit.
+   */
+  erase(ref: StateRef): Promise<EraseResult>;
 
   /** Live keys of a namespace in a stable order, each exactly once across pages. Capability "list". */
   list(tenant: string, namespace: string, options?: ListOptions): Promise<ListPage>;
@@ -233,7 +249,16 @@ export function isTombstone(r: StateRecord | Tombstone): r is Tombstone {
 // Validation shared by every store, so they reject exactly the same inputs.
 
 /** The record operations every tier implements; wrappers that treat each alike (guards, error mapping) list these. */
-export const RECORD_OPERATIONS = ["get", "put", "delete", "list", "history", "getVersion", "transact"] as const;
+export const RECORD_OPERATIONS = [
+  "get",
+  "put",
+  "delete",
+  "erase",
+  "list",
+  "history",
+  "getVersion",
+  "transact",
+] as const;
 
 export const LIMITS = {
   /** Versions are 32-bit in PostgreSQL; anything above can never match a record. */

@@ -1,6 +1,14 @@
 import { InvalidError, isStateError, type StateError, VersionConflictError } from "./errors";
 import { type JournalEntry, newJournalId, type WriteJournal } from "./journal";
-import type { Capability, DeleteResult, HistoryEntry, HistoryOptions, ListOptions, ListPage } from "./store";
+import type {
+  Capability,
+  DeleteResult,
+  EraseResult,
+  HistoryEntry,
+  HistoryOptions,
+  ListOptions,
+  ListPage,
+} from "./store";
 import type { ReadOptions, StateRecord, StateRef, StateStore, Tombstone, TransactionOp } from "./store";
 import type { TransactionResult, WriteOptions } from "./store";
 import { fullHistory, refKey, unsupported, validateRef } from "./store";
@@ -161,6 +169,22 @@ export class TieredStore implements StateStore {
     if (result.deleted)
       await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: result.version!, deleted: true });
     return result;
+  }
+
+  /**
+   * Erases the key from every tier: warm (record, history; outbox events redacted), the archive, and hot,
+   * where a tombstone above every erased version stays for the hot tier's tombstone retention, so a read
+   * that fetched the record before the erase cannot put its copy back.
+   */
+  async erase(ref: StateRef): Promise<EraseResult> {
+    validateRef(ref);
+    const { hot, warm, cold } = this.tiers;
+    if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return hot.erase(ref);
+    if (this.journalPending) await this.replayJournal(); // a buffered write replayed later would bring the key back
+    const results = [await warm.erase(ref), ...(cold ? [await cold.erase(ref)] : [])];
+    const version = Math.max(0, ...results.map((r) => r.version ?? 0));
+    await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: version + 1, deleted: true });
+    return results.some((r) => r.erased) ? { erased: true, version } : { erased: false, version: null };
   }
 
   async list(tenant: string, namespace: string, options?: ListOptions): Promise<ListPage> {

@@ -19,6 +19,7 @@ const OPERATIONS = {
   get: "get",
   put: "put",
   delete: "delete",
+  erase: "erase",
   list: "list",
   history: "history",
   getVersion: "version",

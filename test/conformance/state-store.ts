@@ -158,6 +158,48 @@ export function stateStoreConformance(init: ConformanceInit): void {
       assert.equal(again.version, 3, "versions are never reused, so an old ETag can never match a new record");
     });
 
+    it("erases a key with every version, leaving nothing, and a new write starts again at 1", async () => {
+      const ref = fresh("erase");
+      const kept = fresh("erase");
+      const other = { ...ref, tenant: `${tenant}x` };
+      await store.put(ref, { secret: 1 });
+      await store.put(ref, { secret: 2 });
+      await store.put(kept, "kept");
+      await store.put(other, "theirs");
+      assert.deepEqual(await store.erase(ref), { erased: true, version: 2 });
+      assert.equal(await store.get(ref), undefined);
+      assert.equal(await store.get(ref, { consistency: "strong" }), undefined);
+      if (has("history")) {
+        assert.deepEqual(await store.history(ref), []);
+        assert.equal(await store.getVersion(ref, 1), undefined);
+      }
+      if (has("list")) {
+        const keys = (await store.list(tenant, namespace, { prefix: "erase-" })).items.map((i) => i.key);
+        assert.ok(!keys.includes(ref.key) && keys.includes(kept.key));
+      }
+      assert.equal((await store.get(kept))?.value, "kept");
+      assert.equal((await store.get(other))?.value, "theirs", "the same key of another tenant stays");
+      assert.deepEqual(await store.erase(ref), { erased: false, version: null });
+      const again = await store.put(ref, { fresh: true }, { createOnly: true });
+      assert.equal(again.version, 1, "nothing of the key is left, not even its version count");
+      assert.deepEqual((await store.get(ref))?.value, { fresh: true });
+      if (has("history"))
+        assert.deepEqual(
+          (await store.history(ref)).map((e) => e.version),
+          [1],
+        );
+    });
+
+    it("erases a deleted key's tombstone and history, and answers false for a key never written", async () => {
+      const ref = fresh("erase");
+      await store.put(ref, "a");
+      await store.delete(ref);
+      assert.deepEqual(await store.erase(ref), { erased: true, version: 2 });
+      if (has("history")) assert.deepEqual(await store.history(ref), []);
+      assert.equal((await store.put(ref, "b")).version, 1);
+      assert.deepEqual(await store.erase(fresh("erase")), { erased: false, version: null });
+    });
+
     it("keeps tenants apart", async () => {
       const ref = fresh();
       const other = { ...ref, tenant: `${tenant}x` };

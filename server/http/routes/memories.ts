@@ -3,7 +3,8 @@
 import { z } from "@hono/zod-openapi";
 import { MAX_SEARCH_RESULTS, MEMORY_KINDS, MemoryInput, type SearchHit, USER_ID } from "../../memories/memories";
 import { MEMORIES_NAMESPACE } from "../../memories/namespaces";
-import { visibleTenant } from "../access";
+import { grants, visibleTenant } from "../access";
+import { HttpError } from "../problem";
 import { resolvePrecondition, WriteHeaders } from "../preconditions";
 import { json, pathParam, problems, type RouteKit, reply } from "./kit";
 
@@ -128,6 +129,33 @@ export function registerMemoryRoutes({ define }: RouteKit): void {
     },
     async ({ c, services, principal, query }) =>
       reply(c, MemoryPage, await services.memories.list(principal.tenant, query.userId, query)),
+  );
+
+  // DELETE /api/v1/memories?userId= – forget a user: every trace docs/memory.md lists
+  define(
+    {
+      method: "delete",
+      path: "/api/v1/memories",
+      summary: "Forget a user",
+      description:
+        "Erases, from every tier and with their history, the user's memories, sessions and conversations (with " +
+        "their profile vectors), OpenAI-door responses, LangGraph Store items under a namespace path holding the " +
+        "user id, and idempotency replays that mention them; outbox events of those records are redacted. Also " +
+        "needs agents:invoke, since it removes sessions. 204 whether or not anything was found.",
+      tags: TAGS,
+      scope: "memories:write",
+      query: UserQuery,
+      responses: { 204: { description: "Forgotten" }, ...problems(400, 401, 403, 429, 503) },
+    },
+    async ({ c, services, principal, query }) => {
+      if (!grants(principal.scopes, "agents:invoke"))
+        throw new HttpError("forbidden", "forgetting a user also deletes their sessions: the key needs agents:invoke", {
+          requiredScope: "agents:invoke",
+        });
+      const forgotten = await services.forgetting.forget(principal.tenant, query.userId);
+      services.log.info("user forgotten", { tenant: principal.tenant, keyId: principal.keyId, ...forgotten });
+      return c.body(null, 204);
+    },
   );
 
   // GET /api/v1/memories/export?userId= – every memory of a user

@@ -1,0 +1,70 @@
+// Finding what a tenant's state holds of one end user, for forgetting them: the keys whose record (or,
+// for a deleted record, its last value) names the user, archived keys to check in the cold tier, and
+// Store items whose namespace path holds the user id. Reads state_records and state_history directly
+// (the warm tier is the source of truth); erasing goes through the state engine, never through here.
+import type { Sql } from "../db/state-records";
+
+/** A record's value names the user when it is theirs (memories, sessions) or its OpenAI metadata says so. */
+const NAMES_USER = (column: string) =>
+  `(${column}->>'userId' = $2 OR ${column}->'metadata'->>'user_id' = $2
+    OR ${column}->'response'->'metadata'->>'user_id' = $2)`;
+
+export interface FoundKey {
+  namespace: string;
+  key: string;
+  /** The agent the record belongs to (a session's), to find what the agent keeps beside it. */
+  agent: string | null;
+}
+
+export class ForgetRepository {
+  constructor(private readonly sql: Sql) {}
+
+  /**
+   * Keys in `namespaces` of the tenant that name the user: present records by their value, deleted ones
+   * by the value before their deletion (history keeps it). A user's records name them from their first
+   * version (memories and sessions are made for a user), so the current or last value is the one to read:
+   * reading every version of every session would cost as much as the tenant's whole history.
+   */
+  async namingUser(tenant: string, userId: string, namespaces: readonly string[]): Promise<FoundKey[]> {
+    return this.sql.$queryRawUnsafe<FoundKey[]>(
+      `SELECT namespace, key, value->>'agent' AS agent FROM state_records
+         WHERE tenant = $1 AND namespace = ANY($3::text[]) AND NOT deleted AND NOT archived AND ${NAMES_USER("value")}
+       UNION
+       SELECT h.namespace, h.key, h.value->>'agent' AS agent FROM state_records r
+         JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
+           AND h.version = r.version - 1
+         WHERE r.tenant = $1 AND r.namespace = ANY($3::text[]) AND r.deleted AND ${NAMES_USER("h.value")}`,
+      tenant,
+      userId,
+      [...namespaces],
+    );
+  }
+
+  /** A page of the keys of `namespace` moved to the archive (after `afterKey`): their values are only there. */
+  async archived(tenant: string, namespace: string, afterKey: string, limit: number): Promise<string[]> {
+    const rows = await this.sql.$queryRawUnsafe<{ key: string }[]>(
+      `SELECT key FROM state_records WHERE tenant = $1 AND namespace = $2 AND archived AND key > $3
+       ORDER BY key LIMIT $4`,
+      tenant,
+      namespace,
+      afterKey,
+      limit,
+    );
+    return rows.map((r) => r.key);
+  }
+
+  /**
+   * Keys of `namespace` (live, deleted or archived: a key is a trace by itself) that contain `needle`,
+   * for the caller to check exactly: Store item keys are JSON paths, and which element holds the user id
+   * matters.
+   */
+  async keysContaining(tenant: string, namespace: string, needle: string): Promise<string[]> {
+    const rows = await this.sql.$queryRawUnsafe<{ key: string }[]>(
+      `SELECT key FROM state_records WHERE tenant = $1 AND namespace = $2 AND strpos(key, $3) > 0`,
+      tenant,
+      namespace,
+      needle,
+    );
+    return rows.map((r) => r.key);
+  }
+}

@@ -1,0 +1,146 @@
+import { AGENT_PROFILES_POLICY, RESPONSES_POLICY, SESSIONS_POLICY } from "../agents/namespaces";
+import { STORE_NAMESPACE } from "../langgraph/namespaces";
+import type { StateService } from "../state/service";
+import type { StateRef, StateStore } from "../state/store";
+import type { ForgetRepository } from "./forget-repository";
+import { USER_ID } from "./memories";
+import { MEMORIES_NAMESPACE } from "./namespaces";
+import { InvalidError } from "../state/errors";
+
+/** Namespaces whose records belong to one end user and say so in their value. */
+const USER_RECORDS = [MEMORIES_NAMESPACE, SESSIONS_POLICY.name, RESPONSES_POLICY.name] as const;
+/** Namespaces whose records may be archived (their values then live only in the cold tier). */
+const ARCHIVED_USER_RECORDS = [SESSIONS_POLICY.name] as const;
+const ERASE_CONCURRENCY = 8;
+const ARCHIVE_PAGE = 500;
+
+/** What forgetting a user removed, per kind (for the log and the tests; the API answers 204). */
+export interface Forgotten {
+  memories: number;
+  sessions: number;
+  responses: number;
+  profiles: number;
+  storeItems: number;
+  replays: number;
+}
+
+export interface ForgetParts {
+  state: StateService;
+  repository: ForgetRepository;
+  /** The archive, read directly: reading archived keys through the tiered store would restore each one. */
+  cold?: Pick<StateStore, "get">;
+  /** Idempotency replays live in the hot tier only; their owner finds those that mention the user. */
+  replays: { forgetMentioning(tenant: string, needle: string): Promise<number> };
+  /** Warm-tier calls under its health (timeout, breaker): the repository's queries. */
+  warmCall: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/**
+ * Forgetting an end user: every record of the tenant that is theirs is erased from every tier (value,
+ * history, archive copy, hot copy; outbox events redacted): their memories, their sessions and agent
+ * conversations (`userId`, or `metadata.user_id`) with each one's profile vector, their OpenAI-door
+ * responses, the LangGraph Store items under a namespace path holding their id, and the idempotency
+ * replays whose answer mentions them. One forget per tenant at a time in a process: it reads the archive
+ * key by key, and a second one for the same tenant would only repeat that work.
+ */
+export class UserForgetting {
+  private readonly running = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly parts: ForgetParts) {}
+
+  async forget(tenant: string, userId: string): Promise<Forgotten> {
+    if (!USER_ID.test(userId)) throw new InvalidError("not a user id", { field: "userId" });
+    const previous = this.running.get(tenant) ?? Promise.resolve();
+    const run = previous.then(
+      () => this.run(tenant, userId),
+      () => this.run(tenant, userId),
+    );
+    const tail = run.catch(() => {});
+    this.running.set(tenant, tail);
+    void tail.then(() => {
+      if (this.running.get(tenant) === tail) this.running.delete(tenant);
+    });
+    return run;
+  }
+
+  private async run(tenant: string, userId: string): Promise<Forgotten> {
+    const { repository, warmCall } = this.parts;
+    const found = await warmCall(() => repository.namingUser(tenant, userId, USER_RECORDS));
+    found.push(...(await this.archivedNamingUser(tenant, userId)));
+    const of = (namespace: string) => found.filter((f) => f.namespace === namespace);
+    const sessions = of(SESSIONS_POLICY.name);
+    const profiles = sessions.flatMap((s) =>
+      s.agent ? [{ namespace: AGENT_PROFILES_POLICY.name, key: `profile:${s.agent}:${s.key}` }] : [],
+    );
+    const storeKeys = (await warmCall(() => repository.keysContaining(tenant, STORE_NAMESPACE, JSON.stringify(userId))))
+      .filter((key) => storePathHolds(key, userId))
+      .map((key) => ({ namespace: STORE_NAMESPACE, key }));
+
+    const erased = await this.eraseAll(tenant, [...found, ...profiles, ...storeKeys]);
+    const count = (namespace: string) => erased.filter((r) => r.namespace === namespace).length;
+    // Last: the replay of a request made while this ran is caught too.
+    const replays = await this.parts.replays.forgetMentioning(tenant, JSON.stringify(userId));
+    return {
+      memories: count(MEMORIES_NAMESPACE),
+      sessions: count(SESSIONS_POLICY.name),
+      responses: count(RESPONSES_POLICY.name),
+      profiles: count(AGENT_PROFILES_POLICY.name),
+      storeItems: count(STORE_NAMESPACE),
+      replays,
+    };
+  }
+
+  /** Archived records whose value names the user, read from the archive a page of keys at a time. */
+  private async archivedNamingUser(tenant: string, userId: string) {
+    const { cold, repository, warmCall } = this.parts;
+    const found: { namespace: string; key: string; agent: string | null }[] = [];
+    if (!cold) return found;
+    for (const namespace of ARCHIVED_USER_RECORDS) {
+      for (let after = ""; ; ) {
+        const keys = await warmCall(() => repository.archived(tenant, namespace, after, ARCHIVE_PAGE));
+        await eachLimited(keys, ERASE_CONCURRENCY, async (key) => {
+          const value = (await cold.get({ tenant, namespace, key }))?.value as Record<string, unknown> | undefined;
+          if (value && namesUser(value, userId))
+            found.push({ namespace, key, agent: typeof value.agent === "string" ? value.agent : null });
+        });
+        if (keys.length < ARCHIVE_PAGE) break;
+        after = keys[keys.length - 1]!;
+      }
+    }
+    return found;
+  }
+
+  /** Erases every ref (several at a time); answers those that held something. */
+  private async eraseAll(tenant: string, refs: readonly Omit<StateRef, "tenant">[]) {
+    const erased: Omit<StateRef, "tenant">[] = [];
+    const unique = [...new Map(refs.map((r) => [`${r.namespace}\u0000${r.key}`, r])).values()];
+    await eachLimited(unique, ERASE_CONCURRENCY, async (r) => {
+      if ((await this.parts.state.erase({ tenant, ...r })).erased) erased.push(r);
+    });
+    return erased;
+  }
+}
+
+/** The same test as the repository's SQL, for values read from the archive. */
+function namesUser(value: Record<string, unknown>, userId: string): boolean {
+  const metadata = (v: unknown) => (v as { metadata?: { user_id?: unknown } } | undefined)?.metadata?.user_id;
+  return value.userId === userId || metadata(value) === userId || metadata(value.response) === userId;
+}
+
+/** A Store item's key is the JSON of its namespace path and key: the user must be one of the path's labels. */
+function storePathHolds(recordKey: string, userId: string): boolean {
+  try {
+    const path = JSON.parse(recordKey) as unknown;
+    return Array.isArray(path) && path.slice(0, -1).includes(userId);
+  } catch {
+    return false;
+  }
+}
+
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
