@@ -39,6 +39,7 @@ import { stateTelemetry } from "./telemetry/instrumented";
 import { startTelemetry } from "./telemetry/start";
 import { createWorkflows } from "./workflows";
 import { RunRepository } from "./workflows/run-repository";
+import { endUserOf } from "./memories/forget";
 
 export type Services = ApiServices;
 
@@ -54,7 +55,10 @@ export async function buildStateEngine(config: Config, clients: Clients) {
     ? new RedisStore(redis, { keyPrefix: config.STATEHOUSE_KEY_PREFIX })
     : new MemoryStore();
   const s3 = s3ArchiveOptions(config);
-  const cold = s3 ? ArchiveStore.onS3(s3) : ArchiveStore.onFilesystem(path.join(config.dataDir, "archive"));
+  const archived = { subjectOf: endUserOf }; // users' archived sessions can be found to forget them
+  const cold = s3
+    ? ArchiveStore.onS3(s3, archived)
+    : ArchiveStore.onFilesystem(path.join(config.dataDir, "archive"), archived);
 
   const { health, hotCall, patientHotCall, warmCall, tiers, tiered } = composeTiers({
     ...{ hot, warm, cold, redis, keyPrefix: config.STATEHOUSE_KEY_PREFIX, namespaces, measure, lifecycle },
@@ -89,6 +93,7 @@ export async function buildStateEngine(config: Config, clients: Clients) {
   };
   return {
     ...{ config, telemetry, namespaces, health, hotCall, patientHotCall, warmCall, tiers, tiered, warm, store },
+    archive: cold,
     ...{ model, state, tenantPolicies, invalidation, lifecycle, namespaceLabel, close, policies },
     runs: new RunRepository(db.prisma),
   };

@@ -18,7 +18,7 @@ import type { RedisClient } from "../state/redis";
 import { AgentInsights } from "./insights";
 import { type ForgetParts, UserForgetting } from "../memories/forget";
 import { ForgetRepository } from "../memories/forget-repository";
-import type { StateStore } from "../state/store";
+import type { ArchiveStore } from "../state/archive";
 import { AgentInsightsRepository } from "./insights-repository";
 import type { Sql } from "../db/state-records";
 import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
@@ -59,8 +59,9 @@ export interface AgentParts {
   sql: Sql;
   hotCall: Call;
   warmCall: Call;
-  /** The archive, for finding a user's archived sessions when forgetting them. */
-  tiers: { cold?: StateStore };
+  /** The archive, for finding a user's archived sessions when forgetting them, and its health. */
+  archive?: Pick<ArchiveStore, "keysOf">;
+  health: { cold?: { call: Call } };
   /** Idempotency replays, which forgetting a user erases too. */
   replays: ForgetParts["replays"];
 }
@@ -116,8 +117,12 @@ export async function composeAgents(p: AgentParts) {
       memories,
       langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall, searched("store")),
       forgetting: new UserForgetting({
-        ...{ state: p.state, repository: new ForgetRepository(p.sql), cold: p.tiers.cold },
-        ...{ replays: p.replays, warmCall: p.warmCall },
+        ...{ state: p.state, repository: new ForgetRepository(p.sql), archive: p.archive },
+        ...{
+          replays: p.replays,
+          warmCall: p.warmCall,
+          coldCall: p.health.cold?.call.bind(p.health.cold) ?? ((fn) => fn()),
+        },
       }),
     },
     close: () => text.close(),

@@ -1,6 +1,6 @@
-// Finding what a tenant's state holds of one end user, for forgetting them: the keys whose record (or,
-// for a deleted record, its last value) names the user, archived keys to check in the cold tier, and
-// Store items whose namespace path holds the user id. Reads state_records and state_history directly
+// Finding what a tenant's warm tier holds of one end user, for forgetting them: the keys whose record
+// (or, for a deleted record, its last value) names the user, and Store items whose namespace path holds
+// the user id. Reads state_records and state_history directly
 // (the warm tier is the source of truth); erasing goes through the state engine, never through here.
 import type { Sql } from "../db/state-records";
 
@@ -40,15 +40,23 @@ export class ForgetRepository {
     );
   }
 
-  /** A page of the keys of `namespace` moved to the archive (after `afterKey`): their values are only there. */
-  async archived(tenant: string, namespace: string, afterKey: string, limit: number): Promise<string[]> {
+  /**
+   * Keys of `namespace` (present, or deleted: then by their last value) whose value's `conversation` is
+   * one of `conversations`: the responses made in a user's conversations hold what the user said.
+   */
+  async inConversations(tenant: string, namespace: string, conversations: readonly string[]): Promise<string[]> {
+    if (conversations.length === 0) return [];
     const rows = await this.sql.$queryRawUnsafe<{ key: string }[]>(
-      `SELECT key FROM state_records WHERE tenant = $1 AND namespace = $2 AND archived AND key > $3
-       ORDER BY key LIMIT $4`,
+      `SELECT key FROM state_records
+         WHERE tenant = $1 AND namespace = $2 AND NOT deleted AND value->>'conversation' = ANY($3::text[])
+       UNION
+       SELECT h.key FROM state_records r
+         JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
+           AND h.version = r.version - 1
+         WHERE r.tenant = $1 AND r.namespace = $2 AND r.deleted AND h.value->>'conversation' = ANY($3::text[])`,
       tenant,
       namespace,
-      afterKey,
-      limit,
+      [...conversations],
     );
     return rows.map((r) => r.key);
   }

@@ -1,18 +1,16 @@
 import { AGENT_PROFILES_POLICY, RESPONSES_POLICY, SESSIONS_POLICY } from "../agents/namespaces";
 import { STORE_NAMESPACE } from "../langgraph/namespaces";
 import type { StateService } from "../state/service";
-import type { StateRef, StateStore } from "../state/store";
-import type { ForgetRepository } from "./forget-repository";
+import type { ArchiveStore } from "../state/archive";
+import type { StateRef } from "../state/store";
+import type { FoundKey, ForgetRepository } from "./forget-repository";
 import { USER_ID } from "./memories";
 import { MEMORIES_NAMESPACE } from "./namespaces";
 import { InvalidError } from "../state/errors";
 
 /** Namespaces whose records belong to one end user and say so in their value. */
 const USER_RECORDS = [MEMORIES_NAMESPACE, SESSIONS_POLICY.name, RESPONSES_POLICY.name] as const;
-/** Namespaces whose records may be archived (their values then live only in the cold tier). */
-const ARCHIVED_USER_RECORDS = [SESSIONS_POLICY.name] as const;
 const ERASE_CONCURRENCY = 8;
-const ARCHIVE_PAGE = 500;
 
 /** What forgetting a user removed, per kind (for the log and the tests; the API answers 204). */
 export interface Forgotten {
@@ -27,8 +25,10 @@ export interface Forgotten {
 export interface ForgetParts {
   state: StateService;
   repository: ForgetRepository;
-  /** The archive, read directly: reading archived keys through the tiered store would restore each one. */
-  cold?: Pick<StateStore, "get">;
+  /** The archive's index of whose archived records are (ArchiveOptions.subjectOf = endUserOf). */
+  archive?: Pick<ArchiveStore, "keysOf">;
+  /** Cold-tier calls under its health. */
+  coldCall: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Idempotency replays live in the hot tier only; their owner finds those that mention the user. */
   replays: { forgetMentioning(tenant: string, needle: string): Promise<number> };
   /** Warm-tier calls under its health (timeout, breaker): the repository's queries. */
@@ -72,11 +72,20 @@ export class UserForgetting {
     const profiles = sessions.flatMap((s) =>
       s.agent ? [{ namespace: AGENT_PROFILES_POLICY.name, key: `profile:${s.agent}:${s.key}` }] : [],
     );
+    const inConversations = (
+      await warmCall(() =>
+        repository.inConversations(
+          tenant,
+          RESPONSES_POLICY.name,
+          sessions.map((s) => s.key),
+        ),
+      )
+    ).map((key) => ({ namespace: RESPONSES_POLICY.name, key }));
     const storeKeys = (await warmCall(() => repository.keysContaining(tenant, STORE_NAMESPACE, JSON.stringify(userId))))
       .filter((key) => storePathHolds(key, userId))
       .map((key) => ({ namespace: STORE_NAMESPACE, key }));
 
-    const erased = await this.eraseAll(tenant, [...found, ...profiles, ...storeKeys]);
+    const erased = await this.eraseAll(tenant, [...found, ...profiles, ...inConversations, ...storeKeys]);
     const count = (namespace: string) => erased.filter((r) => r.namespace === namespace).length;
     // Last: the replay of a request made while this ran is caught too.
     const replays = await this.parts.replays.forgetMentioning(tenant, JSON.stringify(userId));
@@ -90,21 +99,18 @@ export class UserForgetting {
     };
   }
 
-  /** Archived records whose value names the user, read from the archive a page of keys at a time. */
-  private async archivedNamingUser(tenant: string, userId: string) {
-    const { cold, repository, warmCall } = this.parts;
-    const found: { namespace: string; key: string; agent: string | null }[] = [];
-    if (!cold) return found;
-    for (const namespace of ARCHIVED_USER_RECORDS) {
-      for (let after = ""; ; ) {
-        const keys = await warmCall(() => repository.archived(tenant, namespace, after, ARCHIVE_PAGE));
-        await eachLimited(keys, ERASE_CONCURRENCY, async (key) => {
-          const value = (await cold.get({ tenant, namespace, key }))?.value as Record<string, unknown> | undefined;
-          if (value && namesUser(value, userId))
-            found.push({ namespace, key, agent: typeof value.agent === "string" ? value.agent : null });
-        });
-        if (keys.length < ARCHIVE_PAGE) break;
-        after = keys[keys.length - 1]!;
+  /**
+   * The user's records in the archive (found through its subject markers): sessions that expired there
+   * and whose tombstone in warm has since been purged are nowhere else.
+   */
+  private async archivedNamingUser(tenant: string, userId: string): Promise<FoundKey[]> {
+    const { archive, coldCall } = this.parts;
+    if (!archive) return [];
+    const found: FoundKey[] = [];
+    for (const namespace of USER_RECORDS) {
+      for (const { key, value } of await coldCall(() => archive.keysOf(tenant, namespace, userId))) {
+        const agent = (value as { agent?: unknown } | null)?.agent;
+        found.push({ namespace, key, agent: typeof agent === "string" ? agent : null });
       }
     }
     return found;
@@ -121,10 +127,20 @@ export class UserForgetting {
   }
 }
 
-/** The same test as the repository's SQL, for values read from the archive. */
-function namesUser(value: Record<string, unknown>, userId: string): boolean {
-  const metadata = (v: unknown) => (v as { metadata?: { user_id?: unknown } } | undefined)?.metadata?.user_id;
-  return value.userId === userId || metadata(value) === userId || metadata(value.response) === userId;
+/**
+ * The end user a record of `namespace` belongs to, by the same fields the repository's SQL reads: the
+ * archive's subject (ArchiveOptions.subjectOf), so archived records of a user can be found.
+ */
+export function endUserOf(namespace: string, value: unknown): string | undefined {
+  if (!(USER_RECORDS as readonly string[]).includes(namespace) || typeof value !== "object" || value === null)
+    return undefined;
+  const v = value as {
+    userId?: unknown;
+    metadata?: { user_id?: unknown };
+    response?: { metadata?: { user_id?: unknown } };
+  };
+  const user = v.userId ?? v.metadata?.user_id ?? v.response?.metadata?.user_id;
+  return typeof user === "string" ? user : undefined;
 }
 
 /** A Store item's key is the JSON of its namespace path and key: the user must be one of the path's labels. */

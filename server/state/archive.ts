@@ -70,9 +70,16 @@ interface KeyPointer {
 export interface ArchiveOptions {
   /** The clock that names partitions (tests move it to another day). */
   now?: () => Date;
+  /**
+   * Whose a record is (an end user's id), for the namespaces whose records belong to one: the archive
+   * then keeps a marker per subject and key, so keysOf() finds a subject's keys without reading every
+   * archived object (forgetting a user). Undefined: the record has no subject.
+   */
+  subjectOf?: (namespace: string, value: unknown) => string | undefined;
 }
 
 const KEYS_FOLDER = "_keys";
+const SUBJECTS_FOLDER = "_subjects";
 const OBJECT_SUFFIX = ".json.gz";
 const POINTER_SUFFIX = ".json";
 const READ_ATTEMPTS = 5;
@@ -100,6 +107,7 @@ export class ArchiveStore implements StateStore {
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly lastWritten = new Map<string, number>();
   private readonly now: () => Date;
+  private readonly subjectOf: ArchiveOptions["subjectOf"];
 
   constructor(
     readonly blobs: BlobStore,
@@ -107,6 +115,7 @@ export class ArchiveStore implements StateStore {
   ) {
     this.name = blobs.name;
     this.now = options.now ?? (() => new Date());
+    this.subjectOf = options.subjectOf;
   }
 
   /** The archive in a directory (the default cold tier). */
@@ -222,8 +231,10 @@ export class ArchiveStore implements StateStore {
     return this.exclusive(ref, async () => {
       const pointer = await this.pointer(ref);
       if (!pointer) return { erased: false, version: null };
+      const subject = this.subjectOfArchived(ref, await this.object(ref, pointer));
       // The object (value and history) first: a pointer left by a failure in between leads to a miss, never to data.
       await this.blobs.delete(this.objectPath(ref, pointer.partition));
+      if (subject) await this.blobs.delete(this.subjectPath(ref, subject));
       await this.blobs.delete(this.pointerPath(ref));
       this.lastWritten.delete(refKey(ref));
       return { erased: true, version: pointer.version };
@@ -335,6 +346,35 @@ export class ArchiveStore implements StateStore {
       );
       return true;
     });
+  }
+
+  /**
+   * The keys of `namespace` archived as `subject`'s (see ArchiveOptions.subjectOf), with their archived
+   * value (the last one before a deletion or expiry). Each is checked against its object: a key archived
+   * again since under another subject is not answered.
+   */
+  async keysOf(tenant: string, namespace: string, subject: string): Promise<{ key: string; value: unknown }[]> {
+    validateNamespaceName(namespace);
+    const folder = `${tenant}/${namespace}/${SUBJECTS_FOLDER}/${subjectName(subject)}/`;
+    const found: { key: string; value: unknown }[] = [];
+    for (const marker of await this.blobs.list(folder)) {
+      const body = await this.blobs.get(marker);
+      const key = body && (JSON.parse(body.toString("utf8")) as { key?: unknown }).key;
+      if (typeof key !== "string") continue;
+      const a = await this.read({ tenant, namespace, key });
+      if (a && this.subjectOfArchived({ tenant, namespace, key }, a) === subject)
+        found.push({ key, value: lastValue(a) });
+    }
+    return found;
+  }
+
+  /** Whose the archived key is: its subject as of its last value. */
+  private subjectOfArchived(ref: StateRef, a: ArchivedKey | undefined): string | undefined {
+    return a && this.subjectOf?.(ref.namespace, lastValue(a));
+  }
+
+  private subjectPath(ref: StateRef, subject: string): string {
+    return `${ref.tenant}/${ref.namespace}/${SUBJECTS_FOLDER}/${subjectName(subject)}/${keyName(ref.key)}${POINTER_SUFFIX}`;
   }
 
   /**
@@ -466,6 +506,8 @@ export class ArchiveStore implements StateStore {
   private async write(ref: StateRef, a: ArchivedKey, previous: KeyPointer | undefined): Promise<void> {
     const partition = partitionOf(this.now());
     await this.blobs.put(this.objectPath(ref, partition), gzipSync(JSON.stringify(a), { level: 6 }));
+    const subject = this.subjectOfArchived(ref, a);
+    if (subject) await this.blobs.put(this.subjectPath(ref, subject), Buffer.from(JSON.stringify({ key: a.key })));
     const pointer: KeyPointer = {
       key: a.key,
       partition,
@@ -511,6 +553,18 @@ function decodePointer(body: Buffer): KeyPointer {
 
 function decodeArchived(body: Buffer): ArchivedKey {
   return JSON.parse(gunzipSync(body).toString("utf8")) as ArchivedKey;
+}
+
+/** A record's last value: the live one, or for a deleted key the one before its deletion. */
+function lastValue(a: ArchivedKey): unknown {
+  if (!a.deleted) return a.value;
+  for (let i = a.history.length - 1; i >= 0; i--) if (a.history[i]!.value !== null) return a.history[i]!.value;
+  return null;
+}
+
+/** A subject as a folder name: hashed, so the archive's listing never shows a user id. */
+function subjectName(subject: string): string {
+  return createHash("sha256").update(subject).digest("hex").slice(0, 40);
 }
 
 /** `yyyy/mm/dd` in UTC. */
