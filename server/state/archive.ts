@@ -362,10 +362,9 @@ export class ArchiveStore implements StateStore {
       const key = body && (JSON.parse(body.toString("utf8")) as { key?: unknown }).key;
       if (typeof key !== "string") continue;
       const a = await this.read({ tenant, namespace, key });
-      if (!a)
-        await this.blobs.delete(marker); // its object expired (expireBefore) or was erased
-      else if (this.subjectOfArchived({ tenant, namespace, key }, a) === subject)
+      if (a && this.subjectOfArchived({ tenant, namespace, key }, a) === subject)
         found.push({ key, value: lastValue(a) });
+      else await this.blobs.delete(marker); // its object expired (expireBefore), or is someone else's now
     }
     return found;
   }
