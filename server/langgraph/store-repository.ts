@@ -81,8 +81,8 @@ export class StoreRepository {
     const where = filtered(filter, 5);
     return this.sql.$queryRawUnsafe(
       `SELECT key FROM state_records, to_tsquery('english'::regconfig, $3) AS q
-       WHERE ${UNDER} AND to_tsvector('english'::regconfig, value->>'text') @@ q${where.sql}
-       ORDER BY ts_rank_cd(to_tsvector('english'::regconfig, value->>'text'), q) DESC, key LIMIT $4`,
+       WHERE ${UNDER} AND search_text @@ q${where.sql}
+       ORDER BY ts_rank_cd(search_text, q) DESC, key LIMIT $4`,
       tenant,
       prefix,
       terms.map((t) => `'${t}'`).join(" | "),

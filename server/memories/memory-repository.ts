@@ -96,9 +96,9 @@ export class MemoryRepository {
     if (terms.length === 0) return [];
     const where = filtered(filter, 5);
     const rows = await this.sql.$queryRawUnsafe<{ key: string; rank: number }[]>(
-      `SELECT key, ts_rank_cd(to_tsvector('english'::regconfig, value->>'text'), q) AS rank
+      `SELECT key, ts_rank_cd(search_text, q) AS rank
        FROM state_records, to_tsquery('english'::regconfig, $3) AS q
-       WHERE ${OF_USER} AND to_tsvector('english'::regconfig, value->>'text') @@ q${where.sql}
+       WHERE ${OF_USER} AND search_text @@ q${where.sql}
        ORDER BY rank DESC, key LIMIT $4`,
       tenant,
       userId,
