@@ -6,7 +6,8 @@ import { z } from "zod";
 import { InvalidError, isStateError, NotFoundError, StateError } from "../state/errors";
 import type { StateService } from "../state/service";
 import type { StateRecord, StateRef } from "../state/store";
-import { decodeVector, type Embedder, encodeVector, similarity as similarityOf } from "./embedder";
+import { type Embedder, encodeVector, similarity as similarityOf } from "./embedder";
+import { UserVectorCache } from "./vector-cache";
 import type { MemoryFilter, MemoryRepository } from "./memory-repository";
 import { MEMORIES_NAMESPACE } from "./namespaces";
 import { searchTerms, fuse } from "./ranking";
@@ -114,7 +115,29 @@ export class MemoryService {
     private readonly warm: <T>(fn: () => Promise<T>) => Promise<T>,
     /** Each search's duration (statehouse.memory.search.duration). */
     private readonly onSearch: (seconds: number) => void = () => {},
-  ) {}
+  ) {
+    // Only the queries run under the warm tier's health: a slow embedder is not the database failing.
+    this.vectorCache = new UserVectorCache(
+      {
+        vectorStamp: (...a) => warm(() => repository.vectorStamp(...a)),
+        vectors: (...a) => warm(() => repository.vectors(...a)),
+      },
+      embedder,
+    );
+  }
+
+  /** Users' vectors between searches, checked against warm on each use (vector-cache.ts). */
+  private readonly vectorCache: UserVectorCache;
+
+  /** The user's vectors that pass `filter` (kinds; an agent's memories and those of every agent). */
+  private async vectorsOf(tenant: string, userId: string, filter: MemoryFilter) {
+    const all = await this.vectorCache.of(tenant, userId, MAX_MEMORIES_PER_USER);
+    const kinds = filter.kinds?.length ? new Set<string>(filter.kinds) : undefined;
+    return all.filter(
+      (v) =>
+        (!kinds || kinds.has(v.kind)) && (filter.agent === undefined || v.agent === null || v.agent === filter.agent),
+    );
+  }
 
   /**
    * Adds a memory, consolidated with what the user already has: a memory with a `subject` replaces the
@@ -246,20 +269,10 @@ export class MemoryService {
     const limit = Math.min(request.limit ?? 10, MAX_SEARCH_RESULTS);
     const filter = { kinds: request.kinds, agent: request.agent };
     const [queryVector] = await this.embedder.embed([request.query]);
-    const [matches, vectors] = await this.warm(() =>
-      Promise.all([
-        this.repository.fullText(tenant, request.userId, searchTerms(request.query), 200, filter),
-        this.repository.vectors(tenant, request.userId, MAX_MEMORIES_PER_USER, filter),
-      ]),
-    );
-    // Vectors of another model (the embedder changed) are re-embedded for the comparison.
-    const stale = vectors.filter((v) => v.model !== this.embedder.model || !v.vector);
-    const fresh = stale.length ? await this.embedder.embed(stale.map((v) => v.text)) : [];
-    const reembedded = new Map(stale.map((v, i) => [v.key, fresh[i]!]));
-    const candidates = vectors.map((v) => ({
-      key: v.key,
-      vector: reembedded.get(v.key) ?? decodeVector(v.vector!),
-    }));
+    const [matches, candidates] = await Promise.all([
+      this.warm(() => this.repository.fullText(tenant, request.userId, searchTerms(request.query), 200, filter)),
+      this.vectorsOf(tenant, request.userId, filter),
+    ]);
     const ranked = fuse(matches, candidates, queryVector!).slice(0, limit);
     const hits = await Promise.all(
       ranked.map(async (r) => {
@@ -275,13 +288,9 @@ export class MemoryService {
 
   /** The memory of the user closest to `vector`, when it is a near-duplicate of the same kind. */
   private async nearDuplicate(tenant: string, userId: string, vector: Float32Array, kind: MemoryKind) {
-    const vectors = await this.warm(() =>
-      this.repository.vectors(tenant, userId, MAX_MEMORIES_PER_USER, { kinds: [kind] }),
-    );
     let best: { key: string; similarity: number } | undefined;
-    for (const v of vectors) {
-      if (v.model !== this.embedder.model || !v.vector) continue;
-      const s = similarityOf(decodeVector(v.vector), vector);
+    for (const v of await this.vectorsOf(tenant, userId, { kinds: [kind] })) {
+      const s = similarityOf(v.vector, vector);
       if (s >= DUPLICATE_SIMILARITY && (!best || s > best.similarity)) best = { key: v.key, similarity: s };
     }
     return best?.key;

@@ -109,22 +109,64 @@ export class MemoryRepository {
     return rows.map((r) => ({ key: r.key, rank: Number(r.rank) }));
   }
 
-  /** The vectors of the user's memories (at most `limit`): what the exact cosine scan compares. */
+  /**
+   * What changes whenever the user's live memories do (a write, a delete, an expiry): their count, the sum
+   * of their versions and their latest change. UserVectorCache compares it with the one its vectors came with.
+   */
+  async vectorStamp(tenant: string, userId: string): Promise<string> {
+    const [row] = await this.sql.$queryRawUnsafe<{ n: number; versions: bigint | number; latest: Date | null }[]>(
+      `SELECT count(*)::int AS n, coalesce(sum(version), 0)::bigint AS versions, max(updated_at) AS latest
+       FROM state_records WHERE ${OF_USER}`,
+      tenant,
+      userId,
+    );
+    return stampOf(Number(row?.n ?? 0), Number(row?.versions ?? 0), row?.latest ?? null);
+  }
+
+  /**
+   * The vectors of the user's live memories (at most `limit`) with the stamp of exactly these rows; a
+   * vector made by another model than `model` comes as null, with the text to embed again.
+   */
   async vectors(
     tenant: string,
     userId: string,
     limit: number,
-    filter: MemoryFilter = {},
-  ): Promise<{ key: string; model: string | null; vector: string | null; text: string }[]> {
-    const where = filtered(filter, 4);
-    return this.sql.$queryRawUnsafe(
-      `SELECT key, value->'embedding'->>'model' AS model, value->'embedding'->>'vector' AS vector,
-              value->>'text' AS text
-       FROM state_records WHERE ${OF_USER}${where.sql} LIMIT $3`,
+    model: string,
+  ): Promise<{
+    stamp: string;
+    rows: { key: string; kind: string; agent: string | null; vector: string | null; text: string | null }[];
+  }> {
+    const rows = await this.sql.$queryRawUnsafe<
+      {
+        key: string;
+        version: number;
+        updated_at: Date;
+        kind: string;
+        agent: string | null;
+        vector: string | null;
+        text: string | null;
+      }[]
+    >(
+      `SELECT key, version, updated_at, value->>'kind' AS kind, value->>'agent' AS agent,
+              CASE WHEN value->'embedding'->>'model' = $4 THEN value->'embedding'->>'vector' END AS vector,
+              CASE WHEN value->'embedding'->>'model' = $4 AND value->'embedding'->>'vector' IS NOT NULL THEN NULL
+                   ELSE value->>'text' END AS text
+       FROM state_records WHERE ${OF_USER} LIMIT $3`,
       tenant,
       userId,
       limit,
-      ...where.params,
+      model,
     );
+    let versions = 0;
+    let latest: Date | null = null;
+    for (const r of rows) {
+      versions += r.version;
+      if (!latest || r.updated_at > latest) latest = r.updated_at;
+    }
+    return { stamp: stampOf(rows.length, versions, latest), rows };
   }
+}
+
+function stampOf(count: number, versions: number, latest: Date | null): string {
+  return `${count}:${versions}:${latest ? new Date(latest).getTime() : 0}`;
 }
