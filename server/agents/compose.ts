@@ -19,6 +19,7 @@ import { AgentInsights } from "./insights";
 import { type ForgetParts, UserForgetting } from "../memories/forget";
 import { ForgetRepository } from "../memories/forget-repository";
 import type { ArchiveStore } from "../state/archive";
+import type { TenantPolicyService } from "../policies/tenant-policies";
 import { AgentInsightsRepository } from "./insights-repository";
 import type { Sql } from "../db/state-records";
 import { MemoryUsageLedger, RedisUsageLedger } from "./usage";
@@ -62,6 +63,8 @@ export interface AgentParts {
   /** The archive, for finding a user's archived sessions when forgetting them, and its health. */
   archive?: Pick<ArchiveStore, "keysOf">;
   health: { cold?: { call: Call } };
+  /** The tenants' quotas and region pins, which promotions' writes pass like the API's. */
+  tenantPolicies: Pick<TenantPolicyService, "admitCall">;
   /** Idempotency replays, which forgetting a user erases too. */
   replays: ForgetParts["replays"];
 }
@@ -104,12 +107,20 @@ export async function composeAgents(p: AgentParts) {
     instruments.memorySearchDuration.record(seconds, { target });
   const memories = new MemoryService(p.state, new MemoryRepository(p.sql), embedder, p.warmCall, searched("memories"));
   // A recall or promotion that fails never fails a turn; the log says why.
-  const longTerm = new LongTermMemory(memories, {
-    onFailure: (stage, err) =>
-      logger.warn("long-term memory failed; the turn went on", { stage, error: errorName(err) }),
-    onPromoted: (seconds) => instruments.memoryExtractionDuration.record(seconds),
-    onRecall: (result) => instruments.memoryRecalls.add(1, { result }),
-  });
+  const longTerm = new LongTermMemory(
+    memories,
+    {
+      onFailure: (stage, err) =>
+        logger.warn("long-term memory failed; the turn went on", { stage, error: errorName(err) }),
+      onPromoted: (seconds) => instruments.memoryExtractionDuration.record(seconds),
+      onRecall: (result) => instruments.memoryRecalls.add(1, { result }),
+    },
+    {
+      // A promotion's writes count against the tenant's operations quota like the API's writes.
+      admit: (tenant, operations) =>
+        p.tenantPolicies.admitCall(tenant, { operation: "memory_promotion", namespace: "memories", operations }),
+    },
+  );
   return {
     services: {
       agents: new AgentService(p.state, definitions, models, instruments, text, longTerm),

@@ -46,10 +46,29 @@ export interface LongTermEvents {
   onRecall?(result: "used" | "empty" | "failed"): void;
 }
 
+/** Promotions one tenant may have running at once in a process; more are dropped (reported), not queued. */
+export const PROMOTIONS_PER_TENANT = 4;
+
+/** A promotion not run because the tenant already had PROMOTIONS_PER_TENANT running. */
+export class PromotionsBusy extends Error {
+  override readonly name = "PromotionsBusy";
+}
+
+export interface LongTermOptions {
+  /**
+   * Counts a promotion's writes against the tenant's operations quota (and its region pin) before any
+   * is made; throws to refuse (the promotion is then dropped and reported). Absent: not counted.
+   */
+  admit?(tenant: string, operations: number): Promise<void>;
+}
+
 export class LongTermMemory {
+  private readonly running = new Map<string, number>();
+
   constructor(
-    private readonly memories: MemoryService,
+    private readonly memories: Pick<MemoryService, "search" | "add">,
     private readonly events: LongTermEvents = {},
+    private readonly options: LongTermOptions = {},
   ) {}
 
   async recall(tenant: string, agent: ResolvedAgent, userId: string, message: string): Promise<Recalled> {
@@ -85,8 +104,16 @@ export class LongTermMemory {
   ): void {
     const extracted = memoriesFrom(turn.message, turn.found, turn.intent);
     if (extracted.length === 0) return;
+    // A tenant's turns cannot pile up background writes: promotions past the cap are dropped.
+    const running = this.running.get(tenant) ?? 0;
+    if (running >= PROMOTIONS_PER_TENANT) {
+      this.events.onFailure?.("promote", new PromotionsBusy(`${running} promotions running for the tenant`));
+      return;
+    }
+    this.running.set(tenant, running + 1);
     const started = performance.now();
     void (async () => {
+      await this.options.admit?.(tenant, extracted.length);
       let written = 0;
       // One after another: each is consolidated with what the ones before it wrote.
       for (const m of extracted) {
@@ -99,6 +126,12 @@ export class LongTermMemory {
         written++;
       }
       this.events.onPromoted?.((performance.now() - started) / 1000, written);
-    })().catch((err) => this.events.onFailure?.("promote", err));
+    })()
+      .catch((err) => this.events.onFailure?.("promote", err))
+      .finally(() => {
+        const left = (this.running.get(tenant) ?? 1) - 1;
+        if (left > 0) this.running.set(tenant, left);
+        else this.running.delete(tenant);
+      });
   }
 }
