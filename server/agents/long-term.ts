@@ -4,7 +4,8 @@
 // fail or hold up a turn: a recall that fails leaves the context without memories, a promotion that
 // fails is logged and counted.
 import { type MemoryService, USER_ID } from "../memories/memories";
-import { memoriesFrom } from "../memories/extraction";
+import { EXTRACTION_INSTRUCTIONS, type ExtractedMemory, memoriesFrom, memoriesFromModel } from "../memories/extraction";
+import type { AgentModel } from "./model";
 import type { ResolvedAgent } from "./definitions";
 import { type Entities, type Fact, type Intent, mergeEntities, patternEntities } from "./nlp";
 
@@ -39,7 +40,7 @@ export const NOTHING_RECALLED: Recalled = { texts: [], entities: {}, facts: [] }
 
 export interface LongTermEvents {
   /** A recall or a promotion that failed (its error's name), for the logs and metrics. */
-  onFailure?(stage: "recall" | "promote", err: unknown): void;
+  onFailure?(stage: "recall" | "promote" | "extract", err: unknown): void;
   /** How long extraction and promotion of one turn took, and how many memories it wrote. */
   onPromoted?(seconds: number, written: number): void;
   /** Each recall: whether memories joined the context (used), none were found (empty), or it failed. */
@@ -52,6 +53,11 @@ export const PROMOTIONS_PER_TENANT = 4;
 /** A promotion not run because the tenant already had PROMOTIONS_PER_TENANT running. */
 export class PromotionsBusy extends Error {
   override readonly name = "PromotionsBusy";
+}
+
+/** The agent's model answered an extraction with something other than the JSON asked for. */
+export class ExtractionUnreadable extends Error {
+  override readonly name = "ExtractionUnreadable";
 }
 
 export interface LongTermOptions {
@@ -70,6 +76,27 @@ export class LongTermMemory {
     private readonly events: LongTermEvents = {},
     private readonly options: LongTermOptions = {},
   ) {}
+
+  /** The model's extraction, or the offline one when the model fails or does not answer the JSON asked for. */
+  private async extractWithModel(model: AgentModel, message: string, offline: ExtractedMemory[]) {
+    try {
+      const { text } = await model.reply({
+        instructions: EXTRACTION_INSTRUCTIONS,
+        message,
+        intent: "inform",
+        entities: {},
+        summary: "",
+        recentTurns: [],
+        degraded: false,
+      });
+      const fromModel = memoriesFromModel(text);
+      if (fromModel) return fromModel;
+      this.events.onFailure?.("extract", new ExtractionUnreadable("the model's answer was not the JSON asked for"));
+    } catch (err) {
+      this.events.onFailure?.("extract", err);
+    }
+    return offline;
+  }
 
   async recall(tenant: string, agent: ResolvedAgent, userId: string, message: string): Promise<Recalled> {
     try {
@@ -101,9 +128,13 @@ export class LongTermMemory {
     tenant: string,
     agent: ResolvedAgent,
     turn: { userId: string; sessionId: string; turn: number; message: string; found: Entities; intent: Intent },
+    /** The agent's upstream model, when it has one: it extracts instead of the offline extractor. */
+    model?: AgentModel,
   ): void {
-    const extracted = memoriesFrom(turn.message, turn.found, turn.intent);
-    if (extracted.length === 0) return;
+    const offline = memoriesFrom(turn.message, turn.found, turn.intent);
+    // Questions and recall tell nothing: no model call for them either.
+    const asking = turn.intent === "question" || turn.intent === "recall";
+    if (offline.length === 0 && (!model || asking)) return;
     // A tenant's turns cannot pile up background writes: promotions past the cap are dropped.
     const running = this.running.get(tenant) ?? 0;
     if (running >= PROMOTIONS_PER_TENANT) {
@@ -113,6 +144,8 @@ export class LongTermMemory {
     this.running.set(tenant, running + 1);
     const started = performance.now();
     void (async () => {
+      const extracted = model && !asking ? await this.extractWithModel(model, turn.message, offline) : offline;
+      if (extracted.length === 0) return;
       await this.options.admit?.(tenant, extracted.length);
       let written = 0;
       // One after another: each is consolidated with what the ones before it wrote.

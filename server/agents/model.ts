@@ -414,6 +414,19 @@ export class AgentModels {
     return ledger ? countedModel(model, (f) => ledger.add(tenant, agent.name, new Date(), f)) : model;
   }
 
+  /**
+   * The agent's own upstream model (not the built-in or offline one), for work besides its turns (long-term
+   * memory extraction): measured like its turns (GenAI metrics), not counted as turns of the agent.
+   */
+  upstreamOf(agent: ResolvedAgent): AgentModel | undefined {
+    if (agent.builtIn || agent.model.provider === "offline") return undefined;
+    try {
+      return this.modelOf(agent);
+    } catch {
+      return undefined; // off the allowlist now: the offline extractor does
+    }
+  }
+
   private modelOf(agent: ResolvedAgent): AgentModel {
     if (agent.builtIn) return this.builtIn;
     const model = agent.model;

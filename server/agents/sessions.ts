@@ -260,7 +260,12 @@ export class AgentService {
         );
         const result = await this.appendTurn(ref, definition, message, reply, intent, found);
         if (result.turn !== null && userId && definition.memory.longTerm && options.memory?.promote)
-          this.longTerm?.promote(tenant, definition, { userId, sessionId, turn: result.turn, message, found, intent });
+          this.longTerm?.promote(
+            tenant,
+            definition,
+            { userId, sessionId, turn: result.turn, message, found, intent },
+            this.models.upstreamOf(definition),
+          );
         // Without a vector (analysis over budget) the profile skips this message; it is derived data.
         if (result.turn !== null && vector)
           await this.profiles.update(profileRef, await profileRead, result.turn, message, vector, agent);
@@ -344,14 +349,12 @@ export class AgentService {
     const next = (reply: string): SessionState => {
       const turn = base.turnCount + 1;
       if (userId && source?.memory?.promote && definition.memory.longTerm)
-        this.longTerm?.promote(tenant, definition, {
-          userId,
-          sessionId: source.responseId,
-          turn,
-          message,
-          found,
-          intent,
-        });
+        this.longTerm?.promote(
+          tenant,
+          definition,
+          { userId, sessionId: source.responseId, turn, message, found, intent },
+          this.models.upstreamOf(definition),
+        );
       return withTurn(base, { turn, user: message, reply, intent, at: new Date().toISOString() }, found);
     };
     return { context, model, definition, next };

@@ -81,3 +81,50 @@ export function memoriesFrom(message: string, found: Entities, intent: Intent): 
   const seen = new Set<string>();
   return out.filter((m) => !seen.has(m.subject ?? m.text) && seen.add(m.subject ?? m.text)).slice(0, MAX_PER_TURN);
 }
+
+/**
+ * What the agent's own model is asked, when it has one: the same kinds of memories as the offline
+ * extractor finds, as JSON. The message goes in as the user's message, never into these instructions.
+ */
+export const EXTRACTION_INSTRUCTIONS = [
+  "You extract long-term memories about the user from the user's message.",
+  'Answer with JSON only: {"memories": [{"text": string, "kind": "fact" | "preference" | "event", "subject"?: string}]}.',
+  'Each text is one short third-person statement about the user ("The user is vegetarian.").',
+  'Give "subject" (lowercase words joined by "-", such as "email" or "favourite-colour") only for things that',
+  'have one value at a time. Questions and small talk tell nothing: answer {"memories": []}.',
+  `At most ${MAX_PER_TURN} memories.`,
+].join("\n");
+
+const SUBJECT = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+
+/**
+ * The memories in a model's answer to EXTRACTION_INSTRUCTIONS, or undefined when it is not that JSON
+ * (the caller falls back to the offline extractor). A model's answer is untrusted input: kinds outside
+ * the list, subjects that are not names, empty or over-long texts are dropped, at most MAX_PER_TURN kept.
+ */
+export function memoriesFromModel(answer: string): ExtractedMemory[] | undefined {
+  // Models wrap JSON in a code fence now and then.
+  const body = answer
+    .trim()
+    .replace(/^```(?:json)?\s*/i, "")
+    .replace(/\s*```$/, "");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  const list = (parsed as { memories?: unknown } | null)?.memories;
+  if (!Array.isArray(list)) return undefined;
+  const out: ExtractedMemory[] = [];
+  for (const item of list.slice(0, 50)) {
+    const { text, kind, subject } = (item ?? {}) as { text?: unknown; kind?: unknown; subject?: unknown };
+    if (typeof text !== "string" || text.trim().length === 0) continue;
+    if (kind !== "fact" && kind !== "preference" && kind !== "event") continue;
+    const m: ExtractedMemory = { text: text.trim().slice(0, MAX_STATEMENT_CHARS), kind };
+    if (typeof subject === "string" && SUBJECT.test(subject)) m.subject = subject;
+    out.push(m);
+  }
+  const seen = new Set<string>();
+  return out.filter((m) => !seen.has(m.subject ?? m.text) && seen.add(m.subject ?? m.text)).slice(0, MAX_PER_TURN);
+}

@@ -8,10 +8,26 @@ import { after, before, describe, it } from "node:test";
 import { type ApiFixture, startApi, openaiClient } from "../helpers/api";
 import { type FakeLlm, startFakeLlm } from "../helpers/fake-llm";
 
+/** The fake upstream's extraction: a pet's name when the message names one, else nothing (or junk, for "junk"). */
+const EXTRACTED = (message: string) => {
+  if (message.includes("junk")) return "Sure! Here are the memories: none.";
+  const pet = /called (\w+)/.exec(message)?.[1];
+  return pet
+    ? `\`\`\`json\n${JSON.stringify({
+        memories: [
+          { text: `The user's dog is named ${pet}.`, kind: "fact", subject: "dog-name" },
+          { text: "", kind: "fact" },
+          { text: "x", kind: "opinion" },
+        ],
+      })}\n\`\`\``
+    : '{"memories": []}';
+};
+
 interface Memory {
   id: string;
   text: string;
   subject: string | null;
+  kind: string;
   version: number;
   source: { type: string; agent?: string; sessionId?: string; turn?: number };
 }
@@ -22,7 +38,13 @@ describe("long-term memory in agents' turns", () => {
   let key: string;
 
   before(async () => {
-    upstream = await startFakeLlm(() => "Noted.");
+    // The upstream extracts memories when asked to (its own JSON, something the offline extractor would
+    // not find), and answers turns with "Noted.".
+    upstream = await startFakeLlm((request) =>
+      request.body.messages[0]?.content.startsWith("You extract long-term memories")
+        ? EXTRACTED(request.body.messages.at(-1)!.content)
+        : "Noted.",
+    );
     api = await startApi({ STATEHOUSE_AGENT_BASE_URLS: upstream.baseUrl });
     ({ key } = await api.clientFor("acme", ["agents:invoke", "agents:manage", "memories:read", "memories:write"]));
     const define = async (name: string, definition: object) =>
@@ -107,6 +129,34 @@ describe("long-term memory in agents' turns", () => {
     assert.equal(system.role, "system");
     assert.match(system.content, /What you remember about the user from earlier sessions:\n- /);
     assert.match(system.content, /vegetarian/);
+  });
+
+  it("an agent with its own model extracts through that model; an unreadable answer falls back to the offline extractor", async () => {
+    const s = await session("upstream-concierge", "erin");
+    await say("upstream-concierge", s, "We adopted a puppy called Rex last week.");
+    const rex = await waitFor("the model's memory", async () =>
+      (await memoriesOf("erin")).find((m) => m.subject === "dog-name"),
+    );
+    assert.equal(rex.text, "The user's dog is named Rex.");
+    const asked = upstream.seen.find(
+      (r) => r.body.messages.at(-1)?.content === "We adopted a puppy called Rex last week.",
+    );
+    assert.ok(asked, "the message went to the model as the user's message");
+    assert.equal(
+      (await memoriesOf("erin")).length,
+      1,
+      "the model's invalid items (empty text, unknown kind) are dropped",
+    );
+
+    await say("upstream-concierge", s, "I am vegetarian, junk aside.");
+    const offline = await waitFor("the offline extractor's memory", async () =>
+      (await memoriesOf("erin")).find((m) => m.text.startsWith("I am vegetarian")),
+    );
+    assert.equal(offline.kind, "preference");
+    const questions = upstream.seen.length;
+    await say("upstream-concierge", s, "What is my dog called?");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(upstream.seen.length, questions + 1, "a question is answered, not sent for extraction");
   });
 
   it("the OpenAI door's metadata.user_id names the user of a conversation", async () => {
