@@ -129,6 +129,7 @@ export async function composeAgents(p: AgentParts) {
       langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall, searched("store")),
       forgetting: new UserForgetting({
         ...{ state: p.state, repository: new ForgetRepository(p.sql), archive: p.archive },
+        onForgotten: (tenant, userId) => memories.forgetCached(tenant, userId),
         ...{
           replays: p.replays,
           warmCall: p.warmCall,

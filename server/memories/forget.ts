@@ -31,6 +31,8 @@ export interface ForgetParts {
   coldCall: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Idempotency replays live in the hot tier only; their owner finds those that mention the user. */
   replays: { forgetMentioning(tenant: string, needle: string): Promise<number> };
+  /** Told once the user's records are erased, to drop what the process holds of them (cached vectors). */
+  onForgotten?(tenant: string, userId: string): void;
   /** Warm-tier calls under its health (timeout, breaker): the repository's queries. */
   warmCall: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -86,6 +88,7 @@ export class UserForgetting {
       .map((key) => ({ namespace: STORE_NAMESPACE, key }));
 
     const erased = await this.eraseAll(tenant, [...found, ...profiles, ...inConversations, ...storeKeys]);
+    this.parts.onForgotten?.(tenant, userId);
     const count = (namespace: string) => erased.filter((r) => r.namespace === namespace).length;
     // Last: the replay of a request made while this ran is caught too.
     const replays = await this.parts.replays.forgetMentioning(tenant, JSON.stringify(userId));

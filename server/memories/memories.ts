@@ -121,6 +121,7 @@ export class MemoryService {
       {
         vectorStamp: (...a) => warm(() => repository.vectorStamp(...a)),
         vectors: (...a) => warm(() => repository.vectors(...a)),
+        versions: (...a) => warm(() => repository.versions(...a)),
       },
       embedder,
     );
@@ -128,6 +129,11 @@ export class MemoryService {
 
   /** Users' vectors between searches, checked against warm on each use (vector-cache.ts). */
   private readonly vectorCache: UserVectorCache;
+
+  /** Drops what this process holds of the user's vectors (forgetting the user). */
+  forgetCached(tenant: string, userId: string): void {
+    this.vectorCache.forget(tenant, userId);
+  }
 
   /** The user's vectors that pass `filter` (kinds; an agent's memories and those of every agent). */
   private async vectorsOf(tenant: string, userId: string, filter: MemoryFilter) {

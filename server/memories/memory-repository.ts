@@ -123,8 +123,19 @@ export class MemoryRepository {
     return stampOf(Number(row?.n ?? 0), Number(row?.versions ?? 0), row?.latest ?? null);
   }
 
+  /** The user's live memories' keys, versions and last changes (at most `limit`): what a cache compares. */
+  async versions(tenant: string, userId: string, limit: number): Promise<MemoryVersion[]> {
+    const rows = await this.sql.$queryRawUnsafe<{ key: string; version: number; updated_at: Date }[]>(
+      `SELECT key, version, updated_at FROM state_records WHERE ${OF_USER} LIMIT $3`,
+      tenant,
+      userId,
+      limit,
+    );
+    return rows.map((r) => ({ key: r.key, version: r.version, updatedAt: new Date(r.updated_at).getTime() }));
+  }
+
   /**
-   * The vectors of the user's live memories (at most `limit`) with the stamp of exactly these rows; a
+   * The vectors of the user's live memories among `keys` (all of them when absent; at most `limit`); a
    * vector made by another model than `model` comes as null, with the text to embed again.
    */
   async vectors(
@@ -132,10 +143,8 @@ export class MemoryRepository {
     userId: string,
     limit: number,
     model: string,
-  ): Promise<{
-    stamp: string;
-    rows: { key: string; kind: string; agent: string | null; vector: string | null; text: string | null }[];
-  }> {
+    keys?: readonly string[],
+  ): Promise<(MemoryVersion & { kind: string; agent: string | null; vector: string | null; text: string | null })[]> {
     const rows = await this.sql.$queryRawUnsafe<
       {
         key: string;
@@ -147,24 +156,40 @@ export class MemoryRepository {
         text: string | null;
       }[]
     >(
-      `SELECT key, version, updated_at, value->>'kind' AS kind, value->>'agent' AS agent,
-              CASE WHEN value->'embedding'->>'model' = $4 THEN value->'embedding'->>'vector' END AS vector,
-              CASE WHEN value->'embedding'->>'model' = $4 AND value->'embedding'->>'vector' IS NOT NULL THEN NULL
-                   ELSE value->>'text' END AS text
-       FROM state_records WHERE ${OF_USER} LIMIT $3`,
+      // Each -> on a json value parses all of it again: the value is parsed once, to jsonb, per row.
+      `SELECT key, version, updated_at, v->>'kind' AS kind, v->>'agent' AS agent,
+              CASE WHEN v->'embedding'->>'model' = $4 THEN v->'embedding'->>'vector' END AS vector,
+              CASE WHEN v->'embedding'->>'model' = $4 AND v->'embedding'->>'vector' IS NOT NULL THEN NULL
+                   ELSE v->>'text' END AS text
+       FROM state_records, LATERAL (SELECT value::jsonb AS v) parsed
+       WHERE ${OF_USER}${keys ? " AND key = ANY($5::text[])" : ""} LIMIT $3`,
       tenant,
       userId,
       limit,
       model,
+      ...(keys ? [[...keys]] : []),
     );
-    let versions = 0;
-    let latest: Date | null = null;
-    for (const r of rows) {
-      versions += r.version;
-      if (!latest || r.updated_at > latest) latest = r.updated_at;
-    }
-    return { stamp: stampOf(rows.length, versions, latest), rows };
+    return rows.map((r) => ({ ...r, updatedAt: new Date(r.updated_at).getTime() }));
   }
+}
+
+/** A memory's identity as a cache compares it: a key never has one version with two last changes. */
+export interface MemoryVersion {
+  key: string;
+  version: number;
+  /** ms since the epoch */
+  updatedAt: number;
+}
+
+/** The stamp of the memories a cache holds, computed as vectorStamp() computes it in SQL. */
+export function stampOfMemories(memories: readonly MemoryVersion[]): string {
+  let versions = 0;
+  let latest = 0;
+  for (const m of memories) {
+    versions += m.version;
+    if (m.updatedAt > latest) latest = m.updatedAt;
+  }
+  return `${memories.length}:${versions}:${latest}`;
 }
 
 function stampOf(count: number, versions: number, latest: Date | null): string {

@@ -6,7 +6,7 @@
 // any instance, so a cached entry is never served stale.
 import type { Embedder } from "./embedder";
 import { decodeVector } from "./embedder";
-import type { MemoryRepository } from "./memory-repository";
+import { type MemoryRepository, type MemoryVersion, stampOfMemories } from "./memory-repository";
 
 export interface CachedVector {
   key: string;
@@ -15,9 +15,11 @@ export interface CachedVector {
   vector: Float32Array;
 }
 
+type Held = CachedVector & MemoryVersion;
+
 interface Entry {
   stamp: string;
-  vectors: CachedVector[];
+  vectors: Held[];
   bytes: number;
 }
 
@@ -31,14 +33,15 @@ export class UserVectorCache {
   private bytes = 0;
 
   constructor(
-    private readonly repository: Pick<MemoryRepository, "vectorStamp" | "vectors">,
+    private readonly repository: Pick<MemoryRepository, "vectorStamp" | "vectors" | "versions">,
     private readonly embedder: Embedder,
     private readonly maxBytes = DEFAULT_MAX_BYTES,
   ) {}
 
   /**
    * The vectors of the user's live memories (at most `limit`), made with the current embedder: those of
-   * another model (the embedder changed) are embedded again, and kept so only once per change.
+   * another model (the embedder changed) are embedded again, and kept so only once per change. After a
+   * change only what changed is read again: the memories' keys and versions, then the new vectors.
    */
   async of(tenant: string, userId: string, limit: number): Promise<CachedVector[]> {
     const id = `${tenant}\u0000${userId}`;
@@ -48,22 +51,51 @@ export class UserVectorCache {
       this.entries.set(id, cached);
       return cached.vectors;
     }
-    const { stamp, rows } = await this.repository.vectors(tenant, userId, limit, this.embedder.model);
-    const stale = rows.filter((r) => r.vector === null);
-    const fresh = stale.length ? await this.embedder.embed(stale.map((r) => r.text ?? "")) : [];
-    const reembedded = new Map(stale.map((r, i) => [r.key, fresh[i]!]));
-    const vectors = rows.map((r) => ({
-      key: r.key,
-      kind: r.kind,
-      agent: r.agent,
-      vector: reembedded.get(r.key) ?? decodeVector(r.vector!),
-    }));
+    let vectors: Held[];
+    if (cached) {
+      const held = new Map(cached.vectors.map((v) => [v.key, v]));
+      const current = await this.repository.versions(tenant, userId, limit);
+      const same = (m: MemoryVersion) => {
+        const h = held.get(m.key);
+        return h !== undefined && h.version === m.version && h.updatedAt === m.updatedAt;
+      };
+      const changed = current.filter((m) => !same(m)).map((m) => m.key);
+      const read = changed.length ? await this.read(tenant, userId, limit, changed) : [];
+      vectors = [...current.filter(same).map((m) => held.get(m.key)!), ...read];
+    } else {
+      vectors = await this.read(tenant, userId, limit);
+    }
+    // The stamp of exactly what is held: if anything changed between the reads, the next use sees it.
     this.keep(id, {
-      stamp,
+      stamp: stampOfMemories(vectors),
       vectors,
       bytes: vectors.reduce((n, v) => n + v.vector.byteLength + ENTRY_OVERHEAD_BYTES, 0),
     });
     return vectors;
+  }
+
+  /** Drops what the process holds of a user (forgetting them). */
+  forget(tenant: string, userId: string): void {
+    const id = `${tenant}\u0000${userId}`;
+    const e = this.entries.get(id);
+    if (!e) return;
+    this.entries.delete(id);
+    this.bytes -= e.bytes;
+  }
+
+  private async read(tenant: string, userId: string, limit: number, keys?: readonly string[]): Promise<Held[]> {
+    const rows = await this.repository.vectors(tenant, userId, limit, this.embedder.model, keys);
+    const stale = rows.filter((r) => r.vector === null);
+    const fresh = stale.length ? await this.embedder.embed(stale.map((r) => r.text ?? "")) : [];
+    const reembedded = new Map(stale.map((r, i) => [r.key, fresh[i]!]));
+    return rows.map((r) => ({
+      key: r.key,
+      version: r.version,
+      updatedAt: r.updatedAt,
+      kind: r.kind,
+      agent: r.agent,
+      vector: reembedded.get(r.key) ?? decodeVector(r.vector!),
+    }));
   }
 
   private keep(id: string, entry: Entry): void {

@@ -22,9 +22,11 @@ describe("a user's vectors between searches", () => {
   const reads = { vectors: 0, embedded: 0 };
   const counting = () => ({
     vectorStamp: (t: string, u: string) => repository.vectorStamp(t, u),
-    vectors: (...a: Parameters<MemoryRepository["vectors"]>) => {
-      reads.vectors++;
-      return repository.vectors(...a);
+    versions: (...a: Parameters<MemoryRepository["versions"]>) => repository.versions(...a),
+    vectors: async (...a: Parameters<MemoryRepository["vectors"]>) => {
+      const rows = await repository.vectors(...a);
+      reads.vectors += rows.length; // vectors read out of the database
+      return rows;
     },
   });
   const countingEmbedder = {
@@ -52,17 +54,18 @@ describe("a user's vectors between searches", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("reads the vectors once while nothing changes, and again after a write, a delete or an expiry", async () => {
+  it("reads each vector once while it does not change: after a write only the new one, after a delete or expiry none", async () => {
     const cache = new UserVectorCache(counting(), countingEmbedder);
     await remember("mem_a", "Ada is vegetarian.");
     await remember("mem_b", "Ada plays chess.");
     const keys = async () => (await cache.of("t", "ada", 100)).map((v) => v.key).sort();
     assert.deepEqual(await keys(), ["mem_a", "mem_b"]);
     assert.deepEqual(await keys(), ["mem_a", "mem_b"]);
-    assert.equal(reads.vectors, 1, "the second use is served from the cache");
+    assert.equal(reads.vectors, 2, "the second use is served from the cache");
 
     await remember("mem_c", "Ada lives in Lisbon.");
     assert.deepEqual(await keys(), ["mem_a", "mem_b", "mem_c"]);
+    assert.equal(reads.vectors, 3, "only the new memory's vector is read");
     const before = (await cache.of("t", "ada", 100)).find((v) => v.key === "mem_a")!.vector;
     await remember("mem_a", "Ada eats fish now.");
     const changed = (await cache.of("t", "ada", 100)).find((v) => v.key === "mem_a")!.vector;
@@ -73,7 +76,22 @@ describe("a user's vectors between searches", () => {
     assert.deepEqual(await keys(), ["mem_a", "mem_c", "mem_d"]);
     await new Promise((r) => setTimeout(r, 400));
     assert.deepEqual(await keys(), ["mem_a", "mem_c"], "an expired memory leaves the cache");
-    assert.equal(reads.vectors, 6);
+    assert.equal(reads.vectors, 5, "a, b, c, then a's new version and d; deletes and expiries read none");
+  });
+
+  it("does not take an erased and re-created memory (version 1 again) for the one it held", async () => {
+    const cache = new UserVectorCache(counting(), countingEmbedder);
+    await remember("mem_e", "Ada's email is ada@old.example.");
+    const old = (await cache.of("t", "ada", 100)).find((v) => v.key === "mem_e")!.vector;
+    await store.erase({ tenant: "t", namespace: "memories", key: "mem_e" });
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await remember("mem_e", "Ada's email is ada@new.example.")).version, 1);
+    const now = (await cache.of("t", "ada", 100)).find((v) => v.key === "mem_e")!.vector;
+    assert.notDeepEqual(now, old);
+    cache.forget("t", "ada");
+    const before = reads.vectors;
+    await cache.of("t", "ada", 100);
+    assert.ok(reads.vectors > before, "after forget() nothing of the user is held");
   });
 
   it("embeds a vector of another model again once, not on every use", async () => {
@@ -89,8 +107,8 @@ describe("a user's vectors between searches", () => {
   it("keeps within its byte budget, least recently used first", async () => {
     const cache = new UserVectorCache(counting(), countingEmbedder, 1); // nothing fits
     const before = reads.vectors;
+    const n = (await cache.of("t", "ada", 100)).length;
     await cache.of("t", "ada", 100);
-    await cache.of("t", "ada", 100);
-    assert.equal(reads.vectors, before + 2, "too large to keep: read each time, never held");
+    assert.equal(reads.vectors, before + 2 * n, "too large to keep: read whole each time, never held");
   });
 });
