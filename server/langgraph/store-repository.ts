@@ -100,9 +100,10 @@ export class StoreRepository {
   ): Promise<{ key: string; model: string | null; vector: string | null; text: string }[]> {
     const where = filtered(filter, 4);
     return this.sql.$queryRawUnsafe(
-      `SELECT key, value->'embedding'->>'model' AS model, value->'embedding'->>'vector' AS vector,
-              value->>'text' AS text
-       FROM state_records WHERE ${UNDER} AND value->>'text' <> ''${where.sql} LIMIT $3`,
+      // Each -> on a json value parses all of it again: it is parsed once, to jsonb, per row.
+      `SELECT key, v->'embedding'->>'model' AS model, v->'embedding'->>'vector' AS vector, v->>'text' AS text
+       FROM state_records, LATERAL (SELECT value::jsonb AS v) parsed
+       WHERE ${UNDER} AND value->>'text' <> ''${where.sql} LIMIT $3`,
       tenant,
       prefix,
       limit,
@@ -113,7 +114,8 @@ export class StoreRepository {
   /** The distinct namespace paths of items under `prefix` (at most `limit`). */
   async namespaces(tenant: string, prefix: string, limit: number): Promise<string[][]> {
     const rows = await this.sql.$queryRawUnsafe<{ ns: string }[]>(
-      `SELECT DISTINCT (value->'namespace')::text AS ns FROM state_records WHERE ${UNDER} ORDER BY 1 LIMIT $3`,
+      // From the key (the JSON of the path and the item's key: its last element dropped), never the value.
+      `SELECT DISTINCT (key::jsonb - -1)::text AS ns FROM state_records WHERE ${UNDER} ORDER BY 1 LIMIT $3`,
       tenant,
       prefix,
       limit,
