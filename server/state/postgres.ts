@@ -93,18 +93,18 @@ WITH up AS (
   )
 SELECT version FROM up`;
 
-// Forgetting a key: its row and history go; its outbox events stay (the relay still publishes pending
-// ones, in order) but no longer name it. $1 tenant $2 namespace $3 key
-const ERASE = `
-WITH r AS (DELETE FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version),
-  h AS (DELETE FROM state_history WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version),
-  o AS (
-    UPDATE outbox_events SET key = '',
-      payload = json_build_object('namespace', namespace, 'key', '', 'version', version, 'operation', operation,
-        'redacted', true, 'at', payload->'at')
-    WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version
-  )
-SELECT GREATEST((SELECT max(version) FROM r), (SELECT max(version) FROM h), (SELECT max(version) FROM o)) AS version`;
+// Forgetting a key, three statements in one transaction: the record first (its row lock makes a
+// concurrent write of the key finish first), then, each statement with a fresh snapshot, every history
+// row and the outbox events, which stay (the relay still publishes pending ones, in order) but no longer
+// name it. In one statement the history and outbox parts would not see a write committed meanwhile.
+// $1 tenant $2 namespace $3 key
+const ERASE_RECORD = `DELETE FROM state_records WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version`;
+const ERASE_HISTORY = `DELETE FROM state_history WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version`;
+const REDACT_OUTBOX = `
+UPDATE outbox_events SET key = '',
+  payload = json_build_object('namespace', namespace, 'key', '', 'version', version, 'operation', operation,
+    'redacted', true, 'at', payload->'at')
+WHERE tenant = $1 AND namespace = $2 AND key = $3 RETURNING version`;
 
 /** SQLSTATE class 22 (data exception: out of range, bad encoding, ...) comes from a value,
   not from the database's health. */
@@ -187,14 +187,15 @@ export class PostgresStore implements StateStore {
 
   async erase(ref: StateRef): Promise<EraseResult> {
     validateRef(ref);
-    const rows = await this.sql.$queryRawUnsafe<{ version: number | null }[]>(
-      ERASE,
-      ref.tenant,
-      ref.namespace,
-      ref.key,
-    );
-    const version = rows[0]?.version ?? null;
-    return { erased: version !== null, version };
+    const args = [ref.tenant, ref.namespace, ref.key] as const;
+    const found = await this.prisma.$transaction(async (tx) => {
+      const rows: { version: number }[] = [];
+      for (const sql of [ERASE_RECORD, ERASE_HISTORY, REDACT_OUTBOX])
+        rows.push(...(await tx.$queryRawUnsafe<{ version: number }[]>(sql, ...args)));
+      return rows;
+    });
+    if (found.length === 0) return { erased: false, version: null };
+    return { erased: true, version: Math.max(...found.map((r) => Number(r.version))) };
   }
 
   async touch(ref: StateRef, version: number): Promise<Date | undefined> {

@@ -181,9 +181,19 @@ export class TieredStore implements StateStore {
     const { hot, warm, cold } = this.tiers;
     if (this.tiers.durabilityOf(ref.namespace) === "ephemeral") return hot.erase(ref);
     if (this.journalPending) await this.replayJournal(); // a buffered write replayed later would bring the key back
-    const results = [await warm.erase(ref), ...(cold ? [await cold.erase(ref)] : [])];
+    // The archive first: once warm has no row, a read finds nothing there to restore.
+    const results: EraseResult[] = [];
+    let hotVersion = 0;
+    try {
+      hotVersion = (await hot.get(ref).catch(() => undefined))?.version ?? 0;
+      if (cold) results.push(await cold.erase(ref));
+      results.push(await warm.erase(ref));
+    } finally {
+      // Whatever was erased, the hot copy goes too (also when a tier failed: a retry finds no row to erase).
+      const above = Math.max(hotVersion, ...results.map((r) => r.version ?? 0)) + 1;
+      await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: above, deleted: true });
+    }
     const version = Math.max(0, ...results.map((r) => r.version ?? 0));
-    await this.setHot(ref, { namespace: ref.namespace, key: ref.key, version: version + 1, deleted: true });
     return results.some((r) => r.erased) ? { erased: true, version } : { erased: false, version: null };
   }
 
