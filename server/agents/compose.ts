@@ -60,9 +60,8 @@ export interface AgentParts {
   sql: Sql;
   hotCall: Call;
   warmCall: Call;
-  /** The archive, for finding a user's archived sessions when forgetting them, and its health. */
+  /** The archive, for finding a user's archived sessions when forgetting them. */
   archive?: Pick<ArchiveStore, "keysOf">;
-  health: { cold?: { call: Call } };
   /** The tenants' quotas and region pins, which promotions' writes pass like the API's. */
   tenantPolicies: Pick<TenantPolicyService, "admitCall">;
   /** Idempotency replays, which forgetting a user erases too. */
@@ -129,12 +128,9 @@ export async function composeAgents(p: AgentParts) {
       langgraphStore: new StoreService(p.state, new StoreRepository(p.sql), embedder, p.warmCall, searched("store")),
       forgetting: new UserForgetting({
         ...{ state: p.state, repository: new ForgetRepository(p.sql), archive: p.archive },
+        onForgetting: (tenant, userId) => longTerm.fence(tenant, userId),
         onForgotten: (tenant, userId) => memories.forgetCached(tenant, userId),
-        ...{
-          replays: p.replays,
-          warmCall: p.warmCall,
-          coldCall: p.health.cold?.call.bind(p.health.cold) ?? ((fn) => fn()),
-        },
+        replays: p.replays,
       }),
     },
     close: () => text.close(),

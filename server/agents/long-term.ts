@@ -68,8 +68,13 @@ export interface LongTermOptions {
   admit?(tenant: string, operations: number): Promise<void>;
 }
 
+/** How long a forgotten user's fence stands against promotions of turns from before the forget. */
+const FENCE_MS = 10 * 60_000;
+
 export class LongTermMemory {
   private readonly running = new Map<string, number>();
+  /** Users being forgotten (tenant\u0000user → when): promotions of their earlier turns are dropped. */
+  private readonly fences = new Map<string, number>();
 
   constructor(
     private readonly memories: Pick<MemoryService, "search" | "add">,
@@ -123,6 +128,21 @@ export class LongTermMemory {
     }
   }
 
+  /**
+   * The user is being forgotten: promotions in this process of the user's turns from before now (their
+   * extraction may still be waiting on a model) write nothing, so no memory of them lands after the erase.
+   */
+  fence(tenant: string, userId: string): void {
+    const now = Date.now();
+    for (const [id, at] of this.fences) if (at < now - FENCE_MS) this.fences.delete(id);
+    this.fences.set(`${tenant}\u0000${userId}`, now);
+  }
+
+  private fenced(tenant: string, userId: string, turnAt: number): boolean {
+    const at = this.fences.get(`${tenant}\u0000${userId}`);
+    return at !== undefined && at >= turnAt;
+  }
+
   /** Starts promoting what a saved turn taught; returns at once. */
   promote(
     tenant: string,
@@ -143,6 +163,7 @@ export class LongTermMemory {
     }
     this.running.set(tenant, running + 1);
     const started = performance.now();
+    const turnAt = Date.now();
     void (async () => {
       const extracted = model && !asking ? await this.extractWithModel(model, turn.message, offline) : offline;
       if (extracted.length === 0) return;
@@ -150,6 +171,7 @@ export class LongTermMemory {
       let written = 0;
       // One after another: each is consolidated with what the ones before it wrote.
       for (const m of extracted) {
+        if (this.fenced(tenant, turn.userId, turnAt)) return;
         await this.memories.add(
           tenant,
           { userId: turn.userId, ...m },

@@ -332,13 +332,17 @@ export class AgentService {
     const analysis = await this.text.analyze(tenant, { text: message, embed: false });
     const intent = analysis.ok ? analysis.value.intent : detectIntent(message);
     const found: Entities = analysis.ok && definition.memory.entities ? analysis.value.entities : {};
+    const remembered = memory ?? emptyMemory(definition);
+    const userId = endUser(source?.userId, remembered.userId, remembered.metadata?.user_id);
     const base: SessionState = {
-      ...(memory ?? emptyMemory(definition)),
+      ...remembered,
       agent,
       agentVersion: definition.version,
       window: windowOf(definition),
+      // Kept with the memory, so a response continuing this one (previous_response_id) is the user's too,
+      // for recall and for forgetting them, whether or not it names the user again.
+      ...(userId ? { userId } : {}),
     };
-    const userId = endUser(source?.userId, base.userId, base.metadata?.user_id);
     const recalled = source?.memory?.recall ? await this.recall(tenant, definition, userId, message) : NOTHING_RECALLED;
     const context = contextOf(definition, base, recalled, {
       message,

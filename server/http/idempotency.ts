@@ -34,19 +34,21 @@ export class IdempotencyService {
   constructor(private readonly store: StateStore) {}
 
   /**
-   * Erases the tenant's remembered answers whose body contains `needle` (a user id as a JSON string), for
-   * forgetting a user; answers how many. Reads every answer the tenant has (at most 24 h of them).
+   * Erases the tenant's remembered answers that name the user (a `userId` or `user_id` field equal to
+   * it anywhere in the JSON body), for forgetting them; answers how many. Reads every answer the tenant
+   * has (at most 24 h of them), eight at a time.
    */
-  async forgetMentioning(tenant: string, needle: string): Promise<number> {
+  async forgetMentioning(tenant: string, userId: string): Promise<number> {
     let erased = 0;
     for (let cursor: string | undefined; ; ) {
       const page = await this.store.list(tenant, NAMESPACE, { limit: 1000, cursor });
-      for (let i = 0; i < page.items.length; i += 50) {
+      for (let i = 0; i < page.items.length; i += 8) {
         await Promise.all(
-          page.items.slice(i, i + 50).map(async ({ key }) => {
+          page.items.slice(i, i + 8).map(async ({ key }) => {
             const ref = { tenant, namespace: NAMESPACE, key };
             const remembered = (await this.store.get(ref))?.value as Remembered | undefined;
-            if (remembered?.body?.includes(needle) && (await this.store.erase(ref)).erased) erased++;
+            if (remembered?.body && namesUser(remembered.body, userId) && (await this.store.erase(ref)).erased)
+              erased++;
           }),
         );
       }
@@ -119,4 +121,28 @@ export class IdempotencyService {
       .catch(() => this.store.delete(ref).catch(() => {}));
     return response;
   }
+}
+
+/** Whether a JSON answer names the user: a `userId` or `user_id` field equal to it, at any depth. */
+function namesUser(body: string, userId: string): boolean {
+  // Cheap first: an answer that does not hold the id as a JSON string cannot name the user.
+  if (!body.includes(JSON.stringify(userId))) return false;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  const pending: unknown[] = [parsed];
+  while (pending.length > 0) {
+    const v = pending.pop();
+    if (v === null || typeof v !== "object") continue;
+    if (Array.isArray(v)) pending.push(...v);
+    else
+      for (const [k, x] of Object.entries(v)) {
+        if ((k === "userId" || k === "user_id") && x === userId) return true;
+        if (typeof x === "object") pending.push(x);
+      }
+  }
+  return false;
 }

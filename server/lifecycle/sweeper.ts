@@ -1,7 +1,7 @@
 import type { NamespaceRegistry } from "../state/namespaces";
 import type { OutboxRepository } from "../outbox/outbox-repository";
 import { demoteToCold } from "../state/demote";
-import { type CopyScanner, fullHistory, refKey, type StateStore } from "../state/store";
+import { type CopyScanner, fullHistory, refKey, type StateRef, type StateStore } from "../state/store";
 import type { TieredStore } from "../state/tiered";
 import type { SweepRepository } from "./sweep-repository";
 
@@ -122,6 +122,7 @@ export class LifecycleSweeper {
           version: record.version,
         })),
       );
+      await this.dropArchivedButErased(archiving, expired);
       const counts = new Map<string, { expired: number; archived: number }>();
       for (const row of expired) {
         const c = counts.get(row.namespace) ?? { expired: 0, archived: 0 };
@@ -141,6 +142,21 @@ export class LifecycleSweeper {
       }
       if (candidates.length < batchSize) return;
     }
+  }
+
+  /**
+   * A record copied to the archive but not expired in warm was changed meanwhile (the archive then holds
+   * an older version, which the newer one in warm wins over) or erased (forgetting a user): then the copy
+   * must go too, or the erased record would live on in the archive.
+   */
+  private async dropArchivedButErased(archiving: ReadonlySet<string>, expired: readonly StateRef[]): Promise<void> {
+    const { cold, repository } = this.options;
+    if (!cold || archiving.size === 0) return;
+    const done = new Set(expired.map(refKey));
+    const left = [...archiving].filter((id) => !done.has(id)).map(refOf);
+    if (left.length === 0) return;
+    const inWarm = await repository.versionsOf(left);
+    for (const ref of left) if (!inWarm.has(refKey(ref))) await cold.erase(ref);
   }
 
   /** Moves live records that the namespace wants archived (inactive, finished) to the cold tier. */
@@ -205,4 +221,10 @@ export class LifecycleSweeper {
       }
     }
   }
+}
+
+/** The ref a refKey() was made from. */
+function refOf(id: string): StateRef {
+  const [tenant, namespace, key] = id.split("\u0000") as [string, string, string];
+  return { tenant, namespace, key };
 }

@@ -3,6 +3,7 @@
 // the user id. Reads state_records and state_history directly
 // (the warm tier is the source of truth); erasing goes through the state engine, never through here.
 import type { Sql } from "../db/state-records";
+import { MEMORIES_NAMESPACE } from "./namespaces";
 
 /** A record's value names the user when it is theirs (memories, sessions) or its OpenAI metadata says so. */
 const NAMES_USER = (column: string) =>
@@ -20,23 +21,41 @@ export class ForgetRepository {
   constructor(private readonly sql: Sql) {}
 
   /**
-   * Keys in `namespaces` of the tenant that name the user: present records by their value, deleted ones
-   * by the value before their deletion (history keeps it). A user's records name them from their first
-   * version (memories and sessions are made for a user), so the current or last value is the one to read:
-   * reading every version of every session would cost as much as the tenant's whole history.
+   * The user's memories: present ones through the `userId` index, deleted ones by the value before their
+   * deletion (history keeps it).
    */
-  async namingUser(tenant: string, userId: string, namespaces: readonly string[]): Promise<FoundKey[]> {
+  async memoriesOf(tenant: string, userId: string): Promise<FoundKey[]> {
+    return this.sql.$queryRawUnsafe<FoundKey[]>(
+      `SELECT namespace, key, NULL AS agent FROM state_records
+         WHERE tenant = $1 AND namespace = '${MEMORIES_NAMESPACE}' AND value->>'userId' = $2
+       UNION
+       SELECT h.namespace, h.key, NULL AS agent FROM state_records r
+         JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
+           AND h.version = r.version - 1
+         WHERE r.tenant = $1 AND r.namespace = '${MEMORIES_NAMESPACE}' AND r.deleted AND h.value->>'userId' = $2`,
+      tenant,
+      userId,
+    );
+  }
+
+  /**
+   * Keys of `namespace` (sessions, responses) that name the user: present records by their value,
+   * deleted ones by the value before their deletion. A user's records name them from their first
+   * version, so the current or last value is the one to read: reading every version would cost as much as
+   * the tenant's whole history. No index serves this: it reads the tenant's records of the namespace.
+   */
+  async namingUser(tenant: string, userId: string, namespace: string): Promise<FoundKey[]> {
     return this.sql.$queryRawUnsafe<FoundKey[]>(
       `SELECT namespace, key, value->>'agent' AS agent FROM state_records
-         WHERE tenant = $1 AND namespace = ANY($3::text[]) AND NOT deleted AND NOT archived AND ${NAMES_USER("value")}
+         WHERE tenant = $1 AND namespace = $3 AND NOT deleted AND NOT archived AND ${NAMES_USER("value")}
        UNION
        SELECT h.namespace, h.key, h.value->>'agent' AS agent FROM state_records r
          JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
            AND h.version = r.version - 1
-         WHERE r.tenant = $1 AND r.namespace = ANY($3::text[]) AND r.deleted AND ${NAMES_USER("h.value")}`,
+         WHERE r.tenant = $1 AND r.namespace = $3 AND r.deleted AND ${NAMES_USER("h.value")}`,
       tenant,
       userId,
-      [...namespaces],
+      namespace,
     );
   }
 

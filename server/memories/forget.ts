@@ -6,7 +6,7 @@ import type { StateRef } from "../state/store";
 import type { FoundKey, ForgetRepository } from "./forget-repository";
 import { USER_ID } from "./memories";
 import { MEMORIES_NAMESPACE } from "./namespaces";
-import { InvalidError } from "../state/errors";
+import { InvalidError, isStateError, StateError } from "../state/errors";
 
 /** Namespaces whose records belong to one end user and say so in their value. */
 const USER_RECORDS = [MEMORIES_NAMESPACE, SESSIONS_POLICY.name, RESPONSES_POLICY.name] as const;
@@ -27,14 +27,12 @@ export interface ForgetParts {
   repository: ForgetRepository;
   /** The archive's index of whose archived records are (ArchiveOptions.subjectOf = endUserOf). */
   archive?: Pick<ArchiveStore, "keysOf">;
-  /** Cold-tier calls under its health. */
-  coldCall: <T>(fn: () => Promise<T>) => Promise<T>;
   /** Idempotency replays live in the hot tier only; their owner finds those that mention the user. */
-  replays: { forgetMentioning(tenant: string, needle: string): Promise<number> };
+  replays: { forgetMentioning(tenant: string, userId: string): Promise<number> };
+  /** Told before anything is looked for: background writes of the user's earlier turns stop (promotions). */
+  onForgetting?(tenant: string, userId: string): void;
   /** Told once the user's records are erased, to drop what the process holds of them (cached vectors). */
   onForgotten?(tenant: string, userId: string): void;
-  /** Warm-tier calls under its health (timeout, breaker): the repository's queries. */
-  warmCall: <T>(fn: () => Promise<T>) => Promise<T>;
 }
 
 /**
@@ -66,24 +64,22 @@ export class UserForgetting {
   }
 
   private async run(tenant: string, userId: string): Promise<Forgotten> {
-    const { repository, warmCall } = this.parts;
-    const found = await warmCall(() => repository.namingUser(tenant, userId, USER_RECORDS));
+    const { repository } = this.parts;
+    this.parts.onForgetting?.(tenant, userId);
+    const found = await scan(() => repository.memoriesOf(tenant, userId));
+    for (const namespace of [SESSIONS_POLICY.name, RESPONSES_POLICY.name])
+      found.push(...(await scan(() => repository.namingUser(tenant, userId, namespace))));
     found.push(...(await this.archivedNamingUser(tenant, userId)));
     const of = (namespace: string) => found.filter((f) => f.namespace === namespace);
     const sessions = of(SESSIONS_POLICY.name);
     const profiles = sessions.flatMap((s) =>
       s.agent ? [{ namespace: AGENT_PROFILES_POLICY.name, key: `profile:${s.agent}:${s.key}` }] : [],
     );
+    const conversations = sessions.map((s) => s.key);
     const inConversations = (
-      await warmCall(() =>
-        repository.inConversations(
-          tenant,
-          RESPONSES_POLICY.name,
-          sessions.map((s) => s.key),
-        ),
-      )
+      await scan(() => repository.inConversations(tenant, RESPONSES_POLICY.name, conversations))
     ).map((key) => ({ namespace: RESPONSES_POLICY.name, key }));
-    const storeKeys = (await warmCall(() => repository.keysContaining(tenant, STORE_NAMESPACE, JSON.stringify(userId))))
+    const storeKeys = (await scan(() => repository.keysContaining(tenant, STORE_NAMESPACE, JSON.stringify(userId))))
       .filter((key) => storePathHolds(key, userId))
       .map((key) => ({ namespace: STORE_NAMESPACE, key }));
 
@@ -91,7 +87,7 @@ export class UserForgetting {
     this.parts.onForgotten?.(tenant, userId);
     const count = (namespace: string) => erased.filter((r) => r.namespace === namespace).length;
     // Last: the replay of a request made while this ran is caught too.
-    const replays = await this.parts.replays.forgetMentioning(tenant, JSON.stringify(userId));
+    const replays = await this.parts.replays.forgetMentioning(tenant, userId);
     return {
       memories: count(MEMORIES_NAMESPACE),
       sessions: count(SESSIONS_POLICY.name),
@@ -107,11 +103,11 @@ export class UserForgetting {
    * and whose tombstone in warm has since been purged are nowhere else.
    */
   private async archivedNamingUser(tenant: string, userId: string): Promise<FoundKey[]> {
-    const { archive, coldCall } = this.parts;
+    const { archive } = this.parts;
     if (!archive) return [];
     const found: FoundKey[] = [];
     for (const namespace of USER_RECORDS) {
-      for (const { key, value } of await coldCall(() => archive.keysOf(tenant, namespace, userId))) {
+      for (const { key, value } of await scan(() => archive.keysOf(tenant, namespace, userId))) {
         const agent = (value as { agent?: unknown } | null)?.agent;
         found.push({ namespace, key, agent: typeof agent === "string" ? agent : null });
       }
@@ -153,6 +149,20 @@ function storePathHolds(recordKey: string, userId: string): boolean {
     return Array.isArray(path) && path.slice(0, -1).includes(userId);
   } catch {
     return false;
+  }
+}
+
+/**
+ * Forget's scans run outside the tiers' per-call timeout and breaker: they read a tenant's sessions or
+ * a user's archive markers, which may take longer than any single state call should, and a slow forget
+ * must not open a breaker for every tenant. A failure is still a 503.
+ */
+async function scan<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (isStateError(err)) throw err;
+    throw new StateError("unavailable", "forgetting the user could not read what it must erase; try again");
   }
 }
 

@@ -107,6 +107,12 @@ describe("forgetting a user", () => {
       input: "Hello",
       metadata: { user_id: "ada" },
     });
+    // continued without naming the user again: it holds her words too
+    const continued = await openai.responses.create({
+      model: "concierge",
+      input: "My cat is called Tom.",
+      previous_response_id: response.id,
+    });
 
     const store = new Client({ apiUrl: `${api.url}/api/langgraph`, apiKey: key, callerOptions: { maxRetries: 0 } });
     await store.store.putItem(["users", "ada", "prefs"], "diet", { text: "vegetarian" });
@@ -115,7 +121,7 @@ describe("forgetting a user", () => {
     await store.store.putItem(["misc"], "ada", { text: "a key named ada is not a user's path" });
 
     // --- everyone else's ---
-    const bobs = await ok(await remember("bob", "Bob is vegan."), 201);
+    const bobs = await ok(await remember("bob", "Bob is vegan.", {}, key, { "idempotency-key": "bob-1" }), 201);
     const bobSession = await session("concierge", "bob", "I like jazz.");
     const globexAda = await ok(await remember("ada", "Globex's Ada likes tea.", {}, otherTenantKey), 201);
 
@@ -144,6 +150,7 @@ describe("forgetting a user", () => {
       assert.equal((await api.call(`/api/v1/agents/${agent}/sessions/${sid}`, { key })).status, 404, sid);
     await assert.rejects(openai.conversations.retrieve(conversation.id), OpenAI.NotFoundError);
     await assert.rejects(openai.responses.retrieve(response.id), OpenAI.NotFoundError);
+    await assert.rejects(openai.responses.retrieve(continued.id), OpenAI.NotFoundError);
     assert.equal(await store.store.getItem(["users", "ada", "prefs"], "diet"), null);
     const again = await remember("ada", "Ada plays chess.", {}, key, { "idempotency-key": "chess-1" });
     assert.equal(again.headers.get("idempotent-replayed"), null, "the replay was forgotten: the request ran again");
@@ -180,7 +187,9 @@ describe("forgetting a user", () => {
       redis.disconnect();
     }
 
-    // Everyone else's state stays.
+    // Everyone else's state stays, their idempotency replays too.
+    const bobAgain = await remember("bob", "Bob is vegan.", {}, key, { "idempotency-key": "bob-1" });
+    assert.equal(bobAgain.headers.get("idempotent-replayed"), "true");
     await ok(await api.call(`/api/v1/memories/${bobs.id}`, { key }));
     await ok(await api.call(`/api/v1/agents/concierge/sessions/${bobSession}`, { key }));
     await ok(await api.call(`/api/v1/memories/${globexAda.id}`, { key: otherTenantKey }));

@@ -81,4 +81,25 @@ describe("promotions per tenant", () => {
     assert.deepEqual(added, ["ada"]);
     assert.deepEqual(failures, ["operations quota exceeded"]);
   });
+
+  it("drops a promotion still running when its user is forgotten, and keeps later turns' promotions", async () => {
+    const added: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const memory = new LongTermMemory(
+      { search: async () => [], add: async (_t: string, m: { userId: string }) => (added.push(m.userId), {} as never) },
+      {},
+      { admit: () => gate }, // the promotion waits here, as one waits on a model's extraction
+    );
+    memory.promote("acme", agent, turn("ada", 1));
+    memory.promote("acme", agent, turn("bob", 1));
+    await tick();
+    memory.fence("acme", "ada");
+    await tick();
+    memory.promote("acme", agent, turn("ada", 2)); // told after the forget: the user's new data
+    release();
+    await tick();
+    assert.deepEqual(added.sort(), ["ada", "bob"], "ada's earlier turn wrote nothing; her later one and bob's did");
+    assert.equal(added.filter((a) => a === "ada").length, 1);
+  });
 });
