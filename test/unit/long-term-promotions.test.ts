@@ -87,7 +87,13 @@ describe("promotions per tenant", () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const memory = new LongTermMemory(
-      { search: async () => [], add: async (_t: string, m: { userId: string }) => (added.push(m.userId), {} as never) },
+      {
+        search: async () => [],
+        add: async (_t: string, m: { userId: string }) => {
+          added.push(m.userId);
+          return {} as never;
+        },
+      },
       {},
       { admit: () => gate }, // the promotion waits here, as one waits on a model's extraction
     );
