@@ -100,7 +100,7 @@ export class LifecycleSweeper {
     for (let batch = 0; batch < MAX_BATCHES; batch++) {
       const candidates = await repository.expiredCandidates(batchSize);
       if (candidates.length === 0) return;
-      const archiving = new Set<string>();
+      const archiving = new Map<string, StateRef>();
       for (const { tenant, record } of candidates) {
         if (
           !cold ||
@@ -112,7 +112,7 @@ export class LifecycleSweeper {
         // Archived before it is removed: if the sweeper dies in between, the next sweep archives it again
         // (the archive keeps the first copy of a version) and then removes it.
         await cold.importRecord(tenant, record, await fullHistory(warm, ref));
-        archiving.add(refKey(ref));
+        archiving.set(refKey(ref), ref);
       }
       const expired = await repository.expire(
         candidates.map(({ tenant, record }) => ({
@@ -149,11 +149,14 @@ export class LifecycleSweeper {
    * an older version, which the newer one in warm wins over) or erased (forgetting a user): then the copy
    * must go too, or the erased record would live on in the archive.
    */
-  private async dropArchivedButErased(archiving: ReadonlySet<string>, expired: readonly StateRef[]): Promise<void> {
+  private async dropArchivedButErased(
+    archiving: ReadonlyMap<string, StateRef>,
+    expired: readonly StateRef[],
+  ): Promise<void> {
     const { cold, repository } = this.options;
     if (!cold || archiving.size === 0) return;
     const done = new Set(expired.map(refKey));
-    const left = [...archiving].filter((id) => !done.has(id)).map(refOf);
+    const left = [...archiving].filter(([id]) => !done.has(id)).map(([, ref]) => ref);
     if (left.length === 0) return;
     const inWarm = await repository.versionsOf(left);
     for (const ref of left) if (!inWarm.has(refKey(ref))) await cold.erase(ref);
@@ -221,10 +224,4 @@ export class LifecycleSweeper {
       }
     }
   }
-}
-
-/** The ref a refKey() was made from. */
-function refOf(id: string): StateRef {
-  const [tenant, namespace, key] = id.split("\u0000") as [string, string, string];
-  return { tenant, namespace, key };
 }

@@ -7,8 +7,8 @@ import { MEMORIES_NAMESPACE } from "./namespaces";
 
 /** A record's value names the user when it is theirs (memories, sessions) or its OpenAI metadata says so. */
 const NAMES_USER = (column: string) =>
-  `(${column}->>'userId' = $2 OR ${column}->'metadata'->>'user_id' = $2
-    OR ${column}->'response'->'metadata'->>'user_id' = $2)`;
+  `(${column}->>'userId' = $3 OR ${column}->'metadata'->>'user_id' = $3
+    OR ${column}->'response'->'metadata'->>'user_id' = $3)`;
 
 export interface FoundKey {
   namespace: string;
@@ -20,64 +20,53 @@ export interface FoundKey {
 export class ForgetRepository {
   constructor(private readonly sql: Sql) {}
 
-  /**
-   * The user's memories: present ones through the `userId` index, deleted ones by the value before their
-   * deletion (history keeps it).
-   */
-  async memoriesOf(tenant: string, userId: string): Promise<FoundKey[]> {
-    return this.sql.$queryRawUnsafe<FoundKey[]>(
-      `SELECT namespace, key, NULL AS agent FROM state_records
-         WHERE tenant = $1 AND namespace = '${MEMORIES_NAMESPACE}' AND value->>'userId' = $2
-       UNION
-       SELECT h.namespace, h.key, NULL AS agent FROM state_records r
-         JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
-           AND h.version = r.version - 1
-         WHERE r.tenant = $1 AND r.namespace = '${MEMORIES_NAMESPACE}' AND r.deleted AND h.value->>'userId' = $2`,
-      tenant,
-      userId,
-    );
+  /** The user's memories (the `userId` index serves the present ones). */
+  memoriesOf(tenant: string, userId: string): Promise<FoundKey[]> {
+    return this.byLastValue(tenant, MEMORIES_NAMESPACE, (v) => `${v}->>'userId' = $3`, userId);
   }
 
   /**
-   * Keys of `namespace` (sessions, responses) that name the user: present records by their value,
-   * deleted ones by the value before their deletion. A user's records name them from their first
-   * version, so the current or last value is the one to read: reading every version would cost as much as
-   * the tenant's whole history. No index serves this: it reads the tenant's records of the namespace.
+   * Keys of `namespace` (sessions, responses) that name the user. No index serves this: it reads the
+   * tenant's records of the namespace.
    */
-  async namingUser(tenant: string, userId: string, namespace: string): Promise<FoundKey[]> {
-    return this.sql.$queryRawUnsafe<FoundKey[]>(
-      `SELECT namespace, key, value->>'agent' AS agent FROM state_records
-         WHERE tenant = $1 AND namespace = $3 AND NOT deleted AND NOT archived AND ${NAMES_USER("value")}
-       UNION
-       SELECT h.namespace, h.key, h.value->>'agent' AS agent FROM state_records r
-         JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
-           AND h.version = r.version - 1
-         WHERE r.tenant = $1 AND r.namespace = $3 AND r.deleted AND ${NAMES_USER("h.value")}`,
-      tenant,
-      userId,
-      namespace,
-    );
+  namingUser(tenant: string, userId: string, namespace: string): Promise<FoundKey[]> {
+    return this.byLastValue(tenant, namespace, NAMES_USER, userId);
   }
 
-  /**
-   * Keys of `namespace` (present, or deleted: then by their last value) whose value's `conversation` is
-   * one of `conversations`: the responses made in a user's conversations hold what the user said.
-   */
+  /** Keys of `namespace` made in one of `conversations`: the responses of a user's conversations. */
   async inConversations(tenant: string, namespace: string, conversations: readonly string[]): Promise<string[]> {
     if (conversations.length === 0) return [];
-    const rows = await this.sql.$queryRawUnsafe<{ key: string }[]>(
-      `SELECT key FROM state_records
-         WHERE tenant = $1 AND namespace = $2 AND NOT deleted AND value->>'conversation' = ANY($3::text[])
+    const found = await this.byLastValue(tenant, namespace, (v) => `${v}->>'conversation' = ANY($3::text[])`, [
+      ...conversations,
+    ]);
+    return found.map((f) => f.key);
+  }
+
+  /**
+   * Keys of the tenant's `namespace` whose value passes `matches` (a condition on a json column, its
+   * parameter `$3`): present records by their value, deleted ones by the value before their deletion
+   * (history keeps it). A user's records name them from their first version, so the current or last
+   * value is the one to read: reading every version would cost as much as the tenant's whole history.
+   */
+  private async byLastValue(
+    tenant: string,
+    namespace: string,
+    matches: (value: string) => string,
+    param: unknown,
+  ): Promise<FoundKey[]> {
+    const rows = await this.sql.$queryRawUnsafe<{ key: string; agent: string | null }[]>(
+      `SELECT key, value->>'agent' AS agent FROM state_records
+         WHERE tenant = $1 AND namespace = $2 AND NOT deleted AND NOT archived AND ${matches("value")}
        UNION
-       SELECT h.key FROM state_records r
+       SELECT h.key, h.value->>'agent' AS agent FROM state_records r
          JOIN state_history h ON h.tenant = r.tenant AND h.namespace = r.namespace AND h.key = r.key
            AND h.version = r.version - 1
-         WHERE r.tenant = $1 AND r.namespace = $2 AND r.deleted AND h.value->>'conversation' = ANY($3::text[])`,
+         WHERE r.tenant = $1 AND r.namespace = $2 AND r.deleted AND ${matches("h.value")}`,
       tenant,
       namespace,
-      [...conversations],
+      param,
     );
-    return rows.map((r) => r.key);
+    return rows.map((r) => ({ namespace, key: r.key, agent: r.agent }));
   }
 
   /**
